@@ -1,0 +1,40 @@
+# Everyday targets; the build itself is CMake's (build/ and build-sanitize/).
+JOBS ?= 2
+BUILD ?= build
+CTEST_ARGS ?= --output-on-failure
+
+.PHONY: all deps build test test-sanitize demo bench fixtures fuzz clean
+all: build
+
+deps:
+	@scripts/install-deps
+
+build:
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+test: deps build
+	cd $(BUILD) && ctest $(CTEST_ARGS) -j 1
+
+test-sanitize: deps
+	@cmake -S . -B build-sanitize -DAM_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	@cmake --build build-sanitize -j $(JOBS)
+	cd build-sanitize && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp UBSAN_OPTIONS=print_stacktrace=1 \
+	  AM_SANITIZE=1 ctest $(CTEST_ARGS) -j 1
+
+demo: deps build
+	@scripts/demo
+
+bench: deps build
+	@scripts/bench
+
+fixtures:
+	/usr/bin/python3 tools/make_fixtures.py
+
+fuzz: deps
+	@CC=clang cmake -S . -B build-fuzz -DAM_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	@cmake --build build-fuzz -j $(JOBS)
+
+clean:
+	rm -rf build build-sanitize build-fuzz

@@ -1,0 +1,41 @@
+/* Process-wide runtime: thread count, log sink, files written atomically. */
+#ifndef ASTROMORPH_RUNTIME_H
+#define ASTROMORPH_RUNTIME_H
+
+#include <stdio.h>
+
+#include "astromorph/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Threads used by OpenMP regions, oneDNN and OpenBLAS. n <= 0 means all cores. */
+void am_set_threads(int n);
+int am_get_threads(void);
+
+/* Logging: messages go to the sink (default: stderr, warnings and errors only). */
+typedef enum { AM_LOG_DEBUG, AM_LOG_INFO, AM_LOG_WARN, AM_LOG_ERROR } am_log_level;
+typedef void (*am_log_sink)(am_log_level level, const char *msg, void *user);
+void am_log_set_sink(am_log_sink sink, void *user);
+void am_log(am_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A file written under a temporary name in the same folder and renamed over `path` only by
+ * am_atomic_commit, so a crash or an error never leaves a half-written output behind. */
+typedef struct am_atomic_file {
+    FILE *fp;
+    char *path;
+    char *tmp_path;
+} am_atomic_file;
+am_status am_atomic_open(am_atomic_file *af, const char *path, int binary);
+am_status am_atomic_commit(am_atomic_file *af); /* flush, fsync, close, rename */
+void am_atomic_abort(am_atomic_file *af);       /* close and remove the temporary */
+
+/* mkdir -p. */
+am_status am_mkdirs(const char *path);
+int am_file_exists(const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,86 @@
+/* Outputs written to a temporary name and renamed when complete. */
+#include "astromorph/runtime.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char *dup_str(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d) memcpy(d, s, n);
+    return d;
+}
+
+am_status am_atomic_open(am_atomic_file *af, const char *path, int binary)
+{
+    memset(af, 0, sizeof *af);
+    size_t n = strlen(path) + 32;
+    af->path = dup_str(path);
+    af->tmp_path = malloc(n);
+    if (!af->path || !af->tmp_path) {
+        am_atomic_abort(af);
+        return am_error(AM_ERR_NOMEM, "%s: out of memory", path);
+    }
+    snprintf(af->tmp_path, n, "%s.tmp.%ld", path, (long)getpid());
+    af->fp = fopen(af->tmp_path, binary ? "wb" : "w");
+    if (!af->fp) {
+        am_status s = am_error(AM_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+        am_atomic_abort(af);
+        return s;
+    }
+    return AM_OK;
+}
+
+am_status am_atomic_commit(am_atomic_file *af)
+{
+    if (!af->fp) return am_error(AM_ERR_IO, "%s: file not open", af->path ? af->path : "?");
+    int bad = ferror(af->fp) || fflush(af->fp) != 0 || fsync(fileno(af->fp)) != 0;
+    bad |= fclose(af->fp) != 0;
+    af->fp = NULL;
+    if (bad || rename(af->tmp_path, af->path) != 0) {
+        am_status s = am_error(AM_ERR_IO, "%s: write failed: %s", af->path, strerror(errno));
+        am_atomic_abort(af);
+        return s;
+    }
+    free(af->path);
+    free(af->tmp_path);
+    memset(af, 0, sizeof *af);
+    return AM_OK;
+}
+
+void am_atomic_abort(am_atomic_file *af)
+{
+    if (af->fp) fclose(af->fp);
+    if (af->tmp_path) remove(af->tmp_path);
+    free(af->path);
+    free(af->tmp_path);
+    memset(af, 0, sizeof *af);
+}
+
+am_status am_mkdirs(const char *path)
+{
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof buf) return am_error(AM_ERR_VALUE, "bad directory name '%s'", path);
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] == '/' || buf[i] == '\0') {
+            char c = buf[i];
+            buf[i] = '\0';
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+                return am_error(AM_ERR_IO, "%s: cannot create directory: %s", buf, strerror(errno));
+            buf[i] = c;
+        }
+    }
+    return AM_OK;
+}
+
+int am_file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}

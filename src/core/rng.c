@@ -1,0 +1,104 @@
+/* Philox4x32-10 (Salmon et al., SC'11): a keyed bijection of a 128-bit counter. */
+#include "astromorph/rng.h"
+
+#include <math.h>
+
+static void philox_round(uint32_t ctr[4], const uint32_t key[2])
+{
+    const uint64_t p0 = (uint64_t)0xD2511F53u * ctr[0];
+    const uint64_t p1 = (uint64_t)0xCD9E8D57u * ctr[2];
+    uint32_t out0 = (uint32_t)(p1 >> 32) ^ ctr[1] ^ key[0];
+    uint32_t out1 = (uint32_t)p1;
+    uint32_t out2 = (uint32_t)(p0 >> 32) ^ ctr[3] ^ key[1];
+    uint32_t out3 = (uint32_t)p0;
+    ctr[0] = out0; ctr[1] = out1; ctr[2] = out2; ctr[3] = out3;
+}
+
+static void philox10(const uint32_t in[4], const uint32_t key_in[2], uint32_t out[4])
+{
+    uint32_t c[4] = {in[0], in[1], in[2], in[3]};
+    uint32_t k[2] = {key_in[0], key_in[1]};
+    for (int i = 0; i < 10; i++) {
+        philox_round(c, k);
+        k[0] += 0x9E3779B9u;
+        k[1] += 0xBB67AE85u;
+    }
+    for (int i = 0; i < 4; i++) out[i] = c[i];
+}
+
+static uint64_t splitmix64(uint64_t x)
+{
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+uint64_t am_rng_stream(uint64_t a, uint64_t b, uint64_t c)
+{
+    return splitmix64(splitmix64(splitmix64(a) ^ b) ^ c);
+}
+
+void am_rng_init(am_rng *r, uint64_t seed, uint64_t stream)
+{
+    uint64_t k = splitmix64(seed);
+    r->key[0] = (uint32_t)k;
+    r->key[1] = (uint32_t)(k >> 32);
+    r->ctr[0] = 0;
+    r->ctr[1] = 0;
+    r->ctr[2] = (uint32_t)stream;
+    r->ctr[3] = (uint32_t)(stream >> 32);
+    r->pos = 4;
+}
+
+uint32_t am_rng_u32(am_rng *r)
+{
+    if (r->pos >= 4) {
+        philox10(r->ctr, r->key, r->buf);
+        if (++r->ctr[0] == 0) ++r->ctr[1];
+        r->pos = 0;
+    }
+    return r->buf[r->pos++];
+}
+
+uint64_t am_rng_u64(am_rng *r)
+{
+    uint64_t hi = am_rng_u32(r);
+    return (hi << 32) | am_rng_u32(r);
+}
+
+double am_rng_uniform(am_rng *r) { return (double)(am_rng_u64(r) >> 11) * 0x1.0p-53; }
+
+uint32_t am_rng_below(am_rng *r, uint32_t n)
+{
+    /* Lemire's multiply-shift with rejection: unbiased. */
+    uint64_t m = (uint64_t)am_rng_u32(r) * n;
+    uint32_t low = (uint32_t)m;
+    if (low < n) {
+        uint32_t threshold = (uint32_t)(-n) % n;
+        while (low < threshold) {
+            m = (uint64_t)am_rng_u32(r) * n;
+            low = (uint32_t)m;
+        }
+    }
+    return (uint32_t)(m >> 32);
+}
+
+double am_rng_normal(am_rng *r)
+{
+    double u1 = am_rng_uniform(r);
+    double u2 = am_rng_uniform(r);
+    if (u1 < 1e-300) u1 = 1e-300;
+    return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
+}
+
+void am_rng_shuffle(am_rng *r, int64_t *idx, int64_t n)
+{
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)(am_rng_uniform(r) * (double)(i + 1));
+        if (j > i) j = i;
+        int64_t tmp = idx[i];
+        idx[i] = idx[j];
+        idx[j] = tmp;
+    }
+}

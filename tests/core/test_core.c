@@ -1,0 +1,112 @@
+/* Core: RNG reproducibility and statistics, tensors, atomic files. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "astromorph/rng.h"
+#include "astromorph/runtime.h"
+#include "test_util.h"
+
+static void test_rng(void)
+{
+    am_rng a, b, c;
+    am_rng_init(&a, 42, am_rng_stream(1, 2, 3));
+    am_rng_init(&b, 42, am_rng_stream(1, 2, 3));
+    am_rng_init(&c, 42, am_rng_stream(1, 2, 4));
+    int same = 1, differ = 0;
+    for (int i = 0; i < 1000; i++) {
+        uint32_t x = am_rng_u32(&a), y = am_rng_u32(&b), z = am_rng_u32(&c);
+        same &= x == y;
+        differ += x != z;
+    }
+    CHECK(same, "same key and stream must repeat");
+    CHECK(differ > 990, "different streams must differ (%d)", differ);
+
+    am_rng_init(&a, 7, 0);
+    double sum = 0, sum2 = 0, usum = 0;
+    int hist[10] = {0};
+    const int n = 200000;
+    for (int i = 0; i < n; i++) {
+        double g = am_rng_normal(&a);
+        sum += g;
+        sum2 += g * g;
+        double u = am_rng_uniform(&a);
+        CHECK(u >= 0 && u < 1, "uniform out of range: %g", u);
+        usum += u;
+        hist[am_rng_below(&a, 10)]++;
+    }
+    CHECK(fabs(sum / n) < 0.01, "normal mean %g", sum / n);
+    CHECK(fabs(sum2 / n - 1) < 0.02, "normal variance %g", sum2 / n);
+    CHECK(fabs(usum / n - 0.5) < 0.005, "uniform mean %g", usum / n);
+    for (int i = 0; i < 10; i++) CHECK(abs(hist[i] - n / 10) < n / 100, "bucket %d: %d", i, hist[i]);
+
+    /* A copied state continues identically (checkpointing). */
+    am_rng_init(&a, 9, 9);
+    for (int i = 0; i < 5; i++) am_rng_u32(&a);
+    b = a;
+    CHECK(am_rng_u64(&a) == am_rng_u64(&b), "copied state must continue identically");
+
+    int64_t idx[50];
+    for (int i = 0; i < 50; i++) idx[i] = i;
+    am_rng_shuffle(&a, idx, 50);
+    int seen[50] = {0}, moved = 0;
+    for (int i = 0; i < 50; i++) {
+        seen[idx[i]]++;
+        moved += idx[i] != i;
+    }
+    for (int i = 0; i < 50; i++) CHECK(seen[i] == 1, "shuffle lost %d", i);
+    CHECK(moved > 30, "shuffle moved only %d", moved);
+}
+
+static void test_tensor(void)
+{
+    am_tensor t, u;
+    CHECK_OK(am_tensor_alloc4(&t, 2, 3, 4, 5));
+    CHECK(am_tensor_numel(&t) == 120, "numel");
+    CHECK(((uintptr_t)t.data & 63) == 0, "alignment");
+    t.data[7] = 3.5f;
+    CHECK_OK(am_tensor_clone(&u, &t));
+    CHECK(u.data[7] == 3.5f && am_tensor_same_shape(&t, &u), "clone");
+    char buf[64];
+    CHECK(strcmp(am_tensor_shape_str(&t, buf, sizeof buf), "2x3x4x5") == 0, "shape str %s", buf);
+    CHECK(am_tensor_all_finite(&t), "finite");
+    t.data[3] = NAN;
+    CHECK(!am_tensor_all_finite(&t), "nan detected");
+    am_tensor_free(&t);
+    am_tensor_free(&u);
+    int64_t bad[2] = {-1, 3};
+    CHECK_FAILS(am_tensor_alloc(&t, 2, bad), AM_ERR_SHAPE, "negative");
+}
+
+static void test_atomic(void)
+{
+    char path[512], dir[512];
+    snprintf(dir, sizeof dir, "%s/a/b/c", am_test_tmpdir());
+    CHECK_OK(am_mkdirs(dir));
+    snprintf(path, sizeof path, "%s/out.txt", dir);
+    am_atomic_file af;
+    CHECK_OK(am_atomic_open(&af, path, 0));
+    fputs("hello\n", af.fp);
+    CHECK(!am_file_exists(path), "file must not appear before commit");
+    CHECK_OK(am_atomic_commit(&af));
+    CHECK(am_file_exists(path), "file after commit");
+    CHECK_OK(am_atomic_open(&af, path, 0));
+    fputs("partial", af.fp);
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s", af.tmp_path);
+    am_atomic_abort(&af);
+    CHECK(!am_file_exists(tmp), "temporary removed on abort");
+    FILE *fp = fopen(path, "r");
+    char line[32] = {0};
+    CHECK(fp && fgets(line, sizeof line, fp) && strcmp(line, "hello\n") == 0, "abort keeps the old file");
+    if (fp) fclose(fp);
+    CHECK_FAILS(am_atomic_open(&af, "/nonexistent-dir/x", 0), AM_ERR_IO, "/nonexistent-dir/x");
+}
+
+int main(void)
+{
+    test_rng();
+    test_tensor();
+    test_atomic();
+    return am_test_finish();
+}
