@@ -1,0 +1,30 @@
+/* Per-image metadata carried from the FITS header to every output (CSV, projector, figures). */
+#ifndef ASTROMORPH_META_H
+#define ASTROMORPH_META_H
+
+#include "astromorph/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define AM_META_LEN 72 /* a FITS string value fits in 68 characters */
+
+typedef struct am_meta {
+    char object[AM_META_LEN];   /* OBJECT, or "N/A" */
+    char ra[AM_META_LEN];       /* OBSRA */
+    char dec[AM_META_LEN];      /* OBSDEC */
+    char restfreq[AM_META_LEN]; /* RESTFRQ */
+    char *filepath;             /* as given in the data list (with [ext] if any) */
+    char *extra;                /* "KEY=value;KEY=value" (configured keys, mask label and box), or NULL */
+} am_meta;
+
+/* Sets every field to "N/A" / NULL. */
+void am_meta_init(am_meta *m);
+am_status am_meta_copy(am_meta *dst, const am_meta *src);
+void am_meta_free(am_meta *m);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,110 @@
+/* The neural-network engine: a tree of named modules with PyTorch's state-dict names
+ * (`layer2.0.downsample.1.running_var`), run forward and backward on oneDNN.
+ *
+ * Build a tree with the constructors, hand its root to am_net_create, then
+ *   am_net_forward(net, x, "avgpool", &y)   x: NCHW batch (all images one size), y: output of
+ *                                           the named module (NULL: the whole network)
+ *   am_net_backward(net, &dy)               dy: gradient of the loss w.r.t. y; parameter
+ *                                           gradients are *accumulated* (call am_net_zero_grad)
+ * Inside a network, activations may live in oneDNN's blocked layouts; only x, y and dy are NCHW
+ * (or N×C for 2-D outputs). Primitives are cached per input shape, so images of many sizes mix
+ * freely. */
+#ifndef ASTROMORPH_NN_H
+#define ASTROMORPH_NN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "astromorph/status.h"
+#include "astromorph/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    AM_MOD_SEQUENTIAL,   /* children run in order */
+    AM_MOD_RESIDUAL,     /* BasicBlock: body children in order, child "downsample" (if any) is the
+                            shortcut; out = relu(body(x) + shortcut(x)) */
+    AM_MOD_CONV2D,
+    AM_MOD_BATCHNORM2D,
+    AM_MOD_BATCHNORM1D,
+    AM_MOD_GROUPNORM,
+    AM_MOD_RELU,
+    AM_MOD_MAXPOOL2D,
+    AM_MOD_ADAPTIVE_AVGPOOL2D, /* to 1×1 */
+    AM_MOD_LINEAR,
+    AM_MOD_FLATTEN
+} am_module_kind;
+
+typedef struct am_module am_module;
+
+/* Constructors. `name` is the module's own name in its parent ("conv1", "0", "downsample"). */
+am_module *am_sequential(const char *name);
+am_module *am_residual(const char *name);
+am_module *am_conv2d(const char *name, int in_ch, int out_ch, int kernel, int stride, int padding, int bias);
+am_module *am_batchnorm2d(const char *name, int features);
+am_module *am_batchnorm1d(const char *name, int features);
+am_module *am_groupnorm(const char *name, int groups, int channels);
+am_module *am_relu(const char *name);
+am_module *am_maxpool2d(const char *name, int kernel, int stride, int padding);
+am_module *am_adaptive_avgpool2d(const char *name);
+am_module *am_linear(const char *name, int in_features, int out_features, int bias);
+am_module *am_flatten(const char *name);
+/* Appends child to a sequential or residual parent, which takes ownership. */
+am_status am_module_add(am_module *parent, am_module *child);
+void am_module_free(am_module *m);
+am_module_kind am_module_kind_of(const am_module *m);
+
+/* A parameter or buffer, with its full PyTorch name. */
+typedef struct am_param {
+    const char *name;  /* "layer1.0.bn1.weight" */
+    am_tensor value;   /* PyTorch shape (conv weight OIHW, linear weight out×in) */
+    am_tensor grad;    /* same shape; empty for buffers */
+    int is_buffer;     /* running_mean / running_var / num_batches_tracked */
+    int is_integer;    /* num_batches_tracked: int64 in PyTorch's state dict */
+} am_param;
+
+typedef struct am_net am_net;
+
+/* Takes ownership of root; names every parameter. Parameters start as PyTorch's defaults for
+ * each layer type drawn from seed (Conv2d/Linear: Kaiming uniform a=sqrt(5) and the matching
+ * bias bound; norms: weight 1, bias 0; running stats 0/1). */
+am_status am_net_create(am_net **net, am_module *root, uint64_t seed);
+void am_net_free(am_net *net);
+/* Deep copy: same tree and values, separate gradients and activations. */
+am_status am_net_clone(am_net **dst, const am_net *src);
+
+/* Parameters and buffers, in PyTorch's state_dict order. */
+size_t am_net_param_count(const am_net *net);
+am_param *am_net_param(am_net *net, size_t i);
+am_param *am_net_find_param(am_net *net, const char *full_name);
+/* The module with this full name ("layer4", "avgpool", "layer1.0.conv1"), or NULL. */
+am_module *am_net_find_module(am_net *net, const char *full_name);
+/* Marks a parameter set's values changed outside the engine (load, optimizer step, EMA), so
+ * cached backend copies (e.g. reordered weights) are refreshed. */
+void am_net_params_changed(am_net *net);
+
+/* Normalisation behaviour. TRAIN: batch statistics, running stats updated (PyTorch train()).
+ * EVAL: running statistics (PyTorch eval()). Backward works in both. */
+typedef enum { AM_MODE_TRAIN, AM_MODE_EVAL } am_mode;
+void am_net_set_mode(am_net *net, am_mode mode);
+am_mode am_net_mode(const am_net *net);
+
+/* Arithmetic. FP32 everywhere, or BF16 convolutions with FP32 master weights and accumulation. */
+typedef enum { AM_PRECISION_FP32, AM_PRECISION_BF16 } am_precision;
+am_status am_net_set_precision(am_net *net, am_precision p);
+
+am_status am_net_forward(am_net *net, const am_tensor *x, const char *stop_at, am_tensor *y);
+am_status am_net_backward(am_net *net, const am_tensor *dy);
+void am_net_zero_grad(am_net *net);
+/* Gradient with respect to the input x of the last forward (NCHW), valid after backward. */
+const am_tensor *am_net_input_grad(am_net *net);
+
+/* Floating-point operations of one forward pass at this input shape (for benchmarks). */
+double am_net_forward_flops(am_net *net, const int64_t nchw[4], const char *stop_at);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
