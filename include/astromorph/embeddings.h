@@ -1,0 +1,58 @@
+/* Embeddings of a data set: an N×D float32 matrix, the metadata of the image behind each row,
+ * and optional cluster labels. Written by `astromorph inference`, read by the analysis commands.
+ *
+ * Two file forms:
+ *  - safetensors (the native form): tensor "embeddings" F32 [N, D], tensor "labels" I32 [N] when
+ *    labels are present; __metadata__ holds "format" = "astromorph.embeddings", "version" = "1",
+ *    "model" (when known) and "rows": a JSON array with one object per row
+ *    {"object", "ra", "dec", "restfreq", "filepath", "extra"}.
+ *  - the original package's CSV export (pandas `to_csv(sep=";")`): a header
+ *    `;cluster;object;right ascension;declination;rest freq;filepath;emb_dim_0;...;emb_dim_{D-1}`
+ *    (the first, unnamed column is the row index), one row per image, fields quoted with `"` only
+ *    when they contain `;`, `"` or a line break. The reader also accepts `index` as the first
+ *    column's name and the original's label-only variant (`;cluster_label;emb_dim_0;...`).
+ * am_embeddings_load picks the form from the file's content. */
+#ifndef ASTROMORPH_EMBEDDINGS_H
+#define ASTROMORPH_EMBEDDINGS_H
+
+#include <stdint.h>
+
+#include "astromorph/meta.h"
+#include "astromorph/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct am_embeddings {
+    int64_t n, dim;
+    float *data;     /* n × dim, row-major */
+    am_meta *meta;   /* n rows */
+    int32_t *labels; /* n cluster labels, or NULL when none were computed */
+    char *model;     /* name of the model that produced them, or NULL */
+} am_embeddings;
+
+/* Allocates n rows of dim zeros, metadata "N/A", no labels, no model name. n >= 0, dim >= 1. */
+am_status am_embeddings_alloc(am_embeddings *e, int64_t n, int64_t dim);
+void am_embeddings_free(am_embeddings *e);
+/* Copies n labels in (allocating the label array if needed); labels must be >= 0. */
+am_status am_embeddings_set_labels(am_embeddings *e, const int32_t *labels);
+/* Copies the model name in (NULL clears it). */
+am_status am_embeddings_set_model(am_embeddings *e, const char *model);
+
+/* Native safetensors form; written atomically. */
+am_status am_embeddings_write(const am_embeddings *e, const char *path);
+am_status am_embeddings_read(am_embeddings *e, const char *path);
+
+/* The original's `;`-separated CSV export; written atomically. Rows without labels get
+ * cluster 0 (the original always had labels). */
+am_status am_embeddings_write_csv(const am_embeddings *e, const char *path);
+am_status am_embeddings_read_csv(am_embeddings *e, const char *path);
+
+/* Reads either form, chosen by content (safetensors files start with an 8-byte length and `{`). */
+am_status am_embeddings_load(am_embeddings *e, const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,49 @@
+/* k-means clustering (Lloyd's algorithm, k-means++ seeding, several seeded restarts keeping the
+ * lowest inertia) and the silhouette score. Distances are squared Euclidean, computed with BLAS.
+ * Results depend only on the seed, not on the thread count. */
+#ifndef ASTROMORPH_KMEANS_H
+#define ASTROMORPH_KMEANS_H
+
+#include <stdint.h>
+
+#include "astromorph/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct am_kmeans_opts {
+    int k;          /* clusters (inference uses 10, as the original's KMeans default) */
+    int restarts;   /* independent k-means++ seedings; the best inertia wins (default 10) */
+    int max_iter;   /* Lloyd iterations per restart (default 300) */
+    double tol;     /* stop when centroids move less than tol × mean feature variance (1e-4) */
+    uint64_t seed;  /* default 0 */
+} am_kmeans_opts;
+
+void am_kmeans_defaults(am_kmeans_opts *o); /* k = 10 and the defaults above */
+
+typedef struct am_kmeans_result {
+    int k;
+    int64_t n, dim;
+    int32_t *labels;   /* n, in [0, k) */
+    float *centroids;  /* k × dim */
+    int64_t *sizes;    /* k: points per cluster */
+    double inertia;    /* sum of squared distances to the assigned centroid */
+    int iterations;    /* Lloyd iterations of the winning restart */
+} am_kmeans_result;
+
+/* x: n × dim row-major, n >= k >= 1. */
+am_status am_kmeans(const float *x, int64_t n, int64_t dim, const am_kmeans_opts *opts, am_kmeans_result *res);
+void am_kmeans_result_free(am_kmeans_result *res);
+
+/* Mean silhouette coefficient (Euclidean) of a labelling with k clusters. Exact, O(m² dim) over
+ * m points: when sample > 0 and sample < n, a seeded random subset of `sample` points is scored
+ * (as scikit-learn's sample_size). Points in singleton clusters score 0. per_point (optional,
+ * n entries) receives each scored point's coefficient and NaN for points not in the sample. */
+am_status am_silhouette(const float *x, int64_t n, int64_t dim, const int32_t *labels, int k, int64_t sample,
+                        uint64_t seed, double *mean, float *per_point);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

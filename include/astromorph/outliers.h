@@ -1,0 +1,37 @@
+/* Anomaly scores from the k-nearest-neighbour graph (higher = more unusual):
+ *  - AM_OUTLIER_KNN: mean distance to the k nearest neighbours;
+ *  - AM_OUTLIER_LOF: local outlier factor (Breunig et al. 2000): a point's local reachability
+ *    density (inverse mean reachability distance to its k neighbours, where
+ *    reach(a, b) = max(k-distance(b), d(a, b))) compared with its neighbours' densities;
+ *    ≈ 1 inside a cluster of any density, clearly > 1 for a point less dense than its neighbours.
+ *    Unlike the kNN distance it does not flag every point of a sparse but regular cluster. */
+#ifndef ASTROMORPH_OUTLIERS_H
+#define ASTROMORPH_OUTLIERS_H
+
+#include <stdint.h>
+
+#include "astromorph/similarity.h"
+#include "astromorph/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum { AM_OUTLIER_KNN, AM_OUTLIER_LOF } am_outlier_method;
+
+/* "knn" / "lof" (error naming `what` otherwise). */
+am_status am_outlier_method_parse(const char *s, const char *what, am_outlier_method *m);
+const char *am_outlier_method_name(am_outlier_method m);
+
+/* Both scores for every row (either output may be NULL). Distances are Euclidean, or cosine
+ * distance 1 - cos with AM_METRIC_COSINE. n > k >= 1. */
+am_status am_outlier_scores(const float *x, int64_t n, int64_t dim, am_metric metric, int k, double *knn_score,
+                            double *lof_score);
+
+/* Row indices sorted by descending score (ties by index). */
+am_status am_rank_desc(const double *score, int64_t n, int64_t *order);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,41 @@
+/* Barnes–Hut t-SNE (van der Maaten 2014) in 2 or 3 dimensions.
+ *  - input affinities from the exact 3×perplexity nearest neighbours (am_knn_all), each point's
+ *    Gaussian bandwidth found by bisection to match the perplexity, then symmetrised;
+ *  - gradient descent with early exaggeration (12 for the first 250 iterations), momentum 0.5
+ *    then 0.8, per-coordinate gains (+0.2 / ×0.8, floor 0.01);
+ *  - repulsion by a quadtree/octree with opening angle theta;
+ *  - initial map: the first PCA coordinates scaled to a standard deviation of 1e-4.
+ * Every reduction is done in a fixed order, so a seed gives the same map at any thread count. */
+#ifndef ASTROMORPH_TSNE_H
+#define ASTROMORPH_TSNE_H
+
+#include <stdint.h>
+
+#include "astromorph/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct am_tsne_opts {
+    int dims;               /* 2 or 3 (default 2) */
+    double perplexity;      /* default 30; lowered to (n-1)/3 for tiny inputs */
+    int iterations;         /* total (default 1000) */
+    int exaggeration_iters; /* default 250 */
+    double exaggeration;    /* default 12 */
+    double learning_rate;   /* <= 0: automatic, max(n / exaggeration / 4, 50) (default 0) */
+    double theta;           /* Barnes–Hut opening angle (default 0.5; 0 = exact, O(n²)) */
+    int pca_init;           /* 1: PCA initialisation (default); 0: seeded Gaussian */
+    uint64_t seed;          /* default 0 */
+    int verbose;            /* log KL divergence every 50 iterations at AM_LOG_INFO */
+} am_tsne_opts;
+
+void am_tsne_defaults(am_tsne_opts *o);
+
+/* x: n × dim (n >= 4); y: n × dims output. kl (optional): final KL divergence estimate. */
+am_status am_tsne(const float *x, int64_t n, int64_t dim, const am_tsne_opts *o, float *y, double *kl);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
