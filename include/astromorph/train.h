@@ -1,0 +1,126 @@
+/* The trainer: BYOL training of a data set, as the original's ByolTrainer but with its bugs fixed
+ * (see docs/training.md):
+ *   - a seeded 80/20 train/test split (reported through on_split);
+ *   - each epoch: shuffled training images, an Adam step every batch_size images (the final
+ *     partial batch too), gradients of the per-image losses summed as the original does, EMA
+ *     of the target after each step; then the test loss with no updates; then the LR schedule;
+ *   - checkpoints (weights, target, Adam moments, schedule, RNG position, epoch) every N epochs,
+ *     at the end and on cancellation; resuming continues exactly;
+ *   - a NaN/Inf loss stops with AM_ERR_NUMERIC, keeping the last good checkpoint;
+ *   - the images of a batch run on `replicas` network copies in parallel; image j of a batch always
+ *     goes to the same replica and gradients are summed in replica order, so results depend on
+ *     the replica count but never on the thread count.
+ *
+ * Data comes through am_train_source, so the trainer knows nothing of FITS files or datasets. */
+#ifndef ASTROMORPH_TRAIN_H
+#define ASTROMORPH_TRAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "astromorph/byol.h"
+#include "astromorph/rng.h"
+#include "astromorph/status.h"
+#include "astromorph/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A data set as the trainer sees it. */
+typedef struct am_train_source {
+    int64_t count;
+    /* Item i as an N×C×H×W batch (its D2 copies, N = 4), ready for the network (cleaned and
+     * normalised); allocates out. */
+    am_status (*get)(void *user, int64_t i, am_tensor *out);
+    /* One random view of item x (same shape) drawn only from rng; allocates out. NULL: the
+     * views are x itself. */
+    am_status (*augment)(void *user, const am_tensor *x, am_rng *rng, am_tensor *out);
+    /* Name of item i for messages (e.g. its file), or NULL. */
+    const char *(*name)(void *user, int64_t i);
+    int thread_safe; /* 1: get/augment may run concurrently (inside the parallel region) */
+    void *user;
+} am_train_source;
+
+typedef enum {
+    AM_LR_CONSTANT,
+    AM_LR_EXPONENTIAL, /* lr·gamma^epoch, stepped per epoch (torch ExponentialLR) */
+    AM_LR_COSINE       /* linear warm-up over warmup_epochs, then cosine to lr·min_lr_ratio,
+                          per optimizer step */
+} am_lr_schedule;
+
+/* How BatchNorm layers behave while training (the test pass always uses EVAL). */
+typedef enum {
+    AM_NORM_COMPAT, /* the original: TRAIN until the first test pass, EVAL for ever after */
+    AM_NORM_TRAIN,  /* batch statistics in every training step */
+    AM_NORM_FROZEN  /* EVAL throughout: running statistics never change */
+} am_norm_policy;
+
+typedef struct am_train_settings {
+    int epochs;               /* 10 */
+    int batch_size;           /* images per optimizer step (16) */
+    double learning_rate;     /* see am_train_default_settings */
+    double weight_decay;      /* Adam's L2 term (0) */
+    double beta1, beta2, eps; /* 0.9, 0.999, 1e-8 */
+    am_lr_schedule schedule;  /* AM_LR_CONSTANT */
+    double gamma;             /* 0.99 (exponential) */
+    int warmup_epochs;        /* cosine warm-up (1) */
+    double min_lr_ratio;      /* cosine floor (0) */
+    am_norm_policy norm;
+    int images_per_forward;   /* up to this many equal-size consecutive images share one forward (1) */
+    double test_fraction;     /* 0.2 */
+    uint64_t seed;            /* split, shuffles and augmentations (42) */
+    int replicas;             /* network copies working in parallel (0: the thread count) */
+    int checkpoint_every;     /* epochs between checkpoints (0: only at the end / on cancellation) */
+    const char *checkpoint_path; /* NULL: no checkpoints */
+    const volatile int *cancel;  /* set non-zero (e.g. from SIGINT) to stop between images */
+} am_train_settings;
+
+/* Our defaults (measured, docs/training.md). */
+void am_train_default_settings(am_train_settings *s);
+/* The original package's defaults (learning rate 5e-6, AM_NORM_COMPAT, ...). */
+void am_train_original_settings(am_train_settings *s);
+
+/* Callbacks; any may be NULL. */
+typedef struct am_train_hooks {
+    void (*on_split)(void *user, const int64_t *train_idx, int64_t ntrain, const int64_t *test_idx,
+                     int64_t ntest);
+    void (*on_epoch_start)(void *user, int epoch, double lr);
+    /* After every optimizer step: mean loss per image of that batch (the original's "Batch loss"),
+     * step counts from 0 over the whole run. */
+    void (*on_batch)(void *user, int epoch, int64_t step, double batch_loss);
+    /* Progress inside an epoch (after each batch and during the test pass). */
+    void (*on_progress)(void *user, int epoch, int testing, int64_t done, int64_t total, double running_loss);
+    /* Mean loss per image ("Train loss", "Test loss"; test is NaN when the test set is empty). */
+    void (*on_epoch_end)(void *user, int epoch, double train_loss, double test_loss, double seconds);
+    void (*on_checkpoint)(void *user, const char *path, int epoch);
+    void *user;
+} am_train_hooks;
+
+typedef struct am_trainer am_trainer;
+
+/* The trainer uses byol (not owned; it must outlive the trainer) and copies settings, source and
+ * hooks (the strings and the cancel flag they point to must outlive the trainer). */
+am_status am_trainer_create(am_trainer **t, am_byol *byol, const am_train_source *src,
+                            const am_train_settings *s, const am_train_hooks *h);
+void am_trainer_free(am_trainer *t);
+
+/* Loads a checkpoint written by this trainer (same model structure and data count). */
+am_status am_trainer_resume(am_trainer *t, const char *checkpoint_path);
+/* Trains until settings->epochs are done. AM_ERR_INTERRUPTED when cancelled (a checkpoint is
+ * written first when checkpoint_path is set), AM_ERR_NUMERIC on a non-finite loss. */
+am_status am_trainer_run(am_trainer *t);
+/* Writes a checkpoint of the state at the last completed optimizer step. */
+am_status am_trainer_save_checkpoint(am_trainer *t, const char *path);
+
+int am_trainer_epochs_done(const am_trainer *t);
+int64_t am_trainer_steps_done(const am_trainer *t);
+/* The learning rate the next optimizer step will use. */
+double am_trainer_lr(const am_trainer *t);
+/* Mean test loss per image over the test split, with the trainer's seeded views of `epoch`. */
+am_status am_trainer_test_loss(am_trainer *t, int epoch, double *loss);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
