@@ -1,0 +1,75 @@
+/* Network choice by name: checks a spec, builds the tree, creates and initialises the net. */
+#include <string.h>
+
+#include "astromorph/models.h"
+#include "models/internal.h"
+
+static const char *const resnet_layers[] = {"layer1", "layer2", "layer3", "layer4"};
+
+static int resnet_depth(const char *last_layer)
+{
+    if (!last_layer) return 4;
+    for (int i = 0; i < 4; i++)
+        if (strcmp(last_layer, resnet_layers[i]) == 0) return i + 1;
+    return 0;
+}
+
+am_status am__model_add(am_module *parent, am_module *child)
+{
+    if (!child) return am_error(AM_ERR_NOMEM, "out of memory building a network");
+    return am_module_add(parent, child);
+}
+
+am_status am_model_check(const am_model_spec *spec)
+{
+    if (!spec || !spec->network_name) return am_error(AM_ERR_VALUE, "network_name: not set");
+    if (spec->in_channels < 1)
+        return am_error(AM_ERR_VALUE, "network input channels: %d (need channels x stacksize >= 1)",
+                        spec->in_channels);
+    if (strcmp(spec->network_name, "amm") == 0) return AM_OK;
+    if (strcmp(spec->network_name, "n_layer_resnet") == 0) {
+        if (!resnet_depth(spec->last_layer))
+            return am_error(AM_ERR_VALUE, "network_settings.last_layer: '%s' (expected layer1, layer2, layer3 or layer4)",
+                            spec->last_layer);
+        return AM_OK;
+    }
+    return am_error(AM_ERR_VALUE, "network_name: '%s' (expected n_layer_resnet or amm)", spec->network_name);
+}
+
+am_status am_model_embedding_dim(const am_model_spec *spec, int *dim)
+{
+    AM_TRY(am_model_check(spec));
+    if (strcmp(spec->network_name, "amm") == 0)
+        *dim = 128;
+    else
+        *dim = 64 << (resnet_depth(spec->last_layer) - 1);
+    return AM_OK;
+}
+
+am_status am_model_build(am_module **root, const am_model_spec *spec)
+{
+    *root = NULL;
+    AM_TRY(am_model_check(spec));
+    am_module *r = am_sequential("");
+    if (!r) return am_error(AM_ERR_NOMEM, "out of memory building %s", spec->network_name);
+    am_status s = strcmp(spec->network_name, "amm") == 0
+                      ? am__build_amm(r, spec->in_channels)
+                      : am__build_resnet(r, spec->in_channels, resnet_depth(spec->last_layer));
+    if (s != AM_OK) {
+        am_module_free(r);
+        return s;
+    }
+    *root = r;
+    return AM_OK;
+}
+
+am_status am_model_create(am_net **net, const am_model_spec *spec, uint64_t seed)
+{
+    *net = NULL;
+    am_module *root;
+    AM_TRY(am_model_build(&root, spec));
+    /* am_net_create owns root from here on, also when it fails. */
+    AM_TRY(am_net_create(net, root, seed));
+    if (strcmp(spec->network_name, "n_layer_resnet") == 0) am__init_resnet(*net, seed);
+    return AM_OK;
+}
