@@ -1,45 +1,10 @@
 /* PNG writer: every pixel format read back with libpng, strides, atomic output, errors. */
-#include <png.h>
-#include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "astromorph/png.h"
+#include "png_readback.h"
 #include "test_util.h"
-
-typedef struct {
-    int width, height, channels, depth;
-    uint8_t *pixels; /* width*channels bytes per row */
-} image;
-
-static int read_png(const char *path, image *img)
-{
-    memset(img, 0, sizeof *img);
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
-    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-    png_infop info = png_create_info_struct(png);
-    if (setjmp(png_jmpbuf(png))) {
-        png_destroy_read_struct(&png, &info, NULL);
-        fclose(f);
-        free(img->pixels);
-        img->pixels = NULL;
-        return 0;
-    }
-    png_init_io(png, f);
-    png_read_info(png, info);
-    img->width = (int)png_get_image_width(png, info);
-    img->height = (int)png_get_image_height(png, info);
-    img->channels = png_get_channels(png, info);
-    img->depth = png_get_bit_depth(png, info);
-    size_t row = png_get_rowbytes(png, info);
-    img->pixels = malloc(row * (size_t)img->height);
-    for (int y = 0; y < img->height; y++) png_read_row(png, img->pixels + (size_t)y * row, NULL);
-    png_read_end(png, NULL);
-    png_destroy_read_struct(&png, &info, NULL);
-    fclose(f);
-    return 1;
-}
 
 static void test_formats(void)
 {
@@ -54,8 +19,8 @@ static void test_formats(void)
         char path[512];
         snprintf(path, sizeof path, "%s/img%d.png", am_test_tmpdir(), c);
         CHECK_OK(am_png_write(path, px, w, h, c, stride));
-        image img;
-        CHECK(read_png(path, &img), "libpng cannot read %s", path);
+        png_readback img;
+        CHECK(png_read_back(path, &img), "libpng cannot read %s", path);
         if (img.pixels) {
             CHECK(img.width == w && img.height == h && img.channels == c && img.depth == 8,
                   "%d channels: read %dx%d, %d channels, depth %d", c, img.width, img.height, img.channels,
