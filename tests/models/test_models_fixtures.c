@@ -1,0 +1,159 @@
+/* n_layer_resnet and amm against PyTorch (tools/fixtures/models.py): whole-network output, the
+ * avgpool embedding, every parameter gradient (as 8 hash projections; the first and last layers,
+ * a downsample branch and BatchNorm parameters in full), the input gradient and, in train mode,
+ * the running statistics, at 37x53, 100x100, 150x64, with 1 and 3 channels, train and eval.
+ *
+ * Tolerances, relative to the largest element of the reference tensor: outputs, embeddings and
+ * running statistics 1e-4; gradients 2e-3 (train-mode BatchNorm over 4 images of 2x2 pixels at
+ * layer4 amplifies rounding differences between oneDNN and PyTorch's summation order). */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "astromorph/models.h"
+#include "model_fixture.h"
+#include "test_util.h"
+
+#define RTOL_OUT 1e-4
+#define RTOL_GRAD 2e-3
+
+/* Worst |diff| / scale seen, per kind, printed at the end (the numbers behind the tolerances). */
+static double worst_out, worst_grad;
+
+static double rel_err(const float *got, const float *want, int64_t n)
+{
+    double scale = 1e-6, worst = 0;
+    for (int64_t i = 0; i < n; i++) scale = fmax(scale, fabs((double)want[i]));
+    for (int64_t i = 0; i < n; i++) worst = fmax(worst, fabs((double)got[i] - (double)want[i]));
+    return worst / scale;
+}
+
+static void compare(const char *what, const float *got, int64_t n, const am_safetensors *st, const char *key,
+                    double rtol, double *worst)
+{
+    am_tensor want;
+    am_test_fixture_tensor(st, key, &want);
+    if (am_tensor_numel(&want) != n) {
+        CHECK(0, "%s: %lld elements, fixture %s has %lld", what, (long long)n, key, (long long)am_tensor_numel(&want));
+    } else {
+        am_test_close(what, got, want.data, n, rtol, 1e-6);
+        *worst = fmax(*worst, rel_err(got, want.data, n));
+    }
+    am_tensor_free(&want);
+}
+
+static void compare_proj(const char *what, const float *got, int64_t n, const am_safetensors *st, const char *key,
+                         double rtol, double *worst)
+{
+    float p[AM_FIX_PROJECTIONS];
+    fix_projections(got, n, p);
+    compare(what, p, AM_FIX_PROJECTIONS, st, key, rtol, worst);
+}
+
+static void set_weights(am_net *net, const am_safetensors *st, const char *network, int channels)
+{
+    char salt[32];
+    snprintf(salt, sizeof salt, "c%d.", channels);
+    if (strcmp(network, "amm") == 0) {
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "c%d.weights.", channels);
+        CHECK_OK(am_net_load_state(net, st, prefix, AM_STATE_STRICT));
+        return;
+    }
+    size_t n = am_net_param_count(net);
+    for (size_t i = 0; i < n; i++) fix_hash_param(am_net_param(net, i), salt);
+    am_net_params_changed(net);
+}
+
+static void run_case(am_net *net, const am_safetensors *st, const char *network, int channels, const char *size,
+                     am_mode mode)
+{
+    char key[256], tag[96], what[320];
+    const char *mname = mode == AM_MODE_TRAIN ? "train" : "eval";
+    snprintf(tag, sizeof tag, "c%d.%s.%s", channels, size, mname);
+    set_weights(net, st, network, channels);
+    am_net_set_mode(net, mode);
+    am_net_zero_grad(net);
+
+    am_tensor img, x, dy, y = {0}, emb = {0};
+    snprintf(key, sizeof key, "c%d.%s.image", channels, size);
+    am_test_fixture_tensor(st, key, &img);
+    snprintf(key, sizeof key, "c%d.%s.dy", channels, size);
+    am_test_fixture_tensor(st, key, &dy);
+    CHECK_OK(fix_d2_batch(&img, &x));
+
+    CHECK_OK(am_net_forward(net, &x, NULL, &y));
+    snprintf(key, sizeof key, "%s.out", tag);
+    snprintf(what, sizeof what, "%s %s output", network, tag);
+    compare(what, y.data, am_tensor_numel(&y), st, key, RTOL_OUT, &worst_out);
+
+    CHECK_OK(am_net_backward(net, &dy));
+    size_t n = am_net_param_count(net);
+    for (size_t i = 0; i < n; i++) {
+        am_param *p = am_net_param(net, i);
+        int64_t count = am_tensor_numel(&p->value);
+        if (!p->is_buffer) {
+            snprintf(key, sizeof key, "%s.proj.grad.%s", tag, p->name);
+            snprintf(what, sizeof what, "%s %s grad %s (projections)", network, tag, p->name);
+            compare_proj(what, p->grad.data, count, st, key, RTOL_GRAD, &worst_grad);
+            snprintf(key, sizeof key, "%s.grad.%s", tag, p->name);
+            snprintf(what, sizeof what, "%s %s grad %s", network, tag, p->name);
+            if (am_st_find(st, key)) compare(what, p->grad.data, count, st, key, RTOL_GRAD, &worst_grad);
+            continue;
+        }
+        if (mode != AM_MODE_TRAIN) continue;
+        snprintf(key, sizeof key, "%s.buffer.%s", tag, p->name);
+        snprintf(what, sizeof what, "%s %s %s after one step", network, tag, p->name);
+        if (am_st_find(st, key)) compare(what, p->value.data, count, st, key, RTOL_OUT, &worst_out);
+        if (p->is_integer) continue;
+        snprintf(key, sizeof key, "%s.proj.buffer.%s", tag, p->name);
+        compare_proj(what, p->value.data, count, st, key, RTOL_OUT, &worst_out);
+    }
+    const am_tensor *dx = am_net_input_grad(net);
+    CHECK(dx && am_tensor_same_shape(dx, &x), "%s %s: input gradient missing or of the wrong shape", network, tag);
+    if (dx && am_tensor_same_shape(dx, &x)) {
+        snprintf(key, sizeof key, "%s.proj.input_grad", tag);
+        snprintf(what, sizeof what, "%s %s input gradient (projections)", network, tag);
+        compare_proj(what, dx->data, am_tensor_numel(dx), st, key, RTOL_GRAD, &worst_grad);
+    }
+
+    /* The embedding: in train mode the batch statistics, not the running ones, decide it. */
+    CHECK_OK(am_net_forward(net, &x, AM_MODEL_HIDDEN_LAYER, &emb));
+    snprintf(key, sizeof key, "%s.emb", tag);
+    snprintf(what, sizeof what, "%s %s embedding", network, tag);
+    compare(what, emb.data, am_tensor_numel(&emb), st, key, RTOL_OUT, &worst_out);
+
+    am_tensor_free(&img);
+    am_tensor_free(&x);
+    am_tensor_free(&dy);
+    am_tensor_free(&y);
+    am_tensor_free(&emb);
+}
+
+static void run_network(const char *network, const char *fixture)
+{
+    static const char *const sizes[] = {"37x53", "100x100", "150x64"};
+    am_safetensors st;
+    am_test_fixture(&st, fixture);
+    for (int channels = 1; channels <= 3; channels += 2) {
+        am_model_spec spec = {network, "layer4", channels};
+        am_net *net = NULL;
+        CHECK_OK(am_model_create(&net, &spec, 7));
+        if (!net) continue;
+        for (int s = 0; s < 3; s++) {
+            run_case(net, &st, network, channels, sizes[s], AM_MODE_TRAIN);
+            run_case(net, &st, network, channels, sizes[s], AM_MODE_EVAL);
+        }
+        am_net_free(net);
+    }
+    am_st_free(&st);
+}
+
+int main(void)
+{
+    run_network("amm", "models_amm");
+    run_network("n_layer_resnet", "models_resnet");
+    printf("worst relative error: outputs/embeddings/running stats %.2e (tolerance %.0e), gradients %.2e (tolerance %.0e)\n",
+           worst_out, RTOL_OUT, worst_grad, RTOL_GRAD);
+    return am_test_finish();
+}
