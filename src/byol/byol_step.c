@@ -1,0 +1,123 @@
+/* One BYOL evaluation: target projection, online prediction, loss, and the backward pass through
+ * the online branch; and the embedding for inference. */
+#include <math.h>
+#include <string.h>
+
+#include "byol/byol_internal.h"
+
+static am_status grow(float **p, size_t *cap, size_t n)
+{
+    if (n <= *cap) return AM_OK;
+    float *q = am_malloc(n * sizeof *q);
+    if (!q) return am_error(AM_ERR_NOMEM, "byol: cannot allocate %zu floats", n);
+    am_free(*p);
+    *p = q;
+    *cap = n;
+    return AM_OK;
+}
+
+/* Backbone up to the hidden layer, flattened, then the projector. y keeps the hidden output
+ * (its shape is what the backward pass must hand back). */
+static am_status encode(am_byol *b, am_net *net, am_net *proj, const am_tensor *x, am_tensor *y, am_tensor *p)
+{
+    AM_TRY(am_net_forward(net, x, b->hidden_layer, y));
+    int64_t n = y->shape[0], f = am_tensor_numel(y) / (n ? n : 1);
+    if (f != b->o.representation_size)
+        return am_error(AM_ERR_SHAPE, "byol: layer '%s' gave %lld features, expected %d", b->hidden_layer,
+                        (long long)f, b->o.representation_size);
+    const int64_t shape[2] = {n, f};
+    am_tensor rep = am_tensor_view(y->data, 2, shape);
+    return am_net_forward(proj, &rep, NULL, p);
+}
+
+/* [a; b] along the batch axis into a new tensor. */
+static am_status concat(am_tensor *out, const am_tensor *a, const am_tensor *b)
+{
+    int64_t shape[AM_MAX_DIMS];
+    memcpy(shape, a->shape, sizeof shape);
+    shape[0] = a->shape[0] + b->shape[0];
+    AM_TRY(am_tensor_alloc(out, a->ndim, shape));
+    int64_t na = am_tensor_numel(a);
+    memcpy(out->data, a->data, (size_t)na * sizeof(float));
+    memcpy(out->data + na, b->data, (size_t)am_tensor_numel(b) * sizeof(float));
+    return AM_OK;
+}
+
+static am_status step(am_byol *b, const am_tensor *xo, const am_tensor *xt, int64_t samples, float scale, double *loss)
+{
+    const int64_t n = xo->shape[0], d = b->o.projection_size;
+    am_net *tnet = b->part[b->o.use_momentum ? AM_BYOL_TNET : AM_BYOL_NET];
+    am_net *tproj = b->part[b->o.use_momentum ? AM_BYOL_TPROJ : AM_BYOL_PROJ];
+    AM_TRY(grow(&b->tproj, &b->tproj_cap, (size_t)(n * d)));
+    AM_TRY(grow(&b->loss, &b->loss_cap, (size_t)n));
+    AM_TRY(grow(&b->dpred, &b->dpred_cap, (size_t)(n * d)));
+
+    /* Target first: without momentum it is the online network itself, and the online pass that
+     * the backward needs must be the last one run. */
+    am_tensor ty = {0}, tp = {0}, y = {0}, p = {0}, q = {0};
+    am_status s = encode(b, tnet, tproj, xt, &ty, &tp);
+    if (s == AM_OK) memcpy(b->tproj, tp.data, (size_t)(n * d) * sizeof(float));
+    am_tensor_free(&tp);
+    am_tensor_free(&ty);
+    if (s == AM_OK) s = encode(b, b->part[AM_BYOL_NET], b->part[AM_BYOL_PROJ], xo, &y, &p);
+    if (s == AM_OK) s = am_net_forward(b->part[AM_BYOL_PRED], &p, NULL, &q);
+    am_byol_loss_fn fn = b->o.loss_fn ? b->o.loss_fn : am_byol_cosine_loss;
+    if (s == AM_OK) s = fn(q.data, b->tproj, n, d, b->loss, scale != 0.0f ? b->dpred : NULL, b->o.loss_user);
+    double sum = 0;
+    for (int64_t i = 0; s == AM_OK && i < n; i++) sum += b->loss[i];
+    *loss = sum / (double)samples;
+    if (s == AM_OK && !isfinite(*loss)) s = am_error(AM_ERR_NUMERIC, "byol: the loss is %g", *loss);
+
+    if (s == AM_OK && scale != 0.0f) {
+        const float k = scale / (float)samples;
+        for (int64_t i = 0; i < n * d; i++) b->dpred[i] *= k;
+        const int64_t qs[2] = {n, d};
+        am_tensor dq = am_tensor_view(b->dpred, 2, qs);
+        s = am_net_backward(b->part[AM_BYOL_PRED], &dq);
+        const am_tensor *dp = s == AM_OK ? am_net_input_grad(b->part[AM_BYOL_PRED]) : NULL;
+        if (s == AM_OK) s = dp ? am_net_backward(b->part[AM_BYOL_PROJ], dp) : AM_ERR_BACKEND;
+        const am_tensor *dr = s == AM_OK ? am_net_input_grad(b->part[AM_BYOL_PROJ]) : NULL;
+        if (s == AM_OK && !dr) s = AM_ERR_BACKEND;
+        if (s == AM_OK) {
+            am_tensor dy = am_tensor_view(dr->data, y.ndim, y.shape);
+            s = am_net_backward(b->part[AM_BYOL_NET], &dy);
+        }
+    }
+    am_tensor_free(&q);
+    am_tensor_free(&p);
+    am_tensor_free(&y);
+    return s;
+}
+
+am_status am_byol_step(am_byol *b, const am_tensor *view1, const am_tensor *view2, float grad_scale, double *loss)
+{
+    char s1[64], s2[64];
+    if (view1->ndim != 4 || !am_tensor_same_shape(view1, view2))
+        return am_error(AM_ERR_SHAPE, "byol: views must be two N×C×H×W batches of one shape, got %s and %s",
+                        am_tensor_shape_str(view1, s1, sizeof s1), am_tensor_shape_str(view2, s2, sizeof s2));
+    if (b->mode == AM_MODE_TRAIN && view1->shape[0] < 2)
+        return am_error(AM_ERR_SHAPE, "byol: BatchNorm in training mode needs at least 2 samples, got %lld",
+                        (long long)view1->shape[0]);
+    if (b->o.loss == AM_BYOL_LOSS_ONE_WAY) return step(b, view1, view2, view1->shape[0], grad_scale, loss);
+
+    /* Symmetric: one pass over [v1; v2] against the target of [v2; v1], as the BYOL paper's
+     * code does, so BatchNorm sees both views together; the two directions are summed. */
+    am_tensor xo = {0}, xt = {0};
+    am_status s = concat(&xo, view1, view2);
+    if (s == AM_OK) s = concat(&xt, view2, view1);
+    if (s == AM_OK) s = step(b, &xo, &xt, view1->shape[0], grad_scale, loss);
+    am_tensor_free(&xo);
+    am_tensor_free(&xt);
+    return s;
+}
+
+am_status am_byol_embed(am_byol *b, const am_tensor *x, am_tensor *emb)
+{
+    am_tensor y = {0};
+    AM_TRY(am_net_forward(b->part[AM_BYOL_NET], x, b->hidden_layer, &y));
+    int64_t n = y.shape[0];
+    am_status s = am_tensor_alloc2(emb, n, am_tensor_numel(&y) / (n ? n : 1));
+    if (s == AM_OK) memcpy(emb->data, y.data, (size_t)am_tensor_numel(&y) * sizeof(float));
+    am_tensor_free(&y);
+    return s;
+}

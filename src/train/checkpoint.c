@@ -1,0 +1,154 @@
+/* Checkpoints: a BYOL model file (so it also loads as a model) plus Adam's moments under
+ * "optimizer.exp_avg.<name>" / "optimizer.exp_avg_sq.<name>" and the trainer's position in
+ * __metadata__. The random streams are keyed by (seed, epoch, image, view), so seed, epoch and
+ * position restore the RNG exactly. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "train/train_internal.h"
+
+#define CKPT_VERSION "1"
+
+static am_status meta_i64(am_st_writer *w, const char *key, int64_t v)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%" PRId64, v);
+    return am_st_writer_meta(w, key, buf);
+}
+
+static am_status meta_f64(am_st_writer *w, const char *key, double v)
+{
+    char buf[40];
+    snprintf(buf, sizeof buf, "%.17g", v); /* round-trips exactly */
+    return am_st_writer_meta(w, key, buf);
+}
+
+static am_status write_all(am_trainer *t, am_st_writer *w)
+{
+    AM_TRY(am_byol_write_state(t->byol, w));
+    char name[512];
+    for (size_t i = 0; i < t->nparams; i++) {
+        const am_tensor *p = &t->params[i]->value;
+        snprintf(name, sizeof name, "optimizer.exp_avg.%s", t->param_names[i]);
+        AM_TRY(am_st_writer_add(w, name, AM_DT_F32, p->ndim, p->shape, t->adam.m[i]));
+        snprintf(name, sizeof name, "optimizer.exp_avg_sq.%s", t->param_names[i]);
+        AM_TRY(am_st_writer_add(w, name, AM_DT_F32, p->ndim, p->shape, t->adam.v[i]));
+    }
+    AM_TRY(am_st_writer_meta(w, "checkpoint_version", CKPT_VERSION));
+    AM_TRY(meta_i64(w, "epoch", t->epoch));
+    AM_TRY(meta_i64(w, "position", t->pos));
+    AM_TRY(meta_i64(w, "steps", t->steps));
+    AM_TRY(meta_i64(w, "adam_step", t->adam.step));
+    AM_TRY(meta_f64(w, "epoch_loss_sum", t->epoch_loss));
+    AM_TRY(meta_i64(w, "tested", t->tested));
+    AM_TRY(meta_i64(w, "seed", (int64_t)t->s.seed));
+    AM_TRY(meta_i64(w, "items", t->src.count));
+    AM_TRY(meta_i64(w, "batch_size", t->s.batch_size));
+    AM_TRY(meta_i64(w, "images_per_forward", t->s.images_per_forward));
+    AM_TRY(meta_i64(w, "replicas", t->s.replicas));
+    AM_TRY(meta_f64(w, "test_fraction", t->s.test_fraction));
+    AM_TRY(meta_f64(w, "learning_rate", t->s.learning_rate));
+    AM_TRY(meta_i64(w, "schedule", t->s.schedule));
+    AM_TRY(meta_i64(w, "norm", t->s.norm));
+    return meta_f64(w, "next_lr", am_trainer_lr(t));
+}
+
+am_status am_checkpoint_write(am_trainer *t, const char *path)
+{
+    am_st_writer *w = am_st_writer_new();
+    if (!w) return am_error(AM_ERR_NOMEM, "%s: out of memory", path);
+    am_status s = write_all(t, w);
+    if (s == AM_OK) s = am_st_writer_write(w, path);
+    am_st_writer_free(w);
+    return s == AM_OK ? s : am_error_prefix(s, "checkpoint %s", path);
+}
+
+static am_status get_i64(const am_safetensors *st, const char *key, int64_t *v)
+{
+    const char *s = am_st_meta(st, key);
+    if (!s) return am_error(AM_ERR_FORMAT, "no '%s' in the checkpoint metadata", key);
+    char *end;
+    errno = 0;
+    long long x = strtoll(s, &end, 10);
+    if (errno || *end || end == s) return am_error(AM_ERR_FORMAT, "checkpoint metadata %s = '%s' is not an integer", key, s);
+    *v = (int64_t)x;
+    return AM_OK;
+}
+
+static am_status get_f64(const am_safetensors *st, const char *key, double *v)
+{
+    const char *s = am_st_meta(st, key);
+    if (!s) return am_error(AM_ERR_FORMAT, "no '%s' in the checkpoint metadata", key);
+    char *end;
+    *v = strtod(s, &end);
+    if (*end || end == s) return am_error(AM_ERR_FORMAT, "checkpoint metadata %s = '%s' is not a number", key, s);
+    return AM_OK;
+}
+
+/* A setting that changes the trajectory must be what the checkpoint was written with. */
+static am_status same(const am_safetensors *st, const char *key, int64_t want)
+{
+    int64_t v;
+    AM_TRY(get_i64(st, key, &v));
+    if (v != want)
+        return am_error(AM_ERR_VALUE, "the checkpoint was written with %s = %" PRId64 ", this run has %" PRId64, key, v,
+                        want);
+    return AM_OK;
+}
+
+static am_status read_all(am_trainer *t, const am_safetensors *st)
+{
+    const char *v = am_st_meta(st, "checkpoint_version");
+    if (!v || strcmp(v, CKPT_VERSION) != 0)
+        return am_error(AM_ERR_FORMAT, "not a training checkpoint (checkpoint_version '%s')", v ? v : "");
+    AM_TRY(same(st, "items", t->src.count));
+    AM_TRY(same(st, "seed", (int64_t)t->s.seed));
+    AM_TRY(same(st, "batch_size", t->s.batch_size));
+    AM_TRY(same(st, "images_per_forward", t->s.images_per_forward));
+    AM_TRY(same(st, "replicas", t->s.replicas));
+    double tf;
+    AM_TRY(get_f64(st, "test_fraction", &tf));
+    if (tf != t->s.test_fraction)
+        return am_error(AM_ERR_VALUE, "the checkpoint was written with test_fraction = %g, this run has %g", tf,
+                        t->s.test_fraction);
+    int64_t epoch, pos, steps, adam_step, tested;
+    double loss;
+    AM_TRY(get_i64(st, "epoch", &epoch));
+    AM_TRY(get_i64(st, "position", &pos));
+    AM_TRY(get_i64(st, "steps", &steps));
+    AM_TRY(get_i64(st, "adam_step", &adam_step));
+    AM_TRY(get_i64(st, "tested", &tested));
+    AM_TRY(get_f64(st, "epoch_loss_sum", &loss));
+    if (epoch < 0 || pos < 0 || pos > t->ntrain || steps < 0 || adam_step < 0)
+        return am_error(AM_ERR_FORMAT, "checkpoint position (epoch %" PRId64 ", image %" PRId64 ") is invalid", epoch, pos);
+
+    AM_TRY(am_byol_load_state(t->byol, st));
+    char name[512];
+    for (size_t i = 0; i < t->nparams; i++) {
+        int64_t n = am_tensor_numel(&t->params[i]->value);
+        snprintf(name, sizeof name, "optimizer.exp_avg.%s", t->param_names[i]);
+        AM_TRY(am_st_copy_f32(st, name, t->adam.m[i], n));
+        snprintf(name, sizeof name, "optimizer.exp_avg_sq.%s", t->param_names[i]);
+        AM_TRY(am_st_copy_f32(st, name, t->adam.v[i], n));
+    }
+    t->epoch = (int)epoch;
+    t->pos = pos;
+    t->steps = steps;
+    t->adam.step = adam_step;
+    t->tested = tested != 0;
+    t->epoch_loss = loss;
+    t->last_ckpt_epoch = t->epoch;
+    return AM_OK;
+}
+
+am_status am_checkpoint_read(am_trainer *t, const char *path)
+{
+    am_safetensors st;
+    AM_TRY(am_st_read(&st, path));
+    am_status s = read_all(t, &st);
+    am_st_free(&st);
+    return s == AM_OK ? s : am_error_prefix(s, "checkpoint %s", path);
+}

@@ -1,0 +1,56 @@
+/* Internals of the trainer, shared by the files of src/train. */
+#ifndef AM_TRAIN_INTERNAL_H
+#define AM_TRAIN_INTERNAL_H
+
+#include "astromorph/train.h"
+
+/* Adam as torch.optim.Adam (single-tensor path of PyTorch 1.13), moments per parameter. */
+typedef struct am_adam {
+    size_t n;
+    float **m, **v; /* exp_avg, exp_avg_sq */
+    int64_t *size;
+    int64_t step;
+    double beta1, beta2, eps, weight_decay;
+} am_adam;
+
+am_status am_adam_init(am_adam *a, am_param *const *params, size_t n, double beta1, double beta2, double eps,
+                       double weight_decay);
+void am_adam_step(am_adam *a, am_param *const *params, double lr);
+void am_adam_free(am_adam *a);
+
+/* Learning rate of the next step, after `epochs_done` epochs and `steps_done` optimizer steps. */
+double am_lr_at(const am_train_settings *s, int epochs_done, int64_t steps_done, int64_t steps_per_epoch);
+
+/* Seeded split of 0..count-1: floor((1 − test_fraction)·count) training items, the rest test,
+ * both sorted; the permutation comes from (seed, stream "split"). */
+am_status am_split(int64_t count, double test_fraction, uint64_t seed, int64_t **train, int64_t *ntrain,
+                   int64_t **test, int64_t *ntest);
+
+struct am_trainer {
+    am_byol *byol; /* the master copy: optimizer state lives against its parameters */
+    am_train_source src;
+    am_train_settings s;
+    am_train_hooks h;
+    char *ckpt_path;
+
+    am_byol **rep; /* replicas that do the work */
+    int nrep;
+    am_param **params; /* master's trainable parameters */
+    const char **param_names;
+    size_t nparams;
+    am_adam adam;
+
+    int64_t *train_idx, *test_idx, ntrain, ntest;
+    int epoch;            /* epochs completed */
+    int64_t pos;          /* images of the current epoch done (always at a step boundary) */
+    int64_t steps;        /* optimizer steps done */
+    double epoch_loss;    /* sum of per-image losses of the current epoch so far */
+    int tested;           /* a test pass has run (AM_NORM_COMPAT: EVAL from then on) */
+    int last_ckpt_epoch;  /* -1 when none written */
+};
+
+/* Checkpoints: the BYOL state plus optimizer, schedule and position (checkpoint.c). */
+am_status am_checkpoint_write(am_trainer *t, const char *path);
+am_status am_checkpoint_read(am_trainer *t, const char *path);
+
+#endif

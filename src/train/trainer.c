@@ -1,0 +1,409 @@
+/* The training loop: split, epochs of shuffled images, an Adam step every batch_size images run
+ * on parallel replicas, the test pass, the schedule, hooks and checkpoints. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "astromorph/runtime.h"
+#include "train/train_internal.h"
+
+/* Stream tags, kept apart from the (epoch, image, view) streams of augmentations. */
+#define SHUFFLE_TAG 0x5ff1eULL
+#define VIEW_ONE 1
+#define VIEW_TWO 2
+
+void am_train_original_settings(am_train_settings *s)
+{
+    memset(s, 0, sizeof *s);
+    s->epochs = 10;
+    s->batch_size = 16;
+    s->learning_rate = 5e-6;
+    s->beta1 = 0.9, s->beta2 = 0.999, s->eps = 1e-8;
+    s->schedule = AM_LR_CONSTANT;
+    s->gamma = 0.99;
+    s->warmup_epochs = 1;
+    s->norm = AM_NORM_COMPAT;
+    s->images_per_forward = 1;
+    s->test_fraction = 0.2;
+    s->seed = 42;
+    s->replicas = 2;
+}
+
+void am_train_default_settings(am_train_settings *s)
+{
+    am_train_original_settings(s);
+    /* Measured on the labelled synthetic set (docs/training.md). */
+    s->learning_rate = 3e-4;
+    s->norm = AM_NORM_TRAIN;
+    s->images_per_forward = 4;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static am_status check_settings(const am_train_settings *s, const am_train_source *src)
+{
+    if (s->epochs < 1) return am_error(AM_ERR_VALUE, "train: epochs = %d must be >= 1", s->epochs);
+    if (s->batch_size < 1) return am_error(AM_ERR_VALUE, "train: batch_size = %d must be >= 1", s->batch_size);
+    if (!(s->learning_rate > 0) || !isfinite(s->learning_rate))
+        return am_error(AM_ERR_VALUE, "train: learning_rate = %g must be > 0", s->learning_rate);
+    if (!(s->weight_decay >= 0)) return am_error(AM_ERR_VALUE, "train: weight_decay = %g must be >= 0", s->weight_decay);
+    if (!(s->beta1 >= 0 && s->beta1 < 1) || !(s->beta2 >= 0 && s->beta2 < 1) || !(s->eps > 0))
+        return am_error(AM_ERR_VALUE, "train: Adam betas (%g, %g) must be in [0, 1) and eps %g > 0", s->beta1, s->beta2,
+                        s->eps);
+    if (s->schedule == AM_LR_EXPONENTIAL && !(s->gamma > 0 && s->gamma <= 1))
+        return am_error(AM_ERR_VALUE, "train: gamma = %g must be in (0, 1]", s->gamma);
+    if (s->schedule == AM_LR_COSINE && (s->warmup_epochs < 0 || !(s->min_lr_ratio >= 0 && s->min_lr_ratio <= 1)))
+        return am_error(AM_ERR_VALUE, "train: cosine warmup_epochs = %d must be >= 0, min_lr_ratio = %g in [0, 1]",
+                        s->warmup_epochs, s->min_lr_ratio);
+    if (s->images_per_forward < 1)
+        return am_error(AM_ERR_VALUE, "train: images_per_forward = %d must be >= 1", s->images_per_forward);
+    if (s->replicas < 0) return am_error(AM_ERR_VALUE, "train: replicas = %d must be >= 0", s->replicas);
+    if (s->checkpoint_every < 0)
+        return am_error(AM_ERR_VALUE, "train: checkpoint_every = %d must be >= 0", s->checkpoint_every);
+    if (!src || !src->get) return am_error(AM_ERR_VALUE, "train: the data source has no get function");
+    return AM_OK;
+}
+
+am_status am_trainer_create(am_trainer **out, am_byol *byol, const am_train_source *src, const am_train_settings *s,
+                            const am_train_hooks *h)
+{
+    *out = NULL;
+    AM_TRY(check_settings(s, src));
+    am_trainer *t = calloc(1, sizeof *t);
+    if (!t) return am_error(AM_ERR_NOMEM, "train: out of memory");
+    t->byol = byol;
+    t->src = *src;
+    t->s = *s;
+    if (t->s.replicas == 0) t->s.replicas = 2;
+    if (h) t->h = *h;
+    t->last_ckpt_epoch = -1;
+    am_status st = AM_OK;
+    if (s->checkpoint_path) {
+        t->ckpt_path = strdup(s->checkpoint_path);
+        if (!t->ckpt_path) st = am_error(AM_ERR_NOMEM, "train: out of memory");
+        t->s.checkpoint_path = t->ckpt_path;
+    }
+    if (st == AM_OK) st = am_split(src->count, s->test_fraction, s->seed, &t->train_idx, &t->ntrain, &t->test_idx, &t->ntest);
+
+    /* The master's trainable parameters and their full names (for the optimizer's state). */
+    t->nparams = am_byol_param_count(byol);
+    t->params = calloc(t->nparams ? t->nparams : 1, sizeof *t->params);
+    t->param_names = calloc(t->nparams ? t->nparams : 1, sizeof *t->param_names);
+    if (st == AM_OK && (!t->params || !t->param_names)) st = am_error(AM_ERR_NOMEM, "train: out of memory");
+    for (size_t i = 0; st == AM_OK && i < t->nparams; i++) t->params[i] = am_byol_param(byol, i);
+    for (size_t j = 0, i = 0; st == AM_OK && j < am_byol_state_count(byol) && i < t->nparams; j++) {
+        const char *name;
+        if (am_byol_state(byol, j, &name) == t->params[i]) t->param_names[i++] = name;
+    }
+    if (st == AM_OK) st = am_adam_init(&t->adam, t->params, t->nparams, s->beta1, s->beta2, s->eps, s->weight_decay);
+
+    t->rep = calloc((size_t)t->s.replicas, sizeof *t->rep);
+    if (st == AM_OK && !t->rep) st = am_error(AM_ERR_NOMEM, "train: out of memory");
+    for (int r = 0; st == AM_OK && r < t->s.replicas; r++, t->nrep++) st = am_byol_clone(&t->rep[r], byol);
+    if (st != AM_OK) {
+        am_trainer_free(t);
+        return st;
+    }
+    *out = t;
+    return AM_OK;
+}
+
+void am_trainer_free(am_trainer *t)
+{
+    if (!t) return;
+    for (int r = 0; r < t->nrep; r++) am_byol_free(t->rep[r]);
+    free(t->rep);
+    am_adam_free(&t->adam);
+    free(t->params), free(t->param_names);
+    free(t->train_idx), free(t->test_idx);
+    free(t->ckpt_path);
+    free(t);
+}
+
+int am_trainer_epochs_done(const am_trainer *t) { return t->epoch; }
+int64_t am_trainer_steps_done(const am_trainer *t) { return t->steps; }
+
+static int64_t steps_per_epoch(const am_trainer *t) { return (t->ntrain + t->s.batch_size - 1) / t->s.batch_size; }
+
+double am_trainer_lr(const am_trainer *t) { return am_lr_at(&t->s, t->epoch, t->steps, steps_per_epoch(t)); }
+
+static am_mode train_mode(const am_trainer *t)
+{
+    if (t->s.norm == AM_NORM_FROZEN) return AM_MODE_EVAL;
+    if (t->s.norm == AM_NORM_COMPAT && t->tested) return AM_MODE_EVAL;
+    return AM_MODE_TRAIN;
+}
+
+static int cancelled(const am_trainer *t) { return t->s.cancel && *t->s.cancel; }
+
+static const char *item_name(const am_trainer *t, int64_t i)
+{
+    const char *n = t->src.name ? t->src.name(t->src.user, i) : NULL;
+    return n ? n : "";
+}
+
+/* View v of an item, from the stream (seed; epoch, index, view). */
+static am_status make_view(const am_trainer *t, const am_tensor *item, int64_t idx, int epoch, int v, am_tensor *out)
+{
+    if (!t->src.augment) return am_tensor_clone(out, item);
+    am_rng r;
+    am_rng_init(&r, t->s.seed, am_rng_stream((uint64_t)epoch, (uint64_t)idx, (uint64_t)v));
+    return t->src.augment(t->src.user, item, &r, out);
+}
+
+/* The views of a group of images stacked along the batch axis. */
+static am_status group_views(const am_trainer *t, am_tensor *items, const int64_t *idx, int64_t len, int epoch, int v,
+                             am_tensor *out)
+{
+    if (len == 1) return make_view(t, &items[0], idx[0], epoch, v, out);
+    int64_t shape[AM_MAX_DIMS];
+    memcpy(shape, items[0].shape, sizeof shape);
+    shape[0] *= len;
+    AM_TRY(am_tensor_alloc(out, items[0].ndim, shape));
+    int64_t each = am_tensor_numel(&items[0]);
+    for (int64_t i = 0; i < len; i++) {
+        am_tensor one = {0};
+        AM_TRY(make_view(t, &items[i], idx[i], epoch, v, &one));
+        am_status s = am_tensor_numel(&one) == each
+                          ? AM_OK
+                          : am_error(AM_ERR_SHAPE, "train: augment changed the size of item %lld", (long long)idx[i]);
+        if (s == AM_OK) memcpy(out->data + i * each, one.data, (size_t)each * sizeof(float));
+        am_tensor_free(&one);
+        AM_TRY(s);
+    }
+    return AM_OK;
+}
+
+typedef struct group {
+    int64_t first, len;
+} group;
+
+static int same_shape(const am_tensor *a, const am_tensor *b) { return am_tensor_same_shape(a, b); }
+
+/* Runs the images idx[0..n) on the replicas: group g (consecutive equal-size images, at most
+ * images_per_forward) goes to replica g mod R, which takes its groups in order. gl[g] is the
+ * summed per-image loss of group g. With grad, gradients of the summed losses accumulate in the
+ * replicas. *ngroups is the number of groups. */
+static am_status run_images(am_trainer *t, const int64_t *idx, int64_t n, int epoch, int grad, double *gl,
+                            int64_t *ngroups)
+{
+    am_tensor *items = calloc((size_t)n, sizeof *items);
+    group *g = calloc((size_t)n, sizeof *g);
+    am_status *rs = calloc((size_t)t->nrep, sizeof *rs);
+    int64_t *bad = calloc((size_t)t->nrep, sizeof *bad);
+    char(*msg)[256] = calloc((size_t)t->nrep, sizeof *msg);
+    am_status st = items && g && rs && bad && msg ? AM_OK : am_error(AM_ERR_NOMEM, "train: out of memory");
+    for (int64_t i = 0; st == AM_OK && i < n; i++) {
+        st = t->src.get(t->src.user, idx[i], &items[i]);
+        if (st != AM_OK) st = am_error_prefix(st, "train: item %lld %s", (long long)idx[i], item_name(t, idx[i]));
+        else if (items[i].ndim != 4)
+            st = am_error(AM_ERR_SHAPE, "train: item %lld is not an N×C×H×W batch", (long long)idx[i]);
+    }
+    int64_t ng = 0;
+    for (int64_t i = 0; st == AM_OK && i < n; i++) {
+        if (ng && g[ng - 1].len < t->s.images_per_forward && same_shape(&items[g[ng - 1].first], &items[i]))
+            g[ng - 1].len++;
+        else
+            g[ng].first = i, g[ng].len = 1, ng++;
+    }
+    *ngroups = ng;
+    int nthreads = am_get_threads();
+    if (nthreads > t->nrep) nthreads = t->nrep;
+    if (st == AM_OK) {
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads) if (nthreads > 1)
+        for (int r = 0; r < t->nrep; r++) {
+            for (int64_t k = r; k < ng && rs[r] == AM_OK; k += t->nrep) {
+                if (cancelled(t)) {
+                    rs[r] = AM_ERR_INTERRUPTED;
+                    break;
+                }
+                am_tensor v1 = {0}, v2 = {0};
+                const int64_t *gi = idx + g[k].first;
+                am_status s = group_views(t, items + g[k].first, gi, g[k].len, epoch, VIEW_ONE, &v1);
+                if (s == AM_OK) s = group_views(t, items + g[k].first, gi, g[k].len, epoch, VIEW_TWO, &v2);
+                double loss = 0;
+                /* The original sums per-image mean losses: a group of len images weighs len. */
+                if (s == AM_OK) s = am_byol_step(t->rep[r], &v1, &v2, grad ? (float)g[k].len : 0.0f, &loss);
+                gl[k] = loss * (double)g[k].len;
+                am_tensor_free(&v1);
+                am_tensor_free(&v2);
+                if (s != AM_OK) {
+                    /* Messages are thread-local: keep this one for the caller's thread. */
+                    rs[r] = s, bad[r] = gi[0];
+                    snprintf(msg[r], sizeof msg[r], "%s", am_errmsg());
+                }
+            }
+        }
+        for (int r = 0; r < t->nrep && st == AM_OK; r++) {
+            if (rs[r] == AM_OK) continue;
+            st = rs[r];
+            if (st == AM_ERR_INTERRUPTED) break;
+            st = am_error(st, "train: epoch %d, item %lld %s: %s", epoch + 1, (long long)bad[r], item_name(t, bad[r]),
+                          msg[r]);
+        }
+    }
+    for (int64_t i = 0; items && i < n; i++) am_tensor_free(&items[i]);
+    free(items), free(g), free(rs), free(bad), free(msg);
+    return st;
+}
+
+/* Sums the replicas' gradients into the master in replica order and merges their BatchNorm
+ * buffers (mean of the running statistics, summed batch counts). */
+static am_status reduce(am_trainer *t, int worked, am_mode mode)
+{
+    for (size_t i = 0; i < t->nparams; i++) {
+        am_tensor *dst = &t->params[i]->grad;
+        int64_t m = am_tensor_numel(dst);
+        memcpy(dst->data, am_byol_param(t->rep[0], i)->grad.data, (size_t)m * sizeof(float));
+        for (int r = 1; r < worked; r++) {
+            const float *src = am_byol_param(t->rep[r], i)->grad.data;
+            for (int64_t j = 0; j < m; j++) dst->data[j] += src[j];
+        }
+        for (int64_t j = 0; j < m; j++)
+            if (!isfinite(dst->data[j]))
+                return am_error(AM_ERR_NUMERIC, "train: the gradient of %s is not finite", t->param_names[i]);
+    }
+    if (mode != AM_MODE_TRAIN) return AM_OK;
+    size_t ns = am_byol_state_count(t->byol);
+    for (size_t j = 0; j < ns; j++) {
+        am_param *p = am_byol_state(t->byol, j, NULL);
+        if (!p->is_buffer) continue;
+        int64_t m = am_tensor_numel(&p->value);
+        for (int64_t e = 0; e < m; e++) {
+            double base = p->value.data[e], acc = 0;
+            for (int r = 0; r < worked; r++) {
+                double x = am_byol_state(t->rep[r], j, NULL)->value.data[e];
+                acc += p->is_integer ? x - base : x;
+            }
+            p->value.data[e] = (float)(p->is_integer ? base + acc : acc / worked);
+        }
+    }
+    return AM_OK;
+}
+
+/* One optimizer step over the images idx[0..n). */
+static am_status train_batch(am_trainer *t, const int64_t *idx, int64_t n, int epoch, double lr, double *loss_sum)
+{
+    am_mode mode = train_mode(t);
+    for (int r = 0; r < t->nrep; r++) {
+        AM_TRY(am_byol_copy_state(t->rep[r], t->byol));
+        am_byol_set_mode(t->rep[r], mode);
+        am_byol_zero_grad(t->rep[r]);
+    }
+    double *gl = calloc((size_t)n, sizeof *gl);
+    if (!gl) return am_error(AM_ERR_NOMEM, "train: out of memory");
+    int64_t ng = 0;
+    am_status st = run_images(t, idx, n, epoch, 1, gl, &ng);
+    double sum = 0;
+    for (int64_t k = 0; k < ng; k++) sum += gl[k];
+    free(gl);
+    AM_TRY(st);
+    *loss_sum = sum;
+    AM_TRY(reduce(t, ng < t->nrep ? (int)ng : t->nrep, mode));
+    am_adam_step(&t->adam, t->params, lr);
+    am_byol_params_changed(t->byol);
+    am_byol_update_target(t->byol);
+    return AM_OK;
+}
+
+static am_status test_pass(am_trainer *t, int epoch, double *mean)
+{
+    *mean = NAN;
+    if (t->ntest == 0) return AM_OK;
+    for (int r = 0; r < t->nrep; r++) {
+        AM_TRY(am_byol_copy_state(t->rep[r], t->byol));
+        am_byol_set_mode(t->rep[r], AM_MODE_EVAL);
+    }
+    double *gl = calloc((size_t)t->s.batch_size, sizeof *gl);
+    if (!gl) return am_error(AM_ERR_NOMEM, "train: out of memory");
+    double sum = 0;
+    am_status st = AM_OK;
+    for (int64_t pos = 0; st == AM_OK && pos < t->ntest; pos += t->s.batch_size) {
+        int64_t n = t->ntest - pos < t->s.batch_size ? t->ntest - pos : t->s.batch_size, ng = 0;
+        st = run_images(t, t->test_idx + pos, n, epoch, 0, gl, &ng);
+        for (int64_t k = 0; st == AM_OK && k < ng; k++) sum += gl[k];
+        if (st == AM_OK && t->h.on_progress)
+            t->h.on_progress(t->h.user, epoch + 1, 1, pos + n, t->ntest, sum / (double)(pos + n));
+    }
+    free(gl);
+    AM_TRY(st);
+    *mean = sum / (double)t->ntest;
+    return AM_OK;
+}
+
+am_status am_trainer_test_loss(am_trainer *t, int epoch, double *loss) { return test_pass(t, epoch, loss); }
+
+am_status am_trainer_save_checkpoint(am_trainer *t, const char *path)
+{
+    AM_TRY(am_checkpoint_write(t, path));
+    t->last_ckpt_epoch = t->epoch;
+    if (t->h.on_checkpoint) t->h.on_checkpoint(t->h.user, path, t->epoch);
+    return AM_OK;
+}
+
+am_status am_trainer_resume(am_trainer *t, const char *path) { return am_checkpoint_read(t, path); }
+
+static am_status stop_numeric(am_trainer *t)
+{
+    if (t->last_ckpt_epoch >= 0)
+        return am_error_prefix(AM_ERR_NUMERIC, "training stopped; the last good checkpoint is %s (epoch %d)",
+                               t->ckpt_path, t->last_ckpt_epoch);
+    return am_error_prefix(AM_ERR_NUMERIC, "training stopped (no checkpoint was written yet)");
+}
+
+am_status am_trainer_run(am_trainer *t)
+{
+    if (t->h.on_split) t->h.on_split(t->h.user, t->train_idx, t->ntrain, t->test_idx, t->ntest);
+    int64_t *order = malloc((size_t)t->ntrain * sizeof *order);
+    if (!order) return am_error(AM_ERR_NOMEM, "train: out of memory");
+    am_status st = AM_OK;
+    while (st == AM_OK && t->epoch < t->s.epochs) {
+        const int e = t->epoch;
+        double t0 = now_s();
+        if (t->pos == 0 && t->h.on_epoch_start) t->h.on_epoch_start(t->h.user, e + 1, am_trainer_lr(t));
+        memcpy(order, t->train_idx, (size_t)t->ntrain * sizeof *order);
+        am_rng r;
+        am_rng_init(&r, t->s.seed, am_rng_stream(SHUFFLE_TAG, (uint64_t)e, 0));
+        am_rng_shuffle(&r, order, t->ntrain);
+        while (st == AM_OK && t->pos < t->ntrain) {
+            int64_t n = t->ntrain - t->pos < t->s.batch_size ? t->ntrain - t->pos : t->s.batch_size;
+            double loss = 0;
+            st = train_batch(t, order + t->pos, n, e, am_trainer_lr(t), &loss);
+            if (st != AM_OK) break;
+            t->pos += n;
+            t->epoch_loss += loss;
+            t->steps++;
+            if (t->h.on_batch) t->h.on_batch(t->h.user, e + 1, t->steps - 1, loss / (double)n);
+            if (t->h.on_progress)
+                t->h.on_progress(t->h.user, e + 1, 0, t->pos, t->ntrain, t->epoch_loss / (double)t->pos);
+        }
+        double test = NAN;
+        if (st == AM_OK) st = test_pass(t, e, &test);
+        if (st != AM_OK) break;
+        t->tested = 1;
+        if (t->h.on_epoch_end)
+            t->h.on_epoch_end(t->h.user, e + 1, t->epoch_loss / (double)t->ntrain, test, now_s() - t0);
+        t->epoch++;
+        t->pos = 0;
+        t->epoch_loss = 0;
+        int due = t->s.checkpoint_every > 0 && t->epoch % t->s.checkpoint_every == 0;
+        if (t->ckpt_path && (due || t->epoch == t->s.epochs)) st = am_trainer_save_checkpoint(t, t->ckpt_path);
+    }
+    free(order);
+    if (st == AM_ERR_INTERRUPTED) {
+        if (t->ckpt_path) AM_TRY(am_trainer_save_checkpoint(t, t->ckpt_path));
+        return am_error(AM_ERR_INTERRUPTED, "training stopped on request in epoch %d after %lld of %lld images%s%s",
+                        t->epoch + 1, (long long)t->pos, (long long)t->ntrain, t->ckpt_path ? "; checkpoint " : "",
+                        t->ckpt_path ? t->ckpt_path : "");
+    }
+    if (st == AM_ERR_NUMERIC) return stop_numeric(t);
+    if (st == AM_OK) am_byol_set_mode(t->byol, AM_MODE_EVAL); /* ready for inference */
+    return st;
+}
