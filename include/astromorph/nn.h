@@ -8,7 +8,9 @@
  *                                           gradients are *accumulated* (call am_net_zero_grad)
  * Inside a network, activations may live in oneDNN's blocked layouts; only x, y and dy are NCHW
  * (or N×C for 2-D outputs). Primitives are cached per input shape, so images of many sizes mix
- * freely. */
+ * freely. Backward goes through the activations of the *last* forward of this network; to run
+ * several images at once, give each thread its own am_net_clone (networks share no mutable
+ * state, so different networks may run concurrently). */
 #ifndef ASTROMORPH_NN_H
 #define ASTROMORPH_NN_H
 
@@ -51,7 +53,9 @@ am_module *am_maxpool2d(const char *name, int kernel, int stride, int padding);
 am_module *am_adaptive_avgpool2d(const char *name);
 am_module *am_linear(const char *name, int in_features, int out_features, int bias);
 am_module *am_flatten(const char *name);
-/* Appends child to a sequential or residual parent, which takes ownership. */
+/* Appends child to a sequential or residual parent, which takes ownership (on failure the child
+ * is freed, unless it already had a parent). Constructors return NULL on bad arguments, which
+ * am_module_add then reports. */
 am_status am_module_add(am_module *parent, am_module *child);
 void am_module_free(am_module *m);
 am_module_kind am_module_kind_of(const am_module *m);
@@ -91,17 +95,25 @@ typedef enum { AM_MODE_TRAIN, AM_MODE_EVAL } am_mode;
 void am_net_set_mode(am_net *net, am_mode mode);
 am_mode am_net_mode(const am_net *net);
 
-/* Arithmetic. FP32 everywhere, or BF16 convolutions with FP32 master weights and accumulation. */
+/* Arithmetic. FP32 everywhere, or BF16 convolutions with FP32 master weights and accumulation.
+ * BF16 is not implemented yet: asking for it returns AM_ERR_VALUE and leaves FP32. */
 typedef enum { AM_PRECISION_FP32, AM_PRECISION_BF16 } am_precision;
 am_status am_net_set_precision(am_net *net, am_precision p);
 
+/* y: a zeroed am_tensor the first time (allocated here, am_tensor_free it), reused while its size
+ * fits; a view (owns = 0) must already have the right size; NULL: output not wanted. stop_at may
+ * name any module whose ancestors are all sequential (not one inside a residual block). */
 am_status am_net_forward(am_net *net, const am_tensor *x, const char *stop_at, am_tensor *y);
 am_status am_net_backward(am_net *net, const am_tensor *dy);
 void am_net_zero_grad(am_net *net);
-/* Gradient with respect to the input x of the last forward (NCHW), valid after backward. */
+/* Gradient with respect to the input x of the last forward (NCHW), valid after backward until the
+ * next forward. Computed on the first call (training never needs it); NULL with am_errmsg() set
+ * on failure. */
 const am_tensor *am_net_input_grad(am_net *net);
 
-/* Floating-point operations of one forward pass at this input shape (for benchmarks). */
+/* Floating-point operations of one forward pass at this input shape (for benchmarks): 2 × the
+ * multiply-adds of convolutions and linear layers (a backward costs twice that); 0 when the shape
+ * does not fit the network. */
 double am_net_forward_flops(am_net *net, const int64_t nchw[4], const char *stop_at);
 
 #ifdef __cplusplus

@@ -1,0 +1,78 @@
+/* Activations in the network's layout, and the growing buffers that hold them. */
+#include <stdio.h>
+
+#include "nn/nn_internal.h"
+
+am_status am_buf_reserve(am_buf *b, size_t floats, const char *who)
+{
+    if (floats <= b->cap && b->data) return AM_OK;
+    float *p = am_calloc(floats ? floats : 1, sizeof(float));
+    if (!p) return am_error(AM_ERR_NOMEM, "%s: cannot allocate %zu floats", who, floats);
+    am_free(b->data);
+    b->data = p;
+    b->cap = floats;
+    return AM_OK;
+}
+
+void am_buf_free(am_buf *b)
+{
+    am_free(b->data);
+    b->data = NULL;
+    b->cap = 0;
+}
+
+int am_shape_equal(const am_shape *a, const am_shape *b)
+{
+    return a->ndim == b->ndim && a->n == b->n && a->c == b->c && a->h == b->h && a->w == b->w;
+}
+
+int64_t am_shape_numel(const am_shape *s) { return s->n * s->c * s->h * s->w; }
+
+const char *am_shape_str(const am_shape *s, char *buf, size_t len)
+{
+    if (s->ndim == 2)
+        snprintf(buf, len, "%lldx%lld", (long long)s->n, (long long)s->c);
+    else
+        snprintf(buf, len, "%lldx%lldx%lldx%lld", (long long)s->n, (long long)s->c, (long long)s->h,
+                 (long long)s->w);
+    return buf;
+}
+
+am_status am_act_alloc(am_act *a, am_buf *b, const am_shape *s, const char *who)
+{
+    a->s = *s;
+    a->blocked = s->ndim == 4 && s->c % 16 == 0;
+    AM_TRY(am_buf_reserve(b, (size_t)am_shape_numel(s), who));
+    a->data = b->data;
+    return AM_OK;
+}
+
+float *am_act_chan(const am_act *a, int64_t n, int64_t c, int64_t *pixel_stride)
+{
+    int64_t hw = a->s.h * a->s.w;
+    if (!a->blocked) {
+        *pixel_stride = 1;
+        return a->data + (n * a->s.c + c) * hw;
+    }
+    *pixel_stride = 16;
+    return a->data + ((n * (a->s.c / 16) + c / 16) * hw) * 16 + c % 16;
+}
+
+void am_accumulate(float *dst, const float *src, int64_t n)
+{
+#pragma omp parallel for if (n > 65536) schedule(static)
+    for (int64_t i = 0; i < n; i++) dst[i] += src[i];
+}
+
+void *am_mod_state(am_module *m, size_t size, void (*free_fn)(void *))
+{
+    if (!m->impl) {
+        m->impl = am_calloc(1, size);
+        if (!m->impl) {
+            am_error(AM_ERR_NOMEM, "%s: out of memory", am_mod_who(m));
+            return NULL;
+        }
+        m->impl_free = free_fn;
+    }
+    return m->impl;
+}

@@ -1,0 +1,202 @@
+/* oneDNN glue: engine, descriptors, primitives with their scratchpads, execution, reorders. */
+#include "nn/dnn.h"
+
+#include <pthread.h>
+#include <string.h>
+
+static dnnl_engine_t engine;
+static dnnl_status_t engine_status;
+static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
+
+static void engine_init(void)
+{
+    engine_status = dnnl_engine_create(&engine, dnnl_cpu, 0);
+    /* Every image size needs its own primitives; the default cache (1024 entries) holds only
+     * about 33 sizes of a ResNet's forward and backward. */
+    if (engine_status == dnnl_success) dnnl_set_primitive_cache_capacity(8192);
+}
+
+dnnl_engine_t am_dnn_engine(void)
+{
+    pthread_once(&engine_once, engine_init);
+    return engine_status == dnnl_success ? engine : NULL;
+}
+
+am_status am_dnn_ok(dnnl_status_t s, const char *what)
+{
+    if (s == dnnl_success) return AM_OK;
+    const char *why = s == dnnl_out_of_memory ? "out of memory"
+                      : s == dnnl_invalid_arguments ? "invalid arguments"
+                      : s == dnnl_unimplemented ? "no implementation for this shape"
+                      : "failure";
+    return am_error(s == dnnl_out_of_memory ? AM_ERR_NOMEM : AM_ERR_BACKEND, "%s: oneDNN %s (status %d)", what,
+                    why, (int)s);
+}
+
+void am_dnn_md(dnnl_memory_desc_t *md, int ndim, const int64_t *dims, dnnl_format_tag_t tag)
+{
+    dnnl_dims_t d;
+    for (int i = 0; i < ndim; i++) d[i] = dims[i];
+    dnnl_memory_desc_init_by_tag(md, ndim, d, dnnl_f32, tag);
+}
+
+void am_dnn_md_act(dnnl_memory_desc_t *md, const am_act *a)
+{
+    if (a->s.ndim == 2) {
+        int64_t d[2] = {a->s.n, a->s.c};
+        am_dnn_md(md, 2, d, dnnl_nc);
+    } else {
+        int64_t d[4] = {a->s.n, a->s.c, a->s.h, a->s.w};
+        am_dnn_md(md, 4, d, a->blocked ? dnnl_nChw16c : dnnl_nchw);
+    }
+}
+
+static am_status finish_prim(am_prim *p, const char *what)
+{
+    AM_TRY(am_dnn_ok(dnnl_primitive_create(&p->p, p->pd), what));
+    const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(p->pd, dnnl_query_scratchpad_md, 0);
+    size_t bytes = smd ? dnnl_memory_desc_get_size(smd) : 0;
+    if (bytes) AM_TRY(am_buf_reserve(&p->scratch, (bytes + 3) / 4, what));
+    return AM_OK;
+}
+
+static am_status user_scratchpad(dnnl_primitive_attr_t *attr, const char *what)
+{
+    AM_TRY(am_dnn_ok(dnnl_primitive_attr_create(attr), what));
+    dnnl_status_t s = dnnl_primitive_attr_set_scratchpad_mode(*attr, dnnl_scratchpad_mode_user);
+    if (s != dnnl_success) dnnl_primitive_attr_destroy(*attr);
+    return am_dnn_ok(s, what);
+}
+
+void am_prim_free(am_prim *p)
+{
+    if (p->p) dnnl_primitive_destroy(p->p);
+    if (p->pd) dnnl_primitive_desc_destroy(p->pd);
+    p->p = NULL;
+    p->pd = NULL;
+    am_buf_free(&p->scratch);
+}
+
+/* Creates a primitive descriptor with user scratchpad (a reorder when op_desc is NULL). */
+static am_status make(am_prim *p, const void *op_desc, const_dnnl_primitive_desc_t hint,
+                      const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *dst, const char *what)
+{
+    dnnl_engine_t e = am_dnn_engine();
+    if (!e) return am_error(AM_ERR_BACKEND, "%s: cannot create the oneDNN CPU engine", what);
+    am_buf keep = p->scratch; /* the scratchpad grows and is reused across shapes */
+    p->scratch = (am_buf){0};
+    am_prim_free(p);
+    p->scratch = keep;
+    dnnl_primitive_attr_t attr;
+    AM_TRY(user_scratchpad(&attr, what));
+    dnnl_status_t s = op_desc ? dnnl_primitive_desc_create(&p->pd, op_desc, attr, e, hint)
+                              : dnnl_reorder_primitive_desc_create(&p->pd, src, e, dst, e, attr);
+    dnnl_primitive_attr_destroy(attr);
+    if (s != dnnl_success) {
+        p->pd = NULL;
+        return am_dnn_ok(s, what);
+    }
+    return finish_prim(p, what);
+}
+
+am_status am_prim_make(am_prim *p, const void *op_desc, const_dnnl_primitive_desc_t hint, const char *what)
+{
+    return make(p, op_desc, hint, NULL, NULL, what);
+}
+
+am_status am_prim_reorder(am_prim *p, const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *dst,
+                          const char *what)
+{
+    return make(p, NULL, NULL, src, dst, what);
+}
+
+const dnnl_memory_desc_t *am_prim_md(const am_prim *p, dnnl_query_t what, int index)
+{
+    return dnnl_primitive_desc_query_md(p->pd, what, index);
+}
+
+am_status am_prim_run(am_prim *p, am_net *net, int nargs, const am_dnn_arg *args, const char *what)
+{
+    enum { MAX_ARGS = 12 };
+    dnnl_exec_arg_t ex[MAX_ARGS + 1];
+    dnnl_engine_t e = am_dnn_engine();
+    am_status st = AM_OK;
+    int made = 0;
+    if (nargs > MAX_ARGS) return am_error(AM_ERR_VALUE, "%s: too many primitive arguments", what);
+    for (; made < nargs; made++) {
+        ex[made].arg = args[made].arg;
+        st = am_dnn_ok(dnnl_memory_create(&ex[made].memory, args[made].md, e, (void *)args[made].ptr), what);
+        if (st != AM_OK) break;
+    }
+    if (st == AM_OK && p->scratch.data) {
+        const dnnl_memory_desc_t *smd = am_prim_md(p, dnnl_query_scratchpad_md, 0);
+        ex[made].arg = DNNL_ARG_SCRATCHPAD;
+        st = am_dnn_ok(dnnl_memory_create(&ex[made].memory, smd, e, p->scratch.data), what);
+        if (st == AM_OK) made++;
+    }
+    if (st == AM_OK) st = am_dnn_ok(dnnl_primitive_execute(p->p, (dnnl_stream_t)net->stream, made, ex), what);
+    if (st == AM_OK) st = am_dnn_ok(dnnl_stream_wait((dnnl_stream_t)net->stream), what);
+    for (int i = 0; i < made; i++) dnnl_memory_destroy(ex[i].memory);
+    return st;
+}
+
+am_status am_dnn_reorder(am_net *net, const dnnl_memory_desc_t *src_md, const void *src,
+                         const dnnl_memory_desc_t *dst_md, void *dst, const char *what)
+{
+    am_prim r;
+    memset(&r, 0, sizeof r);
+    am_status st = am_prim_reorder(&r, src_md, dst_md, what);
+    if (st == AM_OK) {
+        am_dnn_arg a[2] = {{DNNL_ARG_FROM, src_md, src}, {DNNL_ARG_TO, dst_md, dst}};
+        st = am_prim_run(&r, net, 2, a, what);
+    }
+    am_prim_free(&r);
+    return st;
+}
+
+static void plain_md(dnnl_memory_desc_t *md, const am_act *a)
+{
+    am_act plain = *a;
+    plain.blocked = 0;
+    am_dnn_md_act(md, &plain);
+}
+
+am_status am_act_to_plain(am_net *net, const am_act *a, float *plain, const char *what)
+{
+    if (!a->blocked) {
+        memcpy(plain, a->data, (size_t)am_shape_numel(&a->s) * sizeof(float));
+        return AM_OK;
+    }
+    dnnl_memory_desc_t src, dst;
+    am_dnn_md_act(&src, a);
+    plain_md(&dst, a);
+    return am_dnn_reorder(net, &src, a->data, &dst, plain, what);
+}
+
+am_status am_act_from_plain(am_net *net, am_act *a, const float *plain, const char *what)
+{
+    if (!a->blocked) {
+        memcpy(a->data, plain, (size_t)am_shape_numel(&a->s) * sizeof(float));
+        return AM_OK;
+    }
+    dnnl_memory_desc_t src, dst;
+    plain_md(&src, a);
+    am_dnn_md_act(&dst, a);
+    return am_dnn_reorder(net, &src, plain, &dst, a->data, what);
+}
+
+am_status am_dnn_stream_create(am_net *net)
+{
+    dnnl_engine_t e = am_dnn_engine();
+    if (!e) return am_error(AM_ERR_BACKEND, "network: cannot create the oneDNN CPU engine");
+    dnnl_stream_t s;
+    AM_TRY(am_dnn_ok(dnnl_stream_create(&s, e, dnnl_stream_default_flags), "network stream"));
+    net->stream = s;
+    return AM_OK;
+}
+
+void am_dnn_stream_free(am_net *net)
+{
+    if (net->stream) dnnl_stream_destroy((dnnl_stream_t)net->stream);
+    net->stream = NULL;
+}

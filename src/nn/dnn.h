@@ -1,0 +1,52 @@
+/* The thin wrapper around oneDNN 2.6's C API (the 2.x descriptor API; 3.x changed it). Every
+ * oneDNN call of the engine goes through here or through a layer file that includes this. */
+#ifndef AM_NN_DNN_H
+#define AM_NN_DNN_H
+
+#include <dnnl.h>
+
+#include "nn/nn_internal.h"
+
+/* The process-wide CPU engine (thread-safe, created once, primitive cache enlarged). */
+dnnl_engine_t am_dnn_engine(void);
+am_status am_dnn_ok(dnnl_status_t s, const char *what);
+
+/* Descriptors: of an activation in its layout, or of plain dims with a format tag
+ * (dnnl_format_tag_any lets a primitive choose). */
+void am_dnn_md_act(dnnl_memory_desc_t *md, const am_act *a);
+void am_dnn_md(dnnl_memory_desc_t *md, int ndim, const int64_t *dims, dnnl_format_tag_t tag);
+
+/* A primitive with its descriptor and its own scratchpad (user-managed, so that replicas of a
+ * network sharing cached primitives can execute them concurrently). */
+typedef struct am_prim {
+    dnnl_primitive_desc_t pd;
+    dnnl_primitive_t p;
+    am_buf scratch;
+} am_prim;
+
+am_status am_prim_make(am_prim *p, const void *op_desc, const_dnnl_primitive_desc_t hint, const char *what);
+am_status am_prim_reorder(am_prim *p, const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *dst,
+                          const char *what);
+const dnnl_memory_desc_t *am_prim_md(const am_prim *p, dnnl_query_t what, int index);
+void am_prim_free(am_prim *p);
+
+typedef struct am_dnn_arg {
+    int arg;
+    const dnnl_memory_desc_t *md;
+    const void *ptr;
+} am_dnn_arg;
+
+/* Executes on the network's stream and waits. */
+am_status am_prim_run(am_prim *p, am_net *net, int nargs, const am_dnn_arg *args, const char *what);
+
+/* One-off layout change of n floats, e.g. NCHW <-> nChw16c at the network's edges. */
+am_status am_dnn_reorder(am_net *net, const dnnl_memory_desc_t *src_md, const void *src,
+                         const dnnl_memory_desc_t *dst_md, void *dst, const char *what);
+/* Copies between an activation and plain NCHW/NC memory. */
+am_status am_act_to_plain(am_net *net, const am_act *a, float *plain, const char *what);
+am_status am_act_from_plain(am_net *net, am_act *a, const float *plain, const char *what);
+
+am_status am_dnn_stream_create(am_net *net);
+void am_dnn_stream_free(am_net *net);
+
+#endif

@@ -1,0 +1,30 @@
+/* Flatten N×C×H×W to N×(C·H·W) in PyTorch's (NCHW) order: a view of plain activations, a
+ * reorder of blocked ones. */
+#include "nn/dnn.h"
+
+am_status am_flatten_forward(am_module *m, am_net *net, const am_act *x)
+{
+    am_shape ys;
+    AM_TRY(am_leaf_out_shape(m, &x->s, &ys));
+    if (!x->blocked) {
+        m->y.s = ys;
+        m->y.blocked = 0;
+        m->y.data = x->data;
+        return AM_OK;
+    }
+    AM_TRY(am_act_alloc(&m->y, &m->ybuf, &ys, am_mod_who(m)));
+    return am_act_to_plain(net, x, m->y.data, am_mod_who(m));
+}
+
+am_status am_flatten_backward(am_module *m, am_net *net, const am_act *dy)
+{
+    const am_act *x = m->in;
+    if (!x->blocked) {
+        m->dx.s = x->s;
+        m->dx.blocked = 0;
+        m->dx.data = dy->data;
+        return AM_OK;
+    }
+    AM_TRY(am_act_alloc(&m->dx, &m->dxbuf, &x->s, am_mod_who(m)));
+    return am_act_from_plain(net, &m->dx, dy->data, am_mod_who(m));
+}

@@ -1,0 +1,386 @@
+/* A network: the module tree with full names, its parameters in state-dict order, PyTorch's
+ * default initialisation, and the forward / backward entry points. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "astromorph/rng.h"
+#include "nn/dnn.h"
+#include "nn/nn_internal.h"
+
+static char *join(const char *prefix, const char *name)
+{
+    size_t a = strlen(prefix), b = strlen(name);
+    char *s = malloc(a + b + 2);
+    if (!s) return NULL;
+    if (a) {
+        memcpy(s, prefix, a);
+        s[a] = '.';
+        memcpy(s + a + 1, name, b + 1);
+    } else {
+        memcpy(s, name, b + 1);
+    }
+    return s;
+}
+
+/* Shapes of the parameters, as in PyTorch's state dict. */
+static void param_shape(const am_module *m, int i, int *ndim, int64_t *shape)
+{
+    const char *pn = m->pname[i];
+    if (strcmp(pn, "num_batches_tracked") == 0) {
+        *ndim = 0;
+    } else if (strcmp(pn, "weight") == 0 && m->kind == AM_MOD_CONV2D) {
+        *ndim = 4;
+        shape[0] = m->out_ch, shape[1] = m->in_ch, shape[2] = shape[3] = m->kernel;
+    } else if (strcmp(pn, "weight") == 0 && m->kind == AM_MOD_LINEAR) {
+        *ndim = 2;
+        shape[0] = m->out_ch, shape[1] = m->in_ch;
+    } else {
+        *ndim = 1;
+        shape[0] = m->out_ch;
+    }
+}
+
+static am_status name_tree(am_module *m, const char *prefix, size_t *count)
+{
+    free(m->full);
+    m->full = malloc(strlen(prefix) + 1);
+    if (!m->full) return am_error(AM_ERR_NOMEM, "naming modules");
+    strcpy(m->full, prefix);
+    for (int i = 0; i < m->np; i++) {
+        am_param *p = &m->p[i];
+        free((char *)p->name);
+        p->name = join(m->full, m->pname[i]);
+        if (!p->name) return am_error(AM_ERR_NOMEM, "naming parameters");
+        int ndim;
+        int64_t shape[4];
+        param_shape(m, i, &ndim, shape);
+        if (!p->value.data) AM_TRY(am_tensor_alloc(&p->value, ndim, shape));
+        if (!p->is_buffer && !p->grad.data) AM_TRY(am_tensor_alloc(&p->grad, ndim, shape));
+        (*count)++;
+    }
+    for (int i = 0; i < m->nchild; i++) {
+        char *sub = join(m->full, m->child[i]->name);
+        if (!sub) return am_error(AM_ERR_NOMEM, "naming modules");
+        am_status st = name_tree(m->child[i], sub, count);
+        free(sub);
+        AM_TRY(st);
+    }
+    return AM_OK;
+}
+
+static void list_params(am_module *m, am_param **out, size_t *k)
+{
+    for (int i = 0; i < m->np; i++) out[(*k)++] = &m->p[i];
+    for (int i = 0; i < m->nchild; i++) list_params(m->child[i], out, k);
+}
+
+static void fill_uniform(am_tensor *t, double bound, uint64_t seed, uint64_t index)
+{
+    am_rng r;
+    am_rng_init(&r, seed, am_rng_stream(index, 0, 0));
+    int64_t n = am_tensor_numel(t);
+    for (int64_t i = 0; i < n; i++) t->data[i] = (float)((2.0 * am_rng_uniform(&r) - 1.0) * bound);
+}
+
+static void fill_const(am_tensor *t, float v)
+{
+    int64_t n = am_tensor_numel(t);
+    for (int64_t i = 0; i < n; i++) t->data[i] = v;
+}
+
+/* PyTorch's reset_parameters: Conv2d/Linear weights kaiming_uniform_(a=sqrt(5)), which is
+ * U(±1/sqrt(fan_in)), and biases U(±1/sqrt(fan_in)); norms weight 1, bias 0, stats 0/1. Each
+ * parameter draws from its own stream (its state-dict index), so the values do not depend on
+ * the order of the drawing. */
+static void init_params(am_module *m, uint64_t seed, size_t *index)
+{
+    for (int i = 0; i < m->np; i++, (*index)++) {
+        am_tensor *v = &m->p[i].value;
+        const char *pn = m->pname[i];
+        if (m->kind == AM_MOD_CONV2D || m->kind == AM_MOD_LINEAR) {
+            double fan_in = (double)m->in_ch * (m->kind == AM_MOD_CONV2D ? m->kernel * m->kernel : 1);
+            fill_uniform(v, 1.0 / sqrt(fan_in), seed, *index);
+        } else {
+            fill_const(v, strcmp(pn, "weight") == 0 || strcmp(pn, "running_var") == 0 ? 1.0f : 0.0f);
+        }
+    }
+    for (int i = 0; i < m->nchild; i++) init_params(m->child[i], seed, index);
+}
+
+static am_status make_net(am_net **out, am_module *root)
+{
+    *out = NULL;
+    if (!root) return am_error(AM_ERR_VALUE, "am_net_create: NULL root module");
+    if (root->parent) return am_error(AM_ERR_VALUE, "%s: a child module cannot be a network's root", root->name);
+    am_net *net = calloc(1, sizeof *net);
+    if (!net) {
+        am_module_free(root);
+        return am_error(AM_ERR_NOMEM, "am_net_create: out of memory");
+    }
+    net->root = root;
+    net->version = 1;
+    size_t count = 0;
+    am_status st = name_tree(root, "", &count);
+    if (st == AM_OK) {
+        net->params = calloc(count ? count : 1, sizeof *net->params);
+        if (!net->params) st = am_error(AM_ERR_NOMEM, "am_net_create: out of memory");
+    }
+    if (st == AM_OK) {
+        list_params(root, net->params, &net->nparams);
+        st = am_dnn_stream_create(net);
+    }
+    if (st != AM_OK) {
+        am_net_free(net);
+        return st;
+    }
+    *out = net;
+    return AM_OK;
+}
+
+am_status am_net_create(am_net **net, am_module *root, uint64_t seed)
+{
+    size_t index = 0;
+    AM_TRY(make_net(net, root));
+    init_params(root, seed, &index);
+    return AM_OK;
+}
+
+void am_net_free(am_net *net)
+{
+    if (!net) return;
+    am_module_free(net->root);
+    free(net->params);
+    am_buf_free(&net->xbuf);
+    am_buf_free(&net->dybuf);
+    am_tensor_free(&net->dx_nchw);
+    am_dnn_stream_free(net);
+    free(net);
+}
+
+static am_module *clone_tree(const am_module *src)
+{
+    am_module *m = calloc(1, sizeof *m);
+    if (!m) return NULL;
+    m->kind = src->kind;
+    m->name = malloc(strlen(src->name) + 1);
+    if (!m->name) {
+        free(m);
+        return NULL;
+    }
+    strcpy(m->name, src->name);
+    m->in_ch = src->in_ch, m->out_ch = src->out_ch, m->kernel = src->kernel;
+    m->stride = src->stride, m->padding = src->padding, m->bias = src->bias, m->groups = src->groups;
+    m->np = src->np;
+    for (int i = 0; i < src->np; i++) {
+        m->pname[i] = src->pname[i];
+        m->p[i].is_buffer = src->p[i].is_buffer;
+        m->p[i].is_integer = src->p[i].is_integer;
+    }
+    for (int i = 0; i < src->nchild; i++) {
+        am_module *c = clone_tree(src->child[i]);
+        if (!c || am_module_add(m, c) != AM_OK) {
+            am_module_free(m);
+            return NULL;
+        }
+    }
+    return m;
+}
+
+am_status am_net_clone(am_net **dst, const am_net *src)
+{
+    am_module *root = clone_tree(src->root);
+    if (!root) return am_error(AM_ERR_NOMEM, "am_net_clone: out of memory");
+    AM_TRY(make_net(dst, root));
+    for (size_t i = 0; i < src->nparams; i++)
+        memcpy((*dst)->params[i]->value.data, src->params[i]->value.data,
+               (size_t)am_tensor_numel(&src->params[i]->value) * sizeof(float));
+    (*dst)->mode = src->mode;
+    (*dst)->precision = src->precision;
+    return AM_OK;
+}
+
+size_t am_net_param_count(const am_net *net) { return net->nparams; }
+am_param *am_net_param(am_net *net, size_t i) { return i < net->nparams ? net->params[i] : NULL; }
+
+am_param *am_net_find_param(am_net *net, const char *full_name)
+{
+    for (size_t i = 0; i < net->nparams; i++)
+        if (strcmp(net->params[i]->name, full_name) == 0) return net->params[i];
+    return NULL;
+}
+
+static am_module *find_module(am_module *m, const char *full)
+{
+    if (strcmp(m->full, full) == 0) return m;
+    for (int i = 0; i < m->nchild; i++) {
+        am_module *r = find_module(m->child[i], full);
+        if (r) return r;
+    }
+    return NULL;
+}
+
+am_module *am_net_find_module(am_net *net, const char *full_name) { return find_module(net->root, full_name); }
+
+void am_net_params_changed(am_net *net) { net->version++; }
+void am_net_set_mode(am_net *net, am_mode mode) { net->mode = mode; }
+am_mode am_net_mode(const am_net *net) { return net->mode; }
+
+am_status am_net_set_precision(am_net *net, am_precision p)
+{
+    if (p == AM_PRECISION_FP32) {
+        net->precision = p;
+        return AM_OK;
+    }
+    return am_error(AM_ERR_VALUE, "BF16 precision: not yet implemented in this engine (use FP32)");
+}
+
+void am_net_zero_grad(am_net *net)
+{
+    for (size_t i = 0; i < net->nparams; i++) {
+        am_tensor *g = &net->params[i]->grad;
+        if (g->data) memset(g->data, 0, (size_t)am_tensor_numel(g) * sizeof(float));
+    }
+}
+
+static am_status tensor_shape(const am_tensor *t, am_shape *s, const char *what)
+{
+    if (!t || !t->data || (t->ndim != 4 && t->ndim != 2))
+        return am_error(AM_ERR_SHAPE, "%s: expected an N×C×H×W or N×C tensor", what);
+    s->ndim = t->ndim;
+    s->n = t->shape[0], s->c = t->shape[1];
+    s->h = t->ndim == 4 ? t->shape[2] : 1;
+    s->w = t->ndim == 4 ? t->shape[3] : 1;
+    if (s->n <= 0 || s->c <= 0 || s->h <= 0 || s->w <= 0) return am_error(AM_ERR_SHAPE, "%s: empty tensor", what);
+    return AM_OK;
+}
+
+/* Stopping inside a residual block would leave its sum half-made, so every ancestor of the
+ * stop module must be sequential. */
+static am_status resolve_stop(am_net *net, const char *stop_at)
+{
+    net->stop = NULL;
+    if (!stop_at) return AM_OK;
+    am_module *m = find_module(net->root, stop_at);
+    if (!m) return am_error(AM_ERR_NOTFOUND, "forward: no module named '%s'", stop_at);
+    for (am_module *a = m->parent; a; a = a->parent)
+        if (a->kind != AM_MOD_SEQUENTIAL)
+            return am_error(AM_ERR_VALUE, "forward: cannot stop at '%s' inside residual block '%s'", stop_at, a->full);
+    net->stop = m;
+    return AM_OK;
+}
+
+/* y keeps its storage when the size fits (a view must fit), else is reallocated. */
+static am_status prepare_out(am_tensor *y, const am_shape *s, const char *what)
+{
+    int64_t shape[4] = {s->n, s->c, s->h, s->w};
+    int ndim = s->ndim;
+    if (y->data && am_tensor_numel(y) == am_shape_numel(s)) {
+        y->ndim = ndim;
+        for (int i = 0; i < ndim; i++) y->shape[i] = shape[i];
+        return AM_OK;
+    }
+    if (y->data && !y->owns) return am_error(AM_ERR_SHAPE, "%s: output view has the wrong size", what);
+    am_tensor_free(y);
+    return am_tensor_alloc(y, ndim, shape);
+}
+
+am_status am_net_forward(am_net *net, const am_tensor *x, const char *stop_at, am_tensor *y)
+{
+    am_shape s;
+    net->have_fwd = net->have_bwd = 0;
+    AM_TRY(tensor_shape(x, &s, "forward input"));
+    AM_TRY(resolve_stop(net, stop_at));
+    AM_TRY(am_act_alloc(&net->x, &net->xbuf, &s, "forward input"));
+    AM_TRY(am_act_from_plain(net, &net->x, x->data, "forward input"));
+    net->stopped = 0;
+    const am_act *top;
+    AM_TRY(am_mod_forward(net->root, net, &net->x, &top));
+    net->top = top;
+    if (y) {
+        AM_TRY(prepare_out(y, &top->s, "forward output"));
+        AM_TRY(am_act_to_plain(net, top, y->data, "forward output"));
+    }
+    net->have_fwd = 1;
+    return AM_OK;
+}
+
+am_status am_net_backward(am_net *net, const am_tensor *dy)
+{
+    am_shape s;
+    char a[64], b[64];
+    if (!net->have_fwd) return am_error(AM_ERR_VALUE, "backward: no forward pass to go back through");
+    AM_TRY(tensor_shape(dy, &s, "backward gradient"));
+    if (!am_shape_equal(&s, &net->top->s))
+        return am_error(AM_ERR_SHAPE, "backward: gradient %s does not match output %s", am_shape_str(&s, a, sizeof a),
+                        am_shape_str(&net->top->s, b, sizeof b));
+    AM_TRY(am_act_alloc(&net->dy, &net->dybuf, &s, "backward gradient"));
+    AM_TRY(am_act_from_plain(net, &net->dy, dy->data, "backward gradient"));
+    net->pending = NULL;
+    net->have_bwd = net->have_dx = 0;
+    const am_act *dx;
+    AM_TRY(am_mod_backward(net->root, net, &net->dy, 0, &dx));
+    net->dxp = dx;
+    net->have_bwd = 1;
+    return AM_OK;
+}
+
+/* The first layer's input gradient is only computed when asked for: training never needs it,
+ * and for a 3-channel first convolution it costs as much as a whole layer. */
+const am_tensor *am_net_input_grad(am_net *net)
+{
+    if (!net->have_bwd) {
+        am_error(AM_ERR_VALUE, "input gradient: call am_net_backward first");
+        return NULL;
+    }
+    if (!net->have_dx) {
+        am_module *p = net->pending;
+        am_status st = AM_OK;
+        if (p && p->kind == AM_MOD_CONV2D) st = am_conv_backward_data(p, net, p->pending_dy);
+        if (p && p->kind == AM_MOD_LINEAR) st = am_linear_backward_data(p, net, p->pending_dy);
+        if (st == AM_OK) st = prepare_out(&net->dx_nchw, &net->x.s, "input gradient");
+        if (st == AM_OK) st = am_act_to_plain(net, net->dxp, net->dx_nchw.data, "input gradient");
+        if (st != AM_OK) return NULL;
+        net->have_dx = 1;
+    }
+    return &net->dx_nchw;
+}
+
+/* Shape inference through the tree, adding up the cost of each leaf. */
+static am_status infer(am_module *m, const am_shape *in, am_shape *out, double *flops, am_net *net)
+{
+    if (m->kind == AM_MOD_SEQUENTIAL || m->kind == AM_MOD_RESIDUAL) {
+        am_shape cur = *in;
+        am_module *ds = NULL;
+        for (int i = 0; i < m->nchild && !net->stopped; i++) {
+            if (m->kind == AM_MOD_RESIDUAL && strcmp(m->child[i]->name, "downsample") == 0) {
+                ds = m->child[i];
+                continue;
+            }
+            AM_TRY(infer(m->child[i], &cur, &cur, flops, net));
+        }
+        if (ds) {
+            am_shape sc;
+            AM_TRY(infer(ds, in, &sc, flops, net));
+        }
+        *out = cur;
+    } else {
+        *flops += am_leaf_flops(m, in);
+        AM_TRY(am_leaf_out_shape(m, in, out));
+    }
+    if (m == net->stop) net->stopped = 1;
+    return AM_OK;
+}
+
+double am_net_forward_flops(am_net *net, const int64_t nchw[4], const char *stop_at)
+{
+    am_shape in = {4, nchw[0], nchw[1], nchw[2], nchw[3]}, out;
+    double flops = 0;
+    am_module *keep = net->stop;
+    am_status st = resolve_stop(net, stop_at);
+    net->stopped = 0;
+    if (st == AM_OK) st = infer(net->root, &in, &out, &flops, net);
+    net->stopped = 0;
+    net->stop = keep;
+    return st == AM_OK ? flops : 0;
+}

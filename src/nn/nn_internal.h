@@ -1,0 +1,128 @@
+/* Internals of the engine shared by the files of src/nn: the module struct, activations in the
+ * network's own layout, and the per-network run state. Not part of the public API. */
+#ifndef AM_NN_INTERNAL_H
+#define AM_NN_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "astromorph/nn.h"
+
+/* Logical shape of an activation: 4-D N×C×H×W, or 2-D N×C (h = w = 1). */
+typedef struct am_shape {
+    int ndim;
+    int64_t n, c, h, w;
+} am_shape;
+
+/* An activation inside a network. 4-D activations whose channel count is a multiple of 16 live
+ * in oneDNN's nChw16c layout (what its AVX-512 kernels want), everything else in plain NCHW/NC.
+ * The rule depends only on the shape, so producer and consumer always agree without asking. */
+typedef struct am_act {
+    am_shape s;
+    int blocked;
+    float *data;
+} am_act;
+
+/* A buffer that grows to the largest size asked for and is then reused. */
+typedef struct am_buf {
+    float *data;
+    size_t cap; /* floats */
+} am_buf;
+
+am_status am_buf_reserve(am_buf *b, size_t floats, const char *who);
+void am_buf_free(am_buf *b);
+
+int am_shape_equal(const am_shape *a, const am_shape *b);
+int64_t am_shape_numel(const am_shape *s);
+const char *am_shape_str(const am_shape *s, char *buf, size_t len);
+/* Sets a's shape and layout and points it at b, grown to fit. */
+am_status am_act_alloc(am_act *a, am_buf *b, const am_shape *s, const char *who);
+/* Pointer to channel c of image n, and the distance between consecutive pixels of it. */
+float *am_act_chan(const am_act *a, int64_t n, int64_t c, int64_t *pixel_stride);
+
+struct am_module {
+    am_module_kind kind;
+    char *name; /* own name in the parent */
+    char *full; /* dotted full name, set by am_net_create ("" for the root) */
+    am_module *parent;
+    am_module **child;
+    int nchild, cap;
+
+    int in_ch, out_ch, kernel, stride, padding, bias, groups;
+
+    am_param p[5]; /* own parameters, then buffers, in state-dict order */
+    const char *pname[5];
+    int np;
+
+    /* run state */
+    const am_act *in;  /* input of the last forward */
+    am_act y, dx;      /* output, gradient w.r.t. the input */
+    am_buf ybuf, dxbuf;
+    const am_act *yp, *dxp; /* containers: where the output / input gradient are */
+    int ran;                /* sequential: children run by the last forward */
+    const am_act *pending_dy; /* conv/linear whose input gradient is deferred */
+    void *impl;               /* backend state of the layer kind */
+    void (*impl_free)(void *impl);
+};
+
+struct am_net {
+    am_module *root;
+    am_param **params;
+    size_t nparams;
+    uint64_t version; /* bumped when parameter values change outside the engine */
+    am_mode mode;
+    am_precision precision;
+    void *stream; /* dnnl_stream_t, one per network so replicas can run in parallel */
+
+    am_act x, dy;
+    am_buf xbuf, dybuf;
+    am_tensor dx_nchw;
+    const am_act *top;   /* output of the last forward */
+    const am_act *dxp;   /* gradient w.r.t. the network input after backward */
+    am_module *stop;     /* module the forward stops after (NULL: whole net) */
+    am_module *pending;  /* first layer whose input gradient is computed on demand */
+    int stopped, have_fwd, have_bwd, have_dx;
+};
+
+/* The layer's backend state, allocated zeroed on first use; NULL (error set) when out of memory. */
+void *am_mod_state(am_module *m, size_t size, void (*free_fn)(void *));
+/* The module's name for messages: its full name, or "network root". */
+const char *am_mod_who(const am_module *m);
+/* Output shape of a leaf module for an input shape; validates the input. */
+am_status am_leaf_out_shape(const am_module *m, const am_shape *in, am_shape *out);
+/* Multiply-adds ×2 of a leaf for an input shape (convolutions and linear layers only). */
+double am_leaf_flops(const am_module *m, const am_shape *in);
+
+/* Module dispatch: forward sets *y to the module's output; backward sets *dx to the gradient
+ * w.r.t. its input. need_dx = 0 lets the first layer defer its input gradient. */
+am_status am_mod_forward(am_module *m, am_net *net, const am_act *x, const am_act **y);
+am_status am_mod_backward(am_module *m, am_net *net, const am_act *dy, int need_dx, const am_act **dx);
+
+/* Layers (one file each). */
+am_status am_conv_forward(am_module *m, am_net *net, const am_act *x);
+am_status am_conv_backward(am_module *m, am_net *net, const am_act *dy, int need_dx);
+am_status am_conv_backward_data(am_module *m, am_net *net, const am_act *dy);
+am_status am_bn_forward(am_module *m, am_net *net, const am_act *x);
+am_status am_bn_backward(am_module *m, am_net *net, const am_act *dy);
+am_status am_gn_forward(am_module *m, am_net *net, const am_act *x);
+am_status am_gn_backward(am_module *m, am_net *net, const am_act *dy);
+am_status am_maxpool_forward(am_module *m, am_net *net, const am_act *x);
+am_status am_maxpool_backward(am_module *m, am_net *net, const am_act *dy);
+am_status am_avgpool_forward(am_module *m, am_net *net, const am_act *x);
+am_status am_avgpool_backward(am_module *m, am_net *net, const am_act *dy);
+am_status am_linear_forward(am_module *m, am_net *net, const am_act *x);
+am_status am_linear_backward(am_module *m, am_net *net, const am_act *dy, int need_dx);
+am_status am_linear_backward_data(am_module *m, am_net *net, const am_act *dy);
+am_status am_relu_forward(am_module *m, am_net *net, const am_act *x);
+am_status am_relu_backward(am_module *m, am_net *net, const am_act *dy);
+am_status am_flatten_forward(am_module *m, am_net *net, const am_act *x);
+am_status am_flatten_backward(am_module *m, am_net *net, const am_act *dy);
+am_status am_residual_forward(am_module *m, am_net *net, const am_act *x);
+am_status am_residual_backward(am_module *m, am_net *net, const am_act *dy);
+
+/* g = dy where y > 0, else 0 (ReLU backward from the output). */
+void am_relu_mask(float *g, const float *y, const float *dy, int64_t n);
+/* Adds src into dst, n floats. */
+void am_accumulate(float *dst, const float *src, int64_t n);
+
+#endif

@@ -1,0 +1,28 @@
+/* ReLU, elementwise, so it runs in whatever layout its input has. Backward uses the output,
+ * as PyTorch does (gradient passes where y > 0). */
+#include "nn/nn_internal.h"
+
+
+am_status am_relu_forward(am_module *m, am_net *net, const am_act *x)
+{
+    AM_TRY(am_act_alloc(&m->y, &m->ybuf, &x->s, am_mod_who(m)));
+    int64_t n = am_shape_numel(&x->s);
+    const float *in = x->data;
+    float *out = m->y.data;
+#pragma omp parallel for if (n > 65536) schedule(static)
+    for (int64_t i = 0; i < n; i++) out[i] = in[i] > 0 ? in[i] : 0;
+    return AM_OK;
+}
+
+am_status am_relu_backward(am_module *m, am_net *net, const am_act *dy)
+{
+    AM_TRY(am_act_alloc(&m->dx, &m->dxbuf, &dy->s, am_mod_who(m)));
+    am_relu_mask(m->dx.data, m->y.data, dy->data, am_shape_numel(&dy->s));
+    return AM_OK;
+}
+
+void am_relu_mask(float *g, const float *y, const float *dy, int64_t n)
+{
+#pragma omp parallel for if (n > 65536) schedule(static)
+    for (int64_t i = 0; i < n; i++) g[i] = y[i] > 0 ? dy[i] : 0;
+}
