@@ -88,37 +88,62 @@ static double histogram_mode(const float *v, int64_t n, double lo, double w)
     return lo + (best + 0.5) * w;
 }
 
+/* Drops every value equal to x; returns the new count. */
+static int64_t drop_value(float *v, int64_t m, float x)
+{
+    int64_t k = 0;
+    for (int64_t i = 0; i < m; i++)
+        if (v[i] != x) v[k++] = v[i];
+    return k;
+}
+
 am_status am_thumb_noise_fit(const float *values, int64_t n, double mask_sigma, am_thumb_noise *out)
 {
+    /* Order statistics come from an evenly strided sample, so large images cost O(n), not a sort. */
+    enum { SAMPLE = 1 << 18 };
     memset(out, 0, sizeof *out);
     if (n <= 0 || !values) return am_error(AM_ERR_VALUE, "thumbnail: empty image");
     float *v = malloc((size_t)n * sizeof *v);
     if (!v) return am_error(AM_ERR_NOMEM, "thumbnail: out of memory (%lld pixels)", (long long)n);
     int64_t m = 0;
+    float hi = -INFINITY;
     for (int64_t i = 0; i < n; i++)
-        if (isfinite(values[i])) v[m++] = values[i];
+        if (isfinite(values[i])) {
+            v[m++] = values[i];
+            if (values[i] > hi) hi = values[i];
+        }
     if (m == 0) {
         free(v);
         return am_error(AM_ERR_NUMERIC, "thumbnail: no finite pixel");
     }
-    qsort(v, (size_t)m, sizeof *v, cmp_float);
-    out->max = v[m - 1];
+    out->max = hi;
+    int64_t ns = m < SAMPLE ? m : SAMPLE;
+    float *smp = malloc((size_t)ns * sizeof *smp);
+    if (!smp) {
+        free(v);
+        return am_error(AM_ERR_NOMEM, "thumbnail: out of memory (%lld pixels)", (long long)n);
+    }
+    for (int64_t i = 0; i < ns; i++) smp[i] = v[i * m / ns];
+    qsort(smp, (size_t)ns, sizeof *smp, cmp_float);
 
     /* A value repeated over a large area (blanked pixels set to 0, the outside of a primary beam)
      * is not noise: leave it out of the fit. */
     int64_t run = 1, best_run = 1, best_at = 0;
-    for (int64_t i = 1; i < m; i++) {
-        run = v[i] == v[i - 1] ? run + 1 : 1;
+    for (int64_t i = 1; i < ns; i++) {
+        run = smp[i] == smp[i - 1] ? run + 1 : 1;
         if (run > best_run) best_run = run, best_at = i - run + 1;
     }
-    if (best_run > m / 20 && m - best_run >= 16) {
-        memmove(v + best_at, v + best_at + best_run, (size_t)(m - best_at - best_run) * sizeof *v);
-        m -= best_run;
+    if (best_run > ns / 20 && ns - best_run >= 16) {
+        float spike = smp[best_at];
+        ns = drop_value(smp, ns, spike);
+        m = drop_value(v, m, spike);
     }
 
-    double median = 0.5 * ((double)v[(m - 1) / 2] + (double)v[m / 2]);
-    /* Robust start: σ from the 16th–84th percentile spread (MAD needs a second sort). */
-    double sigma0 = 0.5 * ((double)v[(int64_t)(0.8413 * (double)(m - 1))] - (double)v[(int64_t)(0.1587 * (double)(m - 1))]);
+    double median = 0.5 * ((double)smp[(ns - 1) / 2] + (double)smp[ns / 2]);
+    /* Robust start: σ from the 16th–84th percentile spread. */
+    double sigma0 = 0.5 * ((double)smp[(int64_t)(0.8413 * (double)(ns - 1))] -
+                           (double)smp[(int64_t)(0.1587 * (double)(ns - 1))]);
+    free(smp);
     out->mean = median;
     out->sigma = sigma0;
     out->fitted = 0;
