@@ -1,0 +1,350 @@
+/* k-means: k-means++ seeding (greedy, 2 + ln k candidates per step), Lloyd iterations with
+ * distances from BLAS, seeded restarts; and the silhouette score. */
+#include "astromorph/kmeans.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "astromorph/rng.h"
+#include "astromorph/tensor.h"
+#include "distance.h"
+
+enum { KM_BLOCK = 2048 }; /* rows per distance block: bounds the scratch to KM_BLOCK × k floats */
+
+void am_kmeans_defaults(am_kmeans_opts *o)
+{
+    o->k = 10;
+    o->restarts = 10;
+    o->max_iter = 300;
+    o->tol = 1e-4;
+    o->seed = 0;
+}
+
+void am_kmeans_result_free(am_kmeans_result *r)
+{
+    if (!r) return;
+    free(r->labels);
+    am_free(r->centroids);
+    free(r->sizes);
+    memset(r, 0, sizeof *r);
+}
+
+typedef struct {
+    const float *x, *xn;
+    int64_t n, dim;
+    int k;
+    float *c, *cn;      /* k × dim centroids and their squared norms */
+    float *scratch;     /* KM_BLOCK × k */
+    double *mind;       /* n: squared distance to the nearest chosen centre (seeding) */
+    int32_t *lab;
+    double *sum;        /* k × dim */
+    int64_t *cnt;
+} km_work;
+
+/* Nearest centroid of every row; returns the inertia (from the BLAS expansion). */
+static double assign(km_work *w, int64_t *changed)
+{
+    double inertia = 0;
+    int64_t ch = 0;
+    for (int64_t b0 = 0; b0 < w->n; b0 += KM_BLOCK) {
+        int64_t nb = w->n - b0 < KM_BLOCK ? w->n - b0 : KM_BLOCK;
+        am_sqdist_block(w->x + b0 * w->dim, nb, w->xn + b0, w->c, w->k, w->cn, w->dim, w->scratch, w->k);
+        for (int64_t i = 0; i < nb; i++) {
+            const float *d = w->scratch + i * w->k;
+            /* Ties keep the current cluster, so a relocated centre keeps its point. */
+            int cur = w->lab[b0 + i], best = cur >= 0 ? cur : 0;
+            for (int j = 0; j < w->k; j++)
+                if (d[j] < d[best]) best = j;
+            if (w->lab[b0 + i] != best) ch++;
+            w->lab[b0 + i] = best;
+            inertia += d[best];
+        }
+    }
+    if (changed) *changed = ch;
+    return inertia;
+}
+
+/* Centroids as cluster means. Each (cluster, feature) sum runs over rows in order inside one
+ * thread, so the result does not depend on the thread count. Returns the squared shift. */
+static double update(km_work *w)
+{
+    int64_t dim = w->dim;
+    memset(w->cnt, 0, (size_t)w->k * sizeof *w->cnt);
+    for (int64_t i = 0; i < w->n; i++) w->cnt[w->lab[i]]++;
+    memset(w->sum, 0, (size_t)w->k * (size_t)dim * sizeof *w->sum);
+#pragma omp parallel for schedule(static)
+    for (int64_t d0 = 0; d0 < dim; d0 += 16) {
+        int64_t d1 = d0 + 16 < dim ? d0 + 16 : dim;
+        for (int64_t i = 0; i < w->n; i++) {
+            const float *r = w->x + i * dim;
+            double *s = w->sum + (int64_t)w->lab[i] * dim;
+            for (int64_t d = d0; d < d1; d++) s[d] += r[d];
+        }
+    }
+    double shift = 0;
+    for (int j = 0; j < w->k; j++) {
+        if (w->cnt[j] == 0) {
+            /* Empty cluster: move it onto the row farthest from its own centroid. */
+            int64_t far = 0;
+            double fd = -1;
+            for (int64_t i = 0; i < w->n; i++) {
+                double dd = am_sqdist_exact(w->x + i * dim, w->c + (int64_t)w->lab[i] * dim, dim);
+                if (dd > fd && w->cnt[w->lab[i]] > 1) {
+                    fd = dd;
+                    far = i;
+                }
+            }
+            w->cnt[w->lab[far]]--;
+            for (int64_t d = 0; d < dim; d++) w->sum[(int64_t)w->lab[far] * dim + d] -= w->x[far * dim + d];
+            w->lab[far] = j;
+            w->cnt[j] = 1;
+            for (int64_t d = 0; d < dim; d++) w->sum[(int64_t)j * dim + d] = w->x[far * dim + d];
+        }
+    }
+    for (int j = 0; j < w->k; j++) {
+        float *c = w->c + (int64_t)j * dim;
+        for (int64_t d = 0; d < dim; d++) {
+            float v = (float)(w->sum[(int64_t)j * dim + d] / (double)w->cnt[j]);
+            double t = (double)v - c[d];
+            shift += t * t;
+            c[d] = v;
+        }
+    }
+    am_sqnorms(w->c, w->k, dim, w->cn);
+    return shift;
+}
+
+/* mind_out[i] = min(mind[i], distance to centre row ci); returns their sum, added in row order
+ * so that it does not depend on the thread count. */
+static double potential_with(const km_work *w, int64_t ci, double *mind_out)
+{
+    const float *c = w->x + ci * w->dim;
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < w->n; i++) {
+        double d = am_sqdist_exact(w->x + i * w->dim, c, w->dim);
+        mind_out[i] = d < w->mind[i] ? d : w->mind[i];
+    }
+    double pot = 0;
+    for (int64_t i = 0; i < w->n; i++) pot += mind_out[i];
+    return pot;
+}
+
+/* Samples a row with probability proportional to mind. */
+static int64_t sample_d2(const km_work *w, double total, am_rng *r)
+{
+    double u = am_rng_uniform(r) * total, acc = 0;
+    int64_t last = 0;
+    for (int64_t i = 0; i < w->n; i++) {
+        if (w->mind[i] <= 0) continue;
+        acc += w->mind[i];
+        last = i;
+        if (acc > u) return i;
+    }
+    return last;
+}
+
+static void seed_plusplus(km_work *w, am_rng *r, double *tmp, double *tmp2)
+{
+    int64_t dim = w->dim;
+    int64_t first = (int64_t)am_rng_below(r, (uint32_t)w->n);
+    memcpy(w->c, w->x + first * dim, (size_t)dim * sizeof(float));
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < w->n; i++) w->mind[i] = am_sqdist_exact(w->x + i * dim, w->c, dim);
+    double pot = 0;
+    for (int64_t i = 0; i < w->n; i++) pot += w->mind[i];
+    int trials = 2 + (int)log((double)w->k);
+    for (int j = 1; j < w->k; j++) {
+        int64_t best = -1;
+        double best_pot = DBL_MAX;
+        for (int t = 0; t < trials; t++) {
+            /* All rows coincide with chosen centres: any row will do. */
+            int64_t cand = pot > 0 ? sample_d2(w, pot, r) : (int64_t)am_rng_below(r, (uint32_t)w->n);
+            double p = potential_with(w, cand, tmp2);
+            if (p < best_pot) {
+                best_pot = p;
+                best = cand;
+                double *sw = tmp;
+                tmp = tmp2;
+                tmp2 = sw;
+            }
+        }
+        pot = best_pot;
+        memcpy(w->mind, tmp, (size_t)w->n * sizeof *tmp);
+        memcpy(w->c + (int64_t)j * dim, w->x + best * dim, (size_t)dim * sizeof(float));
+    }
+    am_sqnorms(w->c, w->k, dim, w->cn);
+}
+
+am_status am_kmeans(const float *x, int64_t n, int64_t dim, const am_kmeans_opts *o, am_kmeans_result *res)
+{
+    memset(res, 0, sizeof *res);
+    if (o->k < 1) return am_error(AM_ERR_VALUE, "k-means: k = %d, must be at least 1", o->k);
+    if (n < o->k) return am_error(AM_ERR_VALUE, "k-means: %lld points cannot form k = %d clusters", (long long)n, o->k);
+    if (n > UINT32_MAX) return am_error(AM_ERR_VALUE, "k-means: too many points (%lld)", (long long)n);
+    if (o->restarts < 1 || o->max_iter < 1 || !(o->tol >= 0))
+        return am_error(AM_ERR_VALUE, "k-means: restarts and max_iter must be >= 1 and tol >= 0");
+    int k = o->k;
+    km_work w = {.x = x, .n = n, .dim = dim, .k = k};
+    float *xn = am_malloc((size_t)n * sizeof(float));
+    w.c = am_malloc((size_t)k * (size_t)dim * sizeof(float));
+    w.cn = am_malloc((size_t)k * sizeof(float));
+    w.scratch = am_malloc((size_t)KM_BLOCK * (size_t)k * sizeof(float));
+    w.mind = malloc((size_t)n * sizeof(double));
+    double *tmp = malloc((size_t)n * sizeof(double)), *tmp2 = malloc((size_t)n * sizeof(double));
+    w.lab = malloc((size_t)n * sizeof(int32_t));
+    w.sum = malloc((size_t)k * (size_t)dim * sizeof(double));
+    w.cnt = malloc((size_t)k * sizeof(int64_t));
+    res->labels = malloc((size_t)n * sizeof(int32_t));
+    res->centroids = am_malloc((size_t)k * (size_t)dim * sizeof(float));
+    res->sizes = malloc((size_t)k * sizeof(int64_t));
+    am_status s = AM_OK;
+    if (!xn || !w.c || !w.cn || !w.scratch || !w.mind || !tmp || !tmp2 || !w.lab || !w.sum || !w.cnt || !res->labels ||
+        !res->centroids || !res->sizes) {
+        s = am_error(AM_ERR_NOMEM, "k-means: out of memory for %lld x %lld, k = %d", (long long)n, (long long)dim, k);
+        goto done;
+    }
+    for (int64_t i = 0; i < n * dim; i++)
+        if (!isfinite(x[i])) {
+            s = am_error(AM_ERR_NUMERIC, "k-means: row %lld has a non-finite value", (long long)(i / dim));
+            goto done;
+        }
+    w.xn = xn;
+    am_sqnorms(x, n, dim, xn);
+    /* Tolerance relative to the data's spread, as scikit-learn: tol × mean feature variance. */
+    double var = 0;
+    for (int64_t d = 0; d < dim; d++) {
+        double m = 0, m2 = 0;
+        for (int64_t i = 0; i < n; i++) m += x[i * dim + d];
+        m /= (double)n;
+        for (int64_t i = 0; i < n; i++) m2 += (x[i * dim + d] - m) * (x[i * dim + d] - m);
+        var += m2 / (double)n;
+    }
+    double tol = o->tol * var / (double)dim;
+    res->inertia = DBL_MAX;
+    res->k = k;
+    res->n = n;
+    res->dim = dim;
+    for (int rs = 0; rs < o->restarts; rs++) {
+        am_rng r;
+        am_rng_init(&r, o->seed, am_rng_stream(0x6b6d65616e73ULL, (uint64_t)rs, 0));
+        seed_plusplus(&w, &r, tmp, tmp2);
+        for (int64_t i = 0; i < n; i++) w.lab[i] = -1;
+        int it = 0;
+        for (; it < o->max_iter; it++) {
+            int64_t changed;
+            assign(&w, &changed);
+            if (changed == 0 && it > 0) break;
+            double shift = update(&w);
+            if (shift <= tol) {
+                assign(&w, NULL);
+                it++;
+                break;
+            }
+        }
+        /* Inertia exactly, in double, so that restarts compare fairly. */
+        double inertia = 0;
+        for (int64_t i = 0; i < n; i++) inertia += am_sqdist_exact(x + i * dim, w.c + (int64_t)w.lab[i] * dim, dim);
+        if (inertia < res->inertia) {
+            res->inertia = inertia;
+            res->iterations = it;
+            memcpy(res->labels, w.lab, (size_t)n * sizeof(int32_t));
+            memcpy(res->centroids, w.c, (size_t)k * (size_t)dim * sizeof(float));
+        }
+    }
+    memset(res->sizes, 0, (size_t)k * sizeof(int64_t));
+    for (int64_t i = 0; i < n; i++) res->sizes[res->labels[i]]++;
+done:
+    am_free(xn);
+    am_free(w.c);
+    am_free(w.cn);
+    am_free(w.scratch);
+    free(w.mind);
+    free(tmp);
+    free(tmp2);
+    free(w.lab);
+    free(w.sum);
+    free(w.cnt);
+    if (s != AM_OK) am_kmeans_result_free(res);
+    return s;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+am_status am_silhouette(const float *x, int64_t n, int64_t dim, const int32_t *labels, int k, int64_t sample,
+                        uint64_t seed, double *mean, float *per_point)
+{
+    if (k < 1) return am_error(AM_ERR_VALUE, "silhouette: k = %d", k);
+    for (int64_t i = 0; i < n; i++)
+        if (labels[i] < 0 || labels[i] >= k)
+            return am_error(AM_ERR_VALUE, "silhouette: label %d of row %lld is outside [0, %d)", labels[i], (long long)i, k);
+    int64_t m = (sample > 0 && sample < n) ? sample : n;
+    int64_t *idx = malloc((size_t)(n ? n : 1) * sizeof *idx);
+    float *sub = am_malloc((size_t)(m ? m : 1) * (size_t)dim * sizeof(float));
+    float *sn = am_malloc((size_t)(m ? m : 1) * sizeof(float));
+    int64_t *csize = calloc((size_t)k, sizeof *csize);
+    double *coef = malloc((size_t)(m ? m : 1) * sizeof(double));
+    int64_t blk = 256;
+    float *d2 = am_malloc((size_t)blk * (size_t)(m ? m : 1) * sizeof(float));
+    double *acc = malloc((size_t)blk * (size_t)k * sizeof(double));
+    am_status s = AM_OK;
+    if (!idx || !sub || !sn || !csize || !coef || !d2 || !acc) {
+        s = am_error(AM_ERR_NOMEM, "silhouette: out of memory for %lld points", (long long)m);
+        goto done;
+    }
+    for (int64_t i = 0; i < n; i++) idx[i] = i;
+    if (m < n) {
+        am_rng r;
+        am_rng_init(&r, seed, am_rng_stream(0x73696c68ULL, 0, 0));
+        am_rng_shuffle(&r, idx, n);
+        /* Sorted, so the subset's order (and the sums below) follow the rows' order. */
+        qsort(idx, (size_t)m, sizeof *idx, cmp_i64);
+    }
+    for (int64_t i = 0; i < m; i++) {
+        memcpy(sub + i * dim, x + idx[i] * dim, (size_t)dim * sizeof(float));
+        csize[labels[idx[i]]]++;
+    }
+    am_sqnorms(sub, m, dim, sn);
+    for (int64_t b0 = 0; b0 < m; b0 += blk) {
+        int64_t nb = m - b0 < blk ? m - b0 : blk;
+        am_sqdist_block(sub + b0 * dim, nb, sn + b0, sub, m, sn, dim, d2, m);
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < nb; i++) {
+            double *a = acc + i * k;
+            memset(a, 0, (size_t)k * sizeof(double));
+            for (int64_t j = 0; j < m; j++)
+                if (j != b0 + i) a[labels[idx[j]]] += sqrt((double)d2[i * m + j]);
+            int own = labels[idx[b0 + i]];
+            if (csize[own] <= 1) {
+                coef[b0 + i] = 0;
+                continue;
+            }
+            double ai = a[own] / (double)(csize[own] - 1), bi = DBL_MAX;
+            for (int c = 0; c < k; c++)
+                if (c != own && csize[c] > 0 && a[c] / (double)csize[c] < bi) bi = a[c] / (double)csize[c];
+            if (bi == DBL_MAX) coef[b0 + i] = 0; /* a single populated cluster */
+            else coef[b0 + i] = (bi - ai) / (ai > bi ? ai : bi > 0 ? bi : 1);
+        }
+    }
+    double tot = 0;
+    for (int64_t i = 0; i < m; i++) tot += coef[i];
+    *mean = m ? tot / (double)m : 0;
+    if (per_point) {
+        for (int64_t i = 0; i < n; i++) per_point[i] = NAN;
+        for (int64_t i = 0; i < m; i++) per_point[idx[i]] = (float)coef[i];
+    }
+done:
+    free(idx);
+    am_free(sub);
+    am_free(sn);
+    free(csize);
+    free(coef);
+    am_free(d2);
+    free(acc);
+    return s;
+}

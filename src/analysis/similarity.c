@@ -1,0 +1,231 @@
+/* Exact similarity search: BLAS scores for every row, a bounded heap for the best candidates,
+ * then an exact double-precision re-score of those candidates. */
+#include "astromorph/similarity.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "astromorph/tensor.h"
+#include "distance.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* Candidates kept beyond k before the exact re-score: float rounding can only reorder rows
+ * whose scores differ by ~1e-6 relative, far fewer than this margin. */
+enum { SIM_MARGIN = 16 };
+
+am_status am_metric_parse(const char *s, const char *what, am_metric *m)
+{
+    if (strcmp(s, "cosine") == 0) *m = AM_METRIC_COSINE;
+    else if (strcmp(s, "euclidean") == 0) *m = AM_METRIC_EUCLIDEAN;
+    else return am_error(AM_ERR_VALUE, "%s: unknown metric '%s' (cosine or euclidean)", what, s);
+    return AM_OK;
+}
+
+const char *am_metric_name(am_metric m)
+{
+    return m == AM_METRIC_COSINE ? "cosine" : "euclidean";
+}
+
+am_status am_row_sqnorms(const float *x, int64_t n, int64_t dim, float *sqnorms)
+{
+    if (n < 0 || dim < 1) return am_error(AM_ERR_VALUE, "similarity: bad matrix size");
+    am_sqnorms(x, n, dim, sqnorms);
+    return AM_OK;
+}
+
+/* A bounded max-heap on "badness" (lower is better): keeps the cap best entries. */
+typedef struct {
+    double bad;
+    int64_t index;
+} cand;
+
+static int worse(const cand *a, const cand *b)
+{
+    return a->bad > b->bad || (a->bad == b->bad && a->index > b->index);
+}
+
+static void heap_push(cand *h, int *size, int cap, cand c)
+{
+    if (*size == cap) {
+        if (!worse(&h[0], &c)) return;
+        h[0] = c;
+        int i = 0;
+        for (;;) {
+            int l = 2 * i + 1, r = l + 1, m = i;
+            if (l < cap && worse(&h[l], &h[m])) m = l;
+            if (r < cap && worse(&h[r], &h[m])) m = r;
+            if (m == i) break;
+            cand t = h[i];
+            h[i] = h[m];
+            h[m] = t;
+            i = m;
+        }
+        return;
+    }
+    int i = (*size)++;
+    h[i] = c;
+    while (i > 0 && worse(&h[i], &h[(i - 1) / 2])) {
+        cand t = h[i];
+        h[i] = h[(i - 1) / 2];
+        h[(i - 1) / 2] = t;
+        i = (i - 1) / 2;
+    }
+}
+
+static int cmp_cand(const void *a, const void *b)
+{
+    const cand *x = a, *y = b;
+    return worse(x, y) ? 1 : worse(y, x) ? -1 : 0;
+}
+
+static double exact_bad(const float *a, const float *b, int64_t dim, am_metric metric)
+{
+    if (metric == AM_METRIC_EUCLIDEAN) return am_sqdist_exact(a, b, dim);
+    double ab = 0, aa = 0, bb = 0;
+    for (int64_t d = 0; d < dim; d++) {
+        ab += (double)a[d] * b[d];
+        aa += (double)a[d] * a[d];
+        bb += (double)b[d] * b[d];
+    }
+    return (aa > 0 && bb > 0) ? -ab / sqrt(aa * bb) : 0.0;
+}
+
+static float bad_to_score(double bad, am_metric metric)
+{
+    return metric == AM_METRIC_EUCLIDEAN ? (float)sqrt(bad) : (float)-bad;
+}
+
+/* Approximate badness from a dot product and squared norms. */
+static double approx_bad(float dot, float xn, float qn, am_metric metric)
+{
+    if (metric == AM_METRIC_EUCLIDEAN) return (double)xn + qn - 2.0 * dot;
+    return (xn > 0 && qn > 0) ? -(double)dot / sqrt((double)xn * qn) : 0.0;
+}
+
+/* Re-scores the heap's candidates exactly and writes the best k, best first. */
+static int finish(cand *h, int size, int k, const float *x, int64_t dim, const float *q, am_metric metric, am_neighbor *out)
+{
+    for (int i = 0; i < size; i++) h[i].bad = exact_bad(x + h[i].index * dim, q, dim, metric);
+    qsort(h, (size_t)size, sizeof *h, cmp_cand);
+    int m = size < k ? size : k;
+    for (int i = 0; i < m; i++) {
+        out[i].index = h[i].index;
+        out[i].score = bad_to_score(h[i].bad, metric);
+    }
+    return m;
+}
+
+am_status am_similar(const float *x, int64_t n, int64_t dim, const float *sqnorms, const float *q, am_metric metric,
+                     int k, const uint8_t *exclude, am_neighbor *out, int *found)
+{
+    *found = 0;
+    if (k < 1) return am_error(AM_ERR_VALUE, "similarity: k = %d, must be at least 1", k);
+    if (n < 0 || dim < 1 || n > INT32_MAX) return am_error(AM_ERR_VALUE, "similarity: bad matrix size");
+    int cap = k + SIM_MARGIN;
+    float *own = NULL, *dots = am_malloc((size_t)(n ? n : 1) * sizeof(float));
+    cand *h = malloc((size_t)cap * sizeof *h);
+    if (!sqnorms) own = am_malloc((size_t)(n ? n : 1) * sizeof(float));
+    if (!dots || !h || (!sqnorms && !own)) {
+        am_free(dots);
+        am_free(own);
+        free(h);
+        return am_error(AM_ERR_NOMEM, "similarity: out of memory for %lld rows", (long long)n);
+    }
+    if (own) {
+        am_sqnorms(x, n, dim, own);
+        sqnorms = own;
+    }
+    if (n) cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)dim, 1.0f, x, (int)dim, q, 1, 0.0f, dots, 1);
+    double qn = 0;
+    for (int64_t d = 0; d < dim; d++) qn += (double)q[d] * q[d];
+    int size = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (exclude && exclude[i]) continue;
+        cand c = {approx_bad(dots[i], sqnorms[i], (float)qn, metric), i};
+        heap_push(h, &size, cap, c);
+    }
+    *found = finish(h, size, k, x, dim, q, metric, out);
+    am_free(dots);
+    am_free(own);
+    free(h);
+    return AM_OK;
+}
+
+static int known_object(const char *s)
+{
+    return s[0] && strcmp(s, "N/A") != 0;
+}
+
+am_status am_similar_exclusions(const am_embeddings *e, int64_t query, int keep_same_object, uint8_t *exclude)
+{
+    if (query < 0 || query >= e->n)
+        return am_error(AM_ERR_VALUE, "similarity: query row %lld outside [0, %lld)", (long long)query, (long long)e->n);
+    const char *obj = e->meta[query].object;
+    for (int64_t i = 0; i < e->n; i++)
+        exclude[i] = i == query || (!keep_same_object && known_object(obj) && strcmp(e->meta[i].object, obj) == 0);
+    return AM_OK;
+}
+
+am_status am_knn_all(const float *x, int64_t n, int64_t dim, am_metric metric, int k, int64_t *idx, float *score)
+{
+    if (k < 1 || n <= k) return am_error(AM_ERR_VALUE, "k nearest neighbours: need n > k >= 1 (n = %lld, k = %d)", (long long)n, k);
+    if (n > INT32_MAX) return am_error(AM_ERR_VALUE, "k nearest neighbours: too many rows");
+    int cap = k + SIM_MARGIN;
+    if ((int64_t)cap > n - 1) cap = (int)(n - 1);
+    /* Rows per block: the block's scores stay within ~64 MiB. */
+    int64_t blk = (16 << 20) / n;
+    blk = blk < 16 ? 16 : blk > 1024 ? 1024 : blk;
+    float *xn = am_malloc((size_t)n * sizeof(float));
+    float *g = am_malloc((size_t)blk * (size_t)n * sizeof(float));
+    int nt = 1;
+#ifdef _OPENMP
+    nt = omp_get_max_threads();
+#endif
+    cand *heaps = malloc((size_t)nt * (size_t)cap * sizeof *heaps);
+    if (!xn || !g || !heaps) {
+        am_free(xn);
+        am_free(g);
+        free(heaps);
+        return am_error(AM_ERR_NOMEM, "k nearest neighbours: out of memory for %lld rows", (long long)n);
+    }
+    am_sqnorms(x, n, dim, xn);
+    for (int64_t b0 = 0; b0 < n; b0 += blk) {
+        int64_t nb = n - b0 < blk ? n - b0 : blk;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, (int)n, (int)dim, 1.0f, x + b0 * dim, (int)dim, x,
+                    (int)dim, 0.0f, g, (int)n);
+#pragma omp parallel for schedule(dynamic, 8)
+        for (int64_t i = 0; i < nb; i++) {
+            int t = 0;
+#ifdef _OPENMP
+            t = omp_get_thread_num();
+#endif
+            cand *h = heaps + (size_t)t * cap;
+            int64_t row = b0 + i;
+            const float *gi = g + i * n;
+            int size = 0;
+            for (int64_t j = 0; j < n; j++) {
+                if (j == row) continue;
+                cand c = {approx_bad(gi[j], xn[j], xn[row], metric), j};
+                heap_push(h, &size, cap, c);
+            }
+            am_neighbor nbuf[256], *nb_out = k <= 256 ? nbuf : malloc((size_t)k * sizeof *nb_out);
+            int m = nb_out ? finish(h, size, k, x, dim, x + row * dim, metric, nb_out) : 0;
+            for (int j = 0; j < k; j++) {
+                idx[row * k + j] = j < m ? nb_out[j].index : -1;
+                score[row * k + j] = j < m ? nb_out[j].score : NAN;
+            }
+            if (nb_out != nbuf) free(nb_out);
+        }
+    }
+    am_free(xn);
+    am_free(g);
+    free(heaps);
+    for (int64_t i = 0; i < n * k; i++)
+        if (idx[i] < 0) return am_error(AM_ERR_NOMEM, "k nearest neighbours: out of memory");
+    return AM_OK;
+}

@@ -1,0 +1,296 @@
+/* Barnes–Hut t-SNE: sparse input affinities from the exact kNN graph with per-point bandwidths
+ * found by bisection, then gradient descent with early exaggeration, momentum and gains. */
+#include "astromorph/tsne.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "astromorph/pca.h"
+#include "astromorph/rng.h"
+#include "astromorph/runtime.h"
+#include "astromorph/similarity.h"
+#include "bhtree.h"
+
+void am_tsne_defaults(am_tsne_opts *o)
+{
+    o->dims = 2;
+    o->perplexity = 30;
+    o->iterations = 1000;
+    o->exaggeration_iters = 250;
+    o->exaggeration = 12;
+    o->learning_rate = 0;
+    o->theta = 0.5;
+    o->pca_init = 1;
+    o->seed = 0;
+    o->verbose = 0;
+}
+
+/* Symmetric sparse P in CSR form. */
+typedef struct {
+    int64_t *rowptr; /* n + 1 */
+    int64_t *col;
+    double *val;
+} csr;
+
+static void csr_free(csr *p)
+{
+    free(p->rowptr);
+    free(p->col);
+    free(p->val);
+}
+
+/* Conditional probabilities p_{j|i} over i's K neighbours, bandwidth by bisection on the
+ * entropy (natural log), distances shifted by the nearest one so exp() never underflows. */
+static void calibrate_row(const float *dist, int K, double log_perp, double *p)
+{
+    double dmin = (double)dist[0] * dist[0];
+    double beta = 1, lo = -INFINITY, hi = INFINITY;
+    for (int it = 0; it < 200; it++) {
+        double sum = 0, dsum = 0;
+        for (int j = 0; j < K; j++) {
+            double dj = (double)dist[j] * dist[j] - dmin;
+            p[j] = exp(-beta * dj);
+            sum += p[j];
+            dsum += dj * p[j];
+        }
+        double h = log(sum) + beta * dsum / sum;
+        double diff = h - log_perp;
+        if (fabs(diff) <= 1e-5) break;
+        if (diff > 0) {
+            lo = beta;
+            beta = isinf(hi) ? beta * 2 : 0.5 * (beta + hi);
+        } else {
+            hi = beta;
+            beta = isinf(lo) ? beta / 2 : 0.5 * (beta + lo);
+        }
+    }
+    double sum = 0;
+    for (int j = 0; j < K; j++) sum += p[j];
+    for (int j = 0; j < K; j++) p[j] /= sum;
+}
+
+static int cmp_colval(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+typedef struct {
+    int64_t col;
+    double val;
+} colval;
+
+static am_status affinities(const float *x, int64_t n, int64_t dim, double perplexity, csr *P)
+{
+    int K = (int)fmin((double)(n - 1), floor(3 * perplexity + 1));
+    int64_t *idx = malloc((size_t)n * (size_t)K * sizeof *idx);
+    float *dist = malloc((size_t)n * (size_t)K * sizeof *dist);
+    double *cond = malloc((size_t)n * (size_t)K * sizeof *cond);
+    int64_t *deg = calloc((size_t)n + 1, sizeof *deg);
+    colval *cv = NULL;
+    am_status s = AM_OK;
+    memset(P, 0, sizeof *P);
+    if (!idx || !dist || !cond || !deg) {
+        s = am_error(AM_ERR_NOMEM, "t-SNE: out of memory for %lld × %d neighbours", (long long)n, K);
+        goto done;
+    }
+    s = am_knn_all(x, n, dim, AM_METRIC_EUCLIDEAN, K, idx, dist);
+    if (s != AM_OK) goto done;
+    double lp = log(perplexity);
+#pragma omp parallel for schedule(dynamic, 64)
+    for (int64_t i = 0; i < n; i++) calibrate_row(dist + i * K, K, lp, cond + i * K);
+    /* P = (P_cond + P_condᵀ) / 2n: each row gets its own entries and the mirrored ones. */
+    for (int64_t i = 0; i < n; i++)
+        for (int j = 0; j < K; j++) {
+            deg[i + 1]++;
+            deg[idx[i * K + j] + 1]++;
+        }
+    for (int64_t i = 0; i < n; i++) deg[i + 1] += deg[i];
+    cv = malloc((size_t)deg[n] * sizeof *cv);
+    int64_t *fill = malloc((size_t)n * sizeof *fill);
+    if (!cv || !fill) {
+        free(fill);
+        s = am_error(AM_ERR_NOMEM, "t-SNE: out of memory for the affinity matrix");
+        goto done;
+    }
+    memcpy(fill, deg, (size_t)n * sizeof *fill);
+    for (int64_t i = 0; i < n; i++)
+        for (int j = 0; j < K; j++) {
+            int64_t c = idx[i * K + j];
+            cv[fill[i]++] = (colval){c, cond[i * K + j]};
+            cv[fill[c]++] = (colval){i, cond[i * K + j]};
+        }
+    free(fill);
+    P->rowptr = malloc((size_t)(n + 1) * sizeof *P->rowptr);
+    P->col = malloc((size_t)deg[n] * sizeof *P->col);
+    P->val = malloc((size_t)deg[n] * sizeof *P->val);
+    if (!P->rowptr || !P->col || !P->val) {
+        s = am_error(AM_ERR_NOMEM, "t-SNE: out of memory for the affinity matrix");
+        goto done;
+    }
+    int64_t out = 0;
+    for (int64_t i = 0; i < n; i++) {
+        P->rowptr[i] = out;
+        colval *r = cv + deg[i];
+        int64_t m = deg[i + 1] - deg[i];
+        qsort(r, (size_t)m, sizeof *r, cmp_colval);
+        for (int64_t a = 0; a < m;) {
+            /* At most two entries (i→j and j→i) share a column: the sum is order-free. */
+            double v = 0;
+            int64_t c = r[a].col;
+            for (; a < m && r[a].col == c; a++) v += r[a].val;
+            P->col[out] = c;
+            P->val[out] = v / (2.0 * (double)n);
+            out++;
+        }
+    }
+    P->rowptr[n] = out;
+done:
+    free(idx);
+    free(dist);
+    free(cond);
+    free(deg);
+    free(cv);
+    if (s != AM_OK) csr_free(P);
+    return s;
+}
+
+static am_status initial_map(const float *x, int64_t n, int64_t dim, const am_tsne_opts *o, double *y)
+{
+    int dims = o->dims;
+    if (o->pca_init && dim >= dims) {
+        am_pca p;
+        float *t = malloc((size_t)n * (size_t)dims * sizeof *t);
+        if (!t) return am_error(AM_ERR_NOMEM, "t-SNE: out of memory");
+        am_status s = am_pca_fit(x, n, dim, dims, &p);
+        if (s == AM_OK) s = am_pca_transform(&p, x, n, t);
+        am_pca_free(&p);
+        if (s != AM_OK) {
+            free(t);
+            return s;
+        }
+        /* Scaled so the first axis has standard deviation 1e-4, as in scikit-learn. */
+        double m = 0, v = 0;
+        for (int64_t i = 0; i < n; i++) m += t[i * dims];
+        m /= (double)n;
+        for (int64_t i = 0; i < n; i++) v += (t[i * dims] - m) * (t[i * dims] - m);
+        double sd = sqrt(v / (double)n);
+        double scale = sd > 0 ? 1e-4 / sd : 1.0;
+        for (int64_t i = 0; i < n * dims; i++) y[i] = t[i] * scale;
+        free(t);
+        if (sd > 0) return AM_OK;
+    }
+    am_rng r;
+    am_rng_init(&r, o->seed, am_rng_stream(0x74736e65ULL, 0, 0));
+    for (int64_t i = 0; i < n * dims; i++) y[i] = 1e-4 * am_rng_normal(&r);
+    return AM_OK;
+}
+
+/* Exact KL(P || Q) up to the BH estimate of Z. */
+static double kl_divergence(const csr *P, const double *y, int64_t n, int dims, double z, double exag)
+{
+    double kl = 0;
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t e = P->rowptr[i]; e < P->rowptr[i + 1]; e++) {
+            int64_t j = P->col[e];
+            double d2 = 0;
+            for (int d = 0; d < dims; d++) {
+                double t = y[i * dims + d] - y[j * dims + d];
+                d2 += t * t;
+            }
+            double p = P->val[e] * exag, q = 1.0 / (1.0 + d2) / z;
+            if (p > 0) kl += p * log(fmax(p, 1e-300) / fmax(q, 1e-300));
+        }
+    return kl;
+}
+
+am_status am_tsne(const float *x, int64_t n, int64_t dim, const am_tsne_opts *o, float *y_out, double *kl_out)
+{
+    if (o->dims != 2 && o->dims != 3) return am_error(AM_ERR_VALUE, "t-SNE: dims = %d, must be 2 or 3", o->dims);
+    if (n < 4) return am_error(AM_ERR_VALUE, "t-SNE: needs at least 4 points, got %lld", (long long)n);
+    if (!(o->perplexity > 0)) return am_error(AM_ERR_VALUE, "t-SNE: perplexity %g must be positive", o->perplexity);
+    if (o->iterations < 1 || o->exaggeration_iters < 0 || !(o->exaggeration >= 1) || !(o->theta >= 0))
+        return am_error(AM_ERR_VALUE, "t-SNE: bad iteration count, exaggeration or theta");
+    for (int64_t i = 0; i < n * dim; i++)
+        if (!isfinite(x[i])) return am_error(AM_ERR_NUMERIC, "t-SNE: row %lld has a non-finite value", (long long)(i / dim));
+    int dims = o->dims;
+    double perp = o->perplexity;
+    if (3 * perp > (double)(n - 1)) perp = (double)(n - 1) / 3.0;
+    double lr = o->learning_rate > 0 ? o->learning_rate : fmax((double)n / o->exaggeration / 4.0, 50.0);
+
+    csr P;
+    AM_TRY(affinities(x, n, dim, perp, &P));
+    size_t nd = (size_t)n * (size_t)dims;
+    double *y = malloc(nd * sizeof *y), *pos = malloc(nd * sizeof *pos), *neg = malloc(nd * sizeof *neg);
+    double *upd = calloc(nd, sizeof *upd), *gains = malloc(nd * sizeof *gains), *sq = malloc((size_t)n * sizeof *sq);
+    bh_tree tree = {0};
+    am_status s = AM_OK;
+    if (!y || !pos || !neg || !upd || !gains || !sq) {
+        s = am_error(AM_ERR_NOMEM, "t-SNE: out of memory for %lld points", (long long)n);
+        goto done;
+    }
+    for (size_t i = 0; i < nd; i++) gains[i] = 1;
+    if ((s = initial_map(x, n, dim, o, y))) goto done;
+    double z = 1;
+    for (int it = 0; it < o->iterations; it++) {
+        int early = it < o->exaggeration_iters;
+        double exag = early ? o->exaggeration : 1.0, mom = early ? 0.5 : 0.8;
+        if ((s = am_bh_build(&tree, y, n, dims))) goto done;
+        /* Each point's forces are computed by one thread into its own slots: no shared sums. */
+#pragma omp parallel for schedule(dynamic, 64)
+        for (int64_t i = 0; i < n; i++) {
+            double nf[3] = {0, 0, 0}, pf[3] = {0, 0, 0};
+            sq[i] = am_bh_repulsion(&tree, y, i, o->theta, nf);
+            for (int64_t e = P.rowptr[i]; e < P.rowptr[i + 1]; e++) {
+                int64_t j = P.col[e];
+                double diff[3], d2 = 0;
+                for (int d = 0; d < dims; d++) {
+                    diff[d] = y[i * dims + d] - y[j * dims + d];
+                    d2 += diff[d] * diff[d];
+                }
+                double w = P.val[e] * exag / (1.0 + d2);
+                for (int d = 0; d < dims; d++) pf[d] += w * diff[d];
+            }
+            for (int d = 0; d < dims; d++) {
+                pos[i * dims + d] = pf[d];
+                neg[i * dims + d] = nf[d];
+            }
+        }
+        z = 0; /* summed in point order: the same for any thread count */
+        for (int64_t i = 0; i < n; i++) z += sq[i];
+        if (!(z > 0)) z = 1e-300;
+        for (size_t i = 0; i < nd; i++) {
+            double g = 4.0 * (pos[i] - neg[i] / z);
+            /* Gains grow where the gradient keeps pointing against the last step. */
+            gains[i] = (g * upd[i] < 0) ? gains[i] + 0.2 : gains[i] * 0.8;
+            if (gains[i] < 0.01) gains[i] = 0.01;
+            upd[i] = mom * upd[i] - lr * gains[i] * g;
+            y[i] += upd[i];
+        }
+        if (o->verbose && ((it + 1) % 50 == 0 || it + 1 == o->iterations))
+            am_log(AM_LOG_INFO, "t-SNE iteration %d: KL divergence %.4f", it + 1, kl_divergence(&P, y, n, dims, z, exag));
+    }
+    for (size_t i = 0; i < nd; i++) y_out[i] = (float)y[i];
+    if (kl_out) {
+        if ((s = am_bh_build(&tree, y, n, dims))) goto done;
+#pragma omp parallel for schedule(dynamic, 64)
+        for (int64_t i = 0; i < n; i++) {
+            double nf[3] = {0, 0, 0};
+            sq[i] = am_bh_repulsion(&tree, y, i, o->theta, nf);
+        }
+        z = 0;
+        for (int64_t i = 0; i < n; i++) z += sq[i];
+        *kl_out = kl_divergence(&P, y, n, dims, z, 1.0);
+    }
+done:
+    free(y);
+    free(pos);
+    free(neg);
+    free(upd);
+    free(gains);
+    free(sq);
+    am_bh_free(&tree);
+    csr_free(&P);
+    return s;
+}

@@ -1,0 +1,91 @@
+/* t-SNE keeps well-separated Gaussian clusters apart (10-NN accuracy in the map), gives the same
+ * map for the same seed at 1 and 2 threads, and works in 3-D. */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "astromorph/similarity.h"
+#include "astromorph/tsne.h"
+#include "synth.h"
+#include "test_util.h"
+
+/* Leave-one-out 10-NN majority-vote accuracy of the labels in the map y (n × dims). */
+static double knn_accuracy(const float *y, int64_t n, int dims, const int32_t *lab, int ncl)
+{
+    int64_t *idx = malloc((size_t)n * 10 * sizeof *idx);
+    float *sc = malloc((size_t)n * 10 * sizeof *sc);
+    if (am_knn_all(y, n, dims, AM_METRIC_EUCLIDEAN, 10, idx, sc) != AM_OK) return -1;
+    int64_t good = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int votes[32] = {0}, best = 0;
+        for (int j = 0; j < 10; j++) votes[lab[idx[i * 10 + j]]]++;
+        for (int c = 1; c < ncl; c++)
+            if (votes[c] > votes[best]) best = c;
+        good += best == lab[i];
+    }
+    free(idx);
+    free(sc);
+    return (double)good / (double)n;
+}
+
+int main(void)
+{
+    const int64_t n = 1000, dim = 50;
+    const int ncl = 10;
+    int32_t *lab = malloc(n * sizeof *lab);
+    float *x = synth_clusters(n, dim, ncl, 2.0, 13, lab);
+    am_tsne_opts o;
+    am_tsne_defaults(&o);
+    CHECK(o.dims == 2 && o.perplexity == 30 && o.exaggeration == 12 && o.exaggeration_iters == 250, "defaults");
+    o.seed = 3;
+    float *y = malloc(n * 3 * sizeof *y), *y2 = malloc(n * 3 * sizeof *y2);
+    double kl;
+    CHECK_OK(am_tsne(x, n, dim, &o, y, &kl));
+    double acc = knn_accuracy(y, n, 2, lab, ncl);
+    CHECK(acc > 0.95, "10-NN accuracy in the t-SNE map %.3f", acc);
+    CHECK(isfinite(kl) && kl > 0 && kl < 3, "final KL divergence %g", kl);
+    /* A random map scores at chance. */
+    am_rng r;
+    am_rng_init(&r, 77, 0);
+    for (int64_t i = 0; i < 2 * n; i++) y2[i] = (float)am_rng_normal(&r);
+    double racc = knn_accuracy(y2, n, 2, lab, ncl);
+    CHECK(racc < 0.5, "random map accuracy %.3f", racc);
+    /* The map spreads out (the PCA start is at 1e-4 scale). */
+    double ext = 0;
+    for (int64_t i = 0; i < 2 * n; i++) ext = fmax(ext, fabs(y[i]));
+    CHECK(ext > 5, "map extent %g", ext);
+
+    /* Same seed → bit-identical map, with 1 thread and with 2; random initialisation too. */
+    o.iterations = 300;
+    o.pca_init = 0;
+    omp_set_num_threads(2);
+    CHECK_OK(am_tsne(x, n, dim, &o, y, NULL));
+    omp_set_num_threads(1);
+    CHECK_OK(am_tsne(x, n, dim, &o, y2, NULL));
+    omp_set_num_threads(2);
+    CHECK(memcmp(y, y2, 2 * n * sizeof *y) == 0, "same seed, 2 threads vs 1 thread: maps differ");
+    o.seed = 4;
+    CHECK_OK(am_tsne(x, n, dim, &o, y2, NULL));
+    CHECK(memcmp(y, y2, 2 * n * sizeof *y) != 0, "another seed (random start) gave the same map");
+
+    /* 3-D, fewer points. */
+    am_tsne_defaults(&o);
+    o.dims = 3;
+    o.iterations = 500;
+    CHECK_OK(am_tsne(x, 400, dim, &o, y, &kl));
+    acc = knn_accuracy(y, 400, 3, lab, ncl);
+    CHECK(acc > 0.95, "3-D 10-NN accuracy %.3f", acc);
+    /* Tiny input: perplexity is lowered rather than failing. */
+    o.dims = 2;
+    CHECK_OK(am_tsne(x, 8, dim, &o, y, NULL));
+    CHECK(isfinite(y[0]) && isfinite(y[15]), "tiny map not finite");
+    CHECK_FAILS(am_tsne(x, 3, dim, &o, y, NULL), AM_ERR_VALUE, "at least 4");
+    o.dims = 4;
+    CHECK_FAILS(am_tsne(x, n, dim, &o, y, NULL), AM_ERR_VALUE, "dims = 4");
+    free(y);
+    free(y2);
+    free(lab);
+    am_free(x);
+    return am_test_finish();
+}
