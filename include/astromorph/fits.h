@@ -35,6 +35,7 @@ typedef struct am_fits_options {
     const char *const *extra_keys; /* more header keys copied to am_meta.extra as KEY=value */
     int n_extra_keys;
     int max_channels;          /* > 0: more channels than this is an error (what the network takes) */
+    int64_t max_pixels;        /* > 0: larger images are refused before allocating (default 2^31) */
 } am_fits_options;
 
 void am_fits_options_default(am_fits_options *o);

@@ -1,0 +1,129 @@
+/* Checking a whole file dataset before training: every bad file reported at once. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "astromorph/runtime.h"
+#include "data/dataset_internal.h"
+
+/* Reads item i; on success records its shape and keeps the image in the cache if it fits. */
+static am_status check_item(am_dataset *ds, int64_t i, char **msg)
+{
+    am_tensor img;
+    am_meta m;
+    am_status s = am_dataset_load(ds, i, &img, &m);
+    if (s != AM_OK) {
+        *msg = strdup(am_errmsg());
+        return s;
+    }
+    pthread_mutex_lock(&ds->lock);
+    int kept = ds->items[i].state == SLOT_EMPTY && am_dataset_cache_record(ds, i, &img, &m, SLOT_READY);
+    pthread_mutex_unlock(&ds->lock);
+    if (!kept) {
+        am_tensor_free(&img);
+        am_meta_free(&m);
+    }
+    return AM_OK;
+}
+
+static void append_line(char **buf, size_t *len, const char *line)
+{
+    size_t add = strlen(line) + 1;
+    char *nb = realloc(*buf, *len + add + 1);
+    if (!nb) return;
+    memcpy(nb + *len, line, add - 1);
+    nb[*len + add - 1] = '\n';
+    nb[*len + add] = '\0';
+    *buf = nb;
+    *len += add;
+}
+
+/* Removes the items marked in `drop`, keeping order; the cache list is rebuilt for the new
+ * indices. */
+static void compact(am_dataset *ds, const char *drop)
+{
+    int64_t m = 0;
+    for (int64_t i = 0; i < ds->n; i++) {
+        if (drop[i]) {
+            am_dataset_cache_drop(ds, i);
+            free(ds->items[i].name);
+            continue;
+        }
+        ds->items[m++] = ds->items[i];
+    }
+    ds->n = m;
+    ds->lru_head = ds->lru_tail = -1;
+    for (int64_t i = 0; i < m; i++) {
+        am_item *it = &ds->items[i];
+        it->lru_prev = it->lru_next = -1;
+        if (it->state != SLOT_READY) continue;
+        it->lru_prev = ds->lru_tail;
+        if (ds->lru_tail >= 0) ds->items[ds->lru_tail].lru_next = i;
+        else ds->lru_head = i;
+        ds->lru_tail = i;
+    }
+    free(ds->pos_of); /* indices changed: a new prefetch plan builds it again */
+    ds->pos_of = NULL;
+}
+
+am_status am_dataset_validate(am_dataset *ds, char **report)
+{
+    if (report) *report = NULL;
+    if (ds->in_memory) return AM_OK; /* checked when made */
+    am_prefetch_stop(ds);
+    int64_t n = ds->n;
+    am_status *st = calloc((size_t)n, sizeof *st);
+    char **msg = calloc((size_t)n, sizeof *msg);
+    char *drop = calloc((size_t)n, 1);
+    if (!st || !msg || !drop) {
+        free(st);
+        free(msg);
+        free(drop);
+        return am_error(AM_ERR_NOMEM, "%s: out of memory to validate %lld images", ds->source, (long long)n);
+    }
+#pragma omp parallel for schedule(dynamic)
+    for (int64_t i = 0; i < n; i++) st[i] = check_item(ds, i, &msg[i]);
+
+    int64_t n_bad = 0, n_dropped = 0, first_bad = -1;
+    char *lines = NULL;
+    size_t len = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (st[i] == AM_OK) continue;
+        const char *line = msg[i] ? msg[i] : ds->items[i].name;
+        if (st[i] == AM_ERR_NUMERIC) { /* all NaN or constant: never trainable, always left out */
+            am_log(AM_LOG_WARN, "%s; left out", line);
+            drop[i] = 1;
+            n_dropped++;
+            continue;
+        }
+        n_bad++;
+        if (first_bad < 0) first_bad = i;
+        append_line(&lines, &len, line);
+        if (ds->opt.skip_bad_files) {
+            am_log(AM_LOG_WARN, "%s; skipped", line);
+            drop[i] = 1;
+            n_dropped++;
+        } else {
+            am_log(AM_LOG_ERROR, "%s", line);
+        }
+    }
+    am_status s = AM_OK;
+    if (n_bad > 0 && !ds->opt.skip_bad_files) {
+        s = am_error(st[first_bad], "%s: %lld of %lld images are bad (first: %s)", ds->source, (long long)n_bad,
+                     (long long)n, msg[first_bad] ? msg[first_bad] : ds->items[first_bad].name);
+    } else if (n_dropped == n) {
+        s = am_error(AM_ERR_VALUE, "%s: none of the %lld images is usable", ds->source, (long long)n);
+    } else if (n_dropped > 0) {
+        pthread_mutex_lock(&ds->lock);
+        compact(ds, drop);
+        ds->n_skipped = n_dropped;
+        pthread_mutex_unlock(&ds->lock);
+    }
+    if (report) *report = lines;
+    else free(lines);
+    for (int64_t i = 0; i < n; i++) free(msg[i]);
+    free(msg);
+    free(st);
+    free(drop);
+    return s;
+}

@@ -1,0 +1,297 @@
+/* FITS images into C×H×W float32 tensors with CFITSIO; every failure is one line naming the file. */
+#include "astromorph/fits.h"
+
+#include <errno.h>
+#include <fitsio.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "astromorph/runtime.h"
+#include "data/fits_internal.h"
+
+enum { MAX_AXES = 16 };
+
+void am_fits_options_default(am_fits_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->nan_policy = AM_NAN_ZERO;
+    o->max_pixels = (int64_t)1 << 31;
+}
+
+/* CFITSIO built without --enable-reentrant must not be entered by two threads at once. */
+static pthread_mutex_t cfitsio_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void am_fits_lock(void)
+{
+    if (!fits_is_reentrant()) pthread_mutex_lock(&cfitsio_lock);
+}
+
+void am_fits_unlock(void)
+{
+    if (!fits_is_reentrant()) pthread_mutex_unlock(&cfitsio_lock);
+}
+
+static void cfitsio_text(int status, char *txt)
+{
+    fits_get_errstatus(status, txt);
+    fits_clear_errmsg(); /* CFITSIO keeps a global message stack; we report our own line */
+}
+
+/* Names why CFITSIO could not open a file, from what the file itself looks like. */
+static am_status open_failure(const char *path, int status)
+{
+    char base[4096];
+    snprintf(base, sizeof base, "%s", path);
+    struct stat sb;
+    if (stat(base, &sb) != 0) {
+        char *br = strrchr(base, '['); /* file.fits[ext]: look at the file part */
+        if (br) *br = '\0';
+        if (stat(base, &sb) != 0) {
+            int e = errno;
+            fits_clear_errmsg();
+            return am_error(AM_ERR_IO, "%s: cannot open: %s", path, strerror(e));
+        }
+    }
+    char txt[FLEN_STATUS];
+    cfitsio_text(status, txt);
+    if (S_ISDIR(sb.st_mode)) return am_error(AM_ERR_IO, "%s: is a directory, not a FITS file", path);
+    if (sb.st_size == 0) return am_error(AM_ERR_FORMAT, "%s: empty file, not FITS", path);
+    FILE *fp = fopen(base, "rb");
+    if (!fp) return am_error(AM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    unsigned char head[10] = {0};
+    size_t got = fread(head, 1, sizeof head, fp);
+    fclose(fp);
+    int gz = got >= 2 && head[0] == 0x1f && head[1] == 0x8b;
+    int fits = got >= 9 && memcmp(head, "SIMPLE  =", 9) == 0;
+    if (!gz && !fits) return am_error(AM_ERR_FORMAT, "%s: not a FITS file (no SIMPLE card)", path);
+    if (sb.st_size < 2880 && fits)
+        return am_error(AM_ERR_FORMAT, "%s: truncated FITS file (%lld bytes, a header alone takes 2880)", path,
+                        (long long)sb.st_size);
+    return am_error(AM_ERR_FORMAT, "%s: cannot open as FITS (%s)", path, txt);
+}
+
+am_status am_fits_open(const char *path, fitsfile **out)
+{
+    int st = 0;
+    fitsfile *f = NULL;
+    if (fits_open_file(&f, path, READONLY, &st)) {
+        if (f) {
+            int st2 = 0;
+            fits_close_file(f, &st2);
+        }
+        return open_failure(path, st);
+    }
+    *out = f;
+    return AM_OK;
+}
+
+void am_fits_close(fitsfile *f)
+{
+    int st = 0;
+    if (f) fits_close_file(f, &st);
+    fits_clear_errmsg();
+}
+
+/* Without an explicit [ext], moves to the first HDU holding an image (NAXIS > 0). */
+static am_status find_image_hdu(fitsfile *f, const char *path)
+{
+    int st = 0, type = 0, naxis = 0;
+    char txt[FLEN_STATUS];
+    if (strchr(path, '[')) {
+        fits_get_hdu_type(f, &type, &st);
+        if (!st && type != IMAGE_HDU) {
+            int num = 0;
+            fits_get_hdu_num(f, &num);
+            return am_error(AM_ERR_FORMAT, "%s: HDU %d is a table, not an image", path, num);
+        }
+        if (st) {
+            cfitsio_text(st, txt);
+            return am_error(AM_ERR_FORMAT, "%s: cannot read HDU (%s)", path, txt);
+        }
+        return AM_OK;
+    }
+    for (int hdu = 1;; hdu++) {
+        st = 0;
+        if (fits_movabs_hdu(f, hdu, &type, &st)) {
+            if (st == END_OF_FILE && hdu > 1) {
+                fits_clear_errmsg();
+                return am_error(AM_ERR_FORMAT, "%s: no image HDU (%d HDU%s, none with pixels)", path, hdu - 1,
+                                hdu - 1 == 1 ? "" : "s");
+            }
+            cfitsio_text(st, txt);
+            return am_error(AM_ERR_FORMAT, "%s: cannot read HDU %d (%s)", path, hdu, txt);
+        }
+        if (type != IMAGE_HDU) continue;
+        if (fits_get_img_dim(f, &naxis, &st)) {
+            cfitsio_text(st, txt);
+            return am_error(AM_ERR_FORMAT, "%s: HDU %d has a bad image header (%s)", path, hdu, txt);
+        }
+        if (naxis > 0) return AM_OK;
+    }
+}
+
+/* The image's C×H×W from its axes: axes beyond the second of length 1 are squeezed, one other
+ * becomes channels. */
+static am_status image_shape(fitsfile *f, const char *path, int64_t max_pixels, int64_t shape[3], int64_t *numel)
+{
+    int st = 0, bitpix = 0, naxis = 0;
+    LONGLONG naxes[MAX_AXES] = {0};
+    char txt[FLEN_STATUS];
+    if (fits_get_img_dim(f, &naxis, &st)) {
+        cfitsio_text(st, txt);
+        return am_error(AM_ERR_FORMAT, "%s: bad image header (%s)", path, txt);
+    }
+    if (naxis > MAX_AXES) return am_error(AM_ERR_SHAPE, "%s: %d axes, at most %d supported", path, naxis, MAX_AXES);
+    if (fits_get_img_paramll(f, MAX_AXES, &bitpix, &naxis, naxes, &st)) {
+        cfitsio_text(st, txt);
+        return am_error(AM_ERR_FORMAT, "%s: bad image header (%s)", path, txt);
+    }
+    for (int k = 0; k < naxis; k++)
+        if (naxes[k] <= 0) return am_error(AM_ERR_SHAPE, "%s: axis %d has length %lld", path, k + 1, (long long)naxes[k]);
+    if (naxis < 2) return am_error(AM_ERR_SHAPE, "%s: 1-D data (%lld values), not an image", path, (long long)naxes[0]);
+    int64_t c = 1;
+    int channel_axis = 0;
+    for (int k = 2; k < naxis; k++) {
+        if (naxes[k] == 1) continue;
+        if (channel_axis)
+            return am_error(AM_ERR_SHAPE, "%s: axes %d and %d both longer than 1; only one besides the image plane can be channels",
+                            path, channel_axis, k + 1);
+        channel_axis = k + 1;
+        c = naxes[k];
+    }
+    shape[0] = c;
+    shape[1] = naxes[1];
+    shape[2] = naxes[0];
+    double total = (double)c * (double)naxes[0] * (double)naxes[1];
+    if (max_pixels > 0 && total > (double)max_pixels)
+        return am_error(AM_ERR_SHAPE, "%s: %lldx%lldx%lld image is larger than the limit of %lld pixels", path,
+                        (long long)c, (long long)naxes[1], (long long)naxes[0], (long long)max_pixels);
+    *numel = c * naxes[0] * naxes[1];
+    return AM_OK;
+}
+
+/* An uncompressed file shorter than its header promises is truncated: say so before
+ * allocating for it. */
+static am_status check_length(fitsfile *f, const char *path)
+{
+    int st = 0;
+    if (fits_is_compressed_image(f, &st)) return AM_OK;
+    LONGLONG headstart = 0, datastart = 0, dataend = 0;
+    st = 0;
+    if (fits_get_hduaddrll(f, &headstart, &datastart, &dataend, &st)) return AM_OK;
+    char base[4096];
+    snprintf(base, sizeof base, "%s", path);
+    char *br = strrchr(base, '[');
+    if (br && !am_file_exists(base)) *br = '\0';
+    FILE *fp = fopen(base, "rb");
+    if (!fp) return AM_OK;
+    unsigned char head[2] = {0};
+    size_t got = fread(head, 1, 2, fp);
+    int gz = got == 2 && head[0] == 0x1f && head[1] == 0x8b;
+    long long size = -1;
+    if (!gz && fseek(fp, 0, SEEK_END) == 0) size = ftell(fp);
+    fclose(fp);
+    /* The last block may lack its padding; the pixels themselves must be there. */
+    if (size >= 0 && (long long)dataend - 2879 > size) {
+        return am_error(AM_ERR_FORMAT, "%s: truncated: the header promises data up to byte %lld, the file has %lld",
+                        path, (long long)dataend, size);
+    }
+    return AM_OK;
+}
+
+static am_status read_pixels(fitsfile *f, const char *path, const int64_t shape[3], int64_t numel, am_tensor *image)
+{
+    AM_TRY(am_tensor_alloc(image, 3, shape) == AM_OK
+               ? AM_OK
+               : am_error(AM_ERR_NOMEM, "%s: out of memory for a %lldx%lldx%lld image", path, (long long)shape[0],
+                          (long long)shape[1], (long long)shape[2]));
+    int st = 0, anynul = 0;
+    float nulval = NAN; /* BLANK pixels and IEEE NaN both come back as NaN */
+    if (fits_read_img(f, TFLOAT, 1, (LONGLONG)numel, &nulval, image->data, &anynul, &st)) {
+        char txt[FLEN_STATUS];
+        cfitsio_text(st, txt);
+        am_tensor_free(image);
+        if (st == END_OF_FILE || st == READ_ERROR)
+            return am_error(AM_ERR_FORMAT, "%s: truncated or unreadable pixel data (%s)", path, txt);
+        return am_error(AM_ERR_FORMAT, "%s: cannot read pixels (%s)", path, txt);
+    }
+    return AM_OK;
+}
+
+am_status am_fits_read_hdu_pixels(fitsfile *f, const char *path, int64_t max_pixels, am_tensor *image)
+{
+    int64_t shape[3], numel = 0;
+    AM_TRY(find_image_hdu(f, path));
+    AM_TRY(image_shape(f, path, max_pixels, shape, &numel));
+    AM_TRY(check_length(f, path));
+    return read_pixels(f, path, shape, numel, image);
+}
+
+am_status am_fits_read_raw(const char *path, am_tensor *image)
+{
+    am_fits_options o;
+    am_fits_options_default(&o);
+    fitsfile *f = NULL;
+    am_fits_lock();
+    am_status s = am_fits_open(path, &f);
+    if (s == AM_OK) s = am_fits_read_hdu_pixels(f, path, o.max_pixels, image);
+    am_fits_close(f);
+    am_fits_unlock();
+    return s;
+}
+
+am_status am_fits_read(const char *path, const am_fits_options *opt, am_tensor *image, am_meta *meta)
+{
+    am_fits_options def;
+    if (!opt) {
+        am_fits_options_default(&def);
+        opt = &def;
+    }
+    memset(image, 0, sizeof *image);
+    if (meta) am_meta_init(meta);
+    fitsfile *f = NULL;
+    am_fits_lock();
+    am_status s = am_fits_open(path, &f);
+    if (s == AM_OK) s = am_fits_read_hdu_pixels(f, path, opt->max_pixels, image);
+    if (s == AM_OK && meta) s = am_fits_header_meta(f, path, opt, meta);
+    am_fits_close(f);
+    am_fits_unlock();
+    if (s == AM_OK) s = am_image_check_channels(image, opt->max_channels, path);
+    if (s == AM_OK) s = am_image_clean(image, opt->nan_policy, path, NULL);
+    if (s != AM_OK) {
+        am_tensor_free(image);
+        if (meta) am_meta_free(meta);
+    }
+    return s;
+}
+
+am_status am_fits_read_meta(const char *path, const am_fits_options *opt, am_meta *meta)
+{
+    am_fits_options def;
+    if (!opt) {
+        am_fits_options_default(&def);
+        opt = &def;
+    }
+    am_meta_init(meta);
+    fitsfile *f = NULL;
+    am_fits_lock();
+    am_status s = am_fits_open(path, &f);
+    if (s == AM_OK) s = find_image_hdu(f, path);
+    if (s == AM_OK) s = am_fits_header_meta(f, path, opt, meta);
+    am_fits_close(f);
+    am_fits_unlock();
+    if (s != AM_OK) am_meta_free(meta);
+    return s;
+}
+
+am_status am_image_check_channels(const am_tensor *image, int max_channels, const char *name)
+{
+    if (max_channels > 0 && image->ndim == 3 && image->shape[0] > max_channels)
+        return am_error(AM_ERR_SHAPE, "%s: %lld channels, the network takes at most %d", name,
+                        (long long)image->shape[0], max_channels);
+    return AM_OK;
+}

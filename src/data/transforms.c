@@ -1,0 +1,163 @@
+/* Single image transforms on C×H×W planes: normalisation, flips, rotation, blur, jitter, grayscale. */
+#include <math.h>
+#include <string.h>
+
+#include "astromorph/augment.h"
+
+int am_normalize_minmax(float *x, int64_t n)
+{
+    float lo = INFINITY, hi = -INFINITY;
+    for (int64_t i = 0; i < n; i++) {
+        if (x[i] < lo) lo = x[i];
+        if (x[i] > hi) hi = x[i];
+        if (x[i] != x[i]) return 0; /* NaN: nothing sensible to do, tell the caller */
+    }
+    if (!(hi > lo) || !isfinite(lo) || !isfinite(hi)) {
+        if (isfinite(lo) && lo == hi) memset(x, 0, (size_t)n * sizeof *x);
+        return 0;
+    }
+    double scale = 1.0 / ((double)hi - (double)lo);
+    for (int64_t i = 0; i < n; i++) {
+        float v = (float)(((double)x[i] - lo) * scale);
+        x[i] = v > 1.0f ? 1.0f : v; /* rounding must not leave [0,1] */
+    }
+    return 1;
+}
+
+void am_normalize_batch(am_tensor *batch)
+{
+    int64_t n = batch->shape[0], per = am_tensor_numel(batch) / (n ? n : 1);
+    for (int64_t i = 0; i < n; i++) am_normalize_minmax(batch->data + i * per, per);
+}
+
+void am_aug_hflip(float *img, int64_t c, int64_t h, int64_t w)
+{
+    for (int64_t r = 0; r < c * h; r++) {
+        float *row = img + r * w;
+        for (int64_t a = 0, b = w - 1; a < b; a++, b--) {
+            float t = row[a];
+            row[a] = row[b];
+            row[b] = t;
+        }
+    }
+}
+
+void am_aug_vflip(float *img, int64_t c, int64_t h, int64_t w)
+{
+    for (int64_t k = 0; k < c; k++) {
+        float *p = img + k * h * w;
+        for (int64_t a = 0, b = h - 1; a < b; a++, b--)
+            for (int64_t x = 0; x < w; x++) {
+                float t = p[a * w + x];
+                p[a * w + x] = p[b * w + x];
+                p[b * w + x] = t;
+            }
+    }
+}
+
+static float pixel_or(const float *p, int64_t h, int64_t w, int64_t y, int64_t x, float fill)
+{
+    return (y >= 0 && y < h && x >= 0 && x < w) ? p[y * w + x] : fill;
+}
+
+void am_aug_rotate(const float *src, float *dst, int64_t c, int64_t h, int64_t w, double degrees, am_interp interp,
+                   float fill)
+{
+    double th = degrees * M_PI / 180.0;
+    double cs = cos(th), sn = sin(th);
+    /* Exact quarter turns: cos(90°) is 6e-17 in double, which would tip nearest rounding. */
+    if (fabs(cs) < 1e-12) cs = 0.0;
+    if (fabs(sn) < 1e-12) sn = 0.0;
+    double cx = 0.5 * (double)(w - 1), cy = 0.5 * (double)(h - 1);
+    for (int64_t y = 0; y < h; y++) {
+        double dy = (double)y - cy;
+        for (int64_t x = 0; x < w; x++) {
+            double dx = (double)x - cx;
+            /* Inverse map of a counter-clockwise turn with y pointing down. */
+            double sx = cx + dx * cs - dy * sn;
+            double sy = cy + dx * sn + dy * cs;
+            for (int64_t k = 0; k < c; k++) {
+                const float *p = src + k * h * w;
+                float v;
+                if (interp == AM_INTERP_NEAREST) {
+                    v = pixel_or(p, h, w, (int64_t)floor(sy + 0.5), (int64_t)floor(sx + 0.5), fill);
+                } else {
+                    double fx = floor(sx), fy = floor(sy);
+                    double ax = sx - fx, ay = sy - fy;
+                    int64_t x0 = (int64_t)fx, y0 = (int64_t)fy;
+                    if (x0 < -1 || x0 >= w || y0 < -1 || y0 >= h) {
+                        v = fill;
+                    } else {
+                        double v00 = pixel_or(p, h, w, y0, x0, fill), v01 = pixel_or(p, h, w, y0, x0 + 1, fill);
+                        double v10 = pixel_or(p, h, w, y0 + 1, x0, fill), v11 = pixel_or(p, h, w, y0 + 1, x0 + 1, fill);
+                        v = (float)((1 - ay) * ((1 - ax) * v00 + ax * v01) + ay * ((1 - ax) * v10 + ax * v11));
+                    }
+                }
+                dst[k * h * w + y * w + x] = v;
+            }
+        }
+    }
+}
+
+/* Reflect padding without repeating the edge (…2 1 | 0 1 2 … n-1 | n-2 …), as torch's "reflect". */
+static int64_t reflect(int64_t i, int64_t n)
+{
+    if (n == 1) return 0;
+    while (i < 0 || i >= n) i = i < 0 ? -i : 2 * (n - 1) - i;
+    return i;
+}
+
+void am_aug_gaussian_blur(float *img, int64_t c, int64_t h, int64_t w, int ksize, double sigma, float *scratch)
+{
+    enum { KMAX = 63 };
+    if (ksize < 1 || ksize > KMAX || !(sigma > 0)) return;
+    int r = ksize / 2;
+    double kern[KMAX], sum = 0;
+    for (int i = -r; i <= r; i++) sum += kern[i + r] = exp(-(double)(i * i) / (2 * sigma * sigma));
+    for (int i = 0; i < 2 * r + 1; i++) kern[i] /= sum;
+    for (int64_t k = 0; k < c; k++) {
+        float *p = img + k * h * w;
+        for (int64_t y = 0; y < h; y++)
+            for (int64_t x = 0; x < w; x++) {
+                double acc = 0;
+                for (int i = -r; i <= r; i++) acc += kern[i + r] * p[y * w + reflect(x + i, w)];
+                scratch[y * w + x] = (float)acc;
+            }
+        for (int64_t y = 0; y < h; y++)
+            for (int64_t x = 0; x < w; x++) {
+                double acc = 0;
+                for (int i = -r; i <= r; i++) acc += kern[i + r] * scratch[reflect(y + i, h) * w + x];
+                p[y * w + x] = (float)acc;
+            }
+    }
+}
+
+static float clamp01(double v) { return v < 0 ? 0.0f : v > 1 ? 1.0f : (float)v; }
+
+void am_aug_brightness(float *img, int64_t n, double factor)
+{
+    for (int64_t i = 0; i < n; i++) img[i] = clamp01(img[i] * factor);
+}
+
+void am_aug_contrast(float *img, int64_t c, int64_t h, int64_t w, double factor)
+{
+    int64_t hw = h * w;
+    double mean = 0;
+    if (c == 3) {
+        for (int64_t i = 0; i < hw; i++) mean += 0.299 * img[i] + 0.587 * img[hw + i] + 0.114 * img[2 * hw + i];
+        mean /= (double)hw;
+    } else {
+        for (int64_t i = 0; i < c * hw; i++) mean += img[i];
+        mean /= (double)(c * hw);
+    }
+    for (int64_t i = 0; i < c * hw; i++) img[i] = clamp01(mean + (img[i] - mean) * factor);
+}
+
+void am_aug_grayscale(float *img, int64_t h, int64_t w)
+{
+    int64_t hw = h * w;
+    for (int64_t i = 0; i < hw; i++) {
+        float g = (float)(0.299 * img[i] + 0.587 * img[hw + i] + 0.114 * img[2 * hw + i]);
+        img[i] = img[hw + i] = img[2 * hw + i] = g;
+    }
+}
