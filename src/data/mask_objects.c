@@ -274,7 +274,10 @@ am_status am_dataset_open_mask(am_dataset **out, const char *image_path, const c
         ds->n = 0; /* counts the kept objects as they are added */
         s = add_items(ds, &image, &head, lab, o, n_obj, image_path);
     }
-    if (s == AM_OK && ds->n == 0)
+    if (s == AM_OK && ds->n == 0 && ds->n_skipped > 0)
+        s = am_error(AM_ERR_VALUE, "%s: no usable object (%lld left out as constant or all NaN)", mask_path,
+                     (long long)ds->n_skipped);
+    else if (s == AM_OK && ds->n == 0)
         s = am_error(AM_ERR_VALUE, "%s: no object of at least %d pixels a side and %lld pixels in the mask", mask_path,
                      opt->min_object_size, (long long)opt->min_object_pixels);
     if (s != AM_OK && ds) {
