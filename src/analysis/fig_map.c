@@ -1,0 +1,128 @@
+/* Scatter maps (t-SNE, PCA) with thumbnails at their points, coloured by cluster. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "astromorph/figure.h"
+#include "astromorph/rng.h"
+#include "canvas.h"
+
+enum { PANEL_W = 1000, PANEL_H = 940, MARGIN_L = 100, MARGIN_R = 40, MARGIN_T = 90, MARGIN_B = 80, LEGEND_W = 230,
+       THUMB_SRC = 128 };
+
+typedef struct {
+    double x, y, s;
+} box;
+
+static int overlaps(const box *b, int n, double x, double y, double s)
+{
+    for (int i = 0; i < n; i++)
+        if (fabs(b[i].x - x) < (b[i].s + s) / 2 + 2 && fabs(b[i].y - y) < (b[i].s + s) / 2 + 2) return 1;
+    return 0;
+}
+
+static am_status draw_panel(am_canvas *c, const am_embeddings *e, const am_fig_panel *p, double ox, const int32_t *labels,
+                            int max_thumbs, const am_figure_opts *o)
+{
+    cairo_t *cr = c->cr;
+    am_axes a = {.x0 = ox + MARGIN_L, .y0 = MARGIN_T, .w = PANEL_W - MARGIN_L - MARGIN_R, .h = PANEL_H - MARGIN_T - MARGIN_B};
+    am_axes_fit(&a, p, e->n);
+    am_axes_draw(c, &a, p->xlabel, p->ylabel, p->title);
+    /* Points, smaller when there are many. */
+    double r = e->n > 20000 ? 1.2 : e->n > 2000 ? 2.0 : 3.5;
+    for (int64_t i = 0; i < e->n; i++) {
+        double rgb[3];
+        am_palette(labels ? labels[i] : 0, rgb);
+        cairo_set_source_rgba(cr, rgb[0], rgb[1], rgb[2], 0.75);
+        cairo_new_path(cr); /* no line from the last text's current point */
+        cairo_arc(cr, am_axes_x(&a, p->coords[i * p->stride + p->ax]), am_axes_y(&a, p->coords[i * p->stride + p->ay]), r,
+                  0, 2 * M_PI);
+        cairo_fill(cr);
+    }
+    if (max_thumbs <= 0 || e->n == 0) return AM_OK;
+    /* Thumbnails: rows in a seeded random order, each kept only if it overlaps none already
+     * placed, so they spread over the map; fixed seed, so the figure is reproducible. */
+    double ts = fmax(44, fmin(96, a.w / 9.0));
+    int64_t *order = malloc((size_t)e->n * sizeof *order);
+    box *placed = malloc((size_t)max_thumbs * sizeof *placed);
+    int64_t *who = malloc((size_t)max_thumbs * sizeof *who);
+    if (!order || !placed || !who) {
+        free(order);
+        free(placed);
+        free(who);
+        return am_error(AM_ERR_NOMEM, "%s: out of memory", c->path);
+    }
+    for (int64_t i = 0; i < e->n; i++) order[i] = i;
+    am_rng rng;
+    am_rng_init(&rng, 0, am_rng_stream(0x666967ULL, 0, 0));
+    am_rng_shuffle(&rng, order, e->n);
+    int np = 0;
+    for (int64_t t = 0; t < e->n && np < max_thumbs; t++) {
+        int64_t i = order[t];
+        double x = am_axes_x(&a, p->coords[i * p->stride + p->ax]), y = am_axes_y(&a, p->coords[i * p->stride + p->ay]);
+        /* Keep thumbnails inside the plot area. */
+        x = fmin(fmax(x, a.x0 + ts / 2 + 2), a.x0 + a.w - ts / 2 - 2);
+        y = fmin(fmax(y, a.y0 + ts / 2 + 2), a.y0 + a.h - ts / 2 - 2);
+        if (overlaps(placed, np, x, y, ts)) continue;
+        placed[np] = (box){x, y, ts};
+        who[np++] = i;
+    }
+    for (int t = 0; t < np; t++) {
+        am_thumbnail buf;
+        am_thumbnail *th = am_fig_fetch(o, who[t], THUMB_SRC, &buf);
+        double rgb[3];
+        am_palette(labels ? labels[who[t]] : 0, rgb);
+        am_canvas_thumb(c, th, placed[t].x - ts / 2, placed[t].y - ts / 2, ts, rgb);
+        if (th) am_thumbnail_free(th);
+    }
+    free(order);
+    free(placed);
+    free(who);
+    return AM_OK;
+}
+
+am_status am_figure_map(const char *path, const am_embeddings *e, const am_fig_panel *panels, int npanels,
+                        const int32_t *labels, int max_thumbs, const am_figure_opts *o)
+{
+    if (npanels < 1 || npanels > 4) return am_error(AM_ERR_VALUE, "%s: %d panels (1 to 4)", path, npanels);
+    int k = 0;
+    if (labels)
+        for (int64_t i = 0; i < e->n; i++) k = labels[i] + 1 > k ? labels[i] + 1 : k;
+    double extra_top = o && o->title ? 50 : 0;
+    double w = npanels * PANEL_W + (labels ? LEGEND_W : 0);
+    am_canvas c;
+    AM_TRY(am_canvas_open(&c, path, w, PANEL_H + extra_top));
+    if (o && o->title) am_canvas_text(&c, w / 2, 18, 26, 1, 0.5, 0, w - 40, o->title);
+    cairo_translate(c.cr, 0, extra_top);
+    am_status s = AM_OK;
+    for (int p = 0; p < npanels && s == AM_OK; p++) s = draw_panel(&c, e, &panels[p], p * PANEL_W, labels, max_thumbs, o);
+    if (s == AM_OK && labels) {
+        /* Legend: one swatch per cluster with its size. */
+        double lx = npanels * PANEL_W + 10, ly = MARGIN_T;
+        static const double black[3] = {0, 0, 0};
+        am_canvas_rgb(&c, black);
+        am_canvas_text(&c, lx, ly, 19, 1, 0, 0, LEGEND_W - 20, "Clusters");
+        int shown = k < 30 ? k : 30;
+        for (int j = 0; j < shown; j++) {
+            int64_t cnt = 0;
+            for (int64_t i = 0; i < e->n; i++) cnt += labels[i] == j;
+            double rgb[3];
+            char buf[64];
+            am_palette(j, rgb);
+            am_canvas_rgb(&c, rgb);
+            cairo_rectangle(c.cr, lx, ly + 36 + j * 28, 18, 18);
+            cairo_fill(c.cr);
+            am_canvas_rgb(&c, black);
+            snprintf(buf, sizeof buf, "%d  (n = %lld)", j, (long long)cnt);
+            am_canvas_text(&c, lx + 28, ly + 36 + j * 28 + 9, 16, 0, 0, 0.5, LEGEND_W - 50, buf);
+        }
+        if (k > shown) am_canvas_text(&c, lx, ly + 36 + shown * 28 + 9, 15, 0, 0, 0.5, LEGEND_W - 20, "(more not listed)");
+        if (k > 10) am_canvas_text(&c, lx, ly + 36 + (shown + 1) * 28 + 9, 13, 0, 0, 0.5, LEGEND_W - 20, "colours repeat every 10");
+    }
+    if (s != AM_OK) {
+        am_canvas_abort(&c);
+        return s;
+    }
+    return am_canvas_close(&c);
+}
