@@ -319,6 +319,19 @@ am_thumbnail *am_fig_fetch(const am_figure_opts *o, int64_t row, int size, am_th
     return buf;
 }
 
+void am_canvas_captioned(am_canvas *c, const am_figure_opts *o, int64_t row, double x, double y, double size,
+                         int src_px, const double *frame, double max_w, double font, const char *l1, const char *l2)
+{
+    static const double black[3] = {0, 0, 0};
+    am_thumbnail buf;
+    am_thumbnail *th = am_fig_fetch(o, row, src_px, &buf);
+    am_canvas_thumb(c, th, x, y, size, frame);
+    if (th) am_thumbnail_free(th);
+    am_canvas_rgb(c, black);
+    am_canvas_text(c, x + size / 2, y + size + 5, font, 1, 0.5, 0, max_w, l1);
+    if (l2) am_canvas_text(c, x + size / 2, y + size + 7 + 1.4 * font, font - 1, 0, 0.5, 0, max_w, l2);
+}
+
 const char *am_fig_row_name(const am_embeddings *e, int64_t row, char *buf, size_t len)
 {
     const char *obj = e->meta[row].object, *fp = e->meta[row].filepath;

@@ -48,6 +48,11 @@ double am_axes_y(const am_axes *a, double v);
 /* Frame, ticks with labels, axis labels and a title. */
 void am_axes_draw(am_canvas *c, const am_axes *a, const char *xlabel, const char *ylabel, const char *title);
 
+/* Row's thumbnail (fetched at src_px) in a size-pixel square with its frame, and one or two
+ * caption lines (l2 may be NULL) centred below it, cut to max_w. */
+void am_canvas_captioned(am_canvas *c, const am_figure_opts *o, int64_t row, double x, double y, double size,
+                         int src_px, const double *frame, double max_w, double font, const char *l1, const char *l2);
+
 /* Fetches row's thumbnail from the options' source (NULL on failure or when there is none). */
 am_thumbnail *am_fig_fetch(const am_figure_opts *o, int64_t row, int size, am_thumbnail *buf);
 

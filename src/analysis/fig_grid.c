@@ -10,16 +10,10 @@ enum { CELL = 140, GAP = 18, CAPTION = 48, LABEL_W = 190, THUMB_SRC = 140 };
 
 static const double BLACK[3] = {0, 0, 0};
 
-static void cell(am_canvas *c, const am_embeddings *e, int64_t row, double x, double y, const char *l1, const char *l2,
-                 const double *frame, const am_figure_opts *o)
+static void cell(am_canvas *c, int64_t row, double x, double y, const char *l1, const char *l2, const double *frame,
+                 const am_figure_opts *o)
 {
-    am_thumbnail buf;
-    am_thumbnail *th = am_fig_fetch(o, row, THUMB_SRC, &buf);
-    am_canvas_thumb(c, th, x, y, CELL, frame);
-    if (th) am_thumbnail_free(th);
-    am_canvas_rgb(c, BLACK);
-    am_canvas_text(c, x + CELL / 2.0, y + CELL + 5, 14, 1, 0.5, 0, CELL + GAP - 4, l1);
-    if (l2) am_canvas_text(c, x + CELL / 2.0, y + CELL + 24, 13, 0, 0.5, 0, CELL + GAP - 4, l2);
+    am_canvas_captioned(c, o, row, x, y, CELL, THUMB_SRC, frame, CELL + GAP - 4, 14, l1, l2);
 }
 
 am_status am_figure_clusters(const char *path, const am_embeddings *e, const int32_t *labels, int k,
@@ -52,7 +46,7 @@ am_status am_figure_clusters(const char *path, const am_embeddings *e, const int
             int64_t row = examples[(int64_t)j * per + t];
             if (row < 0) continue;
             am_fig_row_name(e, row, l1, sizeof l1);
-            cell(&c, e, row, LABEL_W + t * (CELL + GAP), y, l1, NULL, rgb, o);
+            cell(&c, row, LABEL_W + t * (CELL + GAP), y, l1, NULL, rgb, o);
         }
     }
     return am_canvas_close(&c);
@@ -78,7 +72,7 @@ am_status am_figure_outliers(const char *path, const am_embeddings *e, const int
         int64_t row = order[t];
         snprintf(l1, sizeof l1, "#%d %s", t + 1, am_fig_row_name(e, row, nm, sizeof nm));
         snprintf(l2, sizeof l2, "%s = %.3g", score_name, score[row]);
-        cell(&c, e, row, x0 + (t % cols) * (CELL + GAP), head + (t / cols) * rowh, l1, l2, red, o);
+        cell(&c, row, x0 + (t % cols) * (CELL + GAP), head + (t / cols) * rowh, l1, l2, red, o);
     }
     return am_canvas_close(&c);
 }

@@ -12,16 +12,10 @@ enum { TILE = 170, GAP = 22, CAPTION = 52, PER_ROW = 7, MAP_H = 760, THUMB_SRC =
 static const double QUERY_RGB[3] = {0.84, 0.15, 0.16}, NB_RGB[3] = {0.95, 0.55, 0.0}, OTHER_RGB[3] = {0.7, 0.7, 0.7},
                     BLACK[3] = {0, 0, 0};
 
-static void tile(am_canvas *c, const am_embeddings *e, int64_t row, double x, double y, const char *l1, const char *l2,
-                 const double *frame, const am_figure_opts *o)
+static void tile(am_canvas *c, int64_t row, double x, double y, const char *l1, const char *l2, const double *frame,
+                 const am_figure_opts *o)
 {
-    am_thumbnail buf;
-    am_thumbnail *th = am_fig_fetch(o, row, THUMB_SRC, &buf);
-    am_canvas_thumb(c, th, x, y, TILE, frame);
-    if (th) am_thumbnail_free(th);
-    am_canvas_rgb(c, BLACK);
-    am_canvas_text(c, x + TILE / 2.0, y + TILE + 6, 16, 1, 0.5, 0, TILE + GAP - 4, l1);
-    am_canvas_text(c, x + TILE / 2.0, y + TILE + 28, 15, 0, 0.5, 0, TILE + GAP - 4, l2);
+    am_canvas_captioned(c, o, row, x, y, TILE, THUMB_SRC, frame, TILE + GAP - 4, 16, l1, l2);
 }
 
 static void marker(cairo_t *cr, double x, double y, double r, const double *rgb)
@@ -56,14 +50,14 @@ am_status am_figure_similar(const char *path, const am_embeddings *e, int64_t qu
         if (t == 0) {
             snprintf(l1, sizeof l1, "query: %s", name);
             snprintf(l2, sizeof l2, "row %lld", (long long)query);
-            tile(&c, e, query, x, y, l1, l2, QUERY_RGB, o);
+            tile(&c, query, x, y, l1, l2, QUERY_RGB, o);
         } else {
             const am_neighbor *n = &nb[t - 1];
             char nm[128];
             snprintf(l1, sizeof l1, "#%d %s", t, am_fig_row_name(e, n->index, nm, sizeof nm));
             if (metric == AM_METRIC_COSINE) snprintf(l2, sizeof l2, "cos = %.3f", n->score);
             else snprintf(l2, sizeof l2, "d = %.4g", n->score);
-            tile(&c, e, n->index, x, y, l1, l2, NB_RGB, o);
+            tile(&c, n->index, x, y, l1, l2, NB_RGB, o);
         }
     }
     if (pca) {
