@@ -23,31 +23,61 @@ static int cmp_float(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* One weighted least-squares fit of ln(count) = a + b·x + c·x² over the histogram bins of
- * [centre - half, centre + half]; x is measured from centre to keep the system well scaled.
- * Returns 0 when the bins do not describe a downward parabola. */
-static int fit_core(const float *v, int64_t n, double centre, double sigma, double *mean, double *sd)
+/* Quantised data (8-bit stamps, integer counts) only take values r0 + k·q: histogram bins must
+ * span whole levels with edges between them, or empty bins break the fit. q = 0 for float data. */
+typedef struct {
+    double q, r0;
+} levels;
+
+/* Histogram of v over [lo, lo + nb·width). */
+static void histogram(const float *v, int64_t n, double lo, double width, int nb, double *h)
 {
-    enum { BINS_PER_SIGMA = 8, MAX_BINS = 64 };
-    double width = sigma / BINS_PER_SIGMA;
-    /* Few pixels: wider bins so each holds enough counts for a stable logarithm. */
-    if (n < 20000) width = sigma / 4;
-    double half = CORE_HALF_WIDTH * sigma;
-    int nb = (int)ceil(2 * half / width);
-    if (nb > MAX_BINS) nb = MAX_BINS;
-    double lo = centre - half;
-    double h[MAX_BINS] = {0};
+    memset(h, 0, (size_t)nb * sizeof *h);
     for (int64_t i = 0; i < n; i++) {
         double k = floor((v[i] - lo) / width);
         if (k >= 0 && k < nb) h[(int)k] += 1;
     }
-    /* Normal equations for the three coefficients, weights = counts (var of ln h ≈ 1/h). */
+}
+
+/* Bin width and start fitted to the levels of quantised data. */
+static void snap_bins(const levels *lv, double *lo, double *width)
+{
+    if (lv->q <= 0) return;
+    *width = lv->q * ceil(*width / lv->q - 1e-9);
+    *lo = lv->r0 + (floor((*lo - lv->r0) / lv->q) + 0.5) * lv->q;
+}
+
+/* Weighted least-squares fit of a Gaussian to the log counts of the histogram bins over
+ * [centre - half, centre + half], x measured from centre in units of sigma to keep the system
+ * well scaled, weights = counts (var of ln h ≈ 1/h). Two-sided: ln h = a + b·x + c·x². One-sided
+ * (the mode at the bottom of the data, e.g. a sky clipped at zero): the centre stays fixed and
+ * only bins above it count, ln h = a + c·x². Returns 0 when the bins do not describe a downward
+ * parabola. */
+static int fit_core(const float *v, int64_t n, const levels *lv, int one_sided, double centre, double sigma,
+                    double *mean, double *sd)
+{
+    enum { MAX_BINS = 64 };
+    /* Few pixels: wider bins so each holds enough counts for a stable logarithm. */
+    double width = sigma / (n < 20000 ? 4 : 8);
+    double half = CORE_HALF_WIDTH * sigma;
+    if (2 * half / width > MAX_BINS - 2) width = 2 * half / (MAX_BINS - 2);
+    double lo = one_sided ? centre - width / 2 : centre - half;
+    snap_bins(lv, &lo, &width);
+    int nb = (int)ceil((centre + half - lo) / width);
+    if (nb > MAX_BINS) nb = MAX_BINS;
+    double h[MAX_BINS];
+    histogram(v, n, lo, width, nb, h);
     double s[5] = {0}, t[3] = {0};
     int used = 0;
+    if (one_sided) {
+        /* The first bin also holds everything clipped below it. With the mean at the clip level,
+         * it holds Φ(a) of the Gaussian where an unclipped central bin holds 2Φ(a) - 1. */
+        double a = width / (2 * sigma), phi = 0.5 * erfc(-a / sqrt(2.0));
+        h[0] *= (2 * phi - 1) / phi;
+    }
     for (int k = 0; k < nb; k++) {
         if (h[k] < 1) continue;
-        double x = (lo + (k + 0.5) * width - centre) / sigma, y = log(h[k]), wgt = h[k];
-        double p = wgt;
+        double x = (lo + (k + 0.5) * width - centre) / sigma, y = log(h[k]), p = h[k];
         for (int e = 0; e < 5; e++) {
             s[e] += p;
             if (e < 3) t[e] += p * y;
@@ -55,17 +85,25 @@ static int fit_core(const float *v, int64_t n, double centre, double sigma, doub
         }
         used++;
     }
-    if (used < 5) return 0;
-    /* Solve [s0 s1 s2; s1 s2 s3; s2 s3 s4]·(a b c) = t by Cramer's rule. */
-    double m[3][3] = {{s[0], s[1], s[2]}, {s[1], s[2], s[3]}, {s[2], s[3], s[4]}};
-    double det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0]) +
-                 m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
-    if (!(fabs(det) > 0)) return 0;
-    double db = m[0][0] * (t[1] * m[2][2] - m[1][2] * t[2]) - t[0] * (m[1][0] * m[2][2] - m[1][2] * m[2][0]) +
-                m[0][2] * (m[1][0] * t[2] - t[1] * m[2][0]);
-    double dc = m[0][0] * (m[1][1] * t[2] - t[1] * m[2][1]) - m[0][1] * (m[1][0] * t[2] - t[1] * m[2][0]) +
-                t[0] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
-    double b = db / det, c = dc / det;
+    double b = 0, c;
+    if (one_sided) {
+        /* Basis (1, x²): [s0 s2; s2 s4]·(a c) = (t0, t2). */
+        double det = s[0] * s[4] - s[2] * s[2];
+        if (used < 3 || !(fabs(det) > 0)) return 0;
+        c = (s[0] * t[2] - s[2] * t[0]) / det;
+    } else {
+        /* [s0 s1 s2; s1 s2 s3; s2 s3 s4]·(a b c) = t by Cramer's rule. */
+        double m[3][3] = {{s[0], s[1], s[2]}, {s[1], s[2], s[3]}, {s[2], s[3], s[4]}};
+        double det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) -
+                     m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0]) + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
+        if (used < 5 || !(fabs(det) > 0)) return 0;
+        double db = m[0][0] * (t[1] * m[2][2] - m[1][2] * t[2]) - t[0] * (m[1][0] * m[2][2] - m[1][2] * m[2][0]) +
+                    m[0][2] * (m[1][0] * t[2] - t[1] * m[2][0]);
+        double dc = m[0][0] * (m[1][1] * t[2] - t[1] * m[2][1]) - m[0][1] * (m[1][0] * t[2] - t[1] * m[2][0]) +
+                    t[0] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
+        b = db / det;
+        c = dc / det;
+    }
     if (!(c < 0)) return 0;
     /* Back from units of sigma around centre. */
     *sd = sigma * sqrt(-1 / (2 * c));
@@ -73,19 +111,24 @@ static int fit_core(const float *v, int64_t n, double centre, double sigma, doub
     return isfinite(*sd) && isfinite(*mean);
 }
 
-/* Centre of the most populated of 101 bins of width w from lo: the starting mode. */
-static double histogram_mode(const float *v, int64_t n, double lo, double w)
+/* Centre of the most populated of 101 bins of about `width` around `around`: the mode. */
+static double histogram_mode(const float *v, int64_t n, const levels *lv, double around, double width)
 {
     enum { NB = 101 };
-    double h[NB] = {0};
-    for (int64_t i = 0; i < n; i++) {
-        double k = floor((v[i] - lo) / w);
-        if (k >= 0 && k < NB) h[(int)k] += 1;
-    }
+    double lo = around - NB / 2 * width - width / 2, h[NB];
+    snap_bins(lv, &lo, &width);
+    histogram(v, n, lo, width, NB, h);
     int best = NB / 2;
     for (int k = 0; k < NB; k++)
         if (h[k] > h[best]) best = k;
-    return lo + (best + 0.5) * w;
+    return lo + (best + 0.5) * width;
+}
+
+/* Value at quantile f of a sorted sample. */
+static double quantile(const float *s, int64_t n, double f)
+{
+    int64_t i = (int64_t)(f * (double)(n - 1));
+    return s[i < 0 ? 0 : i >= n ? n - 1 : i];
 }
 
 /* Drops every value equal to x; returns the new count. */
@@ -95,6 +138,24 @@ static int64_t drop_value(float *v, int64_t m, float x)
     for (int64_t i = 0; i < m; i++)
         if (v[i] != x) v[k++] = v[i];
     return k;
+}
+
+/* Smallest gap between distinct values of a sorted sample, if the data look quantised: the
+ * sample then holds few distinct values, each many times. */
+static levels find_levels(const float *s, int64_t n)
+{
+    levels lv = {0, 0};
+    int64_t distinct = 1;
+    double q = INFINITY;
+    for (int64_t i = 1; i < n; i++)
+        if (s[i] != s[i - 1]) {
+            distinct++;
+            if (s[i] - s[i - 1] < q) q = (double)s[i] - (double)s[i - 1];
+        }
+    if (distinct < 2 || (double)distinct > 0.1 * (double)n || !isfinite(q)) return lv;
+    lv.q = q;
+    lv.r0 = s[n / 2];
+    return lv;
 }
 
 am_status am_thumb_noise_fit(const float *values, int64_t n, double mask_sigma, am_thumb_noise *out)
@@ -127,48 +188,64 @@ am_status am_thumb_noise_fit(const float *values, int64_t n, double mask_sigma, 
     qsort(smp, (size_t)ns, sizeof *smp, cmp_float);
 
     /* A value repeated over a large area (blanked pixels set to 0, the outside of a primary beam)
-     * is not noise: leave it out of the fit. */
+     * is not noise: leave it out of the fit. Quantised data repeat every value, so there the
+     * spike must also stand far above its neighbouring levels, and a spike at their minimum is a
+     * sky clipped to black (8-bit stamps): the background itself, kept. */
+    levels lv = find_levels(smp, ns);
     int64_t run = 1, best_run = 1, best_at = 0;
     for (int64_t i = 1; i < ns; i++) {
         run = smp[i] == smp[i - 1] ? run + 1 : 1;
         if (run > best_run) best_run = run, best_at = i - run + 1;
     }
-    if (best_run > ns / 20 && ns - best_run >= 16) {
+    int64_t next_run = 0; /* the longest run of a neighbouring level */
+    for (int64_t i = best_at - 1, r = 0; i >= 0 && smp[i] == smp[best_at - 1]; i--) next_run = ++r;
+    for (int64_t i = best_at + best_run, r = 0; i < ns && smp[i] == smp[best_at + best_run]; i++)
+        if (++r > next_run) next_run = r;
+    if (best_run > ns / 20 && ns - best_run >= 16 && (lv.q == 0 || (best_run > 4 * next_run && best_at > 0))) {
         float spike = smp[best_at];
         ns = drop_value(smp, ns, spike);
         m = drop_value(v, m, spike);
     }
 
     double median = 0.5 * ((double)smp[(ns - 1) / 2] + (double)smp[ns / 2]);
-    /* Robust start: σ from the 16th–84th percentile spread. */
-    double sigma0 = 0.5 * ((double)smp[(int64_t)(0.8413 * (double)(ns - 1))] -
-                           (double)smp[(int64_t)(0.1587 * (double)(ns - 1))]);
-    free(smp);
+    /* Robust start: σ from the 16th–84th percentile spread (too wide when sources fill much of
+     * the image), then from below the mode alone, where there is only noise: in a Gaussian,
+     * 15.87 % of pixels lie below mode - σ, a third of those below the mode. */
+    double sigma0 = 0.5 * (quantile(smp, ns, 0.8413) - quantile(smp, ns, 0.1587));
     out->mean = median;
     out->sigma = sigma0;
     out->fitted = 0;
     if (sigma0 > 0) {
-        double centre = histogram_mode(v, m, median - 5 * sigma0, sigma0 / 10);
-        double sigma = sigma0, mean = centre, sd = sigma0;
-        int ok = 0;
+        double mode = histogram_mode(v, m, &lv, median, sigma0 / 10);
+        int64_t below = 0;
+        while (below < ns && smp[below] < mode) below++;
+        double low = mode - quantile(smp, ns, 0.3174 * (double)below / (double)ns);
+        if (low > 0 && low < sigma0) {
+            sigma0 = low;
+            mode = histogram_mode(v, m, &lv, mode, sigma0 / 10);
+        }
+        /* Hardly any data below the mode: a clipped background, fitted from above. */
+        int one_sided = mode - smp[0] < 0.5 * sigma0;
+        if (one_sided) mode = smp[0];
+        double centre = mode, sigma = sigma0, mean = centre, sd = sigma0;
+        /* Iterate until the window stops moving. A fit that fails after good ones (quantised data
+         * whose noise shrank to a level or two, too few bins left) keeps the last good one. */
+        int good = 0;
         for (int it = 0; it < FIT_ITERATIONS; it++) {
-            if (!fit_core(v, m, centre, sigma, &mean, &sd) || sd > 10 * sigma0 || sd < 1e-3 * sigma0 ||
-                fabs(mean - centre) > 2 * sigma) {
-                ok = 0;
+            if (!fit_core(v, m, &lv, one_sided, centre, sigma, &mean, &sd) || sd > 10 * sigma0 ||
+                sd < 1e-3 * sigma0 || fabs(mean - centre) > 2 * sigma)
                 break;
-            }
-            ok = 1;
+            good++;
             double dm = fabs(mean - centre), ds = fabs(sd - sigma);
             centre = mean;
             sigma = sd;
             if (dm < 1e-4 * sd && ds < 1e-4 * sd) break;
         }
-        if (ok) {
-            out->mean = mean;
-            out->sigma = sd;
-            out->fitted = 1;
-        }
+        out->mean = good ? centre : mode;
+        out->sigma = good ? sigma : sigma0;
+        out->fitted = good > 0;
     }
+    free(smp);
     out->threshold = out->mean + (mask_sigma > 0 ? mask_sigma : 0) * out->sigma;
     free(v);
     return AM_OK;

@@ -59,6 +59,25 @@ static void test_noise_fit(void)
     CHECK(fabs(nz.sigma - 0.1) < 0.003 && fabs(nz.mean - 0.5) < 0.003, "blanked image: mean %g sigma %g", nz.mean,
           nz.sigma);
 
+    /* An 8-bit stamp: noise N(0, 3) rounded to whole levels and clipped at 0 (the sky set to
+     * black), with a galaxy in the middle whose wings widen the fit by ~7 % (exact without it).
+     * The fit is one-sided from the clip level. */
+    for (int i = 0; i < 65536; i++) {
+        int y = i / 256, x = i % 256;
+        double g = 200 * exp(-((x - 128.0) * (x - 128.0) + (y - 128.0) * (y - 128.0)) / (2 * 15.0 * 15.0));
+        double q = round(3 * am_rng_normal(&r) + g);
+        v[i] = (float)(q < 0 ? 0 : q > 255 ? 255 : q);
+    }
+    CHECK_OK(am_thumb_noise_fit(v, 65536, 5.0, &nz));
+    CHECK(nz.fitted && nz.mean == 0 && fabs(nz.sigma / 3 - 1) < 0.1, "clipped 8-bit: mean %g sigma %g fitted %d",
+          nz.mean, nz.sigma, nz.fitted);
+
+    /* Integer counts: noise N(1000, 1.5) rounded (variance + 1/12 from the rounding), hot pixels. */
+    for (int i = 0; i < 65536; i++) v[i] = (float)round(1000 + 1.5 * am_rng_normal(&r) + (i % 50 == 0) * 300);
+    CHECK_OK(am_thumb_noise_fit(v, 65536, 5.0, &nz));
+    CHECK(fabs(nz.mean - 1000) < 0.05 && fabs(nz.sigma / sqrt(1.5 * 1.5 + 1 / 12.0) - 1) < 0.03,
+          "integer counts: mean %g sigma %g", nz.mean, nz.sigma);
+
     /* Constant image: no width, no failure. */
     for (int i = 0; i < n; i++) v[i] = 3.0f;
     CHECK_OK(am_thumb_noise_fit(v, n, 5.0, &nz));
