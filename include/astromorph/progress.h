@@ -24,14 +24,14 @@ am_status am_progress_create(am_progress **p, const char *label, int64_t total, 
 /* Plain mode: seconds between lines (default 10). TTY mode redraws at most 10 times a second. */
 void am_progress_set_interval(am_progress *p, double seconds);
 
-/* `done` items finished so far; `loss` the latest batch loss (NaN when there is none): the bar
- * shows the mean of the losses reported so far. */
+/* `done` items finished so far; `loss` the running loss to show (e.g. the epoch's mean loss per
+ * image so far, as the trainer reports it); NaN leaves the shown loss as it was. */
 void am_progress_update(am_progress *p, int64_t done, double loss);
 /* The same at a given time in seconds (a monotonic clock; for tests and replay). */
 void am_progress_update_at(am_progress *p, int64_t done, double loss, double now);
 
-/* Mean of the finite losses reported so far (NaN if none). */
-double am_progress_mean_loss(const am_progress *p);
+/* The loss shown (NaN if none was given). */
+double am_progress_loss(const am_progress *p);
 
 /* Draws the final state (ending the line on a terminal) and frees p; p may be NULL. */
 void am_progress_finish(am_progress *p);

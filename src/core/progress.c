@@ -18,8 +18,7 @@ struct am_progress {
     am_progress_mode mode;
     double interval, start, last_draw;
     int started, drawn_once;
-    double loss_sum;
-    int64_t loss_n;
+    double loss; /* NaN until one is given */
 };
 
 static double monotonic_now(void)
@@ -40,6 +39,7 @@ am_status am_progress_create(am_progress **out, const char *label, int64_t total
     if (mode == AM_PROGRESS_AUTO) mode = isatty(fileno(p->out)) ? AM_PROGRESS_TTY : AM_PROGRESS_PLAIN;
     p->mode = mode;
     p->interval = 10.0;
+    p->loss = NAN;
     *out = p;
     return AM_OK;
 }
@@ -49,7 +49,7 @@ void am_progress_set_interval(am_progress *p, double seconds)
     if (p && seconds > 0) p->interval = seconds;
 }
 
-double am_progress_mean_loss(const am_progress *p) { return p && p->loss_n ? p->loss_sum / (double)p->loss_n : NAN; }
+double am_progress_loss(const am_progress *p) { return p ? p->loss : NAN; }
 
 /* "1:02:03" or "2:03". */
 static void fmt_duration(char *buf, size_t n, double s)
@@ -85,7 +85,7 @@ static void fmt_stats(const am_progress *p, double now, int final, char *buf, si
         fmt_duration(d, sizeof d, (double)(p->total - p->done) / rate);
         k += (size_t)snprintf(buf + k, n - k, ", ETA %s", d);
     }
-    if (k < n && p->loss_n) snprintf(buf + k, n - k, ", loss %.4f", am_progress_mean_loss(p));
+    if (k < n && isfinite(p->loss)) snprintf(buf + k, n - k, ", loss %.4f", p->loss);
 }
 
 static void draw(am_progress *p, double now, int final)
@@ -121,10 +121,7 @@ void am_progress_update_at(am_progress *p, int64_t done, double loss, double now
         p->first_done = done;
     }
     p->done = done;
-    if (isfinite(loss)) {
-        p->loss_sum += loss;
-        p->loss_n++;
-    }
+    if (isfinite(loss)) p->loss = loss;
     if (p->mode == AM_PROGRESS_OFF) return;
     double gap = p->mode == AM_PROGRESS_TTY ? TTY_REDRAW_S : p->interval;
     if (now - p->last_draw >= gap || (p->mode == AM_PROGRESS_TTY && !p->drawn_once)) draw(p, now, 0);

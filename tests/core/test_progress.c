@@ -1,5 +1,5 @@
-/* Progress bar: plain lines at the set interval with rate, ETA and mean loss computed from the
- * given clock; terminal redraws limited to 10 a second; off mode silent. */
+/* Progress bar: plain lines at the set interval with rate, ETA and the running loss, timed by
+ * the given clock; terminal redraws limited to 10 a second; off mode silent. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,9 +39,9 @@ static void test_plain(void)
     char *s = contents(f);
     CHECK(s[0] == '\0', "a line before the interval passed: %s", s);
     free(s);
-    am_progress_update_at(p, 105, 0.3, 110.5);
-    CHECK(fabs(am_progress_mean_loss(p) - 0.6) < 1e-12, "mean loss %g", am_progress_mean_loss(p));
-    am_progress_update_at(p, 120, NAN, 112.0); /* within the interval: no line */
+    am_progress_update_at(p, 105, 0.6, 110.5);
+    CHECK(am_progress_loss(p) == 0.6, "shown loss %g", am_progress_loss(p));
+    am_progress_update_at(p, 120, NAN, 112.0); /* within the interval: no line; NaN keeps 0.6 */
     s = contents(f);
     CHECK(strcmp(s, "epoch 1/3: 105/200 (52%), 10.0 img/s, ETA 0:10, loss 0.6000\n") == 0, "plain line: '%s'", s);
     free(s);
@@ -94,15 +94,15 @@ static void test_unknown_total_and_off(void)
 
     f = tmpfile();
     CHECK_OK(am_progress_create(&p, "quiet", 10, f, AM_PROGRESS_OFF));
-    for (int i = 0; i <= 10; i++) am_progress_update_at(p, i, 1.0, i * 100.0);
-    CHECK(am_progress_mean_loss(p) == 1.0, "off mode still averages the loss");
+    for (int i = 0; i <= 10; i++) am_progress_update_at(p, i, 1.0 / (i + 1), i * 100.0);
+    CHECK(am_progress_loss(p) == 1.0 / 11, "off mode still keeps the loss");
     am_progress_finish_at(p, 2000.0);
     s = contents(f);
     CHECK(s[0] == '\0', "off mode wrote '%s'", s);
     free(s);
     fclose(f);
     am_progress_finish(NULL);
-    CHECK(isnan(am_progress_mean_loss(NULL)), "no progress, no loss");
+    CHECK(isnan(am_progress_loss(NULL)), "no progress, no loss");
 }
 
 int main(void)
