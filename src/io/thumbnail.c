@@ -1,6 +1,8 @@
 /* Thumbnails as in the astromorph paper. The noise is found by fitting a Gaussian to the core
  * of the pixel histogram around its mode (weighted least squares on log counts, iterated so the
- * window follows the fit); sources only add to the upper tail, so the core stays clean. */
+ * window follows the fit); sources only add to the upper tail, so the core stays clean.
+ * Quantised data get bins on whole levels, and a sky clipped to black (the mode at the bottom of
+ * the data) a one-sided fit from the clip level. */
 #include "astromorph/thumbnail.h"
 
 #include <math.h>
@@ -158,6 +160,28 @@ static levels find_levels(const float *s, int64_t n)
     return lv;
 }
 
+/* A value repeated over a large area (blanked pixels set to 0, the outside of a primary beam) is
+ * not noise: it is left out of the sorted sample s and the values v. Quantised data repeat every
+ * value, so there the spike must also stand far above its neighbouring levels, and a spike at
+ * their minimum is a sky clipped to black (8-bit stamps): the background itself, kept. */
+static void drop_spike(float *s, int64_t *ns, float *v, int64_t *m, const levels *lv)
+{
+    int64_t n = *ns, run = 1, best_run = 1, best_at = 0;
+    for (int64_t i = 1; i < n; i++) {
+        run = s[i] == s[i - 1] ? run + 1 : 1;
+        if (run > best_run) best_run = run, best_at = i - run + 1;
+    }
+    int64_t next_run = 0; /* the longest run of a neighbouring level */
+    for (int64_t i = best_at - 1, r = 0; i >= 0 && s[i] == s[best_at - 1]; i--) next_run = ++r;
+    for (int64_t i = best_at + best_run, r = 0; i < n && s[i] == s[best_at + best_run]; i++)
+        if (++r > next_run) next_run = r;
+    if (best_run <= n / 20 || n - best_run < 16) return;
+    if (lv->q > 0 && (best_run <= 4 * next_run || best_at == 0)) return;
+    float spike = s[best_at];
+    *ns = drop_value(s, n, spike);
+    *m = drop_value(v, *m, spike);
+}
+
 am_status am_thumb_noise_fit(const float *values, int64_t n, double mask_sigma, am_thumb_noise *out)
 {
     /* Order statistics come from an evenly strided sample, so large images cost O(n), not a sort. */
@@ -187,30 +211,13 @@ am_status am_thumb_noise_fit(const float *values, int64_t n, double mask_sigma, 
     for (int64_t i = 0; i < ns; i++) smp[i] = v[i * m / ns];
     qsort(smp, (size_t)ns, sizeof *smp, cmp_float);
 
-    /* A value repeated over a large area (blanked pixels set to 0, the outside of a primary beam)
-     * is not noise: leave it out of the fit. Quantised data repeat every value, so there the
-     * spike must also stand far above its neighbouring levels, and a spike at their minimum is a
-     * sky clipped to black (8-bit stamps): the background itself, kept. */
     levels lv = find_levels(smp, ns);
-    int64_t run = 1, best_run = 1, best_at = 0;
-    for (int64_t i = 1; i < ns; i++) {
-        run = smp[i] == smp[i - 1] ? run + 1 : 1;
-        if (run > best_run) best_run = run, best_at = i - run + 1;
-    }
-    int64_t next_run = 0; /* the longest run of a neighbouring level */
-    for (int64_t i = best_at - 1, r = 0; i >= 0 && smp[i] == smp[best_at - 1]; i--) next_run = ++r;
-    for (int64_t i = best_at + best_run, r = 0; i < ns && smp[i] == smp[best_at + best_run]; i++)
-        if (++r > next_run) next_run = r;
-    if (best_run > ns / 20 && ns - best_run >= 16 && (lv.q == 0 || (best_run > 4 * next_run && best_at > 0))) {
-        float spike = smp[best_at];
-        ns = drop_value(smp, ns, spike);
-        m = drop_value(v, m, spike);
-    }
+    drop_spike(smp, &ns, v, &m, &lv);
 
     double median = 0.5 * ((double)smp[(ns - 1) / 2] + (double)smp[ns / 2]);
     /* Robust start: σ from the 16th–84th percentile spread (too wide when sources fill much of
      * the image), then from below the mode alone, where there is only noise: in a Gaussian,
-     * 15.87 % of pixels lie below mode - σ, a third of those below the mode. */
+     * 31.74 % of the pixels below the mode lie below mode - σ. */
     double sigma0 = 0.5 * (quantile(smp, ns, 0.8413) - quantile(smp, ns, 0.1587));
     out->mean = median;
     out->sigma = sigma0;
