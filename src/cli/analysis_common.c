@@ -1,0 +1,284 @@
+/* Options, loading, tables and thumbnails shared by the analysis commands. */
+#include "cli/analysis_common.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "astromorph/fits.h"
+
+const char AC_COMMON_HELP[] =
+    "  --embeddings FILE    embeddings from inference (.safetensors) or its CSV export\n"
+    "                       (default: the newest in exported/)\n"
+    "  -o, --output FILE    write the table there instead of to standard output\n"
+    "  --figure FILE        draw the figure (.png or .pdf)\n"
+    "  --data-root DIR      folder that relative image paths are under (for thumbnails)\n"
+    "  --stretch S          thumbnail stretch: linear (default), asinh or log\n"
+    "  --threads N          threads to use (default: all cores)\n"
+    "  -h, --help           this help\n";
+
+void ac_common_init(ac_common *c, const char *cmd)
+{
+    memset(c, 0, sizeof *c);
+    c->cmd = cmd;
+    am_thumb_opts_default(&c->thumb);
+}
+
+int ac_parse_int(const ac_common *c, const char *name, const char *arg, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(arg, &end, 10);
+    if (!arg[0] || *end || errno || v < lo || v > hi) {
+        fprintf(stderr, "astromorph %s: %s %s: must be an integer from %ld to %ld\n", c->cmd, name, arg, lo, hi);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+int ac_parse_double(const ac_common *c, const char *name, const char *arg, double lo, double hi, double *out)
+{
+    char *end;
+    double v = strtod(arg, &end);
+    if (!arg[0] || *end || !(v >= lo && v <= hi)) {
+        fprintf(stderr, "astromorph %s: %s %s: must be a number from %g to %g\n", c->cmd, name, arg, lo, hi);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+int ac_common_option(ac_common *c, int opt, const char *arg)
+{
+    long v;
+    switch (opt) {
+    case AC_OPT_EMBEDDINGS: c->embeddings = arg; return 1;
+    case 'o': c->output = arg; return 1;
+    case AC_OPT_FIGURE: {
+        size_t n = strlen(arg);
+        if (n < 5 || (strcmp(arg + n - 4, ".png") != 0 && strcmp(arg + n - 4, ".pdf") != 0)) {
+            fprintf(stderr, "astromorph %s: --figure %s: the file name must end in .png or .pdf\n", c->cmd, arg);
+            return -1;
+        }
+        c->figure = arg;
+        return 1;
+    }
+    case AC_OPT_DATA_ROOT: c->data_root = arg; return 1;
+    case AC_OPT_STRETCH:
+        if (strcmp(arg, "linear") == 0) c->thumb.stretch = AM_STRETCH_LINEAR;
+        else if (strcmp(arg, "asinh") == 0) c->thumb.stretch = AM_STRETCH_ASINH;
+        else if (strcmp(arg, "log") == 0) c->thumb.stretch = AM_STRETCH_LOG;
+        else {
+            fprintf(stderr, "astromorph %s: --stretch %s: must be linear, asinh or log\n", c->cmd, arg);
+            return -1;
+        }
+        return 1;
+    case AC_OPT_THREADS:
+        if (!ac_parse_int(c, "--threads", arg, 0, 4096, &v)) return -1;
+        c->threads = (int)v;
+        return 1;
+    default: return 0;
+    }
+}
+
+static int has_suffix(const char *s, const char *suf)
+{
+    size_t n = strlen(s), m = strlen(suf);
+    return n > m && strcmp(s + n - m, suf) == 0;
+}
+
+/* The newest embeddings file in exported/ (a .safetensors wins a tie with a .csv). */
+static am_status newest_export(char *out, size_t len)
+{
+    DIR *d = opendir("exported");
+    if (!d)
+        return am_error(AM_ERR_NOTFOUND, "no --embeddings given and no exported/ folder here (run 'astromorph inference' first)");
+    struct dirent *de;
+    struct timespec best = {0, 0};
+    int found = 0, best_st = 0;
+    while ((de = readdir(d))) {
+        int st = has_suffix(de->d_name, ".safetensors");
+        if (!st && !has_suffix(de->d_name, ".csv")) continue;
+        char path[4096];
+        struct stat sb;
+        snprintf(path, sizeof path, "exported/%s", de->d_name);
+        if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) continue;
+        int newer = !found || sb.st_mtim.tv_sec > best.tv_sec ||
+                    (sb.st_mtim.tv_sec == best.tv_sec && sb.st_mtim.tv_nsec > best.tv_nsec) ||
+                    (sb.st_mtim.tv_sec == best.tv_sec && sb.st_mtim.tv_nsec == best.tv_nsec && st && !best_st);
+        if (newer) {
+            best = sb.st_mtim;
+            best_st = st;
+            found = 1;
+            snprintf(out, len, "%s", path);
+        }
+    }
+    closedir(d);
+    if (!found) return am_error(AM_ERR_NOTFOUND, "no --embeddings given and no .safetensors or .csv in exported/");
+    return AM_OK;
+}
+
+am_status ac_load(ac_common *c, am_embeddings *e)
+{
+    static char chosen[4096];
+    if (c->threads > 0) am_set_threads(c->threads);
+    if (!c->embeddings) {
+        AM_TRY(newest_export(chosen, sizeof chosen));
+        c->embeddings = chosen;
+        fprintf(stderr, "astromorph %s: using %s\n", c->cmd, chosen);
+    }
+    AM_TRY(am_embeddings_load(e, c->embeddings));
+    if (e->n < 1) return am_error(AM_ERR_VALUE, "%s: no embeddings in the file", c->embeddings);
+    return AM_OK;
+}
+
+am_status ac_table_open(ac_table *t, const ac_common *c)
+{
+    memset(t, 0, sizeof *t);
+    if (!c->output) {
+        t->fp = stdout;
+        return AM_OK;
+    }
+    AM_TRY(am_atomic_open(&t->af, c->output, 0));
+    t->fp = t->af.fp;
+    t->to_file = 1;
+    return AM_OK;
+}
+
+am_status ac_table_close(ac_table *t, am_status s)
+{
+    if (!t->to_file) {
+        fflush(stdout);
+        return s;
+    }
+    if (s == AM_OK && ferror(t->fp)) s = am_error(AM_ERR_IO, "%s: write failed", t->af.path);
+    if (s != AM_OK) {
+        am_atomic_abort(&t->af);
+        return s;
+    }
+    return am_atomic_commit(&t->af);
+}
+
+void ac_field(FILE *fp, const char *s)
+{
+    if (!strpbrk(s, ";\"\r\n")) {
+        fputs(s, fp);
+        return;
+    }
+    fputc('"', fp);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', fp);
+        fputc(*s, fp);
+    }
+    fputc('"', fp);
+}
+
+void ac_meta_header(FILE *fp, const char *prefix)
+{
+    fprintf(fp, "%sindex;object;right ascension;declination;rest freq;filepath", prefix ? prefix : "");
+}
+
+void ac_meta_row(FILE *fp, const am_embeddings *e, int64_t row)
+{
+    const am_meta *m = &e->meta[row];
+    fprintf(fp, "%lld;", (long long)row);
+    ac_field(fp, m->object);
+    fputc(';', fp);
+    ac_field(fp, m->ra);
+    fputc(';', fp);
+    ac_field(fp, m->dec);
+    fputc(';', fp);
+    ac_field(fp, m->restfreq);
+    fputc(';', fp);
+    ac_field(fp, m->filepath ? m->filepath : "N/A");
+}
+
+/* Exists, ignoring a CFITSIO extension suffix "[...]". */
+static int image_exists(const char *path)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path);
+    char *br = strchr(buf, '[');
+    if (br && br != buf) *br = 0;
+    return am_file_exists(buf);
+}
+
+/* Relative image paths are tried under --data-root, as given (from the current folder), and
+ * under the folder above exported/ when the embeddings file lies in one. */
+static am_status thumb_source(void *user, int64_t row, int size, am_thumbnail *out)
+{
+    ac_thumbs *t = user;
+    const char *fp = t->e->meta[row].filepath;
+    if (!fp || !fp[0] || strcmp(fp, "N/A") == 0) return am_error(AM_ERR_NOTFOUND, "row %lld has no file path", (long long)row);
+    char path[4096];
+    snprintf(path, sizeof path, "%s", fp);
+    if (fp[0] != '/' && t->common->data_root) {
+        snprintf(path, sizeof path, "%s/%s", t->common->data_root, fp);
+    } else if (fp[0] != '/' && !image_exists(fp) && t->common->embeddings) {
+        const char *emb = t->common->embeddings, *slash = strrchr(emb, '/');
+        int dirlen = slash ? (int)(slash - emb) : 0;
+        if (dirlen >= 8 && strncmp(emb + dirlen - 8, "exported", 8) == 0)
+            snprintf(path, sizeof path, "%.*s%s", dirlen - 8, emb, fp);
+    }
+    am_tensor img;
+    am_status s = am_fits_read(path, NULL, &img, NULL);
+    if (s != AM_OK) {
+        if (!t->warned++)
+            fprintf(stderr, "astromorph %s: cannot read images for thumbnails (%s); try --data-root\n", t->common->cmd,
+                    am_errmsg());
+        return s;
+    }
+    s = am_thumbnail_make(img.data, (int)img.shape[0], (int)img.shape[1], (int)img.shape[2], size, &t->common->thumb, out,
+                          NULL);
+    am_tensor_free(&img);
+    return s;
+}
+
+am_figure_opts ac_figure_opts(ac_thumbs *t, const ac_common *c, const am_embeddings *e)
+{
+    t->common = c;
+    t->e = e;
+    t->warned = 0;
+    am_figure_opts o = {.thumbs = thumb_source, .user = t, .title = NULL};
+    return o;
+}
+
+static const char *base_name(const char *p)
+{
+    const char *s = strrchr(p, '/');
+    return s ? s + 1 : p;
+}
+
+am_status ac_find_row(const ac_common *c, const am_embeddings *e, const char *object, const char *file, long index,
+                      int64_t *row)
+{
+    if (index >= 0) {
+        if (index >= e->n)
+            return am_error(AM_ERR_VALUE, "--index %ld: %s has %lld rows", index, c->embeddings, (long long)e->n);
+        *row = index;
+        return AM_OK;
+    }
+    int64_t hit = -1, count = 0;
+    for (int64_t i = 0; i < e->n; i++) {
+        const char *fp = e->meta[i].filepath ? e->meta[i].filepath : "";
+        int match = object ? strcmp(e->meta[i].object, object) == 0
+                           : (strcmp(fp, file) == 0 || strcmp(base_name(fp), base_name(file)) == 0);
+        if (match && count++ == 0) hit = i;
+    }
+    if (hit < 0 && object) /* a second chance, ignoring case */
+        for (int64_t i = 0; i < e->n && hit < 0; i++)
+            if (strcasecmp(e->meta[i].object, object) == 0) hit = i, count = 1;
+    if (hit < 0)
+        return am_error(AM_ERR_NOTFOUND, "no image with %s '%s' in %s", object ? "OBJECT" : "file path",
+                        object ? object : file, c->embeddings);
+    if (count > 1)
+        fprintf(stderr, "astromorph %s: %lld images match '%s'; using row %lld (choose with --index)\n", c->cmd,
+                (long long)count, object ? object : file, (long long)hit);
+    *row = hit;
+    return AM_OK;
+}

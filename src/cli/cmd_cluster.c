@@ -1,0 +1,180 @@
+/* `astromorph cluster`: k-means++ clusters of the embeddings (seeded restarts), with inertia and
+ * silhouette, labels as CSV, and a figure of the images nearest each centre. */
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "astromorph/kmeans.h"
+#include "cli/analysis_common.h"
+#include "cli/commands.h"
+#include "cli/run_log.h"
+
+enum { OPT_RESTARTS = AC_OPT_FIRST_FREE, OPT_SEED, OPT_MAXITER, OPT_SAMPLE, OPT_EXAMPLES, OPT_SAVE };
+
+static void usage(FILE *fp)
+{
+    fprintf(fp, "usage: astromorph cluster [-k K] [--restarts R] [--seed S] [options]\n\n"
+                "k-means++ clusters as ';'-separated CSV:\n"
+                "index;object;right ascension;declination;rest freq;filepath;cluster;distance;silhouette\n"
+                "(distance to the cluster centre; silhouette empty for images outside the sample).\n"
+                "Inertia and mean silhouette are printed on standard error.\n\n"
+                "  -k K                 clusters (default 10)\n"
+                "  --restarts R         k-means++ seedings, the lowest inertia wins (default 10)\n"
+                "  --seed S             seed (default 0)\n"
+                "  --max-iter N         Lloyd iterations per restart (default 300)\n"
+                "  --silhouette-sample N  images scored for the silhouette (default 10000; 0 = all)\n"
+                "  --examples N         images per cluster in the figure (default 8)\n"
+                "  --save FILE          also write the embeddings with these labels (.safetensors or .csv)\n"
+                "%s",
+            AC_COMMON_HELP);
+}
+
+typedef struct {
+    am_kmeans_opts km;
+    long sample, examples;
+    const char *save;
+} cl_opts;
+
+typedef struct {
+    double d;
+    int64_t i;
+} dist_row;
+
+static int cmp_dist(const void *a, const void *b)
+{
+    const dist_row *x = a, *y = b;
+    if (x->d != y->d) return x->d < y->d ? -1 : 1;
+    return (x->i > y->i) - (x->i < y->i);
+}
+
+static am_status run(ac_common *c, const cl_opts *co)
+{
+    am_embeddings e;
+    AM_TRY(ac_load(c, &e));
+    am_kmeans_result r = {0};
+    am_status s = AM_OK;
+    if (co->km.k > e.n)
+        s = am_error(AM_ERR_VALUE, "-k %d: only %lld images in %s", co->km.k, (long long)e.n, c->embeddings);
+    if (s == AM_OK) s = am_kmeans(e.data, e.n, e.dim, &co->km, &r);
+    float *sil = malloc((size_t)e.n * sizeof *sil);
+    dist_row *dr = malloc((size_t)e.n * sizeof *dr);
+    int64_t *ex = malloc((size_t)co->km.k * (size_t)co->examples * sizeof *ex);
+    if (s == AM_OK && (!sil || !dr || !ex)) s = am_error(AM_ERR_NOMEM, "out of memory");
+    double mean_sil = 0;
+    if (s == AM_OK) s = am_silhouette(e.data, e.n, e.dim, r.labels, r.k, co->sample, co->km.seed, &mean_sil, sil);
+    if (s == AM_OK) {
+        int64_t scored = co->sample > 0 && co->sample < e.n ? co->sample : e.n;
+        fprintf(stderr, "k = %d: inertia %.6g, mean silhouette %.4f (%lld of %lld images), %d iterations\ncluster sizes:",
+                r.k, r.inertia, mean_sil, (long long)scored, (long long)e.n, r.iterations);
+        for (int j = 0; j < r.k; j++) fprintf(stderr, " %lld", (long long)r.sizes[j]);
+        fputc('\n', stderr);
+        for (int64_t i = 0; i < e.n; i++) {
+            double d2 = 0;
+            for (int64_t d = 0; d < e.dim; d++) {
+                double t = (double)e.data[i * e.dim + d] - r.centroids[(int64_t)r.labels[i] * e.dim + d];
+                d2 += t * t;
+            }
+            dr[i] = (dist_row){sqrt(d2), i};
+        }
+    }
+    ac_table t;
+    if (s == AM_OK && (s = ac_table_open(&t, c)) == AM_OK) {
+        ac_meta_header(t.fp, NULL);
+        fputs(";cluster;distance;silhouette\n", t.fp);
+        for (int64_t i = 0; i < e.n; i++) {
+            ac_meta_row(t.fp, &e, i);
+            fprintf(t.fp, ";%d;%.6g;", r.labels[i], dr[i].d);
+            if (!isnan(sil[i])) fprintf(t.fp, "%.4f", sil[i]);
+            fputc('\n', t.fp);
+        }
+        s = ac_table_close(&t, s);
+    }
+    if (s == AM_OK && co->save) {
+        s = am_embeddings_set_labels(&e, r.labels);
+        size_t n = strlen(co->save);
+        if (s == AM_OK)
+            s = n > 4 && strcmp(co->save + n - 4, ".csv") == 0 ? am_embeddings_write_csv(&e, co->save)
+                                                              : am_embeddings_write(&e, co->save);
+        if (s == AM_OK) fprintf(stderr, "labelled embeddings: %s\n", co->save);
+    }
+    if (s == AM_OK && c->figure) {
+        /* Examples: each cluster's members nearest its centre. */
+        qsort(dr, (size_t)e.n, sizeof *dr, cmp_dist);
+        int per = (int)co->examples;
+        for (int64_t j = 0; j < (int64_t)r.k * per; j++) ex[j] = -1;
+        int *got = calloc((size_t)r.k, sizeof *got);
+        if (!got) s = am_error(AM_ERR_NOMEM, "out of memory");
+        for (int64_t q = 0; got && q < e.n; q++) {
+            int lab = r.labels[dr[q].i];
+            if (got[lab] < per) ex[(int64_t)lab * per + got[lab]++] = dr[q].i;
+        }
+        free(got);
+        ac_thumbs th;
+        am_figure_opts fo = ac_figure_opts(&th, c, &e);
+        if (s == AM_OK) s = am_figure_clusters(c->figure, &e, r.labels, r.k, ex, per, &fo);
+        if (s == AM_OK) fprintf(stderr, "figure: %s\n", c->figure);
+    }
+    free(sil);
+    free(dr);
+    free(ex);
+    am_kmeans_result_free(&r);
+    am_embeddings_free(&e);
+    return s;
+}
+
+int am_cmd_cluster(int argc, char **argv)
+{
+    static const struct option opts[] = {AC_COMMON_OPTIONS,
+                                         {"restarts", required_argument, NULL, OPT_RESTARTS},
+                                         {"seed", required_argument, NULL, OPT_SEED},
+                                         {"max-iter", required_argument, NULL, OPT_MAXITER},
+                                         {"silhouette-sample", required_argument, NULL, OPT_SAMPLE},
+                                         {"examples", required_argument, NULL, OPT_EXAMPLES},
+                                         {"save", required_argument, NULL, OPT_SAVE},
+                                         {NULL, 0, NULL, 0}};
+    ac_common c;
+    ac_common_init(&c, "cluster");
+    cl_opts co = {.sample = 10000, .examples = 8};
+    am_kmeans_defaults(&co.km);
+    long v;
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "k:o:h", opts, NULL)) != -1) {
+        int r = ac_common_option(&c, opt, optarg);
+        if (r < 0) return 2;
+        if (r > 0) continue;
+        switch (opt) {
+        case 'k':
+            if (!ac_parse_int(&c, "-k", optarg, 1, 100000, &v)) return 2;
+            co.km.k = (int)v;
+            break;
+        case OPT_RESTARTS:
+            if (!ac_parse_int(&c, "--restarts", optarg, 1, 10000, &v)) return 2;
+            co.km.restarts = (int)v;
+            break;
+        case OPT_SEED:
+            if (!ac_parse_int(&c, "--seed", optarg, 0, 0x7fffffffL, &v)) return 2;
+            co.km.seed = (uint64_t)v;
+            break;
+        case OPT_MAXITER:
+            if (!ac_parse_int(&c, "--max-iter", optarg, 1, 1000000, &v)) return 2;
+            co.km.max_iter = (int)v;
+            break;
+        case OPT_SAMPLE:
+            if (!ac_parse_int(&c, "--silhouette-sample", optarg, 0, 10000000, &co.sample)) return 2;
+            break;
+        case OPT_EXAMPLES:
+            if (!ac_parse_int(&c, "--examples", optarg, 1, 50, &co.examples)) return 2;
+            break;
+        case OPT_SAVE: co.save = optarg; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "astromorph cluster: unexpected argument '%s' (try --help)\n", argv[optind]);
+        return 2;
+    }
+    return run(&c, &co) == AM_OK ? 0 : am_cli_fail("cluster");
+}

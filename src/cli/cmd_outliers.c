@@ -1,0 +1,122 @@
+/* `astromorph outliers`: every image's anomaly scores (mean distance to its k nearest
+ * neighbours, and the local outlier factor), ranked, with a figure of the top ones. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "astromorph/outliers.h"
+#include "cli/analysis_common.h"
+#include "cli/commands.h"
+#include "cli/run_log.h"
+
+enum { OPT_TOP = AC_OPT_FIRST_FREE, OPT_METHOD, OPT_METRIC };
+
+static void usage(FILE *fp)
+{
+    fprintf(fp, "usage: astromorph outliers [--top N] [--method knn|lof] [-k K] [--metric M] [options]\n\n"
+                "Images ranked by how unusual their embedding is, as ';'-separated CSV:\n"
+                "rank;index;object;right ascension;declination;rest freq;filepath;knn_distance;lof\n\n"
+                "  knn_distance: mean distance to the K nearest other embeddings;\n"
+                "  lof:          local outlier factor (about 1 inside any cluster, larger for an image\n"
+                "                less dense than its neighbours; a sparse but regular cluster stays near 1).\n\n"
+                "  --top N              list and draw the N highest (default: list all, draw 20)\n"
+                "  --method M           rank by knn (default) or lof\n"
+                "  -k K                 neighbours (default 10)\n"
+                "  --metric M           euclidean (default) or cosine (distance 1 - cos)\n"
+                "%s",
+            AC_COMMON_HELP);
+}
+
+typedef struct {
+    long top, k;
+    am_outlier_method method;
+    am_metric metric;
+} out_opts;
+
+static am_status run(ac_common *c, const out_opts *oo)
+{
+    am_embeddings e;
+    AM_TRY(ac_load(c, &e));
+    am_status s = AM_OK;
+    if (e.n <= oo->k)
+        s = am_error(AM_ERR_VALUE, "-k %ld: needs more than %ld images, %s has %lld", oo->k, oo->k, c->embeddings,
+                     (long long)e.n);
+    double *knn = malloc((size_t)e.n * sizeof *knn), *lof = malloc((size_t)e.n * sizeof *lof);
+    int64_t *order = malloc((size_t)e.n * sizeof *order);
+    if (s == AM_OK && (!knn || !lof || !order)) s = am_error(AM_ERR_NOMEM, "out of memory");
+    if (s == AM_OK) s = am_outlier_scores(e.data, e.n, e.dim, oo->metric, (int)oo->k, knn, lof);
+    const double *key = oo->method == AM_OUTLIER_KNN ? knn : lof;
+    if (s == AM_OK) s = am_rank_desc(key, e.n, order);
+    int64_t rows = oo->top > 0 && oo->top < e.n ? oo->top : e.n;
+    ac_table t;
+    if (s == AM_OK && (s = ac_table_open(&t, c)) == AM_OK) {
+        ac_meta_header(t.fp, "rank;");
+        fputs(";knn_distance;lof\n", t.fp);
+        for (int64_t r = 0; r < rows; r++) {
+            fprintf(t.fp, "%lld;", (long long)(r + 1));
+            ac_meta_row(t.fp, &e, order[r]);
+            fprintf(t.fp, ";%.6g;%.6g\n", knn[order[r]], lof[order[r]]);
+        }
+        s = ac_table_close(&t, s);
+    }
+    if (s == AM_OK && c->figure) {
+        char name[64];
+        snprintf(name, sizeof name, "%s (k = %ld)", oo->method == AM_OUTLIER_KNN ? "kNN distance" : "LOF", oo->k);
+        ac_thumbs th;
+        am_figure_opts fo = ac_figure_opts(&th, c, &e);
+        int top = (int)(oo->top > 0 ? (oo->top < 60 ? oo->top : 60) : 20);
+        s = am_figure_outliers(c->figure, &e, order, key, top, name, &fo);
+        if (s == AM_OK) fprintf(stderr, "figure: %s\n", c->figure);
+    }
+    free(knn);
+    free(lof);
+    free(order);
+    am_embeddings_free(&e);
+    return s;
+}
+
+int am_cmd_outliers(int argc, char **argv)
+{
+    static const struct option opts[] = {AC_COMMON_OPTIONS,
+                                         {"top", required_argument, NULL, OPT_TOP},
+                                         {"method", required_argument, NULL, OPT_METHOD},
+                                         {"metric", required_argument, NULL, OPT_METRIC},
+                                         {NULL, 0, NULL, 0}};
+    ac_common c;
+    ac_common_init(&c, "outliers");
+    out_opts oo = {.top = 0, .k = 10, .method = AM_OUTLIER_KNN, .metric = AM_METRIC_EUCLIDEAN};
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "k:o:h", opts, NULL)) != -1) {
+        int r = ac_common_option(&c, opt, optarg);
+        if (r < 0) return 2;
+        if (r > 0) continue;
+        switch (opt) {
+        case OPT_TOP:
+            if (!ac_parse_int(&c, "--top", optarg, 1, 100000000, &oo.top)) return 2;
+            break;
+        case 'k':
+            if (!ac_parse_int(&c, "-k", optarg, 1, 10000, &oo.k)) return 2;
+            break;
+        case OPT_METHOD:
+            if (am_outlier_method_parse(optarg, "--method", &oo.method) != AM_OK) {
+                am_cli_fail("outliers");
+                return 2;
+            }
+            break;
+        case OPT_METRIC:
+            if (am_metric_parse(optarg, "--metric", &oo.metric) != AM_OK) {
+                am_cli_fail("outliers");
+                return 2;
+            }
+            break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "astromorph outliers: unexpected argument '%s' (try --help)\n", argv[optind]);
+        return 2;
+    }
+    return run(&c, &oo) == AM_OK ? 0 : am_cli_fail("outliers");
+}

@@ -1,0 +1,161 @@
+/* `astromorph project`: a 2-D or 3-D map of the embeddings by Barnes–Hut t-SNE or PCA, as CSV
+ * coordinates and a figure with thumbnails at their points. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "astromorph/pca.h"
+#include "astromorph/tsne.h"
+#include "cli/analysis_common.h"
+#include "cli/commands.h"
+#include "cli/run_log.h"
+
+enum { OPT_METHOD = AC_OPT_FIRST_FREE, OPT_DIMS, OPT_PERPLEXITY, OPT_SEED, OPT_ITER, OPT_THETA, OPT_THUMBS };
+
+static void usage(FILE *fp)
+{
+    fprintf(fp, "usage: astromorph project [--method tsne|pca] [--dims 2|3] [--perplexity P] [--seed S] [options]\n\n"
+                "Map coordinates of every image as ';'-separated CSV:\n"
+                "index;object;right ascension;declination;rest freq;filepath;x;y[;z]\n\n"
+                "  --method M           tsne (default; Barnes-Hut) or pca\n"
+                "  --dims D             2 (default) or 3\n"
+                "  --perplexity P       t-SNE perplexity (default 30)\n"
+                "  --seed S             t-SNE seed (default 0)\n"
+                "  --iterations N       t-SNE iterations (default 1000)\n"
+                "  --theta T            Barnes-Hut opening angle (default 0.5; 0 = exact)\n"
+                "  --max-thumbs N       thumbnails per figure panel (default 60)\n"
+                "%s",
+            AC_COMMON_HELP);
+}
+
+typedef struct {
+    int tsne, dims, max_thumbs;
+    am_tsne_opts t;
+} proj_opts;
+
+static am_status run(ac_common *c, const proj_opts *po)
+{
+    am_embeddings e;
+    AM_TRY(ac_load(c, &e));
+    int dims = po->dims;
+    /* PCA keeps 3 components when it can, for the PC2–PC3 panel of the figure. */
+    int ncomp = po->tsne ? dims : (int)(e.dim < 3 ? e.dim : 3);
+    if (ncomp < dims) ncomp = dims;
+    am_status s = AM_OK;
+    am_pca p = {0};
+    float *y = malloc((size_t)e.n * (size_t)ncomp * sizeof *y);
+    if (!y) s = am_error(AM_ERR_NOMEM, "out of memory");
+    if (s == AM_OK && !po->tsne) {
+        if (ncomp > e.dim)
+            s = am_error(AM_ERR_VALUE, "--dims %d: the embeddings have only %lld dimensions", dims, (long long)e.dim);
+        if (s == AM_OK) s = am_pca_fit(e.data, e.n, e.dim, ncomp, &p);
+        if (s == AM_OK) s = am_pca_transform(&p, e.data, e.n, y);
+        if (s == AM_OK) {
+            fprintf(stderr, "explained variance:");
+            for (int j = 0; j < ncomp; j++) fprintf(stderr, " PC%d %.2f %%", j + 1, 100 * p.variance_ratio[j]);
+            fprintf(stderr, " (of %lld dimensions)\n", (long long)e.dim);
+        }
+    } else if (s == AM_OK) {
+        s = am_tsne(e.data, e.n, e.dim, &po->t, y, NULL);
+    }
+    ac_table t;
+    if (s == AM_OK && (s = ac_table_open(&t, c)) == AM_OK) {
+        static const char *axis[3] = {"x", "y", "z"};
+        ac_meta_header(t.fp, NULL);
+        for (int d = 0; d < dims; d++) fprintf(t.fp, ";%s", axis[d]);
+        fputc('\n', t.fp);
+        for (int64_t i = 0; i < e.n; i++) {
+            ac_meta_row(t.fp, &e, i);
+            for (int d = 0; d < dims; d++) fprintf(t.fp, ";%.7g", y[i * ncomp + d]);
+            fputc('\n', t.fp);
+        }
+        s = ac_table_close(&t, s);
+    }
+    if (s == AM_OK && c->figure) {
+        char xl[3][64], title[128];
+        for (int d = 0; d < 3; d++) {
+            if (po->tsne) snprintf(xl[d], sizeof xl[d], "t-SNE %d", d + 1);
+            else if (d < ncomp) snprintf(xl[d], sizeof xl[d], "PC%d (%.1f %% of variance)", d + 1, 100 * p.variance_ratio[d]);
+        }
+        if (po->tsne)
+            snprintf(title, sizeof title, "t-SNE of %lld embeddings (perplexity %g)", (long long)e.n, po->t.perplexity);
+        else
+            snprintf(title, sizeof title, "PCA of %lld embeddings", (long long)e.n);
+        am_fig_panel panels[2] = {{y, ncomp, 0, 1, xl[0], xl[1], po->tsne ? title : "PC1 - PC2"},
+                                  {y, ncomp, 1, 2, xl[1], xl[2], po->tsne ? "t-SNE 2 - 3" : "PC2 - PC3"}};
+        ac_thumbs th;
+        am_figure_opts fo = ac_figure_opts(&th, c, &e);
+        if (!po->tsne) fo.title = title;
+        s = am_figure_map(c->figure, &e, panels, ncomp >= 3 ? 2 : 1, e.labels, po->max_thumbs, &fo);
+        if (s == AM_OK) fprintf(stderr, "figure: %s\n", c->figure);
+    }
+    am_pca_free(&p);
+    free(y);
+    am_embeddings_free(&e);
+    return s;
+}
+
+int am_cmd_project(int argc, char **argv)
+{
+    static const struct option opts[] = {AC_COMMON_OPTIONS,
+                                         {"method", required_argument, NULL, OPT_METHOD},
+                                         {"dims", required_argument, NULL, OPT_DIMS},
+                                         {"perplexity", required_argument, NULL, OPT_PERPLEXITY},
+                                         {"seed", required_argument, NULL, OPT_SEED},
+                                         {"iterations", required_argument, NULL, OPT_ITER},
+                                         {"theta", required_argument, NULL, OPT_THETA},
+                                         {"max-thumbs", required_argument, NULL, OPT_THUMBS},
+                                         {NULL, 0, NULL, 0}};
+    ac_common c;
+    ac_common_init(&c, "project");
+    proj_opts po = {.tsne = 1, .dims = 2, .max_thumbs = 60};
+    am_tsne_defaults(&po.t);
+    long v;
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+        int r = ac_common_option(&c, opt, optarg);
+        if (r < 0) return 2;
+        if (r > 0) continue;
+        switch (opt) {
+        case OPT_METHOD:
+            if (strcmp(optarg, "tsne") == 0 || strcmp(optarg, "t-sne") == 0) po.tsne = 1;
+            else if (strcmp(optarg, "pca") == 0) po.tsne = 0;
+            else {
+                fprintf(stderr, "astromorph project: --method %s: must be tsne or pca\n", optarg);
+                return 2;
+            }
+            break;
+        case OPT_DIMS:
+            if (!ac_parse_int(&c, "--dims", optarg, 2, 3, &v)) return 2;
+            po.dims = (int)v;
+            break;
+        case OPT_PERPLEXITY:
+            if (!ac_parse_double(&c, "--perplexity", optarg, 1, 1e4, &po.t.perplexity)) return 2;
+            break;
+        case OPT_SEED:
+            if (!ac_parse_int(&c, "--seed", optarg, 0, 0x7fffffffL, &v)) return 2;
+            po.t.seed = (uint64_t)v;
+            break;
+        case OPT_ITER:
+            if (!ac_parse_int(&c, "--iterations", optarg, 1, 1000000, &v)) return 2;
+            po.t.iterations = (int)v;
+            break;
+        case OPT_THETA:
+            if (!ac_parse_double(&c, "--theta", optarg, 0, 2, &po.t.theta)) return 2;
+            break;
+        case OPT_THUMBS:
+            if (!ac_parse_int(&c, "--max-thumbs", optarg, 0, 1000, &v)) return 2;
+            po.max_thumbs = (int)v;
+            break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "astromorph project: unexpected argument '%s' (try --help)\n", argv[optind]);
+        return 2;
+    }
+    po.t.dims = po.dims;
+    return run(&c, &po) == AM_OK ? 0 : am_cli_fail("project");
+}

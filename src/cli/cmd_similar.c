@@ -1,0 +1,135 @@
+/* `astromorph similar`: the k images whose embeddings are most similar to one image's (exact
+ * search), leaving out other images of the same OBJECT by default, as in the paper. */
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "astromorph/pca.h"
+#include "astromorph/similarity.h"
+#include "cli/analysis_common.h"
+#include "cli/commands.h"
+#include "cli/run_log.h"
+
+enum { OPT_OBJECT = AC_OPT_FIRST_FREE, OPT_FILE, OPT_INDEX, OPT_METRIC, OPT_KEEP };
+
+static void usage(FILE *fp)
+{
+    fprintf(fp, "usage: astromorph similar (--object NAME | --file PATH | --index I) [-k K] [--metric M] [options]\n\n"
+                "The K images most similar to one image, best first, as ';'-separated CSV:\n"
+                "rank;index;object;right ascension;declination;rest freq;filepath;<metric>\n\n"
+                "  --object NAME        the query is the (first) image with this OBJECT\n"
+                "  --file PATH          ... with this file path (or file name)\n"
+                "  --index I            ... in row I of the embeddings\n"
+                "  -k K                 how many neighbours (default 6)\n"
+                "  --metric M           cosine (default; higher is closer) or euclidean (distance)\n"
+                "  --keep-same-object   also return other images of the query's OBJECT\n"
+                "%s",
+            AC_COMMON_HELP);
+}
+
+static am_status run(ac_common *c, const char *object, const char *file, long index, int k, am_metric metric, int keep)
+{
+    am_embeddings e;
+    AM_TRY(ac_load(c, &e));
+    am_status s = AM_OK;
+    uint8_t *ex = NULL;
+    am_neighbor *nb = NULL;
+    float *pc = NULL;
+    am_pca p = {0};
+    int64_t q = -1;
+    s = ac_find_row(c, &e, object, file, index, &q);
+    ex = malloc((size_t)e.n);
+    nb = malloc((size_t)k * sizeof *nb);
+    if (s == AM_OK && (!ex || !nb)) s = am_error(AM_ERR_NOMEM, "out of memory");
+    int found = 0;
+    if (s == AM_OK) s = am_similar_exclusions(&e, q, keep, ex);
+    if (s == AM_OK) s = am_similar(e.data, e.n, e.dim, NULL, e.data + q * e.dim, metric, k, ex, nb, &found);
+    if (s == AM_OK && found < k)
+        fprintf(stderr, "astromorph similar: only %d other image%s to compare with\n", found, found == 1 ? "" : "s");
+    ac_table t;
+    if (s == AM_OK && (s = ac_table_open(&t, c)) == AM_OK) {
+        ac_meta_header(t.fp, "rank;");
+        fprintf(t.fp, ";%s\n", metric == AM_METRIC_COSINE ? "cosine" : "distance");
+        for (int j = 0; j < found; j++) {
+            fprintf(t.fp, "%d;", j + 1);
+            ac_meta_row(t.fp, &e, nb[j].index);
+            fprintf(t.fp, ";%.6g\n", nb[j].score);
+        }
+        s = ac_table_close(&t, s);
+    }
+    if (s == AM_OK && c->figure) {
+        /* The map panel: the first two principal components of all embeddings. */
+        int have_pca = e.n >= 3 && e.dim >= 2;
+        if (have_pca) {
+            pc = malloc((size_t)e.n * 2 * sizeof *pc);
+            s = pc ? am_pca_fit(e.data, e.n, e.dim, 2, &p) : am_error(AM_ERR_NOMEM, "out of memory");
+            if (s == AM_OK) s = am_pca_transform(&p, e.data, e.n, pc);
+        }
+        ac_thumbs th;
+        am_figure_opts fo = ac_figure_opts(&th, c, &e);
+        if (s == AM_OK)
+            s = am_figure_similar(c->figure, &e, q, nb, found, metric, have_pca ? pc : NULL,
+                                  have_pca ? p.variance_ratio : NULL, &fo);
+        if (s == AM_OK) fprintf(stderr, "figure: %s\n", c->figure);
+    }
+    am_pca_free(&p);
+    free(pc);
+    free(ex);
+    free(nb);
+    am_embeddings_free(&e);
+    return s;
+}
+
+int am_cmd_similar(int argc, char **argv)
+{
+    static const struct option opts[] = {AC_COMMON_OPTIONS,
+                                         {"object", required_argument, NULL, OPT_OBJECT},
+                                         {"file", required_argument, NULL, OPT_FILE},
+                                         {"index", required_argument, NULL, OPT_INDEX},
+                                         {"metric", required_argument, NULL, OPT_METRIC},
+                                         {"keep-same-object", no_argument, NULL, OPT_KEEP},
+                                         {NULL, 0, NULL, 0}};
+    ac_common c;
+    ac_common_init(&c, "similar");
+    const char *object = NULL, *file = NULL;
+    long index = -1, k = 6;
+    int keep = 0, queries = 0, opt;
+    am_metric metric = AM_METRIC_COSINE;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "k:o:h", opts, NULL)) != -1) {
+        int r = ac_common_option(&c, opt, optarg);
+        if (r < 0) return 2;
+        if (r > 0) continue;
+        switch (opt) {
+        case OPT_OBJECT: object = optarg; queries++; break;
+        case OPT_FILE: file = optarg; queries++; break;
+        case OPT_INDEX:
+            if (!ac_parse_int(&c, "--index", optarg, 0, LONG_MAX, &index)) return 2;
+            queries++;
+            break;
+        case 'k':
+            if (!ac_parse_int(&c, "-k", optarg, 1, 100000, &k)) return 2;
+            break;
+        case OPT_METRIC:
+            if (am_metric_parse(optarg, "--metric", &metric) != AM_OK) {
+                am_cli_fail("similar");
+                return 2;
+            }
+            break;
+        case OPT_KEEP: keep = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "astromorph similar: unexpected argument '%s' (try --help)\n", argv[optind]);
+        return 2;
+    }
+    if (queries != 1) {
+        fprintf(stderr, "astromorph similar: give exactly one of --object, --file or --index (try --help)\n");
+        return 2;
+    }
+    am_status s = run(&c, object, file, index, (int)k, metric, keep);
+    return s == AM_OK ? 0 : am_cli_fail("similar");
+}
