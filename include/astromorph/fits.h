@@ -49,8 +49,8 @@ void am_fits_options_default(am_fits_options *o);
 am_status am_fits_read(const char *path, const am_fits_options *opt, am_tensor *image, am_meta *meta);
 
 /* Reads the pixels as they are (NaN for BLANK and NaN pixels, no cleaning, no constant
- * check): C×H×W. Used for masks. */
-am_status am_fits_read_raw(const char *path, am_tensor *image);
+ * check): C×H×W. Used for masks. opt (may be NULL) gives max_pixels. */
+am_status am_fits_read_raw(const char *path, const am_fits_options *opt, am_tensor *image);
 
 /* Reads the header metadata only. */
 am_status am_fits_read_meta(const char *path, const am_fits_options *opt, am_meta *meta);

@@ -11,7 +11,8 @@
 void am_fits_lock(void);
 void am_fits_unlock(void);
 
-am_status am_fits_open(const char *path, fitsfile **out);
+/* Opens with one-line errors; max_pixels bounds what a gzip trailer may claim. */
+am_status am_fits_open(const char *path, int64_t max_pixels, fitsfile **out);
 void am_fits_close(fitsfile *f);
 /* Moves to the image HDU (first with pixels, or the named one) and reads it raw (NaN kept). */
 am_status am_fits_read_hdu_pixels(fitsfile *f, const char *path, int64_t max_pixels, am_tensor *image);

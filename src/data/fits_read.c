@@ -74,8 +74,30 @@ static am_status open_failure(const char *path, int status)
     return am_error(AM_ERR_FORMAT, "%s: cannot open as FITS (%s)", path, txt);
 }
 
-am_status am_fits_open(const char *path, fitsfile **out)
+/* CFITSIO allocates a gzip file's whole uncompressed size (the trailer's ISIZE) up front: a
+ * corrupt trailer can ask for 4 GiB. Refuse sizes no image within the pixel limit needs
+ * (doubles plus headers); ISIZE wraps at 4 GiB, so larger genuine files pass. */
+static am_status check_gzip_size(const char *path, int64_t max_pixels)
 {
+    if (max_pixels <= 0) return AM_OK;
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return AM_OK; /* the open that follows reports it */
+    unsigned char head[2] = {0}, tail[4] = {0};
+    int gz = fread(head, 1, 2, fp) == 2 && head[0] == 0x1f && head[1] == 0x8b;
+    int have_tail = gz && fseek(fp, -4, SEEK_END) == 0 && fread(tail, 1, 4, fp) == 4;
+    fclose(fp);
+    if (!have_tail) return AM_OK;
+    uint64_t isize = tail[0] | (uint64_t)tail[1] << 8 | (uint64_t)tail[2] << 16 | (uint64_t)tail[3] << 24;
+    uint64_t allowed = (uint64_t)max_pixels * 8 + ((uint64_t)1 << 20);
+    if (isize > allowed)
+        return am_error(AM_ERR_FORMAT, "%s: gzip trailer claims %llu bytes, more than an image of at most %lld pixels needs",
+                        path, (unsigned long long)isize, (long long)max_pixels);
+    return AM_OK;
+}
+
+am_status am_fits_open(const char *path, int64_t max_pixels, fitsfile **out)
+{
+    AM_TRY(check_gzip_size(path, max_pixels));
     int st = 0;
     fitsfile *f = NULL;
     if (fits_open_file(&f, path, READONLY, &st)) {
@@ -231,14 +253,18 @@ am_status am_fits_read_hdu_pixels(fitsfile *f, const char *path, int64_t max_pix
     return read_pixels(f, path, shape, numel, image);
 }
 
-am_status am_fits_read_raw(const char *path, am_tensor *image)
+am_status am_fits_read_raw(const char *path, const am_fits_options *opt, am_tensor *image)
 {
-    am_fits_options o;
-    am_fits_options_default(&o);
+    am_fits_options def;
+    if (!opt) {
+        am_fits_options_default(&def);
+        opt = &def;
+    }
+    memset(image, 0, sizeof *image);
     fitsfile *f = NULL;
     am_fits_lock();
-    am_status s = am_fits_open(path, &f);
-    if (s == AM_OK) s = am_fits_read_hdu_pixels(f, path, o.max_pixels, image);
+    am_status s = am_fits_open(path, opt->max_pixels, &f);
+    if (s == AM_OK) s = am_fits_read_hdu_pixels(f, path, opt->max_pixels, image);
     am_fits_close(f);
     am_fits_unlock();
     return s;
@@ -255,7 +281,7 @@ am_status am_fits_read(const char *path, const am_fits_options *opt, am_tensor *
     if (meta) am_meta_init(meta);
     fitsfile *f = NULL;
     am_fits_lock();
-    am_status s = am_fits_open(path, &f);
+    am_status s = am_fits_open(path, opt->max_pixels, &f);
     if (s == AM_OK) s = am_fits_read_hdu_pixels(f, path, opt->max_pixels, image);
     if (s == AM_OK && meta) s = am_fits_header_meta(f, path, opt, meta);
     am_fits_close(f);
@@ -279,7 +305,7 @@ am_status am_fits_read_meta(const char *path, const am_fits_options *opt, am_met
     am_meta_init(meta);
     fitsfile *f = NULL;
     am_fits_lock();
-    am_status s = am_fits_open(path, &f);
+    am_status s = am_fits_open(path, opt->max_pixels, &f);
     if (s == AM_OK) s = find_image_hdu(f, path);
     if (s == AM_OK) s = am_fits_header_meta(f, path, opt, meta);
     am_fits_close(f);

@@ -174,7 +174,7 @@ static am_status read_with_meta(const char *path, const am_fits_options *fo, am_
 {
     fitsfile *f = NULL;
     am_fits_lock();
-    am_status s = am_fits_open(path, &f);
+    am_status s = am_fits_open(path, fo->max_pixels, &f);
     if (s == AM_OK) s = am_fits_read_hdu_pixels(f, path, fo->max_pixels, img);
     if (s == AM_OK && meta) {
         s = am_fits_header_meta(f, path, fo, meta);

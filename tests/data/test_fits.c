@@ -62,7 +62,7 @@ static void test_blank_and_nan_policies(void)
     const char *p = tf_path(dir, "blank.fits");
     CHECK(tf_write(p, SHORT_IMG, 2, naxes, raw, 1, 0, 99) == 0, "write blank");
     am_tensor img;
-    CHECK_OK(am_fits_read_raw(p, &img));
+    CHECK_OK(am_fits_read_raw(p, NULL, &img));
     CHECK(isnan(img.data[1]) && img.data[0] == 10, "BLANK becomes NaN raw: %g", img.data[1]);
     am_tensor_free(&img);
 
