@@ -48,8 +48,9 @@ void am_dataset_options_default(am_dataset_options *o);
 
 /* `datafile` is either a text file listing images (one path per line; blank lines and lines
  * starting with '#' ignored; surrounding spaces trimmed; relative paths resolved against the
- * list's folder; a path may end in [ext]) or a directory, whose files named *.fits* are taken
- * in sorted order. Nothing is read yet beyond the list. */
+ * list's folder; a path may end in [ext]), a directory, whose files named *.fits* are taken
+ * in sorted order, or one FITS file. Nothing is read yet beyond the list. Indices are those of
+ * the list until am_dataset_validate leaves items out; then they count the kept ones. */
 am_status am_dataset_open(am_dataset **ds, const char *datafile, const am_dataset_options *opt);
 /* The same from paths in memory (used as given). */
 am_status am_dataset_open_paths(am_dataset **ds, const char *const *paths, int64_t n, const am_dataset_options *opt);

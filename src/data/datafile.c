@@ -118,13 +118,27 @@ static am_status read_list(const char *list, char ***paths, int64_t *n)
     return s;
 }
 
+/* A FITS file (plain or gzipped) given where a list is expected is a dataset of one image. */
+static int looks_like_fits(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return 0;
+    unsigned char head[9] = {0};
+    size_t got = fread(head, 1, sizeof head, fp);
+    fclose(fp);
+    return (got == 9 && !memcmp(head, "SIMPLE  =", 9)) || (got >= 2 && head[0] == 0x1f && head[1] == 0x8b);
+}
+
 am_status am_read_datafile(const char *datafile, char ***paths, int64_t *n)
 {
     *paths = NULL;
     *n = 0;
     struct stat sb;
     if (stat(datafile, &sb) != 0) return am_error(AM_ERR_IO, "%s: cannot open: %s", datafile, strerror(errno));
-    am_status s = S_ISDIR(sb.st_mode) ? read_directory(datafile, paths, n) : read_list(datafile, paths, n);
+    am_status s;
+    if (S_ISDIR(sb.st_mode)) s = read_directory(datafile, paths, n);
+    else if (looks_like_fits(datafile)) s = push(paths, n, &(int64_t){0}, strdup(datafile), datafile); /* one image */
+    else s = read_list(datafile, paths, n);
     if (s != AM_OK) {
         am_free_paths(*paths, *n);
         *paths = NULL;

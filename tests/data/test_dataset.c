@@ -76,6 +76,11 @@ static void test_list_and_directory(void)
         CHECK(strstr(am_dataset_name(ds, 0), "/a.fits") && strstr(am_dataset_name(ds, 1), "/b.fits"), "sorted");
         am_dataset_free(ds);
     }
+    CHECK_OK(am_dataset_open(&ds, tf_path(sub, "a.fits"), NULL));
+    if (ds) {
+        CHECK(am_dataset_size(ds) == 1 && strstr(am_dataset_name(ds, 0), "a.fits"), "a FITS file is a dataset of one");
+        am_dataset_free(ds);
+    }
     const char *el = tf_path(dir, "empty_list.txt");
     write_text(el, "# nothing\n\n");
     CHECK_FAILS(am_dataset_open(&ds, el, NULL), AM_ERR_VALUE, "empty_list.txt: the data file list names no images");

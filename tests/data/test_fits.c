@@ -263,6 +263,21 @@ static void test_compressed(void)
         CHECK(am_test_close(".gz", img.data, want, 64 * 48, 0, 1), ".gz values");
         am_tensor_free(&img);
     }
+    /* A gzip trailer claiming gigabytes is refused before CFITSIO allocates them */
+    const char *gz = tf_path(dir, "gz.fits.gz");
+    long n = tf_file_size(gz);
+    char *bytes = malloc((size_t)n);
+    FILE *fp = fopen(gz, "rb");
+    CHECK(fread(bytes, 1, (size_t)n, fp) == (size_t)n, "read gz");
+    fclose(fp);
+    memcpy(bytes + n - 4, "\xff\xff\xff\xf0", 4);
+    const char *liar = tf_path(dir, "liar.fits.gz");
+    tf_write_bytes(liar, bytes, (size_t)n);
+    free(bytes);
+    am_fits_options o;
+    am_fits_options_default(&o);
+    o.max_pixels = 1 << 20;
+    CHECK_FAILS(am_fits_read(liar, &o, &img, NULL), AM_ERR_FORMAT, "liar.fits.gz: gzip trailer claims 4043309055 bytes");
 }
 
 static void test_metadata(void)
