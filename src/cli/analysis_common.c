@@ -164,20 +164,6 @@ am_status ac_table_close(ac_table *t, am_status s)
     return am_atomic_commit(&t->af);
 }
 
-void ac_field(FILE *fp, const char *s)
-{
-    if (!strpbrk(s, ";\"\r\n")) {
-        fputs(s, fp);
-        return;
-    }
-    fputc('"', fp);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', fp);
-        fputc(*s, fp);
-    }
-    fputc('"', fp);
-}
-
 void ac_meta_header(FILE *fp, const char *prefix)
 {
     fprintf(fp, "%sindex;object;right ascension;declination;rest freq;filepath", prefix ? prefix : "");
@@ -185,17 +171,15 @@ void ac_meta_header(FILE *fp, const char *prefix)
 
 void ac_meta_row(FILE *fp, const am_embeddings *e, int64_t row)
 {
-    const am_meta *m = &e->meta[row];
     fprintf(fp, "%lld;", (long long)row);
-    ac_field(fp, m->object);
-    fputc(';', fp);
-    ac_field(fp, m->ra);
-    fputc(';', fp);
-    ac_field(fp, m->dec);
-    fputc(';', fp);
-    ac_field(fp, m->restfreq);
-    fputc(';', fp);
-    ac_field(fp, m->filepath ? m->filepath : "N/A");
+    am_csv_meta(fp, &e->meta[row]);
+}
+
+int ac_no_extra_args(const ac_common *c, int argc, char **argv)
+{
+    if (optind >= argc) return 1;
+    fprintf(stderr, "astromorph %s: unexpected argument '%s' (try --help)\n", c->cmd, argv[optind]);
+    return 0;
 }
 
 /* Exists, ignoring a CFITSIO extension suffix "[...]". */

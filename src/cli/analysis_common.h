@@ -70,8 +70,9 @@ am_status ac_table_close(ac_table *t, am_status s); /* commits the file when s i
  * columns before them, e.g. "rank;"), and a row's values in the same order. No newline. */
 void ac_meta_header(FILE *fp, const char *prefix);
 void ac_meta_row(FILE *fp, const am_embeddings *e, int64_t row);
-/* A field quoted as pandas does (only when it holds ';', '"' or a line break). */
-void ac_field(FILE *fp, const char *s);
+
+/* After getopt_long: 1 when no arguments are left over, else prints the first and returns 0. */
+int ac_no_extra_args(const ac_common *c, int argc, char **argv);
 
 /* Figure options with thumbnails read from each row's FITS file. */
 typedef struct ac_thumbs {

@@ -172,9 +172,6 @@ int am_cmd_cluster(int argc, char **argv)
         default: usage(stderr); return 2;
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "astromorph cluster: unexpected argument '%s' (try --help)\n", argv[optind]);
-        return 2;
-    }
+    if (!ac_no_extra_args(&c, argc, argv)) return 2;
     return run(&c, &co) == AM_OK ? 0 : am_cli_fail("cluster");
 }

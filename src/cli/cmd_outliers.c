@@ -114,9 +114,6 @@ int am_cmd_outliers(int argc, char **argv)
         default: usage(stderr); return 2;
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "astromorph outliers: unexpected argument '%s' (try --help)\n", argv[optind]);
-        return 2;
-    }
+    if (!ac_no_extra_args(&c, argc, argv)) return 2;
     return run(&c, &oo) == AM_OK ? 0 : am_cli_fail("outliers");
 }

@@ -152,10 +152,7 @@ int am_cmd_project(int argc, char **argv)
         default: usage(stderr); return 2;
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "astromorph project: unexpected argument '%s' (try --help)\n", argv[optind]);
-        return 2;
-    }
+    if (!ac_no_extra_args(&c, argc, argv)) return 2;
     po.t.dims = po.dims;
     return run(&c, &po) == AM_OK ? 0 : am_cli_fail("project");
 }

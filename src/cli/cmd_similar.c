@@ -122,10 +122,7 @@ int am_cmd_similar(int argc, char **argv)
         default: usage(stderr); return 2;
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "astromorph similar: unexpected argument '%s' (try --help)\n", argv[optind]);
-        return 2;
-    }
+    if (!ac_no_extra_args(&c, argc, argv)) return 2;
     if (queries != 1) {
         fprintf(stderr, "astromorph similar: give exactly one of --object, --file or --index (try --help)\n");
         return 2;

@@ -12,7 +12,7 @@
 static const char *const meta_cols[] = {"cluster", "object", "right ascension", "declination", "rest freq", "filepath"};
 
 /* pandas' QUOTE_MINIMAL: quote only fields that contain the separator, a quote or a line break. */
-static void put_field(FILE *fp, const char *s)
+void am_csv_field(FILE *fp, const char *s)
 {
     if (!strpbrk(s, ";\"\r\n")) {
         fputs(s, fp);
@@ -24,6 +24,15 @@ static void put_field(FILE *fp, const char *s)
         fputc(*s, fp);
     }
     fputc('"', fp);
+}
+
+void am_csv_meta(FILE *fp, const am_meta *m)
+{
+    const char *f[5] = {m->object, m->ra, m->dec, m->restfreq, m->filepath ? m->filepath : "N/A"};
+    for (int i = 0; i < 5; i++) {
+        if (i) fputc(';', fp);
+        am_csv_field(fp, f[i]);
+    }
 }
 
 /* Shortest decimal that reads back as the same float32, as numpy prints float32 values. */
@@ -46,17 +55,8 @@ am_status am_embeddings_write_csv(const am_embeddings *e, const char *path)
     for (int64_t d = 0; d < e->dim; d++) fprintf(fp, ";emb_dim_%lld", (long long)d);
     fputc('\n', fp);
     for (int64_t i = 0; i < e->n; i++) {
-        const am_meta *m = &e->meta[i];
         fprintf(fp, "%lld;%d;", (long long)i, e->labels ? e->labels[i] : 0);
-        put_field(fp, m->object);
-        fputc(';', fp);
-        put_field(fp, m->ra);
-        fputc(';', fp);
-        put_field(fp, m->dec);
-        fputc(';', fp);
-        put_field(fp, m->restfreq);
-        fputc(';', fp);
-        put_field(fp, m->filepath ? m->filepath : "N/A");
+        am_csv_meta(fp, &e->meta[i]);
         for (int64_t d = 0; d < e->dim; d++) {
             fputc(';', fp);
             put_float(fp, e->data[i * e->dim + d]);
