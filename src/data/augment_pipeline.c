@@ -58,22 +58,35 @@ am_status am_augment_apply(const am_augment *a, am_tensor *batch, am_rng *rng)
     }
     int64_t n = batch->shape[0], c = batch->shape[1], h = batch->shape[2], w = batch->shape[3];
     int64_t per = c * h * w;
-    float *scratch = am_malloc((size_t)(per > 0 ? per : 1) * sizeof *scratch);
-    if (!scratch) return am_error(AM_ERR_NOMEM, "augmentation: out of memory for a %lld-pixel scratch", (long long)per);
-    am_rng start = *rng;
-    am_status s = AM_OK;
-    for (int64_t i = 0; i < n && s == AM_OK; i++) {
+    /* Each sample draws from its own stream under one key taken from rng: the result does not
+     * depend on the order samples are done in, and `shared` gives them all the same stream.
+     * No threads here: the trainer runs whole images in parallel, which measured better than
+     * threads inside small per-image work on shared cores. */
+    uint64_t key = am_rng_u64(rng);
+    int64_t bad = -1; /* first sample holding NaN/Inf, or -2 when out of memory */
+    for (int64_t i = 0; i < n; i++) {
         float *img = batch->data + i * per;
         if (a->normalize && !am_normalize_minmax(img, per)) {
             int finite = 1;
             for (int64_t j = 0; j < per && finite; j++) finite = isfinite(img[j]);
-            if (!finite) s = am_error(AM_ERR_NUMERIC, "augmentation: sample %lld holds NaN or Inf", (long long)i);
+            if (!finite) {
+                bad = i;
+                break;
+            }
         }
-        if (a->shared) *rng = start; /* every sample replays the same draws */
-        augment_sample(a, img, c, h, w, rng, scratch);
+        float *scratch = am_malloc((size_t)(per > 0 ? per : 1) * sizeof *scratch);
+        if (!scratch) {
+            bad = -2;
+            break;
+        }
+        am_rng r;
+        am_rng_init(&r, key, a->shared ? 0 : (uint64_t)i);
+        augment_sample(a, img, c, h, w, &r, scratch);
+        am_free(scratch);
     }
-    am_free(scratch);
-    return s;
+    if (bad == -2) return am_error(AM_ERR_NOMEM, "augmentation: out of memory for a %lld-pixel scratch", (long long)per);
+    if (bad >= 0) return am_error(AM_ERR_NUMERIC, "augmentation: sample %lld holds NaN or Inf", (long long)bad);
+    return AM_OK;
 }
 
 am_status am_augment_view(const am_augment *a, const am_tensor *src, am_tensor *dst, uint64_t seed, uint64_t epoch,

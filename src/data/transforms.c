@@ -7,18 +7,21 @@
 int am_normalize_minmax(float *x, int64_t n)
 {
     float lo = INFINITY, hi = -INFINITY;
+    int nan = 0;
+    /* Written as compare-and-select so that the compiler turns it into vector min/max. */
     for (int64_t i = 0; i < n; i++) {
-        if (x[i] < lo) lo = x[i];
-        if (x[i] > hi) hi = x[i];
-        if (x[i] != x[i]) return 0; /* NaN: nothing sensible to do, tell the caller */
+        lo = x[i] < lo ? x[i] : lo;
+        hi = x[i] > hi ? x[i] : hi;
+        nan |= x[i] != x[i];
     }
+    if (nan) return 0; /* nothing sensible to do: tell the caller */
     if (!(hi > lo) || !isfinite(lo) || !isfinite(hi)) {
         if (isfinite(lo) && lo == hi) memset(x, 0, (size_t)n * sizeof *x);
         return 0;
     }
-    double scale = 1.0 / ((double)hi - (double)lo);
+    float scale = (float)(1.0 / ((double)hi - (double)lo));
     for (int64_t i = 0; i < n; i++) {
-        float v = (float)(((double)x[i] - lo) * scale);
+        float v = (x[i] - lo) * scale;
         x[i] = v > 1.0f ? 1.0f : v; /* rounding must not leave [0,1] */
     }
     return 1;
@@ -60,6 +63,40 @@ static float pixel_or(const float *p, int64_t h, int64_t w, int64_t y, int64_t x
     return (y >= 0 && y < h && x >= 0 && x < w) ? p[y * w + x] : fill;
 }
 
+/* One output pixel of every channel from source position (sx, sy). Coordinates and weights
+ * are worked out once per pixel; the channels only load and blend. */
+static void sample_pixel(const float *src, float *dst, int64_t c, int64_t h, int64_t w, double sx, double sy,
+                         am_interp interp, float fill)
+{
+    int64_t hw = h * w;
+    if (interp == AM_INTERP_NEAREST) {
+        /* round half up by truncation once the position is known to be >= -0.5 */
+        int inside = sx >= -0.5 && sy >= -0.5;
+        int64_t ix = inside ? (int64_t)(sx + 0.5) : -1, iy = inside ? (int64_t)(sy + 0.5) : -1;
+        inside = inside && ix < w && iy < h;
+        for (int64_t k = 0; k < c; k++) dst[k * hw] = inside ? src[k * hw + iy * w + ix] : fill;
+        return;
+    }
+    if (!(sx >= -1.0 && sy >= -1.0 && sx < (double)w && sy < (double)h)) {
+        for (int64_t k = 0; k < c; k++) dst[k * hw] = fill;
+        return;
+    }
+    /* floor by truncation: sx + 1 >= 0 here */
+    int64_t x0 = (int64_t)(sx + 1.0) - 1, y0 = (int64_t)(sy + 1.0) - 1;
+    float ax = (float)(sx - (double)x0), ay = (float)(sy - (double)y0);
+    float w00 = (1 - ax) * (1 - ay), w01 = ax * (1 - ay), w10 = (1 - ax) * ay, w11 = ax * ay;
+    if (x0 >= 0 && x0 + 1 < w && y0 >= 0 && y0 + 1 < h) {
+        const float *p = src + y0 * w + x0;
+        for (int64_t k = 0; k < c; k++, p += hw) dst[k * hw] = w00 * p[0] + w01 * p[1] + w10 * p[w] + w11 * p[w + 1];
+        return;
+    }
+    for (int64_t k = 0; k < c; k++) { /* on the border: missing neighbours are `fill` */
+        const float *p = src + k * hw;
+        dst[k * hw] = w00 * pixel_or(p, h, w, y0, x0, fill) + w01 * pixel_or(p, h, w, y0, x0 + 1, fill) +
+                      w10 * pixel_or(p, h, w, y0 + 1, x0, fill) + w11 * pixel_or(p, h, w, y0 + 1, x0 + 1, fill);
+    }
+}
+
 void am_aug_rotate(const float *src, float *dst, int64_t c, int64_t h, int64_t w, double degrees, am_interp interp,
                    float fill)
 {
@@ -71,31 +108,9 @@ void am_aug_rotate(const float *src, float *dst, int64_t c, int64_t h, int64_t w
     double cx = 0.5 * (double)(w - 1), cy = 0.5 * (double)(h - 1);
     for (int64_t y = 0; y < h; y++) {
         double dy = (double)y - cy;
-        for (int64_t x = 0; x < w; x++) {
-            double dx = (double)x - cx;
-            /* Inverse map of a counter-clockwise turn with y pointing down. */
-            double sx = cx + dx * cs - dy * sn;
-            double sy = cy + dx * sn + dy * cs;
-            for (int64_t k = 0; k < c; k++) {
-                const float *p = src + k * h * w;
-                float v;
-                if (interp == AM_INTERP_NEAREST) {
-                    v = pixel_or(p, h, w, (int64_t)floor(sy + 0.5), (int64_t)floor(sx + 0.5), fill);
-                } else {
-                    double fx = floor(sx), fy = floor(sy);
-                    double ax = sx - fx, ay = sy - fy;
-                    int64_t x0 = (int64_t)fx, y0 = (int64_t)fy;
-                    if (x0 < -1 || x0 >= w || y0 < -1 || y0 >= h) {
-                        v = fill;
-                    } else {
-                        double v00 = pixel_or(p, h, w, y0, x0, fill), v01 = pixel_or(p, h, w, y0, x0 + 1, fill);
-                        double v10 = pixel_or(p, h, w, y0 + 1, x0, fill), v11 = pixel_or(p, h, w, y0 + 1, x0 + 1, fill);
-                        v = (float)((1 - ay) * ((1 - ax) * v00 + ax * v01) + ay * ((1 - ax) * v10 + ax * v11));
-                    }
-                }
-                dst[k * h * w + y * w + x] = v;
-            }
-        }
+        /* Inverse map of a counter-clockwise turn with y pointing down, stepped along the row. */
+        double sx = cx - cx * cs - dy * sn, sy = cy - cx * sn + dy * cs;
+        for (int64_t x = 0; x < w; x++, sx += cs, sy += sn) sample_pixel(src, dst + y * w + x, c, h, w, sx, sy, interp, fill);
     }
 }
 
@@ -114,21 +129,29 @@ void am_aug_gaussian_blur(float *img, int64_t c, int64_t h, int64_t w, int ksize
     int r = ksize / 2;
     double kern[KMAX], sum = 0;
     for (int i = -r; i <= r; i++) sum += kern[i + r] = exp(-(double)(i * i) / (2 * sigma * sigma));
-    for (int i = 0; i < 2 * r + 1; i++) kern[i] /= sum;
+    float kf[KMAX];
+    for (int i = 0; i < 2 * r + 1; i++) kf[i] = (float)(kern[i] / sum);
     for (int64_t k = 0; k < c; k++) {
         float *p = img + k * h * w;
-        for (int64_t y = 0; y < h; y++)
+        for (int64_t y = 0; y < h; y++) {
+            const float *row = p + y * w;
             for (int64_t x = 0; x < w; x++) {
-                double acc = 0;
-                for (int i = -r; i <= r; i++) acc += kern[i + r] * p[y * w + reflect(x + i, w)];
-                scratch[y * w + x] = (float)acc;
+                float acc = 0;
+                if (x >= r && x + r < w) /* interior: no reflection needed */
+                    for (int i = -r; i <= r; i++) acc += kf[i + r] * row[x + i];
+                else
+                    for (int i = -r; i <= r; i++) acc += kf[i + r] * row[reflect(x + i, w)];
+                scratch[y * w + x] = acc;
             }
-        for (int64_t y = 0; y < h; y++)
-            for (int64_t x = 0; x < w; x++) {
-                double acc = 0;
-                for (int i = -r; i <= r; i++) acc += kern[i + r] * scratch[reflect(y + i, h) * w + x];
-                p[y * w + x] = (float)acc;
+        }
+        for (int64_t y = 0; y < h; y++) {
+            float *out = p + y * w;
+            for (int64_t x = 0; x < w; x++) out[x] = 0;
+            for (int i = -r; i <= r; i++) {
+                const float *in = scratch + reflect(y + i, h) * w;
+                for (int64_t x = 0; x < w; x++) out[x] += kf[i + r] * in[x];
             }
+        }
     }
 }
 
