@@ -65,9 +65,12 @@ static am_status open_failure(const char *path, int status)
     unsigned char head[10] = {0};
     size_t got = fread(head, 1, sizeof head, fp);
     fclose(fp);
-    int gz = got >= 2 && head[0] == 0x1f && head[1] == 0x8b;
+    /* gzip, compress, pack; zip; bzip2: CFITSIO unpacks these */
+    int packed = (got >= 2 && head[0] == 0x1f) || (got >= 4 && !memcmp(head, "PK\3\4", 4)) ||
+                 (got >= 3 && !memcmp(head, "BZh", 3));
     int fits = got >= 9 && memcmp(head, "SIMPLE  =", 9) == 0;
-    if (!gz && !fits) return am_error(AM_ERR_FORMAT, "%s: not a FITS file (no SIMPLE card)", path);
+    if (packed) return am_error(AM_ERR_FORMAT, "%s: compressed, but not readable as FITS (%s)", path, txt);
+    if (!fits) return am_error(AM_ERR_FORMAT, "%s: not a FITS file (no SIMPLE card)", path);
     if (sb.st_size < 2880 && fits)
         return am_error(AM_ERR_FORMAT, "%s: truncated FITS file (%lld bytes, a header alone takes 2880)", path,
                         (long long)sb.st_size);
@@ -211,11 +214,11 @@ static am_status check_length(fitsfile *f, const char *path)
     if (br && !am_file_exists(base)) *br = '\0';
     FILE *fp = fopen(base, "rb");
     if (!fp) return AM_OK;
-    unsigned char head[2] = {0};
-    size_t got = fread(head, 1, 2, fp);
-    int gz = got == 2 && head[0] == 0x1f && head[1] == 0x8b;
+    unsigned char head[9] = {0};
+    size_t got = fread(head, 1, sizeof head, fp);
+    int plain = got == 9 && memcmp(head, "SIMPLE  =", 9) == 0; /* not gzip, .Z, zip, ... */
     long long size = -1;
-    if (!gz && fseek(fp, 0, SEEK_END) == 0) size = ftell(fp);
+    if (plain && fseek(fp, 0, SEEK_END) == 0) size = ftell(fp);
     fclose(fp);
     /* The last block may lack its padding; the pixels themselves must be there. */
     if (size >= 0 && (long long)dataend - 2879 > size) {

@@ -263,6 +263,13 @@ static void test_compressed(void)
         CHECK(am_test_close(".gz", img.data, want, 64 * 48, 0, 1), ".gz values");
         am_tensor_free(&img);
     }
+    /* gzip around something that is not FITS */
+    const char *txt = tf_path(dir, "words.fits");
+    tf_write_bytes(txt, "no FITS here\n", 13);
+    snprintf(cmd, sizeof cmd, "gzip -f '%s'", txt);
+    CHECK(system(cmd) == 0, "gzip words");
+    CHECK_FAILS(am_fits_read(tf_path(dir, "words.fits.gz"), NULL, &img, NULL), AM_ERR_FORMAT,
+                "words.fits.gz: compressed, but not readable as FITS");
     /* A gzip trailer claiming gigabytes is refused before CFITSIO allocates them */
     const char *gz = tf_path(dir, "gz.fits.gz");
     long n = tf_file_size(gz);
