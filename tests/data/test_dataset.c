@@ -237,6 +237,51 @@ static void test_cache_and_prefetch(void)
     free(order);
 }
 
+/* Several threads asking at once, with read-ahead and a cache too small for all: same images. */
+static void test_concurrent_gets(void)
+{
+    am_dataset_options o;
+    am_dataset_options_default(&o);
+    o.prefetch = 3;
+    o.cache_bytes = 5 * 128 * 128 * 4;
+    am_dataset *ds = NULL;
+    CHECK_OK(am_dataset_open(&ds, am_test_path("data/sample"), &o));
+    if (!ds) return;
+    enum { N = 40 };
+    static double sums[2][N];
+    for (int i = 0; i < N; i++) {
+        am_tensor t;
+        sums[0][i] = -1;
+        if (am_dataset_get(ds, i, &t, NULL) != AM_OK) continue;
+        double acc = 0;
+        for (int64_t k = 0; k < am_tensor_numel(&t); k++) acc += t.data[k] * (double)(k % 97 + 1);
+        sums[0][i] = acc;
+        am_tensor_free(&t);
+    }
+    int64_t order[N];
+    for (int i = 0; i < N; i++) order[i] = (i * 17) % N;
+    am_dataset_prefetch(ds, order, N);
+    int failures = 0;
+#pragma omp parallel for schedule(dynamic) num_threads(4) reduction(+ : failures)
+    for (int j = 0; j < 3 * N; j++) {
+        int i = (int)order[j % N];
+        am_tensor t;
+        if (am_dataset_get(ds, i, &t, NULL) != AM_OK) {
+            failures++;
+            continue;
+        }
+        double acc = 0;
+        for (int64_t k = 0; k < am_tensor_numel(&t); k++) acc += t.data[k] * (double)(k % 97 + 1);
+        if (acc != sums[0][i]) failures++;
+        am_tensor_free(&t);
+    }
+    CHECK(failures == 0, "concurrent gets: %d wrong or failed", failures);
+    am_dataset_stats st;
+    am_dataset_get_stats(ds, &st);
+    CHECK(st.cached_bytes <= o.cache_bytes, "cache bound under concurrency: %zu", st.cached_bytes);
+    am_dataset_free(ds);
+}
+
 static void test_from_images(void)
 {
     am_tensor imgs[2];
@@ -267,6 +312,7 @@ int main(void)
     test_list_and_directory();
     test_validation();
     test_cache_and_prefetch();
+    test_concurrent_gets();
     test_from_images();
     return am_test_finish();
 }
