@@ -41,7 +41,7 @@ int main(int argc, char **argv)
     }
     am_rng r;
     am_rng_init(&r, 2, 0);
-    for (int64_t i = 0; i < (int64_t)ncl * dim; i++) c[i] = (float)(0.3 * am_rng_normal(&r));
+    for (int64_t i = 0; i < (int64_t)ncl * dim; i++) c[i] = (float)(0.5 * am_rng_normal(&r));
     for (int64_t i = 0; i < n; i++) {
         lab[i] = (int32_t)(i % ncl);
         for (int64_t d = 0; d < dim; d++) x[i * dim + d] = c[lab[i] * dim + d] + (float)am_rng_normal(&r);
