@@ -146,7 +146,8 @@ double am_bh_repulsion(const bh_tree *t, const double *y, int64_t i, double thet
             sq += cnt * q;
             for (int d = 0; d < dims; d++) neg[d] += cnt * q * q * diff[d];
         } else {
-            for (int c = nch - 1; c >= 0; c--) stack[top++] = nd->child + c;
+            for (int c = nch - 1; c >= 0; c--)
+                if (t->nodes[nd->child + c].count > 0) stack[top++] = nd->child + c;
         }
     }
     return sq;
