@@ -12,6 +12,7 @@
 #include "distance.h"
 
 enum { KM_BLOCK = 2048 }; /* rows per distance block: bounds the scratch to KM_BLOCK × k floats */
+enum { KM_TRIALS = 8 };   /* most k-means++ candidates per step (2 + ln k, capped) */
 
 void am_kmeans_defaults(am_kmeans_opts *o)
 {
@@ -41,6 +42,10 @@ typedef struct {
     int32_t *lab;
     double *sum;        /* k × dim */
     int64_t *cnt;
+    int64_t *order;     /* n: rows grouped by cluster, each group in row order */
+    int64_t *start;     /* k + 1: where each cluster's rows begin in order */
+    float *cand, *candn; /* seeding: trial centres (KM_TRIALS × dim) and their squared norms */
+    float *cd;          /* seeding: n × KM_TRIALS squared distances to the trial centres */
 } km_work;
 
 /* Nearest centroid of every row; returns the inertia (from the BLAS expansion). */
@@ -66,47 +71,49 @@ static double assign(km_work *w, int64_t *changed)
     return inertia;
 }
 
-/* Centroids as cluster means. Each (cluster, feature) sum runs over rows in order inside one
- * thread, so the result does not depend on the thread count. Returns the squared shift. */
+/* Centroids as cluster means. Rows are grouped by cluster (a stable counting sort) and each
+ * cluster is summed by one thread in row order, so the result does not depend on the thread
+ * count. Returns the squared shift of the centroids. */
 static double update(km_work *w)
 {
     int64_t dim = w->dim;
     memset(w->cnt, 0, (size_t)w->k * sizeof *w->cnt);
     for (int64_t i = 0; i < w->n; i++) w->cnt[w->lab[i]]++;
-    memset(w->sum, 0, (size_t)w->k * (size_t)dim * sizeof *w->sum);
-#pragma omp parallel for schedule(static)
-    for (int64_t d0 = 0; d0 < dim; d0 += 16) {
-        int64_t d1 = d0 + 16 < dim ? d0 + 16 : dim;
+    for (int j = 0; j < w->k; j++) {
+        if (w->cnt[j] > 0) continue;
+        /* Empty cluster: move it onto the row farthest from its own centroid. */
+        int64_t far = 0;
+        double fd = -1;
         for (int64_t i = 0; i < w->n; i++) {
-            const float *r = w->x + i * dim;
-            double *s = w->sum + (int64_t)w->lab[i] * dim;
-            for (int64_t d = d0; d < d1; d++) s[d] += r[d];
+            double dd = am_sqdist_exact(w->x + i * dim, w->c + (int64_t)w->lab[i] * dim, dim);
+            if (dd > fd && w->cnt[w->lab[i]] > 1) {
+                fd = dd;
+                far = i;
+            }
+        }
+        w->cnt[w->lab[far]]--;
+        w->lab[far] = j;
+        w->cnt[j] = 1;
+    }
+    w->start[0] = 0;
+    for (int j = 0; j < w->k; j++) w->start[j + 1] = w->start[j] + w->cnt[j];
+    memcpy(w->cnt, w->start, (size_t)w->k * sizeof *w->cnt); /* fill positions */
+    for (int64_t i = 0; i < w->n; i++) w->order[w->cnt[w->lab[i]]++] = i;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int j = 0; j < w->k; j++) {
+        double *s = w->sum + (int64_t)j * dim;
+        memset(s, 0, (size_t)dim * sizeof *s);
+        for (int64_t q = w->start[j]; q < w->start[j + 1]; q++) {
+            const float *r = w->x + w->order[q] * dim;
+            for (int64_t d = 0; d < dim; d++) s[d] += r[d];
         }
     }
     double shift = 0;
     for (int j = 0; j < w->k; j++) {
-        if (w->cnt[j] == 0) {
-            /* Empty cluster: move it onto the row farthest from its own centroid. */
-            int64_t far = 0;
-            double fd = -1;
-            for (int64_t i = 0; i < w->n; i++) {
-                double dd = am_sqdist_exact(w->x + i * dim, w->c + (int64_t)w->lab[i] * dim, dim);
-                if (dd > fd && w->cnt[w->lab[i]] > 1) {
-                    fd = dd;
-                    far = i;
-                }
-            }
-            w->cnt[w->lab[far]]--;
-            for (int64_t d = 0; d < dim; d++) w->sum[(int64_t)w->lab[far] * dim + d] -= w->x[far * dim + d];
-            w->lab[far] = j;
-            w->cnt[j] = 1;
-            for (int64_t d = 0; d < dim; d++) w->sum[(int64_t)j * dim + d] = w->x[far * dim + d];
-        }
-    }
-    for (int j = 0; j < w->k; j++) {
         float *c = w->c + (int64_t)j * dim;
+        double cnt = (double)(w->start[j + 1] - w->start[j]);
         for (int64_t d = 0; d < dim; d++) {
-            float v = (float)(w->sum[(int64_t)j * dim + d] / (double)w->cnt[j]);
+            float v = (float)(w->sum[(int64_t)j * dim + d] / cnt);
             double t = (double)v - c[d];
             shift += t * t;
             c[d] = v;
@@ -114,21 +121,6 @@ static double update(km_work *w)
     }
     am_sqnorms(w->c, w->k, dim, w->cn);
     return shift;
-}
-
-/* mind_out[i] = min(mind[i], distance to centre row ci); returns their sum, added in row order
- * so that it does not depend on the thread count. */
-static double potential_with(const km_work *w, int64_t ci, double *mind_out)
-{
-    const float *c = w->x + ci * w->dim;
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < w->n; i++) {
-        double d = am_sqdist_exact(w->x + i * w->dim, c, w->dim);
-        mind_out[i] = d < w->mind[i] ? d : w->mind[i];
-    }
-    double pot = 0;
-    for (int64_t i = 0; i < w->n; i++) pot += mind_out[i];
-    return pot;
 }
 
 /* Samples a row with probability proportional to mind. */
@@ -145,34 +137,61 @@ static int64_t sample_d2(const km_work *w, double total, am_rng *r)
     return last;
 }
 
-static void seed_plusplus(km_work *w, am_rng *r, double *tmp, double *tmp2)
+/* Squared distances (float, from BLAS) of every row to the m trial centres in w->cand. */
+static void trial_distances(km_work *w, int m)
 {
-    int64_t dim = w->dim;
-    int64_t first = (int64_t)am_rng_below(r, (uint32_t)w->n);
+    am_sqnorms(w->cand, m, w->dim, w->candn);
+    for (int64_t b0 = 0; b0 < w->n; b0 += KM_BLOCK) {
+        int64_t nb = w->n - b0 < KM_BLOCK ? w->n - b0 : KM_BLOCK;
+        am_sqdist_block(w->x + b0 * w->dim, nb, w->xn + b0, w->cand, m, w->candn, w->dim, w->cd + b0 * KM_TRIALS,
+                        KM_TRIALS);
+    }
+}
+
+/* Greedy k-means++: each new centre is the best (lowest potential) of a few rows sampled with
+ * probability proportional to their squared distance to the nearest chosen centre. Sums run in
+ * row order, so the choice does not depend on the thread count. */
+static void seed_plusplus(km_work *w, am_rng *r)
+{
+    int64_t dim = w->dim, n = w->n;
+    int64_t first = (int64_t)am_rng_below(r, (uint32_t)n);
     memcpy(w->c, w->x + first * dim, (size_t)dim * sizeof(float));
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < w->n; i++) w->mind[i] = am_sqdist_exact(w->x + i * dim, w->c, dim);
+    memcpy(w->cand, w->c, (size_t)dim * sizeof(float));
+    trial_distances(w, 1);
     double pot = 0;
-    for (int64_t i = 0; i < w->n; i++) pot += w->mind[i];
+    for (int64_t i = 0; i < n; i++) {
+        w->mind[i] = w->cd[i * KM_TRIALS];
+        pot += w->mind[i];
+    }
     int trials = 2 + (int)log((double)w->k);
+    if (trials > KM_TRIALS) trials = KM_TRIALS;
     for (int j = 1; j < w->k; j++) {
-        int64_t best = -1;
-        double best_pot = DBL_MAX;
+        int64_t pick[KM_TRIALS];
         for (int t = 0; t < trials; t++) {
             /* All rows coincide with chosen centres: any row will do. */
-            int64_t cand = pot > 0 ? sample_d2(w, pot, r) : (int64_t)am_rng_below(r, (uint32_t)w->n);
-            double p = potential_with(w, cand, tmp2);
+            pick[t] = pot > 0 ? sample_d2(w, pot, r) : (int64_t)am_rng_below(r, (uint32_t)n);
+            memcpy(w->cand + t * dim, w->x + pick[t] * dim, (size_t)dim * sizeof(float));
+        }
+        trial_distances(w, trials);
+        int best = 0;
+        double best_pot = INFINITY;
+        for (int t = 0; t < trials; t++) {
+            double p = 0;
+            for (int64_t i = 0; i < n; i++) {
+                double d = w->cd[i * KM_TRIALS + t];
+                p += d < w->mind[i] ? d : w->mind[i];
+            }
             if (p < best_pot) {
                 best_pot = p;
-                best = cand;
-                double *sw = tmp;
-                tmp = tmp2;
-                tmp2 = sw;
+                best = t;
             }
         }
+        for (int64_t i = 0; i < n; i++) {
+            double d = w->cd[i * KM_TRIALS + best];
+            if (d < w->mind[i]) w->mind[i] = d;
+        }
         pot = best_pot;
-        memcpy(w->mind, tmp, (size_t)w->n * sizeof *tmp);
-        memcpy(w->c + (int64_t)j * dim, w->x + best * dim, (size_t)dim * sizeof(float));
+        memcpy(w->c + (int64_t)j * dim, w->x + pick[best] * dim, (size_t)dim * sizeof(float));
     }
     am_sqnorms(w->c, w->k, dim, w->cn);
 }
@@ -192,7 +211,11 @@ am_status am_kmeans(const float *x, int64_t n, int64_t dim, const am_kmeans_opts
     w.cn = am_malloc((size_t)k * sizeof(float));
     w.scratch = am_malloc((size_t)KM_BLOCK * (size_t)k * sizeof(float));
     w.mind = malloc((size_t)n * sizeof(double));
-    double *tmp = malloc((size_t)n * sizeof(double)), *tmp2 = malloc((size_t)n * sizeof(double));
+    w.order = malloc((size_t)n * sizeof(int64_t));
+    w.start = malloc(((size_t)k + 1) * sizeof(int64_t));
+    w.cand = am_malloc((size_t)KM_TRIALS * (size_t)dim * sizeof(float));
+    w.candn = am_malloc((size_t)KM_TRIALS * sizeof(float));
+    w.cd = am_malloc((size_t)n * KM_TRIALS * sizeof(float));
     w.lab = malloc((size_t)n * sizeof(int32_t));
     w.sum = malloc((size_t)k * (size_t)dim * sizeof(double));
     w.cnt = malloc((size_t)k * sizeof(int64_t));
@@ -200,7 +223,7 @@ am_status am_kmeans(const float *x, int64_t n, int64_t dim, const am_kmeans_opts
     res->centroids = am_malloc((size_t)k * (size_t)dim * sizeof(float));
     res->sizes = malloc((size_t)k * sizeof(int64_t));
     am_status s = AM_OK;
-    if (!xn || !w.c || !w.cn || !w.scratch || !w.mind || !tmp || !tmp2 || !w.lab || !w.sum || !w.cnt || !res->labels ||
+    if (!xn || !w.c || !w.cn || !w.scratch || !w.mind || !w.order || !w.start || !w.cand || !w.candn || !w.cd || !w.lab || !w.sum || !w.cnt || !res->labels ||
         !res->centroids || !res->sizes) {
         s = am_error(AM_ERR_NOMEM, "k-means: out of memory for %lld x %lld, k = %d", (long long)n, (long long)dim, k);
         goto done;
@@ -229,7 +252,7 @@ am_status am_kmeans(const float *x, int64_t n, int64_t dim, const am_kmeans_opts
     for (int rs = 0; rs < o->restarts; rs++) {
         am_rng r;
         am_rng_init(&r, o->seed, am_rng_stream(0x6b6d65616e73ULL, (uint64_t)rs, 0));
-        seed_plusplus(&w, &r, tmp, tmp2);
+        seed_plusplus(&w, &r);
         for (int64_t i = 0; i < n; i++) w.lab[i] = -1;
         int it = 0;
         for (; it < o->max_iter; it++) {
@@ -261,8 +284,11 @@ done:
     am_free(w.cn);
     am_free(w.scratch);
     free(w.mind);
-    free(tmp);
-    free(tmp2);
+    free(w.order);
+    free(w.start);
+    am_free(w.cand);
+    am_free(w.candn);
+    am_free(w.cd);
     free(w.lab);
     free(w.sum);
     free(w.cnt);
