@@ -1,6 +1,8 @@
 /* Activations in the network's layout, and the growing buffers that hold them. */
 #include <stdio.h>
 
+#include <omp.h>
+
 #include "nn/nn_internal.h"
 
 am_status am_buf_reserve(am_buf *b, size_t floats, const char *who)
@@ -75,4 +77,22 @@ void *am_mod_state(am_module *m, size_t size, void (*free_fn)(void *))
         m->impl_free = free_fn;
     }
     return m->impl;
+}
+
+int am_plan_key_match(const am_plan_key *k, const am_shape *s, const am_net *net)
+{
+    return k->nthr == net->nthr && am_shape_equal(&k->s, s);
+}
+
+void am_plan_key_set(am_plan_key *k, const am_shape *s, const am_net *net)
+{
+    k->s = *s;
+    k->nthr = net->nthr;
+}
+
+void am_net_enter(am_net *net)
+{
+    /* Sets the calling task's thread count only; the parallel region's end restores it. */
+    if (omp_in_parallel() && omp_get_max_threads() > 1) omp_set_num_threads(1);
+    net->nthr = omp_get_max_threads();
 }

@@ -9,7 +9,7 @@
 #define BN_MOMENTUM 0.1f
 
 typedef struct bn_state {
-    am_shape key;
+    am_plan_key key; /* input shape and thread count the primitives are for */
     int key_eval; /* mode the primitives were made for */
     int eval;     /* mode of the last forward */
     am_prim fwd, bwd;
@@ -31,7 +31,7 @@ static void bn_state_free(void *p)
 
 static unsigned bn_flags(int eval) { return dnnl_use_scale | dnnl_use_shift | (eval ? dnnl_use_global_stats : 0); }
 
-static am_status plan(am_module *m, bn_state *b, const am_act *x, int eval)
+static am_status plan(am_module *m, am_net *net, bn_state *b, const am_act *x, int eval)
 {
     dnnl_memory_desc_t md;
     dnnl_batch_normalization_desc_t d;
@@ -47,7 +47,7 @@ static am_status plan(am_module *m, bn_state *b, const am_act *x, int eval)
     AM_TRY(am_buf_reserve(&b->var, c, am_mod_who(m)));
     AM_TRY(am_buf_reserve(&b->dscale, c, am_mod_who(m)));
     AM_TRY(am_buf_reserve(&b->dshift, c, am_mod_who(m)));
-    b->key = x->s;
+    am_plan_key_set(&b->key, &x->s, net);
     b->key_eval = eval;
     return AM_OK;
 }
@@ -64,7 +64,7 @@ am_status am_bn_forward(am_module *m, am_net *net, const am_act *x)
     AM_TRY(am_act_alloc(&m->y, &m->ybuf, &ys, am_mod_who(m)));
     bn_state *b = am_mod_state(m, sizeof *b, bn_state_free);
     if (!b) return AM_ERR_NOMEM;
-    if (!am_shape_equal(&b->key, &x->s) || b->key_eval != eval) AM_TRY(plan(m, b, x, eval));
+    if (!am_plan_key_match(&b->key, &x->s, net) || b->key_eval != eval) AM_TRY(plan(m, net, b, x, eval));
     b->eval = eval;
     float *rmean = m->p[2].value.data, *rvar = m->p[3].value.data;
     dnnl_memory_desc_t md, cmd;

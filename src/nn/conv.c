@@ -6,10 +6,10 @@
 #include "nn/dnn.h"
 
 typedef struct conv_state {
-    am_shape key; /* input shape the primitives are for (ndim 0: none yet) */
+    am_plan_key key; /* input shape and thread count the primitives are for */
     am_prim fwd, bwd_data, bwd_w;
-    dnnl_memory_desc_t w_plain, b_md, w_fwd_md, w_bwd_md, dw_md;
-    am_buf w_fwd, w_bwd, dw, dw_plain, db;
+    dnnl_memory_desc_t w_plain, b_md, w_fwd_md, w_bwd_md, dw_md, dsrc_md;
+    am_buf w_fwd, w_bwd, dw, dw_plain, db, dsrc; /* dsrc: data gradient in the primitive's layout */
     uint64_t fwd_version, bwd_version; /* parameter version the reordered copies hold (0: none) */
 } conv_state;
 
@@ -25,13 +25,14 @@ static void conv_state_free(void *p)
     am_buf_free(&c->dw);
     am_buf_free(&c->dw_plain);
     am_buf_free(&c->db);
+    am_buf_free(&c->dsrc);
     am_free(c);
 }
 
-static am_status plan(am_module *m, conv_state *c, const am_act *x, const am_act *y)
+static am_status plan(am_module *m, am_net *net, conv_state *c, const am_act *x, const am_act *y)
 {
     const char *who = am_mod_who(m);
-    dnnl_memory_desc_t src, dst, w_any, b;
+    dnnl_memory_desc_t src, dst, w_any, b, src_any;
     int64_t wd[4] = {m->out_ch, m->in_ch, m->kernel, m->kernel}, bd[1] = {m->out_ch};
     dnnl_dims_t strides = {m->stride, m->stride}, pad_l = {m->padding, m->padding}, pad_r;
     /* PyTorch pads symmetrically and drops what does not fit a stride; oneDNN wants the right
@@ -41,6 +42,8 @@ static am_status plan(am_module *m, conv_state *c, const am_act *x, const am_act
     am_dnn_md_act(&src, x);
     am_dnn_md_act(&dst, y);
     am_dnn_md(&w_any, 4, wd, dnnl_format_tag_any);
+    int64_t xd[4] = {x->s.n, x->s.c, x->s.h, x->s.w};
+    am_dnn_md(&src_any, 4, xd, dnnl_format_tag_any);
     am_dnn_md(&c->w_plain, 4, wd, dnnl_oihw);
     am_dnn_md(&b, 1, bd, dnnl_x);
     c->b_md = b;
@@ -50,7 +53,9 @@ static am_status plan(am_module *m, conv_state *c, const am_act *x, const am_act
                                                         &w_any, m->bias ? &b : NULL, &dst, strides, pad_l, pad_r),
                      who));
     AM_TRY(am_prim_make(&c->fwd, &d, NULL, who));
-    AM_TRY(am_dnn_ok(dnnl_convolution_backward_data_desc_init(&d, dnnl_convolution_direct, &src, &w_any, &dst,
+    /* The data gradient in a layout of oneDNN's choice: for a 3-channel plain input only the
+     * reference kernel (1000× slower) writes NCHW, so it goes to a blocked buffer and back. */
+    AM_TRY(am_dnn_ok(dnnl_convolution_backward_data_desc_init(&d, dnnl_convolution_direct, &src_any, &w_any, &dst,
                                                               strides, pad_l, pad_r),
                      who));
     AM_TRY(am_prim_make(&c->bwd_data, &d, c->fwd.pd, who));
@@ -62,6 +67,9 @@ static am_status plan(am_module *m, conv_state *c, const am_act *x, const am_act
     dnnl_memory_desc_t wf = *am_prim_md(&c->fwd, dnnl_query_weights_md, 0);
     dnnl_memory_desc_t wb = *am_prim_md(&c->bwd_data, dnnl_query_weights_md, 0);
     c->dw_md = *am_prim_md(&c->bwd_w, dnnl_query_diff_weights_md, 0);
+    c->dsrc_md = *am_prim_md(&c->bwd_data, dnnl_query_diff_src_md, 0);
+    if (!dnnl_memory_desc_equal(&c->dsrc_md, &src))
+        AM_TRY(am_buf_reserve(&c->dsrc, dnnl_memory_desc_get_size(&c->dsrc_md) / 4, am_mod_who(m)));
     /* A new shape may pick other weight layouts; the reordered copies are then stale. */
     if (!dnnl_memory_desc_equal(&wf, &c->w_fwd_md)) c->fwd_version = 0;
     if (!dnnl_memory_desc_equal(&wb, &c->w_bwd_md)) c->bwd_version = 0;
@@ -72,7 +80,7 @@ static am_status plan(am_module *m, conv_state *c, const am_act *x, const am_act
     AM_TRY(am_buf_reserve(&c->dw, dnnl_memory_desc_get_size(&c->dw_md) / 4, who));
     AM_TRY(am_buf_reserve(&c->dw_plain, (size_t)(wd[0] * wd[1] * wd[2] * wd[3]), who));
     AM_TRY(am_buf_reserve(&c->db, (size_t)m->out_ch, who));
-    c->key = x->s;
+    am_plan_key_set(&c->key, &x->s, net);
     return AM_OK;
 }
 
@@ -91,7 +99,7 @@ am_status am_conv_forward(am_module *m, am_net *net, const am_act *x)
     AM_TRY(am_act_alloc(&m->y, &m->ybuf, &ys, am_mod_who(m)));
     conv_state *c = am_mod_state(m, sizeof *c, conv_state_free);
     if (!c) return AM_ERR_NOMEM;
-    if (!am_shape_equal(&c->key, &x->s)) AM_TRY(plan(m, c, x, &m->y));
+    if (!am_plan_key_match(&c->key, &x->s, net)) AM_TRY(plan(m, net, c, x, &m->y));
     AM_TRY(weights_to(m, net, &c->w_fwd_md, &c->w_fwd, &c->fwd_version));
     dnnl_memory_desc_t src, dst;
     am_dnn_md_act(&src, x);
@@ -111,10 +119,13 @@ am_status am_conv_backward_data(am_module *m, am_net *net, const am_act *dy)
     dnnl_memory_desc_t dsrc, ddst;
     am_dnn_md_act(&dsrc, &m->dx);
     am_dnn_md_act(&ddst, dy);
+    int direct = dnnl_memory_desc_equal(&c->dsrc_md, &dsrc);
     am_dnn_arg a[3] = {{DNNL_ARG_DIFF_DST, &ddst, dy->data},
                        {DNNL_ARG_WEIGHTS, &c->w_bwd_md, c->w_bwd.data},
-                       {DNNL_ARG_DIFF_SRC, &dsrc, m->dx.data}};
-    return am_prim_run(&c->bwd_data, net, 3, a, am_mod_who(m));
+                       {DNNL_ARG_DIFF_SRC, &c->dsrc_md, direct ? m->dx.data : c->dsrc.data}};
+    AM_TRY(am_prim_run(&c->bwd_data, net, 3, a, am_mod_who(m)));
+    if (direct) return AM_OK;
+    return am_dnn_reorder(net, &c->dsrc_md, c->dsrc.data, &dsrc, m->dx.data, am_mod_who(m));
 }
 
 am_status am_conv_backward(am_module *m, am_net *net, const am_act *dy, int need_dx)

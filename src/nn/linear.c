@@ -5,7 +5,7 @@
 #include "nn/dnn.h"
 
 typedef struct lin_state {
-    am_shape key;
+    am_plan_key key; /* input shape and thread count the primitives are for */
     am_prim fwd, bwd_data, bwd_w;
     dnnl_memory_desc_t w_md, b_md;
     am_buf dw, db;
@@ -23,7 +23,7 @@ static void lin_state_free(void *p)
     am_free(l);
 }
 
-static am_status plan(am_module *m, lin_state *l, const am_act *x, const am_act *y)
+static am_status plan(am_module *m, am_net *net, lin_state *l, const am_act *x, const am_act *y)
 {
     dnnl_memory_desc_t src, dst;
     int64_t wd[2] = {m->out_ch, m->in_ch}, bd[1] = {m->out_ch};
@@ -41,7 +41,7 @@ static am_status plan(am_module *m, lin_state *l, const am_act *x, const am_act 
     AM_TRY(am_prim_make(&l->bwd_w, &d, l->fwd.pd, am_mod_who(m)));
     AM_TRY(am_buf_reserve(&l->dw, (size_t)(wd[0] * wd[1]), am_mod_who(m)));
     AM_TRY(am_buf_reserve(&l->db, (size_t)m->out_ch, am_mod_who(m)));
-    l->key = x->s;
+    am_plan_key_set(&l->key, &x->s, net);
     return AM_OK;
 }
 
@@ -52,7 +52,7 @@ am_status am_linear_forward(am_module *m, am_net *net, const am_act *x)
     AM_TRY(am_act_alloc(&m->y, &m->ybuf, &ys, am_mod_who(m)));
     lin_state *l = am_mod_state(m, sizeof *l, lin_state_free);
     if (!l) return AM_ERR_NOMEM;
-    if (!am_shape_equal(&l->key, &x->s)) AM_TRY(plan(m, l, x, &m->y));
+    if (!am_plan_key_match(&l->key, &x->s, net)) AM_TRY(plan(m, net, l, x, &m->y));
     dnnl_memory_desc_t src, dst;
     am_dnn_md_act(&src, x);
     am_dnn_md_act(&dst, &m->y);

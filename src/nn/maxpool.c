@@ -5,7 +5,7 @@
 #include "nn/dnn.h"
 
 typedef struct pool_state {
-    am_shape key;
+    am_plan_key key; /* input shape and thread count the primitives are for */
     am_prim fwd, bwd;
     am_buf ws;
     const dnnl_memory_desc_t *ws_md;
@@ -21,7 +21,7 @@ static void pool_state_free(void *p)
     am_free(s);
 }
 
-static am_status plan(am_module *m, pool_state *s, const am_act *x, const am_act *y)
+static am_status plan(am_module *m, am_net *net, pool_state *s, const am_act *x, const am_act *y)
 {
     dnnl_memory_desc_t src, dst;
     dnnl_dims_t k = {m->kernel, m->kernel}, st = {m->stride, m->stride}, dil = {0, 0};
@@ -39,7 +39,7 @@ static am_status plan(am_module *m, pool_state *s, const am_act *x, const am_act
     AM_TRY(am_prim_make(&s->bwd, &d, s->fwd.pd, am_mod_who(m)));
     s->ws_md = am_prim_md(&s->fwd, dnnl_query_workspace_md, 0);
     AM_TRY(am_buf_reserve(&s->ws, (dnnl_memory_desc_get_size(s->ws_md) + 3) / 4, am_mod_who(m)));
-    s->key = x->s;
+    am_plan_key_set(&s->key, &x->s, net);
     return AM_OK;
 }
 
@@ -50,7 +50,7 @@ am_status am_maxpool_forward(am_module *m, am_net *net, const am_act *x)
     AM_TRY(am_act_alloc(&m->y, &m->ybuf, &ys, am_mod_who(m)));
     pool_state *s = am_mod_state(m, sizeof *s, pool_state_free);
     if (!s) return AM_ERR_NOMEM;
-    if (!am_shape_equal(&s->key, &x->s)) AM_TRY(plan(m, s, x, &m->y));
+    if (!am_plan_key_match(&s->key, &x->s, net)) AM_TRY(plan(m, net, s, x, &m->y));
     dnnl_memory_desc_t src, dst;
     am_dnn_md_act(&src, x);
     am_dnn_md_act(&dst, &m->y);

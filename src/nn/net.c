@@ -289,6 +289,7 @@ am_status am_net_forward(am_net *net, const am_tensor *x, const char *stop_at, a
 {
     am_shape s;
     net->have_fwd = net->have_bwd = 0;
+    am_net_enter(net);
     AM_TRY(tensor_shape(x, &s, "forward input"));
     AM_TRY(resolve_stop(net, stop_at));
     AM_TRY(am_act_alloc(&net->x, &net->xbuf, &s, "forward input"));
@@ -310,6 +311,7 @@ am_status am_net_backward(am_net *net, const am_tensor *dy)
     am_shape s;
     char a[64], b[64];
     if (!net->have_fwd) return am_error(AM_ERR_VALUE, "backward: no forward pass to go back through");
+    am_net_enter(net);
     AM_TRY(tensor_shape(dy, &s, "backward gradient"));
     if (!am_shape_equal(&s, &net->top->s))
         return am_error(AM_ERR_SHAPE, "backward: gradient %s does not match output %s", am_shape_str(&s, a, sizeof a),
@@ -335,6 +337,7 @@ const am_tensor *am_net_input_grad(am_net *net)
     }
     if (!net->have_dx) {
         am_module *p = net->pending;
+        am_net_enter(net);
         am_status st = AM_OK;
         if (p && p->kind == AM_MOD_CONV2D) st = am_conv_backward_data(p, net, p->pending_dy);
         if (p && p->kind == AM_MOD_LINEAR) st = am_linear_backward_data(p, net, p->pending_dy);

@@ -40,6 +40,20 @@ am_status am_act_alloc(am_act *a, am_buf *b, const am_shape *s, const char *who)
 /* Pointer to channel c of image n, and the distance between consecutive pixels of it. */
 float *am_act_chan(const am_act *a, int64_t n, int64_t c, int64_t *pixel_stride);
 
+/* What a layer's cached primitives were made for. oneDNN sizes its kernels for the thread count
+ * at creation, and a kernel made for 2 threads deadlocks when run by 1 inside a parallel region,
+ * so the thread count is part of the key. */
+typedef struct am_plan_key {
+    am_shape s;
+    int nthr; /* 0: nothing made yet */
+} am_plan_key;
+
+int am_plan_key_match(const am_plan_key *k, const am_shape *s, const am_net *net);
+void am_plan_key_set(am_plan_key *k, const am_shape *s, const am_net *net);
+/* Called on entry to forward/backward: inside an OpenMP parallel region (replicas running side
+ * by side) oneDNN runs single-threaded, so its primitives must be made for 1 thread. */
+void am_net_enter(am_net *net);
+
 struct am_module {
     am_module_kind kind;
     char *name; /* own name in the parent */
@@ -72,6 +86,7 @@ struct am_net {
     uint64_t version; /* bumped when parameter values change outside the engine */
     am_mode mode;
     am_precision precision;
+    int nthr; /* threads oneDNN uses in the current call */
     void *stream; /* dnnl_stream_t, one per network so replicas can run in parallel */
 
     am_act x, dy;

@@ -1,0 +1,274 @@
+/* The network API around the layers: PyTorch state-dict names and order, PyTorch's default
+ * initialisation, stopping at a named module, images of several sizes in turn, parameter
+ * changes, clones running concurrently, modes, errors, FLOP counts. */
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "astromorph/nn.h"
+#include "astromorph/rng.h"
+#include "test_util.h"
+
+/* A two-stage ResNet in torchvision's naming: conv1 bn1 relu maxpool layer1 layer2 avgpool fc. */
+static am_module *small_resnet(int in_ch)
+{
+    am_module *root = am_sequential(""), *l1 = am_sequential("layer1"), *l2 = am_sequential("layer2");
+    am_module *b1 = am_residual("0"), *b2 = am_residual("0"), *ds = am_sequential("downsample");
+    am_status st = AM_OK;
+#define ADD(p, c) \
+    if (st == AM_OK) st = am_module_add(p, c)
+    ADD(b1, am_conv2d("conv1", 16, 16, 3, 1, 1, 0));
+    ADD(b1, am_batchnorm2d("bn1", 16));
+    ADD(b1, am_relu("relu"));
+    ADD(b1, am_conv2d("conv2", 16, 16, 3, 1, 1, 0));
+    ADD(b1, am_batchnorm2d("bn2", 16));
+    ADD(ds, am_conv2d("0", 16, 32, 1, 2, 0, 0));
+    ADD(ds, am_batchnorm2d("1", 32));
+    ADD(b2, am_conv2d("conv1", 16, 32, 3, 2, 1, 0));
+    ADD(b2, am_batchnorm2d("bn1", 32));
+    ADD(b2, am_relu("relu"));
+    ADD(b2, am_conv2d("conv2", 32, 32, 3, 1, 1, 0));
+    ADD(b2, am_batchnorm2d("bn2", 32));
+    ADD(b2, ds);
+    ADD(l1, b1);
+    ADD(l2, b2);
+    ADD(root, am_conv2d("conv1", in_ch, 16, 7, 2, 3, 0));
+    ADD(root, am_batchnorm2d("bn1", 16));
+    ADD(root, am_relu("relu"));
+    ADD(root, am_maxpool2d("maxpool", 3, 2, 1));
+    ADD(root, l1);
+    ADD(root, l2);
+    ADD(root, am_adaptive_avgpool2d("avgpool"));
+    ADD(root, am_flatten("flatten"));
+    ADD(root, am_linear("fc", 32, 10, 1));
+#undef ADD
+    if (st != AM_OK) {
+        fprintf(stderr, "building: %s\n", am_errmsg());
+        am_module_free(root);
+        return NULL;
+    }
+    return root;
+}
+
+static void random_tensor(am_tensor *t, int64_t n, int64_t c, int64_t h, int64_t w, uint64_t seed)
+{
+    am_rng r;
+    am_rng_init(&r, seed, 0);
+    CHECK_OK(am_tensor_alloc4(t, n, c, h, w));
+    for (int64_t i = 0; i < am_tensor_numel(t); i++) t->data[i] = (float)am_rng_normal(&r);
+}
+
+static void test_names_and_init(void)
+{
+    am_net *net = NULL, *same = NULL, *other = NULL;
+    CHECK_OK(am_net_create(&net, small_resnet(3), 42));
+    CHECK_OK(am_net_create(&same, small_resnet(3), 42));
+    CHECK_OK(am_net_create(&other, small_resnet(3), 43));
+    if (!net || !same || !other) goto done;
+    static const char *first[] = {"conv1.weight", "bn1.weight", "bn1.bias", "bn1.running_mean", "bn1.running_var",
+                                  "bn1.num_batches_tracked", "layer1.0.conv1.weight", "layer1.0.bn1.weight"};
+    for (size_t i = 0; i < sizeof first / sizeof *first; i++)
+        CHECK(!strcmp(am_net_param(net, i)->name, first[i]), "param %zu is %s, want %s", i, am_net_param(net, i)->name,
+              first[i]);
+    /* torchvision registers downsample after bn2, so its tensors follow layer2.0.bn2's. */
+    am_param *p = am_net_find_param(net, "layer2.0.downsample.1.running_var");
+    CHECK(p && p->is_buffer && p->value.data[0] == 1.0f && !p->grad.data, "downsample running_var");
+    p = am_net_find_param(net, "layer2.0.bn1.num_batches_tracked");
+    CHECK(p && p->is_integer && p->value.ndim == 0, "num_batches_tracked is an integer scalar");
+    /* conv1 1 + bn1 5 + layer1.0 (1+5+1+5) + layer2.0 (1+5+1+5 + downsample 1+5) + fc 2 */
+    CHECK(am_net_param_count(net) == 38, "%zu parameters", am_net_param_count(net));
+    CHECK(am_net_find_module(net, "layer2.0.downsample") != NULL, "find module");
+    CHECK(am_module_kind_of(am_net_find_module(net, "layer1.0")) == AM_MOD_RESIDUAL, "kind");
+    CHECK(am_net_find_module(net, "layer3") == NULL, "no layer3");
+
+    /* Kaiming uniform a=sqrt(5): U(±1/sqrt(fan_in)), variance bound²/3. */
+    am_param *w = am_net_find_param(net, "layer1.0.conv1.weight");
+    double bound = 1.0 / sqrt(16 * 9), s2 = 0, mx = 0;
+    int64_t n = am_tensor_numel(&w->value);
+    for (int64_t i = 0; i < n; i++) {
+        s2 += (double)w->value.data[i] * w->value.data[i];
+        mx = fmax(mx, fabs(w->value.data[i]));
+    }
+    CHECK(mx <= bound && mx > 0.95 * bound, "max |w| %g, bound %g", mx, bound);
+    CHECK(fabs(s2 / (double)n / (bound * bound / 3) - 1) < 0.1, "variance %g, want %g", s2 / (double)n,
+          bound * bound / 3);
+    am_param *b = am_net_find_param(net, "fc.bias");
+    CHECK(fabs(b->value.data[0]) <= 1 / sqrt(32.0) && b->value.data[0] != 0, "fc.bias %g", b->value.data[0]);
+    CHECK(am_net_find_param(net, "bn1.weight")->value.data[3] == 1.0f, "bn weight 1");
+    CHECK(!memcmp(w->value.data, am_net_find_param(same, "layer1.0.conv1.weight")->value.data, (size_t)n * 4),
+          "same seed, same weights");
+    CHECK(memcmp(w->value.data, am_net_find_param(other, "layer1.0.conv1.weight")->value.data, (size_t)n * 4),
+          "other seed, other weights");
+    /* ResNet18-style cost: conv1 alone at 4×3×37×53 is 2·4·16·19·27·3·49 FLOP. */
+    int64_t shape[4] = {4, 3, 37, 53};
+    double conv1 = 2.0 * 4 * 16 * 19 * 27 * 3 * 49;
+    CHECK(fabs(am_net_forward_flops(net, shape, "conv1") - conv1) < 1, "conv1 flops %g", am_net_forward_flops(net, shape, "conv1"));
+    CHECK(am_net_forward_flops(net, shape, NULL) > conv1, "whole net costs more than conv1");
+done:
+    am_net_free(net);
+    am_net_free(same);
+    am_net_free(other);
+}
+
+/* Forward + backward of x through net: output into y, fc.weight's gradient into g. */
+static void step(am_net *net, const am_tensor *x, am_tensor *y, am_tensor *g, int *ok)
+{
+    am_tensor dy;
+    *ok = am_net_forward(net, x, NULL, y) == AM_OK;
+    if (!*ok) return;
+    am_net_zero_grad(net);
+    am_tensor_clone(&dy, y);
+    for (int64_t i = 0; i < am_tensor_numel(&dy); i++) dy.data[i] = (float)(i % 7) - 3;
+    *ok = am_net_backward(net, &dy) == AM_OK;
+    am_tensor_free(&dy);
+    am_tensor_free(g);
+    if (*ok) *ok = am_tensor_clone(g, &am_net_find_param(net, "layer1.0.conv1.weight")->grad) == AM_OK;
+}
+
+static void test_sizes_clones_threads(void)
+{
+    am_net *net = NULL, *fresh = NULL, *c1 = NULL, *c2 = NULL;
+    am_tensor xa, xb, ya = {0}, yb = {0}, y2 = {0}, ga = {0}, gb = {0}, g2 = {0};
+    int ok;
+    random_tensor(&xa, 4, 3, 37, 53, 1);
+    random_tensor(&xb, 4, 3, 24, 19, 2);
+    CHECK_OK(am_net_create(&net, small_resnet(3), 5));
+    if (!net) return;
+    am_net_set_mode(net, AM_MODE_EVAL);
+    step(net, &xa, &ya, &ga, &ok);
+    CHECK(ok, "size a: %s", am_errmsg());
+    step(net, &xb, &yb, &gb, &ok);
+    CHECK(ok, "size b: %s", am_errmsg());
+    /* Back to the first size: cached primitives must give the same numbers. */
+    step(net, &xa, &y2, &g2, &ok);
+    CHECK(ok, "size a again: %s", am_errmsg());
+    am_test_close("size a again: y", y2.data, ya.data, am_tensor_numel(&ya), 1e-6, 1e-6);
+    am_test_close("size a again: grad", g2.data, ga.data, am_tensor_numel(&ga), 1e-6, 1e-6);
+
+    /* A clone gives the same results; two clones run concurrently on two threads agree with the
+     * serial results (to rounding: inside a parallel region oneDNN runs single-threaded). */
+    CHECK_OK(am_net_clone(&c1, net));
+    CHECK_OK(am_net_clone(&c2, net));
+    if (c1 && c2) {
+        CHECK(am_net_mode(c1) == AM_MODE_EVAL, "clone keeps the mode");
+        am_tensor y1 = {0}, y3 = {0}, g1 = {0}, g3 = {0};
+        int ok1 = 0, ok3 = 0;
+#pragma omp parallel num_threads(2)
+        {
+            if (omp_get_thread_num() == 0)
+                for (int k = 0; k < 3; k++) step(c1, &xa, &y1, &g1, &ok1);
+            else
+                for (int k = 0; k < 3; k++) step(c2, &xb, &y3, &g3, &ok3);
+        }
+        CHECK(ok1 && ok3, "concurrent clones failed");
+        if (ok1 && ok3) {
+            am_test_close("clone thread 0: y", y1.data, ya.data, am_tensor_numel(&ya), 1e-5, 1e-6);
+            am_test_close("clone thread 0: grad", g1.data, ga.data, am_tensor_numel(&ga), 1e-4, 1e-6);
+            am_test_close("clone thread 1: y", y3.data, yb.data, am_tensor_numel(&yb), 1e-5, 1e-6);
+            am_test_close("clone thread 1: grad", g3.data, gb.data, am_tensor_numel(&gb), 1e-4, 1e-6);
+        }
+        am_tensor_free(&y1);
+        am_tensor_free(&y3);
+        am_tensor_free(&g1);
+        am_tensor_free(&g3);
+    }
+
+    /* Changed weights take effect once declared; a fresh net with those values agrees. */
+    am_param *w = am_net_find_param(net, "layer1.0.conv2.weight");
+    for (int64_t i = 0; i < am_tensor_numel(&w->value); i++) w->value.data[i] *= -0.5f;
+    am_net_params_changed(net);
+    CHECK_OK(am_net_create(&fresh, small_resnet(3), 999));
+    if (fresh) {
+        for (size_t i = 0; i < am_net_param_count(net); i++)
+            memcpy(am_net_param(fresh, i)->value.data, am_net_param(net, i)->value.data,
+                   (size_t)am_tensor_numel(&am_net_param(net, i)->value) * 4);
+        am_net_set_mode(fresh, AM_MODE_EVAL);
+        step(net, &xa, &ya, &ga, &ok);
+        step(fresh, &xa, &y2, &g2, &ok);
+        am_test_close("after params_changed: y", ya.data, y2.data, am_tensor_numel(&ya), 1e-6, 1e-6);
+    }
+    am_net_free(fresh);
+    am_net_free(c1);
+    am_net_free(c2);
+    am_net_free(net);
+    am_tensor_free(&xa);
+    am_tensor_free(&xb);
+    am_tensor_free(&ya);
+    am_tensor_free(&yb);
+    am_tensor_free(&y2);
+    am_tensor_free(&ga);
+    am_tensor_free(&gb);
+    am_tensor_free(&g2);
+}
+
+static void test_stop_modes_errors(void)
+{
+    am_net *net = NULL;
+    am_tensor x, x5, y = {0}, full = {0};
+    random_tensor(&x, 4, 3, 33, 29, 3);
+    random_tensor(&x5, 4, 5, 33, 29, 3);
+    CHECK_OK(am_net_create(&net, small_resnet(3), 9));
+    if (!net) return;
+    CHECK_OK(am_net_forward(net, &x, "avgpool", &y));
+    CHECK(y.ndim == 4 && y.shape[0] == 4 && y.shape[1] == 32 && y.shape[2] == 1 && y.shape[3] == 1,
+          "avgpool output %lldx%lld", (long long)y.shape[0], (long long)y.shape[1]);
+    am_param *nbt = am_net_find_param(net, "bn1.num_batches_tracked");
+    CHECK(nbt->value.data[0] == 1, "train forward counts a batch (%g)", nbt->value.data[0]);
+    am_tensor dy;
+    CHECK_OK(am_tensor_clone(&dy, &y));
+    am_net_zero_grad(net);
+    CHECK_OK(am_net_backward(net, &dy));
+    const am_tensor *dx = am_net_input_grad(net);
+    CHECK(dx && dx->ndim == 4 && dx->shape[2] == 33 && dx->shape[3] == 29 && am_tensor_all_finite(dx), "input grad");
+    CHECK(am_net_find_param(net, "fc.weight")->grad.data[0] == 0, "fc untouched when stopping at avgpool");
+    CHECK(am_net_find_param(net, "conv1.weight")->grad.data[0] != 0, "conv1 has a gradient");
+    /* The output view is reused when it fits. */
+    float *keep = y.data;
+    CHECK_OK(am_net_forward(net, &x, "avgpool", &y));
+    CHECK(y.data == keep, "output storage reused");
+    CHECK_OK(am_net_forward(net, &x, NULL, &full));
+    CHECK(full.ndim == 2 && full.shape[1] == 10, "full output N×10");
+    CHECK_FAILS(am_net_backward(net, &dy), AM_ERR_SHAPE, "does not match");
+
+    /* Eval uses running statistics and leaves them alone; train changes them. */
+    am_param *rm = am_net_find_param(net, "layer2.0.bn2.running_mean");
+    float rm0 = rm->value.data[0];
+    am_net_set_mode(net, AM_MODE_EVAL);
+    CHECK_OK(am_net_forward(net, &x, NULL, &y));
+    CHECK(rm->value.data[0] == rm0 && nbt->value.data[0] == 3, "eval leaves running stats");
+    am_net_set_mode(net, AM_MODE_TRAIN);
+    CHECK_OK(am_net_forward(net, &x, NULL, &y));
+    CHECK(rm->value.data[0] != rm0 && nbt->value.data[0] == 4, "train updates running stats");
+
+    CHECK_FAILS(am_net_forward(net, &x, "layer1.0.conv1", &y), AM_ERR_VALUE, "inside residual");
+    CHECK_FAILS(am_net_forward(net, &x, "layer9", &y), AM_ERR_NOTFOUND, "layer9");
+    CHECK_FAILS(am_net_forward(net, &x5, NULL, &y), AM_ERR_SHAPE, "conv1");
+    CHECK_FAILS(am_net_backward(net, &dy), AM_ERR_VALUE, "no forward");
+    CHECK_FAILS(am_net_set_precision(net, AM_PRECISION_BF16), AM_ERR_VALUE, "BF16");
+    CHECK_OK(am_net_set_precision(net, AM_PRECISION_FP32));
+    am_tensor one;
+    random_tensor(&one, 1, 3, 1, 1, 4); /* conv1 keeps 1×1: one value per channel for bn1 */
+    CHECK_FAILS(am_net_forward(net, &one, NULL, &y), AM_ERR_SHAPE, "more than 1 value");
+    CHECK(am_conv2d("bad", 3, 0, 3, 1, 1, 0) == NULL, "conv with 0 outputs rejected");
+    am_module *s = am_sequential("s");
+    CHECK_FAILS(am_module_add(s, am_conv2d("bad", 3, 0, 3, 1, 1, 0)), AM_ERR_VALUE, "NULL child");
+    CHECK_OK(am_module_add(s, am_relu("r")));
+    CHECK_FAILS(am_module_add(s, am_relu("r")), AM_ERR_VALUE, "duplicate");
+    am_module_free(s);
+    am_tensor_free(&one);
+    am_tensor_free(&dy);
+    am_tensor_free(&x);
+    am_tensor_free(&x5);
+    am_tensor_free(&y);
+    am_tensor_free(&full);
+    am_net_free(net);
+}
+
+int main(void)
+{
+    test_names_and_init();
+    test_sizes_clones_threads();
+    test_stop_modes_errors();
+    return am_test_finish();
+}
