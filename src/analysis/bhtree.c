@@ -27,38 +27,33 @@ static am_status grow(bh_tree *t, int32_t more)
     return AM_OK;
 }
 
-static void init_node(bh_node *nd, const double *c, double hw)
+static void init_node(bh_node *nd, double hw)
 {
     memset(nd, 0, sizeof *nd);
-    memcpy(nd->c, c, 3 * sizeof *c);
     nd->hw = hw;
     nd->child = -1;
     nd->point = -1;
 }
 
-static int which_child(const bh_node *nd, const double *p, int dims)
+static int which_child(const double *c, const double *p, int dims)
 {
     int q = 0;
     for (int d = 0; d < dims; d++)
-        if (p[d] > nd->c[d]) q |= 1 << d;
+        if (p[d] > c[d]) q |= 1 << d;
     return q;
 }
 
-static am_status split(bh_tree *t, int32_t ni, const double *y)
+/* Turns leaf ni (centre c) into a parent of 2^dims empty children, moving its points down. */
+static am_status split(bh_tree *t, int32_t ni, const double *c, const double *y)
 {
     int dims = t->dims, nch = 1 << dims;
     AM_TRY(grow(t, nch));
     bh_node *nd = &t->nodes[ni];
     int32_t first = t->count;
-    double hw = nd->hw / 2;
-    for (int q = 0; q < nch; q++) {
-        double c[3] = {0, 0, 0};
-        for (int d = 0; d < dims; d++) c[d] = nd->c[d] + ((q >> d) & 1 ? hw : -hw);
-        init_node(&t->nodes[first + q], c, hw);
-    }
+    for (int q = 0; q < nch; q++) init_node(&t->nodes[first + q], nd->hw / 2);
     t->count += nch;
     /* The leaf's points (one position, possibly repeated) move down together. */
-    bh_node *ch = &t->nodes[first + which_child(nd, y + (int64_t)nd->point * dims, dims)];
+    bh_node *ch = &t->nodes[first + which_child(c, y + (int64_t)nd->point * dims, dims)];
     ch->point = nd->point;
     ch->count = nd->count;
     memcpy(ch->com, nd->com, sizeof ch->com);
@@ -85,11 +80,12 @@ am_status am_bh_build(bh_tree *t, const double *y, int64_t n, int dims)
     }
     hw = hw * (1 + 1e-6) + 1e-12;
     AM_TRY(grow(t, 1));
-    init_node(&t->nodes[0], c, hw);
+    init_node(&t->nodes[0], hw);
     t->count = 1;
     for (int64_t i = 0; i < n; i++) {
         const double *p = y + i * dims;
         int32_t ni = 0;
+        double cc[3] = {c[0], c[1], c[2]}; /* centre of the cell being visited */
         for (int depth = 0;; depth++) {
             bh_node *nd = &t->nodes[ni];
             if (nd->child < 0) {
@@ -107,18 +103,21 @@ am_status am_bh_build(bh_tree *t, const double *y, int64_t n, int dims)
                     for (int d = 0; d < dims; d++) nd->com[d] += p[d];
                     break;
                 }
-                AM_TRY(split(t, ni, y));
+                AM_TRY(split(t, ni, cc, y));
                 nd = &t->nodes[ni]; /* split may move the node array */
             }
             nd->count++;
             for (int d = 0; d < dims; d++) nd->com[d] += p[d];
-            ni = nd->child + which_child(nd, p, dims);
+            int q = which_child(cc, p, dims);
+            double h = nd->hw / 2;
+            for (int d = 0; d < dims; d++) cc[d] += (q >> d) & 1 ? h : -h;
+            ni = nd->child + q;
         }
     }
     for (int32_t k = 0; k < t->count; k++) {
         bh_node *nd = &t->nodes[k];
         if (nd->count > 0)
-            for (int d = 0; d < dims; d++) nd->com[d] /= (double)nd->count;
+            for (int d = 0; d < dims; d++) nd->com[d] /= nd->count;
     }
     return AM_OK;
 }
@@ -140,7 +139,7 @@ double am_bh_repulsion(const bh_tree *t, const double *y, int64_t i, double thet
             d2 += diff[d] * diff[d];
         }
         if (nd->child < 0 || 4 * nd->hw * nd->hw < th2 * d2) {
-            double cnt = (double)nd->count;
+            double cnt = nd->count;
             if (nd->child < 0 && d2 == 0) cnt -= 1; /* the leaf holding point i (and its duplicates) */
             double q = 1.0 / (1.0 + d2);
             sq += cnt * q;
