@@ -1,6 +1,8 @@
 /* The training loop: split, epochs of shuffled images, an Adam step every batch_size images run
  * on parallel replicas, the test pass, the schedule, hooks and checkpoints. */
 #include <math.h>
+#include <omp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,11 +160,10 @@ static am_status make_view(const am_trainer *t, const am_tensor *item, int64_t i
     return t->src.augment(t->src.user, item, &r, out);
 }
 
-/* The views of a group of images stacked along the batch axis. */
+/* The views of a group of images stacked along the batch axis; *bad is the item at fault. */
 static am_status group_views(const am_trainer *t, am_tensor *items, const int64_t *idx, int64_t len, int epoch, int v,
-                             am_tensor *out)
+                             am_tensor *out, int64_t *bad)
 {
-    if (len == 1) return make_view(t, &items[0], idx[0], epoch, v, out);
     int64_t shape[AM_MAX_DIMS];
     memcpy(shape, items[0].shape, sizeof shape);
     shape[0] *= len;
@@ -170,10 +171,12 @@ static am_status group_views(const am_trainer *t, am_tensor *items, const int64_
     int64_t each = am_tensor_numel(&items[0]);
     for (int64_t i = 0; i < len; i++) {
         am_tensor one = {0};
+        *bad = idx[i];
         AM_TRY(make_view(t, &items[i], idx[i], epoch, v, &one));
-        am_status s = am_tensor_numel(&one) == each
-                          ? AM_OK
-                          : am_error(AM_ERR_SHAPE, "train: augment changed the size of item %lld", (long long)idx[i]);
+        am_status s = am_tensor_numel(&one) == each ? AM_OK : am_error(AM_ERR_SHAPE, "augment changed the item's size");
+        /* One NaN pixel poisons every weight in one step (the original's failure): refuse it here. */
+        if (s == AM_OK && !am_tensor_all_finite(&one))
+            s = am_error(AM_ERR_NUMERIC, "the image has NaN or Inf pixels (view %d)", v);
         if (s == AM_OK) memcpy(out->data + i * each, one.data, (size_t)each * sizeof(float));
         am_tensor_free(&one);
         AM_TRY(s);
@@ -185,72 +188,129 @@ typedef struct group {
     int64_t first, len;
 } group;
 
-static int same_shape(const am_tensor *a, const am_tensor *b) { return am_tensor_same_shape(a, b); }
+/* The work of one batch, shared by the worker threads. */
+typedef struct job {
+    am_trainer *t;
+    const int64_t *idx;
+    am_tensor *items;
+    group *g;
+    int64_t ng;
+    int epoch, grad, nworkers;
+    double *gl;
+    am_status *rs;
+    int64_t *bad;
+    char (*msg)[256];
+} job;
+
+/* Replica r takes groups r, r + R, r + 2R, ... in order. */
+static void run_replica(job *j, int r)
+{
+    am_trainer *t = j->t;
+    for (int64_t k = r; k < j->ng && j->rs[r] == AM_OK; k += t->nrep) {
+        if (cancelled(t)) {
+            j->rs[r] = AM_ERR_INTERRUPTED;
+            break;
+        }
+        am_tensor v1 = {0}, v2 = {0};
+        const int64_t *gi = j->idx + j->g[k].first;
+        am_tensor *items = j->items + j->g[k].first;
+        int64_t bad = gi[0];
+        am_status s = group_views(t, items, gi, j->g[k].len, j->epoch, VIEW_ONE, &v1, &bad);
+        if (s == AM_OK) s = group_views(t, items, gi, j->g[k].len, j->epoch, VIEW_TWO, &v2, &bad);
+        if (s == AM_OK) bad = j->g[k].len == 1 ? gi[0] : -1; /* a group's loss belongs to all its images */
+        double loss = 0;
+        /* The original sums per-image mean losses: a group of len images weighs len. */
+        if (s == AM_OK) s = am_byol_step(t->rep[r], &v1, &v2, j->grad ? (float)j->g[k].len : 0.0f, &loss);
+        j->gl[k] = loss * (double)j->g[k].len;
+        am_tensor_free(&v1);
+        am_tensor_free(&v2);
+        if (s != AM_OK) {
+            /* Messages are thread-local: keep this one for the caller's thread. */
+            j->rs[r] = s, j->bad[r] = bad;
+            snprintf(j->msg[r], sizeof j->msg[r], "%s", am_errmsg());
+        }
+    }
+}
+
+typedef struct worker {
+    job *j;
+    int w;
+} worker;
+
+static void *worker_main(void *arg)
+{
+    worker *wk = arg;
+    /* One thread per replica: oneDNN and the engine must not start teams of their own here
+     * (oneDNN's batch norm plans for the threads it sees and waits for them at a barrier). */
+    omp_set_num_threads(1);
+    for (int r = wk->w; r < wk->j->t->nrep; r += wk->j->nworkers) run_replica(wk->j, r);
+    return NULL;
+}
 
 /* Runs the images idx[0..n) on the replicas: group g (consecutive equal-size images, at most
  * images_per_forward) goes to replica g mod R, which takes its groups in order. gl[g] is the
  * summed per-image loss of group g. With grad, gradients of the summed losses accumulate in the
- * replicas. *ngroups is the number of groups. */
+ * replicas. *ngroups is the number of groups. Replicas run on plain threads rather than in an
+ * OpenMP region: oneDNN primitives run inside a region deadlock. */
 static am_status run_images(am_trainer *t, const int64_t *idx, int64_t n, int epoch, int grad, double *gl,
                             int64_t *ngroups)
 {
-    am_tensor *items = calloc((size_t)n, sizeof *items);
-    group *g = calloc((size_t)n, sizeof *g);
-    am_status *rs = calloc((size_t)t->nrep, sizeof *rs);
-    int64_t *bad = calloc((size_t)t->nrep, sizeof *bad);
-    char(*msg)[256] = calloc((size_t)t->nrep, sizeof *msg);
-    am_status st = items && g && rs && bad && msg ? AM_OK : am_error(AM_ERR_NOMEM, "train: out of memory");
+    job j = {.t = t, .idx = idx, .epoch = epoch, .grad = grad, .gl = gl};
+    j.items = calloc((size_t)n, sizeof *j.items);
+    j.g = calloc((size_t)n, sizeof *j.g);
+    j.rs = calloc((size_t)t->nrep, sizeof *j.rs);
+    j.bad = calloc((size_t)t->nrep, sizeof *j.bad);
+    j.msg = calloc((size_t)t->nrep, sizeof *j.msg);
+    am_status st = j.items && j.g && j.rs && j.bad && j.msg ? AM_OK : am_error(AM_ERR_NOMEM, "train: out of memory");
     for (int64_t i = 0; st == AM_OK && i < n; i++) {
-        st = t->src.get(t->src.user, idx[i], &items[i]);
+        st = t->src.get(t->src.user, idx[i], &j.items[i]);
         if (st != AM_OK) st = am_error_prefix(st, "train: item %lld %s", (long long)idx[i], item_name(t, idx[i]));
-        else if (items[i].ndim != 4)
+        else if (j.items[i].ndim != 4)
             st = am_error(AM_ERR_SHAPE, "train: item %lld is not an N×C×H×W batch", (long long)idx[i]);
     }
-    int64_t ng = 0;
     for (int64_t i = 0; st == AM_OK && i < n; i++) {
-        if (ng && g[ng - 1].len < t->s.images_per_forward && same_shape(&items[g[ng - 1].first], &items[i]))
-            g[ng - 1].len++;
+        group *last = j.ng ? &j.g[j.ng - 1] : NULL;
+        if (last && last->len < t->s.images_per_forward && am_tensor_same_shape(&j.items[last->first], &j.items[i]))
+            last->len++;
         else
-            g[ng].first = i, g[ng].len = 1, ng++;
+            j.g[j.ng].first = i, j.g[j.ng].len = 1, j.ng++;
     }
-    *ngroups = ng;
-    int nthreads = am_get_threads();
-    if (nthreads > t->nrep) nthreads = t->nrep;
-    if (st == AM_OK) {
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads) if (nthreads > 1)
-        for (int r = 0; r < t->nrep; r++) {
-            for (int64_t k = r; k < ng && rs[r] == AM_OK; k += t->nrep) {
-                if (cancelled(t)) {
-                    rs[r] = AM_ERR_INTERRUPTED;
-                    break;
-                }
-                am_tensor v1 = {0}, v2 = {0};
-                const int64_t *gi = idx + g[k].first;
-                am_status s = group_views(t, items + g[k].first, gi, g[k].len, epoch, VIEW_ONE, &v1);
-                if (s == AM_OK) s = group_views(t, items + g[k].first, gi, g[k].len, epoch, VIEW_TWO, &v2);
-                double loss = 0;
-                /* The original sums per-image mean losses: a group of len images weighs len. */
-                if (s == AM_OK) s = am_byol_step(t->rep[r], &v1, &v2, grad ? (float)g[k].len : 0.0f, &loss);
-                gl[k] = loss * (double)g[k].len;
-                am_tensor_free(&v1);
-                am_tensor_free(&v2);
-                if (s != AM_OK) {
-                    /* Messages are thread-local: keep this one for the caller's thread. */
-                    rs[r] = s, bad[r] = gi[0];
-                    snprintf(msg[r], sizeof msg[r], "%s", am_errmsg());
-                }
-            }
+    *ngroups = j.ng;
+    int nw = am_get_threads();
+    if (nw > t->nrep) nw = t->nrep;
+    if (nw > j.ng) nw = (int)j.ng;
+    j.nworkers = nw < 1 ? 1 : nw;
+    if (st == AM_OK && j.nworkers == 1) {
+        for (int r = 0; r < t->nrep; r++) run_replica(&j, r);
+    } else if (st == AM_OK) {
+        pthread_t th[64];
+        worker wk[64];
+        if (j.nworkers > 64) j.nworkers = 64;
+        int started = 0;
+        for (int w = 1; w < j.nworkers; w++, started++) {
+            wk[w] = (worker){&j, w};
+            if (pthread_create(&th[w], NULL, worker_main, &wk[w]) != 0) break;
         }
-        for (int r = 0; r < t->nrep && st == AM_OK; r++) {
-            if (rs[r] == AM_OK) continue;
-            st = rs[r];
-            if (st == AM_ERR_INTERRUPTED) break;
-            st = am_error(st, "train: epoch %d, item %lld %s: %s", epoch + 1, (long long)bad[r], item_name(t, bad[r]),
-                          msg[r]);
+        if (started < j.nworkers - 1) {
+            /* Not enough threads: the remaining workers' replicas run here, order unchanged. */
+            for (int w = started + 1; w < j.nworkers; w++)
+                for (int r = w; r < t->nrep; r += j.nworkers) run_replica(&j, r);
         }
+        for (int r = 0; r < t->nrep; r += j.nworkers) run_replica(&j, r);
+        for (int w = 1; w <= started; w++) pthread_join(th[w], NULL);
     }
-    for (int64_t i = 0; items && i < n; i++) am_tensor_free(&items[i]);
-    free(items), free(g), free(rs), free(bad), free(msg);
+    for (int r = 0; r < t->nrep && st == AM_OK; r++) {
+        if (j.rs[r] == AM_OK) continue;
+        st = j.rs[r];
+        if (st == AM_ERR_INTERRUPTED) break;
+        if (j.bad[r] >= 0)
+            st = am_error(st, "train: epoch %d, item %lld %s: %s", epoch + 1, (long long)j.bad[r],
+                          item_name(t, j.bad[r]), j.msg[r]);
+        else
+            st = am_error(st, "train: epoch %d: %s", epoch + 1, j.msg[r]);
+    }
+    for (int64_t i = 0; j.items && i < n; i++) am_tensor_free(&j.items[i]);
+    free(j.items), free(j.g), free(j.rs), free(j.bad), free(j.msg);
     return st;
 }
 

@@ -1,0 +1,341 @@
+/* Trainer: split, schedules, steps per epoch (tail batch stepped), hooks, BatchNorm policies,
+ * results independent of the thread count, exact resume (at an epoch end and after a
+ * cancellation mid-epoch), and a non-finite loss stopping with the last checkpoint kept. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "astromorph/models.h"
+#include "astromorph/runtime.h"
+#include "astromorph/train.h"
+#include "test_util.h"
+#include "train/train_internal.h"
+
+/* A tiny data set: blobs of a few sizes, as 4 copies (the D2 group) of 1×H×W. */
+typedef struct toy {
+    int64_t gets;
+    int64_t nan_after; /* get number from which item 3 is NaN (-1: never) */
+} toy;
+
+static am_status toy_get(void *user, int64_t i, am_tensor *out)
+{
+    toy *t = user;
+    int h = 20 + 4 * (int)(i % 2), w = 20 + 4 * (int)(i % 3 == 0);
+    AM_TRY(am_tensor_alloc4(out, 4, 1, h, w));
+    int poison = t->nan_after >= 0 && t->gets >= t->nan_after && i == 3;
+    t->gets++;
+    for (int c = 0; c < 4; c++)
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                int yy = c & 1 ? h - 1 - y : y, xx = c & 2 ? w - 1 - x : x;
+                double r2 = pow((xx - w * 0.4) / (2.0 + (double)(i % 4)), 2) + pow((yy - h * 0.5) / 3.0, 2);
+                out->data[((int64_t)c * h + y) * w + x] = poison ? NAN : (float)exp(-r2);
+            }
+    return AM_OK;
+}
+
+/* A seeded view: noise and a random flip, from rng only. */
+static am_status toy_augment(void *user, const am_tensor *x, am_rng *rng, am_tensor *out)
+{
+    (void)user;
+    AM_TRY(am_tensor_clone(out, x));
+    int flip = (int)am_rng_below(rng, 2);
+    int64_t n = x->shape[0] * x->shape[1], h = x->shape[2], w = x->shape[3];
+    for (int64_t p = 0; p < n; p++)
+        for (int64_t y = 0; y < h; y++)
+            for (int64_t xx = 0; xx < w; xx++) {
+                int64_t sx = flip ? w - 1 - xx : xx;
+                out->data[(p * h + y) * w + xx] = x->data[(p * h + y) * w + sx] + 0.05f * (float)am_rng_uniform(rng);
+            }
+    return AM_OK;
+}
+
+static const char *toy_name(void *user, int64_t i)
+{
+    (void)user;
+    static const char *names[] = {"a.fits", "b.fits", "c.fits", "d.fits", "e.fits",
+                                  "f.fits", "g.fits", "h.fits", "i.fits", "j.fits"};
+    return i < 10 ? names[i] : NULL;
+}
+
+static am_byol *make_byol(void)
+{
+    am_model_spec spec = {"amm", NULL, 1};
+    am_net *net = NULL;
+    if (am_model_create(&net, &spec, 11) != AM_OK) return NULL;
+    am_byol_options o;
+    am_byol_default_options(&o);
+    o.projection_size = 8;
+    o.projection_hidden_size = 16;
+    o.seed = 11;
+    am_byol *b = NULL;
+    am_status s = am_byol_create(&b, net, &o);
+    CHECK(s == AM_OK, "byol: %s", am_errmsg());
+    return b;
+}
+
+static void settings(am_train_settings *s)
+{
+    am_train_default_settings(s);
+    s->epochs = 2;
+    s->batch_size = 3; /* 8 training images: batches of 3, 3, 2 */
+    s->learning_rate = 1e-3;
+    s->schedule = AM_LR_EXPONENTIAL;
+    s->gamma = 0.5;
+    s->images_per_forward = 2;
+    s->replicas = 2;
+}
+
+typedef struct record {
+    int batches, epochs_ended, checkpoints;
+    double batch_loss[16], train_loss[4], test_loss[4], lr[4];
+    int64_t ntrain, ntest;
+    am_byol *byol;
+    float bn_mean[4];
+    volatile int *cancel;
+    int cancel_after; /* batches */
+} record;
+
+static void on_split(void *u, const int64_t *tr, int64_t ntr, const int64_t *te, int64_t nte)
+{
+    record *r = u;
+    r->ntrain = ntr, r->ntest = nte;
+    (void)tr, (void)te;
+}
+static void on_epoch_start(void *u, int epoch, double lr)
+{
+    record *r = u;
+    if (epoch <= 4) r->lr[epoch - 1] = lr;
+}
+static void on_batch(void *u, int epoch, int64_t step, double loss)
+{
+    record *r = u;
+    (void)epoch;
+    if (step < 16) r->batch_loss[step] = loss;
+    r->batches++;
+    if (r->cancel && r->batches == r->cancel_after) *r->cancel = 1;
+}
+static void on_epoch_end(void *u, int epoch, double train, double test, double secs)
+{
+    record *r = u;
+    (void)secs;
+    r->train_loss[epoch - 1] = train, r->test_loss[epoch - 1] = test;
+    r->epochs_ended++;
+    if (r->byol) r->bn_mean[epoch - 1] = am_byol_state(r->byol, 4, NULL)->value.data[0]; /* bn1.running_mean */
+}
+static void on_checkpoint(void *u, const char *path, int epoch)
+{
+    record *r = u;
+    (void)path, (void)epoch;
+    r->checkpoints++;
+}
+
+static am_train_hooks hooks_for(record *r)
+{
+    am_train_hooks h = {on_split, on_epoch_start, on_batch, NULL, on_epoch_end, on_checkpoint, r};
+    return h;
+}
+
+/* Trains a fresh model; returns it (caller frees) and the status of run. */
+static am_byol *train(const am_train_settings *s, toy *data, record *rec, const char *resume, am_status *status)
+{
+    am_byol *b = make_byol();
+    if (!b) return NULL;
+    am_train_source src = {10, toy_get, toy_augment, toy_name, 0, data};
+    am_train_hooks h = hooks_for(rec);
+    rec->byol = b;
+    am_trainer *t = NULL;
+    am_status st = am_trainer_create(&t, b, &src, s, &h);
+    if (st == AM_OK && resume) st = am_trainer_resume(t, resume);
+    if (st == AM_OK) st = am_trainer_run(t);
+    *status = st;
+    am_trainer_free(t);
+    return b;
+}
+
+static int same_state(am_byol *a, am_byol *b)
+{
+    if (!a || !b || am_byol_state_count(a) != am_byol_state_count(b)) return 0;
+    for (size_t i = 0; i < am_byol_state_count(a); i++) {
+        am_param *p = am_byol_state(a, i, NULL), *q = am_byol_state(b, i, NULL);
+        if (memcmp(p->value.data, q->value.data, (size_t)am_tensor_numel(&p->value) * sizeof(float)) != 0) return 0;
+    }
+    return 1;
+}
+
+static void test_split_and_schedule(void)
+{
+    int64_t *tr, *te, ntr, nte, *tr2, *te2, ntr2, nte2;
+    CHECK_OK(am_split(10, 0.2, 42, &tr, &ntr, &te, &nte));
+    CHECK(ntr == 8 && nte == 2, "80/20 of 10: %lld/%lld", (long long)ntr, (long long)nte);
+    int seen[10] = {0};
+    for (int64_t i = 0; i < ntr; i++) seen[tr[i]]++;
+    for (int64_t i = 0; i < nte; i++) seen[te[i]]++;
+    int all = 1;
+    for (int i = 0; i < 10; i++) all &= seen[i] == 1;
+    CHECK(all, "the split is a partition");
+    CHECK_OK(am_split(10, 0.2, 43, &tr2, &ntr2, &te2, &nte2));
+    CHECK(te[0] != te2[0] || te[1] != te2[1], "another seed, another split");
+    free(tr), free(te), free(tr2), free(te2);
+    CHECK_FAILS(am_split(0, 0.2, 1, &tr, &ntr, &te, &nte), AM_ERR_VALUE, "empty");
+
+    am_train_settings s;
+    am_train_default_settings(&s);
+    s.learning_rate = 1.0, s.schedule = AM_LR_EXPONENTIAL, s.gamma = 0.5;
+    CHECK(am_lr_at(&s, 2, 0, 5) == 0.25, "exponential after 2 epochs");
+    s.schedule = AM_LR_COSINE, s.epochs = 4, s.warmup_epochs = 1, s.min_lr_ratio = 0.1;
+    CHECK(fabs(am_lr_at(&s, 0, 0, 5) - 0.2) < 1e-12, "first warm-up step is lr/5");
+    CHECK(fabs(am_lr_at(&s, 1, 5, 5) - 1.0) < 1e-12, "peak after warm-up");
+    CHECK(fabs(am_lr_at(&s, 3, 19, 5) - (0.1 + 0.9 * 0.5 * (1 + cos(M_PI * 14 / 15)))) < 1e-12, "cosine tail");
+}
+
+static void test_run_and_hooks(void)
+{
+    am_train_settings s;
+    settings(&s);
+    toy data = {0, -1};
+    record rec = {0};
+    am_status st;
+    am_byol *b = train(&s, &data, &rec, NULL, &st);
+    CHECK(st == AM_OK, "run: %s", am_errmsg());
+    CHECK(rec.ntrain == 8 && rec.ntest == 2, "split reported");
+    CHECK(rec.batches == 6, "3 steps per epoch, the tail included: %d", rec.batches);
+    CHECK(rec.epochs_ended == 2, "two epochs");
+    CHECK(rec.lr[0] == 1e-3 && rec.lr[1] == 5e-4, "exponential schedule per epoch: %g %g", rec.lr[0], rec.lr[1]);
+    for (int e = 0; e < 2; e++)
+        CHECK(isfinite(rec.train_loss[e]) && rec.train_loss[e] > 0 && rec.train_loss[e] < 4 && isfinite(rec.test_loss[e]),
+              "epoch %d losses %g %g", e + 1, rec.train_loss[e], rec.test_loss[e]);
+    /* Train loss is the mean per image: batch losses (means of 3, 3, 2 images) weighted back. */
+    double mean = (3 * rec.batch_loss[0] + 3 * rec.batch_loss[1] + 2 * rec.batch_loss[2]) / 8;
+    CHECK(fabs(mean - rec.train_loss[0]) < 1e-9, "train loss %g vs batches %g", rec.train_loss[0], mean);
+    CHECK(am_byol_mode(b) == AM_MODE_EVAL, "left in EVAL for inference");
+    am_byol_free(b);
+}
+
+static void test_norm_policies(void)
+{
+    am_train_settings s;
+    settings(&s);
+    float init = 0;
+    {
+        am_byol *b = make_byol();
+        if (!b) return;
+        init = am_byol_state(b, 4, NULL)->value.data[0];
+        const char *name;
+        am_byol_state(b, 4, &name);
+        CHECK(strcmp(name, "online_encoder.network.bn1.running_mean") == 0, "state 4 is %s", name);
+        am_byol_free(b);
+    }
+    const am_norm_policy pol[3] = {AM_NORM_COMPAT, AM_NORM_TRAIN, AM_NORM_FROZEN};
+    for (int k = 0; k < 3; k++) {
+        s.norm = pol[k];
+        toy data = {0, -1};
+        record rec = {0};
+        am_status st;
+        am_byol *b = train(&s, &data, &rec, NULL, &st);
+        CHECK(st == AM_OK, "run: %s", am_errmsg());
+        if (pol[k] == AM_NORM_COMPAT)
+            CHECK(rec.bn_mean[0] != init && rec.bn_mean[1] == rec.bn_mean[0],
+                  "compat: statistics move in epoch 1 only (%g %g %g)", init, rec.bn_mean[0], rec.bn_mean[1]);
+        if (pol[k] == AM_NORM_TRAIN)
+            CHECK(rec.bn_mean[1] != rec.bn_mean[0], "train: statistics move every epoch");
+        if (pol[k] == AM_NORM_FROZEN) CHECK(rec.bn_mean[1] == init, "frozen: statistics never move");
+        am_byol_free(b);
+    }
+}
+
+static void test_threads_and_resume(void)
+{
+    am_train_settings s;
+    settings(&s);
+    toy data = {0, -1};
+    record r1 = {0}, r2 = {0}, r3 = {0}, r4 = {0}, r5 = {0};
+    am_status st;
+    am_set_threads(1);
+    am_byol *one = train(&s, &data, &r1, NULL, &st);
+    CHECK(st == AM_OK, "1 thread: %s", am_errmsg());
+    am_set_threads(2);
+    am_byol *two = train(&s, &data, &r2, NULL, &st);
+    CHECK(st == AM_OK, "2 threads: %s", am_errmsg());
+    CHECK(same_state(one, two), "the same weights with 1 and 2 threads");
+
+    /* Epoch 1 alone with a checkpoint, then a fresh process resumes it for epoch 2. */
+    char path[512];
+    snprintf(path, sizeof path, "%s/ckpt.safetensors", am_test_tmpdir());
+    am_train_settings half = s;
+    half.epochs = 1;
+    half.checkpoint_path = path;
+    am_byol *h = train(&half, &data, &r3, NULL, &st);
+    CHECK(st == AM_OK && r3.checkpoints == 1, "first half: %s", am_errmsg());
+    s.checkpoint_path = path;
+    am_byol *resumed = train(&s, &data, &r4, path, &st);
+    CHECK(st == AM_OK, "resume: %s", am_errmsg());
+    CHECK(r4.batches == 3 && r4.epochs_ended == 1, "resume runs epoch 2 only");
+    CHECK(r4.lr[1] == 5e-4, "schedule restored: %g", r4.lr[1]);
+    CHECK(same_state(one, resumed), "resumed run ends with the uninterrupted run's weights");
+
+    /* Cancelled after the 4th step (mid-epoch 2): a checkpoint at the step boundary, then resume. */
+    volatile int cancel = 0;
+    am_train_settings c = s;
+    c.cancel = &cancel;
+    r5.cancel = &cancel, r5.cancel_after = 4;
+    am_byol *cut = train(&c, &data, &r5, NULL, &st);
+    CHECK(st == AM_ERR_INTERRUPTED, "cancel -> %s", am_status_name(st));
+    CHECK(strstr(am_errmsg(), "after 3 of 8 images") != NULL, "message says where: %s", am_errmsg());
+    record r6 = {0};
+    am_byol *cont = train(&s, &data, &r6, path, &st);
+    CHECK(st == AM_OK, "resume after cancel: %s", am_errmsg());
+    CHECK(r6.batches == 2, "two steps were left: %d", r6.batches);
+    CHECK(same_state(one, cont), "cancel + resume ends with the uninterrupted run's weights");
+
+    /* Other settings than the checkpoint's are refused. */
+    am_train_settings other = s;
+    other.batch_size = 4;
+    record r7 = {0};
+    am_byol *o = train(&other, &data, &r7, path, &st);
+    CHECK(st == AM_ERR_VALUE && strstr(am_errmsg(), "batch_size"), "mismatch: %s", am_errmsg());
+    am_byol_free(one), am_byol_free(two), am_byol_free(h), am_byol_free(resumed), am_byol_free(cut);
+    am_byol_free(cont), am_byol_free(o);
+}
+
+static void test_nan_stops(void)
+{
+    am_train_settings s;
+    settings(&s);
+    char path[512];
+    snprintf(path, sizeof path, "%s/nan.safetensors", am_test_tmpdir());
+    s.checkpoint_path = path;
+    s.checkpoint_every = 1;
+    toy data = {0, 10}; /* epoch 1 reads 10 items (8 train + 2 test): item 3 turns NaN in epoch 2 */
+    record rec = {0};
+    am_status st;
+    am_byol *b = train(&s, &data, &rec, NULL, &st);
+    CHECK(st == AM_ERR_NUMERIC, "NaN -> %s", am_status_name(st));
+    CHECK(strstr(am_errmsg(), "d.fits") && strstr(am_errmsg(), "last good checkpoint") && strstr(am_errmsg(), "epoch 1"),
+          "message names the image and the checkpoint: %s", am_errmsg());
+    am_safetensors ck;
+    CHECK_OK(am_st_read(&ck, path));
+    const char *e = am_st_meta(&ck, "epoch");
+    CHECK(e && strcmp(e, "1") == 0, "the epoch-1 checkpoint stays");
+    const am_st_entry *w = am_st_find(&ck, "online_encoder.network.conv1.weight");
+    CHECK(w != NULL, "checkpoint holds the weights");
+    am_tensor t = {0};
+    if (w) {
+        CHECK_OK(am_st_get_f32(&ck, "online_encoder.network.conv1.weight", &t));
+        CHECK(am_tensor_all_finite(&t), "checkpoint weights are finite");
+        am_tensor_free(&t);
+    }
+    am_st_free(&ck);
+    am_byol_free(b);
+}
+
+int main(void)
+{
+    test_split_and_schedule();
+    test_run_and_hooks();
+    test_norm_policies();
+    test_threads_and_resume();
+    test_nan_stops();
+    return am_test_finish();
+}
