@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "astromorph/embeddings.h"
+#include "astromorph/rng.h"
 #include "astromorph/safetensors.h"
 #include "test_util.h"
 
@@ -198,6 +199,40 @@ int main(void)
     CHECK(z2.n == 0 && z2.dim == 5, "empty CSV read as %lldx%lld", (long long)z2.n, (long long)z2.dim);
     am_embeddings_free(&z2);
     am_embeddings_free(&z);
+
+    /* Random corruptions of a valid CSV: each read succeeds or fails with a format error (run
+     * under the sanitizers, this also shows the reader never reads out of bounds). */
+    CHECK_OK(am_embeddings_write_csv(&a, csv_path));
+    char *orig = strdup(read_text(csv_path));
+    size_t olen = strlen(orig);
+    am_rng g;
+    am_rng_init(&g, 99, 0);
+    int bad_status = 0, succeeded = 0;
+    static const char alphabet[] = ";\"\n\r,x0.-e";
+    for (int trial = 0; trial < 300; trial++) {
+        char *m = strdup(orig);
+        size_t len = olen;
+        int edits = 1 + (int)am_rng_below(&g, 4);
+        for (int k = 0; k < edits; k++) {
+            size_t at = am_rng_below(&g, (uint32_t)len);
+            if (am_rng_below(&g, 4) == 0) len = at; /* truncate */
+            else m[at] = alphabet[am_rng_below(&g, sizeof alphabet - 1)];
+        }
+        m[len] = 0;
+        write_text(p3, m);
+        am_embeddings r;
+        am_status st = am_embeddings_load(&r, p3);
+        if (st == AM_OK) {
+            succeeded++;
+            am_embeddings_free(&r);
+        } else if (st != AM_ERR_FORMAT) {
+            bad_status++;
+        }
+        free(m);
+    }
+    CHECK(bad_status == 0, "%d corrupted files failed with something other than a format error", bad_status);
+    CHECK(succeeded < 300, "every corrupted file was accepted");
+    free(orig);
 
     int32_t neg[4] = {0, -2, 0, 0};
     CHECK_FAILS(am_embeddings_set_labels(&a, neg), AM_ERR_VALUE, "negative");
