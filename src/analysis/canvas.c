@@ -332,6 +332,15 @@ void am_canvas_captioned(am_canvas *c, const am_figure_opts *o, int64_t row, dou
     if (l2) am_canvas_text(c, x + size / 2, y + size + 7 + 1.4 * font, font - 1, 0, 0.5, 0, max_w, l2);
 }
 
+int64_t *am_fig_label_counts(const int32_t *labels, int64_t n, int k)
+{
+    int64_t *cnt = calloc((size_t)(k > 0 ? k : 1), sizeof *cnt);
+    if (cnt)
+        for (int64_t i = 0; i < n; i++)
+            if (labels[i] >= 0 && labels[i] < k) cnt[labels[i]]++;
+    return cnt;
+}
+
 const char *am_fig_row_name(const am_embeddings *e, int64_t row, char *buf, size_t len)
 {
     const char *obj = e->meta[row].object, *fp = e->meta[row].filepath;

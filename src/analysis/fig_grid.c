@@ -1,6 +1,7 @@
 /* Thumbnail grids: example images per cluster, and the top outliers. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "astromorph/figure.h"
@@ -22,8 +23,14 @@ am_status am_figure_clusters(const char *path, const am_embeddings *e, const int
     if (k < 1 || per < 1) return am_error(AM_ERR_VALUE, "%s: nothing to draw (k = %d, %d examples)", path, k, per);
     double w = LABEL_W + per * (CELL + GAP) + 30, top = 80, rowh = CELL + CAPTION + GAP;
     double h = top + k * rowh + 10;
+    int64_t *sizes = am_fig_label_counts(labels, e->n, k);
+    if (!sizes) return am_error(AM_ERR_NOMEM, "%s: out of memory", path);
     am_canvas c;
-    AM_TRY(am_canvas_open(&c, path, w, h));
+    am_status s = am_canvas_open(&c, path, w, h);
+    if (s != AM_OK) {
+        free(sizes);
+        return s;
+    }
     char title[256], l1[160], buf[64];
     if (o && o->title) snprintf(title, sizeof title, "%s", o->title);
     else snprintf(title, sizeof title, "k-means clusters (k = %d): images nearest each centre", k);
@@ -31,8 +38,7 @@ am_status am_figure_clusters(const char *path, const am_embeddings *e, const int
     am_canvas_text(&c, w / 2, 22, 26, 1, 0.5, 0, w - 40, title);
     for (int j = 0; j < k; j++) {
         double y = top + j * rowh, rgb[3];
-        int64_t cnt = 0;
-        for (int64_t i = 0; i < e->n; i++) cnt += labels[i] == j;
+        int64_t cnt = sizes[j];
         am_palette(j, rgb);
         am_canvas_rgb(&c, rgb);
         cairo_rectangle(c.cr, 20, y + 10, 22, 22);
@@ -49,6 +55,7 @@ am_status am_figure_clusters(const char *path, const am_embeddings *e, const int
             cell(&c, row, LABEL_W + t * (CELL + GAP), y, l1, NULL, rgb, o);
         }
     }
+    free(sizes);
     return am_canvas_close(&c);
 }
 

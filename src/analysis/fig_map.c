@@ -104,9 +104,9 @@ am_status am_figure_map(const char *path, const am_embeddings *e, const am_fig_p
         am_canvas_rgb(&c, black);
         am_canvas_text(&c, lx, ly, 19, 1, 0, 0, LEGEND_W - 20, "Clusters");
         int shown = k < 30 ? k : 30;
-        for (int j = 0; j < shown; j++) {
-            int64_t cnt = 0;
-            for (int64_t i = 0; i < e->n; i++) cnt += labels[i] == j;
+        int64_t *sizes = am_fig_label_counts(labels, e->n, k);
+        for (int j = 0; sizes && j < shown; j++) {
+            int64_t cnt = sizes[j];
             double rgb[3];
             char buf[64];
             am_palette(j, rgb);
@@ -117,6 +117,7 @@ am_status am_figure_map(const char *path, const am_embeddings *e, const am_fig_p
             snprintf(buf, sizeof buf, "%d  (n = %lld)", j, (long long)cnt);
             am_canvas_text(&c, lx + 28, ly + 36 + j * 28 + 9, 16, 0, 0, 0.5, LEGEND_W - 50, buf);
         }
+        free(sizes);
         if (k > shown) am_canvas_text(&c, lx, ly + 36 + shown * 28 + 9, 15, 0, 0, 0.5, LEGEND_W - 20, "(more not listed)");
         if (k > 10) am_canvas_text(&c, lx, ly + 36 + (shown + 1) * 28 + 9, 13, 0, 0, 0.5, LEGEND_W - 20, "colours repeat every 10");
     }
