@@ -175,6 +175,7 @@ static am_status image_shape(fitsfile *f, const char *path, int64_t max_pixels, 
         cfitsio_text(st, txt);
         return am_error(AM_ERR_FORMAT, "%s: bad image header (%s)", path, txt);
     }
+    if (naxis == 0) return am_error(AM_ERR_SHAPE, "%s: the HDU holds no pixels (NAXIS = 0)", path);
     for (int k = 0; k < naxis; k++)
         if (naxes[k] <= 0) return am_error(AM_ERR_SHAPE, "%s: axis %d has length %lld", path, k + 1, (long long)naxes[k]);
     if (naxis < 2) return am_error(AM_ERR_SHAPE, "%s: 1-D data (%lld values), not an image", path, (long long)naxes[0]);
@@ -192,6 +193,9 @@ static am_status image_shape(fitsfile *f, const char *path, int64_t max_pixels, 
     shape[1] = naxes[1];
     shape[2] = naxes[0];
     double total = (double)c * (double)naxes[0] * (double)naxes[1];
+    if (total > 4e18) /* int64 would overflow */
+        return am_error(AM_ERR_SHAPE, "%s: %lldx%lldx%lld image is too large", path, (long long)c, (long long)naxes[1],
+                        (long long)naxes[0]);
     if (max_pixels > 0 && total > (double)max_pixels)
         return am_error(AM_ERR_SHAPE, "%s: %lldx%lldx%lld image is larger than the limit of %lld pixels", path,
                         (long long)c, (long long)naxes[1], (long long)naxes[0], (long long)max_pixels);

@@ -210,6 +210,8 @@ static void test_extensions(void)
     am_tensor_free(&img);
     snprintf(q, sizeof q, "%s[1]", p);
     CHECK_FAILS(am_fits_read(q, NULL, &img, NULL), AM_ERR_FORMAT, "is a table, not an image");
+    snprintf(q, sizeof q, "%s[0]", p);
+    CHECK_FAILS(am_fits_read(q, NULL, &img, NULL), AM_ERR_SHAPE, "ext.fits[0]: the HDU holds no pixels");
     snprintf(q, sizeof q, "%s[7]", p);
     CHECK_FAILS(am_fits_read(q, NULL, &img, NULL), AM_ERR_FORMAT, "ext.fits[7]");
 
