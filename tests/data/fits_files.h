@@ -7,17 +7,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Creates (or replaces) a FITS file for writing HDUs by hand. */
+static inline fitsfile *tf_create(const char *path, int *st)
+{
+    char bang[1100];
+    snprintf(bang, sizeof bang, "!%s", path);
+    fitsfile *f = NULL;
+    fits_create_file(&f, bang, st);
+    return f;
+}
+
 /* Writes pixels given as doubles, stored raw with the given BITPIX; bscale/bzero cards are
  * added (raw = (value - bzero) / bscale is the caller's business) when bscale != 1 or bzero != 0;
  * blank >= 0 adds a BLANK card. Returns the CFITSIO status. */
 static inline int tf_write(const char *path, int bitpix, int naxis, const long *naxes, const double *raw, double bscale,
                            double bzero, long long blank)
 {
-    fitsfile *f = NULL;
     int st = 0;
-    char bang[1100];
-    snprintf(bang, sizeof bang, "!%s", path);
-    fits_create_file(&f, bang, &st);
+    fitsfile *f = tf_create(path, &st);
     fits_create_img(f, bitpix, naxis, (long *)naxes, &st);
     if (bscale != 1 || bzero != 0) {
         fits_write_key(f, TDOUBLE, "BSCALE", &bscale, NULL, &st);

@@ -112,11 +112,9 @@ static void test_validation(void)
     long two[2] = {2, 2};
     tf_write(tf_path(bad, "nan.fits"), FLOAT_IMG, 2, two, nan4, 1, 0, -1);
     tf_write(tf_path(bad, "flat.fits"), FLOAT_IMG, 2, two, flat4, 1, 0, -1);
-    fitsfile *f = NULL;
     int st = 0;
-    char bang[1100], *ttype[] = {"A"}, *tform[] = {"1E"};
-    snprintf(bang, sizeof bang, "!%s", tf_path(bad, "table.fits"));
-    fits_create_file(&f, bang, &st);
+    char *ttype[] = {"A"}, *tform[] = {"1E"};
+    fitsfile *f = tf_create(tf_path(bad, "table.fits"), &st);
     fits_create_img(f, BYTE_IMG, 0, NULL, &st);
     fits_create_tbl(f, BINARY_TBL, 0, 1, ttype, tform, NULL, "CAT", &st);
     fits_close_file(f, &st);

@@ -168,11 +168,8 @@ static void test_cubes_and_axes(void)
 static void test_extensions(void)
 {
     const char *p = tf_path(dir, "ext.fits");
-    char bang[1100];
-    snprintf(bang, sizeof bang, "!%s", p);
-    fitsfile *f = NULL;
     int st = 0;
-    fits_create_file(&f, bang, &st);
+    fitsfile *f = tf_create(p, &st);
     fits_create_img(f, BYTE_IMG, 0, NULL, &st);
     fits_write_key(f, TSTRING, "OBJECT", "NGC 1234", NULL, &st);
     char *ttype[] = {"A"}, *tform[] = {"1E"};
@@ -217,9 +214,8 @@ static void test_extensions(void)
 
     /* Only a table: no image HDU */
     p = tf_path(dir, "table.fits");
-    snprintf(bang, sizeof bang, "!%s", p);
     st = 0;
-    fits_create_file(&f, bang, &st);
+    f = tf_create(p, &st);
     fits_create_img(f, BYTE_IMG, 0, NULL, &st);
     fits_create_tbl(f, BINARY_TBL, 0, 1, ttype, tform, NULL, "CAT", &st);
     fits_close_file(f, &st);
@@ -234,13 +230,12 @@ static void test_compressed(void)
     /* Tile-compressed (.fz): CFITSIO writes it when asked with [compress]; compressed images
      * take only their own pixel type. */
     char fz[1100];
-    snprintf(fz, sizeof fz, "!%s[compress R]", tf_path(dir, "rice.fits.fz"));
+    snprintf(fz, sizeof fz, "%s[compress R]", tf_path(dir, "rice.fits.fz"));
     short sraw[64 * 48];
     float want[64 * 48];
     for (int i = 0; i < 64 * 48; i++) want[i] = sraw[i] = (short)raw[i];
-    fitsfile *f = NULL;
     int st = 0;
-    fits_create_file(&f, fz, &st);
+    fitsfile *f = tf_create(fz, &st);
     fits_create_img(f, SHORT_IMG, 2, nx, &st);
     fits_write_img(f, TSHORT, 1, 64 * 48, sraw, &st);
     fits_close_file(f, &st);
@@ -292,14 +287,11 @@ static void test_compressed(void)
 static void test_metadata(void)
 {
     const char *p = tf_path(dir, "meta.fits");
-    char bang[1100];
-    snprintf(bang, sizeof bang, "!%s", p);
-    fitsfile *f = NULL;
     int st = 0;
     long nx[2] = {2, 2};
     float a[4] = {1, 2, 3, 4};
     double dec = -12.5;
-    fits_create_file(&f, bang, &st);
+    fitsfile *f = tf_create(p, &st);
     fits_create_img(f, FLOAT_IMG, 2, nx, &st);
     fits_write_img(f, TFLOAT, 1, 4, a, &st);
     fits_write_key(f, TSTRING, "OBJECT", "M 83 'Southern'", NULL, &st);
