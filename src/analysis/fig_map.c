@@ -43,7 +43,7 @@ static am_status draw_panel(am_canvas *c, const am_embeddings *e, const am_fig_p
     if (max_thumbs <= 0 || e->n == 0) return AM_OK;
     /* Thumbnails: rows in a seeded random order, each kept only if it overlaps none already
      * placed, so they spread over the map; fixed seed, so the figure is reproducible. */
-    double ts = fmax(44, fmin(96, a.w / 9.0));
+    double ts = fmax(44, fmin(84, a.w / 10.0));
     int64_t *order = malloc((size_t)e->n * sizeof *order);
     box *placed = malloc((size_t)max_thumbs * sizeof *placed);
     int64_t *who = malloc((size_t)max_thumbs * sizeof *who);

@@ -45,6 +45,14 @@ am_status am_figure_similar(const char *path, const am_embeddings *e, int64_t qu
     am_canvas_rgb(&c, BLACK);
     am_canvas_text(&c, w / 2, 22, 26, 1, 0.5, 0, w - 40, title);
     double x0 = (w - cols * (TILE + GAP) + GAP) / 2;
+    /* Enough decimals that neighbours with close scores still read differently. */
+    double lo = INFINITY, hi = -INFINITY;
+    for (int j = 0; j < k; j++) {
+        lo = fmin(lo, nb[j].score);
+        hi = fmax(hi, nb[j].score);
+    }
+    int dec = hi > lo ? (int)ceil(-log10(hi - lo)) + 1 : 3;
+    dec = dec < 3 ? 3 : dec > 7 ? 7 : dec;
     for (int t = 0; t < tiles; t++) {
         double x = x0 + (t % PER_ROW) * (TILE + GAP), y = top + (t / PER_ROW) * (TILE + CAPTION + GAP);
         if (t == 0) {
@@ -55,8 +63,8 @@ am_status am_figure_similar(const char *path, const am_embeddings *e, int64_t qu
             const am_neighbor *n = &nb[t - 1];
             char nm[128];
             snprintf(l1, sizeof l1, "#%d %s", t, am_fig_row_name(e, n->index, nm, sizeof nm));
-            if (metric == AM_METRIC_COSINE) snprintf(l2, sizeof l2, "cos = %.3f", n->score);
-            else snprintf(l2, sizeof l2, "d = %.4g", n->score);
+            if (metric == AM_METRIC_COSINE) snprintf(l2, sizeof l2, "cos = %.*f", dec, n->score);
+            else snprintf(l2, sizeof l2, "d = %.*g", dec + 1, n->score);
             tile(&c, n->index, x, y, l1, l2, NB_RGB, o);
         }
     }

@@ -120,6 +120,14 @@ static am_status newest_export(char *out, size_t len)
     }
     closedir(d);
     if (!found) return am_error(AM_ERR_NOTFOUND, "no --embeddings given and no .safetensors or .csv in exported/");
+    /* Inference writes <model>.safetensors, then <model>.csv: prefer the safetensors twin, which
+     * also keeps each row's extra metadata. */
+    size_t n = strlen(out);
+    if (has_suffix(out, ".csv") && n - 4 + 13 < len) {
+        char twin[4096];
+        snprintf(twin, sizeof twin, "%.*s.safetensors", (int)(n - 4), out);
+        if (am_file_exists(twin)) snprintf(out, len, "%s", twin);
+    }
     return AM_OK;
 }
 
