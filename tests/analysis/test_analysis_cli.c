@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -190,17 +191,24 @@ int main(void)
         CHECK((a == 120 && b == 121) || (a == 121 && b == 120), "top outliers %ld, %ld (method %d)", a, b, m);
     }
 
-    /* Default: the newest file in exported/. */
-    sleep(1);
+    /* Default: the newest file in exported/, or the safetensors twin of a newest CSV. */
+    struct timespec old_times[2] = {{1000000000, 0}, {1000000000, 0}};
+    snprintf(path, sizeof path, "%s/exported/old.csv", dir);
+    CHECK(utimensat(AT_FDCWD, path, old_times, 0) == 0, "cannot date %s", path);
     am_embeddings small;
     CHECK_OK(am_embeddings_alloc(&small, 12, 3));
     for (int i = 0; i < 36; i++) small.data[i] = (float)((i * 7) % 11);
     snprintf(path, sizeof path, "%s/exported/new.safetensors", dir);
     CHECK_OK(am_embeddings_write(&small, path));
-    am_embeddings_free(&small);
     CHECK(run("outliers -k 3") == 0, "default embeddings: %s", err_text);
     CHECK(strstr(err_text, "exported/new.safetensors") != NULL && count_lines(out_text) == 13,
           "did not use the newest file: %s", err_text);
+    CHECK(utimensat(AT_FDCWD, path, old_times, 0) == 0, "cannot date %s", path);
+    snprintf(path, sizeof path, "%s/exported/new.csv", dir);
+    CHECK_OK(am_embeddings_write_csv(&small, path));
+    am_embeddings_free(&small);
+    CHECK(run("outliers -k 3") == 0 && strstr(err_text, "exported/new.safetensors") != NULL,
+          "the newest CSV's safetensors twin was not preferred: %s", err_text);
 
     /* Errors: one line, naming the cause; usage errors exit 2, failures 1. */
     CHECK(run("similar --embeddings missing.safetensors --index 0") == 1 && strstr(err_text, "missing.safetensors") &&
