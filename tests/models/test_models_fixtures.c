@@ -3,9 +3,11 @@
  * a downsample branch and BatchNorm parameters in full), the input gradient and, in train mode,
  * the running statistics, at 37x53, 100x100, 150x64, with 1 and 3 channels, train and eval.
  *
- * Tolerances, relative to the largest element of the reference tensor: outputs, embeddings and
- * running statistics 1e-4; gradients 2e-3 (train-mode BatchNorm over 4 images of 2x2 pixels at
- * layer4 amplifies rounding differences between oneDNN and PyTorch's summation order). */
+ * The references are PyTorch's float64 results. Tolerances, relative to the largest element of the
+ * reference tensor: outputs, embeddings and running statistics 1e-4, gradients 1e-3; or, where
+ * PyTorch's own float32 result is further than that from float64 (train-mode BatchNorm over a few
+ * pixels divides by small variances; a conv bias before train-mode BatchNorm has a zero gradient,
+ * so both give rounding noise), 10x PyTorch's float32 error. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,31 +17,39 @@
 #include "test_util.h"
 
 #define RTOL_OUT 1e-4
-#define RTOL_GRAD 2e-3
+#define RTOL_GRAD 1e-3
+#define K_TORCH 10.0
 
-/* Worst |diff| / scale seen, per kind, printed at the end (the numbers behind the tolerances). */
-static double worst_out, worst_grad;
-
-static double rel_err(const float *got, const float *want, int64_t n)
-{
-    double scale = 1e-6, worst = 0;
-    for (int64_t i = 0; i < n; i++) scale = fmax(scale, fabs((double)want[i]));
-    for (int64_t i = 0; i < n; i++) worst = fmax(worst, fabs((double)got[i] - (double)want[i]));
-    return worst / scale;
-}
+/* Worst |diff| / scale seen per kind, and worst |diff| / PyTorch's own float32 error, printed at
+ * the end (the numbers behind the tolerances). */
+static double worst_out, worst_grad, worst_vs_torch;
+static int ill_conditioned;
 
 static void compare(const char *what, const float *got, int64_t n, const am_safetensors *st, const char *key,
                     double rtol, double *worst)
 {
-    am_tensor want;
+    am_tensor want, err = {0};
+    char errkey[320];
     am_test_fixture_tensor(st, key, &want);
+    /* Integer buffers (num_batches_tracked) are exact: no float32 error recorded. */
+    snprintf(errkey, sizeof errkey, "%s.fp32err", key);
+    if (am_st_find(st, errkey)) am_test_fixture_tensor(st, errkey, &err);
     if (am_tensor_numel(&want) != n) {
         CHECK(0, "%s: %lld elements, fixture %s has %lld", what, (long long)n, key, (long long)am_tensor_numel(&want));
     } else {
-        am_test_close(what, got, want.data, n, rtol, 1e-6);
-        *worst = fmax(*worst, rel_err(got, want.data, n));
+        double scale = 1e-6, diff = 0, torch_err = err.data ? err.data[0] : 0.0;
+        for (int64_t i = 0; i < n; i++) scale = fmax(scale, fabs((double)want.data[i]));
+        for (int64_t i = 0; i < n; i++) diff = fmax(diff, fabs((double)got[i] - (double)want.data[i]));
+        /* Within rtol of the tensor's scale, or within K_TORCH x PyTorch's float32 error where
+         * float32 itself cannot do better (ill-conditioned BatchNorm). */
+        am_test_close(what, got, want.data, n, fmax(rtol, K_TORCH * torch_err / scale), 1e-6);
+        if (torch_err > rtol * scale)
+            worst_vs_torch = fmax(worst_vs_torch, diff / torch_err), ill_conditioned++;
+        else
+            *worst = fmax(*worst, diff / scale);
     }
     am_tensor_free(&want);
+    am_tensor_free(&err);
 }
 
 static void compare_proj(const char *what, const float *got, int64_t n, const am_safetensors *st, const char *key,
@@ -153,7 +163,9 @@ int main(void)
 {
     run_network("amm", "models_amm");
     run_network("n_layer_resnet", "models_resnet");
-    printf("worst relative error: outputs/embeddings/running stats %.2e (tolerance %.0e), gradients %.2e (tolerance %.0e)\n",
-           worst_out, RTOL_OUT, worst_grad, RTOL_GRAD);
+    printf("worst error relative to scale: outputs/embeddings/running stats %.2e (tolerance %.0e), gradients %.2e "
+           "(tolerance %.0e); %d ill-conditioned tensors (PyTorch float32 off by more): worst error / PyTorch's %.2f "
+           "(tolerance %.0f)\n",
+           worst_out, RTOL_OUT, worst_grad, RTOL_GRAD, ill_conditioned, worst_vs_torch, K_TORCH);
     return am_test_finish();
 }
