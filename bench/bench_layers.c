@@ -2,7 +2,7 @@
  * (weights and data) GFLOP/s per layer, and a whole hand-built ResNet18 training step (forward +
  * backward through everything: convolutions, BatchNorm, ReLU, pooling, residual adds, fc), each
  * against this machine's FP32 FMA peak measured in the same run.
- *   bench_layers [threads=2] [iterations=10]
+ *   bench_layers [threads=2] [rounds=5]
  * FLOPs are 2 × multiply-adds of convolutions and linear layers; a backward pass costs twice the
  * forward (weights + data), except that the first convolution's data gradient is never needed. */
 #include <immintrin.h>
@@ -49,28 +49,53 @@ __attribute__((target("avx2,fma"))) static float fma_avx2(long iters)
     return out[0] + out[7];
 }
 
-/* FP32 FMA peak of `threads` threads, GFLOP/s (best of 3). */
-static double fma_peak(int threads, const char **isa)
+/* Seconds per call of fn(ctx): calls run in rounds of at least 20 ms, and the best round of
+ * `rounds` counts. On a shared machine other loads only ever add time, and short intervals are
+ * unreliable, so the FMA peak and the layers are measured the same way. */
+typedef void (*work_fn)(void *ctx);
+
+static double per_call(work_fn fn, void *ctx, int rounds)
 {
-    int wide = __builtin_cpu_supports("avx512f");
-    int lanes = wide ? 16 : 8;
-    long iters = 20000000;
-    double best = 0;
-    volatile float sink = 0;
-    *isa = wide ? "AVX-512" : "AVX2";
-    for (int rep = 0; rep < 3; rep++) {
-        double t0 = now();
-#pragma omp parallel num_threads(threads)
-        {
-            float r = wide ? fma_avx512(iters) : fma_avx2(iters);
-#pragma omp atomic
-            sink += r;
-        }
-        double t = now() - t0;
-        best = fmax(best, 2.0 * lanes * 12 * (double)iters * threads / t * 1e-9);
+    double bestt = 1e30;
+    fn(ctx); /* warm-up: primitive creation, first touch */
+    for (int r = 0; r < rounds; r++) {
+        long calls = 0;
+        double t0 = now(), t;
+        do {
+            fn(ctx);
+            calls++;
+            t = now() - t0;
+        } while (t < 0.02);
+        bestt = fmin(bestt, t / (double)calls);
     }
-    (void)sink;
-    return best;
+    return bestt;
+}
+
+typedef struct fma_ctx {
+    int threads, wide;
+    volatile float sink;
+} fma_ctx;
+
+#define FMA_ITERS 100000L
+
+static void fma_burst(void *p)
+{
+    fma_ctx *c = p;
+#pragma omp parallel num_threads(c->threads)
+    {
+        float r = c->wide ? fma_avx512(FMA_ITERS) : fma_avx2(FMA_ITERS);
+#pragma omp atomic
+        c->sink += r;
+    }
+}
+
+/* FP32 FMA peak of `threads` threads, GFLOP/s. */
+static double fma_peak(int threads, int rounds, const char **isa)
+{
+    fma_ctx c = {threads, __builtin_cpu_supports("avx512f"), 0};
+    *isa = c.wide ? "AVX-512" : "AVX2";
+    double t = per_call(fma_burst, &c, rounds);
+    return 2.0 * (c.wide ? 16 : 8) * 12 * (double)FMA_ITERS * threads / t * 1e-9;
 }
 
 static void fill(am_tensor *t, uint64_t seed)
@@ -91,49 +116,57 @@ typedef struct conv_case {
     int cin, cout, k, s, p, hw, count;
 } conv_case;
 
-/* Median of n timings. */
-static double median(double *t, int n)
+typedef struct net_ctx {
+    am_net *net;
+    am_tensor x, y, dy;
+    int what; /* 0 forward, 1 backward, 2 backward + input gradient, 3 forward + backward */
+} net_ctx;
+
+static void net_work(void *p)
 {
-    for (int i = 1; i < n; i++)
-        for (int j = i; j > 0 && t[j] < t[j - 1]; j--) {
-            double x = t[j];
-            t[j] = t[j - 1];
-            t[j - 1] = x;
-        }
-    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+    net_ctx *c = p;
+    if (c->what == 0 || c->what == 3)
+        if (am_net_forward(c->net, &c->x, NULL, &c->y) != AM_OK) die("forward");
+    if (c->what >= 1) {
+        am_net_zero_grad(c->net);
+        if (am_net_backward(c->net, &c->dy) != AM_OK) die("backward");
+    }
+    if (c->what == 2 && !am_net_input_grad(c->net)) die("input gradient");
 }
 
-/* Times one convolution: forward, backward-weights, backward-data (seconds, medians). */
-static void time_conv(const conv_case *c, int iters, double *tf, double *tw, double *td, double *flops)
+static void net_ctx_init(net_ctx *c, am_module *root, int64_t ch, int64_t hw)
 {
-    am_net *net;
-    am_tensor x, y = {0}, dy;
-    double f[64], w[64], d[64];
-    if (am_net_create(&net, am_conv2d("conv", c->cin, c->cout, c->k, c->s, c->p, 0), 1) != AM_OK) die(c->name);
-    if (am_tensor_alloc4(&x, 4, c->cin, c->hw, c->hw) != AM_OK) die(c->name);
-    fill(&x, 2);
+    memset(c, 0, sizeof *c);
+    if (am_net_create(&c->net, root, 1) != AM_OK) die("network");
+    if (am_tensor_alloc4(&c->x, 4, ch, hw, hw) != AM_OK) die("input");
+    fill(&c->x, 2);
+    if (am_net_forward(c->net, &c->x, NULL, &c->y) != AM_OK) die("forward");
+    if (am_tensor_clone(&c->dy, &c->y) != AM_OK) die("gradient");
+    fill(&c->dy, 3);
+}
+
+static void net_ctx_free(net_ctx *c)
+{
+    am_tensor_free(&c->x);
+    am_tensor_free(&c->y);
+    am_tensor_free(&c->dy);
+    am_net_free(c->net);
+}
+
+/* Times one convolution: forward, backward-weights, backward-data (seconds per call). */
+static void time_conv(const conv_case *c, int rounds, double *tf, double *tw, double *td, double *flops)
+{
+    net_ctx n;
+    net_ctx_init(&n, am_conv2d("conv", c->cin, c->cout, c->k, c->s, c->p, 0), c->cin, c->hw);
     int64_t shape[4] = {4, c->cin, c->hw, c->hw};
-    *flops = am_net_forward_flops(net, shape, NULL);
-    if (am_net_forward(net, &x, NULL, &y) != AM_OK) die(c->name);
-    if (am_tensor_clone(&dy, &y) != AM_OK) die(c->name);
-    fill(&dy, 3);
-    for (int i = -2; i < iters; i++) { /* two warm-up rounds */
-        double t0 = now();
-        if (am_net_forward(net, &x, NULL, &y) != AM_OK) die(c->name);
-        double t1 = now();
-        if (am_net_backward(net, &dy) != AM_OK) die(c->name);
-        double t2 = now();
-        if (!am_net_input_grad(net)) die(c->name);
-        double t3 = now();
-        if (i >= 0) f[i] = t1 - t0, w[i] = t2 - t1, d[i] = t3 - t2;
-    }
-    *tf = median(f, iters);
-    *tw = median(w, iters);
-    *td = median(d, iters);
-    am_tensor_free(&x);
-    am_tensor_free(&y);
-    am_tensor_free(&dy);
-    am_net_free(net);
+    *flops = am_net_forward_flops(n.net, shape, NULL);
+    n.what = 0;
+    *tf = per_call(net_work, &n, rounds);
+    n.what = 1;
+    *tw = per_call(net_work, &n, rounds);
+    n.what = 2;
+    *td = fmax(per_call(net_work, &n, rounds) - *tw, 1e-9);
+    net_ctx_free(&n);
 }
 
 /* torchvision's resnet18 (BasicBlock ×2 per stage, fc 512→1000), with its module names. */
@@ -183,16 +216,15 @@ static am_module *resnet18(void)
 
 int main(int argc, char **argv)
 {
-    int threads = argc > 1 ? atoi(argv[1]) : 2, iters = argc > 2 ? atoi(argv[2]) : 10;
+    int threads = argc > 1 ? atoi(argv[1]) : 2, rounds = argc > 2 ? atoi(argv[2]) : 5;
     if (threads < 1) threads = 1;
-    if (iters < 1 || iters > 64) iters = 10;
+    if (rounds < 1) rounds = 5;
     am_set_threads(threads);
     const char *isa;
-    double peak = fma_peak(threads, &isa);
-    printf("threads %d, FP32 FMA peak (%s, measured) %.1f GFLOP/s; medians of %d runs; timings on a shared\n"
-           "machine are noisy: compare the ratios, not the absolute numbers\n\n",
-           threads, isa, peak, iters);
-
+    double peak = fma_peak(threads, 4 * rounds, &isa);
+    printf("threads %d, FP32 FMA peak (%s, measured) %.1f GFLOP/s; best of %d rounds of >= 20 ms; timings\n"
+           "on a shared machine are noisy: compare the ratios, not the absolute numbers\n\n",
+           threads, isa, peak, rounds);
     static const conv_case cases[] = {
         {"conv1 7x7/2", 3, 64, 7, 2, 3, 100, 1},        {"layer1 3x3", 64, 64, 3, 1, 1, 25, 4},
         {"layer2.0.conv1 3x3/2", 64, 128, 3, 2, 1, 25, 1}, {"layer2 3x3", 128, 128, 3, 1, 1, 13, 3},
@@ -207,7 +239,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         const conv_case *c = &cases[i];
         double tf, tw, td, fl;
-        time_conv(c, iters, &tf, &tw, &td, &fl);
+        time_conv(c, rounds, &tf, &tw, &td, &fl);
         int first = i == 0; /* the network input needs no gradient */
         printf("%-26s %5d %8.3f | %8.3f %7.1f | %8.3f %7.1f | %8.3f %7.1f%s\n", c->name, c->count, fl * 1e-9, tf * 1e3,
                fl / tf * 1e-9, tw * 1e3, fl / tw * 1e-9, td * 1e3, fl / td * 1e-9, first ? " (not needed)" : "");
@@ -218,36 +250,35 @@ int main(int argc, char **argv)
            "total", "", tot_flops * 1e-9, tot_time * 1e3, tot_flops / tot_time * 1e-9,
            100 * tot_flops / tot_time * 1e-9 / peak);
 
-    am_net *net;
-    am_tensor x, y = {0}, dy;
-    double tf[64], tb[64];
-    if (am_net_create(&net, resnet18(), 1) != AM_OK) die("resnet18");
-    if (am_tensor_alloc4(&x, 4, 3, 100, 100) != AM_OK) die("input");
-    fill(&x, 5);
+    net_ctx n;
+    net_ctx_init(&n, resnet18(), 3, 100);
     int64_t shape[4] = {4, 3, 100, 100};
-    double fwd = am_net_forward_flops(net, shape, NULL), first = am_net_forward_flops(net, shape, "conv1");
+    double fwd = am_net_forward_flops(n.net, shape, NULL), first = am_net_forward_flops(n.net, shape, "conv1");
     double step = 3 * fwd - first;
-    if (am_net_forward(net, &x, NULL, &y) != AM_OK) die("resnet18 forward");
-    if (am_tensor_clone(&dy, &y) != AM_OK) die("dy");
-    fill(&dy, 6);
-    for (int i = -2; i < iters; i++) {
-        double t0 = now();
-        if (am_net_forward(net, &x, NULL, &y) != AM_OK) die("resnet18 forward");
-        double t1 = now();
-        am_net_zero_grad(net);
-        if (am_net_backward(net, &dy) != AM_OK) die("resnet18 backward");
-        double t2 = now();
-        if (i >= 0) tf[i] = t1 - t0, tb[i] = t2 - t1;
-    }
-    double mf = median(tf, iters), mb = median(tb, iters);
+    n.what = 0;
+    double mf = per_call(net_work, &n, rounds);
+    n.what = 3;
+    double ms = per_call(net_work, &n, rounds), mb = ms - mf;
     printf("ResNet18 training step (train mode, 4x3x100x100, everything incl. BatchNorm/ReLU/pool/add/fc):\n"
            "  forward %.2f ms (%.1f GFLOP/s), backward %.2f ms (%.1f GFLOP/s)\n"
            "  forward + backward %.2f ms for %.2f GFLOP: %.1f GFLOP/s = %.0f %% of the measured FMA peak\n",
-           mf * 1e3, fwd / mf * 1e-9, mb * 1e3, (step - fwd) / mb * 1e-9, (mf + mb) * 1e3, step * 1e-9,
-           step / (mf + mb) * 1e-9, 100 * step / (mf + mb) * 1e-9 / peak);
-    am_tensor_free(&x);
-    am_tensor_free(&y);
-    am_tensor_free(&dy);
-    am_net_free(net);
+           mf * 1e3, fwd / mf * 1e-9, mb * 1e3, (step - fwd) / mb * 1e-9, ms * 1e3, step * 1e-9, step / ms * 1e-9,
+           100 * step / ms * 1e-9 / peak);
+    /* Where a step's time goes, per layer kind. */
+    am_net_set_profiling(n.net, 1);
+    int steps = 2 * rounds;
+    for (int i = 0; i < steps; i++) net_work(&n);
+    const am_net_profile *pr = am_net_get_profile(n.net);
+    printf("\n  per step, by layer kind (profiled, %d steps):\n  %-18s %6s %9s %9s\n", steps, "kind", "calls",
+           "fwd ms", "bwd ms");
+    double sum = 0;
+    for (int k = 0; k <= AM_MOD_FLATTEN; k++) {
+        if (!pr->forward_calls[k] && !pr->backward_calls[k]) continue;
+        printf("  %-18s %6ld %9.2f %9.2f\n", am_module_kind_name((am_module_kind)k), pr->forward_calls[k] / steps,
+               pr->forward_s[k] / steps * 1e3, pr->backward_s[k] / steps * 1e3);
+        sum += (pr->forward_s[k] + pr->backward_s[k]) / steps;
+    }
+    printf("  %-18s %6s %19.2f (Residual: its own add + ReLU)\n", "sum", "", sum * 1e3);
+    net_ctx_free(&n);
     return 0;
 }

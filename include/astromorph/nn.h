@@ -111,6 +111,17 @@ void am_net_zero_grad(am_net *net);
  * on failure. */
 const am_tensor *am_net_input_grad(am_net *net);
 
+/* Wall time spent in each kind of leaf layer (indexed by am_module_kind), summed over calls since
+ * profiling was switched on; for benchmarks. Off by default (costs two clock reads per layer). */
+typedef struct am_net_profile {
+    double forward_s[AM_MOD_FLATTEN + 1], backward_s[AM_MOD_FLATTEN + 1];
+    long forward_calls[AM_MOD_FLATTEN + 1], backward_calls[AM_MOD_FLATTEN + 1];
+} am_net_profile;
+/* on = 1 starts (and zeroes) the profile, 0 stops it. */
+void am_net_set_profiling(am_net *net, int on);
+const am_net_profile *am_net_get_profile(const am_net *net);
+const char *am_module_kind_name(am_module_kind kind);
+
 /* Floating-point operations of one forward pass at this input shape (for benchmarks): 2 × the
  * multiply-adds of convolutions and linear layers (a backward costs twice that); 0 when the shape
  * does not fit the network. */

@@ -8,8 +8,9 @@
 typedef struct conv_state {
     am_plan_key key; /* input shape and thread count the primitives are for */
     am_prim fwd, bwd_data, bwd_w;
+    am_prim to_fwd, to_bwd, dw_add; /* weights to each layout; weight gradient added to the plain one */
     dnnl_memory_desc_t w_plain, b_md, w_fwd_md, w_bwd_md, dw_md, dsrc_md;
-    am_buf w_fwd, w_bwd, dw, dw_plain, db, dsrc; /* dsrc: data gradient in the primitive's layout */
+    am_buf w_fwd, w_bwd, dw, db, dsrc; /* dsrc: data gradient in the primitive's layout */
     uint64_t fwd_version, bwd_version; /* parameter version the reordered copies hold (0: none) */
 } conv_state;
 
@@ -20,10 +21,12 @@ static void conv_state_free(void *p)
     am_prim_free(&c->fwd);
     am_prim_free(&c->bwd_data);
     am_prim_free(&c->bwd_w);
+    am_prim_free(&c->to_fwd);
+    am_prim_free(&c->to_bwd);
+    am_prim_free(&c->dw_add);
     am_buf_free(&c->w_fwd);
     am_buf_free(&c->w_bwd);
     am_buf_free(&c->dw);
-    am_buf_free(&c->dw_plain);
     am_buf_free(&c->db);
     am_buf_free(&c->dsrc);
     am_free(c);
@@ -78,16 +81,22 @@ static am_status plan(am_module *m, am_net *net, conv_state *c, const am_act *x,
     AM_TRY(am_buf_reserve(&c->w_fwd, dnnl_memory_desc_get_size(&wf) / 4, who));
     AM_TRY(am_buf_reserve(&c->w_bwd, dnnl_memory_desc_get_size(&wb) / 4, who));
     AM_TRY(am_buf_reserve(&c->dw, dnnl_memory_desc_get_size(&c->dw_md) / 4, who));
-    AM_TRY(am_buf_reserve(&c->dw_plain, (size_t)(wd[0] * wd[1] * wd[2] * wd[3]), who));
+    AM_TRY(am_prim_reorder(&c->to_fwd, &c->w_plain, &wf, 0, who));
+    AM_TRY(am_prim_reorder(&c->to_bwd, &c->w_plain, &wb, 0, who));
+    /* One pass adds the blocked weight gradient into PyTorch's OIHW gradient. */
+    AM_TRY(am_prim_reorder(&c->dw_add, &c->dw_md, &c->w_plain, 1, who));
     AM_TRY(am_buf_reserve(&c->db, (size_t)m->out_ch, who));
     am_plan_key_set(&c->key, &x->s, net);
     return AM_OK;
 }
 
-static am_status weights_to(am_module *m, am_net *net, const dnnl_memory_desc_t *md, am_buf *buf, uint64_t *version)
+static am_status weights_to(am_module *m, am_net *net, am_prim *reorder, const dnnl_memory_desc_t *md, am_buf *buf,
+                           uint64_t *version)
 {
     if (*version == net->version) return AM_OK;
-    AM_TRY(am_dnn_reorder(net, &((conv_state *)m->impl)->w_plain, m->p[0].value.data, md, buf->data, am_mod_who(m)));
+    conv_state *c = m->impl;
+    am_dnn_arg a[2] = {{DNNL_ARG_FROM, &c->w_plain, m->p[0].value.data}, {DNNL_ARG_TO, md, buf->data}};
+    AM_TRY(am_prim_run(reorder, net, 2, a, am_mod_who(m)));
     *version = net->version;
     return AM_OK;
 }
@@ -100,7 +109,7 @@ am_status am_conv_forward(am_module *m, am_net *net, const am_act *x)
     conv_state *c = am_mod_state(m, sizeof *c, conv_state_free);
     if (!c) return AM_ERR_NOMEM;
     if (!am_plan_key_match(&c->key, &x->s, net)) AM_TRY(plan(m, net, c, x, &m->y));
-    AM_TRY(weights_to(m, net, &c->w_fwd_md, &c->w_fwd, &c->fwd_version));
+    AM_TRY(weights_to(m, net, &c->to_fwd, &c->w_fwd_md, &c->w_fwd, &c->fwd_version));
     dnnl_memory_desc_t src, dst;
     am_dnn_md_act(&src, x);
     am_dnn_md_act(&dst, &m->y);
@@ -115,7 +124,7 @@ am_status am_conv_backward_data(am_module *m, am_net *net, const am_act *dy)
 {
     conv_state *c = m->impl;
     AM_TRY(am_act_alloc(&m->dx, &m->dxbuf, &m->in->s, am_mod_who(m)));
-    AM_TRY(weights_to(m, net, &c->w_bwd_md, &c->w_bwd, &c->bwd_version));
+    AM_TRY(weights_to(m, net, &c->to_bwd, &c->w_bwd_md, &c->w_bwd, &c->bwd_version));
     dnnl_memory_desc_t dsrc, ddst;
     am_dnn_md_act(&dsrc, &m->dx);
     am_dnn_md_act(&ddst, dy);
@@ -139,9 +148,8 @@ am_status am_conv_backward(am_module *m, am_net *net, const am_act *dy, int need
                        {DNNL_ARG_DIFF_WEIGHTS, &c->dw_md, c->dw.data},
                        {DNNL_ARG_DIFF_BIAS, &c->b_md, c->db.data}};
     AM_TRY(am_prim_run(&c->bwd_w, net, m->bias ? 4 : 3, a, am_mod_who(m)));
-    am_tensor *gw = &m->p[0].grad;
-    AM_TRY(am_dnn_reorder(net, &c->dw_md, c->dw.data, &c->w_plain, c->dw_plain.data, am_mod_who(m)));
-    am_accumulate(gw->data, c->dw_plain.data, am_tensor_numel(gw));
+    am_dnn_arg add[2] = {{DNNL_ARG_FROM, &c->dw_md, c->dw.data}, {DNNL_ARG_TO, &c->w_plain, m->p[0].grad.data}};
+    AM_TRY(am_prim_run(&c->dw_add, net, 2, add, am_mod_who(m)));
     if (m->bias) am_accumulate(m->p[1].grad.data, c->db.data, m->out_ch);
     if (need_dx) return am_conv_backward_data(m, net, dy);
     m->dx.s = m->in->s; /* filled on demand by am_net_input_grad */

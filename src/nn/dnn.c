@@ -77,9 +77,11 @@ void am_prim_free(am_prim *p)
     am_buf_free(&p->scratch);
 }
 
-/* Creates a primitive descriptor with user scratchpad (a reorder when op_desc is NULL). */
+/* Creates a primitive descriptor with user scratchpad (a reorder when op_desc is NULL; one that
+ * adds into its destination when accumulate is set). */
 static am_status make(am_prim *p, const void *op_desc, const_dnnl_primitive_desc_t hint,
-                      const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *dst, const char *what)
+                      const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *dst, int accumulate,
+                      const char *what)
 {
     dnnl_engine_t e = am_dnn_engine();
     if (!e) return am_error(AM_ERR_BACKEND, "%s: cannot create the oneDNN CPU engine", what);
@@ -89,8 +91,19 @@ static am_status make(am_prim *p, const void *op_desc, const_dnnl_primitive_desc
     p->scratch = keep;
     dnnl_primitive_attr_t attr;
     AM_TRY(user_scratchpad(&attr, what));
-    dnnl_status_t s = op_desc ? dnnl_primitive_desc_create(&p->pd, op_desc, attr, e, hint)
-                              : dnnl_reorder_primitive_desc_create(&p->pd, src, e, dst, e, attr);
+    dnnl_status_t s = dnnl_success;
+    if (accumulate) {
+        dnnl_post_ops_t po;
+        s = dnnl_post_ops_create(&po);
+        if (s == dnnl_success) {
+            s = dnnl_post_ops_append_sum(po, 1.0f);
+            if (s == dnnl_success) s = dnnl_primitive_attr_set_post_ops(attr, po);
+            dnnl_post_ops_destroy(po);
+        }
+    }
+    if (s == dnnl_success)
+        s = op_desc ? dnnl_primitive_desc_create(&p->pd, op_desc, attr, e, hint)
+                    : dnnl_reorder_primitive_desc_create(&p->pd, src, e, dst, e, attr);
     dnnl_primitive_attr_destroy(attr);
     if (s != dnnl_success) {
         p->pd = NULL;
@@ -101,13 +114,13 @@ static am_status make(am_prim *p, const void *op_desc, const_dnnl_primitive_desc
 
 am_status am_prim_make(am_prim *p, const void *op_desc, const_dnnl_primitive_desc_t hint, const char *what)
 {
-    return make(p, op_desc, hint, NULL, NULL, what);
+    return make(p, op_desc, hint, NULL, NULL, 0, what);
 }
 
 am_status am_prim_reorder(am_prim *p, const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *dst,
-                          const char *what)
+                          int accumulate, const char *what)
 {
-    return make(p, NULL, NULL, src, dst, what);
+    return make(p, NULL, NULL, src, dst, accumulate, what);
 }
 
 const dnnl_memory_desc_t *am_prim_md(const am_prim *p, dnnl_query_t what, int index)
@@ -145,7 +158,7 @@ am_status am_dnn_reorder(am_net *net, const dnnl_memory_desc_t *src_md, const vo
 {
     am_prim r;
     memset(&r, 0, sizeof r);
-    am_status st = am_prim_reorder(&r, src_md, dst_md, what);
+    am_status st = am_prim_reorder(&r, src_md, dst_md, 0, what);
     if (st == AM_OK) {
         am_dnn_arg a[2] = {{DNNL_ARG_FROM, src_md, src}, {DNNL_ARG_TO, dst_md, dst}};
         st = am_prim_run(&r, net, 2, a, what);

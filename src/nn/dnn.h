@@ -25,8 +25,9 @@ typedef struct am_prim {
 } am_prim;
 
 am_status am_prim_make(am_prim *p, const void *op_desc, const_dnnl_primitive_desc_t hint, const char *what);
+/* A layout change; with accumulate it adds into the destination (dst += reorder(src)). */
 am_status am_prim_reorder(am_prim *p, const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *dst,
-                          const char *what);
+                          int accumulate, const char *what);
 const dnnl_memory_desc_t *am_prim_md(const am_prim *p, dnnl_query_t what, int index);
 void am_prim_free(am_prim *p);
 

@@ -1,4 +1,8 @@
-/* Running the module tree: dispatch to the layers, sequential chaining, where to stop. */
+/* Running the module tree: dispatch to the layers, sequential chaining, where to stop, and the
+ * optional per-kind profile. */
+#include <omp.h>
+#include <string.h>
+
 #include "nn/nn_internal.h"
 
 static am_status seq_forward(am_module *m, am_net *net, const am_act *x, const am_act **y)
@@ -21,25 +25,57 @@ static am_status seq_backward(am_module *m, am_net *net, const am_act *dy, int n
     return AM_OK;
 }
 
+static am_status leaf_forward(am_module *m, am_net *net, const am_act *x)
+{
+    switch (m->kind) {
+    case AM_MOD_CONV2D: return am_conv_forward(m, net, x);
+    case AM_MOD_BATCHNORM2D:
+    case AM_MOD_BATCHNORM1D: return am_bn_forward(m, net, x);
+    case AM_MOD_GROUPNORM: return am_gn_forward(m, net, x);
+    case AM_MOD_RELU: return am_relu_forward(m, net, x);
+    case AM_MOD_MAXPOOL2D: return am_maxpool_forward(m, net, x);
+    case AM_MOD_ADAPTIVE_AVGPOOL2D: return am_avgpool_forward(m, net, x);
+    case AM_MOD_LINEAR: return am_linear_forward(m, net, x);
+    case AM_MOD_FLATTEN: return am_flatten_forward(m, net, x);
+    default: return am_error(AM_ERR_VALUE, "%s: not a leaf module", am_mod_who(m));
+    }
+}
+
+static am_status leaf_backward(am_module *m, am_net *net, const am_act *dy, int need_dx)
+{
+    switch (m->kind) {
+    case AM_MOD_CONV2D: return am_conv_backward(m, net, dy, need_dx);
+    case AM_MOD_BATCHNORM2D:
+    case AM_MOD_BATCHNORM1D: return am_bn_backward(m, net, dy);
+    case AM_MOD_GROUPNORM: return am_gn_backward(m, net, dy);
+    case AM_MOD_RELU: return am_relu_backward(m, net, dy);
+    case AM_MOD_MAXPOOL2D: return am_maxpool_backward(m, net, dy);
+    case AM_MOD_ADAPTIVE_AVGPOOL2D: return am_avgpool_backward(m, net, dy);
+    case AM_MOD_LINEAR: return am_linear_backward(m, net, dy, need_dx);
+    case AM_MOD_FLATTEN: return am_flatten_backward(m, net, dy);
+    default: return am_error(AM_ERR_VALUE, "%s: not a leaf module", am_mod_who(m));
+    }
+}
+
 am_status am_mod_forward(am_module *m, am_net *net, const am_act *x, const am_act **y)
 {
     m->in = x;
     m->pending_dy = NULL;
     m->yp = NULL; /* a layer that passes its input through sets it */
-    switch (m->kind) {
-    case AM_MOD_SEQUENTIAL: AM_TRY(seq_forward(m, net, x, y)); break;
-    case AM_MOD_RESIDUAL: AM_TRY(am_residual_forward(m, net, x)); break;
-    case AM_MOD_CONV2D: AM_TRY(am_conv_forward(m, net, x)); break;
-    case AM_MOD_BATCHNORM2D:
-    case AM_MOD_BATCHNORM1D: AM_TRY(am_bn_forward(m, net, x)); break;
-    case AM_MOD_GROUPNORM: AM_TRY(am_gn_forward(m, net, x)); break;
-    case AM_MOD_RELU: AM_TRY(am_relu_forward(m, net, x)); break;
-    case AM_MOD_MAXPOOL2D: AM_TRY(am_maxpool_forward(m, net, x)); break;
-    case AM_MOD_ADAPTIVE_AVGPOOL2D: AM_TRY(am_avgpool_forward(m, net, x)); break;
-    case AM_MOD_LINEAR: AM_TRY(am_linear_forward(m, net, x)); break;
-    case AM_MOD_FLATTEN: AM_TRY(am_flatten_forward(m, net, x)); break;
+    if (m->kind == AM_MOD_SEQUENTIAL) {
+        AM_TRY(seq_forward(m, net, x, y));
+    } else if (m->kind == AM_MOD_RESIDUAL) {
+        AM_TRY(am_residual_forward(m, net, x));
+        *y = &m->y;
+    } else {
+        double t0 = net->profiling ? omp_get_wtime() : 0;
+        AM_TRY(leaf_forward(m, net, x));
+        if (net->profiling) {
+            net->profile.forward_s[m->kind] += omp_get_wtime() - t0;
+            net->profile.forward_calls[m->kind]++;
+        }
+        *y = m->yp ? m->yp : &m->y;
     }
-    if (m->kind != AM_MOD_SEQUENTIAL) *y = m->yp ? m->yp : &m->y;
     m->yp = *y;
     if (m == net->stop) net->stopped = 1;
     return AM_OK;
@@ -48,21 +84,37 @@ am_status am_mod_forward(am_module *m, am_net *net, const am_act *x, const am_ac
 am_status am_mod_backward(am_module *m, am_net *net, const am_act *dy, int need_dx, const am_act **dx)
 {
     m->dxp = NULL;
-    switch (m->kind) {
-    case AM_MOD_SEQUENTIAL: AM_TRY(seq_backward(m, net, dy, need_dx, dx)); m->dxp = *dx; return AM_OK;
-    case AM_MOD_RESIDUAL: AM_TRY(am_residual_backward(m, net, dy)); break;
-    case AM_MOD_CONV2D: AM_TRY(am_conv_backward(m, net, dy, need_dx)); break;
-    case AM_MOD_BATCHNORM2D:
-    case AM_MOD_BATCHNORM1D: AM_TRY(am_bn_backward(m, net, dy)); break;
-    case AM_MOD_GROUPNORM: AM_TRY(am_gn_backward(m, net, dy)); break;
-    case AM_MOD_RELU: AM_TRY(am_relu_backward(m, net, dy)); break;
-    case AM_MOD_MAXPOOL2D: AM_TRY(am_maxpool_backward(m, net, dy)); break;
-    case AM_MOD_ADAPTIVE_AVGPOOL2D: AM_TRY(am_avgpool_backward(m, net, dy)); break;
-    case AM_MOD_LINEAR: AM_TRY(am_linear_backward(m, net, dy, need_dx)); break;
-    case AM_MOD_FLATTEN: AM_TRY(am_flatten_backward(m, net, dy)); break;
+    if (m->kind == AM_MOD_SEQUENTIAL) {
+        AM_TRY(seq_backward(m, net, dy, need_dx, dx));
+    } else if (m->kind == AM_MOD_RESIDUAL) {
+        AM_TRY(am_residual_backward(m, net, dy));
+        *dx = &m->dx;
+    } else {
+        double t0 = net->profiling ? omp_get_wtime() : 0;
+        AM_TRY(leaf_backward(m, net, dy, need_dx));
+        if (net->profiling) {
+            net->profile.backward_s[m->kind] += omp_get_wtime() - t0;
+            net->profile.backward_calls[m->kind]++;
+        }
+        if (!need_dx && m->pending_dy) net->pending = m;
+        *dx = m->dxp ? m->dxp : &m->dx;
     }
-    if (!need_dx && m->pending_dy) net->pending = m;
-    *dx = m->dxp ? m->dxp : &m->dx;
     m->dxp = *dx;
     return AM_OK;
+}
+
+void am_net_set_profiling(am_net *net, int on)
+{
+    net->profiling = on != 0;
+    if (on) memset(&net->profile, 0, sizeof net->profile);
+}
+
+const am_net_profile *am_net_get_profile(const am_net *net) { return &net->profile; }
+
+const char *am_module_kind_name(am_module_kind kind)
+{
+    static const char *names[] = {"Sequential", "Residual",  "Conv2d",            "BatchNorm2d",
+                                  "BatchNorm1d", "GroupNorm", "ReLU",              "MaxPool2d",
+                                  "AdaptiveAvgPool2d", "Linear", "Flatten"};
+    return (unsigned)kind < sizeof names / sizeof *names ? names[kind] : "?";
 }

@@ -87,6 +87,8 @@ struct am_net {
     am_mode mode;
     am_precision precision;
     int nthr; /* threads oneDNN uses in the current call */
+    int profiling;
+    am_net_profile profile;
     void *stream; /* dnnl_stream_t, one per network so replicas can run in parallel */
 
     am_act x, dy;

@@ -265,9 +265,39 @@ static void test_stop_modes_errors(void)
     am_net_free(net);
 }
 
+/* Gradients accumulate over backward calls until zeroed: two backwards give twice one. */
+static void test_accumulation(void)
+{
+    am_net *net = NULL;
+    am_tensor x, y = {0}, dy;
+    random_tensor(&x, 4, 3, 21, 17, 8);
+    CHECK_OK(am_net_create(&net, small_resnet(3), 11));
+    if (!net) return;
+    CHECK_OK(am_net_forward(net, &x, NULL, &y));
+    CHECK_OK(am_tensor_clone(&dy, &y));
+    am_net_zero_grad(net);
+    CHECK_OK(am_net_backward(net, &dy));
+    static const char *names[] = {"conv1.weight", "layer2.0.downsample.0.weight", "layer1.0.bn2.bias", "fc.weight"};
+    am_tensor once[4];
+    for (int i = 0; i < 4; i++) CHECK_OK(am_tensor_clone(&once[i], &am_net_find_param(net, names[i])->grad));
+    CHECK_OK(am_net_backward(net, &dy));
+    for (int i = 0; i < 4; i++) {
+        am_param *p = am_net_find_param(net, names[i]);
+        for (int64_t j = 0; j < am_tensor_numel(&once[i]); j++) once[i].data[j] *= 2;
+        CHECK(am_tensor_all_finite(&p->grad), "%s finite", names[i]);
+        am_test_close(names[i], p->grad.data, once[i].data, am_tensor_numel(&once[i]), 1e-5, 1e-6);
+        am_tensor_free(&once[i]);
+    }
+    am_tensor_free(&x);
+    am_tensor_free(&y);
+    am_tensor_free(&dy);
+    am_net_free(net);
+}
+
 int main(void)
 {
     test_names_and_init();
+    test_accumulation();
     test_sizes_clones_threads();
     test_stop_modes_errors();
     return am_test_finish();
