@@ -70,16 +70,16 @@ static void calibrate_row(const float *dist, int K, double log_perp, double *p)
     for (int j = 0; j < K; j++) p[j] /= sum;
 }
 
-static int cmp_colval(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
 typedef struct {
     int64_t col;
     double val;
 } colval;
+
+static int cmp_colval(const void *a, const void *b)
+{
+    int64_t x = ((const colval *)a)->col, y = ((const colval *)b)->col;
+    return (x > y) - (x < y);
+}
 
 static am_status affinities(const float *x, int64_t n, int64_t dim, double perplexity, csr *P)
 {
