@@ -14,6 +14,7 @@
 
 typedef struct bn_state {
     int eval;        /* mode of the last forward */
+    int relu;        /* the last forward applied the following ReLU */
     am_buf mean, rstd; /* statistics the last forward normalised with */
 } bn_state;
 
@@ -39,9 +40,9 @@ static groups groups_of(const am_act *a)
     return g;
 }
 
-static float *base(const groups *g, float *data, int64_t n, int64_t k)
+static float *base(const groups *g, const float *data, int64_t n, int64_t k)
 {
-    return data + (n * g->count + k) * g->hw * g->lanes;
+    return (float *)data + (n * g->count + k) * g->hw * g->lanes;
 }
 
 am_status am_bn_forward(am_module *m, am_net *net, const am_act *x)
@@ -60,6 +61,8 @@ am_status am_bn_forward(am_module *m, am_net *net, const am_act *x)
     AM_TRY(am_buf_reserve(&b->mean, (size_t)C, am_mod_who(m)));
     AM_TRY(am_buf_reserve(&b->rstd, (size_t)C, am_mod_who(m)));
     b->eval = eval;
+    b->relu = m->fuse_relu;
+    float lo = b->relu ? 0.0f : -INFINITY;
     const float *gamma = m->p[0].value.data, *beta = m->p[1].value.data;
     float *rmean = m->p[2].value.data, *rvar = m->p[3].value.data, *mean = b->mean.data, *rstd = b->rstd.data;
     groups g = groups_of(x);
@@ -107,14 +110,14 @@ am_status am_bn_forward(am_module *m, am_net *net, const am_act *x)
             const float *p = base(&g, x->data, n, k);
             float *q = base(&g, m->y.data, n, k);
             for (int64_t i = 0; i < g.hw; i++)
-                for (int64_t l = 0; l < L; l++) q[i * L + l] = p[i * L + l] * a[l] + sh[l];
+                for (int64_t l = 0; l < L; l++) q[i * L + l] = fmaxf(p[i * L + l] * a[l] + sh[l], lo);
         }
     }
     if (!eval) m->p[4].value.data[0] += 1;
     return AM_OK;
 }
 
-/* With xhat = (x - mean)·rstd over M values per channel:
+/* With xhat = (x - mean)·rstd over M values per channel (dy masked by y > 0 when the ReLU is fused):
  * dbeta = Σ dy, dgamma = Σ dy·xhat, and
  * TRAIN: dx = gamma·rstd·(dy - dbeta/M - xhat·dgamma/M);  EVAL: dx = gamma·rstd·dy. */
 am_status am_bn_backward(am_module *m, am_net *net, const am_act *dy)
@@ -127,7 +130,8 @@ am_status am_bn_backward(am_module *m, am_net *net, const am_act *dy)
     groups g = groups_of(x);
     int64_t per_channel = x->s.n * x->s.h * x->s.w;
     double inv_count = 1.0 / (double)per_channel;
-    int eval = b->eval;
+    int eval = b->eval, relu = b->relu;
+    const float *y = m->y.data;
 #pragma omp parallel for schedule(static) if (per_channel * x->s.c > 32768)
     for (int64_t k = 0; k < g.count; k++) {
         const int64_t L = g.lanes;
@@ -136,11 +140,12 @@ am_status am_bn_backward(am_module *m, am_net *net, const am_act *dy)
         int64_t c0 = k * L;
         for (int64_t l = 0; l < L; l++) mu[l] = mean[c0 + l], rs[l] = rstd[c0 + l];
         for (int64_t n = 0; n < g.n; n++) {
-            const float *p = base(&g, x->data, n, k), *d = base(&g, dy->data, n, k);
+            const float *p = base(&g, x->data, n, k), *d = base(&g, dy->data, n, k), *o = base(&g, y, n, k);
             for (int64_t i = 0; i < g.hw; i++)
                 for (int64_t l = 0; l < L; l++) {
-                    sd[l] += d[i * L + l];
-                    sdx[l] += d[i * L + l] * (p[i * L + l] - mu[l]);
+                    float dd = relu && o[i * L + l] <= 0 ? 0.0f : d[i * L + l];
+                    sd[l] += dd;
+                    sdx[l] += dd * (p[i * L + l] - mu[l]);
                 }
         }
         /* dx = ca·dy + cb·x + cc, folding xhat = (x - mean)·rstd. */
@@ -157,10 +162,13 @@ am_status am_bn_backward(am_module *m, am_net *net, const am_act *dy)
             }
         }
         for (int64_t n = 0; n < g.n; n++) {
-            const float *p = base(&g, x->data, n, k), *d = base(&g, dy->data, n, k);
+            const float *p = base(&g, x->data, n, k), *d = base(&g, dy->data, n, k), *o = base(&g, y, n, k);
             float *q = base(&g, m->dx.data, n, k);
             for (int64_t i = 0; i < g.hw; i++)
-                for (int64_t l = 0; l < L; l++) q[i * L + l] = ca[l] * d[i * L + l] + cb[l] * p[i * L + l] + cc[l];
+                for (int64_t l = 0; l < L; l++) {
+                    float dd = relu && o[i * L + l] <= 0 ? 0.0f : d[i * L + l];
+                    q[i * L + l] = ca[l] * dd + cb[l] * p[i * L + l] + cc[l];
+                }
         }
     }
     return AM_OK;

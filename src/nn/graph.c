@@ -5,11 +5,24 @@
 
 #include "nn/nn_internal.h"
 
+void am_fuse_mark(am_module **children, int n, int i, const am_net *net)
+{
+    am_module *c = children[i];
+    if (c->kind == AM_MOD_RELU) return; /* marked together with its BatchNorm */
+    c->fuse_relu = 0;
+    if (c->kind != AM_MOD_BATCHNORM2D && c->kind != AM_MOD_BATCHNORM1D) return;
+    if (i + 1 < n && children[i + 1]->kind == AM_MOD_RELU) {
+        c->fuse_relu = net->stop != c;
+        children[i + 1]->fuse_relu = c->fuse_relu;
+    }
+}
+
 static am_status seq_forward(am_module *m, am_net *net, const am_act *x, const am_act **y)
 {
     const am_act *cur = x;
     m->ran = 0;
     for (int i = 0; i < m->nchild && !net->stopped; i++) {
+        am_fuse_mark(m->child, m->nchild, i, net);
         AM_TRY(am_mod_forward(m->child[i], net, cur, &cur));
         m->ran = i + 1;
     }

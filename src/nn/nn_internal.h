@@ -74,6 +74,7 @@ struct am_module {
     am_buf ybuf, dxbuf;
     const am_act *yp, *dxp; /* containers: where the output / input gradient are */
     int ran;                /* sequential: children run by the last forward */
+    int fuse_relu;          /* BatchNorm: applies the following ReLU; ReLU: passes through */
     const am_act *pending_dy; /* conv/linear whose input gradient is deferred */
     void *impl;               /* backend state of the layer kind */
     void (*impl_free)(void *impl);
@@ -137,6 +138,10 @@ am_status am_flatten_backward(am_module *m, am_net *net, const am_act *dy);
 am_status am_residual_forward(am_module *m, am_net *net, const am_act *x);
 am_status am_residual_backward(am_module *m, am_net *net, const am_act *dy);
 
+/* Before child i of a sequential or residual body runs: a BatchNorm directly followed by a ReLU
+ * does the ReLU itself (one pass over memory instead of two each way), unless the forward stops
+ * at the BatchNorm and must return its own output. */
+void am_fuse_mark(am_module **children, int n, int i, const am_net *net);
 /* g = dy where y > 0, else 0 (ReLU backward from the output). */
 void am_relu_mask(float *g, const float *y, const float *dy, int64_t n);
 /* Adds src into dst, n floats. */

@@ -5,6 +5,10 @@
 
 am_status am_relu_forward(am_module *m, am_net *net, const am_act *x)
 {
+    if (m->fuse_relu) { /* the BatchNorm before already applied it */
+        m->yp = x;
+        return AM_OK;
+    }
     AM_TRY(am_act_alloc(&m->y, &m->ybuf, &x->s, am_mod_who(m)));
     int64_t n = am_shape_numel(&x->s);
     const float *in = x->data;
@@ -16,6 +20,10 @@ am_status am_relu_forward(am_module *m, am_net *net, const am_act *x)
 
 am_status am_relu_backward(am_module *m, am_net *net, const am_act *dy)
 {
+    if (m->fuse_relu) {
+        m->dxp = dy;
+        return AM_OK;
+    }
     AM_TRY(am_act_alloc(&m->dx, &m->dxbuf, &dy->s, am_mod_who(m)));
     am_relu_mask(m->dx.data, m->y.data, dy->data, am_shape_numel(&dy->s));
     return AM_OK;

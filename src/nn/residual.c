@@ -33,8 +33,11 @@ am_status am_residual_forward(am_module *m, am_net *net, const am_act *x)
 {
     const am_act *b = x, *s = x;
     char sb[64], ss[64];
-    for (int i = 0; i < m->nchild; i++)
-        if (!is_shortcut(m->child[i])) AM_TRY(am_mod_forward(m->child[i], net, b, &b));
+    for (int i = 0; i < m->nchild; i++) {
+        if (is_shortcut(m->child[i])) continue;
+        am_fuse_mark(m->child, m->nchild, i, net);
+        AM_TRY(am_mod_forward(m->child[i], net, b, &b));
+    }
     am_module *ds = shortcut(m);
     if (ds) AM_TRY(am_mod_forward(ds, net, x, &s));
     if (!am_shape_equal(&b->s, &s->s))

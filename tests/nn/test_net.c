@@ -223,6 +223,18 @@ static void test_stop_modes_errors(void)
     CHECK(dx && dx->ndim == 4 && dx->shape[2] == 33 && dx->shape[3] == 29 && am_tensor_all_finite(dx), "input grad");
     CHECK(am_net_find_param(net, "fc.weight")->grad.data[0] == 0, "fc untouched when stopping at avgpool");
     CHECK(am_net_find_param(net, "conv1.weight")->grad.data[0] != 0, "conv1 has a gradient");
+    /* Stopping at a BatchNorm that is fused with the ReLU after it gives the BatchNorm's output. */
+    am_tensor bn = {0}, relu = {0};
+    CHECK_OK(am_net_forward(net, &x, "bn1", &bn));
+    CHECK_OK(am_net_forward(net, &x, "relu", &relu));
+    int neg = 0, match = am_tensor_numel(&bn) == am_tensor_numel(&relu);
+    for (int64_t i = 0; match && i < am_tensor_numel(&bn); i++) {
+        neg += bn.data[i] < 0;
+        match = relu.data[i] == (bn.data[i] > 0 ? bn.data[i] : 0);
+    }
+    CHECK(neg > 0 && match, "bn1 output has %d negatives; relu(bn1) %s", neg, match ? "matches" : "differs");
+    am_tensor_free(&bn);
+    am_tensor_free(&relu);
     /* The output view is reused when it fits. */
     float *keep = y.data;
     CHECK_OK(am_net_forward(net, &x, "avgpool", &y));
@@ -236,10 +248,10 @@ static void test_stop_modes_errors(void)
     float rm0 = rm->value.data[0];
     am_net_set_mode(net, AM_MODE_EVAL);
     CHECK_OK(am_net_forward(net, &x, NULL, &y));
-    CHECK(rm->value.data[0] == rm0 && nbt->value.data[0] == 3, "eval leaves running stats");
+    CHECK(rm->value.data[0] == rm0 && nbt->value.data[0] == 5, "eval leaves running stats");
     am_net_set_mode(net, AM_MODE_TRAIN);
     CHECK_OK(am_net_forward(net, &x, NULL, &y));
-    CHECK(rm->value.data[0] != rm0 && nbt->value.data[0] == 4, "train updates running stats");
+    CHECK(rm->value.data[0] != rm0 && nbt->value.data[0] == 6, "train updates running stats");
 
     CHECK_FAILS(am_net_forward(net, &x, "layer1.0.conv1", &y), AM_ERR_VALUE, "inside residual");
     CHECK_FAILS(am_net_forward(net, &x, "layer9", &y), AM_ERR_NOTFOUND, "layer9");
