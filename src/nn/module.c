@@ -114,8 +114,9 @@ am_module *am_flatten(const char *name) { return new_module(AM_MOD_FLATTEN, name
  * am_module_add(seq, am_conv2d(...)) never leaks. */
 static am_status reject(am_module *child, am_status code, const char *why, const char *who)
 {
+    am_error(code, "%s: %s", who, why); /* before the free: who may be the child's name */
     if (child && !child->parent) am_module_free(child);
-    return am_error(code, "%s: %s", who, why);
+    return code;
 }
 
 am_status am_module_add(am_module *parent, am_module *child)
