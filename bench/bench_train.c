@@ -1,0 +1,666 @@
+/* Training and inference speed and memory of the whole method, through the library's public API
+ * (dataset, trainer, BYOL core), on generated FITS sets. One configuration per process, so the
+ * peak RSS printed is that configuration's own.
+ *
+ *   bench_train crop OUTDIR --data LIST --min A --max B [--seed K]
+ *       the variable-size set: a random A..B × A..B window near the centre of each image of LIST
+ *       (a bench/synthetic_set set of larger images), written as OUTDIR/img_NNNN.fits + files.txt
+ *   bench_train peak                        measured FP32 FMA peak of this machine (GFLOP/s)
+ *   bench_train train  --data LIST [options]  trainer run: images/s, GFLOP/s, % of peak, RSS
+ *   bench_train infer  --data LIST [options]  embeddings: one at a time, parallel, batched
+ *   bench_train phases --data LIST [options]  per-phase time of the trainer's work
+ * options: --network resnet|amm (resnet = n_layer_resnet to layer4, stacksize 3; amm: stacksize 1)
+ *          --images N (first N of the list) --epochs E --threads T --batch B
+ *          --settings original|ours (trainer defaults; original: one image per forward)
+ * Every mode ends with one line "RESULT key=value ..." for scripts/bench and compare_reference. */
+#include <immintrin.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "astromorph/augment.h"
+#include "astromorph/byol.h"
+#include "astromorph/dataset.h"
+#include "astromorph/fits.h"
+#include "astromorph/models.h"
+#include "astromorph/rng.h"
+#include "astromorph/runtime.h"
+#include "astromorph/train.h"
+/* Adam alone, for the phase breakdown (the trainer has no timing hooks). */
+#include "train/train_internal.h"
+
+#define CHECK(expr)                                                                         \
+    do {                                                                                    \
+        am_status chk_ = (expr);                                                            \
+        if (chk_ != AM_OK) {                                                                \
+            fprintf(stderr, "bench_train: %s (%s)\n", am_errmsg(), am_status_name(chk_));   \
+            exit(1);                                                                        \
+        }                                                                                   \
+    } while (0)
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double peak_rss_mib(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_maxrss / 1024.0; /* ru_maxrss is in KiB on Linux */
+}
+
+/* ---- FMA peak: independent accumulators so the loop is bound by FMA throughput, not latency ---- */
+
+#define PEAK_ACC 12
+__attribute__((target("avx512f"))) static float fma_avx512(long iters)
+{
+    __m512 acc[PEAK_ACC];
+    const __m512 b = _mm512_set1_ps(0.9999f), c = _mm512_set1_ps(1e-4f);
+    for (int k = 0; k < PEAK_ACC; k++) acc[k] = _mm512_set1_ps((float)k);
+    for (long i = 0; i < iters; i++)
+#pragma GCC unroll 16 /* keeps acc[] in registers */
+        for (int k = 0; k < PEAK_ACC; k++) acc[k] = _mm512_fmadd_ps(acc[k], b, c);
+    __m512 s = acc[0];
+    for (int k = 1; k < PEAK_ACC; k++) s = _mm512_add_ps(s, acc[k]);
+    return _mm512_reduce_add_ps(s);
+}
+
+__attribute__((target("avx2,fma"))) static float fma_avx2(long iters)
+{
+    __m256 acc[PEAK_ACC];
+    const __m256 b = _mm256_set1_ps(0.9999f), c = _mm256_set1_ps(1e-4f);
+    for (int k = 0; k < PEAK_ACC; k++) acc[k] = _mm256_set1_ps((float)k);
+    for (long i = 0; i < iters; i++)
+#pragma GCC unroll 16 /* keeps acc[] in registers */
+        for (int k = 0; k < PEAK_ACC; k++) acc[k] = _mm256_fmadd_ps(acc[k], b, c);
+    __m256 s = acc[0];
+    for (int k = 1; k < PEAK_ACC; k++) s = _mm256_add_ps(s, acc[k]);
+    float v[8];
+    _mm256_storeu_ps(v, s);
+    return v[0] + v[7];
+}
+
+static volatile float peak_sink;
+
+/* GFLOP/s of `threads` threads: bursts in rounds of >= 20 ms, the best round counts (other loads
+ * on a shared machine only ever add time). */
+static double fma_rounds(int threads, int avx512)
+{
+    const long iters = 100000;
+    const double flop = (double)iters * PEAK_ACC * (avx512 ? 16 : 8) * 2 * threads;
+    double best = 0;
+    for (int round = 0; round < 15; round++) {
+        long bursts = 0;
+        double t0 = now_s(), t;
+        do {
+#pragma omp parallel num_threads(threads)
+            {
+                float r = avx512 ? fma_avx512(iters) : fma_avx2(iters);
+#pragma omp atomic
+                peak_sink += r;
+            }
+            bursts++;
+            t = now_s() - t0;
+        } while (t < 0.02);
+        double g = flop * (double)bursts / t * 1e-9;
+        if (g > best) best = g;
+    }
+    return best;
+}
+
+/* The machine's FP32 FMA peak for up to `threads` threads: the best of 1 and `threads` threads
+ * (two vCPUs may share one core's FMA units). */
+static double fma_peak_gflops(int threads, const char **isa)
+{
+    const int avx512 = __builtin_cpu_supports("avx512f");
+    *isa = avx512 ? "AVX-512" : "AVX2";
+    double one = fma_rounds(1, avx512), all = threads > 1 ? fma_rounds(threads, avx512) : one;
+    return one > all ? one : all;
+}
+
+/* ---- options ---- */
+
+typedef struct {
+    const char *mode, *data, *dir, *network, *settings;
+    int min, max, images, epochs, threads, batch;
+    uint64_t seed;
+} opts;
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: bench_train crop OUTDIR --data LIST --min A --max B [--seed K]\n"
+                    "       bench_train peak [--threads T]\n"
+                    "       bench_train train|infer|phases --data LIST [--network resnet|amm] [--images N]\n"
+                    "                   [--epochs E] [--threads T] [--batch B] [--settings original|ours]\n");
+    exit(2);
+}
+
+static opts parse(int argc, char **argv)
+{
+    opts o = {.network = "resnet", .settings = "original", .epochs = 2, .threads = 0,
+              .batch = 16, .seed = 1};
+    if (argc < 2) usage();
+    o.mode = argv[1];
+    int i = 2;
+    if (!strcmp(o.mode, "crop")) {
+        if (argc < 3) usage();
+        o.dir = argv[2];
+        i = 3;
+    }
+    for (; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v) usage();
+        if (!strcmp(a, "--data")) o.data = v;
+        else if (!strcmp(a, "--network")) o.network = v;
+        else if (!strcmp(a, "--settings")) o.settings = v;
+        else if (!strcmp(a, "--min")) o.min = atoi(v);
+        else if (!strcmp(a, "--max")) o.max = atoi(v);
+        else if (!strcmp(a, "--images")) o.images = atoi(v);
+        else if (!strcmp(a, "--epochs")) o.epochs = atoi(v);
+        else if (!strcmp(a, "--threads")) o.threads = atoi(v);
+        else if (!strcmp(a, "--batch")) o.batch = atoi(v);
+        else if (!strcmp(a, "--seed")) o.seed = strtoull(v, NULL, 10);
+        else usage();
+        i++;
+    }
+    if (strcmp(o.network, "resnet") && strcmp(o.network, "amm")) usage();
+    return o;
+}
+
+/* ---- crop: the variable-size set, cut from bench/synthetic_set's images (the generator
+ * writes one size per set): a random H×W window of each, near its centre where the object is ---- */
+
+static int crop_set(const opts *o)
+{
+    if (o->min < 8 || o->max < o->min || !o->data) usage();
+    am_dataset *ds;
+    CHECK(am_dataset_open(&ds, o->data, NULL));
+    char path[4096];
+    CHECK(am_mkdirs(o->dir));
+    snprintf(path, sizeof path, "%s/files.txt", o->dir);
+    FILE *list = fopen(path, "w");
+    if (!list) {
+        fprintf(stderr, "bench_train: cannot write %s\n", path);
+        return 1;
+    }
+    double pixels = 0;
+    int64_t n = am_dataset_size(ds);
+    for (int64_t i = 0; i < n; i++) {
+        am_tensor img, out;
+        am_meta meta;
+        CHECK(am_dataset_get(ds, i, &img, &meta));
+        const int64_t c = img.shape[0], H = img.shape[1], W = img.shape[2];
+        am_rng r;
+        am_rng_init(&r, o->seed, am_rng_stream(0xc209, (uint64_t)i, 0));
+        int64_t h = o->min + am_rng_below(&r, (uint32_t)(o->max - o->min + 1));
+        int64_t w = o->min + am_rng_below(&r, (uint32_t)(o->max - o->min + 1));
+        h = h < H ? h : H, w = w < W ? w : W;
+        int64_t y0 = (H - h) / 2 + ((H - h) / 4 ? (int64_t)am_rng_below(&r, (uint32_t)((H - h) / 2 + 1)) - (H - h) / 4 : 0);
+        int64_t x0 = (W - w) / 2 + ((W - w) / 4 ? (int64_t)am_rng_below(&r, (uint32_t)((W - w) / 2 + 1)) - (W - w) / 4 : 0);
+        const int64_t shape[3] = {c, h, w};
+        CHECK(am_tensor_alloc(&out, 3, shape));
+        for (int64_t k = 0; k < c; k++)
+            for (int64_t y = 0; y < h; y++)
+                memcpy(out.data + (k * h + y) * w, img.data + (k * H + y0 + y) * W + x0, (size_t)w * sizeof(float));
+        snprintf(path, sizeof path, "%s/img_%04lld.fits", o->dir, (long long)i);
+        CHECK(am_fits_write(path, &out, &meta));
+        fprintf(list, "img_%04lld.fits\n", (long long)i);
+        pixels += (double)(h * w);
+        am_tensor_free(&img), am_tensor_free(&out);
+        am_meta_free(&meta);
+    }
+    fclose(list);
+    am_dataset_free(ds);
+    printf("RESULT mode=crop dir=%s images=%lld mean_pixels=%.0f\n", o->dir, (long long)n, pixels / (double)n);
+    return 0;
+}
+
+/* ---- the data set and the model, as `astromorph training` builds them ---- */
+
+typedef struct {
+    am_dataset *ds;
+    int64_t count;
+    int stacksize;
+    am_augment aug;
+    double t_get, t_aug; /* seconds summed over threads */
+} source;
+
+static am_status src_get(void *user, int64_t i, am_tensor *out)
+{
+    source *s = user;
+    double t0 = now_s();
+    am_tensor img;
+    AM_TRY(am_dataset_get(s->ds, i, &img, NULL));
+    am_status st = am_d2_copies(&img, s->stacksize, out);
+    am_tensor_free(&img);
+    if (st == AM_OK) am_normalize_batch(out);
+    double dt = now_s() - t0;
+#pragma omp atomic
+    s->t_get += dt;
+    return st;
+}
+
+static am_status src_augment(void *user, const am_tensor *x, am_rng *rng, am_tensor *out)
+{
+    source *s = user;
+    double t0 = now_s();
+    AM_TRY(am_tensor_clone(out, x));
+    am_status st = am_augment_apply(&s->aug, out, rng);
+    if (st != AM_OK) am_tensor_free(out);
+    double dt = now_s() - t0;
+#pragma omp atomic
+    s->t_aug += dt;
+    return st;
+}
+
+static void open_source(source *s, const opts *o)
+{
+    memset(s, 0, sizeof *s);
+    if (!o->data) usage();
+    CHECK(am_dataset_open(&s->ds, o->data, NULL));
+    char *report = NULL;
+    CHECK(am_dataset_validate(s->ds, &report));
+    free(report);
+    s->count = am_dataset_size(s->ds);
+    if (o->images > 0 && o->images < s->count) s->count = o->images;
+    s->stacksize = strcmp(o->network, "resnet") == 0 ? 3 : 1;
+    am_augment_default(&s->aug);
+}
+
+static am_byol *make_byol(const opts *o, int channels)
+{
+    am_model_spec spec = {.network_name = strcmp(o->network, "resnet") == 0 ? "n_layer_resnet" : "amm",
+                          .last_layer = "layer4", .in_channels = channels};
+    int dim;
+    CHECK(am_model_embedding_dim(&spec, &dim));
+    am_net *net;
+    CHECK(am_model_create(&net, &spec, 42));
+    am_byol_options bo;
+    am_byol_default_options(&bo);
+    bo.representation_size = dim;
+    bo.probe_channels = channels;
+    am_byol *b;
+    CHECK(am_byol_create(&b, net, &bo));
+    return b;
+}
+
+/* FLOP of one forward of the online network to the embedding for an n-image batch of item i's
+ * shape; a training image costs 4 of these for its 4 D2 copies: target forward, online forward,
+ * backward (2×). */
+static double item_flops(am_byol *b, const source *s, int64_t i, int64_t n)
+{
+    int64_t sh[3];
+    CHECK(am_dataset_item_shape(s->ds, i, sh));
+    const int64_t nchw[4] = {n, sh[0] * s->stacksize, sh[1], sh[2]};
+    return am_net_forward_flops(am_byol_network(b), nchw, AM_MODEL_HIDDEN_LAYER);
+}
+
+static double mean_pixels(const source *s, const int64_t *idx, int64_t n)
+{
+    double px = 0;
+    for (int64_t k = 0; k < n; k++) {
+        int64_t sh[3];
+        CHECK(am_dataset_item_shape(s->ds, idx ? idx[k] : k, sh));
+        px += (double)sh[1] * (double)sh[2];
+    }
+    return n ? px / (double)n : 0;
+}
+
+static void header(const opts *o, double peak, const char *isa, int threads)
+{
+    printf("# %s, data %s, threads %d, FP32 FMA peak %.1f GFLOP/s (%s, measured now)\n", o->network, o->data, threads,
+           peak, isa);
+}
+
+/* ---- train ---- */
+
+typedef struct {
+    double epoch_start, last_batch;
+    double *train_s, *epoch_s;
+    int64_t ntrain, ntest;
+    const int64_t *train_idx;
+} timing;
+
+static void on_split(void *user, const int64_t *train_idx, int64_t ntrain, const int64_t *test_idx, int64_t ntest)
+{
+    timing *t = user;
+    t->ntrain = ntrain, t->ntest = ntest;
+    int64_t *copy = malloc((size_t)ntrain * sizeof *copy);
+    if (copy) memcpy(copy, train_idx, (size_t)ntrain * sizeof *copy);
+    t->train_idx = copy;
+}
+
+static void on_epoch_start(void *user, int epoch, double lr) { ((timing *)user)->epoch_start = now_s(); }
+static void on_batch(void *user, int epoch, int64_t step, double loss) { ((timing *)user)->last_batch = now_s(); }
+
+static void on_epoch_end(void *user, int epoch, double train_loss, double test_loss, double seconds)
+{
+    timing *t = user;
+    double tr = t->last_batch - t->epoch_start;
+    t->train_s[epoch - 1] = tr, t->epoch_s[epoch - 1] = seconds;
+    printf("epoch %d: training %.2f s (%.2f images/s), test pass %.2f s, loss %.4f / %.4f, peak RSS %.0f MiB\n", epoch,
+           tr, (double)t->ntrain / tr, seconds - tr, train_loss, test_loss, peak_rss_mib());
+    fflush(stdout);
+}
+
+static int train(const opts *o, double peak, const char *isa, int threads)
+{
+    source s;
+    open_source(&s, o);
+    am_byol *b = make_byol(o, s.stacksize);
+    am_train_settings ts;
+    if (!strcmp(o->settings, "ours")) am_train_default_settings(&ts);
+    else am_train_original_settings(&ts);
+    ts.epochs = o->epochs;
+    ts.batch_size = o->batch;
+    double rss0 = peak_rss_mib();
+    timing tm = {0};
+    tm.train_s = calloc((size_t)o->epochs, sizeof(double));
+    tm.epoch_s = calloc((size_t)o->epochs, sizeof(double));
+    am_train_source src = {.count = s.count, .get = src_get, .augment = src_augment, .thread_safe = 1, .user = &s};
+    am_train_hooks h = {.on_split = on_split, .on_epoch_start = on_epoch_start, .on_batch = on_batch,
+                        .on_epoch_end = on_epoch_end, .user = &tm};
+    am_trainer *t;
+    CHECK(am_trainer_create(&t, b, &src, &ts, &h));
+    header(o, peak, isa, threads);
+    printf("# train: %lld images, %s settings: batch %d, %d image(s) per forward, %d replicas\n", (long long)s.count,
+           o->settings, ts.batch_size, ts.images_per_forward, ts.replicas);
+    fflush(stdout);
+    double t0 = now_s();
+    CHECK(am_trainer_run(t));
+    double total = now_s() - t0;
+
+    /* Steady state: the epochs after the first (which also creates the primitives). */
+    double steady = 0;
+    int ne = 0;
+    for (int e = o->epochs > 1 ? 1 : 0; e < o->epochs; e++) steady += tm.train_s[e], ne++;
+    steady /= ne;
+    double ips = (double)tm.ntrain / steady, flops = 0;
+    for (int64_t k = 0; k < tm.ntrain; k++) flops += 4.0 * item_flops(b, &s, tm.train_idx[k], 4);
+    flops /= (double)tm.ntrain;
+    double gflops = flops * ips * 1e-9, px = mean_pixels(&s, tm.train_idx, tm.ntrain);
+    double epoch_s = 0;
+    for (int e = o->epochs > 1 ? 1 : 0; e < o->epochs; e++) epoch_s += tm.epoch_s[e];
+    epoch_s /= ne;
+    printf("training: %.2f images/s (steady, epochs %d..%d), %.1f GFLOP/image, %.1f GFLOP/s = %.0f%% of peak, "
+           "%.2f us/pixel\n",
+           ips, o->epochs > 1 ? 2 : 1, o->epochs, flops * 1e-9, gflops, 100 * gflops / peak, 1e6 / ips / px);
+    printf("epoch (train + test pass): %.2f s; whole run %.2f s; load+D2+normalise %.1f%%, augment %.1f%% of thread "
+           "time\n",
+           epoch_s, total, 100 * s.t_get / total, 100 * s.t_aug / (total * threads));
+    printf("peak RSS %.0f MiB (%.0f MiB before training)\n", peak_rss_mib(), rss0);
+    printf("RESULT mode=train network=%s settings=%s images=%lld ntrain=%lld epochs=%d threads=%d ips=%.3f "
+           "gflop_per_image=%.3f gflops=%.1f peak=%.1f frac_peak=%.3f epoch_s=%.3f mean_pixels=%.0f us_per_pixel=%.4f "
+           "rss_mib=%.0f\n",
+           o->network, o->settings, (long long)s.count, (long long)tm.ntrain, o->epochs, threads, ips, flops * 1e-9,
+           gflops, peak, gflops / peak, epoch_s, px, 1e6 / ips / px, peak_rss_mib());
+    am_trainer_free(t);
+    am_byol_free(b);
+    am_dataset_free(s.ds);
+    free((void *)tm.train_idx), free(tm.train_s), free(tm.epoch_s);
+    return 0;
+}
+
+/* ---- infer ---- */
+
+static int infer(const opts *o, double peak, const char *isa, int threads)
+{
+    source s;
+    open_source(&s, o);
+    am_byol *b = make_byol(o, s.stacksize);
+    am_byol_set_mode(b, AM_MODE_EVAL);
+    header(o, peak, isa, threads);
+    /* The network inputs, prepared as `astromorph inference` does (timed apart from the network). */
+    double t0 = now_s();
+    am_tensor *x = calloc((size_t)s.count, sizeof *x);
+    for (int64_t i = 0; i < s.count; i++) {
+        am_tensor img;
+        CHECK(am_dataset_get(s.ds, i, &img, NULL));
+        CHECK(am_stack_channels(&img, s.stacksize, &x[i]));
+        am_normalize_batch(&x[i]);
+        am_tensor_free(&img);
+    }
+    double t_load = now_s() - t0, flops = 0;
+    for (int64_t i = 0; i < s.count; i++) flops += item_flops(b, &s, i, 1);
+    flops /= (double)s.count;
+    const int64_t dim = am_byol_get_options(b)->representation_size;
+    float *E = malloc((size_t)(s.count * dim) * sizeof *E);
+    printf("# inference: %lld images, inputs loaded in %.2f s, %.2f GFLOP/image\n", (long long)s.count, t_load,
+           flops * 1e-9);
+
+    /* 1. one image at a time, threads inside the layers (as the original, and our CLI today) */
+    am_tensor emb = {0};
+    CHECK(am_byol_embed(b, &x[0], &emb)); /* warm-up: primitives for the first shape */
+    am_tensor_free(&emb);
+    t0 = now_s();
+    for (int64_t i = 0; i < s.count; i++) {
+        CHECK(am_byol_embed(b, &x[i], &emb));
+        memcpy(E + i * dim, emb.data, (size_t)dim * sizeof(float));
+        am_tensor_free(&emb);
+    }
+    double ips_serial = (double)s.count / (now_s() - t0);
+
+    /* 2. images in parallel, one network copy per thread */
+    am_byol **rep = calloc((size_t)threads, sizeof *rep);
+    for (int r = 0; r < threads; r++) {
+        CHECK(am_byol_clone(&rep[r], b));
+        am_byol_set_mode(rep[r], AM_MODE_EVAL);
+    }
+    int failed = 0;
+#pragma omp parallel num_threads(threads)
+    { /* warm-up */
+        am_tensor e = {0};
+        if (am_byol_embed(rep[omp_get_thread_num()], &x[0], &e) != AM_OK) failed = 1;
+        am_tensor_free(&e);
+    }
+    t0 = now_s();
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+    for (int64_t i = 0; i < s.count; i++) {
+        am_tensor e = {0};
+        if (am_byol_embed(rep[omp_get_thread_num()], &x[i], &e) != AM_OK) {
+            failed = 1;
+        } else {
+            memcpy(E + i * dim, e.data, (size_t)dim * sizeof(float));
+            am_tensor_free(&e);
+        }
+    }
+    double ips_par = (double)s.count / (now_s() - t0);
+    if (failed) {
+        fprintf(stderr, "bench_train: parallel inference failed\n");
+        return 1;
+    }
+
+    /* 3. consecutive equal-size images stacked into batches of up to --batch, the batches run in
+     * parallel on the copies (variable sizes rarely match: this then equals 2.) */
+    int64_t *gstart = malloc((size_t)(s.count + 1) * sizeof *gstart), ng = 0;
+    for (int64_t i = 0; i < s.count; i++)
+        if (!ng || i - gstart[ng - 1] >= o->batch || !am_tensor_same_shape(&x[i], &x[gstart[ng - 1]])) gstart[ng++] = i;
+    gstart[ng] = s.count;
+    double t_batched = 0;
+    for (int pass = 0; pass < 2; pass++) { /* pass 0 warms the batch shapes up */
+        t0 = now_s();
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+        for (int64_t g = 0; g < ng; g++) {
+            int64_t n = gstart[g + 1] - gstart[g], each = am_tensor_numel(&x[gstart[g]]);
+            am_tensor in = {0}, e = {0};
+            int64_t shape[4] = {n, x[gstart[g]].shape[1], x[gstart[g]].shape[2], x[gstart[g]].shape[3]};
+            if (am_tensor_alloc(&in, 4, shape) != AM_OK) {
+                failed = 1;
+                continue;
+            }
+            for (int64_t k = 0; k < n; k++)
+                memcpy(in.data + k * each, x[gstart[g] + k].data, (size_t)each * sizeof(float));
+            if (am_byol_embed(rep[omp_get_thread_num()], &in, &e) != AM_OK) failed = 1;
+            else memcpy(E + gstart[g] * dim, e.data, (size_t)(n * dim) * sizeof(float));
+            am_tensor_free(&e);
+            am_tensor_free(&in);
+        }
+        t_batched = now_s() - t0;
+    }
+    double ips_batch = (double)s.count / t_batched;
+    if (failed) {
+        fprintf(stderr, "bench_train: batched inference failed\n");
+        return 1;
+    }
+    double px = mean_pixels(&s, NULL, s.count), best = ips_batch > ips_par ? ips_batch : ips_par;
+    printf("one at a time: %.1f images/s (%.1f GFLOP/s)\n", ips_serial, ips_serial * flops * 1e-9);
+    printf("parallel (%d copies): %.1f images/s (%.1f GFLOP/s)\n", threads, ips_par, ips_par * flops * 1e-9);
+    printf("batched (%lld batches of <= %d, in parallel): %.1f images/s (%.1f GFLOP/s = %.0f%% of peak)\n",
+           (long long)ng, o->batch, ips_batch, ips_batch * flops * 1e-9, 100 * ips_batch * flops * 1e-9 / peak);
+    printf("peak RSS %.0f MiB\n", peak_rss_mib());
+    printf("RESULT mode=infer network=%s images=%lld threads=%d ips_serial=%.2f ips_parallel=%.2f ips_batched=%.2f "
+           "ips=%.2f gflop_per_image=%.4f gflops=%.1f peak=%.1f frac_peak=%.3f load_s=%.3f mean_pixels=%.0f "
+           "us_per_pixel=%.4f rss_mib=%.0f\n",
+           o->network, (long long)s.count, threads, ips_serial, ips_par, ips_batch, best, flops * 1e-9,
+           best * flops * 1e-9, peak, best * flops * 1e-9 / peak, t_load, px, 1e6 / best / px, peak_rss_mib());
+    for (int r = 0; r < threads; r++) am_byol_free(rep[r]);
+    for (int64_t i = 0; i < s.count; i++) am_tensor_free(&x[i]);
+    free(rep), free(x), free(E), free(gstart);
+    am_byol_free(b);
+    am_dataset_free(s.ds);
+    return 0;
+}
+
+/* ---- phases: the trainer's work for one epoch, redone step by step through the public API
+ * (original settings: one image per forward, one replica per thread, an Adam step every
+ * --batch images), each part timed ---- */
+
+enum { PH_LOAD, PH_D2, PH_AUG, PH_FWD, PH_BWD, PH_SYNC, PH_REDUCE, PH_ADAM, PH_EMA, PH_N };
+static const char *phase_name[PH_N] = {"load (FITS read)", "D2 copies + normalise", "augment (2 views)",
+                                        "forward (target + online + loss)", "backward (online)",
+                                        "copy state to replicas", "gradient reduction", "optimizer (Adam)",
+                                        "EMA of target"};
+
+static int phases(const opts *o, double peak, const char *isa, int threads)
+{
+    source s;
+    opts o2 = *o;
+    open_source(&s, &o2);
+    am_byol *master = make_byol(o, s.stacksize);
+    header(o, peak, isa, threads);
+    am_byol **rep = calloc((size_t)threads, sizeof *rep), **fwd = calloc((size_t)threads, sizeof *fwd);
+    for (int r = 0; r < threads; r++) {
+        CHECK(am_byol_clone(&rep[r], master));
+        CHECK(am_byol_clone(&fwd[r], master));
+        am_byol_set_mode(fwd[r], AM_MODE_TRAIN);
+    }
+    size_t np = am_byol_param_count(master);
+    am_param **params = calloc(np, sizeof *params);
+    for (size_t i = 0; i < np; i++) params[i] = am_byol_param(master, i);
+    am_adam adam;
+    CHECK(am_adam_init(&adam, params, np, 0.9, 0.999, 1e-8, 0));
+    double ph[PH_N] = {0}; /* wall seconds for serial parts, thread seconds for parallel ones */
+    const int64_t n = s.count;
+    int failed = 0;
+    double t_all = now_s();
+    for (int64_t pos = 0; pos < n && !failed; pos += o->batch) {
+        int64_t m = n - pos < o->batch ? n - pos : o->batch;
+        double t0 = now_s();
+        for (int r = 0; r < threads; r++) {
+            CHECK(am_byol_copy_state(rep[r], master));
+            am_byol_set_mode(rep[r], AM_MODE_TRAIN);
+            am_byol_zero_grad(rep[r]);
+        }
+        ph[PH_SYNC] += now_s() - t0;
+#pragma omp parallel num_threads(threads) reduction(+ : ph[:PH_N])
+        {
+            const int r = omp_get_thread_num();
+            for (int64_t k = pos + r; k < pos + m; k += threads) {
+                double a = now_s();
+                am_tensor img = {0}, d2 = {0}, v1 = {0}, v2 = {0};
+                am_status st = am_dataset_get(s.ds, k, &img, NULL);
+                double b1 = now_s();
+                if (st == AM_OK) st = am_d2_copies(&img, s.stacksize, &d2);
+                if (st == AM_OK) am_normalize_batch(&d2);
+                double c = now_s();
+                if (st == AM_OK) st = am_augment_view(&s.aug, &d2, &v1, 42, 0, (uint64_t)k, 1);
+                if (st == AM_OK) st = am_augment_view(&s.aug, &d2, &v2, 42, 0, (uint64_t)k, 2);
+                double d = now_s(), loss;
+                /* forward alone (on a copy of its own: a network that ran a forward without a backward
+                 * can hang in its next backward, see bench/README.md), then forward + backward on the
+                 * same views: the difference is the backward */
+                if (st == AM_OK) st = am_byol_step(fwd[r], &v1, &v2, 0.0f, &loss);
+                double e = now_s();
+                if (st == AM_OK) st = am_byol_step(rep[r], &v1, &v2, 1.0f, &loss);
+                double f = now_s();
+                ph[PH_LOAD] += b1 - a, ph[PH_D2] += c - b1, ph[PH_AUG] += d - c, ph[PH_FWD] += e - d;
+                ph[PH_BWD] += (f - e) - (e - d);
+                if (st != AM_OK) failed = 1;
+                am_tensor_free(&img), am_tensor_free(&d2), am_tensor_free(&v1), am_tensor_free(&v2);
+            }
+        }
+        t0 = now_s();
+        for (size_t i = 0; i < np; i++) { /* as the trainer: replica gradients summed in order */
+            am_tensor *g = &params[i]->grad;
+            int64_t cnt = am_tensor_numel(g);
+            memcpy(g->data, am_byol_param(rep[0], i)->grad.data, (size_t)cnt * sizeof(float));
+            for (int r = 1; r < threads; r++) {
+                const float *src = am_byol_param(rep[r], i)->grad.data;
+                for (int64_t j = 0; j < cnt; j++) g->data[j] += src[j];
+            }
+        }
+        double t1 = now_s();
+        am_adam_step(&adam, params, 1e-4);
+        am_byol_params_changed(master);
+        double t2 = now_s();
+        am_byol_update_target(master);
+        double t3 = now_s();
+        ph[PH_REDUCE] += t1 - t0, ph[PH_ADAM] += t2 - t1, ph[PH_EMA] += t3 - t2;
+    }
+    double wall = now_s() - t_all;
+    if (failed) {
+        fprintf(stderr, "bench_train: phases: a step failed: %s\n", am_errmsg());
+        return 1;
+    }
+    /* Parallel phases ran on `threads` threads at once: their wall share is thread time / threads. */
+    double sum = 0, w[PH_N];
+    for (int p = 0; p < PH_N; p++) {
+        int parallel = p <= PH_BWD;
+        w[p] = parallel ? ph[p] / threads : ph[p];
+        sum += w[p];
+    }
+    printf("# phases over %lld images (batch %d; the forward is run twice here, so the wall time is not the "
+           "trainer's)\n",
+           (long long)n, o->batch);
+    printf("%-34s %10s %8s\n", "phase", "ms/image", "share");
+    for (int p = 0; p < PH_N; p++)
+        printf("%-34s %10.2f %7.1f%%\n", phase_name[p], 1e3 * w[p] / (double)n, 100 * w[p] / sum);
+    printf("%-34s %10.2f (wall %.2f incl. the extra forward)\n", "sum", 1e3 * sum / (double)n, 1e3 * wall / (double)n);
+    printf("RESULT mode=phases network=%s images=%lld threads=%d", o->network, (long long)n, threads);
+    static const char *key[PH_N] = {"load", "d2", "augment", "forward", "backward", "sync", "reduce", "adam", "ema"};
+    for (int p = 0; p < PH_N; p++) printf(" %s_ms=%.3f", key[p], 1e3 * w[p] / (double)n);
+    printf(" rss_mib=%.0f\n", peak_rss_mib());
+    am_adam_free(&adam);
+    for (int r = 0; r < threads; r++) am_byol_free(rep[r]), am_byol_free(fwd[r]);
+    free(rep), free(fwd), free(params);
+    am_byol_free(master);
+    am_dataset_free(s.ds);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    opts o = parse(argc, argv);
+    if (!strcmp(o.mode, "crop")) return crop_set(&o);
+    am_set_threads(o.threads);
+    int threads = am_get_threads();
+    const char *isa;
+    double peak = fma_peak_gflops(threads, &isa);
+    if (!strcmp(o.mode, "peak")) {
+        printf("FP32 FMA peak on %d thread(s): %.1f GFLOP/s (%s)\n", threads, peak, isa);
+        printf("RESULT mode=peak threads=%d peak=%.1f\n", threads, peak);
+        return 0;
+    }
+    if (!strcmp(o.mode, "train")) return train(&o, peak, isa, threads);
+    if (!strcmp(o.mode, "infer")) return infer(&o, peak, isa, threads);
+    if (!strcmp(o.mode, "phases")) return phases(&o, peak, isa, threads);
+    usage();
+    return 2;
+}
