@@ -1,24 +1,70 @@
-/* astromorph command-line entry point: dispatches to one file per command. */
+/* astromorph command-line entry point: finds the command (or its alias) and hands it the rest of
+ * the arguments. */
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/commands.h"
+
+/* The analysis commands live in files of their own; weak references let the program build and
+ * say so clearly when one of them is not part of this build. */
+#pragma weak am_cmd_similar
+#pragma weak am_cmd_project
+#pragma weak am_cmd_cluster
+#pragma weak am_cmd_outliers
+
+typedef struct {
+    const char *name, *alias;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"training", "train", am_cmd_training, "train a BYOL model on FITS images (-c settings.toml)"},
+    {"inference", "infer", am_cmd_inference, "embeddings, k-means labels, TensorBoard projector, CSV export"},
+    {"similar", NULL, am_cmd_similar, "the images most similar to one image"},
+    {"project", NULL, am_cmd_project, "t-SNE or PCA map of the embeddings"},
+    {"cluster", NULL, am_cmd_cluster, "k-means clusters of the embeddings"},
+    {"outliers", NULL, am_cmd_outliers, "rank images by how unusual their embedding is"},
+};
+enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
+
 static void usage(FILE *fp)
 {
-    fprintf(fp, "usage: astromorph COMMAND [options]\n"
-                "  training   train a model (-c settings.toml)\n"
-                "  inference  compute embeddings with a trained model\n"
-                "run 'astromorph COMMAND --help' for a command's options\n");
+    fprintf(fp, "usage: astromorph COMMAND [options]\n\n"
+                "Self-supervised (BYOL) morphology analysis of astronomical FITS images.\n\ncommands:\n");
+    for (int i = 0; i < N_COMMANDS; i++) {
+        char name[40];
+        if (commands[i].alias) snprintf(name, sizeof name, "%s, %s", commands[i].name, commands[i].alias);
+        else snprintf(name, sizeof name, "%s", commands[i].name);
+        fprintf(fp, "  %-20s %s%s\n", name, commands[i].summary, commands[i].run ? "" : " (not in this build)");
+    }
+    fprintf(fp, "\noptions:\n  -h, --help           this help\n  --version            the version\n"
+                "\nrun 'astromorph COMMAND --help' for a command's options.\n");
 }
 
 int main(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
     }
-    if (strcmp(argv[1], "--version") == 0) {
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
         printf("astromorph %s\n", AM_VERSION);
         return 0;
+    }
+    for (int i = 0; i < N_COMMANDS; i++) {
+        const command *c = &commands[i];
+        if (strcmp(argv[1], c->name) != 0 && !(c->alias && strcmp(argv[1], c->alias) == 0)) continue;
+        if (!c->run) {
+            fprintf(stderr, "astromorph: the '%s' command is not part of this build\n", c->name);
+            return 2;
+        }
+        argv[1] = (char *)c->name;
+        return c->run(argc - 1, argv + 1);
     }
     fprintf(stderr, "astromorph: unknown command '%s' (try --help)\n", argv[1]);
     return 2;

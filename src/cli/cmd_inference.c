@@ -1,0 +1,281 @@
+/* `astromorph inference`: the original's pipeline_02_inference — embeddings of every image
+ * (online network up to the hidden layer, eval mode), k-means labels, the TensorBoard projector
+ * in runs/<model>/, exported/<model>.csv — plus exported/<model>.safetensors, the embeddings
+ * file the analysis commands read. */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "astromorph/augment.h"
+#include "astromorph/byol.h"
+#include "astromorph/dataset.h"
+#include "astromorph/embeddings.h"
+#include "astromorph/kmeans.h"
+#include "astromorph/models.h"
+#include "astromorph/progress.h"
+#include "astromorph/projector.h"
+#include "astromorph/runtime.h"
+#include "astromorph/thumbnail.h"
+#include "cli/commands.h"
+#include "cli/run_log.h"
+#include "cli/settings.h"
+
+typedef struct {
+    am_byol *byol;
+    char network[32], last_layer[32];
+    int in_channels, stacksize;
+} model;
+
+static am_status meta_int(const am_safetensors *st, const char *path, const char *key, int *out)
+{
+    const char *v = am_st_meta(st, key);
+    char *end;
+    long x = v ? strtol(v, &end, 10) : 0;
+    if (!v || *end || x < 1 || x > 1 << 20)
+        return am_error(AM_ERR_FORMAT, "%s: metadata '%s' missing or invalid (not a model from astromorph training?)",
+                        path, key);
+    *out = (int)x;
+    return AM_OK;
+}
+
+static am_status load_model(model *m, const char *path)
+{
+    am_safetensors st;
+    AM_TRY(am_st_read(&st, path));
+    am_status s = AM_OK;
+    const char *net = am_st_meta(&st, AM_META_NETWORK), *layer = am_st_meta(&st, AM_META_LAST_LAYER);
+    if (!net) s = am_error(AM_ERR_FORMAT, "%s: metadata '%s' missing (not a model from astromorph training?)", path,
+                           AM_META_NETWORK);
+    if (s == AM_OK) s = meta_int(&st, path, AM_META_CHANNELS, &m->in_channels);
+    if (s == AM_OK) s = meta_int(&st, path, AM_META_STACKSIZE, &m->stacksize);
+    if (s == AM_OK) {
+        snprintf(m->network, sizeof m->network, "%s", net);
+        snprintf(m->last_layer, sizeof m->last_layer, "%s", layer ? layer : "layer4");
+    }
+    am_byol_options bo;
+    am_byol_default_options(&bo);
+    if (s == AM_OK) s = am_byol_options_from_file(&bo, &st);
+    am_model_spec spec = {.network_name = m->network, .last_layer = m->last_layer, .in_channels = m->in_channels};
+    am_net *n = NULL;
+    if (s == AM_OK) s = am_model_create(&n, &spec, 0);
+    bo.probe_channels = m->in_channels;
+    if (s == AM_OK) s = am_byol_create(&m->byol, n, &bo);
+    if (s == AM_OK) s = am_byol_load_state(m->byol, &st);
+    if (s != AM_OK) s = am_error_prefix(s, "%s", path);
+    am_st_free(&st);
+    if (s == AM_OK) am_byol_set_mode(m->byol, AM_MODE_EVAL);
+    return s;
+}
+
+/* The original's model_basename: the file name without folders, cut at its first '.'. */
+static void model_basename(const char *path, char *out, size_t size)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t n = strcspn(base, ".");
+    snprintf(out, size, "%.*s", (int)n, base);
+}
+
+/* Image i as the network input: channels stacked, min-max normalised (the original's MinMaxNorm). */
+static am_status network_input(am_dataset *ds, int64_t i, int stacksize, am_tensor *image, am_meta *meta,
+                               am_tensor *x)
+{
+    AM_TRY(am_dataset_get(ds, i, image, meta));
+    am_status s = am_stack_channels(image, stacksize, x);
+    if (s == AM_OK) am_normalize_batch(x);
+    if (s != AM_OK) {
+        am_tensor_free(image);
+        if (meta) am_meta_free(meta);
+    }
+    return s;
+}
+
+static am_status embed_all(model *m, am_dataset *ds, am_embeddings *E)
+{
+    int64_t n = am_dataset_size(ds);
+    am_progress *bar = NULL;
+    if (am_progress_create(&bar, "embeddings", n, stderr, AM_PROGRESS_AUTO) != AM_OK) bar = NULL;
+    am_status s = AM_OK;
+    for (int64_t i = 0; i < n && s == AM_OK; i++) {
+        am_tensor img, x, emb;
+        am_meta meta;
+        if ((s = network_input(ds, i, m->stacksize, &img, &meta, &x)) != AM_OK) break;
+        if (x.shape[1] != m->in_channels)
+            s = am_error(AM_ERR_SHAPE, "%s: %lld channel(s) x stacksize %d, the model takes %d",
+                         am_dataset_name(ds, i), (long long)img.shape[0], m->stacksize, m->in_channels);
+        if (s == AM_OK) s = am_byol_embed(m->byol, &x, &emb);
+        if (s == AM_OK && i == 0) s = am_embeddings_alloc(E, n, emb.shape[1]);
+        if (s == AM_OK) {
+            memcpy(E->data + i * E->dim, emb.data, (size_t)E->dim * sizeof(float));
+            am_meta_free(&E->meta[i]);
+            s = am_meta_copy(&E->meta[i], &meta);
+            am_tensor_free(&emb);
+        }
+        am_tensor_free(&x);
+        am_tensor_free(&img);
+        am_meta_free(&meta);
+        if (bar) am_progress_update(bar, i + 1, NAN);
+    }
+    am_progress_finish(bar);
+    return s;
+}
+
+/* runs/<model>/: the projector files, with a 144-px thumbnail of every image in the sprite. */
+static am_status write_projector(const char *dir, am_dataset *ds, const am_embeddings *E, int sprite)
+{
+    am_projector *p;
+    AM_TRY(am_projector_open(&p, dir, E->n, E->dim, sprite));
+    int size = am_projector_thumb_size(p);
+    am_status s = AM_OK;
+    for (int64_t i = 0; i < E->n && s == AM_OK; i++) {
+        am_thumbnail th = {0};
+        if (sprite) {
+            am_tensor img;
+            if ((s = am_dataset_get(ds, i, &img, NULL)) != AM_OK) break;
+            s = am_thumbnail_make(img.data, (int)img.shape[0], (int)img.shape[1], (int)img.shape[2], size, NULL, &th,
+                                  NULL);
+            am_tensor_free(&img);
+        }
+        if (s == AM_OK)
+            s = am_projector_add(p, E->data + i * E->dim, E->labels ? E->labels[i] : -1, &E->meta[i],
+                                 sprite ? &th : NULL);
+        am_thumbnail_free(&th);
+    }
+    if (s != AM_OK) {
+        am_projector_abort(p);
+        return s;
+    }
+    return am_projector_commit(p);
+}
+
+static void usage(FILE *fp)
+{
+    fprintf(fp, "usage: astromorph inference [-c FILE] [-d DATAFILE] [-m MASKFILE] [-n MODEL] [-k K]\n\n"
+                "Embeds every image with a trained model and writes:\n"
+                "  runs/<model>/          TensorBoard projector (tensors, metadata, sprite)\n"
+                "  exported/<model>.safetensors  embeddings + metadata (for similar/project/cluster/outliers)\n"
+                "  exported/<model>.csv   the original's ';'-separated export (export_to_csv = true)\n\n"
+                "  -c, --configfile FILE            settings (TOML); options below override it\n"
+                "  -d, --datafile FILE              list of FITS files, or a folder of them\n"
+                "  -m, --maskfile FILE              mask: the datafile is then one image cut into objects\n"
+                "  -n, --trained_network_name FILE  model from astromorph training\n"
+                "  -k, --clusters K                 k-means clusters (default 10)\n"
+                "  --csv                            also write exported/<model>.csv\n"
+                "  -h, --help                       this help\n");
+}
+
+static am_status infer(am_cli_settings *s)
+{
+    model m = {0};
+    am_dataset *ds = NULL;
+    am_embeddings E = {0};
+    am_kmeans_result km = {0};
+    char name[256], path[1024];
+    if (s->core_limit > 0) am_set_threads(s->core_limit);
+    am_log(AM_LOG_INFO, "Loading pretrained model %s...", s->trained_network_name);
+    am_status st = load_model(&m, s->trained_network_name);
+    if (st == AM_OK && s->stacksize != 1 && s->stacksize != m.stacksize)
+        am_log(AM_LOG_WARN, "data_settings.stacksize = %d, but the model was trained with %d: using %d", s->stacksize,
+               m.stacksize, m.stacksize);
+    if (st == AM_OK) {
+        if (s->maskfile) st = am_dataset_open_mask(&ds, s->datafile, s->maskfile, &s->data);
+        else st = am_dataset_open(&ds, s->datafile, &s->data);
+    }
+    char *report = NULL;
+    if (st == AM_OK) st = am_dataset_validate(ds, &report);
+    free(report);
+    if (st == AM_OK && am_dataset_size(ds) < 1) st = am_error(AM_ERR_VALUE, "%s: no usable images", s->datafile);
+    if (st == AM_OK) {
+        am_log(AM_LOG_INFO, "Calculating embeddings of %lld images...", (long long)am_dataset_size(ds));
+        st = embed_all(&m, ds, &E);
+    }
+    model_basename(s->trained_network_name, name, sizeof name);
+    if (st == AM_OK) st = am_embeddings_set_model(&E, name);
+    if (st == AM_OK) {
+        am_kmeans_opts ko;
+        am_kmeans_defaults(&ko);
+        ko.k = s->n_clusters;
+        ko.seed = s->train.seed;
+        if (ko.k > E.n) {
+            am_log(AM_LOG_WARN, "n_clusters = %d but only %lld images: using %lld clusters", ko.k, (long long)E.n,
+                   (long long)E.n);
+            ko.k = (int)E.n;
+        }
+        am_log(AM_LOG_INFO, "Clustering embeddings (k = %d)...", ko.k);
+        st = am_kmeans(E.data, E.n, E.dim, &ko, &km);
+        if (st == AM_OK) st = am_embeddings_set_labels(&E, km.labels);
+    }
+    if (st == AM_OK) {
+        am_log(AM_LOG_INFO, "Producing thumbnails and projector files...");
+        snprintf(path, sizeof path, "runs/%s", name);
+        st = write_projector(path, ds, &E, s->sprite);
+        if (st == AM_OK) printf("projector:  %s/ (tensorboard --logdir runs)\n", path);
+    }
+    if (st == AM_OK) st = am_mkdirs("exported");
+    if (st == AM_OK) {
+        snprintf(path, sizeof path, "exported/%s.safetensors", name);
+        st = am_embeddings_write(&E, path);
+        if (st == AM_OK) printf("embeddings: %s (%lld x %lld)\n", path, (long long)E.n, (long long)E.dim);
+    }
+    if (st == AM_OK && s->export_to_csv) {
+        snprintf(path, sizeof path, "exported/%s.csv", name);
+        st = am_embeddings_write_csv(&E, path);
+        if (st == AM_OK) printf("csv:        %s\n", path);
+    }
+    am_kmeans_result_free(&km);
+    am_embeddings_free(&E);
+    am_dataset_free(ds);
+    am_byol_free(m.byol);
+    return st;
+}
+
+int am_cmd_inference(int argc, char **argv)
+{
+    static const struct option opts[] = {{"configfile", required_argument, NULL, 'c'},
+                                         {"datafile", required_argument, NULL, 'd'},
+                                         {"maskfile", required_argument, NULL, 'm'},
+                                         {"trained_network_name", required_argument, NULL, 'n'},
+                                         {"clusters", required_argument, NULL, 'k'},
+                                         {"csv", no_argument, NULL, 'x'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *config = NULL;
+    am_cli_overrides ov = {0};
+    int clusters = 0, csv = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:d:m:n:k:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': config = optarg; break;
+        case 'd': ov.datafile = optarg; break;
+        case 'm': ov.maskfile = optarg; break;
+        case 'n': ov.trained_network_name = optarg; break;
+        case 'k': {
+            char *end;
+            long k = strtol(optarg, &end, 10);
+            if (*end || k < 1 || k > 100000) {
+                fprintf(stderr, "astromorph inference: --clusters %s: must be an integer from 1 to 100000\n", optarg);
+                return 2;
+            }
+            clusters = (int)k;
+            break;
+        }
+        case 'x': csv = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "astromorph inference: unexpected argument '%s' (try --help)\n", argv[optind]);
+        return 2;
+    }
+    am_cli_settings s;
+    if (am_cli_settings_load(&s, config, AM_CLI_INFERENCE, &ov) != AM_OK) return am_cli_fail("inference");
+    if (clusters) s.n_clusters = clusters;
+    if (csv) s.export_to_csv = 1;
+    am_cli_log_close(); /* INFO lines on the terminal, as the original's logger */
+    am_status st = infer(&s);
+    am_cli_settings_free(&s);
+    return st == AM_OK ? 0 : am_cli_fail("inference");
+}

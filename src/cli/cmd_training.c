@@ -1,0 +1,357 @@
+/* `astromorph training -c FILE`: the original's pipeline_01_training with its outputs —
+ * logs/<time>.log, runs/<time>/ TensorBoard scalars, saved_models/improved_net_e_<epochs>_<time>
+ * .safetensors (+ saved_models/.gitignore) — plus checkpoints, Ctrl-C and --resume. */
+#include <dirent.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "astromorph/augment.h"
+#include "astromorph/byol.h"
+#include "astromorph/dataset.h"
+#include "astromorph/models.h"
+#include "astromorph/progress.h"
+#include "astromorph/runtime.h"
+#include "astromorph/tfevents.h"
+#include "astromorph/train.h"
+#include "cli/commands.h"
+#include "cli/run_log.h"
+#include "cli/settings.h"
+
+#define SAVEDIR "saved_models"
+
+typedef struct {
+    const am_cli_settings *s;
+    am_dataset *ds;
+    am_tfevents *tb;
+    am_progress *bar;
+    int64_t ntrain;
+    am_status tb_status; /* the first TensorBoard write error, reported at the end */
+} run;
+
+/* ---- the data as the trainer sees it ---- */
+
+static am_status src_get(void *user, int64_t i, am_tensor *out)
+{
+    run *r = user;
+    am_tensor img;
+    AM_TRY(am_dataset_get(r->ds, i, &img, NULL));
+    am_status s = am_d2_copies(&img, r->s->stacksize, out);
+    am_tensor_free(&img);
+    if (s == AM_OK) am_normalize_batch(out);
+    return s;
+}
+
+static am_status src_augment(void *user, const am_tensor *x, am_rng *rng, am_tensor *out)
+{
+    run *r = user;
+    AM_TRY(am_tensor_clone(out, x));
+    am_status s = am_augment_apply(&r->s->augment, out, rng);
+    if (s != AM_OK) am_tensor_free(out);
+    return s;
+}
+
+static const char *src_name(void *user, int64_t i) { return am_dataset_name(((run *)user)->ds, i); }
+
+/* ---- trainer hooks: log, progress bar, TensorBoard ---- */
+
+static void scalar(run *r, const char *tag, int64_t step, double v)
+{
+    if (!r->tb || !isfinite(v)) return;
+    am_status s = am_tfevents_scalar(r->tb, tag, step, v);
+    if (s != AM_OK && r->tb_status == AM_OK) {
+        r->tb_status = s;
+        am_log(AM_LOG_WARN, "TensorBoard: %s", am_errmsg());
+    }
+}
+
+static void on_split(void *user, const int64_t *train_idx, int64_t ntrain, const int64_t *test_idx, int64_t ntest)
+{
+    run *r = user;
+    r->ntrain = ntrain;
+    am_log(AM_LOG_INFO, "train/test split (seed %llu): %lld training images, %lld test images",
+           (unsigned long long)r->s->train.seed, (long long)ntrain, (long long)ntest);
+    for (int64_t i = 0; i < ntrain; i++) am_log(AM_LOG_DEBUG, "train %s", am_dataset_name(r->ds, train_idx[i]));
+    for (int64_t i = 0; i < ntest; i++) am_log(AM_LOG_DEBUG, "test %s", am_dataset_name(r->ds, test_idx[i]));
+}
+
+static void on_epoch_start(void *user, int epoch, double lr)
+{
+    run *r = user;
+    char label[64];
+    snprintf(label, sizeof label, "epoch %d/%d", epoch, r->s->train.epochs);
+    am_log(AM_LOG_INFO, "[Epoch %d] Learning rate: %.3e", epoch, lr);
+    am_progress_finish(r->bar);
+    r->bar = NULL;
+    if (am_progress_create(&r->bar, label, r->ntrain, stderr, AM_PROGRESS_AUTO) != AM_OK) r->bar = NULL;
+}
+
+static void on_batch(void *user, int epoch, int64_t step, double loss)
+{
+    scalar(user, "Batch loss", step, loss);
+}
+
+static void on_progress(void *user, int epoch, int testing, int64_t done, int64_t total, double running)
+{
+    run *r = user;
+    if (!r->bar) return;
+    if (testing) { /* the training part of the epoch is over */
+        am_progress_finish(r->bar);
+        r->bar = NULL;
+        return;
+    }
+    am_progress_update(r->bar, done, running);
+}
+
+static void on_epoch_end(void *user, int epoch, double train_loss, double test_loss, double seconds)
+{
+    run *r = user;
+    am_progress_finish(r->bar);
+    r->bar = NULL;
+    am_log(AM_LOG_INFO, "[Epoch %d] Training loss: %.3e", epoch, train_loss);
+    am_log(AM_LOG_INFO, "[Epoch %d] Test OOS loss: %.3e", epoch, test_loss);
+    am_log(AM_LOG_INFO, "[Epoch %d] %.1f s (%.1f images/s)", epoch, seconds,
+           seconds > 0 ? (double)r->ntrain / seconds : 0.0);
+    /* epochs count from 1, as the original's writer.add_scalar(..., epoch) */
+    scalar(r, "Train loss", epoch, train_loss);
+    scalar(r, "Test loss", epoch, test_loss);
+}
+
+static void on_checkpoint(void *user, const char *path, int epoch)
+{
+    am_log(AM_LOG_DEBUG, "checkpoint after epoch %d: %s", epoch, path);
+}
+
+/* ---- files ---- */
+
+static am_status write_gitignore(void)
+{
+    char path[] = SAVEDIR "/.gitignore";
+    if (am_file_exists(path)) return AM_OK;
+    am_atomic_file af;
+    AM_TRY(am_atomic_open(&af, path, 0));
+    fputs(".gitignore\n*.pt\n*.safetensors\n", af.fp);
+    return am_atomic_commit(&af);
+}
+
+/* The newest saved_models/checkpoint_<time>.safetensors, for --resume without a file. */
+static am_status newest_checkpoint(char *out, size_t size)
+{
+    DIR *d = opendir(SAVEDIR);
+    if (!d) return am_error(AM_ERR_NOTFOUND, "--resume: no %s/ folder here, so no checkpoint to resume from", SAVEDIR);
+    struct dirent *e;
+    double best = -1;
+    while ((e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        if (strncmp(e->d_name, "checkpoint_", 11) != 0 || n < 12 + 11 ||
+            strcmp(e->d_name + n - 12, ".safetensors") != 0)
+            continue;
+        char p[1024];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s", SAVEDIR, e->d_name);
+        if (stat(p, &st) == 0 && (double)st.st_mtime > best) {
+            best = (double)st.st_mtime;
+            snprintf(out, size, "%s", p);
+        }
+    }
+    closedir(d);
+    if (best < 0) return am_error(AM_ERR_NOTFOUND, "--resume: no checkpoint_*.safetensors in %s/", SAVEDIR);
+    return AM_OK;
+}
+
+/* checkpoint_<label>.safetensors → label, so a resumed run keeps its names. */
+static void label_from_checkpoint(const char *path, char label[16])
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    if (strncmp(base, "checkpoint_", 11) == 0 && strlen(base + 11) >= 13) snprintf(label, 16, "%.13s", base + 11);
+}
+
+static void usage(FILE *fp)
+{
+    fprintf(fp, "usage: astromorph training -c FILE [--resume [CHECKPOINT]] [--check]\n\n"
+                "Trains a BYOL model on the images listed in the settings file's datafile.\n\n"
+                "  -c, --configfile FILE  settings (TOML; the original package's files work unchanged)\n"
+                "  --resume [CHECKPOINT]  continue an interrupted run (default: the newest\n"
+                "                         saved_models/checkpoint_*.safetensors); also resume = true\n"
+                "  --check                check the settings and the data, print them, and stop\n"
+                "  -h, --help             this help\n\n"
+                "Writes logs/<time>.log, runs/<time>/ (TensorBoard scalars), and\n"
+                "saved_models/improved_net_e_<epochs>_<time>.safetensors. Ctrl-C saves a checkpoint.\n");
+}
+
+/* Everything after the settings: data, network, trainer, outputs. */
+static am_status train(am_cli_settings *s, const char *resume_from, int check_only, char *model_path, size_t msize)
+{
+    am_status st;
+    run r = {.s = s};
+    am_byol *byol = NULL;
+    am_trainer *trainer = NULL;
+    char label[16], ckpt[1024], resume_path[1024] = "";
+
+    am_cli_time_label(label);
+    if (s->resume || resume_from) {
+        if (resume_from) snprintf(resume_path, sizeof resume_path, "%s", resume_from);
+        else AM_TRY(newest_checkpoint(resume_path, sizeof resume_path));
+        label_from_checkpoint(resume_path, label);
+    }
+    if (!check_only) {
+        char logpath[64];
+        snprintf(logpath, sizeof logpath, "logs/%s.log", label);
+        AM_TRY(am_cli_log_open(logpath));
+    }
+    am_log(AM_LOG_INFO, "%s training run %s with settings:", resume_path[0] ? "Resuming" : "Starting", label);
+    FILE *lf = am_cli_log_file();
+    am_cli_settings_print(s, lf ? lf : stdout);
+    if (lf) fflush(lf);
+    if (s->core_limit > 0) am_set_threads(s->core_limit);
+
+    /* data: every file checked before anything is trained */
+    if (s->maskfile) st = am_dataset_open_mask(&r.ds, s->datafile, s->maskfile, &s->data);
+    else st = am_dataset_open(&r.ds, s->datafile, &s->data);
+    if (st != AM_OK) return st;
+    char *report = NULL;
+    st = am_dataset_validate(r.ds, &report);
+    free(report);
+    int64_t n = am_dataset_size(r.ds);
+    if (st == AM_OK && n < 2)
+        st = am_error(AM_ERR_VALUE, "%s: %lld usable image(s); training needs at least 2", s->datafile, (long long)n);
+    int64_t shape[3] = {0, 0, 0};
+    if (st == AM_OK) st = am_dataset_item_shape(r.ds, 0, shape);
+    for (int64_t i = 1; st == AM_OK && i < n; i++) {
+        int64_t sh[3];
+        st = am_dataset_item_shape(r.ds, i, sh);
+        if (st == AM_OK && sh[0] != shape[0])
+            st = am_error(AM_ERR_SHAPE, "%s has %lld channel(s) but %s has %lld: one network takes one channel count",
+                          am_dataset_name(r.ds, i), (long long)sh[0], am_dataset_name(r.ds, 0), (long long)shape[0]);
+    }
+    if (st != AM_OK) goto done;
+    am_log(AM_LOG_INFO, "%lld images of %lld channel(s) from %s (%lld left out)", (long long)n, (long long)shape[0],
+           s->datafile, (long long)am_dataset_n_skipped(r.ds));
+
+    /* network and BYOL */
+    am_model_spec spec = {.network_name = s->network_name, .last_layer = s->last_layer,
+                          .in_channels = (int)shape[0] * s->stacksize};
+    int dim = 0;
+    if ((st = am_model_check(&spec)) != AM_OK || (st = am_model_embedding_dim(&spec, &dim)) != AM_OK) goto done;
+    if (s->representation_size && s->representation_size != dim)
+        am_log(AM_LOG_WARN,
+               "byol_settings.representation_size = %d does not match %s's %d features at '%s'; using %d",
+               s->representation_size, s->network_name, dim, s->byol.hidden_layer, dim);
+    if (check_only) goto done;
+    am_byol_options bo = s->byol;
+    bo.representation_size = dim;
+    bo.probe_channels = spec.in_channels;
+    am_net *net = NULL;
+    if ((st = am_model_create(&net, &spec, s->train.seed)) != AM_OK) goto done;
+    if (s->pretrained && (st = am_model_load_pretrained(net, &spec, s->pretrained)) != AM_OK) {
+        am_net_free(net);
+        goto done;
+    }
+    if ((st = am_byol_create(&byol, net, &bo)) != AM_OK) goto done;
+
+    /* outputs */
+    if ((st = am_mkdirs(SAVEDIR)) != AM_OK || (st = write_gitignore()) != AM_OK) goto done;
+    snprintf(ckpt, sizeof ckpt, SAVEDIR "/checkpoint_%s.safetensors", label);
+    snprintf(model_path, msize, SAVEDIR "/improved_net_e_%d_%s.safetensors", s->train.epochs, label);
+    char logdir[64];
+    snprintf(logdir, sizeof logdir, "runs/%s/", label);
+    if ((st = am_tfevents_open(&r.tb, logdir)) != AM_OK) goto done;
+
+    am_train_settings ts = s->train;
+    ts.checkpoint_path = ckpt;
+    ts.cancel = &am_cli_interrupted;
+    am_train_source src = {.count = n, .get = src_get, .augment = src_augment, .name = src_name,
+                           .thread_safe = 1, .user = &r};
+    am_train_hooks hooks = {.on_split = on_split, .on_epoch_start = on_epoch_start, .on_batch = on_batch,
+                            .on_progress = on_progress, .on_epoch_end = on_epoch_end,
+                            .on_checkpoint = on_checkpoint, .user = &r};
+    if ((st = am_trainer_create(&trainer, byol, &src, &ts, &hooks)) != AM_OK) goto done;
+    if (resume_path[0]) {
+        if ((st = am_trainer_resume(trainer, resume_path)) != AM_OK) goto done;
+        am_log(AM_LOG_INFO, "resumed from %s after epoch %d", resume_path, am_trainer_epochs_done(trainer));
+    }
+    am_cli_catch_interrupt();
+    st = am_trainer_run(trainer);
+    am_cli_release_interrupt();
+    am_progress_finish(r.bar);
+    r.bar = NULL;
+    if (st == AM_ERR_INTERRUPTED) {
+        am_log(AM_LOG_WARN, "interrupted after %d epoch(s); checkpoint saved to %s", am_trainer_epochs_done(trainer),
+               ckpt);
+        am_log(AM_LOG_INFO, "continue with: astromorph training -c %s --resume %s", s->source, ckpt);
+        goto done;
+    }
+    if (st != AM_OK) goto done;
+
+    {
+        char channels[16], stack[16];
+        snprintf(channels, sizeof channels, "%d", spec.in_channels);
+        snprintf(stack, sizeof stack, "%d", s->stacksize);
+        const char *keys[] = {AM_META_NETWORK, AM_META_LAST_LAYER, AM_META_CHANNELS, AM_META_STACKSIZE,
+                              AM_META_NAN_POLICY};
+        const char *vals[] = {s->network_name, s->last_layer, channels, stack,
+                              am_nan_policy_name(s->data.fits.nan_policy)};
+        if ((st = am_byol_save(byol, model_path, keys, vals, 5)) != AM_OK) goto done;
+    }
+    am_log(AM_LOG_INFO, "Model saved to %s", model_path);
+done:
+    am_progress_finish(r.bar);
+    if (r.tb) {
+        am_status cs = am_tfevents_close(r.tb);
+        if (st == AM_OK && cs != AM_OK) st = cs;
+    }
+    am_trainer_free(trainer);
+    am_byol_free(byol);
+    am_dataset_free(r.ds);
+    return st;
+}
+
+int am_cmd_training(int argc, char **argv)
+{
+    static const struct option opts[] = {{"configfile", required_argument, NULL, 'c'},
+                                         {"resume", optional_argument, NULL, 'r'},
+                                         {"check", no_argument, NULL, 'k'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *config = NULL, *resume_from = NULL;
+    int resume = 0, check = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': config = optarg; break;
+        case 'r':
+            resume = 1;
+            /* --resume FILE as well as --resume=FILE */
+            if (!optarg && optind < argc && argv[optind][0] != '-') resume_from = argv[optind++];
+            else resume_from = optarg;
+            break;
+        case 'k': check = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "astromorph training: unexpected argument '%s' (try --help)\n", argv[optind]);
+        return 2;
+    }
+    if (!config) {
+        fprintf(stderr, "astromorph training: a settings file is required: -c FILE (try --help)\n");
+        return 2;
+    }
+    am_cli_settings s;
+    am_cli_overrides ov = {.resume = resume};
+    if (am_cli_settings_load(&s, config, AM_CLI_TRAINING, &ov) != AM_OK) return am_cli_fail("training");
+    char model_path[1024] = "";
+    am_status st = train(&s, resume_from, check, model_path, sizeof model_path);
+    am_cli_settings_free(&s);
+    am_cli_log_close();
+    if (st == AM_ERR_INTERRUPTED) return 130;
+    if (st != AM_OK) return am_cli_fail("training");
+    if (check) printf("settings and data are fine\n");
+    else printf("%s\n", model_path);
+    return 0;
+}

@@ -1,0 +1,15 @@
+/* The commands of the astromorph program, one file each (src/cli/cmd_<name>.c). Each is called
+ * as a program of its own: argv[0] is the command name, argv[1..] its options. It returns the
+ * exit status: 0 on success, non-zero after printing a one-line reason to stderr. */
+#ifndef AM_CLI_COMMANDS_H
+#define AM_CLI_COMMANDS_H
+
+int am_cmd_training(int argc, char **argv);
+int am_cmd_inference(int argc, char **argv);
+/* The analysis commands (issue 7). */
+int am_cmd_similar(int argc, char **argv);
+int am_cmd_project(int argc, char **argv);
+int am_cmd_cluster(int argc, char **argv);
+int am_cmd_outliers(int argc, char **argv);
+
+#endif

@@ -1,0 +1,34 @@
+/* What the pipeline commands share: a log that goes to the terminal and to logs/<time>.log,
+ * the run's time label, Ctrl-C handling, and the model file's metadata keys. */
+#ifndef AM_CLI_RUN_LOG_H
+#define AM_CLI_RUN_LOG_H
+
+#include <stdio.h>
+
+#include "astromorph/status.h"
+
+/* Model file metadata written by training and read by inference. */
+#define AM_META_NETWORK "network_name"
+#define AM_META_LAST_LAYER "last_layer"
+#define AM_META_CHANNELS "in_channels"
+#define AM_META_STACKSIZE "stacksize"
+#define AM_META_NAN_POLICY "nan_policy"
+
+/* "YYYYmmdd_HHMM" of now, local time (the original's start_time). */
+void am_cli_time_label(char out[16]);
+
+/* Routes am_log: INFO and above to stderr, everything (with a time stamp) to `file` when it is
+ * open. am_cli_log_open appends to path (creating its folder); close restores the default. */
+am_status am_cli_log_open(const char *path);
+void am_cli_log_close(void);
+FILE *am_cli_log_file(void); /* NULL when no file is open */
+
+/* Ctrl-C sets the flag (a second one ends the program at once). */
+extern volatile int am_cli_interrupted;
+void am_cli_catch_interrupt(void);
+void am_cli_release_interrupt(void);
+
+/* Reports a failed command: "astromorph <cmd>: <am_errmsg()>"; returns the exit status 1. */
+int am_cli_fail(const char *cmd);
+
+#endif

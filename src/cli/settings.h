@@ -1,0 +1,65 @@
+/* Settings files of the pipeline commands: the original package's TOML keys (settings.py,
+ * example_settings.toml) plus ours, checked as strictly as the original's pydantic models.
+ * Keys a file leaves out get our measured defaults (am_train_default_settings,
+ * am_byol_default_options); `defaults = "original"` gives the original package's instead. */
+#ifndef AM_CLI_SETTINGS_H
+#define AM_CLI_SETTINGS_H
+
+#include <stdio.h>
+
+#include "astromorph/augment.h"
+#include "astromorph/byol.h"
+#include "astromorph/dataset.h"
+#include "astromorph/status.h"
+#include "astromorph/train.h"
+
+typedef enum { AM_CLI_TRAINING, AM_CLI_INFERENCE } am_cli_command;
+
+/* Command-line values that override the file (NULL: not given). */
+typedef struct am_cli_overrides {
+    const char *datafile;
+    const char *maskfile;
+    const char *trained_network_name;
+    int resume; /* 1: --resume given */
+} am_cli_overrides;
+
+typedef struct am_cli_settings {
+    char *source;             /* the settings file, or NULL when there is none */
+    int original_defaults;    /* defaults = "original" */
+    char *datafile;           /* list of FITS paths, a folder, or (with maskfile) the large image */
+    char *maskfile;           /* NULL: none */
+    char *trained_network_name; /* inference: the model file */
+    char *network_name;       /* "n_layer_resnet" | "amm" */
+    char *last_layer;         /* [network_settings] last_layer ("layer4") */
+    char *pretrained;         /* [network_settings] pretrained: torchvision ResNet18 weights, or NULL */
+    int stacksize;            /* [data_settings] stacksize (1) */
+    char **extra_keys;        /* [data_settings] extra_keys: more FITS header keys for the outputs */
+    int n_extra_keys;
+    am_dataset_options data;  /* [data_settings] nan_policy, skip_bad_files, cache_mb, ... */
+    am_augment augment;       /* [augmentation] */
+    am_byol_options byol;     /* [byol_settings] */
+    char *hidden_layer;       /* [byol_settings] hidden_layer when given (byol.hidden_layer points here) */
+    int representation_size;  /* as written in the file (0: not given; the network decides) */
+    am_train_settings train;  /* epochs, learning_rate, gamma, batch_size, schedule, ... */
+    int exponential_lr;
+    int core_limit;           /* 0: all cores */
+    int resume;
+    int export_to_csv;
+    int n_clusters;           /* k of the k-means labels (10) */
+    int sprite;               /* projector sprite on/off (true) */
+} am_cli_settings;
+
+/* Reads and checks `path` (may be NULL for inference driven by options alone) for `cmd`, then
+ * applies the overrides and checks again what depends on them (files exist). Errors are one
+ * line: "settings.toml:4:10: epochs = 0 must be > 0", "settings.toml:3:1: unknown key 'epoch'
+ * (did you mean 'epochs'?)", "settings.toml: missing required key 'datafile'". */
+am_status am_cli_settings_load(am_cli_settings *s, const char *path, am_cli_command cmd, const am_cli_overrides *ov);
+void am_cli_settings_free(am_cli_settings *s);
+
+/* Every effective setting, one "key = value" line each, in TOML form (for the training log). */
+void am_cli_settings_print(const am_cli_settings *s, FILE *fp);
+
+/* Levenshtein distance between two short strings (for "did you mean"). */
+int am_cli_edit_distance(const char *a, const char *b);
+
+#endif
