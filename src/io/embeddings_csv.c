@@ -35,15 +35,25 @@ void am_csv_meta(FILE *fp, const am_meta *m)
     }
 }
 
-/* Shortest decimal that reads back as the same float32, as numpy prints float32 values. */
+/* A float32 as numpy prints it (and so pandas' to_csv): the fewest significant digits that read
+ * back to the same float32, positional with at least one decimal ("3.0", "0.33333334") when
+ * 1e-4 <= |v| < 1e16 or v == 0, otherwise scientific with a two-digit exponent ("7.25e-05"). */
 static void put_float(FILE *fp, float v)
 {
-    char buf[32];
-    for (int prec = 6; prec <= 9; prec++) {
-        snprintf(buf, sizeof buf, "%.*g", prec, (double)v);
-        if (strtof(buf, NULL) == v) break;
+    char sci[32];
+    int prec = 0;
+    for (; prec < 9; prec++) {
+        snprintf(sci, sizeof sci, "%.*e", prec, (double)v);
+        if (strtof(sci, NULL) == v) break;
     }
-    fputs(buf, fp);
+    double a = fabs((double)v);
+    if (v != 0 && (a < 1e-4 || a >= 1e16)) {
+        fputs(sci, fp);
+        return;
+    }
+    int exp10 = v == 0 ? 0 : atoi(strchr(sci, 'e') + 1);
+    int decimals = prec - exp10;
+    fprintf(fp, "%.*f", decimals < 1 ? 1 : decimals, (double)v);
 }
 
 am_status am_embeddings_write_csv(const am_embeddings *e, const char *path)
