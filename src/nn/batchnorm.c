@@ -45,6 +45,97 @@ static float *base(const groups *g, const float *data, int64_t n, int64_t k)
     return (float *)data + (n * g->count + k) * g->hw * g->lanes;
 }
 
+/* Row kernels over one group block: hw rows of L lanes (L = 16 or 1). Cloned for AVX-512 (the
+ * library's generic flags stop at SSE4.2) and picked at load time; partial sums stay in float
+ * for 64 rows, then go to double. */
+#define AM_HOT __attribute__((target_clones("avx512f", "default")))
+#define ROWS 64
+
+/* s += Σ (x - k), s2 += Σ (x - k)² per lane (k near the mean keeps the shifted form exact). */
+AM_HOT static void rows_moments(const float *p, int64_t hw, int64_t L, const float *k, double *s, double *s2)
+{
+    for (int64_t i0 = 0; i0 < hw; i0 += ROWS) {
+        int64_t i1 = i0 + ROWS < hw ? i0 + ROWS : hw;
+        float a[16] = {0}, b[16] = {0};
+        if (L == 16) {
+            for (int64_t i = i0; i < i1; i++)
+#pragma omp simd
+                for (int l = 0; l < 16; l++) {
+                    float d = p[i * 16 + l] - k[l];
+                    a[l] += d;
+                    b[l] += d * d;
+                }
+        } else {
+            for (int64_t i = i0; i < i1; i++) {
+                float d = p[i] - k[0];
+                a[0] += d;
+                b[0] += d * d;
+            }
+        }
+        for (int64_t l = 0; l < L; l++) s[l] += a[l], s2[l] += b[l];
+    }
+}
+
+/* q = max(x·a + b, lo) per lane. */
+AM_HOT static void rows_affine(const float *p, float *q, int64_t hw, int64_t L, const float *a, const float *b,
+                               float lo)
+{
+    if (L == 16) {
+        for (int64_t i = 0; i < hw; i++)
+#pragma omp simd
+            for (int l = 0; l < 16; l++) q[i * 16 + l] = fmaxf(p[i * 16 + l] * a[l] + b[l], lo);
+    } else {
+        for (int64_t i = 0; i < hw; i++) q[i] = fmaxf(p[i] * a[0] + b[0], lo);
+    }
+}
+
+/* sd += Σ dy', sdx += Σ dy'·(x - mu), with dy' = dy masked by y > 0 when relu is set. */
+AM_HOT static void rows_bwd_sums(const float *p, const float *d, const float *o, int64_t hw, int64_t L,
+                                 const float *mu, int relu, double *sd, double *sdx)
+{
+    float lo = relu ? 0.0f : -INFINITY;
+    for (int64_t i0 = 0; i0 < hw; i0 += ROWS) {
+        int64_t i1 = i0 + ROWS < hw ? i0 + ROWS : hw;
+        float a[16] = {0}, b[16] = {0};
+        if (L == 16) {
+            for (int64_t i = i0; i < i1; i++)
+#pragma omp simd
+                for (int l = 0; l < 16; l++) {
+                    float dd = o[i * 16 + l] > lo ? d[i * 16 + l] : 0.0f;
+                    a[l] += dd;
+                    b[l] += dd * (p[i * 16 + l] - mu[l]);
+                }
+        } else {
+            for (int64_t i = i0; i < i1; i++) {
+                float dd = o[i] > lo ? d[i] : 0.0f;
+                a[0] += dd;
+                b[0] += dd * (p[i] - mu[0]);
+            }
+        }
+        for (int64_t l = 0; l < L; l++) sd[l] += a[l], sdx[l] += b[l];
+    }
+}
+
+/* dx = ca·dy' + cb·x + cc per lane. */
+AM_HOT static void rows_bwd_apply(const float *p, const float *d, const float *o, float *q, int64_t hw, int64_t L,
+                                  const float *ca, const float *cb, const float *cc, int relu)
+{
+    float lo = relu ? 0.0f : -INFINITY;
+    if (L == 16) {
+        for (int64_t i = 0; i < hw; i++)
+#pragma omp simd
+            for (int l = 0; l < 16; l++) {
+                float dd = o[i * 16 + l] > lo ? d[i * 16 + l] : 0.0f;
+                q[i * 16 + l] = ca[l] * dd + cb[l] * p[i * 16 + l] + cc[l];
+            }
+    } else {
+        for (int64_t i = 0; i < hw; i++) {
+            float dd = o[i] > lo ? d[i] : 0.0f;
+            q[i] = ca[0] * dd + cb[0] * p[i] + cc[0];
+        }
+    }
+}
+
 am_status am_bn_forward(am_module *m, am_net *net, const am_act *x)
 {
     am_shape ys;
@@ -79,23 +170,15 @@ am_status am_bn_forward(am_module *m, am_net *net, const am_act *x)
                 rstd[c0 + l] = (float)(1.0 / sqrt((double)rvar[c0 + l] + BN_EPS));
             }
         } else {
-            /* Two passes (mean, then squared deviations): exact enough for any offset. */
-            for (int64_t n = 0; n < g.n; n++) {
-                const float *p = base(&g, x->data, n, k);
-                for (int64_t i = 0; i < g.hw; i++)
-                    for (int64_t l = 0; l < L; l++) s[l] += p[i * L + l];
-            }
-            for (int64_t l = 0; l < L; l++) s[l] *= inv_count;
-            for (int64_t n = 0; n < g.n; n++) {
-                const float *p = base(&g, x->data, n, k);
-                for (int64_t i = 0; i < g.hw; i++)
-                    for (int64_t l = 0; l < L; l++) {
-                        double d = p[i * L + l] - s[l];
-                        s2[l] += d * d;
-                    }
-            }
+            /* One pass over (x - k) with k the channel's first value, so that a large common
+             * offset does not cancel in E[(x-k)²] - E[x-k]². */
+            float shift[16];
+            const float *p0 = base(&g, x->data, 0, k);
+            for (int64_t l = 0; l < L; l++) shift[l] = p0[l];
+            for (int64_t n = 0; n < g.n; n++) rows_moments(base(&g, x->data, n, k), g.hw, L, shift, s, s2);
             for (int64_t l = 0; l < L; l++) {
-                double var = s2[l] * inv_count;
+                double dm = s[l] * inv_count, var = fmax(s2[l] * inv_count - dm * dm, 0.0);
+                s[l] = shift[l] + dm;
                 mean[c0 + l] = (float)s[l];
                 rstd[c0 + l] = (float)(1.0 / sqrt(var + BN_EPS));
                 rmean[c0 + l] = (1 - BN_MOMENTUM) * rmean[c0 + l] + BN_MOMENTUM * (float)s[l];
@@ -106,12 +189,8 @@ am_status am_bn_forward(am_module *m, am_net *net, const am_act *x)
             a[l] = rstd[c0 + l] * gamma[c0 + l];
             sh[l] = beta[c0 + l] - mean[c0 + l] * a[l];
         }
-        for (int64_t n = 0; n < g.n; n++) {
-            const float *p = base(&g, x->data, n, k);
-            float *q = base(&g, m->y.data, n, k);
-            for (int64_t i = 0; i < g.hw; i++)
-                for (int64_t l = 0; l < L; l++) q[i * L + l] = fmaxf(p[i * L + l] * a[l] + sh[l], lo);
-        }
+        for (int64_t n = 0; n < g.n; n++)
+            rows_affine(base(&g, x->data, n, k), base(&g, m->y.data, n, k), g.hw, L, a, sh, lo);
     }
     if (!eval) m->p[4].value.data[0] += 1;
     return AM_OK;
@@ -139,15 +218,9 @@ am_status am_bn_backward(am_module *m, am_net *net, const am_act *dy)
         float mu[16], rs[16], ca[16], cb[16], cc[16];
         int64_t c0 = k * L;
         for (int64_t l = 0; l < L; l++) mu[l] = mean[c0 + l], rs[l] = rstd[c0 + l];
-        for (int64_t n = 0; n < g.n; n++) {
-            const float *p = base(&g, x->data, n, k), *d = base(&g, dy->data, n, k), *o = base(&g, y, n, k);
-            for (int64_t i = 0; i < g.hw; i++)
-                for (int64_t l = 0; l < L; l++) {
-                    float dd = relu && o[i * L + l] <= 0 ? 0.0f : d[i * L + l];
-                    sd[l] += dd;
-                    sdx[l] += dd * (p[i * L + l] - mu[l]);
-                }
-        }
+        for (int64_t n = 0; n < g.n; n++)
+            rows_bwd_sums(base(&g, x->data, n, k), base(&g, dy->data, n, k), base(&g, y, n, k), g.hw, L, mu, relu, sd,
+                          sdx);
         /* dx = ca·dy + cb·x + cc, folding xhat = (x - mean)·rstd. */
         for (int64_t l = 0; l < L; l++) {
             double gr = (double)gamma[c0 + l] * rs[l], dg = sdx[l] * rs[l];
@@ -161,15 +234,9 @@ am_status am_bn_backward(am_module *m, am_net *net, const am_act *dy)
                 cc[l] = (float)(-gr * sd[l] * inv_count - cb[l] * mu[l]);
             }
         }
-        for (int64_t n = 0; n < g.n; n++) {
-            const float *p = base(&g, x->data, n, k), *d = base(&g, dy->data, n, k), *o = base(&g, y, n, k);
-            float *q = base(&g, m->dx.data, n, k);
-            for (int64_t i = 0; i < g.hw; i++)
-                for (int64_t l = 0; l < L; l++) {
-                    float dd = relu && o[i * L + l] <= 0 ? 0.0f : d[i * L + l];
-                    q[i * L + l] = ca[l] * dd + cb[l] * p[i * L + l] + cc[l];
-                }
-        }
+        for (int64_t n = 0; n < g.n; n++)
+            rows_bwd_apply(base(&g, x->data, n, k), base(&g, dy->data, n, k), base(&g, y, n, k),
+                           base(&g, m->dx.data, n, k), g.hw, L, ca, cb, cc, relu);
     }
     return AM_OK;
 }
