@@ -197,6 +197,7 @@ typedef struct job {
     int64_t ng;
     int epoch, grad, nworkers;
     double *gl;
+    am_tensor *views; /* 2 per group, made beforehand when the source is not thread-safe */
     am_status *rs;
     int64_t *bad;
     char (*msg)[256];
@@ -215,8 +216,14 @@ static void run_replica(job *j, int r)
         const int64_t *gi = j->idx + j->g[k].first;
         am_tensor *items = j->items + j->g[k].first;
         int64_t bad = gi[0];
-        am_status s = group_views(t, items, gi, j->g[k].len, j->epoch, VIEW_ONE, &v1, &bad);
-        if (s == AM_OK) s = group_views(t, items, gi, j->g[k].len, j->epoch, VIEW_TWO, &v2, &bad);
+        am_status s = AM_OK;
+        if (j->views) {
+            v1 = j->views[2 * k], v2 = j->views[2 * k + 1];
+            memset(&j->views[2 * k], 0, 2 * sizeof *j->views);
+        } else {
+            s = group_views(t, items, gi, j->g[k].len, j->epoch, VIEW_ONE, &v1, &bad);
+            if (s == AM_OK) s = group_views(t, items, gi, j->g[k].len, j->epoch, VIEW_TWO, &v2, &bad);
+        }
         if (s == AM_OK) bad = j->g[k].len == 1 ? gi[0] : -1; /* a group's loss belongs to all its images */
         double loss = 0;
         /* The original sums per-image mean losses: a group of len images weighs len. */
@@ -276,6 +283,19 @@ static am_status run_images(am_trainer *t, const int64_t *idx, int64_t n, int ep
             j.g[j.ng].first = i, j.g[j.ng].len = 1, j.ng++;
     }
     *ngroups = j.ng;
+    if (st == AM_OK && !t->src.thread_safe && t->src.augment) {
+        /* augment may not run concurrently: all views now, in order, on this thread. */
+        j.views = calloc((size_t)(2 * j.ng), sizeof *j.views);
+        if (!j.views) st = am_error(AM_ERR_NOMEM, "train: out of memory");
+        for (int64_t k = 0; st == AM_OK && k < j.ng; k++) {
+            int64_t bad = idx[j.g[k].first];
+            const int64_t *gi = idx + j.g[k].first;
+            st = group_views(t, j.items + j.g[k].first, gi, j.g[k].len, epoch, VIEW_ONE, &j.views[2 * k], &bad);
+            if (st == AM_OK)
+                st = group_views(t, j.items + j.g[k].first, gi, j.g[k].len, epoch, VIEW_TWO, &j.views[2 * k + 1], &bad);
+            if (st != AM_OK) st = am_error_prefix(st, "train: epoch %d, item %lld %s", epoch + 1, (long long)bad, item_name(t, bad));
+        }
+    }
     int nw = am_get_threads();
     if (nw > t->nrep) nw = t->nrep;
     if (nw > j.ng) nw = (int)j.ng;
@@ -296,7 +316,12 @@ static am_status run_images(am_trainer *t, const int64_t *idx, int64_t n, int ep
             for (int w = started + 1; w < j.nworkers; w++)
                 for (int r = w; r < t->nrep; r += j.nworkers) run_replica(&j, r);
         }
+        /* This thread is worker 0: it too must stay single-threaded, or its OpenMP and oneDNN
+         * teams spin against the other workers for the same cores. */
+        int prev = omp_get_max_threads();
+        omp_set_num_threads(1);
         for (int r = 0; r < t->nrep; r += j.nworkers) run_replica(&j, r);
+        omp_set_num_threads(prev);
         for (int w = 1; w <= started; w++) pthread_join(th[w], NULL);
     }
     for (int r = 0; r < t->nrep && st == AM_OK; r++) {
@@ -310,6 +335,8 @@ static am_status run_images(am_trainer *t, const int64_t *idx, int64_t n, int ep
             st = am_error(st, "train: epoch %d: %s", epoch + 1, j.msg[r]);
     }
     for (int64_t i = 0; j.items && i < n; i++) am_tensor_free(&j.items[i]);
+    for (int64_t k = 0; j.views && k < 2 * j.ng; k++) am_tensor_free(&j.views[k]);
+    free(j.views);
     free(j.items), free(j.g), free(j.rs), free(j.bad), free(j.msg);
     return st;
 }
