@@ -55,6 +55,7 @@ am_status am_canvas_open(am_canvas *c, const char *path, double w, double h)
     }
     cairo_set_source_rgb(c->cr, 1, 1, 1);
     cairo_paint(c->cr);
+    cairo_set_source_rgb(c->cr, 0, 0, 0); /* text drawn before any colour is chosen stays visible */
     cairo_select_font_face(c->cr, FONT, CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
     return AM_OK;
 }
@@ -203,9 +204,10 @@ void am_canvas_thumb(am_canvas *c, const am_thumbnail *t, double x, double y, do
 
 void am_palette(int i, double rgb[3])
 {
-    /* A colour-blind-friendly qualitative set (Okabe–Ito order, extended). */
+    /* Colour-blind-friendly (Okabe–Ito, with indigo for its black, which would vanish against
+     * the thumbnails' black sky, and grey and brown added). */
     static const unsigned pal[10] = {0x0072B2, 0xE69F00, 0x009E73, 0xCC79A7, 0x56B4E9,
-                                     0xD55E00, 0xF0E442, 0x000000, 0x999999, 0x8C564B};
+                                     0xD55E00, 0xF0E442, 0x332288, 0x999999, 0x8C564B};
     unsigned v = pal[((i % 10) + 10) % 10];
     rgb[0] = ((v >> 16) & 255) / 255.0;
     rgb[1] = ((v >> 8) & 255) / 255.0;
