@@ -105,6 +105,8 @@ am_status am_net_set_precision(am_net *net, am_precision p);
  * name any module whose ancestors are all sequential (not one inside a residual block). */
 am_status am_net_forward(am_net *net, const am_tensor *x, const char *stop_at, am_tensor *y);
 am_status am_net_backward(am_net *net, const am_tensor *dy);
+/* Zeroes every gradient. Gradients belong to the engine between am_net_zero_grad and the end of
+ * the next backward (that backward may write rather than add where it knows they are zero). */
 void am_net_zero_grad(am_net *net);
 /* Gradient with respect to the input x of the last forward (NCHW), valid after backward until the
  * next forward. Computed on the first call (training never needs it); NULL with am_errmsg() set

@@ -8,7 +8,8 @@
 typedef struct conv_state {
     am_plan_key key; /* input shape and thread count the primitives are for */
     am_prim fwd, bwd_data, bwd_w;
-    am_prim to_fwd, to_bwd, dw_add; /* weights to each layout; weight gradient added to the plain one */
+    am_prim to_fwd, to_bwd;  /* weights into each primitive's layout */
+    am_prim dw_add, dw_set;  /* weight gradient added to (written into) PyTorch's OIHW one */
     dnnl_memory_desc_t w_plain, b_md, w_fwd_md, w_bwd_md, dw_md, dsrc_md;
     am_buf w_fwd, w_bwd, dw, db, dsrc; /* dsrc: data gradient in the primitive's layout */
     uint64_t fwd_version, bwd_version; /* parameter version the reordered copies hold (0: none) */
@@ -24,6 +25,7 @@ static void conv_state_free(void *p)
     am_prim_free(&c->to_fwd);
     am_prim_free(&c->to_bwd);
     am_prim_free(&c->dw_add);
+    am_prim_free(&c->dw_set);
     am_buf_free(&c->w_fwd);
     am_buf_free(&c->w_bwd);
     am_buf_free(&c->dw);
@@ -85,6 +87,7 @@ static am_status plan(am_module *m, am_net *net, conv_state *c, const am_act *x,
     AM_TRY(am_prim_reorder(&c->to_bwd, &c->w_plain, &wb, 0, who));
     /* One pass adds the blocked weight gradient into PyTorch's OIHW gradient. */
     AM_TRY(am_prim_reorder(&c->dw_add, &c->dw_md, &c->w_plain, 1, who));
+    AM_TRY(am_prim_reorder(&c->dw_set, &c->dw_md, &c->w_plain, 0, who));
     AM_TRY(am_buf_reserve(&c->db, (size_t)m->out_ch, who));
     am_plan_key_set(&c->key, &x->s, net);
     return AM_OK;
@@ -149,7 +152,8 @@ am_status am_conv_backward(am_module *m, am_net *net, const am_act *dy, int need
                        {DNNL_ARG_DIFF_BIAS, &c->b_md, c->db.data}};
     AM_TRY(am_prim_run(&c->bwd_w, net, m->bias ? 4 : 3, a, am_mod_who(m)));
     am_dnn_arg add[2] = {{DNNL_ARG_FROM, &c->dw_md, c->dw.data}, {DNNL_ARG_TO, &c->w_plain, m->p[0].grad.data}};
-    AM_TRY(am_prim_run(&c->dw_add, net, 2, add, am_mod_who(m)));
+    /* Right after am_net_zero_grad there is nothing to add to: skip reading the zeros. */
+    AM_TRY(am_prim_run(net->grads_zero ? &c->dw_set : &c->dw_add, net, 2, add, am_mod_who(m)));
     if (m->bias) am_accumulate(m->p[1].grad.data, c->db.data, m->out_ch);
     if (need_dx) return am_conv_backward_data(m, net, dy);
     m->dx.s = m->in->s; /* filled on demand by am_net_input_grad */

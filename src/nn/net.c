@@ -241,6 +241,7 @@ void am_net_zero_grad(am_net *net)
         am_tensor *g = &net->params[i]->grad;
         if (g->data) memset(g->data, 0, (size_t)am_tensor_numel(g) * sizeof(float));
     }
+    net->grads_zero = 1;
 }
 
 static am_status tensor_shape(const am_tensor *t, am_shape *s, const char *what)
@@ -321,7 +322,9 @@ am_status am_net_backward(am_net *net, const am_tensor *dy)
     net->pending = NULL;
     net->have_bwd = net->have_dx = 0;
     const am_act *dx;
-    AM_TRY(am_mod_backward(net->root, net, &net->dy, 0, &dx));
+    am_status st = am_mod_backward(net->root, net, &net->dy, 0, &dx);
+    net->grads_zero = 0;
+    AM_TRY(st);
     net->dxp = dx;
     net->have_bwd = 1;
     return AM_OK;

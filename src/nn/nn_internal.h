@@ -89,6 +89,7 @@ struct am_net {
     am_precision precision;
     int nthr; /* threads oneDNN uses in the current call */
     int profiling;
+    int grads_zero; /* set by am_net_zero_grad, cleared by the backward that follows */
     am_net_profile profile;
     void *stream; /* dnnl_stream_t, one per network so replicas can run in parallel */
 
