@@ -163,6 +163,16 @@ int main(void)
     CHECK_OK(am_figure_map(path, &e, pp, 2, km.labels, 30, &fo));
     check_png(path, 2000, 900, 0.03);
 
+    /* An overall title is drawn (dark pixels in the band above the panels). */
+    am_figure_opts titled = fo;
+    titled.title = "PCA of the sample";
+    snprintf(path, sizeof path, "%s/pca_titled.png", dir);
+    CHECK_OK(am_figure_map(path, &e, pp, 2, km.labels, 0, &titled));
+    int tw = 0, thh = 0;
+    uint8_t *tp = read_png(path, &tw, &thh);
+    CHECK(tp && dark_fraction(tp, tw, 50) > 0.002, "no title text in the top band of %s", path);
+    free(tp);
+
     /* Cluster examples: the members nearest each centre. */
     int per = 5;
     int64_t *ex = malloc((size_t)ko.k * per * sizeof *ex);
