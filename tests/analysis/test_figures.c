@@ -169,9 +169,9 @@ int main(void)
     snprintf(path, sizeof path, "%s/pca_titled.png", dir);
     CHECK_OK(am_figure_map(path, &e, pp, 2, km.labels, 0, &titled));
     int tw = 0, thh = 0;
-    uint8_t *tp = read_png(path, &tw, &thh);
-    CHECK(tp && dark_fraction(tp, tw, 50) > 0.002, "no title text in the top band of %s", path);
-    free(tp);
+    uint8_t *tpx = read_png(path, &tw, &thh);
+    CHECK(tpx && dark_fraction(tpx, tw, 50) > 0.002, "no title text in the top band of %s", path);
+    free(tpx);
 
     /* Cluster examples: the members nearest each centre. */
     int per = 5;
