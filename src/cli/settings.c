@@ -226,6 +226,32 @@ static am_status get_table(const loader *L, const am_toml_value *root, const cha
 
 /* ---- [augmentation]: nested tables flatten to the augment module's dotted keys ---- */
 
+/* The nearest key the augment module accepts: candidates are probed on a scratch pipeline, so
+ * a suggestion is always a key that module really knows. */
+static void nearest_aug_key(const char *key, char *out, size_t size)
+{
+    static const char *const fields[] = {"enabled", "p", "brightness", "contrast", "min_degrees", "max_degrees",
+                                         "interpolation", "fill", "kernel", "sigma_min", "sigma_max"};
+    int best = INT_MAX;
+    out[0] = '\0';
+    for (int k = -1; k < AM_AUG_COUNT; k++) {
+        for (size_t f = 0; f < (k < 0 ? 3 : sizeof fields / sizeof fields[0]); f++) {
+            static const char *const top[] = {"normalize", "shared", "order"};
+            char cand[64];
+            if (k < 0) snprintf(cand, sizeof cand, "%s", top[f]);
+            else snprintf(cand, sizeof cand, "%s.%s", am_aug_name((am_aug_kind)k), fields[f]);
+            int d = am_cli_edit_distance(key, cand);
+            am_augment scratch;
+            am_augment_default(&scratch);
+            if (d < best && am_augment_set_str(&scratch, cand, "1") != AM_ERR_NOTFOUND) {
+                best = d;
+                snprintf(out, size, "%s", cand);
+            }
+        }
+    }
+    if (best > 3) out[0] = '\0';
+}
+
 static am_status load_augmentation(const loader *L, const am_toml_value *t, const char *prefix)
 {
     for (size_t i = 0; i < t->n; i++) {
@@ -256,9 +282,13 @@ static am_status load_augmentation(const loader *L, const am_toml_value *t, cons
         } else {
             return type_error(L, v, name, "a number, boolean or string");
         }
-        if (s != AM_OK)
-            return am_error_prefix(s, "%s:%d:%d", L->file, v->key_line ? v->key_line : v->line,
-                                   v->key_line ? v->key_column : v->column);
+        if (s == AM_ERR_NOTFOUND) {
+            char near[64];
+            nearest_aug_key(key, near, sizeof near);
+            return am_error(s, "%s:%d:%d: unknown key '%s'%s%s%s", L->file, v->key_line, v->key_column, name,
+                            near[0] ? " (did you mean 'augmentation." : "", near, near[0] ? "'?)" : "");
+        }
+        if (s != AM_OK) return am_error_prefix(s, "%s:%d:%d", L->file, v->line, v->column);
     }
     return AM_OK;
 }

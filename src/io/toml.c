@@ -925,7 +925,7 @@ static am_status parse_keyval(parser *p, am_toml_value *table, int depth)
                  old->key_line ? old->key_line : old->line);
         goto done;
     }
-    linecol(p, last->pos, &v->key_line, &v->key_column);
+    linecol(p, k.v[0].pos, &v->key_line, &v->key_column); /* where the whole (dotted) key starts */
     s = table_add(t, last, v);
 done:
     keypath_free(&k);
