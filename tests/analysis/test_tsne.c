@@ -69,6 +69,12 @@ int main(void)
     o.seed = 4;
     CHECK_OK(am_tsne(x, m, dim, &o, y2, NULL));
     CHECK(memcmp(y, y2, 2 * m * sizeof *y) != 0, "another seed (random start) gave the same map");
+    o.pca_init = 1; /* the PCA start (BLAS and LAPACK) is thread-count independent too */
+    CHECK_OK(am_tsne(x, m, dim, &o, y, NULL));
+    omp_set_num_threads(1);
+    CHECK_OK(am_tsne(x, m, dim, &o, y2, NULL));
+    omp_set_num_threads(2);
+    CHECK(memcmp(y, y2, 2 * m * sizeof *y) == 0, "PCA start, 2 threads vs 1 thread: maps differ");
 
     /* 3-D, fewer points. */
     am_tsne_defaults(&o);
