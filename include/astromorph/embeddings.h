@@ -5,7 +5,9 @@
  *  - safetensors (the native form): tensor "embeddings" F32 [N, D], tensor "labels" I32 [N] when
  *    labels are present; __metadata__ holds "format" = "astromorph.embeddings", "version" = "1",
  *    "model" (when known) and "rows": a JSON array with one object per row
- *    {"object", "ra", "dec", "restfreq", "filepath", "extra"}.
+ *    {"object", "ra", "dec", "restfreq", "filepath", "extra"}. When that array is too long for
+ *    a safetensors header (over 48 MB, some 300 000 rows), it is stored instead as the bytes of
+ *    a U8 tensor "rows_json"; the reader takes either.
  *  - the original package's CSV export (pandas `to_csv(sep=";")`): a header
  *    `;cluster;object;right ascension;declination;rest freq;filepath;emb_dim_0;...;emb_dim_{D-1}`
  *    (the first, unnamed column is the row index), one row per image, fields quoted with `"` only

@@ -12,6 +12,10 @@
 #define EMB_FORMAT "astromorph.embeddings"
 #define EMB_VERSION "1"
 
+/* Row metadata longer than this goes into a U8 tensor "rows_json" instead of __metadata__, which
+ * safetensors readers (ours included) cap at 100 MB of header: about 300 000 rows fit below it. */
+enum { ROWS_IN_HEADER_MAX = 48 * 1000 * 1000 };
+
 am_status am_embeddings_alloc(am_embeddings *e, int64_t n, int64_t dim)
 {
     memset(e, 0, sizeof *e);
@@ -98,7 +102,11 @@ am_status am_embeddings_write(const am_embeddings *e, const char *path)
     if (s == AM_OK) s = am_st_writer_meta(w, "format", EMB_FORMAT);
     if (s == AM_OK) s = am_st_writer_meta(w, "version", EMB_VERSION);
     if (s == AM_OK && e->model) s = am_st_writer_meta(w, "model", e->model);
-    if (s == AM_OK) s = am_st_writer_meta(w, "rows", rows);
+    if (s == AM_OK) {
+        int64_t len = (int64_t)strlen(rows);
+        s = len <= ROWS_IN_HEADER_MAX ? am_st_writer_meta(w, "rows", rows)
+                                      : am_st_writer_add(w, "rows_json", AM_DT_U8, 1, &len, rows);
+    }
     if (s == AM_OK) s = am_st_writer_write(w, path);
     free(rows);
     am_st_writer_free(w);
@@ -195,7 +203,21 @@ static am_status read_st(am_embeddings *e, const am_safetensors *st, const char 
         }
     }
     const char *rows = am_st_meta(st, "rows");
-    if (rows) AM_TRY(parse_rows(e, rows, path));
+    const am_st_entry *rj = am_st_find(st, "rows_json");
+    if (rows) {
+        AM_TRY(parse_rows(e, rows, path));
+    } else if (rj) {
+        if (rj->dtype != AM_DT_U8 || rj->ndim != 1)
+            return am_error(AM_ERR_FORMAT, "%s: tensor 'rows_json' must be U8 and 1-D", path);
+        size_t len = (size_t)(rj->end - rj->begin);
+        char *text = malloc(len + 1);
+        if (!text) return am_error(AM_ERR_NOMEM, "%s: out of memory", path);
+        memcpy(text, st->data + rj->begin, len);
+        text[len] = 0;
+        am_status s = parse_rows(e, text, path);
+        free(text);
+        AM_TRY(s);
+    }
     return am_embeddings_set_model(e, am_st_meta(st, "model"));
 }
 

@@ -199,6 +199,23 @@ int main(void)
         am_st_writer_free(w);
         CHECK_FAILS(am_embeddings_load(&e, p4), AM_ERR_FORMAT, bad[t].needle);
     }
+    /* Row metadata as a "rows_json" tensor (how very large sets are written) reads the same. */
+    {
+        const char *rj = "[{\"object\":\"big\",\"filepath\":\"a.fits\"},{\"object\":\"set\"}]";
+        int64_t len = (int64_t)strlen(rj);
+        am_st_writer *w2 = am_st_writer_new();
+        CHECK_OK(am_st_writer_add(w2, "embeddings", AM_DT_F32, 2, sh2, v));
+        CHECK_OK(am_st_writer_add(w2, "rows_json", AM_DT_U8, 1, &len, rj));
+        CHECK_OK(am_st_writer_write(w2, p4));
+        am_st_writer_free(w2);
+        am_embeddings big;
+        CHECK_OK(am_embeddings_load(&big, p4));
+        CHECK(big.n == 2 && strcmp(big.meta[0].object, "big") == 0 && strcmp(big.meta[1].object, "set") == 0 &&
+                  big.meta[0].filepath && strcmp(big.meta[0].filepath, "a.fits") == 0,
+              "rows_json tensor not read");
+        am_embeddings_free(&big);
+    }
+
     /* Another program's safetensors file is refused by its format tag. */
     am_st_writer *w = am_st_writer_new();
     CHECK_OK(am_st_writer_add(w, "embeddings", AM_DT_F32, 2, sh2, v));
