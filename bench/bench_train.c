@@ -410,6 +410,24 @@ static int train(const opts *o, double peak, const char *isa, int threads)
 
 /* ---- infer ---- */
 
+/* Seconds to embed x[0..n) on the replicas in parallel, one image per thread at a time. */
+static double parallel_embed(am_byol **rep, const am_tensor *x, int64_t n, float *E, int64_t dim, int threads,
+                             int *failed)
+{
+    double t0 = now_s();
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+    for (int64_t i = 0; i < n; i++) {
+        am_tensor e = {0};
+        if (am_byol_embed(rep[omp_get_thread_num()], &x[i], &e) != AM_OK) {
+            *failed = 1;
+        } else {
+            memcpy(E + i * dim, e.data, (size_t)dim * sizeof(float));
+            am_tensor_free(&e);
+        }
+    }
+    return now_s() - t0;
+}
+
 static int infer(const opts *o, double peak, const char *isa, int threads)
 {
     source s;
@@ -435,9 +453,24 @@ static int infer(const opts *o, double peak, const char *isa, int threads)
     printf("# inference: %lld images, inputs loaded in %.2f s, %.2f GFLOP/image\n", (long long)s.count, t_load,
            flops * 1e-9);
 
-    /* 1. one image at a time, threads inside the layers (as the original, and our CLI today) */
+    /* Replicas for the parallel modes. Their first pass over the data is "cold": for a set of
+     * many sizes it includes making the primitives of every new shape, as a single real run does. */
+    am_byol **rep = calloc((size_t)threads, sizeof *rep);
+    for (int r = 0; r < threads; r++) {
+        CHECK(am_byol_clone(&rep[r], b));
+        am_byol_set_mode(rep[r], AM_MODE_EVAL);
+    }
+    int failed = 0;
+    double t_cold = parallel_embed(rep, x, s.count, E, dim, threads, &failed);
+    double ips_par = (double)s.count / parallel_embed(rep, x, s.count, E, dim, threads, &failed);
+    if (failed) {
+        fprintf(stderr, "bench_train: parallel inference failed\n");
+        return 1;
+    }
+
+    /* One image at a time, threads inside the layers (as the original does, and our CLI today). */
     am_tensor emb = {0};
-    CHECK(am_byol_embed(b, &x[0], &emb)); /* warm-up: primitives for the first shape */
+    CHECK(am_byol_embed(b, &x[0], &emb)); /* warm-up: this network's plans for the first shape */
     am_tensor_free(&emb);
     t0 = now_s();
     for (int64_t i = 0; i < s.count; i++) {
@@ -446,36 +479,6 @@ static int infer(const opts *o, double peak, const char *isa, int threads)
         am_tensor_free(&emb);
     }
     double ips_serial = (double)s.count / (now_s() - t0);
-
-    /* 2. images in parallel, one network copy per thread */
-    am_byol **rep = calloc((size_t)threads, sizeof *rep);
-    for (int r = 0; r < threads; r++) {
-        CHECK(am_byol_clone(&rep[r], b));
-        am_byol_set_mode(rep[r], AM_MODE_EVAL);
-    }
-    int failed = 0;
-#pragma omp parallel num_threads(threads)
-    { /* warm-up */
-        am_tensor e = {0};
-        if (am_byol_embed(rep[omp_get_thread_num()], &x[0], &e) != AM_OK) failed = 1;
-        am_tensor_free(&e);
-    }
-    t0 = now_s();
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
-    for (int64_t i = 0; i < s.count; i++) {
-        am_tensor e = {0};
-        if (am_byol_embed(rep[omp_get_thread_num()], &x[i], &e) != AM_OK) {
-            failed = 1;
-        } else {
-            memcpy(E + i * dim, e.data, (size_t)dim * sizeof(float));
-            am_tensor_free(&e);
-        }
-    }
-    double ips_par = (double)s.count / (now_s() - t0);
-    if (failed) {
-        fprintf(stderr, "bench_train: parallel inference failed\n");
-        return 1;
-    }
 
     /* 3. consecutive equal-size images stacked into batches of up to --batch, the batches run in
      * parallel on the copies (variable sizes rarely match: this then equals 2.) */
@@ -510,15 +513,18 @@ static int infer(const opts *o, double peak, const char *isa, int threads)
         return 1;
     }
     double px = mean_pixels(&s, NULL, s.count), best = ips_batch > ips_par ? ips_batch : ips_par;
+    printf("parallel, first (cold) pass: %.1f images/s\n", (double)s.count / t_cold);
     printf("one at a time: %.1f images/s (%.1f GFLOP/s)\n", ips_serial, ips_serial * flops * 1e-9);
     printf("parallel (%d copies): %.1f images/s (%.1f GFLOP/s)\n", threads, ips_par, ips_par * flops * 1e-9);
     printf("batched (%lld batches of <= %d, in parallel): %.1f images/s (%.1f GFLOP/s = %.0f%% of peak)\n",
            (long long)ng, o->batch, ips_batch, ips_batch * flops * 1e-9, 100 * ips_batch * flops * 1e-9 / peak);
     printf("peak RSS %.0f MiB\n", peak_rss_mib());
-    printf("RESULT mode=infer network=%s images=%lld threads=%d ips_serial=%.2f ips_parallel=%.2f ips_batched=%.2f "
+    printf("RESULT mode=infer network=%s images=%lld threads=%d ips_cold=%.2f ips_serial=%.2f ips_parallel=%.2f "
+           "ips_batched=%.2f "
            "ips=%.2f gflop_per_image=%.4f gflops=%.1f peak=%.1f frac_peak=%.3f load_s=%.3f mean_pixels=%.0f "
            "us_per_pixel=%.4f rss_mib=%.0f\n",
-           o->network, (long long)s.count, threads, ips_serial, ips_par, ips_batch, best, flops * 1e-9,
+           o->network, (long long)s.count, threads, (double)s.count / t_cold, ips_serial, ips_par, ips_batch, best,
+           flops * 1e-9,
            best * flops * 1e-9, peak, best * flops * 1e-9 / peak, t_load, px, 1e6 / best / px, peak_rss_mib());
     for (int r = 0; r < threads; r++) am_byol_free(rep[r]);
     for (int64_t i = 0; i < s.count; i++) am_tensor_free(&x[i]);
@@ -533,7 +539,7 @@ static int infer(const opts *o, double peak, const char *isa, int threads)
  * --batch images), each part timed ---- */
 
 enum { PH_LOAD, PH_D2, PH_AUG, PH_FWD, PH_BWD, PH_SYNC, PH_REDUCE, PH_ADAM, PH_EMA, PH_N };
-static const char *phase_name[PH_N] = {"load (FITS read)", "D2 copies + normalise", "augment (2 views)",
+static const char *phase_name[PH_N] = {"load (FITS read, first pass)", "D2 copies + normalise", "augment (2 views)",
                                         "forward (target + online + loss)", "backward (online)",
                                         "copy state to replicas", "gradient reduction", "optimizer (Adam)",
                                         "EMA of target"};
@@ -550,6 +556,7 @@ static int phases(const opts *o, double peak, const char *isa, int threads)
         CHECK(am_byol_clone(&rep[r], master));
         CHECK(am_byol_clone(&fwd[r], master));
         am_byol_set_mode(fwd[r], AM_MODE_TRAIN);
+        am_net_set_profiling(am_byol_network(rep[r]), 1);
     }
     size_t np = am_byol_param_count(master);
     am_param **params = calloc(np, sizeof *params);
@@ -559,62 +566,73 @@ static int phases(const opts *o, double peak, const char *isa, int threads)
     double ph[PH_N] = {0}; /* wall seconds for serial parts, thread seconds for parallel ones */
     const int64_t n = s.count;
     int failed = 0;
-    double t_all = now_s();
-    for (int64_t pos = 0; pos < n && !failed; pos += o->batch) {
-        int64_t m = n - pos < o->batch ? n - pos : o->batch;
-        double t0 = now_s();
-        for (int r = 0; r < threads; r++) {
-            CHECK(am_byol_copy_state(rep[r], master));
-            am_byol_set_mode(rep[r], AM_MODE_TRAIN);
-            am_byol_zero_grad(rep[r]);
+    /* Two passes over the images: the first creates the primitives of every shape and reads the
+     * files (its load time is kept: later passes hit the dataset's cache), the second is timed. */
+    double t_all = 0, load_first = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) {
+            load_first = ph[PH_LOAD];
+            memset(ph, 0, sizeof ph);
+            for (int r = 0; r < threads; r++) am_net_set_profiling(am_byol_network(rep[r]), 1);
+            t_all = now_s();
         }
-        ph[PH_SYNC] += now_s() - t0;
+        for (int64_t pos = 0; pos < n && !failed; pos += o->batch) {
+            int64_t m = n - pos < o->batch ? n - pos : o->batch;
+            double t0 = now_s();
+            for (int r = 0; r < threads; r++) {
+                CHECK(am_byol_copy_state(rep[r], master));
+                am_byol_set_mode(rep[r], AM_MODE_TRAIN);
+                am_byol_zero_grad(rep[r]);
+            }
+            ph[PH_SYNC] += now_s() - t0;
 #pragma omp parallel num_threads(threads) reduction(+ : ph[:PH_N])
-        {
-            const int r = omp_get_thread_num();
-            for (int64_t k = pos + r; k < pos + m; k += threads) {
-                double a = now_s();
-                am_tensor img = {0}, d2 = {0}, v1 = {0}, v2 = {0};
-                am_status st = am_dataset_get(s.ds, k, &img, NULL);
-                double b1 = now_s();
-                if (st == AM_OK) st = am_d2_copies(&img, s.stacksize, &d2);
-                if (st == AM_OK) am_normalize_batch(&d2);
-                double c = now_s();
-                if (st == AM_OK) st = am_augment_view(&s.aug, &d2, &v1, 42, 0, (uint64_t)k, 1);
-                if (st == AM_OK) st = am_augment_view(&s.aug, &d2, &v2, 42, 0, (uint64_t)k, 2);
-                double d = now_s(), loss;
-                /* forward alone (on a copy of its own: a network that ran a forward without a backward
-                 * can hang in its next backward, see bench/README.md), then forward + backward on the
-                 * same views: the difference is the backward */
-                if (st == AM_OK) st = am_byol_step(fwd[r], &v1, &v2, 0.0f, &loss);
-                double e = now_s();
-                if (st == AM_OK) st = am_byol_step(rep[r], &v1, &v2, 1.0f, &loss);
-                double f = now_s();
-                ph[PH_LOAD] += b1 - a, ph[PH_D2] += c - b1, ph[PH_AUG] += d - c, ph[PH_FWD] += e - d;
-                ph[PH_BWD] += (f - e) - (e - d);
-                if (st != AM_OK) failed = 1;
-                am_tensor_free(&img), am_tensor_free(&d2), am_tensor_free(&v1), am_tensor_free(&v2);
+            {
+                const int r = omp_get_thread_num();
+                for (int64_t k = pos + r; k < pos + m; k += threads) {
+                    double a = now_s();
+                    am_tensor img = {0}, d2 = {0}, v1 = {0}, v2 = {0};
+                    am_status st = am_dataset_get(s.ds, k, &img, NULL);
+                    double b1 = now_s();
+                    if (st == AM_OK) st = am_d2_copies(&img, s.stacksize, &d2);
+                    if (st == AM_OK) am_normalize_batch(&d2);
+                    double c = now_s();
+                    if (st == AM_OK) st = am_augment_view(&s.aug, &d2, &v1, 42, (uint64_t)pass, (uint64_t)k, 1);
+                    if (st == AM_OK) st = am_augment_view(&s.aug, &d2, &v2, 42, (uint64_t)pass, (uint64_t)k, 2);
+                    double d = now_s(), loss;
+                    /* forward alone (on a copy of its own: a network that ran a forward without a backward
+                     * can hang in its next backward, see bench/README.md), then forward + backward on the
+                     * same views: the difference is the backward */
+                    if (st == AM_OK) st = am_byol_step(fwd[r], &v1, &v2, 0.0f, &loss);
+                    double e = now_s();
+                    if (st == AM_OK) st = am_byol_step(rep[r], &v1, &v2, 1.0f, &loss);
+                    double f = now_s();
+                    ph[PH_LOAD] += b1 - a, ph[PH_D2] += c - b1, ph[PH_AUG] += d - c, ph[PH_FWD] += e - d;
+                    ph[PH_BWD] += (f - e) - (e - d);
+                    if (st != AM_OK) failed = 1;
+                    am_tensor_free(&img), am_tensor_free(&d2), am_tensor_free(&v1), am_tensor_free(&v2);
+                }
             }
-        }
-        t0 = now_s();
-        for (size_t i = 0; i < np; i++) { /* as the trainer: replica gradients summed in order */
-            am_tensor *g = &params[i]->grad;
-            int64_t cnt = am_tensor_numel(g);
-            memcpy(g->data, am_byol_param(rep[0], i)->grad.data, (size_t)cnt * sizeof(float));
-            for (int r = 1; r < threads; r++) {
-                const float *src = am_byol_param(rep[r], i)->grad.data;
-                for (int64_t j = 0; j < cnt; j++) g->data[j] += src[j];
+            t0 = now_s();
+            for (size_t i = 0; i < np; i++) { /* as the trainer: replica gradients summed in order */
+                am_tensor *g = &params[i]->grad;
+                int64_t cnt = am_tensor_numel(g);
+                memcpy(g->data, am_byol_param(rep[0], i)->grad.data, (size_t)cnt * sizeof(float));
+                for (int r = 1; r < threads; r++) {
+                    const float *src = am_byol_param(rep[r], i)->grad.data;
+                    for (int64_t j = 0; j < cnt; j++) g->data[j] += src[j];
+                }
             }
+            double t1 = now_s();
+            am_adam_step(&adam, params, 1e-4);
+            am_byol_params_changed(master);
+            double t2 = now_s();
+            am_byol_update_target(master);
+            double t3 = now_s();
+            ph[PH_REDUCE] += t1 - t0, ph[PH_ADAM] += t2 - t1, ph[PH_EMA] += t3 - t2;
         }
-        double t1 = now_s();
-        am_adam_step(&adam, params, 1e-4);
-        am_byol_params_changed(master);
-        double t2 = now_s();
-        am_byol_update_target(master);
-        double t3 = now_s();
-        ph[PH_REDUCE] += t1 - t0, ph[PH_ADAM] += t2 - t1, ph[PH_EMA] += t3 - t2;
     }
     double wall = now_s() - t_all;
+    ph[PH_LOAD] = load_first;
     if (failed) {
         fprintf(stderr, "bench_train: phases: a step failed: %s\n", am_errmsg());
         return 1;
@@ -626,17 +644,37 @@ static int phases(const opts *o, double peak, const char *isa, int threads)
         w[p] = parallel ? ph[p] / threads : ph[p];
         sum += w[p];
     }
-    printf("# phases over %lld images (batch %d; the forward is run twice here, so the wall time is not the "
-           "trainer's)\n",
+    printf("# phases over %lld images, second pass (batch %d; the forward is run twice here, so the wall time is "
+           "not the trainer's)\n",
            (long long)n, o->batch);
     printf("%-34s %10s %8s\n", "phase", "ms/image", "share");
     for (int p = 0; p < PH_N; p++)
         printf("%-34s %10.2f %7.1f%%\n", phase_name[p], 1e3 * w[p] / (double)n, 100 * w[p] / sum);
     printf("%-34s %10.2f (wall %.2f incl. the extra forward)\n", "sum", 1e3 * sum / (double)n, 1e3 * wall / (double)n);
+    /* The online network's layers, by kind (the engine's profile of the forward + backward run). */
+    double fs[AM_MOD_FLATTEN + 1] = {0}, bs[AM_MOD_FLATTEN + 1] = {0}, conv_flops = 0;
+    for (int r = 0; r < threads; r++) {
+        const am_net_profile *pr = am_net_get_profile(am_byol_network(rep[r]));
+        for (int k = 0; k <= AM_MOD_FLATTEN; k++) fs[k] += pr->forward_s[k], bs[k] += pr->backward_s[k];
+    }
+    for (int64_t k = 0; k < n; k++) conv_flops += item_flops(master, &s, k, 4);
+    printf("# online network by layer kind, ms/image (its forward is half of the forward above)\n");
+    printf("%-34s %10s %10s\n", "kind", "forward", "backward");
+    for (int k = 0; k <= AM_MOD_FLATTEN; k++)
+        if (fs[k] + bs[k] > 0)
+            printf("%-34s %10.2f %10.2f\n", am_module_kind_name((am_module_kind)k), 1e3 * fs[k] / threads / (double)n,
+                   1e3 * bs[k] / threads / (double)n);
+    /* Each thread runs its own image single-threaded, so compare with one thread's peak. */
+    const double per_thread_peak = peak / threads;
+    printf("Conv2d: forward %.1f GFLOP/s, backward %.1f GFLOP/s per thread (peak/thread %.1f)\n",
+           conv_flops / fs[AM_MOD_CONV2D] * 1e-9, 2 * conv_flops / bs[AM_MOD_CONV2D] * 1e-9, per_thread_peak);
     printf("RESULT mode=phases network=%s images=%lld threads=%d", o->network, (long long)n, threads);
     static const char *key[PH_N] = {"load", "d2", "augment", "forward", "backward", "sync", "reduce", "adam", "ema"};
     for (int p = 0; p < PH_N; p++) printf(" %s_ms=%.3f", key[p], 1e3 * w[p] / (double)n);
-    printf(" rss_mib=%.0f\n", peak_rss_mib());
+    printf(" conv_fwd_ms=%.3f conv_bwd_ms=%.3f bn_fwd_ms=%.3f bn_bwd_ms=%.3f mean_pixels=%.0f rss_mib=%.0f\n",
+           1e3 * fs[AM_MOD_CONV2D] / threads / (double)n, 1e3 * bs[AM_MOD_CONV2D] / threads / (double)n,
+           1e3 * fs[AM_MOD_BATCHNORM2D] / threads / (double)n, 1e3 * bs[AM_MOD_BATCHNORM2D] / threads / (double)n,
+           mean_pixels(&s, NULL, n), peak_rss_mib());
     am_adam_free(&adam);
     for (int r = 0; r < threads; r++) am_byol_free(rep[r]), am_byol_free(fwd[r]);
     free(rep), free(fwd), free(params);
