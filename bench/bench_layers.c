@@ -255,21 +255,25 @@ int main(int argc, char **argv)
     int64_t shape[4] = {4, 3, 100, 100};
     double fwd = am_net_forward_flops(n.net, shape, NULL), first = am_net_forward_flops(n.net, shape, "conv1");
     double step = 3 * fwd - first;
-    n.what = 0;
-    double mf = per_call(net_work, &n, rounds);
-    n.what = 3;
-    double ms = per_call(net_work, &n, rounds), mb = ms - mf;
-    printf("ResNet18 training step (train mode, 4x3x100x100, everything incl. BatchNorm/ReLU/pool/add/fc):\n"
-           "  forward %.2f ms (%.1f GFLOP/s), backward %.2f ms (%.1f GFLOP/s)\n"
-           "  forward + backward %.2f ms for %.2f GFLOP: %.1f GFLOP/s = %.0f %% of the measured FMA peak\n",
-           mf * 1e3, fwd / mf * 1e-9, mb * 1e3, (step - fwd) / mb * 1e-9, ms * 1e3, step * 1e-9, step / ms * 1e-9,
-           100 * step / ms * 1e-9 / peak);
+    printf("ResNet18 training step (train mode, 4x3x100x100, everything incl. BatchNorm/ReLU/pool/add/fc):\n");
+    for (int prec = 0; prec < 2; prec++) {
+        if (am_net_set_precision(n.net, prec ? AM_PRECISION_BF16 : AM_PRECISION_FP32) != AM_OK) die("precision");
+        n.what = 0;
+        double mf = per_call(net_work, &n, rounds);
+        n.what = 3;
+        double ms = per_call(net_work, &n, rounds), mb = ms - mf;
+        printf("  %s: forward %.2f ms (%.1f GFLOP/s), backward %.2f ms (%.1f GFLOP/s)\n"
+               "        forward + backward %.2f ms for %.2f GFLOP: %.1f GFLOP/s = %.0f %% of the FP32 FMA peak\n",
+               prec ? "BF16" : "FP32", mf * 1e3, fwd / mf * 1e-9, mb * 1e3, (step - fwd) / mb * 1e-9, ms * 1e3,
+               step * 1e-9, step / ms * 1e-9, 100 * step / ms * 1e-9 / peak);
+    }
+    if (am_net_set_precision(n.net, AM_PRECISION_FP32) != AM_OK) die("precision");
     /* Where a step's time goes, per layer kind. */
     am_net_set_profiling(n.net, 1);
     int steps = 2 * rounds;
     for (int i = 0; i < steps; i++) net_work(&n);
     const am_net_profile *pr = am_net_get_profile(n.net);
-    printf("\n  per step, by layer kind (profiled, %d steps):\n  %-18s %6s %9s %9s\n", steps, "kind", "calls",
+    printf("\n  FP32, per step, by layer kind (profiled, %d steps):\n  %-18s %6s %9s %9s\n", steps, "kind", "calls",
            "fwd ms", "bwd ms");
     double sum = 0;
     for (int k = 0; k <= AM_MOD_FLATTEN; k++) {

@@ -95,8 +95,10 @@ typedef enum { AM_MODE_TRAIN, AM_MODE_EVAL } am_mode;
 void am_net_set_mode(am_net *net, am_mode mode);
 am_mode am_net_mode(const am_net *net);
 
-/* Arithmetic. FP32 everywhere, or BF16 convolutions with FP32 master weights and accumulation.
- * BF16 is not implemented yet: asking for it returns AM_ERR_VALUE and leaves FP32. */
+/* Arithmetic. FP32 everywhere, or BF16 convolutions with FP32 master weights and accumulation
+ * (inputs, output gradients and weights rounded to BF16 for the convolutions only; everything
+ * else, and every gradient the API shows, stays FP32). A convolution for which oneDNN has no fast
+ * BF16 kernel on this CPU stays FP32. Expect ~1 % relative differences from FP32. */
 typedef enum { AM_PRECISION_FP32, AM_PRECISION_BF16 } am_precision;
 am_status am_net_set_precision(am_net *net, am_precision p);
 

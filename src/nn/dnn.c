@@ -33,22 +33,36 @@ am_status am_dnn_ok(dnnl_status_t s, const char *what)
                     why, (int)s);
 }
 
-void am_dnn_md(dnnl_memory_desc_t *md, int ndim, const int64_t *dims, dnnl_format_tag_t tag)
+void am_dnn_md_dt(dnnl_memory_desc_t *md, int ndim, const int64_t *dims, dnnl_format_tag_t tag, dnnl_data_type_t dt)
 {
     dnnl_dims_t d;
     for (int i = 0; i < ndim; i++) d[i] = dims[i];
-    dnnl_memory_desc_init_by_tag(md, ndim, d, dnnl_f32, tag);
+    dnnl_memory_desc_init_by_tag(md, ndim, d, dt, tag);
 }
 
-void am_dnn_md_act(dnnl_memory_desc_t *md, const am_act *a)
+void am_dnn_md(dnnl_memory_desc_t *md, int ndim, const int64_t *dims, dnnl_format_tag_t tag)
+{
+    am_dnn_md_dt(md, ndim, dims, tag, dnnl_f32);
+}
+
+void am_dnn_md_act_dt(dnnl_memory_desc_t *md, const am_act *a, dnnl_data_type_t dt)
 {
     if (a->s.ndim == 2) {
         int64_t d[2] = {a->s.n, a->s.c};
-        am_dnn_md(md, 2, d, dnnl_nc);
+        am_dnn_md_dt(md, 2, d, dnnl_nc, dt);
     } else {
         int64_t d[4] = {a->s.n, a->s.c, a->s.h, a->s.w};
-        am_dnn_md(md, 4, d, a->blocked ? dnnl_nChw16c : dnnl_nchw);
+        am_dnn_md_dt(md, 4, d, a->blocked ? dnnl_nChw16c : dnnl_nchw, dt);
     }
+}
+
+void am_dnn_md_act(dnnl_memory_desc_t *md, const am_act *a) { am_dnn_md_act_dt(md, a, dnnl_f32); }
+
+int am_prim_is_reference(const am_prim *p)
+{
+    const char *impl = NULL;
+    if (dnnl_primitive_desc_query(p->pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success || !impl) return 1;
+    return strncmp(impl, "ref", 3) == 0;
 }
 
 static am_status finish_prim(am_prim *p, const char *what)

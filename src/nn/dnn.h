@@ -15,6 +15,9 @@ am_status am_dnn_ok(dnnl_status_t s, const char *what);
  * (dnnl_format_tag_any lets a primitive choose). */
 void am_dnn_md_act(dnnl_memory_desc_t *md, const am_act *a);
 void am_dnn_md(dnnl_memory_desc_t *md, int ndim, const int64_t *dims, dnnl_format_tag_t tag);
+/* The same with another data type (dnnl_bf16 for the low-precision convolutions). */
+void am_dnn_md_act_dt(dnnl_memory_desc_t *md, const am_act *a, dnnl_data_type_t dt);
+void am_dnn_md_dt(dnnl_memory_desc_t *md, int ndim, const int64_t *dims, dnnl_format_tag_t tag, dnnl_data_type_t dt);
 
 /* A primitive with its descriptor and its own scratchpad (user-managed, so that replicas of a
  * network sharing cached primitives can execute them concurrently). */
@@ -30,6 +33,8 @@ am_status am_prim_reorder(am_prim *p, const dnnl_memory_desc_t *src, const dnnl_
                           int accumulate, const char *what);
 const dnnl_memory_desc_t *am_prim_md(const am_prim *p, dnnl_query_t what, int index);
 void am_prim_free(am_prim *p);
+/* 1 when oneDNN chose its reference (slow, untuned) implementation. */
+int am_prim_is_reference(const am_prim *p);
 
 typedef struct am_dnn_arg {
     int arg;

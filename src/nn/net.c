@@ -228,11 +228,9 @@ am_mode am_net_mode(const am_net *net) { return net->mode; }
 
 am_status am_net_set_precision(am_net *net, am_precision p)
 {
-    if (p == AM_PRECISION_FP32) {
-        net->precision = p;
-        return AM_OK;
-    }
-    return am_error(AM_ERR_VALUE, "BF16 precision: not yet implemented in this engine (use FP32)");
+    if (p != AM_PRECISION_FP32 && p != AM_PRECISION_BF16) return am_error(AM_ERR_VALUE, "unknown precision %d", (int)p);
+    net->precision = p;
+    return AM_OK;
 }
 
 void am_net_zero_grad(am_net *net)

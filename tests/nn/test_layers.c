@@ -1,14 +1,16 @@
 /* Every layer against PyTorch 1.13 (tests/fixtures/layers.safetensors, written by
  * tools/fixtures/layers.py): output, input gradient, parameter gradients and BatchNorm's
  * running statistics, in train and eval mode, at odd shapes.
- * Tolerance: |got - want| <= 1e-4 × max|want| per tensor (float32 sums in another order). */
+ * Tolerance: |got - want| <= 1e-4 × max|want| per tensor (float32 sums in another order).
+ * The convolution cases run again in BF16 precision, to 3e-2 × max|want| (BF16 keeps 8 bits);
+ * the residual blocks to 0.25 × max|want| only: their BatchNorms amplify the rounding (PyTorch's
+ * own BF16 autocast differs from its FP32 result by up to 15 % on these same blocks). */
 #include <stdio.h>
 #include <string.h>
 
 #include "astromorph/nn.h"
 #include "test_util.h"
 
-#define RTOL 1e-4
 
 /* The module a spec string of layers.py describes (same grammar as its build()). */
 static am_module *build(const char *spec)
@@ -65,7 +67,7 @@ static void compare(const am_safetensors *st, const char *what, const float *got
     am_tensor_free(&want);
 }
 
-static void run_case(const am_safetensors *st, const char *name, const char *desc)
+static void run_case(const am_safetensors *st, const char *name, const char *desc, am_precision prec, double RTOL)
 {
     char key[256], mode[8];
     int off = 0;
@@ -80,6 +82,7 @@ static void run_case(const am_safetensors *st, const char *name, const char *des
     CHECK_OK(am_net_create(&net, root, 1));
     if (!net) return;
     am_net_set_mode(net, strcmp(mode, "eval") ? AM_MODE_TRAIN : AM_MODE_EVAL);
+    CHECK_OK(am_net_set_precision(net, prec));
     for (size_t i = 0; i < am_net_param_count(net); i++) {
         am_param *p = am_net_param(net, i);
         snprintf(key, sizeof key, "%s.%s", name, p->name);
@@ -119,8 +122,13 @@ int main(void)
     CHECK(st.meta_count >= 20, "only %zu cases in the fixture", st.meta_count);
     for (size_t i = 0; i < st.meta_count; i++) {
         int before = am_test_failures;
-        run_case(&st, st.meta_keys[i], st.meta_values[i]);
+        run_case(&st, st.meta_keys[i], st.meta_values[i], AM_PRECISION_FP32, 1e-4);
         printf("%-24s %-32s %s\n", st.meta_keys[i], st.meta_values[i], am_test_failures == before ? "ok" : "FAILED");
+        if (!strstr(st.meta_values[i], "conv") && !strstr(st.meta_values[i], "block")) continue;
+        before = am_test_failures;
+        run_case(&st, st.meta_keys[i], st.meta_values[i], AM_PRECISION_BF16,
+                 strstr(st.meta_values[i], "block") ? 0.25 : 3e-2);
+        printf("%-24s %-32s %s\n", st.meta_keys[i], "  (BF16)", am_test_failures == before ? "ok" : "FAILED");
     }
     am_st_free(&st);
     return am_test_finish();
