@@ -21,13 +21,6 @@ const char AC_COMMON_HELP[] =
     "  --threads N          threads to use (default: all cores)\n"
     "  -h, --help           this help\n";
 
-void ac_common_init(ac_common *c, const char *cmd)
-{
-    memset(c, 0, sizeof *c);
-    c->cmd = cmd;
-    am_thumb_opts_default(&c->thumb);
-}
-
 int ac_parse_int(const ac_common *c, const char *name, const char *arg, long lo, long hi, long *out)
 {
     char *end;
@@ -53,7 +46,8 @@ int ac_parse_double(const ac_common *c, const char *name, const char *arg, doubl
     return 1;
 }
 
-int ac_common_option(ac_common *c, int opt, const char *arg)
+/* One common option: 1 when handled, 0 when not one of them, -1 after printing an error. */
+static int common_option(ac_common *c, int opt, const char *arg)
 {
     long v;
     switch (opt) {
@@ -84,6 +78,55 @@ int ac_common_option(ac_common *c, int opt, const char *arg)
         return 1;
     default: return 0;
     }
+}
+
+static const struct option common_options[] = {
+    {"embeddings", required_argument, NULL, AC_OPT_EMBEDDINGS}, {"figure", required_argument, NULL, AC_OPT_FIGURE},
+    {"data-root", required_argument, NULL, AC_OPT_DATA_ROOT},   {"stretch", required_argument, NULL, AC_OPT_STRETCH},
+    {"threads", required_argument, NULL, AC_OPT_THREADS},       {"output", required_argument, NULL, 'o'},
+    {"help", no_argument, NULL, 'h'},
+};
+enum { N_COMMON = sizeof common_options / sizeof common_options[0], MAX_OPTIONS = 40 };
+
+int ac_parse(const ac_command *cmd, ac_common *c, void *user, int argc, char **argv)
+{
+    memset(c, 0, sizeof *c);
+    c->cmd = cmd->name;
+    am_thumb_opts_default(&c->thumb);
+    struct option all[MAX_OPTIONS];
+    int n = 0;
+    for (int i = 0; i < N_COMMON; i++) all[n++] = common_options[i];
+    for (const struct option *o = cmd->options; o->name && n < MAX_OPTIONS - 1; o++) all[n++] = *o;
+    all[n] = (struct option){NULL, 0, NULL, 0};
+    char shorts[32];
+    snprintf(shorts, sizeof shorts, "o:h%s", cmd->short_opts ? cmd->short_opts : "");
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, shorts, all, NULL)) != -1) {
+        int r = common_option(c, opt, optarg);
+        if (r < 0) return 2;
+        if (r > 0) continue;
+        if (opt == 'h') {
+            cmd->usage(stdout);
+            return 0;
+        }
+        if (opt == '?' || opt == ':') {
+            cmd->usage(stderr);
+            return 2;
+        }
+        if (!cmd->option(c, user, opt, optarg)) return 2;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "astromorph %s: unexpected argument '%s' (try --help)\n", c->cmd, argv[optind]);
+        return 2;
+    }
+    return -1;
+}
+
+am_status ac_figure_done(const ac_common *c, am_status s)
+{
+    if (s == AM_OK) fprintf(stderr, "figure: %s\n", c->figure);
+    return s;
 }
 
 static int has_suffix(const char *s, const char *suf)
@@ -181,13 +224,6 @@ void ac_meta_row(FILE *fp, const am_embeddings *e, int64_t row)
 {
     fprintf(fp, "%lld;", (long long)row);
     am_csv_meta(fp, &e->meta[row]);
-}
-
-int ac_no_extra_args(const ac_common *c, int argc, char **argv)
-{
-    if (optind >= argc) return 1;
-    fprintf(stderr, "astromorph %s: unexpected argument '%s' (try --help)\n", c->cmd, argv[optind]);
-    return 0;
 }
 
 /* Exists, ignoring a CFITSIO extension suffix "[...]". */

@@ -4,6 +4,7 @@
 #ifndef AM_CLI_ANALYSIS_COMMON_H
 #define AM_CLI_ANALYSIS_COMMON_H
 
+#include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -33,21 +34,24 @@ typedef struct ac_common {
     int threads;            /* --threads N (0: all cores) */
 } ac_common;
 
-/* The getopt_long entries of the common options (end with a NULL entry; copy them first into a
- * command's table). `-o` is the only short one. */
-#define AC_COMMON_OPTIONS                                                                              \
-    {"embeddings", required_argument, NULL, AC_OPT_EMBEDDINGS}, {"figure", required_argument, NULL, AC_OPT_FIGURE}, \
-        {"data-root", required_argument, NULL, AC_OPT_DATA_ROOT},                                    \
-        {"stretch", required_argument, NULL, AC_OPT_STRETCH}, {"threads", required_argument, NULL, AC_OPT_THREADS}, \
-        {"output", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'}
-
 /* The common options' help lines. */
 extern const char AC_COMMON_HELP[];
 
-void ac_common_init(ac_common *c, const char *cmd);
-/* Handles one getopt_long result if it is a common option: returns 1 when handled, 0 when not
- * one, -1 after printing an error (exit status 2). */
-int ac_common_option(ac_common *c, int opt, const char *arg);
+/* A command's own options: getopt_long entries (ending with a NULL entry, values from
+ * AC_OPT_FIRST_FREE or a short letter), its short letters beyond "o:h" (e.g. "k:"), a handler
+ * that returns 1, or 0 after printing why the value is bad, and its help. */
+typedef struct ac_command {
+    const char *name;
+    const struct option *options;
+    const char *short_opts;
+    int (*option)(const struct ac_common *c, void *user, int opt, const char *arg);
+    void (*usage)(FILE *fp);
+} ac_command;
+
+/* Parses argv into c (common options) and user (the command's own, through cmd->option).
+ * Returns -1 when the command should run, otherwise its exit status: 0 after --help, 2 after a
+ * usage error (already printed). */
+int ac_parse(const ac_command *cmd, ac_common *c, void *user, int argc, char **argv);
 
 /* Parses an integer option in [lo, hi]; prints "astromorph CMD: --name VALUE: ..." on failure. */
 int ac_parse_int(const ac_common *c, const char *name, const char *arg, long lo, long hi, long *out);
@@ -71,8 +75,8 @@ am_status ac_table_close(ac_table *t, am_status s); /* commits the file when s i
 void ac_meta_header(FILE *fp, const char *prefix);
 void ac_meta_row(FILE *fp, const am_embeddings *e, int64_t row);
 
-/* After getopt_long: 1 when no arguments are left over, else prints the first and returns 0. */
-int ac_no_extra_args(const ac_common *c, int argc, char **argv);
+/* Returns s, first saying on stderr where the figure went when s is AM_OK. */
+am_status ac_figure_done(const ac_common *c, am_status s);
 
 /* Figure options with thumbnails read from each row's FITS file. */
 typedef struct ac_thumbs {

@@ -112,8 +112,7 @@ static am_status run(ac_common *c, const cl_opts *co)
         free(got);
         ac_thumbs th;
         am_figure_opts fo = ac_figure_opts(&th, c, &e);
-        if (s == AM_OK) s = am_figure_clusters(c->figure, &e, r.labels, r.k, ex, per, &fo);
-        if (s == AM_OK) fprintf(stderr, "figure: %s\n", c->figure);
+        if (s == AM_OK) s = ac_figure_done(c, am_figure_clusters(c->figure, &e, r.labels, r.k, ex, per, &fo));
     }
     free(sil);
     free(dr);
@@ -123,55 +122,37 @@ static am_status run(ac_common *c, const cl_opts *co)
     return s;
 }
 
+static int option(const ac_common *c, void *user, int opt, const char *arg)
+{
+    cl_opts *co = user;
+    long v = 0;
+    int ok;
+    switch (opt) {
+    case 'k': ok = ac_parse_int(c, "-k", arg, 1, 100000, &v); co->km.k = (int)v; return ok;
+    case OPT_RESTARTS: ok = ac_parse_int(c, "--restarts", arg, 1, 10000, &v); co->km.restarts = (int)v; return ok;
+    case OPT_SEED: ok = ac_parse_int(c, "--seed", arg, 0, 0x7fffffffL, &v); co->km.seed = (uint64_t)v; return ok;
+    case OPT_MAXITER: ok = ac_parse_int(c, "--max-iter", arg, 1, 1000000, &v); co->km.max_iter = (int)v; return ok;
+    case OPT_SAMPLE: return ac_parse_int(c, "--silhouette-sample", arg, 0, 10000000, &co->sample);
+    case OPT_EXAMPLES: return ac_parse_int(c, "--examples", arg, 1, 50, &co->examples);
+    case OPT_SAVE: co->save = arg; return 1;
+    default: return 0;
+    }
+}
+
 int am_cmd_cluster(int argc, char **argv)
 {
-    static const struct option opts[] = {AC_COMMON_OPTIONS,
-                                         {"restarts", required_argument, NULL, OPT_RESTARTS},
+    static const struct option opts[] = {{"restarts", required_argument, NULL, OPT_RESTARTS},
                                          {"seed", required_argument, NULL, OPT_SEED},
                                          {"max-iter", required_argument, NULL, OPT_MAXITER},
                                          {"silhouette-sample", required_argument, NULL, OPT_SAMPLE},
                                          {"examples", required_argument, NULL, OPT_EXAMPLES},
                                          {"save", required_argument, NULL, OPT_SAVE},
                                          {NULL, 0, NULL, 0}};
+    static const ac_command cmd = {"cluster", opts, "k:", option, usage};
     ac_common c;
-    ac_common_init(&c, "cluster");
     cl_opts co = {.sample = 10000, .examples = 8};
     am_kmeans_defaults(&co.km);
-    long v;
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "k:o:h", opts, NULL)) != -1) {
-        int r = ac_common_option(&c, opt, optarg);
-        if (r < 0) return 2;
-        if (r > 0) continue;
-        switch (opt) {
-        case 'k':
-            if (!ac_parse_int(&c, "-k", optarg, 1, 100000, &v)) return 2;
-            co.km.k = (int)v;
-            break;
-        case OPT_RESTARTS:
-            if (!ac_parse_int(&c, "--restarts", optarg, 1, 10000, &v)) return 2;
-            co.km.restarts = (int)v;
-            break;
-        case OPT_SEED:
-            if (!ac_parse_int(&c, "--seed", optarg, 0, 0x7fffffffL, &v)) return 2;
-            co.km.seed = (uint64_t)v;
-            break;
-        case OPT_MAXITER:
-            if (!ac_parse_int(&c, "--max-iter", optarg, 1, 1000000, &v)) return 2;
-            co.km.max_iter = (int)v;
-            break;
-        case OPT_SAMPLE:
-            if (!ac_parse_int(&c, "--silhouette-sample", optarg, 0, 10000000, &co.sample)) return 2;
-            break;
-        case OPT_EXAMPLES:
-            if (!ac_parse_int(&c, "--examples", optarg, 1, 50, &co.examples)) return 2;
-            break;
-        case OPT_SAVE: co.save = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
-    if (!ac_no_extra_args(&c, argc, argv)) return 2;
+    int st = ac_parse(&cmd, &c, &co, argc, argv);
+    if (st >= 0) return st;
     return run(&c, &co) == AM_OK ? 0 : am_cli_fail("cluster");
 }

@@ -65,8 +65,7 @@ static am_status run(ac_common *c, const out_opts *oo)
         ac_thumbs th;
         am_figure_opts fo = ac_figure_opts(&th, c, &e);
         int top = (int)(oo->top > 0 ? (oo->top < 60 ? oo->top : 60) : 20);
-        s = am_figure_outliers(c->figure, &e, order, key, top, name, &fo);
-        if (s == AM_OK) fprintf(stderr, "figure: %s\n", c->figure);
+        s = ac_figure_done(c, am_figure_outliers(c->figure, &e, order, key, top, name, &fo));
     }
     free(knn);
     free(lof);
@@ -75,45 +74,34 @@ static am_status run(ac_common *c, const out_opts *oo)
     return s;
 }
 
+static int option(const ac_common *c, void *user, int opt, const char *arg)
+{
+    out_opts *oo = user;
+    switch (opt) {
+    case OPT_TOP: return ac_parse_int(c, "--top", arg, 1, 100000000, &oo->top);
+    case 'k': return ac_parse_int(c, "-k", arg, 1, 10000, &oo->k);
+    case OPT_METHOD:
+        if (am_outlier_method_parse(arg, "--method", &oo->method) == AM_OK) return 1;
+        am_cli_fail(c->cmd);
+        return 0;
+    case OPT_METRIC:
+        if (am_metric_parse(arg, "--metric", &oo->metric) == AM_OK) return 1;
+        am_cli_fail(c->cmd);
+        return 0;
+    default: return 0;
+    }
+}
+
 int am_cmd_outliers(int argc, char **argv)
 {
-    static const struct option opts[] = {AC_COMMON_OPTIONS,
-                                         {"top", required_argument, NULL, OPT_TOP},
+    static const struct option opts[] = {{"top", required_argument, NULL, OPT_TOP},
                                          {"method", required_argument, NULL, OPT_METHOD},
                                          {"metric", required_argument, NULL, OPT_METRIC},
                                          {NULL, 0, NULL, 0}};
+    static const ac_command cmd = {"outliers", opts, "k:", option, usage};
     ac_common c;
-    ac_common_init(&c, "outliers");
     out_opts oo = {.top = 0, .k = 10, .method = AM_OUTLIER_KNN, .metric = AM_METRIC_EUCLIDEAN};
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "k:o:h", opts, NULL)) != -1) {
-        int r = ac_common_option(&c, opt, optarg);
-        if (r < 0) return 2;
-        if (r > 0) continue;
-        switch (opt) {
-        case OPT_TOP:
-            if (!ac_parse_int(&c, "--top", optarg, 1, 100000000, &oo.top)) return 2;
-            break;
-        case 'k':
-            if (!ac_parse_int(&c, "-k", optarg, 1, 10000, &oo.k)) return 2;
-            break;
-        case OPT_METHOD:
-            if (am_outlier_method_parse(optarg, "--method", &oo.method) != AM_OK) {
-                am_cli_fail("outliers");
-                return 2;
-            }
-            break;
-        case OPT_METRIC:
-            if (am_metric_parse(optarg, "--metric", &oo.metric) != AM_OK) {
-                am_cli_fail("outliers");
-                return 2;
-            }
-            break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
-    if (!ac_no_extra_args(&c, argc, argv)) return 2;
+    int st = ac_parse(&cmd, &c, &oo, argc, argv);
+    if (st >= 0) return st;
     return run(&c, &oo) == AM_OK ? 0 : am_cli_fail("outliers");
 }

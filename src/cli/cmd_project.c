@@ -86,8 +86,7 @@ static am_status run(ac_common *c, const proj_opts *po)
         ac_thumbs th;
         am_figure_opts fo = ac_figure_opts(&th, c, &e);
         if (!po->tsne) fo.title = title;
-        s = am_figure_map(c->figure, &e, panels, ncomp >= 3 ? 2 : 1, e.labels, po->max_thumbs, &fo);
-        if (s == AM_OK) fprintf(stderr, "figure: %s\n", c->figure);
+        s = ac_figure_done(c, am_figure_map(c->figure, &e, panels, ncomp >= 3 ? 2 : 1, e.labels, po->max_thumbs, &fo));
     }
     am_pca_free(&p);
     free(y);
@@ -95,10 +94,44 @@ static am_status run(ac_common *c, const proj_opts *po)
     return s;
 }
 
+static int option(const ac_common *c, void *user, int opt, const char *arg)
+{
+    proj_opts *po = user;
+    long v;
+    switch (opt) {
+    case OPT_METHOD:
+        if (strcmp(arg, "tsne") == 0 || strcmp(arg, "t-sne") == 0) po->tsne = 1;
+        else if (strcmp(arg, "pca") == 0) po->tsne = 0;
+        else {
+            fprintf(stderr, "astromorph project: --method %s: must be tsne or pca\n", arg);
+            return 0;
+        }
+        return 1;
+    case OPT_DIMS:
+        if (!ac_parse_int(c, "--dims", arg, 2, 3, &v)) return 0;
+        po->dims = po->t.dims = (int)v;
+        return 1;
+    case OPT_PERPLEXITY: return ac_parse_double(c, "--perplexity", arg, 1, 1e4, &po->t.perplexity);
+    case OPT_SEED:
+        if (!ac_parse_int(c, "--seed", arg, 0, 0x7fffffffL, &v)) return 0;
+        po->t.seed = (uint64_t)v;
+        return 1;
+    case OPT_ITER:
+        if (!ac_parse_int(c, "--iterations", arg, 1, 1000000, &v)) return 0;
+        po->t.iterations = (int)v;
+        return 1;
+    case OPT_THETA: return ac_parse_double(c, "--theta", arg, 0, 2, &po->t.theta);
+    case OPT_THUMBS:
+        if (!ac_parse_int(c, "--max-thumbs", arg, 0, 1000, &v)) return 0;
+        po->max_thumbs = (int)v;
+        return 1;
+    default: return 0;
+    }
+}
+
 int am_cmd_project(int argc, char **argv)
 {
-    static const struct option opts[] = {AC_COMMON_OPTIONS,
-                                         {"method", required_argument, NULL, OPT_METHOD},
+    static const struct option opts[] = {{"method", required_argument, NULL, OPT_METHOD},
                                          {"dims", required_argument, NULL, OPT_DIMS},
                                          {"perplexity", required_argument, NULL, OPT_PERPLEXITY},
                                          {"seed", required_argument, NULL, OPT_SEED},
@@ -106,53 +139,11 @@ int am_cmd_project(int argc, char **argv)
                                          {"theta", required_argument, NULL, OPT_THETA},
                                          {"max-thumbs", required_argument, NULL, OPT_THUMBS},
                                          {NULL, 0, NULL, 0}};
+    static const ac_command cmd = {"project", opts, NULL, option, usage};
     ac_common c;
-    ac_common_init(&c, "project");
     proj_opts po = {.tsne = 1, .dims = 2, .max_thumbs = 60};
     am_tsne_defaults(&po.t);
-    long v;
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
-        int r = ac_common_option(&c, opt, optarg);
-        if (r < 0) return 2;
-        if (r > 0) continue;
-        switch (opt) {
-        case OPT_METHOD:
-            if (strcmp(optarg, "tsne") == 0 || strcmp(optarg, "t-sne") == 0) po.tsne = 1;
-            else if (strcmp(optarg, "pca") == 0) po.tsne = 0;
-            else {
-                fprintf(stderr, "astromorph project: --method %s: must be tsne or pca\n", optarg);
-                return 2;
-            }
-            break;
-        case OPT_DIMS:
-            if (!ac_parse_int(&c, "--dims", optarg, 2, 3, &v)) return 2;
-            po.dims = (int)v;
-            break;
-        case OPT_PERPLEXITY:
-            if (!ac_parse_double(&c, "--perplexity", optarg, 1, 1e4, &po.t.perplexity)) return 2;
-            break;
-        case OPT_SEED:
-            if (!ac_parse_int(&c, "--seed", optarg, 0, 0x7fffffffL, &v)) return 2;
-            po.t.seed = (uint64_t)v;
-            break;
-        case OPT_ITER:
-            if (!ac_parse_int(&c, "--iterations", optarg, 1, 1000000, &v)) return 2;
-            po.t.iterations = (int)v;
-            break;
-        case OPT_THETA:
-            if (!ac_parse_double(&c, "--theta", optarg, 0, 2, &po.t.theta)) return 2;
-            break;
-        case OPT_THUMBS:
-            if (!ac_parse_int(&c, "--max-thumbs", optarg, 0, 1000, &v)) return 2;
-            po.max_thumbs = (int)v;
-            break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
-    if (!ac_no_extra_args(&c, argc, argv)) return 2;
-    po.t.dims = po.dims;
+    int st = ac_parse(&cmd, &c, &po, argc, argv);
+    if (st >= 0) return st;
     return run(&c, &po) == AM_OK ? 0 : am_cli_fail("project");
 }

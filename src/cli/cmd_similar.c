@@ -69,9 +69,8 @@ static am_status run(ac_common *c, const char *object, const char *file, long in
         ac_thumbs th;
         am_figure_opts fo = ac_figure_opts(&th, c, &e);
         if (s == AM_OK)
-            s = am_figure_similar(c->figure, &e, q, nb, found, metric, have_pca ? pc : NULL,
-                                  have_pca ? p.variance_ratio : NULL, &fo);
-        if (s == AM_OK) fprintf(stderr, "figure: %s\n", c->figure);
+            s = ac_figure_done(c, am_figure_similar(c->figure, &e, q, nb, found, metric, have_pca ? pc : NULL,
+                                                    have_pca ? p.variance_ratio : NULL, &fo));
     }
     am_pca_free(&p);
     free(pc);
@@ -81,52 +80,46 @@ static am_status run(ac_common *c, const char *object, const char *file, long in
     return s;
 }
 
+typedef struct {
+    const char *object, *file;
+    long index, k;
+    int keep, queries;
+    am_metric metric;
+} sim_opts;
+
+static int option(const ac_common *c, void *user, int opt, const char *arg)
+{
+    sim_opts *so = user;
+    switch (opt) {
+    case OPT_OBJECT: so->object = arg; so->queries++; return 1;
+    case OPT_FILE: so->file = arg; so->queries++; return 1;
+    case OPT_INDEX: so->queries++; return ac_parse_int(c, "--index", arg, 0, LONG_MAX, &so->index);
+    case 'k': return ac_parse_int(c, "-k", arg, 1, 100000, &so->k);
+    case OPT_METRIC:
+        if (am_metric_parse(arg, "--metric", &so->metric) == AM_OK) return 1;
+        am_cli_fail(c->cmd);
+        return 0;
+    case OPT_KEEP: so->keep = 1; return 1;
+    default: return 0;
+    }
+}
+
 int am_cmd_similar(int argc, char **argv)
 {
-    static const struct option opts[] = {AC_COMMON_OPTIONS,
-                                         {"object", required_argument, NULL, OPT_OBJECT},
+    static const struct option opts[] = {{"object", required_argument, NULL, OPT_OBJECT},
                                          {"file", required_argument, NULL, OPT_FILE},
                                          {"index", required_argument, NULL, OPT_INDEX},
                                          {"metric", required_argument, NULL, OPT_METRIC},
                                          {"keep-same-object", no_argument, NULL, OPT_KEEP},
                                          {NULL, 0, NULL, 0}};
+    static const ac_command cmd = {"similar", opts, "k:", option, usage};
     ac_common c;
-    ac_common_init(&c, "similar");
-    const char *object = NULL, *file = NULL;
-    long index = -1, k = 6;
-    int keep = 0, queries = 0, opt;
-    am_metric metric = AM_METRIC_COSINE;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "k:o:h", opts, NULL)) != -1) {
-        int r = ac_common_option(&c, opt, optarg);
-        if (r < 0) return 2;
-        if (r > 0) continue;
-        switch (opt) {
-        case OPT_OBJECT: object = optarg; queries++; break;
-        case OPT_FILE: file = optarg; queries++; break;
-        case OPT_INDEX:
-            if (!ac_parse_int(&c, "--index", optarg, 0, LONG_MAX, &index)) return 2;
-            queries++;
-            break;
-        case 'k':
-            if (!ac_parse_int(&c, "-k", optarg, 1, 100000, &k)) return 2;
-            break;
-        case OPT_METRIC:
-            if (am_metric_parse(optarg, "--metric", &metric) != AM_OK) {
-                am_cli_fail("similar");
-                return 2;
-            }
-            break;
-        case OPT_KEEP: keep = 1; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
-    if (!ac_no_extra_args(&c, argc, argv)) return 2;
-    if (queries != 1) {
+    sim_opts so = {.index = -1, .k = 6, .metric = AM_METRIC_COSINE};
+    int st = ac_parse(&cmd, &c, &so, argc, argv);
+    if (st >= 0) return st;
+    if (so.queries != 1) {
         fprintf(stderr, "astromorph similar: give exactly one of --object, --file or --index (try --help)\n");
         return 2;
     }
-    am_status s = run(&c, object, file, index, (int)k, metric, keep);
-    return s == AM_OK ? 0 : am_cli_fail("similar");
+    return run(&c, so.object, so.file, so.index, (int)so.k, so.metric, so.keep) == AM_OK ? 0 : am_cli_fail("similar");
 }
