@@ -1,5 +1,7 @@
 /* The neural-network engine: a tree of named modules with PyTorch's state-dict names
- * (`layer2.0.downsample.1.running_var`), run forward and backward on oneDNN.
+ * (`layer2.0.downsample.1.running_var`), run forward and backward on oneDNN (convolutions,
+ * pooling, linear layers, layout changes) and on small OpenMP loops (BatchNorm, GroupNorm, ReLU,
+ * residual adds; a BatchNorm followed by a ReLU applies it in the same pass).
  *
  * Build a tree with the constructors, hand its root to am_net_create, then
  *   am_net_forward(net, x, "avgpool", &y)   x: NCHW batch (all images one size), y: output of
@@ -10,7 +12,9 @@
  * (or N×C for 2-D outputs). Primitives are cached per input shape, so images of many sizes mix
  * freely. Backward goes through the activations of the *last* forward of this network; to run
  * several images at once, give each thread its own am_net_clone (networks share no mutable
- * state, so different networks may run concurrently). */
+ * state, so different networks may run concurrently, also inside an OpenMP parallel region, where
+ * each runs single-threaded). Tested against PyTorch 1.13 in tests/nn (fixtures from
+ * tools/fixtures/layers.py). */
 #ifndef ASTROMORPH_NN_H
 #define ASTROMORPH_NN_H
 
