@@ -22,6 +22,7 @@
 #include "cli/settings.h"
 
 #define SAVEDIR "saved_models"
+enum { LABEL_LEN = 24 };
 
 typedef struct {
     const am_cli_settings *s;
@@ -163,11 +164,27 @@ static am_status newest_checkpoint(char *out, size_t size)
 }
 
 /* checkpoint_<label>.safetensors → label, so a resumed run keeps its names. */
-static void label_from_checkpoint(const char *path, char label[16])
+static void label_from_checkpoint(const char *path, char label[LABEL_LEN])
 {
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
-    if (strncmp(base, "checkpoint_", 11) == 0 && strlen(base + 11) >= 13) snprintf(label, 16, "%.13s", base + 11);
+    size_t n = strlen(base);
+    if (strncmp(base, "checkpoint_", 11) == 0 && n > 11 + 12 && n - 11 - 12 < LABEL_LEN)
+        snprintf(label, LABEL_LEN, "%.*s", (int)(n - 11 - 12), base + 11);
+}
+
+/* The original names runs by the minute; a second run in the same minute gets "_2", "_3", ...
+ * rather than mixing its log, scalars and checkpoint into the first one's. */
+static void unique_label(char label[LABEL_LEN])
+{
+    char base[LABEL_LEN], log[64], runs[64];
+    snprintf(base, sizeof base, "%s", label);
+    for (int k = 2; k < 1000; k++) {
+        snprintf(log, sizeof log, "logs/%s.log", label);
+        snprintf(runs, sizeof runs, "runs/%s", label);
+        if (!am_file_exists(log) && !am_file_exists(runs)) return;
+        snprintf(label, LABEL_LEN, "%.13s_%d", base, k);
+    }
 }
 
 static void usage(FILE *fp)
@@ -190,13 +207,15 @@ static am_status train(am_cli_settings *s, const char *resume_from, int check_on
     run r = {.s = s};
     am_byol *byol = NULL;
     am_trainer *trainer = NULL;
-    char label[16], ckpt[1024], resume_path[1024] = "";
+    char label[LABEL_LEN], ckpt[1024], resume_path[1024] = "";
 
     am_cli_time_label(label);
     if (s->resume || resume_from) {
         if (resume_from) snprintf(resume_path, sizeof resume_path, "%s", resume_from);
         else AM_TRY(newest_checkpoint(resume_path, sizeof resume_path));
         label_from_checkpoint(resume_path, label);
+    } else if (!check_only) {
+        unique_label(label);
     }
     if (!check_only) {
         char logpath[64];

@@ -1,0 +1,403 @@
+/* End to end: `astromorph training` and `astromorph inference` on a small generated set, driven
+ * by a settings file in the original package's format, with every output checked; then Ctrl-C,
+ * --resume, and the command-line contract (help, version, exit codes). Runs the program named
+ * by $AM_CLI in a temporary folder. */
+#include <dirent.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "astromorph/embeddings.h"
+#include "astromorph/fits.h"
+#include "astromorph/safetensors.h"
+#include "astromorph/tfevents.h"
+#include "test_util.h"
+
+enum { N_IMAGES = 12 };
+static const char *cli;
+static char dir[512];
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return NULL;
+    fseek(fp, 0, SEEK_END);
+    long n = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    if (s && fread(s, 1, (size_t)n, fp) != (size_t)n) n = 0;
+    if (s) s[n] = '\0';
+    fclose(fp);
+    if (len) *len = (size_t)n;
+    return s;
+}
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+    for (; s && *s; s++) n += *s == '\n';
+    return n;
+}
+
+/* Runs `astromorph ARGS` in dir; stdout/stderr go to out.txt/err.txt. Returns the exit status. */
+static int run(const char *args)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s >out.txt 2>err.txt </dev/null", dir, cli, args);
+    int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128 + WTERMSIG(rc);
+}
+
+static char *output(const char *which)
+{
+    char p[700];
+    snprintf(p, sizeof p, "%s/%s", dir, which);
+    return slurp(p, NULL);
+}
+
+/* The single entry of folder `sub` whose name starts with prefix and ends with suffix. */
+static int find_one(const char *sub, const char *prefix, const char *suffix, char *out, size_t size)
+{
+    char p[700];
+    snprintf(p, sizeof p, "%s/%s", dir, sub);
+    DIR *d = opendir(p);
+    int found = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        size_t n = strlen(e->d_name), ls = strlen(suffix);
+        if (strncmp(e->d_name, prefix, strlen(prefix)) == 0 && n >= ls && strcmp(e->d_name + n - ls, suffix) == 0) {
+            found++;
+            snprintf(out, size, "%s/%s", sub, e->d_name);
+        }
+    }
+    if (d) closedir(d);
+    return found;
+}
+
+/* Images of a few shapes and sizes, with OBJECT/OBSRA headers, listed in data/example_file.txt. */
+static void make_data(void)
+{
+    char p[700];
+    snprintf(p, sizeof p, "%s/data", dir);
+    mkdir(p, 0755);
+    snprintf(p, sizeof p, "%s/data/example_file.txt", dir);
+    FILE *list = fopen(p, "w");
+    for (int i = 0; i < N_IMAGES; i++) {
+        int h = 32 + (i % 3) * 4, w = 32 + (i % 2) * 6;
+        am_tensor t;
+        CHECK_OK(am_tensor_alloc(&t, 2, (int64_t[]){h, w}));
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                double r = hypot(y - h / 2.0, x - w / 2.0), v;
+                if (i % 3 == 0) v = exp(-r * r / 20.0);                  /* blob */
+                else if (i % 3 == 1) v = exp(-(r - 9) * (r - 9) / 4.0);  /* ring */
+                else v = (x + i) % 8 < 3 ? 1.0 : 0.1;                   /* stripes */
+                t.data[y * w + x] = (float)(v * 100 + 0.01 * ((x * 7 + y * 13 + i) % 11));
+            }
+        am_meta m;
+        am_meta_init(&m);
+        snprintf(m.object, sizeof m.object, "obj%02d", i);
+        snprintf(m.ra, sizeof m.ra, "%d.5", 10 + i);
+        snprintf(p, sizeof p, "%s/data/img%02d.fits", dir, i);
+        CHECK_OK(am_fits_write(p, &t, &m));
+        fprintf(list, "img%02d.fits\n", i);
+        am_tensor_free(&t);
+    }
+    fclose(list);
+}
+
+/* The original's example_settings.toml with a tiny network and run: same keys, same layout. */
+static void write_settings(const char *name, int epochs)
+{
+    char p[700];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *fp = fopen(p, "w");
+    fprintf(fp, "# This is an example configfile\n"
+                "datafile = \"data/example_file.txt\"\n"
+                "# maskfile = \"data/example_mask.fits\"\n"
+                "epochs = %d\n"
+                "learning_rate = 6e-6\n"
+                "exponential_lr = true\n"
+                "gamma = 0.99\n"
+                "network_name = \"amm\"\n"
+                "export_to_csv = true\n"
+                "core_limit = 2\n"
+                "batch_size = 4\n\n"
+                "[network_settings]\nlast_layer = \"layer4\"\n\n"
+                "[data_settings]\nstacksize = 3\n\n"
+                "[byol_settings]\nrepresentation_size = 128\nprojection_size = 64\n"
+                "projection_hidden_size = 256\nuse_momentum = true\n",
+            epochs);
+    fclose(fp);
+}
+
+static int contains(const char *hay, size_t n, const char *needle)
+{
+    size_t m = strlen(needle);
+    for (size_t i = 0; i + m <= n; i++)
+        if (memcmp(hay + i, needle, m) == 0) return 1;
+    return 0;
+}
+
+/* Walks the TFRecord frames of an event file: checks both CRCs of every record and counts the
+ * records whose payload mentions `tag`. */
+static int count_tag(const char *path, const char *tag, int *records)
+{
+    size_t len;
+    char *b = slurp(path, &len);
+    CHECK(b != NULL, "cannot read %s", path);
+    if (!b) return -1;
+    size_t pos = 0;
+    int hits = 0;
+    *records = 0;
+    while (pos + 12 <= len) {
+        uint64_t n = 0;
+        uint32_t c1, c2;
+        for (int i = 0; i < 8; i++) n |= (uint64_t)(unsigned char)b[pos + i] << (8 * i);
+        memcpy(&c1, b + pos + 8, 4);
+        CHECK(c1 == am_crc32c_masked(b + pos, 8), "length CRC of record %d", *records);
+        if (pos + 12 + n + 4 > len) break;
+        memcpy(&c2, b + pos + 12 + n, 4);
+        CHECK(c2 == am_crc32c_masked(b + pos + 12, n), "data CRC of record %d", *records);
+        if (*records == 0) CHECK(contains(b + pos + 12, n, "brain.Event:2"), "first record is file_version");
+        if (contains(b + pos + 12, n, tag)) hits++;
+        (*records)++;
+        pos += 12 + n + 4;
+    }
+    CHECK(pos == len, "event file ends on a record boundary (%zu of %zu)", pos, len);
+    free(b);
+    return hits;
+}
+
+static void check_training(char *label, size_t lsize, char *model, size_t msize)
+{
+    char log[700], p[700];
+    CHECK(find_one("logs", "", ".log", log, sizeof log) == 1, "one log file in logs/");
+    /* logs/YYYYmmdd_HHMM.log */
+    const char *base = log + 5;
+    CHECK(strlen(base) == 17 && base[8] == '_', "log name %s", base);
+    snprintf(label, lsize, "%.13s", base);
+    char *text = output(log);
+    CHECK(text && strstr(text, "epochs = 2") && strstr(text, "stacksize = 3"), "log holds the full settings");
+    CHECK(text && strstr(text, "train/test split") && strstr(text, "[Epoch 1] Learning rate") &&
+              strstr(text, "[Epoch 2] Training loss") && strstr(text, "[Epoch 2] Test OOS loss") &&
+              strstr(text, "images/s"),
+          "log holds the split, per-epoch learning rate, losses and timings");
+    CHECK(text && strstr(text, "WARNING") == NULL, "no warnings: representation_size 128 fits amm");
+    free(text);
+    text = output("err.txt");
+    CHECK(text && strstr(text, "epoch 1/2") && strstr(text, "\r") == NULL,
+          "plain progress lines when stderr is not a terminal");
+    free(text);
+    snprintf(p, sizeof p, "saved_models/improved_net_e_2_%s.safetensors", label);
+    snprintf(model, msize, "%s", p);
+    char full[800];
+    snprintf(full, sizeof full, "%s/%s", dir, p);
+    am_safetensors st;
+    CHECK_OK(am_st_read(&st, full));
+    if (st.buffer) {
+        CHECK(am_st_meta(&st, "network_name") && strcmp(am_st_meta(&st, "network_name"), "amm") == 0 &&
+                  am_st_meta(&st, "in_channels") && strcmp(am_st_meta(&st, "in_channels"), "3") == 0,
+              "model metadata");
+        CHECK(am_st_find(&st, "online_encoder.network.conv1.weight") != NULL, "model holds the online network");
+        am_st_free(&st);
+    }
+    text = output("saved_models/.gitignore");
+    CHECK(text && strstr(text, ".gitignore") && strstr(text, "*.safetensors"), "saved_models/.gitignore");
+    free(text);
+    char ev[700], sub[64];
+    snprintf(sub, sizeof sub, "runs/%s", label);
+    CHECK(find_one(sub, "events.out.tfevents.", "", ev, sizeof ev) == 1, "one event file in %s", sub);
+    snprintf(full, sizeof full, "%s/%s", dir, ev);
+    int records = 0;
+    CHECK(count_tag(full, "Train loss", &records) == 2, "a Train loss per epoch");
+    CHECK(count_tag(full, "Test loss", &records) == 2, "a Test loss per epoch");
+    int batches = count_tag(full, "Batch loss", &records);
+    /* 12 images → 9 or 10 for training, batch_size 4 → 3 steps per epoch (tail included) */
+    CHECK(batches == 6, "Batch loss per optimizer step: %d", batches);
+    CHECK(records == 1 + 2 + 2 + batches, "records %d", records);
+    /* nothing left under a temporary name */
+    CHECK(find_one("saved_models", "", ".tmp", p, sizeof p) == 0, "no temporary files");
+}
+
+static void check_inference(const char *model)
+{
+    char name[256], p[800];
+    const char *base = strrchr(model, '/') + 1;
+    snprintf(name, sizeof name, "%.*s", (int)strcspn(base, "."), base);
+    snprintf(p, sizeof p, "runs/%s/metadata.tsv", name);
+    char *meta = output(p);
+    CHECK(meta && strncmp(meta, "cluster\tobject\tright ascension\tdeclination\trest freq\tfilepath\n", 59) == 0,
+          "metadata.tsv header");
+    CHECK(count_lines(meta) == N_IMAGES + 1 && strstr(meta, "obj03") && strstr(meta, "13.5"),
+          "metadata rows with FITS headers");
+    free(meta);
+    snprintf(p, sizeof p, "runs/%s/tensors.tsv", name);
+    char *tensors = output(p);
+    CHECK(count_lines(tensors) == N_IMAGES, "tensors.tsv rows");
+    int tabs = 0;
+    for (const char *c = tensors; c && *c && *c != '\n'; c++) tabs += *c == '\t';
+    CHECK(tabs == 127, "128 columns (amm's avgpool), %d tabs", tabs);
+    free(tensors);
+    snprintf(p, sizeof p, "runs/%s/projector_config.pbtxt", name);
+    char *cfg = output(p);
+    CHECK(cfg && strstr(cfg, "tensors.tsv") && strstr(cfg, "metadata.tsv") && strstr(cfg, "sprite.png") &&
+              strstr(cfg, "144"),
+          "projector config");
+    free(cfg);
+    snprintf(p, sizeof p, "runs/%s/sprite.png", name);
+    char *png = output(p);
+    CHECK(png && memcmp(png, "\x89PNG\r\n\x1a\n", 8) == 0, "sprite.png is a PNG");
+    free(png);
+    snprintf(p, sizeof p, "exported/%s.csv", name);
+    char *csv = output(p);
+    CHECK(csv && strncmp(csv, ";cluster;object;right ascension;declination;rest freq;filepath;emb_dim_0;", 72) == 0 &&
+              strstr(csv, "emb_dim_127\n") && count_lines(csv) == N_IMAGES + 1,
+          "exported CSV in the original's columns");
+    free(csv);
+
+    am_embeddings e = {0}, c = {0};
+    snprintf(p, sizeof p, "%s/exported/%s.safetensors", dir, name);
+    CHECK_OK(am_embeddings_read(&e, p));
+    snprintf(p, sizeof p, "%s/exported/%s.csv", dir, name);
+    CHECK_OK(am_embeddings_read_csv(&c, p));
+    CHECK(e.n == N_IMAGES && e.dim == 128 && e.labels && e.model && strcmp(e.model, name) == 0, "embeddings file");
+    if (e.n == N_IMAGES && c.n == N_IMAGES) {
+        int distinct = 0, in_range = 1, seen[10] = {0};
+        for (int i = 0; i < N_IMAGES; i++) {
+            in_range &= e.labels[i] >= 0 && e.labels[i] < 10;
+            if (in_range && !seen[e.labels[i]]++) distinct++;
+        }
+        CHECK(in_range && distinct >= 3, "k-means labels (k = 10): %d distinct", distinct);
+        am_test_close("CSV vs embeddings file", c.data, e.data, e.n * e.dim, 1e-5, 1e-6);
+        CHECK(strstr(e.meta[5].filepath, "img05.fits") != NULL, "row → file mapping: %s", e.meta[5].filepath);
+    }
+    /* eval mode: an image's embedding does not depend on the other images */
+    snprintf(p, sizeof p, "%s/three.txt", dir);
+    FILE *fp = fopen(p, "w");
+    fputs("data/img02.fits\ndata/img00.fits\ndata/img01.fits\n", fp);
+    fclose(fp);
+    char args[900];
+    snprintf(args, sizeof args, "infer -d three.txt -n %s -k 2", model);
+    CHECK(run(args) == 0, "inference of three images");
+    am_embeddings t = {0};
+    snprintf(p, sizeof p, "%s/exported/%s.safetensors", dir, name);
+    CHECK_OK(am_embeddings_read(&t, p));
+    if (t.n == 3 && e.n == N_IMAGES) {
+        am_test_close("img02 alone vs in the full set", t.data, e.data + 2 * e.dim, e.dim, 1e-5, 1e-6);
+        am_test_close("img00 alone vs in the full set", t.data + t.dim, e.data, e.dim, 1e-5, 1e-6);
+    }
+    am_embeddings_free(&t);
+    am_embeddings_free(&c);
+    am_embeddings_free(&e);
+}
+
+/* Ctrl-C after the first epoch: a checkpoint and exit status 130; --resume finishes the run under
+ * the same time label. */
+static void check_interrupt_and_resume(void)
+{
+    write_settings("long.toml", 6);
+    /* the earlier run's log moves away, so the only log is this run's */
+    char from[700], to[700];
+    snprintf(from, sizeof from, "%s/logs", dir);
+    snprintf(to, sizeof to, "%s/logs_first", dir);
+    CHECK(rename(from, to) == 0, "move logs/ aside");
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (chdir(dir) != 0 || !freopen("int_out.txt", "w", stdout) || !freopen("int_err.txt", "w", stderr)) _exit(99);
+        execl(cli, cli, "training", "-c", "long.toml", (char *)NULL);
+        _exit(98);
+    }
+    /* wait for the first epoch to end in the new log */
+    char log[700] = "";
+    int ended = 0;
+    for (int i = 0; i < 1200 && !ended; i++) {
+        struct timespec ts = {0, 50000000};
+        nanosleep(&ts, NULL);
+        if (find_one("logs", "", ".log", log, sizeof log) >= 1) {
+            char full[800];
+            snprintf(full, sizeof full, "%s/%s", dir, log);
+            char *t = slurp(full, NULL);
+            ended = t && strstr(t, "epochs = 6") && strstr(t, "[Epoch 1] Test OOS loss");
+            free(t);
+        }
+    }
+    CHECK(ended, "first epoch of the interrupted run finished");
+    kill(pid, SIGINT);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    char *err = output("int_err.txt");
+    CHECK(rc == 130 || rc == 0, "Ctrl-C exit status %d: %s", rc, err ? err : "");
+    char ckpt[700];
+    if (rc == 130) {
+        CHECK(err && strstr(err, "checkpoint saved to saved_models/checkpoint_"), "says where the checkpoint is");
+        CHECK(find_one("saved_models", "checkpoint_", ".safetensors", ckpt, sizeof ckpt) >= 1, "checkpoint written");
+        CHECK(run("training -c long.toml --resume") == 0, "resume");
+        char *out = output("err.txt");
+        CHECK(out && strstr(out, "resumed from saved_models/checkpoint_") && strstr(out, "[Epoch 6] Training loss") &&
+                  !strstr(out, "[Epoch 1] Training loss"),
+              "resumed run continues at the next epoch: %s", out ? out : "");
+        free(out);
+        CHECK(find_one("saved_models", "improved_net_e_6_", ".safetensors", ckpt, sizeof ckpt) == 1,
+              "the resumed run saved its model");
+    }
+    free(err);
+}
+
+static void check_contract(void)
+{
+    CHECK(run("--version") == 0, "--version");
+    char *out = output("out.txt");
+    CHECK(out && strncmp(out, "astromorph ", 11) == 0, "version line");
+    free(out);
+    CHECK(run("--help") == 0, "--help");
+    out = output("out.txt");
+    CHECK(out && strstr(out, "training, train") && strstr(out, "inference, infer"), "help lists commands");
+    free(out);
+    CHECK(run("training --help") == 0 && run("infer --help") == 0, "COMMAND --help");
+    CHECK(run("bogus") == 2, "unknown command");
+    CHECK(run("train") == 2, "training without -c");
+    char p[700];
+    snprintf(p, sizeof p, "%s/bad.toml", dir);
+    FILE *fp = fopen(p, "w");
+    fputs("datafile = \"data/example_file.txt\"\nepochs = 0\n", fp);
+    fclose(fp);
+    CHECK(run("train -c bad.toml") == 1, "bad settings → exit 1");
+    char *err = output("err.txt");
+    CHECK(err && strcmp(err, "astromorph training: bad.toml:2:10: epochs = 0: must be > 0\n") == 0,
+          "one-line reason: %s", err ? err : "");
+    free(err);
+    CHECK(run("infer -d data/example_file.txt -n nothing.safetensors") == 1, "missing model → exit 1");
+}
+
+int main(void)
+{
+    cli = getenv("AM_CLI");
+    CHECK(cli != NULL, "AM_CLI is not set (ctest sets it)");
+    if (!cli) return am_test_finish();
+    snprintf(dir, sizeof dir, "%s", am_test_tmpdir());
+    make_data();
+    write_settings("settings.toml", 2);
+    check_contract();
+    CHECK(run("training -c settings.toml") == 0, "training");
+    char *err = output("err.txt");
+    if (!err || !strstr(err, "Model saved to")) fprintf(stderr, "training said:\n%s\n", err ? err : "");
+    free(err);
+    char label[32] = "", model[700] = "";
+    check_training(label, sizeof label, model, sizeof model);
+    char args[900];
+    snprintf(args, sizeof args, "inference -c settings.toml -n %s", model);
+    CHECK(run(args) == 0, "inference");
+    err = output("err.txt");
+    if (!err || !strstr(err, "Clustering")) fprintf(stderr, "inference said:\n%s\n", err ? err : "");
+    free(err);
+    check_inference(model);
+    check_interrupt_and_resume();
+    return am_test_finish();
+}
