@@ -599,9 +599,9 @@ static int phases(const opts *o, double peak, const char *isa, int threads)
                     if (st == AM_OK) st = am_augment_view(&s.aug, &d2, &v1, 42, (uint64_t)pass, (uint64_t)k, 1);
                     if (st == AM_OK) st = am_augment_view(&s.aug, &d2, &v2, 42, (uint64_t)pass, (uint64_t)k, 2);
                     double d = now_s(), loss;
-                    /* forward alone (on a copy of its own: a network that ran a forward without a backward
-                     * can hang in its next backward, see bench/README.md), then forward + backward on the
-                     * same views: the difference is the backward */
+                    /* forward alone, on a copy of its own (its running statistics move, the replica's
+                     * stay as the trainer's), then forward + backward on the replica with the same
+                     * views: the difference is the backward */
                     if (st == AM_OK) st = am_byol_step(fwd[r], &v1, &v2, 0.0f, &loss);
                     double e = now_s();
                     if (st == AM_OK) st = am_byol_step(rep[r], &v1, &v2, 1.0f, &loss);
