@@ -13,6 +13,8 @@
 
 enum { KM_BLOCK = 2048 }; /* rows per distance block: bounds the scratch to KM_BLOCK × k floats */
 enum { KM_TRIALS = 8 };   /* most k-means++ candidates per step (2 + ln k, capped) */
+enum { KM_CHUNK = 64 };   /* rows summed in float before joining a centroid's double sum */
+enum { KM_SLICE = 128 };  /* features per thread task when summing */
 
 void am_kmeans_defaults(am_kmeans_opts *o)
 {
@@ -41,47 +43,83 @@ typedef struct {
     double *mind;       /* n: squared distance to the nearest chosen centre (seeding) */
     int32_t *lab;
     double *sum;        /* k × dim */
+    float *part;        /* k × dim: float sums over a chunk of rows */
     int64_t *cnt;
-    int64_t *order;     /* n: rows grouped by cluster, each group in row order */
-    int64_t *start;     /* k + 1: where each cluster's rows begin in order */
+    int64_t *stamp;     /* feature slices × k: chunk in which a cluster's float sum was last reset */
     float *cand, *candn; /* seeding: trial centres (KM_TRIALS × dim) and their squared norms */
     float *cd;          /* seeding: n × KM_TRIALS squared distances to the trial centres */
 } km_work;
 
-/* Nearest centroid of every row; returns the inertia (from the BLAS expansion). */
-static double assign(km_work *w, int64_t *changed)
+/* Adds the rows [b0, b0 + nb) into their clusters' sums. Threads split the features into
+ * fixed slices and each slice goes through the rows in order, so the sums do not depend on the
+ * thread count. Rows are summed in float over chunks of KM_CHUNK (4 lanes per SSE add, no
+ * conversions) and each touched cluster's chunk sum then goes into its double total. */
+static void accumulate(km_work *w, int64_t b0, int64_t nb)
 {
-    double inertia = 0;
+    int64_t dim = w->dim, nslices = (dim + KM_SLICE - 1) / KM_SLICE;
+#pragma omp parallel for schedule(static)
+    for (int64_t sl = 0; sl < nslices; sl++) {
+        int64_t d0 = sl * KM_SLICE, d1 = d0 + KM_SLICE < dim ? d0 + KM_SLICE : dim;
+        int64_t *stamp = w->stamp + sl * w->k;
+        int touched[KM_CHUNK];
+        for (int64_t q0 = 0; q0 < nb; q0 += KM_CHUNK) {
+            int64_t q1 = q0 + KM_CHUNK < nb ? q0 + KM_CHUNK : nb;
+            int nt = 0;
+            for (int64_t q = q0; q < q1; q++) {
+                int c = w->lab[b0 + q];
+                float *part = w->part + (int64_t)c * dim;
+                if (stamp[c] != b0 + q0) { /* first row of cluster c in this chunk */
+                    stamp[c] = b0 + q0;
+                    touched[nt++] = c;
+                    for (int64_t d = d0; d < d1; d++) part[d] = 0;
+                }
+                const float *r = w->x + (b0 + q) * dim;
+                for (int64_t d = d0; d < d1; d++) part[d] += r[d];
+            }
+            for (int t = 0; t < nt; t++) {
+                double *sum = w->sum + (int64_t)touched[t] * dim;
+                const float *part = w->part + (int64_t)touched[t] * dim;
+                for (int64_t d = d0; d < d1; d++) sum[d] += part[d];
+            }
+        }
+    }
+}
+
+/* Nearest centroid of every row (ties keep the current cluster, so a relocated centre keeps
+ * its point). With sums, also adds each row into its new cluster's sum and count, in the same
+ * pass while the block is in cache: one Lloyd iteration reads the data once. */
+static void assign(km_work *w, int64_t *changed, int sums)
+{
     int64_t ch = 0;
+    if (sums) {
+        memset(w->sum, 0, (size_t)w->k * (size_t)w->dim * sizeof *w->sum);
+        memset(w->cnt, 0, (size_t)w->k * sizeof *w->cnt);
+        for (int64_t i = 0; i < ((w->dim + KM_SLICE - 1) / KM_SLICE) * w->k; i++) w->stamp[i] = -1;
+    }
     for (int64_t b0 = 0; b0 < w->n; b0 += KM_BLOCK) {
         int64_t nb = w->n - b0 < KM_BLOCK ? w->n - b0 : KM_BLOCK;
         am_sqdist_block(w->x + b0 * w->dim, nb, w->xn + b0, w->c, w->k, w->cn, w->dim, w->scratch, w->k);
         for (int64_t i = 0; i < nb; i++) {
             const float *d = w->scratch + i * w->k;
-            /* Ties keep the current cluster, so a relocated centre keeps its point. */
             int cur = w->lab[b0 + i], best = cur >= 0 ? cur : 0;
             for (int j = 0; j < w->k; j++)
                 if (d[j] < d[best]) best = j;
-            if (w->lab[b0 + i] != best) ch++;
+            if (cur != best) ch++;
             w->lab[b0 + i] = best;
-            inertia += d[best];
+            if (sums) w->cnt[best]++;
         }
+        if (sums) accumulate(w, b0, nb);
     }
     if (changed) *changed = ch;
-    return inertia;
 }
 
-/* Centroids as cluster means. Rows are grouped by cluster (a stable counting sort) and each
- * cluster is summed by one thread in row order, so the result does not depend on the thread
- * count. Returns the squared shift of the centroids. */
+/* New centroids from the sums of the last assign(); an empty cluster first takes the row
+ * farthest from its centroid. Returns the squared shift of the centroids. */
 static double update(km_work *w)
 {
     int64_t dim = w->dim;
-    memset(w->cnt, 0, (size_t)w->k * sizeof *w->cnt);
-    for (int64_t i = 0; i < w->n; i++) w->cnt[w->lab[i]]++;
     for (int j = 0; j < w->k; j++) {
         if (w->cnt[j] > 0) continue;
-        /* Empty cluster: move it onto the row farthest from its own centroid. */
         int64_t far = 0;
         double fd = -1;
         for (int64_t i = 0; i < w->n; i++) {
@@ -91,29 +129,20 @@ static double update(km_work *w)
                 far = i;
             }
         }
-        w->cnt[w->lab[far]]--;
-        w->lab[far] = j;
-        w->cnt[j] = 1;
-    }
-    w->start[0] = 0;
-    for (int j = 0; j < w->k; j++) w->start[j + 1] = w->start[j] + w->cnt[j];
-    memcpy(w->cnt, w->start, (size_t)w->k * sizeof *w->cnt); /* fill positions */
-    for (int64_t i = 0; i < w->n; i++) w->order[w->cnt[w->lab[i]]++] = i;
-#pragma omp parallel for schedule(dynamic, 1)
-    for (int j = 0; j < w->k; j++) {
-        double *s = w->sum + (int64_t)j * dim;
-        memset(s, 0, (size_t)dim * sizeof *s);
-        for (int64_t q = w->start[j]; q < w->start[j + 1]; q++) {
-            const float *r = w->x + w->order[q] * dim;
-            for (int64_t d = 0; d < dim; d++) s[d] += r[d];
+        int old = w->lab[far];
+        for (int64_t d = 0; d < dim; d++) {
+            w->sum[(int64_t)old * dim + d] -= w->x[far * dim + d];
+            w->sum[(int64_t)j * dim + d] = w->x[far * dim + d];
         }
+        w->cnt[old]--;
+        w->cnt[j] = 1;
+        w->lab[far] = j;
     }
     double shift = 0;
     for (int j = 0; j < w->k; j++) {
         float *c = w->c + (int64_t)j * dim;
-        double cnt = (double)(w->start[j + 1] - w->start[j]);
         for (int64_t d = 0; d < dim; d++) {
-            float v = (float)(w->sum[(int64_t)j * dim + d] / cnt);
+            float v = (float)(w->sum[(int64_t)j * dim + d] / (double)w->cnt[j]);
             double t = (double)v - c[d];
             shift += t * t;
             c[d] = v;
@@ -211,19 +240,20 @@ am_status am_kmeans(const float *x, int64_t n, int64_t dim, const am_kmeans_opts
     w.cn = am_malloc((size_t)k * sizeof(float));
     w.scratch = am_malloc((size_t)KM_BLOCK * (size_t)k * sizeof(float));
     w.mind = malloc((size_t)n * sizeof(double));
-    w.order = malloc((size_t)n * sizeof(int64_t));
-    w.start = malloc(((size_t)k + 1) * sizeof(int64_t));
+    w.stamp = malloc((size_t)((dim + KM_SLICE - 1) / KM_SLICE) * (size_t)k * sizeof(int64_t));
     w.cand = am_malloc((size_t)KM_TRIALS * (size_t)dim * sizeof(float));
     w.candn = am_malloc((size_t)KM_TRIALS * sizeof(float));
     w.cd = am_malloc((size_t)n * KM_TRIALS * sizeof(float));
     w.lab = malloc((size_t)n * sizeof(int32_t));
     w.sum = malloc((size_t)k * (size_t)dim * sizeof(double));
+    w.part = am_malloc((size_t)k * (size_t)dim * sizeof(float));
     w.cnt = malloc((size_t)k * sizeof(int64_t));
     res->labels = malloc((size_t)n * sizeof(int32_t));
     res->centroids = am_malloc((size_t)k * (size_t)dim * sizeof(float));
     res->sizes = malloc((size_t)k * sizeof(int64_t));
     am_status s = AM_OK;
-    if (!xn || !w.c || !w.cn || !w.scratch || !w.mind || !w.order || !w.start || !w.cand || !w.candn || !w.cd || !w.lab || !w.sum || !w.cnt || !res->labels ||
+    if (!xn || !w.c || !w.cn || !w.scratch || !w.mind || !w.stamp || !w.cand || !w.candn || !w.cd ||
+        !w.lab || !w.sum || !w.part || !w.cnt || !res->labels ||
         !res->centroids || !res->sizes) {
         s = am_error(AM_ERR_NOMEM, "k-means: out of memory for %lld x %lld, k = %d", (long long)n, (long long)dim, k);
         goto done;
@@ -257,11 +287,11 @@ am_status am_kmeans(const float *x, int64_t n, int64_t dim, const am_kmeans_opts
         int it = 0;
         for (; it < o->max_iter; it++) {
             int64_t changed;
-            assign(&w, &changed);
+            assign(&w, &changed, 1);
             if (changed == 0 && it > 0) break;
             double shift = update(&w);
             if (shift <= tol) {
-                assign(&w, NULL);
+                assign(&w, NULL, 0);
                 it++;
                 break;
             }
@@ -284,13 +314,13 @@ done:
     am_free(w.cn);
     am_free(w.scratch);
     free(w.mind);
-    free(w.order);
-    free(w.start);
+    free(w.stamp);
     am_free(w.cand);
     am_free(w.candn);
     am_free(w.cd);
     free(w.lab);
     free(w.sum);
+    am_free(w.part);
     free(w.cnt);
     if (s != AM_OK) am_kmeans_result_free(res);
     return s;
