@@ -203,6 +203,16 @@ typedef struct job {
     char (*msg)[256];
 } job;
 
+/* Orders shapes: channels, height, width, then batch size. */
+static int shape_before(const am_tensor *a, const am_tensor *b)
+{
+    for (int d = 1; d <= 4; d++) {
+        int64_t x = a->shape[d % 4], y = b->shape[d % 4];
+        if (x != y) return x < y;
+    }
+    return 0;
+}
+
 /* Replica r takes groups r, r + R, r + 2R, ... in order. */
 static void run_replica(job *j, int r)
 {
@@ -275,6 +285,17 @@ static am_status run_images(am_trainer *t, const int64_t *idx, int64_t n, int ep
         else if (j.items[i].ndim != 4)
             st = am_error(AM_ERR_SHAPE, "train: item %lld is not an N×C×H×W batch", (long long)idx[i]);
     }
+    /* Equal sizes together (stable, so the order stays a function of the batch alone): with
+     * images of several sizes, each size still fills whole forwards. */
+    int64_t *sorted = malloc((size_t)n * sizeof *sorted);
+    if (st == AM_OK && !sorted) st = am_error(AM_ERR_NOMEM, "train: out of memory");
+    for (int64_t i = 0; st == AM_OK && i < n; i++) {
+        am_tensor it = j.items[i];
+        int64_t id = idx[i], k = i;
+        for (; k > 0 && shape_before(&it, &j.items[k - 1]); k--) j.items[k] = j.items[k - 1], sorted[k] = sorted[k - 1];
+        j.items[k] = it, sorted[k] = id;
+    }
+    if (st == AM_OK) j.idx = idx = sorted;
     for (int64_t i = 0; st == AM_OK && i < n; i++) {
         group *last = j.ng ? &j.g[j.ng - 1] : NULL;
         if (last && last->len < t->s.images_per_forward && am_tensor_same_shape(&j.items[last->first], &j.items[i]))
@@ -337,6 +358,7 @@ static am_status run_images(am_trainer *t, const int64_t *idx, int64_t n, int ep
     for (int64_t i = 0; j.items && i < n; i++) am_tensor_free(&j.items[i]);
     for (int64_t k = 0; j.views && k < 2 * j.ng; k++) am_tensor_free(&j.views[k]);
     free(j.views);
+    free(sorted);
     free(j.items), free(j.g), free(j.rs), free(j.bad), free(j.msg);
     return st;
 }
