@@ -5,13 +5,6 @@
 
 #include "cli/commands.h"
 
-/* The analysis commands live in files of their own; weak references let the program build and
- * say so clearly when one of them is not part of this build. */
-#pragma weak am_cmd_similar
-#pragma weak am_cmd_project
-#pragma weak am_cmd_cluster
-#pragma weak am_cmd_outliers
-
 typedef struct {
     const char *name, *alias;
     int (*run)(int argc, char **argv);
@@ -36,7 +29,7 @@ static void usage(FILE *fp)
         char name[40];
         if (commands[i].alias) snprintf(name, sizeof name, "%s, %s", commands[i].name, commands[i].alias);
         else snprintf(name, sizeof name, "%s", commands[i].name);
-        fprintf(fp, "  %-20s %s%s\n", name, commands[i].summary, commands[i].run ? "" : " (not in this build)");
+        fprintf(fp, "  %-20s %s\n", name, commands[i].summary);
     }
     fprintf(fp, "\noptions:\n  -h, --help           this help\n  --version            the version\n"
                 "\nrun 'astromorph COMMAND --help' for a command's options.\n");
@@ -59,10 +52,6 @@ int main(int argc, char **argv)
     for (int i = 0; i < N_COMMANDS; i++) {
         const command *c = &commands[i];
         if (strcmp(argv[1], c->name) != 0 && !(c->alias && strcmp(argv[1], c->alias) == 0)) continue;
-        if (!c->run) {
-            fprintf(stderr, "astromorph: the '%s' command is not part of this build\n", c->name);
-            return 2;
-        }
         argv[1] = (char *)c->name;
         return c->run(argc - 1, argv + 1);
     }
