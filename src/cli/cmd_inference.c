@@ -97,6 +97,7 @@ static am_status embed_all(model *m, am_dataset *ds, am_embeddings *E)
     int64_t n = am_dataset_size(ds);
     am_progress *bar = NULL;
     if (am_progress_create(&bar, "embeddings", n, stderr, AM_PROGRESS_AUTO) != AM_OK) bar = NULL;
+    else am_progress_update(bar, 0, NAN);
     am_status s = AM_OK;
     for (int64_t i = 0; i < n && s == AM_OK; i++) {
         am_tensor img, x, emb;

@@ -88,6 +88,7 @@ static void on_epoch_start(void *user, int epoch, double lr)
     am_progress_finish(r->bar);
     r->bar = NULL;
     if (am_progress_create(&r->bar, label, r->ntrain, stderr, AM_PROGRESS_AUTO) != AM_OK) r->bar = NULL;
+    else am_progress_update(r->bar, 0, NAN); /* the clock starts with the epoch, not its first batch */
 }
 
 static void on_batch(void *user, int epoch, int64_t step, double loss)
