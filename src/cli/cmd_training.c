@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "astromorph/augment.h"
 #include "astromorph/byol.h"
@@ -210,6 +211,7 @@ static am_status train(am_cli_settings *s, const char *resume_from, int check_on
     am_trainer *trainer = NULL;
     char label[LABEL_LEN], ckpt[1024], resume_path[1024] = "";
 
+    time_t started = time(NULL);
     am_cli_time_label(label);
     if (s->resume || resume_from) {
         if (resume_from) snprintf(resume_path, sizeof resume_path, "%s", resume_from);
@@ -318,6 +320,7 @@ static am_status train(am_cli_settings *s, const char *resume_from, int check_on
         if ((st = am_byol_save(byol, model_path, keys, vals, 5)) != AM_OK) goto done;
     }
     am_log(AM_LOG_INFO, "Model saved to %s", model_path);
+    am_log(AM_LOG_INFO, "Training took %.1f s", difftime(time(NULL), started));
 done:
     am_progress_finish(r.bar);
     if (r.tb) {
