@@ -503,6 +503,7 @@ static am_status parse_key(parser *p, keypath *k)
 {
     for (;;) {
         skip_ws(p);
+        if (k->n >= MAX_DEPTH) return perr(p, p->pos, "dotted key nested too deeply");
         if (k->n == k->cap) {
             size_t cap = k->cap ? k->cap * 2 : 4;
             keypart *v = realloc(k->v, cap * sizeof *v);
