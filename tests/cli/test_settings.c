@@ -98,6 +98,12 @@ static void test_defaults(void)
                                   AM_CLI_TRAINING, NULL));
     CHECK(s.train.learning_rate == 5e-6 && s.train.schedule == AM_LR_CONSTANT, "explicit values win");
     am_cli_settings_free(&s);
+    CHECK_OK(am_cli_settings_load(&s, write_file("r.toml", BASE "resume = true\nseed = 7\n[byol_settings]\n"
+                                                              "loss = \"symmetric\"\n"),
+                                  AM_CLI_TRAINING, NULL));
+    CHECK(s.resume == 1 && s.train.seed == 7 && s.byol.loss == AM_BYOL_LOSS_SYMMETRIC, "our keys");
+    am_cli_settings_free(&s);
+    CHECK_FAILS(load_text(BASE "core_limit = -1\n", AM_CLI_TRAINING, NULL), AM_ERR_VALUE, "core_limit = -1: must be >= 0");
     CHECK_FAILS(load_text("defaults = \"original\"\ndatafile = \"files.txt\"\n", AM_CLI_TRAINING, NULL),
                 AM_ERR_NOTFOUND, "missing required key 'network_name'");
     CHECK_FAILS(load_text("defaults = \"original\"\n" BASE "[network_settings]\n", AM_CLI_TRAINING, NULL),
