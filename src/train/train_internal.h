@@ -35,6 +35,7 @@ struct am_trainer {
 
     am_byol **rep; /* replicas that do the work */
     int nrep;
+    char *fresh;   /* fresh[r]: replica r holds the master's current state */
     am_param **params; /* master's trainable parameters */
     const char **param_names;
     size_t nparams;

@@ -110,6 +110,8 @@ am_status am_trainer_create(am_trainer **out, am_byol *byol, const am_train_sour
     t->rep = calloc((size_t)t->s.replicas, sizeof *t->rep);
     if (st == AM_OK && !t->rep) st = am_error(AM_ERR_NOMEM, "train: out of memory");
     for (int r = 0; st == AM_OK && r < t->s.replicas; r++, t->nrep++) st = am_byol_clone(&t->rep[r], byol);
+    t->fresh = calloc((size_t)t->s.replicas, 1);
+    if (st == AM_OK && !t->fresh) st = am_error(AM_ERR_NOMEM, "train: out of memory");
     if (st != AM_OK) {
         am_trainer_free(t);
         return st;
@@ -123,6 +125,7 @@ void am_trainer_free(am_trainer *t)
     if (!t) return;
     for (int r = 0; r < t->nrep; r++) am_byol_free(t->rep[r]);
     free(t->rep);
+    free(t->fresh);
     am_adam_free(&t->adam);
     free(t->params), free(t->param_names);
     free(t->train_idx), free(t->test_idx);
@@ -270,8 +273,8 @@ static void *worker_main(void *arg)
  * summed per-image loss of group g. With grad, gradients of the summed losses accumulate in the
  * replicas. *ngroups is the number of groups. Replicas run on plain threads rather than in an
  * OpenMP region: oneDNN primitives run inside a region deadlock. */
-static am_status run_images(am_trainer *t, const int64_t *idx, int64_t n, int epoch, int grad, double *gl,
-                            int64_t *ngroups)
+static am_status run_images(am_trainer *t, const int64_t *idx, int64_t n, int epoch, am_mode mode, int grad,
+                            double *gl, int64_t *ngroups)
 {
     job j = {.t = t, .idx = idx, .epoch = epoch, .grad = grad, .gl = gl};
     j.items = calloc((size_t)n, sizeof *j.items);
@@ -317,6 +320,13 @@ static am_status run_images(am_trainer *t, const int64_t *idx, int64_t n, int ep
                 st = group_views(t, j.items + j.g[k].first, gi, j.g[k].len, epoch, VIEW_TWO, &j.views[2 * k + 1], &bad);
             if (st != AM_OK) st = am_error_prefix(st, "train: epoch %d, item %lld %s", epoch + 1, (long long)bad, item_name(t, bad));
         }
+    }
+    /* Only replicas that get work are brought up to the master's state. */
+    for (int r = 0; st == AM_OK && r < t->nrep && r < j.ng; r++) {
+        if (!t->fresh[r]) st = am_byol_copy_state(t->rep[r], t->byol);
+        t->fresh[r] = st == AM_OK;
+        am_byol_set_mode(t->rep[r], mode);
+        if (grad) am_byol_zero_grad(t->rep[r]);
     }
     int nw = am_get_threads();
     if (nw > t->nrep) nw = t->nrep;
@@ -402,15 +412,11 @@ static am_status reduce(am_trainer *t, int worked, am_mode mode)
 static am_status train_batch(am_trainer *t, const int64_t *idx, int64_t n, int epoch, double lr, double *loss_sum)
 {
     am_mode mode = train_mode(t);
-    for (int r = 0; r < t->nrep; r++) {
-        AM_TRY(am_byol_copy_state(t->rep[r], t->byol));
-        am_byol_set_mode(t->rep[r], mode);
-        am_byol_zero_grad(t->rep[r]);
-    }
     double *gl = calloc((size_t)n, sizeof *gl);
     if (!gl) return am_error(AM_ERR_NOMEM, "train: out of memory");
     int64_t ng = 0;
-    am_status st = run_images(t, idx, n, epoch, 1, gl, &ng);
+    am_status st = run_images(t, idx, n, epoch, mode, 1, gl, &ng);
+    memset(t->fresh, 0, (size_t)t->nrep); /* their gradients and statistics moved on */
     double sum = 0;
     for (int64_t k = 0; k < ng; k++) sum += gl[k];
     free(gl);
@@ -427,17 +433,13 @@ static am_status test_pass(am_trainer *t, int epoch, double *mean)
 {
     *mean = NAN;
     if (t->ntest == 0) return AM_OK;
-    for (int r = 0; r < t->nrep; r++) {
-        AM_TRY(am_byol_copy_state(t->rep[r], t->byol));
-        am_byol_set_mode(t->rep[r], AM_MODE_EVAL);
-    }
     double *gl = calloc((size_t)t->s.batch_size, sizeof *gl);
     if (!gl) return am_error(AM_ERR_NOMEM, "train: out of memory");
     double sum = 0;
     am_status st = AM_OK;
     for (int64_t pos = 0; st == AM_OK && pos < t->ntest; pos += t->s.batch_size) {
         int64_t n = t->ntest - pos < t->s.batch_size ? t->ntest - pos : t->s.batch_size, ng = 0;
-        st = run_images(t, t->test_idx + pos, n, epoch, 0, gl, &ng);
+        st = run_images(t, t->test_idx + pos, n, epoch, AM_MODE_EVAL, 0, gl, &ng);
         for (int64_t k = 0; st == AM_OK && k < ng; k++) sum += gl[k];
         if (st == AM_OK && t->h.on_progress)
             t->h.on_progress(t->h.user, epoch + 1, 1, pos + n, t->ntest, sum / (double)(pos + n));
@@ -458,7 +460,11 @@ am_status am_trainer_save_checkpoint(am_trainer *t, const char *path)
     return AM_OK;
 }
 
-am_status am_trainer_resume(am_trainer *t, const char *path) { return am_checkpoint_read(t, path); }
+am_status am_trainer_resume(am_trainer *t, const char *path)
+{
+    memset(t->fresh, 0, (size_t)t->nrep);
+    return am_checkpoint_read(t, path);
+}
 
 static am_status stop_numeric(am_trainer *t)
 {
