@@ -224,8 +224,11 @@ static am_status train(am_cli_settings *s, const char *resume_from, int check_on
         char logpath[64];
         snprintf(logpath, sizeof logpath, "logs/%s.log", label);
         AM_TRY(am_cli_log_open(logpath));
+    } else {
+        am_cli_log_close(); /* a check writes no log file, but says what it found */
     }
-    am_log(AM_LOG_INFO, "%s training run %s with settings:", resume_path[0] ? "Resuming" : "Starting", label);
+    am_log(AM_LOG_INFO, "%s training run %s with settings:",
+           check_only ? "Checking" : resume_path[0] ? "Resuming" : "Starting", label);
     FILE *lf = am_cli_log_file();
     am_cli_settings_print(s, lf ? lf : stdout);
     if (lf) fflush(lf);
@@ -263,6 +266,8 @@ static am_status train(am_cli_settings *s, const char *resume_from, int check_on
         am_log(AM_LOG_WARN,
                "byol_settings.representation_size = %d does not match %s's %d features at '%s'; using %d",
                s->representation_size, s->network_name, dim, s->byol.hidden_layer, dim);
+    am_log(AM_LOG_INFO, "network %s (%d input channel(s)): %d features at '%s'", s->network_name, spec.in_channels,
+           dim, s->byol.hidden_layer);
     if (check_only) goto done;
     am_byol_options bo = s->byol;
     bo.representation_size = dim;

@@ -17,8 +17,9 @@
 /* "YYYYmmdd_HHMM" of now, local time (the original's start_time). */
 void am_cli_time_label(char out[16]);
 
-/* Routes am_log: INFO and above to stderr, everything (with a time stamp) to `file` when it is
- * open. am_cli_log_open appends to path (creating its folder); close restores the default. */
+/* Routes am_log: INFO and above to stderr, everything (with a time stamp) to the log file when
+ * one is open. am_cli_log_open appends to path (creating its folder); am_cli_log_close closes
+ * the file and keeps INFO on the terminal (also usable with no file open). */
 am_status am_cli_log_open(const char *path);
 void am_cli_log_close(void);
 FILE *am_cli_log_file(void); /* NULL when no file is open */

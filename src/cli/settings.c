@@ -597,8 +597,10 @@ void am_cli_settings_print(const am_cli_settings *s, FILE *fp)
     fprintf(fp, "[data_settings]\nstacksize = %d\nnan_policy = \"%s\"\nskip_bad_files = %s\ncache_mb = %zu\n",
             s->stacksize, am_nan_policy_name(s->data.fits.nan_policy), s->data.skip_bad_files ? "true" : "false",
             s->data.cache_bytes >> 20);
-    fprintf(fp, "[byol_settings]\nrepresentation_size = %d\nprojection_size = %d\nprojection_hidden_size = %d\n",
-            s->representation_size, s->byol.projection_size, s->byol.projection_hidden_size);
+    if (s->representation_size) fprintf(fp, "[byol_settings]\nrepresentation_size = %d\n", s->representation_size);
+    else fprintf(fp, "[byol_settings]\n# representation_size: the network's width at the hidden layer\n");
+    fprintf(fp, "projection_size = %d\nprojection_hidden_size = %d\n", s->byol.projection_size,
+            s->byol.projection_hidden_size);
     fprintf(fp, "use_momentum = %s\nmoving_average_decay = %g\nloss = \"%s\"\nhidden_layer = \"%s\"\n",
             s->byol.use_momentum ? "true" : "false", s->byol.moving_average_decay,
             s->byol.loss == AM_BYOL_LOSS_SYMMETRIC ? "symmetric" : "one_way", or_none(s->byol.hidden_layer));
