@@ -12,7 +12,7 @@
 #include "test_util.h"
 #include "train/train_internal.h"
 
-static am_byol *make_amm_byol(int proj, int hidden, uint64_t seed)
+static am_byol *make_amm_byol_loss(int proj, int hidden, uint64_t seed, am_byol_loss_kind loss)
 {
     am_model_spec spec = {"amm", NULL, 1};
     am_net *net = NULL;
@@ -22,10 +22,16 @@ static am_byol *make_amm_byol(int proj, int hidden, uint64_t seed)
     o.projection_size = proj;
     o.projection_hidden_size = hidden;
     o.seed = seed;
+    o.loss = loss;
     am_byol *b = NULL;
     am_status s = am_byol_create(&b, net, &o);
     CHECK(s == AM_OK, "am_byol_create: %s", am_errmsg());
     return b;
+}
+
+static am_byol *make_amm_byol(int proj, int hidden, uint64_t seed)
+{
+    return make_amm_byol_loss(proj, hidden, seed, AM_BYOL_LOSS_ONE_WAY);
 }
 
 static void load_prefixed(am_byol *b, const am_safetensors *st, const char *prefix)
@@ -110,6 +116,61 @@ static void test_reference_run(void)
     CHECK(emb.ndim == 2 && emb.shape[0] == 4 && emb.shape[1] == 128, "embedding shape");
     CHECK(am_test_close("embedding", emb.data, want_emb.data, 4 * 128, 1e-4, 1e-3), "embedding differs");
     am_tensor_free(&v1), am_tensor_free(&emb), am_tensor_free(&want_emb), am_tensor_free(&want_loss);
+    am_adam_free(&adam);
+    am_byol_free(b);
+    am_st_free(&fx);
+}
+
+/* The symmetric loss against PyTorch: one pass over [v1; v2] (BatchNorm sees both views), both
+ * directions summed; 2 steps of 1 image from the same start. */
+static void test_symmetric_reference(void)
+{
+    am_safetensors fx;
+    am_test_fixture(&fx, "byol_train");
+    am_byol *b = make_amm_byol_loss(8, 16, 1, AM_BYOL_LOSS_SYMMETRIC);
+    if (!b) return;
+    load_prefixed(b, &fx, "init.");
+    size_t ntrain = am_byol_param_count(b);
+    am_param *params[64];
+    for (size_t i = 0; i < ntrain && i < 64; i++) params[i] = am_byol_param(b, i);
+    am_adam adam;
+    CHECK_OK(am_adam_init(&adam, params, ntrain, 0.9, 0.999, atof(am_st_meta(&fx, "eps")),
+                          atof(am_st_meta(&fx, "weight_decay"))));
+    am_tensor want_loss;
+    am_test_fixture_tensor(&fx, "sym_loss", &want_loss);
+    am_byol_set_mode(b, AM_MODE_TRAIN);
+    for (int k = 0; k < 2; k++) {
+        char n1[32], n2[32];
+        snprintf(n1, sizeof n1, "view1.%d", k);
+        snprintf(n2, sizeof n2, "view2.%d", k);
+        am_tensor v1, v2;
+        am_test_fixture_tensor(&fx, n1, &v1);
+        am_test_fixture_tensor(&fx, n2, &v2);
+        double loss = 0;
+        am_byol_zero_grad(b);
+        CHECK_OK(am_byol_step(b, &v1, &v2, 1.0f, &loss));
+        CHECK(fabs(loss - want_loss.data[k]) <= 2e-5 * fabs(want_loss.data[k]), "symmetric loss %d: %.7f, PyTorch %.7f",
+              k, loss, want_loss.data[k]);
+        am_adam_step(&adam, params, atof(am_st_meta(&fx, "lr")));
+        am_byol_params_changed(b);
+        am_byol_update_target(b);
+        am_tensor_free(&v1), am_tensor_free(&v2);
+    }
+    int compared = 0, bad = 0;
+    char key[512];
+    for (size_t i = 0; i < am_byol_state_count(b); i++) {
+        const char *name;
+        am_param *p = am_byol_state(b, i, &name);
+        snprintf(key, sizeof key, "sym_final.%s", name);
+        if (!am_st_find(&fx, key)) continue;
+        am_tensor want;
+        am_test_fixture_tensor(&fx, key, &want);
+        if (!am_test_close(name, p->value.data, want.data, am_tensor_numel(&want), p->is_buffer ? 1e-4 : 5e-4, 1e-2)) bad++;
+        compared++;
+        am_tensor_free(&want);
+    }
+    CHECK(compared == 19 && bad == 0, "%d of %d symmetric-run tensors differ from PyTorch", bad, compared);
+    am_tensor_free(&want_loss);
     am_adam_free(&adam);
     am_byol_free(b);
     am_st_free(&fx);
@@ -283,6 +344,7 @@ int main(void)
 {
     test_cosine_gradient();
     test_reference_run();
+    test_symmetric_reference();
     test_symmetric_and_momentum();
     test_model_file();
     test_bad_layer();
