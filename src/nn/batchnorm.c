@@ -76,16 +76,17 @@ AM_HOT static void rows_moments(const float *p, int64_t hw, int64_t L, const flo
     }
 }
 
-/* q = max(x·a + b, lo) per lane. */
-AM_HOT static void rows_affine(const float *p, float *q, int64_t hw, int64_t L, const float *a, const float *b,
-                               float lo)
+/* q = max((x - mu)·a + b, lo) per lane (subtracting first: x·a + (b - mu·a) would cancel when
+ * the mean is large against the spread). */
+AM_HOT static void rows_affine(const float *p, float *q, int64_t hw, int64_t L, const float *mu, const float *a,
+                               const float *b, float lo)
 {
     if (L == 16) {
         for (int64_t i = 0; i < hw; i++)
 #pragma omp simd
-            for (int l = 0; l < 16; l++) q[i * 16 + l] = fmaxf(p[i * 16 + l] * a[l] + b[l], lo);
+            for (int l = 0; l < 16; l++) q[i * 16 + l] = fmaxf((p[i * 16 + l] - mu[l]) * a[l] + b[l], lo);
     } else {
-        for (int64_t i = 0; i < hw; i++) q[i] = fmaxf(p[i] * a[0] + b[0], lo);
+        for (int64_t i = 0; i < hw; i++) q[i] = fmaxf((p[i] - mu[0]) * a[0] + b[0], lo);
     }
 }
 
@@ -116,9 +117,10 @@ AM_HOT static void rows_bwd_sums(const float *p, const float *d, const float *o,
     }
 }
 
-/* dx = ca·dy' + cb·x + cc per lane. */
+/* dx = ca·((dy' - m1) - (x - mu)·k2) per lane: the differences first, as PyTorch does, since
+ * dy' and its mean m1 often nearly cancel and scaling each before subtracting loses digits. */
 AM_HOT static void rows_bwd_apply(const float *p, const float *d, const float *o, float *q, int64_t hw, int64_t L,
-                                  const float *ca, const float *cb, const float *cc, int relu)
+                                  const float *mu, const float *ca, const float *m1, const float *k2, int relu)
 {
     float lo = relu ? 0.0f : -INFINITY;
     if (L == 16) {
@@ -126,12 +128,12 @@ AM_HOT static void rows_bwd_apply(const float *p, const float *d, const float *o
 #pragma omp simd
             for (int l = 0; l < 16; l++) {
                 float dd = o[i * 16 + l] > lo ? d[i * 16 + l] : 0.0f;
-                q[i * 16 + l] = ca[l] * dd + cb[l] * p[i * 16 + l] + cc[l];
+                q[i * 16 + l] = ca[l] * ((dd - m1[l]) - (p[i * 16 + l] - mu[l]) * k2[l]);
             }
     } else {
         for (int64_t i = 0; i < hw; i++) {
             float dd = o[i] > lo ? d[i] : 0.0f;
-            q[i] = ca[0] * dd + cb[0] * p[i] + cc[0];
+            q[i] = ca[0] * ((dd - m1[0]) - (p[i] - mu[0]) * k2[0]);
         }
     }
 }
@@ -162,7 +164,7 @@ am_status am_bn_forward(am_module *m, am_net *net, const am_act *x)
     for (int64_t k = 0; k < g.count; k++) {
         const int64_t L = g.lanes;
         double s[16] = {0}, s2[16] = {0};
-        float a[16], sh[16];
+        float a[16], sh[16], mu[16];
         int64_t c0 = k * L;
         if (eval) {
             for (int64_t l = 0; l < L; l++) {
@@ -187,10 +189,11 @@ am_status am_bn_forward(am_module *m, am_net *net, const am_act *x)
         }
         for (int64_t l = 0; l < L; l++) {
             a[l] = rstd[c0 + l] * gamma[c0 + l];
-            sh[l] = beta[c0 + l] - mean[c0 + l] * a[l];
+            sh[l] = beta[c0 + l];
+            mu[l] = mean[c0 + l];
         }
         for (int64_t n = 0; n < g.n; n++)
-            rows_affine(base(&g, x->data, n, k), base(&g, m->y.data, n, k), g.hw, L, a, sh, lo);
+            rows_affine(base(&g, x->data, n, k), base(&g, m->y.data, n, k), g.hw, L, mu, a, sh, lo);
     }
     if (!eval) m->p[4].value.data[0] += 1;
     return AM_OK;
@@ -215,28 +218,23 @@ am_status am_bn_backward(am_module *m, am_net *net, const am_act *dy)
     for (int64_t k = 0; k < g.count; k++) {
         const int64_t L = g.lanes;
         double sd[16] = {0}, sdx[16] = {0};
-        float mu[16], rs[16], ca[16], cb[16], cc[16];
+        float mu[16], rs[16], ca[16], m1[16], k2[16];
         int64_t c0 = k * L;
         for (int64_t l = 0; l < L; l++) mu[l] = mean[c0 + l], rs[l] = rstd[c0 + l];
         for (int64_t n = 0; n < g.n; n++)
             rows_bwd_sums(base(&g, x->data, n, k), base(&g, dy->data, n, k), base(&g, y, n, k), g.hw, L, mu, relu, sd,
                           sdx);
-        /* dx = ca·dy + cb·x + cc, folding xhat = (x - mean)·rstd. */
         for (int64_t l = 0; l < L; l++) {
-            double gr = (double)gamma[c0 + l] * rs[l], dg = sdx[l] * rs[l];
+            double dg = sdx[l] * rs[l]; /* Σ dy'·xhat */
             dgamma[c0 + l] += (float)dg;
             dbeta[c0 + l] += (float)sd[l];
-            ca[l] = (float)gr;
-            if (eval) {
-                cb[l] = cc[l] = 0;
-            } else {
-                cb[l] = (float)(-gr * dg * inv_count * rs[l]);
-                cc[l] = (float)(-gr * sd[l] * inv_count - cb[l] * mu[l]);
-            }
+            ca[l] = (float)((double)gamma[c0 + l] * rs[l]);
+            m1[l] = eval ? 0.0f : (float)(sd[l] * inv_count);
+            k2[l] = eval ? 0.0f : (float)(dg * inv_count * rs[l]);
         }
         for (int64_t n = 0; n < g.n; n++)
             rows_bwd_apply(base(&g, x->data, n, k), base(&g, dy->data, n, k), base(&g, y, n, k),
-                           base(&g, m->dx.data, n, k), g.hw, L, ca, cb, cc, relu);
+                           base(&g, m->dx.data, n, k), g.hw, L, mu, ca, m1, k2, relu);
     }
     return AM_OK;
 }
