@@ -100,7 +100,10 @@ static am_status embed_all(am_byol *b, am_dataset *ds, int64_t n, float **out, i
         }
         int64_t d = am_tensor_numel(&e);
         if (!*out) *out = malloc((size_t)(n * d) * sizeof(float)), *dim = d;
-        if (d != *dim) return am_error(AM_ERR_SHAPE, "raw pixels need images of one size");
+        if (d != *dim) {
+            am_tensor_free(&e);
+            return am_error(AM_ERR_SHAPE, "raw pixels need images of one size");
+        }
         memcpy(*out + i * d, e.data, (size_t)d * sizeof(float));
         am_tensor_free(&e);
     }
@@ -227,7 +230,8 @@ int main(int argc, char **argv)
     if (st == AM_OK) st = am_byol_create(&b, net, &bo);
     float *raw = NULL, *before = NULL, *after = NULL;
     int64_t dr = 0, de = 0;
-    if (st == AM_OK) st = embed_all(NULL, d.ds, n, &raw, &dr);
+    /* Raw pixels need one image size; a set of several sizes has no raw baseline. */
+    if (st == AM_OK && embed_all(NULL, d.ds, n, &raw, &dr) != AM_OK) free(raw), raw = NULL;
     if (st == AM_OK) st = embed_all(b, d.ds, n, &before, &de);
     if (st == AM_OK) {
         printf("%s: %lld images, net %s, lr %g, epochs %d, batch %d, norm %s, images/forward %d, proj %d/%d%s%s\n", dir,
@@ -235,7 +239,8 @@ int main(int argc, char **argv)
                ts.norm == AM_NORM_COMPAT ? "compat" : ts.norm == AM_NORM_FROZEN ? "frozen" : "train",
                ts.images_per_forward, bo.projection_size, bo.projection_hidden_size,
                bo.loss == AM_BYOL_LOSS_SYMMETRIC ? ", symmetric" : "", bo.use_momentum ? "" : ", no momentum");
-        printf("raw pixels   5-NN accuracy %.3f\n", knn_accuracy(raw, n, dr, label, 5));
+        if (raw) printf("raw pixels   5-NN accuracy %.3f\n", knn_accuracy(raw, n, dr, label, 5));
+        else printf("raw pixels   n/a (images of several sizes)\n");
         printf("untrained    5-NN accuracy %.3f\n", knn_accuracy(before, n, de, label, 5));
         fflush(stdout);
         am_train_source src = {n, get, augment, name, 1, &d};

@@ -2,8 +2,9 @@
  * eight classes (point source, inclined disk, ring, double ring, two-armed spiral, binary,
  * filament, clumpy cloud), each with random size, orientation, position, brightness and noise.
  *
- *   synthetic_set OUTDIR [--per-class N (40)] [--size S (64)] [--seed K (1)]
+ *   synthetic_set OUTDIR [--per-class N (40)] [--size S (64)] [--sizes S1,S2,... ] [--seed K (1)]
  *
+ * --sizes draws each image's side from the list (images of several sizes, as real data).
  * Writes OUTDIR/img_0000.fits ... (OBJECT = class name), OUTDIR/files.txt (the data list) and
  * OUTDIR/labels.txt (the class index of each line of files.txt). */
 #include <math.h>
@@ -100,17 +101,24 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *out = argv[1];
-    int per = 40, n = 64;
+    int per = 40, n = 64, sizes[16], nsizes = 0;
     uint64_t seed = 1;
     for (int i = 2; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--per-class")) per = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--size")) n = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--seed")) seed = strtoull(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--sizes"))
+            for (char *p = argv[i + 1]; *p && nsizes < 16; p += *p == ',')
+                sizes[nsizes++] = (int)strtol(p, &p, 10);
         else {
             fprintf(stderr, "unknown option %s\n", argv[i]);
             return 2;
         }
     }
+    int biggest = n;
+    for (int i = 0; i < nsizes; i++) biggest = sizes[i] > biggest ? sizes[i] : biggest;
+    for (int i = 0; i < nsizes; i++)
+        if (sizes[i] < 16) n = 0;
     if (per < 1 || n < 16) {
         fprintf(stderr, "--per-class must be >= 1 and --size >= 16\n");
         return 2;
@@ -129,15 +137,16 @@ int main(int argc, char **argv)
         return 1;
     }
     am_tensor img;
-    if (am_tensor_alloc4(&img, 1, 1, n, n) != AM_OK) return 1;
-    img.ndim = 3, img.shape[0] = 1, img.shape[1] = n, img.shape[2] = n;
+    if (am_tensor_alloc4(&img, 1, 1, biggest, biggest) != AM_OK) return 1;
     int k = 0;
     /* Classes interleaved, so any prefix of the list is balanced. */
     for (int i = 0; i < per; i++)
         for (int c = 0; c < NCLASS; c++, k++) {
             am_rng r;
             am_rng_init(&r, seed, am_rng_stream(c, i, 0));
-            draw(img.data, n, c, &r);
+            int side = nsizes ? sizes[am_rng_below(&r, (uint32_t)nsizes)] : n;
+            img.ndim = 3, img.shape[0] = 1, img.shape[1] = side, img.shape[2] = side;
+            draw(img.data, side, c, &r);
             am_meta m;
             am_meta_init(&m);
             snprintf(m.object, sizeof m.object, "%s", class_name[c]);
@@ -152,6 +161,6 @@ int main(int argc, char **argv)
     fclose(files);
     fclose(labels);
     am_tensor_free(&img);
-    printf("%d images of %d classes (%dx%d) in %s\n", k, NCLASS, n, n, out);
+    printf("%d images of %d classes in %s\n", k, NCLASS, out);
     return 0;
 }
