@@ -578,7 +578,7 @@ void am_cli_settings_print(const am_cli_settings *s, FILE *fp)
 {
     static const char *const sched[] = {"constant", "exponential", "cosine"};
     static const char *const norm[] = {"compat", "train", "frozen"};
-    fprintf(fp, "settings file = %s\ndefaults = \"%s\"\n", or_none(s->source), s->original_defaults ? "original" : "ours");
+    fprintf(fp, "# settings file: %s\ndefaults = \"%s\"\n", or_none(s->source), s->original_defaults ? "original" : "ours");
     fprintf(fp, "datafile = \"%s\"\nmaskfile = \"%s\"\ntrained_network_name = \"%s\"\n", or_none(s->datafile),
             or_none(s->maskfile), or_none(s->trained_network_name));
     fprintf(fp, "epochs = %d\nlearning_rate = %g\nexponential_lr = %s\nlr_schedule = \"%s\"\ngamma = %g\n",
@@ -594,9 +594,15 @@ void am_cli_settings_print(const am_cli_settings *s, FILE *fp)
             s->export_to_csv ? "true" : "false", s->n_clusters);
     fprintf(fp, "[network_settings]\nlast_layer = \"%s\"\npretrained = \"%s\"\n", or_none(s->last_layer),
             or_none(s->pretrained));
+    static const char *const mask_modes[] = {"auto", "binary", "labels"};
     fprintf(fp, "[data_settings]\nstacksize = %d\nnan_policy = \"%s\"\nskip_bad_files = %s\ncache_mb = %zu\n",
             s->stacksize, am_nan_policy_name(s->data.fits.nan_policy), s->data.skip_bad_files ? "true" : "false",
             s->data.cache_bytes >> 20);
+    fprintf(fp, "prefetch = %d\nmin_object_size = %d\nmin_object_pixels = %lld\nmask_mode = \"%s\"\nextra_keys = [",
+            s->data.prefetch, s->data.min_object_size, (long long)s->data.min_object_pixels,
+            mask_modes[s->data.mask_mode]);
+    for (int i = 0; i < s->n_extra_keys; i++) fprintf(fp, "%s\"%s\"", i ? ", " : "", s->extra_keys[i]);
+    fprintf(fp, "]\n");
     if (s->representation_size) fprintf(fp, "[byol_settings]\nrepresentation_size = %d\n", s->representation_size);
     else fprintf(fp, "[byol_settings]\n# representation_size: the network's width at the hidden layer\n");
     fprintf(fp, "projection_size = %d\nprojection_hidden_size = %d\n", s->byol.projection_size,
@@ -611,4 +617,11 @@ void am_cli_settings_print(const am_cli_settings *s, FILE *fp)
     for (int k = 0; k < AM_AUG_COUNT; k++)
         fprintf(fp, "%s.enabled = %d\n%s.p = %g\n", am_aug_name((am_aug_kind)k), s->augment.step[k].enabled,
                 am_aug_name((am_aug_kind)k), s->augment.step[k].p);
+    const am_augment *a = &s->augment;
+    fprintf(fp, "shared = %d\njitter.brightness = %g\njitter.contrast = %g\n", a->shared, a->jitter_brightness,
+            a->jitter_contrast);
+    fprintf(fp, "rotation.min_degrees = %g\nrotation.max_degrees = %g\nrotation.interpolation = \"%s\"\n",
+            a->rot_min_deg, a->rot_max_deg, a->rot_interp == AM_INTERP_NEAREST ? "nearest" : "bilinear");
+    fprintf(fp, "rotation.fill = %g\nblur.kernel = %d\nblur.sigma_min = %g\nblur.sigma_max = %g\n", a->rot_fill,
+            a->blur_kernel, a->blur_sigma_min, a->blur_sigma_max);
 }
