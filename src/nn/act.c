@@ -44,6 +44,8 @@ am_status am_act_alloc(am_act *a, am_buf *b, const am_shape *s, const char *who)
 {
     a->s = *s;
     a->blocked = s->ndim == 4 && s->c % 16 == 0;
+    /* At 1×1 pixels nChw16c and NCHW are the same bytes; plain lets them pass as views. */
+    if (s->h * s->w == 1) a->blocked = 0;
     AM_TRY(am_buf_reserve(b, (size_t)am_shape_numel(s), who));
     a->data = b->data;
     return AM_OK;

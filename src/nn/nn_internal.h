@@ -15,8 +15,9 @@ typedef struct am_shape {
 } am_shape;
 
 /* An activation inside a network. 4-D activations whose channel count is a multiple of 16 live
- * in oneDNN's nChw16c layout (what its AVX-512 kernels want), everything else in plain NCHW/NC.
- * The rule depends only on the shape, so producer and consumer always agree without asking. */
+ * in oneDNN's nChw16c layout (what its AVX-512 kernels want), everything else (and 1×1 images,
+ * where both layouts are the same bytes) in plain NCHW/NC. The rule depends only on the shape, so
+ * producer and consumer always agree without asking. */
 typedef struct am_act {
     am_shape s;
     int blocked;

@@ -259,6 +259,17 @@ static void test_stop_modes_errors(void)
     CHECK_FAILS(am_net_backward(net, &dy), AM_ERR_VALUE, "no forward");
     CHECK_FAILS(am_net_set_precision(net, (am_precision)7), AM_ERR_VALUE, "precision");
     CHECK_OK(am_net_set_precision(net, AM_PRECISION_FP32));
+    /* An 8×8 image leaves layer2 at 1×1 pixels (plain layout there): still runs both ways. */
+    am_tensor tiny, tiny_y = {0}, tiny_dy;
+    random_tensor(&tiny, 4, 3, 8, 8, 6);
+    CHECK_OK(am_net_forward(net, &tiny, NULL, &tiny_y));
+    CHECK_OK(am_tensor_clone(&tiny_dy, &tiny_y));
+    CHECK_OK(am_net_backward(net, &tiny_dy));
+    CHECK(am_tensor_all_finite(&tiny_y) && am_net_input_grad(net) && am_tensor_all_finite(am_net_input_grad(net)),
+          "8x8 image: finite output and input gradient");
+    am_tensor_free(&tiny);
+    am_tensor_free(&tiny_y);
+    am_tensor_free(&tiny_dy);
     am_tensor one;
     random_tensor(&one, 1, 3, 1, 1, 4); /* conv1 keeps 1×1: one value per channel for bn1 */
     CHECK_FAILS(am_net_forward(net, &one, NULL, &y), AM_ERR_SHAPE, "more than 1 value");
