@@ -381,7 +381,10 @@ static am_status load_tables(loader *L, const am_toml_value *root, am_cli_comman
         if (!am_toml_get(byol, "representation_size")) return missing(L, "byol_settings.representation_size", how);
     }
 
-    AM_TRY(get_string(L, net, "network_settings", "last_layer", &s->last_layer));
+    static const char *const layers[] = {"layer1", "layer2", "layer3", "layer4", NULL};
+    int layer = -1;
+    AM_TRY(get_choice(L, net, "network_settings", "last_layer", layers, &layer));
+    if (layer >= 0) AM_TRY(set_string(&s->last_layer, layers[layer]));
     AM_TRY(get_string(L, net, "network_settings", "pretrained", &s->pretrained));
     AM_TRY(resolve_path(L, &s->pretrained));
     if (s->pretrained)

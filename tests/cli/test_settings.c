@@ -154,6 +154,8 @@ static void test_unknown_keys(void)
                 "unknown key 'stacksize' (it belongs in [data_settings])");
     CHECK_FAILS(load_text(BASE "[byol_settings]\nprojection_sise = 64\n", AM_CLI_TRAINING, NULL), AM_ERR_NOTFOUND,
                 "s.toml:4:1: unknown key 'byol_settings.projection_sise' (did you mean 'byol_settings.projection_size'?)");
+    CHECK_FAILS(load_text(BASE "[network_settings]\nlast_layer = \"layer5\"\n", AM_CLI_TRAINING, NULL),
+                AM_ERR_VALUE, "s.toml:4:14: network_settings.last_layer = \"layer5\": must be one of \"layer1\"");
     CHECK_FAILS(load_text(BASE "[network_settings]\nlastlayer = \"layer3\"\n", AM_CLI_TRAINING, NULL),
                 AM_ERR_NOTFOUND, "did you mean 'network_settings.last_layer'");
     /* nothing close: no guess */
