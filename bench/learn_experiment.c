@@ -43,6 +43,8 @@ static am_status augment(void *user, const am_tensor *x, am_rng *rng, am_tensor 
     return am_augment_apply(&d->aug, out, rng);
 }
 
+static void prefetch(void *user, const int64_t *order, int64_t n) { am_dataset_prefetch(((data *)user)->ds, order, n); }
+
 static const char *name(void *user, int64_t i) { return am_dataset_name(((data *)user)->ds, i); }
 
 /* Leave-one-out k-NN accuracy with cosine similarity; votes weighted by similarity. */
@@ -243,7 +245,7 @@ int main(int argc, char **argv)
         else printf("raw pixels   n/a (images of several sizes)\n");
         printf("untrained    5-NN accuracy %.3f\n", knn_accuracy(before, n, de, label, 5));
         fflush(stdout);
-        am_train_source src = {n, get, augment, name, 1, &d};
+        am_train_source src = {n, get, augment, name, 1, &d, prefetch};
         am_train_hooks hooks = {.on_epoch_end = on_epoch_end};
         am_trainer *t = NULL;
         double t0 = now_s();

@@ -38,8 +38,11 @@ typedef struct am_train_source {
     am_status (*augment)(void *user, const am_tensor *x, am_rng *rng, am_tensor *out);
     /* Name of item i for messages (e.g. its file), or NULL. */
     const char *(*name)(void *user, int64_t i);
-    int thread_safe; /* 1: get/augment may run concurrently (inside the parallel region) */
+    int thread_safe; /* 1: augment may run concurrently (on the replicas' threads) */
     void *user;
+    /* The items about to be read, in order (each epoch's shuffle, then the test split), so a
+     * file dataset can read ahead (am_dataset_prefetch); may be NULL. */
+    void (*prefetch)(void *user, const int64_t *order, int64_t n);
 } am_train_source;
 
 typedef enum {

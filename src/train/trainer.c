@@ -268,7 +268,7 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-/* Runs the images idx[0..n) on the replicas: group g (consecutive equal-size images, at most
+/* Runs the images idx[0..n) on the replicas: group g (equal-size images of the batch, at most
  * images_per_forward) goes to replica g mod R, which takes its groups in order. gl[g] is the
  * summed per-image loss of group g. With grad, gradients of the summed losses accumulate in the
  * replicas. *ngroups is the number of groups. Replicas run on plain threads rather than in an
@@ -318,7 +318,8 @@ static am_status run_images(am_trainer *t, const int64_t *idx, int64_t n, int ep
             st = group_views(t, j.items + j.g[k].first, gi, j.g[k].len, epoch, VIEW_ONE, &j.views[2 * k], &bad);
             if (st == AM_OK)
                 st = group_views(t, j.items + j.g[k].first, gi, j.g[k].len, epoch, VIEW_TWO, &j.views[2 * k + 1], &bad);
-            if (st != AM_OK) st = am_error_prefix(st, "train: epoch %d, item %lld %s", epoch + 1, (long long)bad, item_name(t, bad));
+            if (st != AM_OK)
+                st = am_error_prefix(st, "train: epoch %d, item %lld %s", epoch + 1, (long long)bad, item_name(t, bad));
         }
     }
     /* Only replicas that get work are brought up to the master's state. */
@@ -488,6 +489,7 @@ am_status am_trainer_run(am_trainer *t)
         am_rng r;
         am_rng_init(&r, t->s.seed, am_rng_stream(SHUFFLE_TAG, (uint64_t)e, 0));
         am_rng_shuffle(&r, order, t->ntrain);
+        if (t->src.prefetch) t->src.prefetch(t->src.user, order + t->pos, t->ntrain - t->pos);
         while (st == AM_OK && t->pos < t->ntrain) {
             int64_t n = t->ntrain - t->pos < t->s.batch_size ? t->ntrain - t->pos : t->s.batch_size;
             double loss = 0;
@@ -501,6 +503,7 @@ am_status am_trainer_run(am_trainer *t)
                 t->h.on_progress(t->h.user, e + 1, 0, t->pos, t->ntrain, t->epoch_loss / (double)t->pos);
         }
         double test = NAN;
+        if (st == AM_OK && t->src.prefetch && t->ntest) t->src.prefetch(t->src.user, t->test_idx, t->ntest);
         if (st == AM_OK) st = test_pass(t, e, &test);
         if (st != AM_OK) break;
         t->tested = 1;

@@ -17,7 +17,14 @@ typedef struct toy {
     int64_t gets;
     int64_t nan_after; /* get number from which item 3 is NaN (-1: never) */
     int serial;        /* 1: declare augment not thread-safe (views made beforehand) */
+    int64_t announced; /* items announced through prefetch */
 } toy;
+
+static void toy_prefetch(void *user, const int64_t *order, int64_t n)
+{
+    toy *t = user;
+    for (int64_t i = 0; i < n; i++) t->announced += order[i] >= 0 && order[i] < 10;
+}
 
 static am_status toy_get(void *user, int64_t i, am_tensor *out)
 {
@@ -143,7 +150,7 @@ static am_byol *train(const am_train_settings *s, toy *data, record *rec, const 
 {
     am_byol *b = make_byol();
     if (!b) return NULL;
-    am_train_source src = {10, toy_get, toy_augment, toy_name, !data->serial, data};
+    am_train_source src = {10, toy_get, toy_augment, toy_name, !data->serial, data, toy_prefetch};
     am_train_hooks h = hooks_for(rec);
     rec->byol = b;
     am_trainer *t = NULL;
@@ -195,13 +202,15 @@ static void test_run_and_hooks(void)
 {
     am_train_settings s;
     settings(&s);
-    toy data = {0, -1, 1};
+    toy data = {0, -1, 1, 0};
     record rec = {0};
     am_status st;
     am_byol *b = train(&s, &data, &rec, NULL, &st);
     CHECK(st == AM_OK, "run: %s", am_errmsg());
     CHECK(rec.ntrain == 8 && rec.ntest == 2, "split reported");
     CHECK(rec.batches == 6, "3 steps per epoch, the tail included: %d", rec.batches);
+    CHECK(data.announced == 20 && data.gets == 20, "every item read was announced: %lld / %lld",
+          (long long)data.announced, (long long)data.gets);
     CHECK(rec.epochs_ended == 2, "two epochs");
     CHECK(rec.lr[0] == 1e-3 && rec.lr[1] == 5e-4, "exponential schedule per epoch: %g %g", rec.lr[0], rec.lr[1]);
     for (int e = 0; e < 2; e++)
@@ -231,7 +240,7 @@ static void test_norm_policies(void)
     const am_norm_policy pol[3] = {AM_NORM_COMPAT, AM_NORM_TRAIN, AM_NORM_FROZEN};
     for (int k = 0; k < 3; k++) {
         s.norm = pol[k];
-        toy data = {0, -1, 0};
+        toy data = {0, -1, 0, 0};
         record rec = {0};
         am_status st;
         am_byol *b = train(&s, &data, &rec, NULL, &st);
@@ -250,7 +259,7 @@ static void test_threads_and_resume(void)
 {
     am_train_settings s;
     settings(&s);
-    toy data = {0, -1, 0};
+    toy data = {0, -1, 0, 0};
     record r1 = {0}, r2 = {0}, r3 = {0}, r4 = {0}, r5 = {0};
     am_status st;
     am_set_threads(1);
@@ -260,7 +269,7 @@ static void test_threads_and_resume(void)
     am_byol *two = train(&s, &data, &r2, NULL, &st);
     CHECK(st == AM_OK, "2 threads: %s", am_errmsg());
     CHECK(same_state(one, two), "the same weights with 1 and 2 threads");
-    toy serial = {0, -1, 1};
+    toy serial = {0, -1, 1, 0};
     record r0 = {0};
     am_byol *pre = train(&s, &serial, &r0, NULL, &st);
     CHECK(st == AM_OK && same_state(one, pre), "the same weights with views made beforehand");
@@ -313,7 +322,7 @@ static void test_nan_stops(void)
     snprintf(path, sizeof path, "%s/nan.safetensors", am_test_tmpdir());
     s.checkpoint_path = path;
     s.checkpoint_every = 1;
-    toy data = {0, 10, 0}; /* epoch 1 reads 10 items (8 train + 2 test): item 3 turns NaN in epoch 2 */
+    toy data = {0, 10, 0, 0}; /* epoch 1 reads 10 items (8 train + 2 test): item 3 turns NaN in epoch 2 */
     record rec = {0};
     am_status st;
     am_byol *b = train(&s, &data, &rec, NULL, &st);
