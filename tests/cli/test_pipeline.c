@@ -395,6 +395,39 @@ static void check_interrupt_and_resume(void)
     free(err);
 }
 
+/* The original package's example_settings.toml, byte for byte (n_layer_resnet, stacksize 3,
+ * 5 epochs, representation_size 128 where the network gives 512), on the same images. */
+static void check_original_example(void)
+{
+    char src[700], dst[700];
+    snprintf(src, sizeof src, "%s", am_test_path("examples/settings/original_example.toml"));
+    snprintf(dst, sizeof dst, "%s/example_settings.toml", dir);
+    size_t len;
+    char *text = slurp(src, &len);
+    FILE *fp = fopen(dst, "wb");
+    CHECK(text && fp && fwrite(text, 1, len, fp) == len, "copy %s", src);
+    if (fp) fclose(fp);
+    free(text);
+    CHECK(run("train -c example_settings.toml") == 0, "the original's example trains");
+    char *err = output("err.txt");
+    CHECK(err && strstr(err, "representation_size = 128 does not match n_layer_resnet's 512 features") &&
+              strstr(err, "[Epoch 5] Test OOS loss") && strstr(err, "Learning rate: 6.000e-06"),
+          "warned about representation_size, ran 5 epochs at lr 6e-6: %s", err ? err : "");
+    free(err);
+    char model[700], full[800];
+    CHECK(find_one("saved_models", "improved_net_e_5_", ".safetensors", model, sizeof model) == 1, "its model");
+    snprintf(full, sizeof full, "%s/%s", dir, model);
+    am_safetensors st;
+    if (am_st_read(&st, full) == AM_OK) {
+        CHECK(strcmp(am_st_meta(&st, "network_name"), "n_layer_resnet") == 0 &&
+                  strcmp(am_st_meta(&st, "in_channels"), "3") == 0 && strcmp(am_st_meta(&st, "stacksize"), "3") == 0,
+              "ResNet on 1 channel x stacksize 3");
+        am_st_free(&st);
+    } else {
+        CHECK(0, "%s", am_errmsg());
+    }
+}
+
 static void check_contract(void)
 {
     CHECK(run("--version") == 0, "--version");
@@ -443,6 +476,7 @@ int main(void)
     if (!err || !strstr(err, "Clustering")) fprintf(stderr, "inference said:\n%s\n", err ? err : "");
     free(err);
     check_inference(model);
+    check_original_example();
     check_interrupt_and_resume();
     /* every output was written under a temporary name and renamed: none may be left */
     CHECK(count_temporaries(dir) == 0, "temporary files left in %s", dir);
