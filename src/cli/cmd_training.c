@@ -144,7 +144,7 @@ static am_status write_gitignore(void)
 static am_status newest_checkpoint(char *out, size_t size)
 {
     DIR *d = opendir(SAVEDIR);
-    if (!d) return am_error(AM_ERR_NOTFOUND, "--resume: no %s/ folder here, so no checkpoint to resume from", SAVEDIR);
+    if (!d) return am_error(AM_ERR_NOTFOUND, "resume: no %s/ folder here, so no checkpoint to resume from", SAVEDIR);
     struct dirent *e;
     double best = -1;
     while ((e = readdir(d))) {
@@ -161,7 +161,7 @@ static am_status newest_checkpoint(char *out, size_t size)
         }
     }
     closedir(d);
-    if (best < 0) return am_error(AM_ERR_NOTFOUND, "--resume: no checkpoint_*.safetensors in %s/", SAVEDIR);
+    if (best < 0) return am_error(AM_ERR_NOTFOUND, "resume: no checkpoint_*.safetensors in %s/", SAVEDIR);
     return AM_OK;
 }
 
