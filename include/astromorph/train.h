@@ -70,7 +70,9 @@ typedef struct am_train_settings {
     int warmup_epochs;        /* cosine warm-up (1) */
     double min_lr_ratio;      /* cosine floor (0) */
     am_norm_policy norm;
-    int images_per_forward;   /* up to this many equal-size consecutive images share one forward (1) */
+    int images_per_forward;   /* up to this many equal-size images of a batch share one forward */
+    int64_t max_forward_pixels; /* ... while the forward holds at most this many input values
+                                   (N·C·H·W; 1<<22, about 1-2 GB of ResNet18 activations; 0: no cap) */
     double test_fraction;     /* 0.2 */
     uint64_t seed;            /* split, shuffles and augmentations (42) */
     int replicas;             /* network copies working in parallel (0: the thread count) */

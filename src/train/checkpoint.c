@@ -48,6 +48,7 @@ static am_status write_all(am_trainer *t, am_st_writer *w)
     AM_TRY(meta_i64(w, "items", t->src.count));
     AM_TRY(meta_i64(w, "batch_size", t->s.batch_size));
     AM_TRY(meta_i64(w, "images_per_forward", t->s.images_per_forward));
+    AM_TRY(meta_i64(w, "max_forward_pixels", t->s.max_forward_pixels));
     AM_TRY(meta_i64(w, "replicas", t->s.replicas));
     AM_TRY(meta_f64(w, "test_fraction", t->s.test_fraction));
     AM_TRY(meta_f64(w, "learning_rate", t->s.learning_rate));
@@ -108,6 +109,7 @@ static am_status read_all(am_trainer *t, const am_safetensors *st)
     AM_TRY(same(st, "seed", (int64_t)t->s.seed));
     AM_TRY(same(st, "batch_size", t->s.batch_size));
     AM_TRY(same(st, "images_per_forward", t->s.images_per_forward));
+    AM_TRY(same(st, "max_forward_pixels", t->s.max_forward_pixels));
     AM_TRY(same(st, "replicas", t->s.replicas));
     double tf;
     AM_TRY(get_f64(st, "test_fraction", &tf));

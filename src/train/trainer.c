@@ -28,6 +28,7 @@ void am_train_original_settings(am_train_settings *s)
     s->warmup_epochs = 1;
     s->norm = AM_NORM_COMPAT;
     s->images_per_forward = 1;
+    s->max_forward_pixels = (int64_t)1 << 22;
     s->test_fraction = 0.2;
     s->seed = 42;
     s->replicas = 2;
@@ -67,6 +68,8 @@ static am_status check_settings(const am_train_settings *s, const am_train_sourc
                         s->warmup_epochs, s->min_lr_ratio);
     if (s->images_per_forward < 1)
         return am_error(AM_ERR_VALUE, "train: images_per_forward = %d must be >= 1", s->images_per_forward);
+    if (s->max_forward_pixels < 0)
+        return am_error(AM_ERR_VALUE, "train: max_forward_pixels = %lld must be >= 0", (long long)s->max_forward_pixels);
     if (s->replicas < 0) return am_error(AM_ERR_VALUE, "train: replicas = %d must be >= 0", s->replicas);
     if (s->checkpoint_every < 0)
         return am_error(AM_ERR_VALUE, "train: checkpoint_every = %d must be >= 0", s->checkpoint_every);
@@ -302,7 +305,9 @@ static am_status run_images(am_trainer *t, const int64_t *idx, int64_t n, int ep
     if (st == AM_OK) j.idx = idx = sorted;
     for (int64_t i = 0; st == AM_OK && i < n; i++) {
         group *last = j.ng ? &j.g[j.ng - 1] : NULL;
-        if (last && last->len < t->s.images_per_forward && am_tensor_same_shape(&j.items[last->first], &j.items[i]))
+        int64_t values = last ? (last->len + 1) * am_tensor_numel(&j.items[i]) : 0;
+        int fits = t->s.max_forward_pixels <= 0 || values <= t->s.max_forward_pixels;
+        if (last && last->len < t->s.images_per_forward && fits && am_tensor_same_shape(&j.items[last->first], &j.items[i]))
             last->len++;
         else
             j.g[j.ng].first = i, j.g[j.ng].len = 1, j.ng++;

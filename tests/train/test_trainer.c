@@ -314,6 +314,32 @@ static void test_threads_and_resume(void)
     am_byol_free(cont), am_byol_free(o);
 }
 
+/* A forward never holds more input values than max_forward_pixels: with a cap below two images,
+ * stacking up to 2 images per forward trains exactly as one image per forward. */
+static void test_forward_cap(void)
+{
+    am_train_settings s;
+    settings(&s);
+    s.batch_size = 8; /* 8 training images of 4 sizes: some size appears twice in the batch */
+    s.images_per_forward = 1;
+    toy d1 = {0, -1, 0, 0}, d2 = {0, -1, 0, 0}, d3 = {0, -1, 0, 0};
+    record r1 = {0}, r2 = {0}, r3 = {0};
+    am_status st;
+    am_byol *one = train(&s, &d1, &r1, NULL, &st);
+    s.images_per_forward = 2;
+    s.max_forward_pixels = 4 * 24 * 24; /* one item at most */
+    am_byol *capped = train(&s, &d2, &r2, NULL, &st);
+    CHECK(st == AM_OK && same_state(one, capped), "capped stacking is one image per forward");
+    s.max_forward_pixels = 0;
+    am_byol *stacked = train(&s, &d3, &r3, NULL, &st);
+    CHECK(st == AM_OK && !same_state(one, stacked), "uncapped stacking differs (batch statistics over 2 images)");
+    s.max_forward_pixels = -1;
+    am_trainer *t = NULL;
+    am_train_source src = {10, toy_get, NULL, NULL, 0, &d1, NULL};
+    CHECK_FAILS(am_trainer_create(&t, one, &src, &s, NULL), AM_ERR_VALUE, "max_forward_pixels");
+    am_byol_free(one), am_byol_free(capped), am_byol_free(stacked);
+}
+
 static void test_nan_stops(void)
 {
     am_train_settings s;
@@ -351,6 +377,7 @@ int main(void)
     test_run_and_hooks();
     test_norm_policies();
     test_threads_and_resume();
+    test_forward_cap();
     test_nan_stops();
     return am_test_finish();
 }
