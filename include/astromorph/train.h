@@ -7,9 +7,10 @@
  *   - checkpoints (weights, target, Adam moments, schedule, RNG position, epoch) every N epochs,
  *     at the end and on cancellation; resuming continues exactly;
  *   - a NaN/Inf loss stops with AM_ERR_NUMERIC, keeping the last good checkpoint;
- *   - the images of a batch run on `replicas` network copies in parallel; image j of a batch always
- *     goes to the same replica and gradients are summed in replica order, so results depend on
- *     the replica count but never on the thread count.
+ *   - equal-size images of a batch are stacked into one forward (images_per_forward, so that
+ *     BatchNorm sees several images, not only one image's D2 copies); the forwards run on
+ *     `replicas` network copies in parallel, forward g always on replica g mod R, gradients summed
+ *     in replica order, so results depend on the replica count but never on the thread count.
  *
  * Data comes through am_train_source, so the trainer knows nothing of FITS files or datasets. */
 #ifndef ASTROMORPH_TRAIN_H
@@ -75,7 +76,7 @@ typedef struct am_train_settings {
                                    (N·C·H·W; 1<<22, about 1-2 GB of ResNet18 activations; 0: no cap) */
     double test_fraction;     /* 0.2 */
     uint64_t seed;            /* split, shuffles and augmentations (42) */
-    int replicas;             /* network copies working in parallel (0: the thread count) */
+    int replicas;             /* network copies working in parallel (2; 0 means 2) */
     int checkpoint_every;     /* epochs between checkpoints (0: only at the end / on cancellation) */
     const char *checkpoint_path; /* NULL: no checkpoints */
     const volatile int *cancel;  /* set non-zero (e.g. from SIGINT) to stop between images */
