@@ -12,6 +12,7 @@
  * options: --network resnet|amm (resnet = n_layer_resnet to layer4, stacksize 3; amm: stacksize 1)
  *          --images N (first N of the list) --epochs E --threads T --batch B
  *          --settings original|ours (trainer defaults; original: one image per forward)
+ *          --precision fp32|bf16 (BF16 convolutions, FP32 master weights)
  * Every mode ends with one line "RESULT key=value ..." for scripts/bench and compare_reference. */
 #include <immintrin.h>
 #include <math.h>
@@ -128,7 +129,7 @@ static double fma_peak_gflops(int threads, const char **isa)
 /* ---- options ---- */
 
 typedef struct {
-    const char *mode, *data, *dir, *network, *settings;
+    const char *mode, *data, *dir, *network, *settings, *precision;
     int min, max, images, epochs, threads, batch;
     uint64_t seed;
 } opts;
@@ -138,13 +139,14 @@ static void usage(void)
     fprintf(stderr, "usage: bench_train crop OUTDIR --data LIST --min A --max B [--seed K]\n"
                     "       bench_train peak [--threads T]\n"
                     "       bench_train train|infer|phases --data LIST [--network resnet|amm] [--images N]\n"
-                    "                   [--epochs E] [--threads T] [--batch B] [--settings original|ours]\n");
+                    "                   [--epochs E] [--threads T] [--batch B] [--settings original|ours]\n"
+                    "                   [--precision fp32|bf16]\n");
     exit(2);
 }
 
 static opts parse(int argc, char **argv)
 {
-    opts o = {.network = "resnet", .settings = "original", .epochs = 2, .threads = 0,
+    opts o = {.network = "resnet", .settings = "original", .precision = "fp32", .epochs = 2, .threads = 0,
               .batch = 16, .seed = 1};
     if (argc < 2) usage();
     o.mode = argv[1];
@@ -160,6 +162,7 @@ static opts parse(int argc, char **argv)
         if (!strcmp(a, "--data")) o.data = v;
         else if (!strcmp(a, "--network")) o.network = v;
         else if (!strcmp(a, "--settings")) o.settings = v;
+        else if (!strcmp(a, "--precision")) o.precision = v;
         else if (!strcmp(a, "--min")) o.min = atoi(v);
         else if (!strcmp(a, "--max")) o.max = atoi(v);
         else if (!strcmp(a, "--images")) o.images = atoi(v);
@@ -171,6 +174,7 @@ static opts parse(int argc, char **argv)
         i++;
     }
     if (strcmp(o.network, "resnet") && strcmp(o.network, "amm")) usage();
+    if (strcmp(o.precision, "fp32") && strcmp(o.precision, "bf16")) usage();
     return o;
 }
 
@@ -282,6 +286,8 @@ static am_byol *make_byol(const opts *o, int channels)
     CHECK(am_model_embedding_dim(&spec, &dim));
     am_net *net;
     CHECK(am_model_create(&net, &spec, 42));
+    /* Set before wrapping: the target and the replicas are clones and inherit it. */
+    if (!strcmp(o->precision, "bf16")) CHECK(am_net_set_precision(net, AM_PRECISION_BF16));
     am_byol_options bo;
     am_byol_default_options(&bo);
     bo.representation_size = dim;
@@ -370,8 +376,8 @@ static int train(const opts *o, double peak, const char *isa, int threads)
     am_trainer *t;
     CHECK(am_trainer_create(&t, b, &src, &ts, &h));
     header(o, peak, isa, threads);
-    printf("# train: %lld images, %s settings: batch %d, %d image(s) per forward, %d replicas\n", (long long)s.count,
-           o->settings, ts.batch_size, ts.images_per_forward, ts.replicas);
+    printf("# train: %lld images, %s settings, %s: batch %d, %d image(s) per forward, %d replicas\n", (long long)s.count,
+           o->settings, o->precision, ts.batch_size, ts.images_per_forward, ts.replicas);
     fflush(stdout);
     double t0 = now_s();
     CHECK(am_trainer_run(t));
@@ -396,10 +402,10 @@ static int train(const opts *o, double peak, const char *isa, int threads)
            "time\n",
            epoch_s, total, 100 * s.t_get / total, 100 * s.t_aug / (total * threads));
     printf("peak RSS %.0f MiB (%.0f MiB before training)\n", peak_rss_mib(), rss0);
-    printf("RESULT mode=train network=%s settings=%s images=%lld ntrain=%lld epochs=%d threads=%d ips=%.3f "
+    printf("RESULT mode=train network=%s settings=%s precision=%s images=%lld ntrain=%lld epochs=%d threads=%d ips=%.3f "
            "gflop_per_image=%.3f gflops=%.1f peak=%.1f frac_peak=%.3f epoch_s=%.3f mean_pixels=%.0f us_per_pixel=%.4f "
            "rss_mib=%.0f\n",
-           o->network, o->settings, (long long)s.count, (long long)tm.ntrain, o->epochs, threads, ips, flops * 1e-9,
+           o->network, o->settings, o->precision, (long long)s.count, (long long)tm.ntrain, o->epochs, threads, ips, flops * 1e-9,
            gflops, peak, gflops / peak, epoch_s, px, 1e6 / ips / px, peak_rss_mib());
     am_trainer_free(t);
     am_byol_free(b);
