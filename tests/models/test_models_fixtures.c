@@ -7,7 +7,11 @@
  * reference tensor: outputs, embeddings and running statistics 1e-4, gradients 1e-3; or, where
  * PyTorch's own float32 result is further than that from float64 (train-mode BatchNorm over a few
  * pixels divides by small variances; a conv bias before train-mode BatchNorm has a zero gradient,
- * so both give rounding noise), 10x PyTorch's float32 error. */
+ * so both give rounding noise), 10x PyTorch's float32 error. Added to that, the fixture's
+ * "flipbound": among ~10^5 values per layer a few ReLU inputs lie within 2e-6 (relative) of 0 and
+ * a few 3x3 max-pool windows hold two inputs that close, nearer than float32 decides reliably; a
+ * correct float32 network may decide them the other way, which moves upstream gradients by at
+ * most this (computed exactly in float64 by tools/fixtures/models.py). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,33 +27,40 @@
 /* Worst |diff| / scale seen per kind, and worst |diff| / PyTorch's own float32 error, printed at
  * the end (the numbers behind the tolerances). */
 static double worst_out, worst_grad, worst_vs_torch;
-static int ill_conditioned;
+static int ill_conditioned, flip_used;
+static double worst_flip;
 
 static void compare(const char *what, const float *got, int64_t n, const am_safetensors *st, const char *key,
                     double rtol, double *worst)
 {
-    am_tensor want, err = {0};
+    am_tensor want, err = {0}, flip = {0};
     char errkey[320];
     am_test_fixture_tensor(st, key, &want);
     /* Integer buffers (num_batches_tracked) are exact: no float32 error recorded. */
     snprintf(errkey, sizeof errkey, "%s.fp32err", key);
     if (am_st_find(st, errkey)) am_test_fixture_tensor(st, errkey, &err);
+    snprintf(errkey, sizeof errkey, "%s.flipbound", key);
+    if (am_st_find(st, errkey)) am_test_fixture_tensor(st, errkey, &flip);
     if (am_tensor_numel(&want) != n) {
         CHECK(0, "%s: %lld elements, fixture %s has %lld", what, (long long)n, key, (long long)am_tensor_numel(&want));
     } else {
-        double scale = 1e-6, diff = 0, torch_err = err.data ? err.data[0] : 0.0;
+        double scale = 1e-6, diff = 0, torch_err = err.data ? err.data[0] : 0.0, flips = flip.data ? flip.data[0] : 0.0;
         for (int64_t i = 0; i < n; i++) scale = fmax(scale, fabs((double)want.data[i]));
         for (int64_t i = 0; i < n; i++) diff = fmax(diff, fabs((double)got[i] - (double)want.data[i]));
         /* Within rtol of the tensor's scale, or within K_TORCH x PyTorch's float32 error where
-         * float32 itself cannot do better (ill-conditioned BatchNorm). */
-        am_test_close(what, got, want.data, n, fmax(rtol, K_TORCH * torch_err / scale), 1e-6);
+         * float32 itself cannot do better (ill-conditioned BatchNorm); plus what ReLU / max-pool
+         * decisions closer than float32 resolves could change. */
+        am_test_close(what, got, want.data, n, (fmax(rtol * scale, K_TORCH * torch_err) + flips) / scale, 1e-6);
         if (torch_err > rtol * scale)
             worst_vs_torch = fmax(worst_vs_torch, diff / torch_err), ill_conditioned++;
+        else if (diff > rtol * scale)
+            flip_used++, worst_flip = fmax(worst_flip, flips > 0 ? (diff - rtol * scale) / flips : INFINITY);
         else
             *worst = fmax(*worst, diff / scale);
     }
     am_tensor_free(&want);
     am_tensor_free(&err);
+    am_tensor_free(&flip);
 }
 
 static void compare_proj(const char *what, const float *got, int64_t n, const am_safetensors *st, const char *key,
@@ -165,7 +176,8 @@ int main(void)
     run_network("n_layer_resnet", "models_resnet");
     printf("worst error relative to scale: outputs/embeddings/running stats %.2e (tolerance %.0e), gradients %.2e "
            "(tolerance %.0e); %d ill-conditioned tensors (PyTorch float32 off by more): worst error / PyTorch's %.2f "
-           "(tolerance %.0f)\n",
-           worst_out, RTOL_OUT, worst_grad, RTOL_GRAD, ill_conditioned, worst_vs_torch, K_TORCH);
+           "(tolerance %.0f); %d beyond rtol only by ReLU/max-pool decisions, using at most %.0f%% of their bound\n",
+           worst_out, RTOL_OUT, worst_grad, RTOL_GRAD, ill_conditioned, worst_vs_torch, K_TORCH, flip_used,
+           100 * worst_flip);
     return am_test_finish();
 }
