@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "astromorph/safetensors.h"
 #include "astromorph/status.h"
 #include "astromorph/tensor.h"
 
@@ -134,6 +135,16 @@ const char *am_module_kind_name(am_module_kind kind);
  * multiply-adds of convolutions and linear layers (a backward costs twice that); 0 when the shape
  * does not fit the network. */
 double am_net_forward_flops(am_net *net, const int64_t nchw[4], const char *stop_at);
+
+/* One parameter or buffer as a safetensors tensor `name`, as PyTorch's state dict holds it
+ * (num_batches_tracked: a 0-d int64). Used by every state-dict writer and reader (networks, BYOL
+ * models, checkpoints). */
+am_status am_param_write(am_st_writer *w, const char *name, const am_param *p);
+/* AM_OK when st's tensor `name` fits p: the same shape, or one element of rank <= 1 on both
+ * sides; else AM_ERR_NOTFOUND / AM_ERR_SHAPE naming the tensor and both shapes. */
+am_status am_param_check(const am_param *p, const am_safetensors *st, const char *name);
+/* am_param_check, then copies the values into p (converted to float32). */
+am_status am_param_read(am_param *p, const am_safetensors *st, const char *name);
 
 #ifdef __cplusplus
 }

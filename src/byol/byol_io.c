@@ -8,21 +8,7 @@
 
 am_status am_byol_write_state(am_byol *b, am_st_writer *w)
 {
-    for (size_t i = 0; i < b->nstate; i++) {
-        const am_param *p = b->state[i];
-        if (p->is_integer) {
-            /* num_batches_tracked is int64 in PyTorch's state dict. */
-            int64_t n = am_tensor_numel(&p->value);
-            int64_t *v = malloc((size_t)(n ? n : 1) * sizeof *v);
-            if (!v) return am_error(AM_ERR_NOMEM, "byol: out of memory");
-            for (int64_t j = 0; j < n; j++) v[j] = (int64_t)p->value.data[j];
-            am_status s = am_st_writer_add(w, b->state_name[i], AM_DT_I64, p->value.ndim, p->value.shape, v);
-            free(v);
-            AM_TRY(s);
-        } else {
-            AM_TRY(am_st_writer_add_f32(w, b->state_name[i], &p->value));
-        }
-    }
+    for (size_t i = 0; i < b->nstate; i++) AM_TRY(am_param_write(w, b->state_name[i], b->state[i]));
     char buf[64];
     AM_TRY(am_st_writer_meta(w, "format", AM_BYOL_FORMAT));
     AM_TRY(am_st_writer_meta(w, "format_version", AM_BYOL_FORMAT_VERSION));
@@ -93,21 +79,9 @@ am_status am_byol_options_from_file(am_byol_options *o, const am_safetensors *st
 
 am_status am_byol_load_state(am_byol *b, const am_safetensors *st)
 {
-    for (size_t i = 0; i < b->nstate; i++) {
-        am_param *p = b->state[i];
-        const am_st_entry *e = am_st_find(st, b->state_name[i]);
-        if (!e) return am_error(AM_ERR_NOTFOUND, "model has no tensor %s", b->state_name[i]);
-        int same = e->ndim == p->value.ndim;
-        for (int d = 0; same && d < e->ndim; d++) same = e->shape[d] == p->value.shape[d];
-        if (!same) {
-            am_tensor file = {.ndim = e->ndim};
-            memcpy(file.shape, e->shape, sizeof file.shape);
-            char a[64], c[64];
-            return am_error(AM_ERR_SHAPE, "model tensor %s is %s, the network expects %s", b->state_name[i],
-                            am_tensor_shape_str(&file, a, sizeof a), am_tensor_shape_str(&p->value, c, sizeof c));
-        }
-        AM_TRY(am_st_copy_f32(st, b->state_name[i], p->value.data, am_tensor_numel(&p->value)));
-    }
+    /* Check every tensor first, so a file that does not fit leaves the model untouched. */
+    for (size_t i = 0; i < b->nstate; i++) AM_TRY(am_param_check(b->state[i], st, b->state_name[i]));
+    for (size_t i = 0; i < b->nstate; i++) AM_TRY(am_param_read(b->state[i], st, b->state_name[i]));
     am_byol_params_changed(b);
     return AM_OK;
 }

@@ -13,12 +13,4 @@ am_status am__build_amm(am_module *root, int in_channels);
 /* torchvision's ResNet init: every conv weight Kaiming normal, fan_out, relu gain. */
 void am__init_resnet(am_net *net, uint64_t seed);
 
-/* "64x3x7x7" ("scalar" for rank 0) into buf. */
-const char *am__shape_str(int ndim, const int64_t *shape, char *buf, size_t len);
-/* 1 when the file entry may be loaded into p: same shape, or both hold one element and have
- * rank <= 1 (num_batches_tracked is a 0-d tensor in PyTorch). */
-int am__entry_fits(const am_st_entry *e, const am_param *p);
-/* Copies a checked entry into p->value. */
-am_status am__load_entry(am_param *p, const am_safetensors *st, const char *full_name);
-
 #endif

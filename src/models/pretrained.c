@@ -22,23 +22,21 @@ static void adapt_conv1(float *dst, const am_tensor *rgb, int channels)
 
 static am_status check(am_net *net, const am_safetensors *st)
 {
-    char a[128], b[128];
+    char a[128];
     const am_st_entry *e = am_st_find(st, "conv1.weight");
     if (!e) return am_error(AM_ERR_NOTFOUND, "no tensor 'conv1.weight': " HINT);
-    if (e->ndim != 4 || e->shape[0] != 64 || e->shape[1] != 3 || e->shape[2] != 7 || e->shape[3] != 7)
+    if (e->ndim != 4 || e->shape[0] != 64 || e->shape[1] != 3 || e->shape[2] != 7 || e->shape[3] != 7) {
+        am_tensor file = am_tensor_view(NULL, e->ndim, e->shape);
         return am_error(AM_ERR_SHAPE, "tensor 'conv1.weight': file has shape %s, ResNet18 has 64x3x7x7: " HINT,
-                        am__shape_str(e->ndim, e->shape, a, sizeof a));
+                        am_tensor_shape_str(&file, a, sizeof a));
+    }
     size_t n = am_net_param_count(net);
     for (size_t i = 0; i < n; i++) {
         am_param *p = am_net_param(net, i);
         /* conv1 is adapted below; fc is ImageNet's 1000-class head, never ours. */
         if (strcmp(p->name, "conv1.weight") == 0 || strncmp(p->name, "fc.", 3) == 0) continue;
-        e = am_st_find(st, p->name);
-        if (!e) return am_error(AM_ERR_NOTFOUND, "no tensor '%s': " HINT, p->name);
-        if (!am__entry_fits(e, p))
-            return am_error(AM_ERR_SHAPE, "tensor '%s': file has shape %s, network expects %s", p->name,
-                            am__shape_str(e->ndim, e->shape, a, sizeof a),
-                            am__shape_str(p->value.ndim, p->value.shape, b, sizeof b));
+        if (!am_st_find(st, p->name)) return am_error(AM_ERR_NOTFOUND, "no tensor '%s': " HINT, p->name);
+        AM_TRY(am_param_check(p, st, p->name));
     }
     return AM_OK;
 }
@@ -51,11 +49,11 @@ static am_status load(am_net *net, const am_safetensors *st, int channels)
         am_param *p = am_net_param(net, i);
         if (strncmp(p->name, "fc.", 3) == 0) continue;
         if (strcmp(p->name, "conv1.weight") != 0) {
-            AM_TRY(am__load_entry(p, st, p->name));
+            AM_TRY(am_param_read(p, st, p->name));
             continue;
         }
         if (channels == 3) {
-            AM_TRY(am__load_entry(p, st, p->name));
+            AM_TRY(am_param_read(p, st, p->name));
             continue;
         }
         am_tensor rgb;
