@@ -58,6 +58,9 @@ static am_status src_augment(void *user, const am_tensor *x, am_rng *rng, am_ten
 
 static const char *src_name(void *user, int64_t i) { return am_dataset_name(((run *)user)->ds, i); }
 
+/* The trainer announces each epoch's order, so the dataset's thread reads ahead while we compute. */
+static void src_prefetch(void *user, const int64_t *order, int64_t n) { am_dataset_prefetch(((run *)user)->ds, order, n); }
+
 /* ---- trainer hooks: log, progress bar, TensorBoard ---- */
 
 static void scalar(run *r, const char *tag, int64_t step, double v)
@@ -292,7 +295,7 @@ static am_status train(am_cli_settings *s, const char *resume_from, int check_on
     ts.checkpoint_path = ckpt;
     ts.cancel = &am_cli_interrupted;
     am_train_source src = {.count = n, .get = src_get, .augment = src_augment, .name = src_name,
-                           .thread_safe = 1, .user = &r};
+                           .prefetch = src_prefetch, .thread_safe = 1, .user = &r};
     am_train_hooks hooks = {.on_split = on_split, .on_epoch_start = on_epoch_start, .on_batch = on_batch,
                             .on_progress = on_progress, .on_epoch_end = on_epoch_end,
                             .on_checkpoint = on_checkpoint, .user = &r};
