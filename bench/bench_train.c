@@ -425,6 +425,7 @@ static double parallel_embed(am_byol **rep, const am_tensor *x, int64_t n, float
     for (int64_t i = 0; i < n; i++) {
         am_tensor e = {0};
         if (am_byol_embed(rep[omp_get_thread_num()], &x[i], &e) != AM_OK) {
+#pragma omp atomic write
             *failed = 1;
         } else {
             memcpy(E + i * dim, e.data, (size_t)dim * sizeof(float));
@@ -501,13 +502,18 @@ static int infer(const opts *o, double peak, const char *isa, int threads)
             am_tensor in = {0}, e = {0};
             int64_t shape[4] = {n, x[gstart[g]].shape[1], x[gstart[g]].shape[2], x[gstart[g]].shape[3]};
             if (am_tensor_alloc(&in, 4, shape) != AM_OK) {
+#pragma omp atomic write
                 failed = 1;
                 continue;
             }
             for (int64_t k = 0; k < n; k++)
                 memcpy(in.data + k * each, x[gstart[g] + k].data, (size_t)each * sizeof(float));
-            if (am_byol_embed(rep[omp_get_thread_num()], &in, &e) != AM_OK) failed = 1;
-            else memcpy(E + gstart[g] * dim, e.data, (size_t)(n * dim) * sizeof(float));
+            if (am_byol_embed(rep[omp_get_thread_num()], &in, &e) != AM_OK) {
+#pragma omp atomic write
+                failed = 1;
+            } else {
+                memcpy(E + gstart[g] * dim, e.data, (size_t)(n * dim) * sizeof(float));
+            }
             am_tensor_free(&e);
             am_tensor_free(&in);
         }
@@ -614,7 +620,10 @@ static int phases(const opts *o, double peak, const char *isa, int threads)
                     double f = now_s();
                     ph[PH_LOAD] += b1 - a, ph[PH_D2] += c - b1, ph[PH_AUG] += d - c, ph[PH_FWD] += e - d;
                     ph[PH_BWD] += (f - e) - (e - d);
-                    if (st != AM_OK) failed = 1;
+                    if (st != AM_OK) {
+#pragma omp atomic write
+                        failed = 1;
+                    }
                     am_tensor_free(&img), am_tensor_free(&d2), am_tensor_free(&v1), am_tensor_free(&v2);
                 }
             }
