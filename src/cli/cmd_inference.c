@@ -92,32 +92,70 @@ static am_status network_input(am_dataset *ds, int64_t i, int stacksize, am_tens
     return s;
 }
 
+/* Consecutive images of one size go through the network together (eval mode: each image's
+ * embedding is its own), up to INFER_BATCH images or INFER_MAX_VALUES input values. */
+enum { INFER_BATCH = 16 };
+#define INFER_MAX_VALUES ((int64_t)1 << 22)
+
+/* How many images from i on share image i's size (0 when sizes are not known before reading). */
+static int64_t same_size_run(am_dataset *ds, int64_t i, int64_t n)
+{
+    int64_t first[3], next[3];
+    if (am_dataset_item_shape(ds, i, first) != AM_OK) return 1;
+    int64_t values = first[0] * first[1] * first[2], k = 1;
+    while (i + k < n && k < INFER_BATCH && (k + 1) * values <= INFER_MAX_VALUES &&
+           am_dataset_item_shape(ds, i + k, next) == AM_OK && memcmp(first, next, sizeof first) == 0)
+        k++;
+    return k;
+}
+
+/* Images i..i+k-1 as one k×C×H×W batch, each normalised on its own; metadata into E. */
+static am_status batch_input(model *m, am_dataset *ds, int64_t i, int64_t k, am_embeddings *E, am_tensor *batch)
+{
+    memset(batch, 0, sizeof *batch);
+    am_status s = AM_OK;
+    for (int64_t j = 0; j < k && s == AM_OK; j++) {
+        am_tensor img, x;
+        am_meta meta;
+        if ((s = network_input(ds, i + j, m->stacksize, &img, &meta, &x)) != AM_OK) break;
+        if (x.shape[1] != m->in_channels)
+            s = am_error(AM_ERR_SHAPE, "%s: %lld channel(s) x stacksize %d, the model takes %d",
+                         am_dataset_name(ds, i + j), (long long)img.shape[0], m->stacksize, m->in_channels);
+        if (s == AM_OK && j == 0) s = am_tensor_alloc4(batch, k, x.shape[1], x.shape[2], x.shape[3]);
+        if (s == AM_OK && am_tensor_numel(&x) * k != am_tensor_numel(batch))
+            s = am_error(AM_ERR_SHAPE, "%s: image size changed while reading", am_dataset_name(ds, i + j));
+        if (s == AM_OK) {
+            memcpy(batch->data + j * am_tensor_numel(&x), x.data, (size_t)am_tensor_numel(&x) * sizeof(float));
+            am_meta_free(&E->meta[i + j]);
+            s = am_meta_copy(&E->meta[i + j], &meta);
+        }
+        am_tensor_free(&x);
+        am_tensor_free(&img);
+        am_meta_free(&meta);
+    }
+    if (s != AM_OK) am_tensor_free(batch);
+    return s;
+}
+
 static am_status embed_all(model *m, am_dataset *ds, am_embeddings *E)
 {
     int64_t n = am_dataset_size(ds);
     am_progress *bar = NULL;
     if (am_progress_create(&bar, "embeddings", n, stderr, AM_PROGRESS_AUTO) != AM_OK) bar = NULL;
     else am_progress_update(bar, 0, NAN);
-    am_status s = AM_OK;
-    for (int64_t i = 0; i < n && s == AM_OK; i++) {
-        am_tensor img, x, emb;
-        am_meta meta;
-        if ((s = network_input(ds, i, m->stacksize, &img, &meta, &x)) != AM_OK) break;
-        if (x.shape[1] != m->in_channels)
-            s = am_error(AM_ERR_SHAPE, "%s: %lld channel(s) x stacksize %d, the model takes %d",
-                         am_dataset_name(ds, i), (long long)img.shape[0], m->stacksize, m->in_channels);
-        if (s == AM_OK) s = am_byol_embed(m->byol, &x, &emb);
-        if (s == AM_OK && i == 0) s = am_embeddings_alloc(E, n, emb.shape[1]);
-        if (s == AM_OK) {
-            memcpy(E->data + i * E->dim, emb.data, (size_t)E->dim * sizeof(float));
-            am_meta_free(&E->meta[i]);
-            s = am_meta_copy(&E->meta[i], &meta);
-            am_tensor_free(&emb);
-        }
-        am_tensor_free(&x);
-        am_tensor_free(&img);
-        am_meta_free(&meta);
-        if (bar) am_progress_update(bar, i + 1, NAN);
+    am_status s = am_embeddings_alloc(E, n, am_byol_get_options(m->byol)->representation_size);
+    for (int64_t i = 0, k; i < n && s == AM_OK; i += k) {
+        k = same_size_run(ds, i, n);
+        am_tensor batch, emb;
+        if ((s = batch_input(m, ds, i, k, E, &batch)) != AM_OK) break;
+        s = am_byol_embed(m->byol, &batch, &emb);
+        if (s == AM_OK && (emb.shape[0] != k || emb.shape[1] != E->dim))
+            s = am_error(AM_ERR_SHAPE, "embedding of %s has %lld values, expected %lld", am_dataset_name(ds, i),
+                         (long long)emb.shape[1], (long long)E->dim);
+        if (s == AM_OK) memcpy(E->data + i * E->dim, emb.data, (size_t)(k * E->dim) * sizeof(float));
+        am_tensor_free(&emb);
+        am_tensor_free(&batch);
+        if (bar) am_progress_update(bar, i + k, NAN);
     }
     am_progress_finish(bar);
     return s;
