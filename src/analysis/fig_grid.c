@@ -78,7 +78,7 @@ am_status am_figure_outliers(const char *path, const am_embeddings *e, const int
     for (int t = 0; t < top; t++) {
         int64_t row = order[t];
         snprintf(l1, sizeof l1, "#%d %s", t + 1, am_fig_row_name(e, row, nm, sizeof nm));
-        snprintf(l2, sizeof l2, "%s = %.3g", score_name, score[row]);
+        snprintf(l2, sizeof l2, "score %.3g", score[row]); /* the title names the score; a cell is narrow */
         cell(&c, row, x0 + (t % cols) * (CELL + GAP), head + (t / cols) * rowh, l1, l2, red, o);
     }
     return am_canvas_close(&c);
