@@ -76,6 +76,9 @@ AM_HOT static void rows_moments(const float *p, int64_t hw, int64_t L, const flo
     }
 }
 
+/* max(x, lo) that vectorises: fmaxf is a libm call through the PLT at -O2 (its NaN rule is the same). */
+static inline float max_lo(float x, float lo) { return x > lo ? x : lo; }
+
 /* q = max((x - mu)·a + b, lo) per lane (subtracting first: x·a + (b - mu·a) would cancel when
  * the mean is large against the spread). */
 AM_HOT static void rows_affine(const float *p, float *q, int64_t hw, int64_t L, const float *mu, const float *a,
@@ -84,9 +87,9 @@ AM_HOT static void rows_affine(const float *p, float *q, int64_t hw, int64_t L, 
     if (L == 16) {
         for (int64_t i = 0; i < hw; i++)
 #pragma omp simd
-            for (int l = 0; l < 16; l++) q[i * 16 + l] = fmaxf((p[i * 16 + l] - mu[l]) * a[l] + b[l], lo);
+            for (int l = 0; l < 16; l++) q[i * 16 + l] = max_lo((p[i * 16 + l] - mu[l]) * a[l] + b[l], lo);
     } else {
-        for (int64_t i = 0; i < hw; i++) q[i] = fmaxf((p[i] - mu[0]) * a[0] + b[0], lo);
+        for (int64_t i = 0; i < hw; i++) q[i] = max_lo((p[i] - mu[0]) * a[0] + b[0], lo);
     }
 }
 
