@@ -69,7 +69,8 @@ const char *am_test_path(const char *relative)
 const char *am_test_tmpdir(void)
 {
     if (!tmpdir[0]) {
-        snprintf(tmpdir, sizeof tmpdir, "/tmp/amtest.XXXXXX");
+        /* No "." before the random part: CFITSIO reads any path with ".Z" in it as Unix-compressed. */
+        snprintf(tmpdir, sizeof tmpdir, "/tmp/amtest-XXXXXX");
         if (!mkdtemp(tmpdir)) {
             perror("mkdtemp");
             exit(2);

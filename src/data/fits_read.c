@@ -69,6 +69,13 @@ static am_status open_failure(const char *path, int status)
     int packed = (got >= 2 && head[0] == 0x1f) || (got >= 4 && !memcmp(head, "PK\3\4", 4)) ||
                  (got >= 3 && !memcmp(head, "BZh", 3));
     int fits = got >= 9 && memcmp(head, "SIMPLE  =", 9) == 0;
+    /* CFITSIO 4.2 picks its decompressor by name: any ".Z" in the path (a folder "obs.Zwicky/")
+     * makes it read a gzip file as Unix compress. */
+    if (got >= 2 && head[0] == 0x1f && head[1] == 0x8b && strstr(path, ".Z"))
+        return am_error(AM_ERR_FORMAT,
+                        "%s: gzip file whose path contains \".Z\", which CFITSIO takes for Unix compress: "
+                        "rename the folder or gunzip the file",
+                        path);
     if (packed) return am_error(AM_ERR_FORMAT, "%s: compressed, but not readable as FITS (%s)", path, txt);
     if (!fits) return am_error(AM_ERR_FORMAT, "%s: not a FITS file (no SIMPLE card)", path);
     if (sb.st_size < 2880 && fits)
