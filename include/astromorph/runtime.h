@@ -34,6 +34,10 @@ void am_atomic_abort(am_atomic_file *af);       /* close and remove the temporar
 /* mkdir -p. */
 am_status am_mkdirs(const char *path);
 int am_file_exists(const char *path);
+/* The newest regular file dir/<prefix>*<suffix> by modification time (nanoseconds), for one of
+ * the NULL-terminated suffixes; on a tie the earlier suffix wins. out gets "dir/name".
+ * AM_ERR_IO when dir cannot be opened, AM_ERR_NOTFOUND when nothing matches. */
+am_status am_newest_file(const char *dir, const char *prefix, const char *const *suffixes, char *out, size_t len);
 
 #ifdef __cplusplus
 }

@@ -138,31 +138,11 @@ static int has_suffix(const char *s, const char *suf)
 /* The newest embeddings file in exported/ (a .safetensors wins a tie with a .csv). */
 static am_status newest_export(char *out, size_t len)
 {
-    DIR *d = opendir("exported");
-    if (!d)
+    static const char *const kinds[] = {".safetensors", ".csv", NULL};
+    am_status s = am_newest_file("exported", "", kinds, out, len);
+    if (s == AM_ERR_IO)
         return am_error(AM_ERR_NOTFOUND, "no --embeddings given and no exported/ folder here (run 'astromorph inference' first)");
-    struct dirent *de;
-    struct timespec best = {0, 0};
-    int found = 0, best_st = 0;
-    while ((de = readdir(d))) {
-        int st = has_suffix(de->d_name, ".safetensors");
-        if (!st && !has_suffix(de->d_name, ".csv")) continue;
-        char path[4096];
-        struct stat sb;
-        snprintf(path, sizeof path, "exported/%s", de->d_name);
-        if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) continue;
-        int newer = !found || sb.st_mtim.tv_sec > best.tv_sec ||
-                    (sb.st_mtim.tv_sec == best.tv_sec && sb.st_mtim.tv_nsec > best.tv_nsec) ||
-                    (sb.st_mtim.tv_sec == best.tv_sec && sb.st_mtim.tv_nsec == best.tv_nsec && st && !best_st);
-        if (newer) {
-            best = sb.st_mtim;
-            best_st = st;
-            found = 1;
-            snprintf(out, len, "%s", path);
-        }
-    }
-    closedir(d);
-    if (!found) return am_error(AM_ERR_NOTFOUND, "no --embeddings given and no .safetensors or .csv in exported/");
+    if (s != AM_OK) return am_error(AM_ERR_NOTFOUND, "no --embeddings given and no .safetensors or .csv in exported/");
     /* Inference writes <model>.safetensors, then <model>.csv: prefer the safetensors twin, which
      * also keeps each row's extra metadata. */
     size_t n = strlen(out);

@@ -146,26 +146,10 @@ static am_status write_gitignore(void)
 /* The newest saved_models/checkpoint_<time>.safetensors, for --resume without a file. */
 static am_status newest_checkpoint(char *out, size_t size)
 {
-    DIR *d = opendir(SAVEDIR);
-    if (!d) return am_error(AM_ERR_NOTFOUND, "resume: no %s/ folder here, so no checkpoint to resume from", SAVEDIR);
-    struct dirent *e;
-    struct timespec best = {-1, 0}; /* nanoseconds: runs in one test or script are seconds apart */
-    while ((e = readdir(d))) {
-        size_t n = strlen(e->d_name);
-        if (strncmp(e->d_name, "checkpoint_", 11) != 0 || n < 12 + 11 ||
-            strcmp(e->d_name + n - 12, ".safetensors") != 0)
-            continue;
-        char p[1024];
-        struct stat st;
-        snprintf(p, sizeof p, "%s/%s", SAVEDIR, e->d_name);
-        if (stat(p, &st) == 0 && (st.st_mtim.tv_sec > best.tv_sec ||
-                                  (st.st_mtim.tv_sec == best.tv_sec && st.st_mtim.tv_nsec > best.tv_nsec))) {
-            best = st.st_mtim;
-            snprintf(out, size, "%s", p);
-        }
-    }
-    closedir(d);
-    if (best.tv_sec < 0) return am_error(AM_ERR_NOTFOUND, "resume: no checkpoint_*.safetensors in %s/", SAVEDIR);
+    static const char *const kinds[] = {".safetensors", NULL};
+    am_status s = am_newest_file(SAVEDIR, "checkpoint_", kinds, out, size);
+    if (s == AM_ERR_IO) return am_error(AM_ERR_NOTFOUND, "resume: no %s/ folder here, so no checkpoint to resume from", SAVEDIR);
+    if (s != AM_OK) return am_error(AM_ERR_NOTFOUND, "resume: no checkpoint_*.safetensors in %s/", SAVEDIR);
     return AM_OK;
 }
 

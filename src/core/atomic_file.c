@@ -1,6 +1,7 @@
 /* Outputs written to a temporary name and renamed when complete. */
 #include "astromorph/runtime.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,4 +84,43 @@ int am_file_exists(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0;
+}
+
+/* Index of the first suffix name ends with (longer than it), or -1. */
+static int suffix_index(const char *name, const char *const *suffixes)
+{
+    size_t n = strlen(name);
+    for (int i = 0; suffixes[i]; i++) {
+        size_t m = strlen(suffixes[i]);
+        if (n > m && strcmp(name + n - m, suffixes[i]) == 0) return i;
+    }
+    return -1;
+}
+
+am_status am_newest_file(const char *dir, const char *prefix, const char *const *suffixes, char *out, size_t len)
+{
+    DIR *d = opendir(dir);
+    if (!d) return am_error(AM_ERR_IO, "%s: cannot open folder: %s", dir, strerror(errno));
+    struct dirent *de;
+    struct timespec best = {0, 0};
+    int best_suffix = -1;
+    size_t plen = strlen(prefix);
+    while ((de = readdir(d))) {
+        int k = strncmp(de->d_name, prefix, plen) == 0 ? suffix_index(de->d_name, suffixes) : -1;
+        if (k < 0) continue;
+        char path[4096];
+        struct stat sb;
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) continue;
+        int newer = best_suffix < 0 || sb.st_mtim.tv_sec > best.tv_sec ||
+                    (sb.st_mtim.tv_sec == best.tv_sec &&
+                     (sb.st_mtim.tv_nsec > best.tv_nsec || (sb.st_mtim.tv_nsec == best.tv_nsec && k < best_suffix)));
+        if (newer) {
+            best = sb.st_mtim;
+            best_suffix = k;
+            snprintf(out, len, "%s", path);
+        }
+    }
+    closedir(d);
+    return best_suffix < 0 ? am_error(AM_ERR_NOTFOUND, "%s: no matching file", dir) : AM_OK;
 }

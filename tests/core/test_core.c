@@ -1,5 +1,7 @@
 /* Core: RNG reproducibility and statistics, tensors, atomic files. */
+#include <fcntl.h>
 #include <math.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -103,8 +105,41 @@ static void test_atomic(void)
     CHECK_FAILS(am_atomic_open(&af, "/nonexistent-dir/x", 0), AM_ERR_IO, "/nonexistent-dir/x");
 }
 
+static void touch_at(const char *path, long sec, long nsec)
+{
+    FILE *fp = fopen(path, "w");
+    if (fp) fclose(fp);
+    struct timespec ts[2] = {{sec, nsec}, {sec, nsec}};
+    CHECK(utimensat(AT_FDCWD, path, ts, 0) == 0, "set mtime of %s", path);
+}
+
+static void test_newest_file(void)
+{
+    char dir[512], p[600], out[700];
+    snprintf(dir, sizeof dir, "%s/newest", am_test_tmpdir());
+    CHECK_OK(am_mkdirs(dir));
+    static const char *const kinds[] = {".safetensors", ".csv", NULL};
+    CHECK_FAILS(am_newest_file(dir, "", kinds, out, sizeof out), AM_ERR_NOTFOUND, dir);
+    snprintf(p, sizeof p, "%s/a.csv", dir);
+    touch_at(p, 1000, 500);
+    snprintf(p, sizeof p, "%s/b.safetensors", dir);
+    touch_at(p, 1000, 400); /* same second, older by nanoseconds */
+    snprintf(p, sizeof p, "%s/c.txt", dir);
+    touch_at(p, 2000, 0); /* newest, but not a wanted kind */
+    CHECK_OK(am_newest_file(dir, "", kinds, out, sizeof out));
+    CHECK(strstr(out, "/a.csv") != NULL, "nanoseconds decide within a second: %s", out);
+    snprintf(p, sizeof p, "%s/d.safetensors", dir);
+    touch_at(p, 1000, 500); /* ties a.csv exactly: the earlier suffix wins */
+    CHECK_OK(am_newest_file(dir, "", kinds, out, sizeof out));
+    CHECK(strstr(out, "/d.safetensors") != NULL, "tie goes to the earlier suffix: %s", out);
+    CHECK_OK(am_newest_file(dir, "b", kinds, out, sizeof out));
+    CHECK(strstr(out, "/b.safetensors") != NULL, "prefix filters: %s", out);
+    CHECK_FAILS(am_newest_file("/nonexistent-dir", "", kinds, out, sizeof out), AM_ERR_IO, "/nonexistent-dir");
+}
+
 int main(void)
 {
+    test_newest_file();
     test_rng();
     test_tensor();
     test_atomic();
