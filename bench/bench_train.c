@@ -13,6 +13,7 @@
  *          --images N (first N of the list) --epochs E --threads T --batch B
  *          --settings original|ours (trainer defaults; original: one image per forward)
  *          --precision fp32|bf16 (BF16 convolutions, FP32 master weights)
+ *          --replicas R (trainer replicas, 0: the trainer's default)
  * Every mode ends with one line "RESULT key=value ..." for scripts/bench and compare_reference. */
 #include <immintrin.h>
 #include <math.h>
@@ -130,7 +131,7 @@ static double fma_peak_gflops(int threads, const char **isa)
 
 typedef struct {
     const char *mode, *data, *dir, *network, *settings, *precision;
-    int min, max, images, epochs, threads, batch;
+    int min, max, images, epochs, threads, batch, replicas;
     uint64_t seed;
 } opts;
 
@@ -140,7 +141,7 @@ static void usage(void)
                     "       bench_train peak [--threads T]\n"
                     "       bench_train train|infer|phases --data LIST [--network resnet|amm] [--images N]\n"
                     "                   [--epochs E] [--threads T] [--batch B] [--settings original|ours]\n"
-                    "                   [--precision fp32|bf16]\n");
+                    "                   [--precision fp32|bf16] [--replicas R]\n");
     exit(2);
 }
 
@@ -169,6 +170,7 @@ static opts parse(int argc, char **argv)
         else if (!strcmp(a, "--epochs")) o.epochs = atoi(v);
         else if (!strcmp(a, "--threads")) o.threads = atoi(v);
         else if (!strcmp(a, "--batch")) o.batch = atoi(v);
+        else if (!strcmp(a, "--replicas")) o.replicas = atoi(v);
         else if (!strcmp(a, "--seed")) o.seed = strtoull(v, NULL, 10);
         else usage();
         i++;
@@ -366,6 +368,7 @@ static int train(const opts *o, double peak, const char *isa, int threads)
     else am_train_original_settings(&ts);
     ts.epochs = o->epochs;
     ts.batch_size = o->batch;
+    if (o->replicas > 0) ts.replicas = o->replicas;
     double rss0 = peak_rss_mib();
     timing tm = {0};
     tm.train_s = calloc((size_t)o->epochs, sizeof(double));

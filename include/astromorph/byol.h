@@ -63,12 +63,20 @@ void am_byol_default_options(am_byol_options *o);
 
 typedef struct am_byol am_byol;
 
-/* Wraps network (ownership passes to the BYOL, also on failure); the target starts as a copy. */
+/* Wraps network (ownership passes to the BYOL, also on failure); the target starts as a copy
+ * (forward only: it has no gradient buffers). */
 am_status am_byol_create(am_byol **b, am_net *network, const am_byol_options *o);
 void am_byol_free(am_byol *b);
-/* Deep copy with its own gradients and activations (replicas for parallel images). */
+/* Deep copy with its own values, gradients and activations. */
 am_status am_byol_clone(am_byol **dst, const am_byol *src);
-/* Copies every parameter and buffer value of src into dst (same structure). */
+/* A replica for running steps side by side (what the trainer does): it reads src's parameter
+ * values and reordered weights instead of copying them (am_net_share), and has its own
+ * BatchNorm statistics and activations, and its own gradients, or with share_grads src's (its
+ * steps then add into src's gradients). src must outlive it and change its values only while
+ * no replica runs (then am_byol_params_changed(src)). */
+am_status am_byol_replica(am_byol **dst, am_byol *src, int share_grads);
+/* Copies every parameter and buffer value of src into dst (same structure); values dst shares
+ * with src are left as they are. */
 am_status am_byol_copy_state(am_byol *dst, const am_byol *src);
 
 const am_byol_options *am_byol_get_options(const am_byol *b);

@@ -81,8 +81,26 @@ typedef struct am_net am_net;
  * bias bound; norms: weight 1, bias 0; running stats 0/1). */
 am_status am_net_create(am_net **net, am_module *root, uint64_t seed);
 void am_net_free(am_net *net);
-/* Deep copy: same tree and values, separate gradients and activations. */
+/* Deep copy: same tree and values, separate gradients (none when src is frozen) and activations. */
 am_status am_net_clone(am_net **dst, const am_net *src);
+
+/* A copy for running one model on several threads at once without copying its weights: it reads
+ * src's parameter values (its buffers, e.g. BatchNorm statistics, are its own, copied now) and
+ * shares the reordered weight copies made from them; activations are its own. Gradients:
+ * AM_GRADS_OWN its own buffers, AM_GRADS_SHARED src's (its backward adds into src's gradients),
+ * AM_GRADS_NONE none (forward only). src must outlive the copy. Values change only through src
+ * (or a copy) while none of them runs, followed by am_net_params_changed on any one of them. */
+typedef enum { AM_GRADS_OWN, AM_GRADS_SHARED, AM_GRADS_NONE } am_grads;
+am_status am_net_share(am_net **dst, am_net *src, am_grads grads);
+/* Frees the gradient buffers: the network then runs forward only (a BYOL target network, an
+ * embedding model), and am_net_backward refuses. Copies made from it are frozen too. */
+void am_net_freeze(am_net *net);
+int am_net_is_frozen(const am_net *net);
+/* Lets a frozen network write its activations into host's buffers (another network of the same
+ * architecture; NULL: its own again). For a network whose forward never falls between host's
+ * forward and backward, as the BYOL target's runs before the online network's: its activations
+ * then cost no memory. host must outlive the borrowing. */
+am_status am_net_borrow_activations(am_net *net, am_net *host);
 
 /* Parameters and buffers, in PyTorch's state_dict order. */
 size_t am_net_param_count(const am_net *net);

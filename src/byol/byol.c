@@ -49,6 +49,14 @@ am_status am_byol_mlp(am_net **net, int in, int hidden, int out, uint64_t seed)
     return am_net_create(net, root, seed);
 }
 
+/* The target runs just before the online branch in every step and is never back-propagated:
+ * it writes its activations into the online branch's buffers. */
+static am_status target_borrows(am_byol *b)
+{
+    AM_TRY(am_net_borrow_activations(b->part[AM_BYOL_TNET], b->part[AM_BYOL_NET]));
+    return am_net_borrow_activations(b->part[AM_BYOL_TPROJ], b->part[AM_BYOL_PROJ]);
+}
+
 /* Features of the hidden layer's output, from a forward of a small input. */
 static am_status probe_representation(am_byol *b, int *rep)
 {
@@ -184,6 +192,9 @@ am_status am_byol_create(am_byol **out, am_net *network, const am_byol_options *
                         o.seed + 2);
     if (s == AM_OK) s = am_net_clone(&b->part[AM_BYOL_TNET], network);
     if (s == AM_OK) s = am_net_clone(&b->part[AM_BYOL_TPROJ], b->part[AM_BYOL_PROJ]);
+    /* The target is never back-propagated: no gradient buffers (a third of its memory). */
+    if (s == AM_OK) am_net_freeze(b->part[AM_BYOL_TNET]), am_net_freeze(b->part[AM_BYOL_TPROJ]);
+    if (s == AM_OK) s = target_borrows(b);
     if (s == AM_OK) s = am_byol_index(b);
     if (s != AM_OK) {
         am_byol_free(b);
@@ -205,7 +216,8 @@ void am_byol_free(am_byol *b)
     free(b);
 }
 
-am_status am_byol_clone(am_byol **out, const am_byol *src)
+/* A copy of src: deep (shared_src NULL), or reading shared_src's values (a replica). */
+static am_status copy_of(am_byol **out, const am_byol *src, am_byol *shared_src, int share_grads)
 {
     *out = NULL;
     am_byol *b = calloc(1, sizeof *b);
@@ -215,7 +227,16 @@ am_status am_byol_clone(am_byol **out, const am_byol *src)
     b->hidden_layer = strdup(src->hidden_layer);
     b->o.hidden_layer = b->hidden_layer;
     am_status s = b->hidden_layer ? AM_OK : am_error(AM_ERR_NOMEM, "byol: out of memory");
-    for (int k = 0; s == AM_OK && k < AM_BYOL_PARTS; k++) s = am_net_clone(&b->part[k], src->part[k]);
+    for (int k = 0; s == AM_OK && k < AM_BYOL_PARTS; k++) {
+        if (!shared_src) {
+            s = am_net_clone(&b->part[k], src->part[k]);
+            continue;
+        }
+        am_net *from = shared_src->part[k];
+        am_grads g = am_net_is_frozen(from) ? AM_GRADS_NONE : share_grads ? AM_GRADS_SHARED : AM_GRADS_OWN;
+        s = am_net_share(&b->part[k], from, g);
+    }
+    if (s == AM_OK) s = target_borrows(b);
     if (s == AM_OK) {
         b->reach = malloc((src->nreach ? src->nreach : 1) * sizeof *b->reach);
         if (!b->reach) s = am_error(AM_ERR_NOMEM, "byol: out of memory");
@@ -230,17 +251,24 @@ am_status am_byol_clone(am_byol **out, const am_byol *src)
     return AM_OK;
 }
 
+am_status am_byol_clone(am_byol **out, const am_byol *src) { return copy_of(out, src, NULL, 0); }
+
+am_status am_byol_replica(am_byol **out, am_byol *src, int share_grads) { return copy_of(out, src, src, share_grads); }
+
 am_status am_byol_copy_state(am_byol *dst, const am_byol *src)
 {
     if (dst->nstate != src->nstate) return am_error(AM_ERR_SHAPE, "byol: copying between different models");
+    int changed = 0;
     for (size_t i = 0; i < src->nstate; i++) {
         am_tensor *d = &dst->state[i]->value;
         const am_tensor *s = &src->state[i]->value;
         if (!am_tensor_same_shape(d, s))
             return am_error(AM_ERR_SHAPE, "byol: copying %s between different shapes", src->state_name[i]);
+        if (d->data == s->data) continue; /* shared with a replica */
         memcpy(d->data, s->data, (size_t)am_tensor_numel(s) * sizeof(float));
+        changed |= !dst->state[i]->is_buffer;
     }
-    am_byol_params_changed(dst);
+    if (changed) am_byol_params_changed(dst);
     return AM_OK;
 }
 
@@ -280,6 +308,7 @@ void am_byol_update_target(am_byol *b)
             int64_t m = am_tensor_numel(&po->value);
             float *t = pt->value.data;
             const float *o = po->value.data;
+#pragma omp parallel for schedule(static) if (m >= 32768)
             for (int64_t j = 0; j < m; j++) t[j] = keep * t[j] + take * o[j];
         }
         am_net_params_changed(tg);

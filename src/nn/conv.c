@@ -1,5 +1,6 @@
 /* Conv2d on oneDNN: forward, backward-data and backward-weights primitives for the current input
- * shape, with the weights reordered into each primitive's preferred blocked layout.
+ * shape, with the weights reordered into each primitive's preferred blocked layout (copies kept
+ * in wcopies.c, shared by networks that share the values).
  * In BF16 precision the forward and data-gradient convolutions read BF16 copies of their input,
  * output gradient and weights, and write FP32 (FP32 master weights and accumulation); a layer for
  * which oneDNN has only its reference kernel in BF16 stays in FP32. */
@@ -16,8 +17,7 @@ typedef struct conv_state {
     am_prim dw_add, dw_set;  /* weight gradient added to (written into) PyTorch's OIHW one */
     am_prim to_src16, to_dy16; /* BF16: input and output gradient into BF16 copies */
     dnnl_memory_desc_t w_plain, b_md, w_fwd_md, w_bwd_md, dw_md, dsrc_md, src16_md, dy16_md;
-    am_buf w_fwd, w_bwd, dw, db, dsrc, src16, dy16; /* dsrc: data gradient in the primitive's layout */
-    uint64_t fwd_version, bwd_version; /* parameter version the reordered copies hold (0: none) */
+    am_buf db, dsrc, dy16; /* dsrc: data gradient in the primitive's layout */
 } conv_state;
 
 static void conv_state_free(void *p)
@@ -26,7 +26,7 @@ static void conv_state_free(void *p)
     if (!c) return;
     am_prim *prims[] = {&c->fwd, &c->bwd_data, &c->bwd_w, &c->to_fwd, &c->to_bwd,
                         &c->dw_add, &c->dw_set, &c->to_src16, &c->to_dy16};
-    am_buf *bufs[] = {&c->w_fwd, &c->w_bwd, &c->dw, &c->db, &c->dsrc, &c->src16, &c->dy16};
+    am_buf *bufs[] = {&c->db, &c->dsrc, &c->dy16};
     for (size_t i = 0; i < sizeof prims / sizeof *prims; i++) am_prim_free(prims[i]);
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) am_buf_free(bufs[i]);
     am_free(c);
@@ -96,43 +96,31 @@ static am_status plan(am_module *m, am_net *net, conv_state *c, const am_act *x,
     if (c->lowp) {
         AM_TRY(am_prim_reorder(&c->to_src16, &src, &c->src16_md, 0, who));
         AM_TRY(am_prim_reorder(&c->to_dy16, &dst, &c->dy16_md, 0, who));
-        AM_TRY(am_buf_reserve(&c->src16, floats_of(&c->src16_md), who));
-        AM_TRY(am_buf_reserve(&c->dy16, floats_of(&c->dy16_md), who));
     }
 
     dnnl_memory_desc_t wf = *am_prim_md(&c->fwd, dnnl_query_weights_md, 0);
     dnnl_memory_desc_t wb = *am_prim_md(&c->bwd_data, dnnl_query_weights_md, 0);
     c->dw_md = *am_prim_md(&c->bwd_w, dnnl_query_diff_weights_md, 0);
     c->dsrc_md = *am_prim_md(&c->bwd_data, dnnl_query_diff_src_md, 0);
-    if (!dnnl_memory_desc_equal(&c->dsrc_md, &src)) AM_TRY(am_buf_reserve(&c->dsrc, floats_of(&c->dsrc_md), who));
-    /* A new shape may pick other weight layouts; the reordered copies are then stale. */
-    if (!dnnl_memory_desc_equal(&wf, &c->w_fwd_md)) c->fwd_version = 0;
-    if (!dnnl_memory_desc_equal(&wb, &c->w_bwd_md)) c->bwd_version = 0;
     c->w_fwd_md = wf;
     c->w_bwd_md = wb;
-    AM_TRY(am_buf_reserve(&c->w_fwd, floats_of(&wf), who));
-    AM_TRY(am_buf_reserve(&c->w_bwd, floats_of(&wb), who));
-    AM_TRY(am_buf_reserve(&c->dw, floats_of(&c->dw_md), who));
     AM_TRY(am_prim_reorder(&c->to_fwd, &c->w_plain, &wf, 0, who));
     AM_TRY(am_prim_reorder(&c->to_bwd, &c->w_plain, &wb, 0, who));
     /* One pass adds the blocked weight gradient into PyTorch's OIHW gradient. */
     AM_TRY(am_prim_reorder(&c->dw_add, &c->dw_md, &c->w_plain, 1, who));
     AM_TRY(am_prim_reorder(&c->dw_set, &c->dw_md, &c->w_plain, 0, who));
-    AM_TRY(am_buf_reserve(&c->db, (size_t)m->out_ch, who));
     am_plan_key_set(&c->key, &x->s, net);
     c->prec = net->precision;
     return AM_OK;
 }
 
-static am_status weights_to(am_module *m, am_net *net, am_prim *reorder, const dnnl_memory_desc_t *md, am_buf *buf,
-                           uint64_t *version)
+/* The weights in a primitive's layout (md), from the copies shared with other networks. */
+static am_status weights_to(am_module *m, am_net *net, am_prim *reorder, const dnnl_memory_desc_t *md,
+                            const float **w)
 {
-    if (*version == net->version) return AM_OK;
     conv_state *c = m->impl;
-    am_dnn_arg a[2] = {{DNNL_ARG_FROM, &c->w_plain, m->p[0].value.data}, {DNNL_ARG_TO, md, buf->data}};
-    AM_TRY(am_prim_run(reorder, net, 2, a, am_mod_who(m)));
-    *version = net->version;
-    return AM_OK;
+    if (!m->wc && !(m->wc = am_wcopies_new())) return am_error(AM_ERR_NOMEM, "%s: out of memory", am_mod_who(m));
+    return am_wcopies_get(m->wc, md, reorder, net, &c->w_plain, m->p[0].value.data, am_mod_who(m), w);
 }
 
 /* BF16: the copy of an FP32 activation a that the primitives read. */
@@ -148,59 +136,72 @@ static am_status to_bf16(am_module *m, am_net *net, am_prim *r, const am_act *a,
 am_status am_conv_forward(am_module *m, am_net *net, const am_act *x)
 {
     am_shape ys;
+    const char *who = am_mod_who(m);
     AM_TRY(am_leaf_out_shape(m, &x->s, &ys));
-    AM_TRY(am_act_alloc(&m->y, &m->ybuf, &ys, am_mod_who(m)));
+    AM_TRY(am_act_alloc(&m->y, am_mod_ybuf(m), &ys, who));
     conv_state *c = am_mod_state(m, sizeof *c, conv_state_free);
     if (!c) return AM_ERR_NOMEM;
-    if (!am_plan_key_match(&c->key, &x->s, net) || c->prec != net->precision) {
-        if (c->lowp != (net->precision == AM_PRECISION_BF16)) c->fwd_version = c->bwd_version = 0;
-        AM_TRY(plan(m, net, c, x, &m->y));
-    }
-    AM_TRY(weights_to(m, net, &c->to_fwd, &c->w_fwd_md, &c->w_fwd, &c->fwd_version));
+    if (!am_plan_key_match(&c->key, &x->s, net) || c->prec != net->precision) AM_TRY(plan(m, net, c, x, &m->y));
+    const float *w;
+    AM_TRY(weights_to(m, net, &c->to_fwd, &c->w_fwd_md, &w));
     dnnl_memory_desc_t src, dst;
     am_dnn_md_act(&src, x);
     am_dnn_md_act(&dst, &m->y);
-    if (c->lowp) AM_TRY(to_bf16(m, net, &c->to_src16, x, &c->src16_md, &c->src16));
-    am_dnn_arg a[4] = {{DNNL_ARG_SRC, c->lowp ? &c->src16_md : &src, c->lowp ? c->src16.data : x->data},
-                       {DNNL_ARG_WEIGHTS, &c->w_fwd_md, c->w_fwd.data},
+    if (c->lowp) {
+        AM_TRY(am_buf_reserve(&am_net_bufs(net)->lowp_src, floats_of(&c->src16_md), who));
+        AM_TRY(to_bf16(m, net, &c->to_src16, x, &c->src16_md, &am_net_bufs(net)->lowp_src));
+    }
+    am_dnn_arg a[4] = {{DNNL_ARG_SRC, c->lowp ? &c->src16_md : &src, c->lowp ? am_net_bufs(net)->lowp_src.data : x->data},
+                       {DNNL_ARG_WEIGHTS, &c->w_fwd_md, w},
                        {DNNL_ARG_DST, &dst, m->y.data},
                        {DNNL_ARG_BIAS, &c->b_md, m->bias ? m->p[1].value.data : NULL}};
-    return am_prim_run(&c->fwd, net, m->bias ? 4 : 3, a, am_mod_who(m));
+    return am_prim_run(&c->fwd, net, m->bias ? 4 : 3, a, who);
 }
 
 am_status am_conv_backward_data(am_module *m, am_net *net, const am_act *dy)
 {
     conv_state *c = m->impl;
-    AM_TRY(am_act_alloc(&m->dx, &m->dxbuf, &m->in->s, am_mod_who(m)));
-    AM_TRY(weights_to(m, net, &c->to_bwd, &c->w_bwd_md, &c->w_bwd, &c->bwd_version));
+    const char *who = am_mod_who(m);
+    AM_TRY(am_act_alloc(&m->dx, &m->dxbuf, &m->in->s, who));
+    const float *w;
+    AM_TRY(weights_to(m, net, &c->to_bwd, &c->w_bwd_md, &w));
     dnnl_memory_desc_t dsrc, ddst;
     am_dnn_md_act(&dsrc, &m->dx);
     am_dnn_md_act(&ddst, dy);
     int direct = dnnl_memory_desc_equal(&c->dsrc_md, &dsrc);
+    if (!direct) AM_TRY(am_buf_reserve(&c->dsrc, floats_of(&c->dsrc_md), who));
     am_dnn_arg a[3] = {{DNNL_ARG_DIFF_DST, c->lowp ? &c->dy16_md : &ddst, c->lowp ? c->dy16.data : dy->data},
-                       {DNNL_ARG_WEIGHTS, &c->w_bwd_md, c->w_bwd.data},
+                       {DNNL_ARG_WEIGHTS, &c->w_bwd_md, w},
                        {DNNL_ARG_DIFF_SRC, &c->dsrc_md, direct ? m->dx.data : c->dsrc.data}};
-    AM_TRY(am_prim_run(&c->bwd_data, net, 3, a, am_mod_who(m)));
+    AM_TRY(am_prim_run(&c->bwd_data, net, 3, a, who));
     if (direct) return AM_OK;
-    return am_dnn_reorder(net, &c->dsrc_md, c->dsrc.data, &dsrc, m->dx.data, am_mod_who(m));
+    return am_dnn_reorder(net, &c->dsrc_md, c->dsrc.data, &dsrc, m->dx.data, who);
 }
 
 am_status am_conv_backward(am_module *m, am_net *net, const am_act *dy, int need_dx)
 {
     conv_state *c = m->impl;
+    const char *who = am_mod_who(m);
     dnnl_memory_desc_t src, ddst;
     am_dnn_md_act(&src, m->in);
     am_dnn_md_act(&ddst, dy);
+    /* The weight gradient in the primitive's layout lives only until it is added into PyTorch's
+     * layout, so one buffer per network serves every layer. */
+    AM_TRY(am_buf_reserve(&net->wgrad, floats_of(&c->dw_md), who));
+    AM_TRY(am_buf_reserve(&c->db, (size_t)m->out_ch, who));
     am_dnn_arg a[4] = {{DNNL_ARG_SRC, &src, m->in->data},
                        {DNNL_ARG_DIFF_DST, &ddst, dy->data},
-                       {DNNL_ARG_DIFF_WEIGHTS, &c->dw_md, c->dw.data},
+                       {DNNL_ARG_DIFF_WEIGHTS, &c->dw_md, net->wgrad.data},
                        {DNNL_ARG_DIFF_BIAS, &c->b_md, c->db.data}};
-    AM_TRY(am_prim_run(&c->bwd_w, net, m->bias ? 4 : 3, a, am_mod_who(m)));
-    am_dnn_arg add[2] = {{DNNL_ARG_FROM, &c->dw_md, c->dw.data}, {DNNL_ARG_TO, &c->w_plain, m->p[0].grad.data}};
+    AM_TRY(am_prim_run(&c->bwd_w, net, m->bias ? 4 : 3, a, who));
+    am_dnn_arg add[2] = {{DNNL_ARG_FROM, &c->dw_md, net->wgrad.data}, {DNNL_ARG_TO, &c->w_plain, m->p[0].grad.data}};
     /* Right after am_net_zero_grad there is nothing to add to: skip reading the zeros. */
-    AM_TRY(am_prim_run(net->grads_zero ? &c->dw_set : &c->dw_add, net, 2, add, am_mod_who(m)));
+    AM_TRY(am_prim_run(net->grads_zero ? &c->dw_set : &c->dw_add, net, 2, add, who));
     if (m->bias) am_accumulate(m->p[1].grad.data, c->db.data, m->out_ch);
-    if (c->lowp) AM_TRY(to_bf16(m, net, &c->to_dy16, dy, &c->dy16_md, &c->dy16));
+    if (c->lowp) {
+        AM_TRY(am_buf_reserve(&c->dy16, floats_of(&c->dy16_md), who));
+        AM_TRY(to_bf16(m, net, &c->to_dy16, dy, &c->dy16_md, &c->dy16));
+    }
     if (need_dx) return am_conv_backward_data(m, net, dy);
     m->dx.s = m->in->s; /* filled on demand by am_net_input_grad */
     m->pending_dy = dy;

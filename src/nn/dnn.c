@@ -69,8 +69,7 @@ static am_status finish_prim(am_prim *p, const char *what)
 {
     AM_TRY(am_dnn_ok(dnnl_primitive_create(&p->p, p->pd), what));
     const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(p->pd, dnnl_query_scratchpad_md, 0);
-    size_t bytes = smd ? dnnl_memory_desc_get_size(smd) : 0;
-    if (bytes) AM_TRY(am_buf_reserve(&p->scratch, (bytes + 3) / 4, what));
+    p->scratch_bytes = smd ? dnnl_memory_desc_get_size(smd) : 0;
     return AM_OK;
 }
 
@@ -88,7 +87,7 @@ void am_prim_free(am_prim *p)
     if (p->pd) dnnl_primitive_desc_destroy(p->pd);
     p->p = NULL;
     p->pd = NULL;
-    am_buf_free(&p->scratch);
+    p->scratch_bytes = 0;
 }
 
 /* Creates a primitive descriptor with user scratchpad (a reorder when op_desc is NULL; one that
@@ -99,10 +98,7 @@ static am_status make(am_prim *p, const void *op_desc, const_dnnl_primitive_desc
 {
     dnnl_engine_t e = am_dnn_engine();
     if (!e) return am_error(AM_ERR_BACKEND, "%s: cannot create the oneDNN CPU engine", what);
-    am_buf keep = p->scratch; /* the scratchpad grows and is reused across shapes */
-    p->scratch = (am_buf){0};
     am_prim_free(p);
-    p->scratch = keep;
     dnnl_primitive_attr_t attr;
     AM_TRY(user_scratchpad(&attr, what));
     dnnl_status_t s = dnnl_success;
@@ -155,10 +151,14 @@ am_status am_prim_run(am_prim *p, am_net *net, int nargs, const am_dnn_arg *args
         st = am_dnn_ok(dnnl_memory_create(&ex[made].memory, args[made].md, e, (void *)args[made].ptr), what);
         if (st != AM_OK) break;
     }
-    if (st == AM_OK && p->scratch.data) {
+    if (st == AM_OK && p->scratch_bytes) {
+        /* The primitives of one network run one at a time: they share its scratchpad. */
         const dnnl_memory_desc_t *smd = am_prim_md(p, dnnl_query_scratchpad_md, 0);
-        ex[made].arg = DNNL_ARG_SCRATCHPAD;
-        st = am_dnn_ok(dnnl_memory_create(&ex[made].memory, smd, e, p->scratch.data), what);
+        st = am_buf_reserve(&am_net_bufs(net)->scratch, (p->scratch_bytes + 3) / 4, what);
+        if (st == AM_OK) {
+            ex[made].arg = DNNL_ARG_SCRATCHPAD;
+            st = am_dnn_ok(dnnl_memory_create(&ex[made].memory, smd, e, am_net_bufs(net)->scratch.data), what);
+        }
         if (st == AM_OK) made++;
     }
     if (st == AM_OK) st = am_dnn_ok(dnnl_primitive_execute(p->p, (dnnl_stream_t)net->stream, made, ex), what);

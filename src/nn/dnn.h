@@ -19,12 +19,13 @@ void am_dnn_md(dnnl_memory_desc_t *md, int ndim, const int64_t *dims, dnnl_forma
 void am_dnn_md_act_dt(dnnl_memory_desc_t *md, const am_act *a, dnnl_data_type_t dt);
 void am_dnn_md_dt(dnnl_memory_desc_t *md, int ndim, const int64_t *dims, dnnl_format_tag_t tag, dnnl_data_type_t dt);
 
-/* A primitive with its descriptor and its own scratchpad (user-managed, so that replicas of a
- * network sharing cached primitives can execute them concurrently). */
+/* A primitive with its descriptor. Its scratchpad is user-managed and comes from the network
+ * that runs it (so replicas sharing cached primitives can execute them concurrently, and a
+ * primitive never run, such as a forward-only network's backward, costs no memory). */
 typedef struct am_prim {
     dnnl_primitive_desc_t pd;
     dnnl_primitive_t p;
-    am_buf scratch;
+    size_t scratch_bytes;
 } am_prim;
 
 am_status am_prim_make(am_prim *p, const void *op_desc, const_dnnl_primitive_desc_t hint, const char *what);
@@ -51,6 +52,12 @@ am_status am_dnn_reorder(am_net *net, const dnnl_memory_desc_t *src_md, const vo
 /* Copies between an activation and plain NCHW/NC memory. */
 am_status am_act_to_plain(am_net *net, const am_act *a, float *plain, const char *what);
 am_status am_act_from_plain(am_net *net, am_act *a, const float *plain, const char *what);
+
+/* *out: the weights `plain` (described by plain_md) in layout md, reordered by `reorder` when the
+ * copy is older than the network's values. Values must not change while a network sharing them
+ * runs (replicas: only between parallel steps). */
+am_status am_wcopies_get(am_wcopies *w, const dnnl_memory_desc_t *md, am_prim *reorder, am_net *net,
+                         const dnnl_memory_desc_t *plain_md, const float *plain, const char *who, const float **out);
 
 am_status am_dnn_stream_create(am_net *net);
 void am_dnn_stream_free(am_net *net);

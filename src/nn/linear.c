@@ -8,7 +8,7 @@ typedef struct lin_state {
     am_plan_key key; /* input shape and thread count the primitives are for */
     am_prim fwd, bwd_data, bwd_w;
     dnnl_memory_desc_t w_md, b_md;
-    am_buf dw, db;
+    am_buf db;
 } lin_state;
 
 static void lin_state_free(void *p)
@@ -18,7 +18,6 @@ static void lin_state_free(void *p)
     am_prim_free(&l->fwd);
     am_prim_free(&l->bwd_data);
     am_prim_free(&l->bwd_w);
-    am_buf_free(&l->dw);
     am_buf_free(&l->db);
     am_free(l);
 }
@@ -39,7 +38,6 @@ static am_status plan(am_module *m, am_net *net, lin_state *l, const am_act *x, 
     AM_TRY(am_prim_make(&l->bwd_data, &d, l->fwd.pd, am_mod_who(m)));
     AM_TRY(am_dnn_ok(dnnl_inner_product_backward_weights_desc_init(&d, &src, &l->w_md, b, &dst), am_mod_who(m)));
     AM_TRY(am_prim_make(&l->bwd_w, &d, l->fwd.pd, am_mod_who(m)));
-    AM_TRY(am_buf_reserve(&l->dw, (size_t)(wd[0] * wd[1]), am_mod_who(m)));
     AM_TRY(am_buf_reserve(&l->db, (size_t)m->out_ch, am_mod_who(m)));
     am_plan_key_set(&l->key, &x->s, net);
     return AM_OK;
@@ -49,7 +47,7 @@ am_status am_linear_forward(am_module *m, am_net *net, const am_act *x)
 {
     am_shape ys;
     AM_TRY(am_leaf_out_shape(m, &x->s, &ys));
-    AM_TRY(am_act_alloc(&m->y, &m->ybuf, &ys, am_mod_who(m)));
+    AM_TRY(am_act_alloc(&m->y, am_mod_ybuf(m), &ys, am_mod_who(m)));
     lin_state *l = am_mod_state(m, sizeof *l, lin_state_free);
     if (!l) return AM_ERR_NOMEM;
     if (!am_plan_key_match(&l->key, &x->s, net)) AM_TRY(plan(m, net, l, x, &m->y));
@@ -82,12 +80,14 @@ am_status am_linear_backward(am_module *m, am_net *net, const am_act *dy, int ne
     dnnl_memory_desc_t src, ddst;
     am_dnn_md_act(&src, m->in);
     am_dnn_md_act(&ddst, dy);
+    /* The weight gradient before it is added: the network's scratch (one layer at a time). */
+    AM_TRY(am_buf_reserve(&net->wgrad, (size_t)m->out_ch * (size_t)m->in_ch, am_mod_who(m)));
     am_dnn_arg a[4] = {{DNNL_ARG_SRC, &src, m->in->data},
                        {DNNL_ARG_DIFF_DST, &ddst, dy->data},
-                       {DNNL_ARG_DIFF_WEIGHTS, &l->w_md, l->dw.data},
+                       {DNNL_ARG_DIFF_WEIGHTS, &l->w_md, net->wgrad.data},
                        {DNNL_ARG_DIFF_BIAS, &l->b_md, l->db.data}};
     AM_TRY(am_prim_run(&l->bwd_w, net, m->bias ? 4 : 3, a, am_mod_who(m)));
-    am_accumulate(m->p[0].grad.data, l->dw.data, (int64_t)m->out_ch * m->in_ch);
+    am_accumulate(m->p[0].grad.data, net->wgrad.data, (int64_t)m->out_ch * m->in_ch);
     if (m->bias) am_accumulate(m->p[1].grad.data, l->db.data, m->out_ch);
     if (need_dx) return am_linear_backward_data(m, net, dy);
     m->dx.s = m->in->s;

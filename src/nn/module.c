@@ -153,6 +153,7 @@ void am_module_free(am_module *m)
         am_tensor_free(&m->p[i].grad);
     }
     if (m->impl_free) m->impl_free(m->impl);
+    am_wcopies_unref(m->wc);
     am_buf_free(&m->ybuf);
     am_buf_free(&m->dxbuf);
     free(m->name);

@@ -41,7 +41,9 @@ static void param_shape(const am_module *m, int i, int *ndim, int64_t *shape)
     }
 }
 
-static am_status name_tree(am_module *m, const char *prefix, size_t *count)
+/* Names the tree's modules and parameters and allocates what is not there yet (values, and
+ * gradients where wanted). */
+static am_status name_tree(am_module *m, const char *prefix, size_t *count, int grads)
 {
     free(m->full);
     m->full = malloc(strlen(prefix) + 1);
@@ -56,13 +58,13 @@ static am_status name_tree(am_module *m, const char *prefix, size_t *count)
         int64_t shape[4];
         param_shape(m, i, &ndim, shape);
         if (!p->value.data) AM_TRY(am_tensor_alloc(&p->value, ndim, shape));
-        if (!p->is_buffer && !p->grad.data) AM_TRY(am_tensor_alloc(&p->grad, ndim, shape));
+        if (grads && !p->is_buffer && !p->grad.data) AM_TRY(am_tensor_alloc(&p->grad, ndim, shape));
         (*count)++;
     }
     for (int i = 0; i < m->nchild; i++) {
         char *sub = join(m->full, m->child[i]->name);
         if (!sub) return am_error(AM_ERR_NOMEM, "naming modules");
-        am_status st = name_tree(m->child[i], sub, count);
+        am_status st = name_tree(m->child[i], sub, count, grads);
         free(sub);
         AM_TRY(st);
     }
@@ -108,7 +110,7 @@ static void init_params(am_module *m, uint64_t seed, size_t *index)
     for (int i = 0; i < m->nchild; i++) init_params(m->child[i], seed, index);
 }
 
-static am_status make_net(am_net **out, am_module *root)
+static am_status make_net(am_net **out, am_module *root, int grads)
 {
     *out = NULL;
     if (!root) return am_error(AM_ERR_VALUE, "am_net_create: NULL root module");
@@ -119,9 +121,12 @@ static am_status make_net(am_net **out, am_module *root)
         return am_error(AM_ERR_NOMEM, "am_net_create: out of memory");
     }
     net->root = root;
-    net->version = 1;
+    net->frozen = !grads;
+    net->vals = calloc(1, sizeof *net->vals);
+    am_status st = net->vals ? AM_OK : am_error(AM_ERR_NOMEM, "am_net_create: out of memory");
+    if (net->vals) net->vals->refs = 1, net->vals->version = 1;
     size_t count = 0;
-    am_status st = name_tree(root, "", &count);
+    if (st == AM_OK) st = name_tree(root, "", &count, grads);
     if (st == AM_OK) {
         net->params = calloc(count ? count : 1, sizeof *net->params);
         if (!net->params) st = am_error(AM_ERR_NOMEM, "am_net_create: out of memory");
@@ -141,7 +146,7 @@ static am_status make_net(am_net **out, am_module *root)
 am_status am_net_create(am_net **net, am_module *root, uint64_t seed)
 {
     size_t index = 0;
-    AM_TRY(make_net(net, root));
+    AM_TRY(make_net(net, root, 1));
     init_params(root, seed, &index);
     return AM_OK;
 }
@@ -153,7 +158,11 @@ void am_net_free(am_net *net)
     free(net->params);
     am_buf_free(&net->xbuf);
     am_buf_free(&net->dybuf);
+    am_buf_free(&net->scratch);
+    am_buf_free(&net->wgrad);
+    am_buf_free(&am_net_bufs(net)->lowp_src);
     am_tensor_free(&net->dx_nchw);
+    if (net->vals && --net->vals->refs == 0) free(net->vals);
     am_dnn_stream_free(net);
     free(net);
 }
@@ -191,12 +200,98 @@ am_status am_net_clone(am_net **dst, const am_net *src)
 {
     am_module *root = clone_tree(src->root);
     if (!root) return am_error(AM_ERR_NOMEM, "am_net_clone: out of memory");
-    AM_TRY(make_net(dst, root));
+    AM_TRY(make_net(dst, root, !src->frozen));
     for (size_t i = 0; i < src->nparams; i++)
         memcpy((*dst)->params[i]->value.data, src->params[i]->value.data,
                (size_t)am_tensor_numel(&src->params[i]->value) * sizeof(float));
     (*dst)->mode = src->mode;
     (*dst)->precision = src->precision;
+    return AM_OK;
+}
+
+/* Points the copy's parameters (not buffers) at src's values, and its gradients at src's when
+ * asked; the copy's convolutions share src's weight copies. */
+static am_status link_tree(am_module *dst, am_module *src, am_grads grads)
+{
+    for (int i = 0; i < src->np; i++) {
+        const am_param *s = &src->p[i];
+        if (s->is_buffer) continue;
+        dst->p[i].value = am_tensor_view(s->value.data, s->value.ndim, s->value.shape);
+        if (grads == AM_GRADS_SHARED) dst->p[i].grad = am_tensor_view(s->grad.data, s->grad.ndim, s->grad.shape);
+    }
+    if (src->kind == AM_MOD_CONV2D) {
+        if (!src->wc && !(src->wc = am_wcopies_new())) return am_error(AM_ERR_NOMEM, "am_net_share: out of memory");
+        dst->wc = am_wcopies_ref(src->wc);
+    }
+    for (int i = 0; i < src->nchild; i++) AM_TRY(link_tree(dst->child[i], src->child[i], grads));
+    return AM_OK;
+}
+
+am_status am_net_share(am_net **dst, am_net *src, am_grads grads)
+{
+    *dst = NULL;
+    if (grads != AM_GRADS_OWN && grads != AM_GRADS_SHARED && grads != AM_GRADS_NONE)
+        return am_error(AM_ERR_VALUE, "am_net_share: unknown gradient choice %d", (int)grads);
+    if (grads == AM_GRADS_SHARED && src->frozen)
+        return am_error(AM_ERR_VALUE, "am_net_share: the network is frozen and has no gradients to share");
+    am_module *root = clone_tree(src->root);
+    if (!root) return am_error(AM_ERR_NOMEM, "am_net_share: out of memory");
+    am_status st = link_tree(root, src->root, grads);
+    if (st != AM_OK) {
+        am_module_free(root);
+        return st;
+    }
+    AM_TRY(make_net(dst, root, grads == AM_GRADS_OWN));
+    am_net *d = *dst;
+    for (size_t i = 0; i < src->nparams; i++)
+        if (src->params[i]->is_buffer)
+            memcpy(d->params[i]->value.data, src->params[i]->value.data,
+                   (size_t)am_tensor_numel(&src->params[i]->value) * sizeof(float));
+    if (--d->vals->refs == 0) free(d->vals);
+    d->vals = src->vals;
+    d->vals->refs++;
+    d->frozen = grads == AM_GRADS_NONE;
+    d->mode = src->mode;
+    d->precision = src->precision;
+    return AM_OK;
+}
+
+void am_net_freeze(am_net *net)
+{
+    for (size_t i = 0; i < net->nparams; i++) am_tensor_free(&net->params[i]->grad);
+    net->frozen = 1;
+}
+
+int am_net_is_frozen(const am_net *net) { return net->frozen; }
+
+static int same_tree(const am_module *a, const am_module *b)
+{
+    if (a->kind != b->kind || a->nchild != b->nchild || a->in_ch != b->in_ch || a->out_ch != b->out_ch) return 0;
+    for (int i = 0; i < a->nchild; i++)
+        if (!same_tree(a->child[i], b->child[i])) return 0;
+    return 1;
+}
+
+static void borrow_tree(am_module *m, am_module *host)
+{
+    m->yhost = host ? &host->ybuf : NULL;
+    am_buf_free(&m->ybuf);
+    for (int i = 0; i < m->nchild; i++) borrow_tree(m->child[i], host ? host->child[i] : NULL);
+}
+
+am_status am_net_borrow_activations(am_net *net, am_net *host)
+{
+    if (host) {
+        if (!net->frozen)
+            return am_error(AM_ERR_VALUE, "am_net_borrow_activations: only a frozen (forward-only) network can borrow");
+        if (host == net || host->host || !same_tree(net->root, host->root))
+            return am_error(AM_ERR_VALUE, "am_net_borrow_activations: the host must be another network of the same "
+                                          "architecture that borrows nothing itself");
+    }
+    borrow_tree(net->root, host ? host->root : NULL);
+    am_buf_free(&net->xbuf), am_buf_free(&net->scratch), am_buf_free(&net->lowp_src);
+    net->host = host;
+    net->have_fwd = 0;
     return AM_OK;
 }
 
@@ -222,7 +317,8 @@ static am_module *find_module(am_module *m, const char *full)
 
 am_module *am_net_find_module(am_net *net, const char *full_name) { return find_module(net->root, full_name); }
 
-void am_net_params_changed(am_net *net) { net->version++; }
+void am_net_params_changed(am_net *net) { net->vals->version++; }
+uint64_t am_net_values_version(const am_net *net) { return net->vals->version; }
 void am_net_set_mode(am_net *net, am_mode mode) { net->mode = mode; }
 am_mode am_net_mode(const am_net *net) { return net->mode; }
 
@@ -291,7 +387,7 @@ am_status am_net_forward(am_net *net, const am_tensor *x, const char *stop_at, a
     am_net_enter(net);
     AM_TRY(tensor_shape(x, &s, "forward input"));
     AM_TRY(resolve_stop(net, stop_at));
-    AM_TRY(am_act_alloc(&net->x, &net->xbuf, &s, "forward input"));
+    AM_TRY(am_act_alloc(&net->x, &am_net_bufs(net)->xbuf, &s, "forward input"));
     AM_TRY(am_act_from_plain(net, &net->x, x->data, "forward input"));
     net->stopped = 0;
     const am_act *top;
@@ -309,6 +405,7 @@ am_status am_net_backward(am_net *net, const am_tensor *dy)
 {
     am_shape s;
     char a[64], b[64];
+    if (net->frozen) return am_error(AM_ERR_VALUE, "backward: the network is frozen (it has no gradient buffers)");
     if (!net->have_fwd) return am_error(AM_ERR_VALUE, "backward: no forward pass to go back through");
     am_net_enter(net);
     AM_TRY(tensor_shape(dy, &s, "backward gradient"));

@@ -44,6 +44,20 @@ float *am_act_chan(const am_act *a, int64_t n, int64_t c, int64_t *pixel_stride)
 /* What a layer's cached primitives were made for. oneDNN sizes its kernels for the thread count
  * at creation, and a kernel made for 2 threads deadlocks when run by 1 inside a parallel region,
  * so the thread count is part of the key. */
+/* Layouts of a layer's weights made for its primitives (wcopies.c), shared by networks that
+ * share the layer's parameter values. */
+typedef struct am_wcopies am_wcopies;
+am_wcopies *am_wcopies_new(void);
+am_wcopies *am_wcopies_ref(am_wcopies *w);
+void am_wcopies_unref(am_wcopies *w);
+
+/* The parameter values a network reads, possibly shared with other networks (am_net_share):
+ * their version is bumped by am_net_params_changed on any of them. */
+typedef struct am_values {
+    int refs;
+    uint64_t version;
+} am_values;
+
 typedef struct am_plan_key {
     am_shape s;
     int nthr; /* 0: nothing made yet */
@@ -54,6 +68,7 @@ void am_plan_key_set(am_plan_key *k, const am_shape *s, const am_net *net);
 /* Called on entry to forward/backward: inside an OpenMP parallel region (replicas running side
  * by side) oneDNN runs single-threaded, so its primitives must be made for 1 thread. */
 void am_net_enter(am_net *net);
+uint64_t am_net_values_version(const am_net *net);
 
 struct am_module {
     am_module_kind kind;
@@ -73,10 +88,12 @@ struct am_module {
     const am_act *in;  /* input of the last forward */
     am_act y, dx;      /* output, gradient w.r.t. the input */
     am_buf ybuf, dxbuf;
+    am_buf *yhost;     /* where the output lives when borrowed (am_net_borrow_activations) */
     const am_act *yp, *dxp; /* containers: where the output / input gradient are */
     int ran;                /* sequential: children run by the last forward */
     int fuse_relu;          /* BatchNorm: applies the following ReLU; ReLU: passes through */
     const am_act *pending_dy; /* conv/linear whose input gradient is deferred */
+    am_wcopies *wc;           /* conv: reordered weights, shared with am_net_share copies */
     void *impl;               /* backend state of the layer kind */
     void (*impl_free)(void *impl);
 };
@@ -85,7 +102,8 @@ struct am_net {
     am_module *root;
     am_param **params;
     size_t nparams;
-    uint64_t version; /* bumped when parameter values change outside the engine */
+    am_values *vals;  /* version of the parameter values, shared with am_net_share copies */
+    int frozen;       /* no gradient buffers: forward only */
     am_mode mode;
     am_precision precision;
     int nthr; /* threads oneDNN uses in the current call */
@@ -96,6 +114,10 @@ struct am_net {
 
     am_act x, dy;
     am_buf xbuf, dybuf;
+    /* Scratch used by one layer at a time, so one per network: oneDNN's scratchpads, a layer's
+     * weight gradient before it is added into PyTorch's layout, a BF16 copy of a layer's input. */
+    am_buf scratch, wgrad, lowp_src;
+    am_net *host; /* forward-only network: the network whose input and scratch buffers it borrows */
     am_tensor dx_nchw;
     const am_act *top;   /* output of the last forward */
     const am_act *dxp;   /* gradient w.r.t. the network input after backward */
@@ -103,6 +125,10 @@ struct am_net {
     am_module *pending;  /* first layer whose input gradient is computed on demand */
     int stopped, have_fwd, have_bwd, have_dx;
 };
+
+/* Where a module's output and a network's forward buffers live (own, or borrowed from a host). */
+static inline am_buf *am_mod_ybuf(am_module *m) { return m->yhost ? m->yhost : &m->ybuf; }
+static inline am_net *am_net_bufs(am_net *net) { return net->host ? net->host : net; }
 
 /* The layer's backend state, allocated zeroed on first use; NULL (error set) when out of memory. */
 void *am_mod_state(am_module *m, size_t size, void (*free_fn)(void *));

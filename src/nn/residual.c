@@ -43,7 +43,7 @@ am_status am_residual_forward(am_module *m, am_net *net, const am_act *x)
     if (!am_shape_equal(&b->s, &s->s))
         return am_error(AM_ERR_SHAPE, "%s: body gives %s but the shortcut %s (add a downsample?)", am_mod_who(m),
                         am_shape_str(&b->s, sb, sizeof sb), am_shape_str(&s->s, ss, sizeof ss));
-    AM_TRY(am_act_alloc(&m->y, &m->ybuf, &b->s, am_mod_who(m)));
+    AM_TRY(am_act_alloc(&m->y, am_mod_ybuf(m), &b->s, am_mod_who(m)));
     double t0 = net->profiling ? omp_get_wtime() : 0;
     int64_t n = am_shape_numel(&b->s);
     const float *pb = b->data, *ps = s->data;

@@ -50,6 +50,8 @@ void am_adam_step(am_adam *a, am_param *const *params, double lr)
         float *p = params[i]->value.data;
         const float *g = params[i]->grad.data;
         float *m = a->m[i], *v = a->v[i];
+        /* Elementwise: the same result at any thread count. */
+#pragma omp parallel for schedule(static) if (a->size[i] >= 32768)
         for (int64_t j = 0; j < a->size[i]; j++) {
             float gj = wd != 0.0f ? g[j] + wd * p[j] : g[j];
             m[j] = m[j] * b1 + nb1 * gj;

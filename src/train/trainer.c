@@ -112,7 +112,9 @@ am_status am_trainer_create(am_trainer **out, am_byol *byol, const am_train_sour
 
     t->rep = calloc((size_t)t->s.replicas, sizeof *t->rep);
     if (st == AM_OK && !t->rep) st = am_error(AM_ERR_NOMEM, "train: out of memory");
-    for (int r = 0; st == AM_OK && r < t->s.replicas; r++, t->nrep++) st = am_byol_clone(&t->rep[r], byol);
+    /* Replicas read the master's weights (nothing to copy before each step); the first one adds
+     * its gradients straight into the master's, where the others' are then summed. */
+    for (int r = 0; st == AM_OK && r < t->s.replicas; r++, t->nrep++) st = am_byol_replica(&t->rep[r], byol, r == 0);
     t->fresh = calloc((size_t)t->s.replicas, 1);
     if (st == AM_OK && !t->fresh) st = am_error(AM_ERR_NOMEM, "train: out of memory");
     if (st != AM_OK) {
@@ -380,21 +382,28 @@ static am_status run_images(am_trainer *t, const int64_t *idx, int64_t n, int ep
     return st;
 }
 
-/* Sums the replicas' gradients into the master in replica order and merges their BatchNorm
- * buffers (mean of the running statistics, summed batch counts). */
+/* Elementwise loops over one tensor run on all threads when it is large: each element's result
+ * is the same at any thread count. */
+#define PARALLEL_FROM 32768
+
+/* Sums the replicas' gradients into the master in replica order (replica 0's are the master's
+ * own) and merges their BatchNorm buffers (mean of the running statistics, summed batch counts). */
 static am_status reduce(am_trainer *t, int worked, am_mode mode)
 {
     for (size_t i = 0; i < t->nparams; i++) {
-        am_tensor *dst = &t->params[i]->grad;
-        int64_t m = am_tensor_numel(dst);
-        memcpy(dst->data, am_byol_param(t->rep[0], i)->grad.data, (size_t)m * sizeof(float));
+        float *dst = t->params[i]->grad.data;
+        const int64_t m = am_tensor_numel(&t->params[i]->grad);
+        const float *g0 = am_byol_param(t->rep[0], i)->grad.data;
+        if (g0 != dst) memcpy(dst, g0, (size_t)m * sizeof(float));
         for (int r = 1; r < worked; r++) {
             const float *src = am_byol_param(t->rep[r], i)->grad.data;
-            for (int64_t j = 0; j < m; j++) dst->data[j] += src[j];
+#pragma omp parallel for schedule(static) if (m >= PARALLEL_FROM)
+            for (int64_t j = 0; j < m; j++) dst[j] += src[j];
         }
-        for (int64_t j = 0; j < m; j++)
-            if (!isfinite(dst->data[j]))
-                return am_error(AM_ERR_NUMERIC, "train: the gradient of %s is not finite", t->param_names[i]);
+        int bad = 0;
+#pragma omp parallel for schedule(static) reduction(| : bad) if (m >= PARALLEL_FROM)
+        for (int64_t j = 0; j < m; j++) bad |= !isfinite(dst[j]);
+        if (bad) return am_error(AM_ERR_NUMERIC, "train: the gradient of %s is not finite", t->param_names[i]);
     }
     if (mode != AM_MODE_TRAIN) return AM_OK;
     size_t ns = am_byol_state_count(t->byol);

@@ -271,6 +271,55 @@ static void test_symmetric_and_momentum(void)
     am_byol_free(b);
 }
 
+/* Replicas read the master's values: a step gives the deep clone's loss, gradients and
+ * statistics; with shared gradients they land in the master's; EMA moves reach the replica. */
+static void test_replicas(void)
+{
+    am_byol *b = make_amm_byol(8, 16, 4), *deep = NULL, *rep = NULL, *rep0 = NULL;
+    if (!b) return;
+    am_tensor v1, v2;
+    fill_views(&v1, &v2, 20, 26);
+    am_byol_set_mode(b, AM_MODE_TRAIN);
+    CHECK_OK(am_byol_clone(&deep, b));
+    CHECK_OK(am_byol_replica(&rep, b, 0));
+    CHECK_OK(am_byol_replica(&rep0, b, 1));
+    if (!deep || !rep || !rep0) goto out;
+    for (int round = 0; round < 2; round++) {
+        double ld, lr, l0;
+        am_byol_zero_grad(deep), am_byol_zero_grad(rep), am_byol_zero_grad(b);
+        CHECK_OK(am_byol_step(deep, &v1, &v2, 1.0f, &ld));
+        CHECK_OK(am_byol_step(rep, &v1, &v2, 1.0f, &lr));
+        CHECK_OK(am_byol_step(rep0, &v1, &v2, 1.0f, &l0));
+        CHECK(ld == lr && ld == l0, "round %d: losses %.9g / %.9g / %.9g", round, ld, lr, l0);
+        for (size_t i = 0; i < am_byol_param_count(b); i++) {
+            am_param *pd = am_byol_param(deep, i), *pr = am_byol_param(rep, i), *pm = am_byol_param(b, i);
+            int64_t n = am_tensor_numel(&pd->grad);
+            am_test_close(pd->name, pr->grad.data, pd->grad.data, n, 1e-6, 1e-9);
+            am_test_close(pd->name, pm->grad.data, pd->grad.data, n, 1e-6, 1e-9);
+        }
+        /* Move the master (and the clone the same way): the replicas see it at the next step. */
+        for (size_t i = 0; i < am_byol_param_count(b); i++) {
+            am_param *pm = am_byol_param(b, i), *pd = am_byol_param(deep, i);
+            for (int64_t j = 0; j < am_tensor_numel(&pm->value); j++)
+                pm->value.data[j] -= 0.1f * pm->grad.data[j], pd->value.data[j] -= 0.1f * pd->grad.data[j];
+        }
+        am_byol_params_changed(b), am_byol_params_changed(deep);
+        am_byol_update_target(b), am_byol_update_target(deep);
+        CHECK_OK(am_byol_copy_state(rep, b)); /* the BatchNorm statistics */
+        CHECK_OK(am_byol_copy_state(rep0, b));
+        CHECK_OK(am_byol_copy_state(deep, b));
+    }
+    /* The target has no gradient buffers, anywhere. */
+    for (size_t i = 0; i < am_byol_state_count(rep); i++) {
+        const char *name;
+        am_param *p = am_byol_state(rep, i, &name);
+        if (strncmp(name, "target_", 7) == 0) CHECK(p->grad.data == NULL, "%s has no gradient", name);
+    }
+out:
+    am_byol_free(rep), am_byol_free(rep0), am_byol_free(deep), am_byol_free(b);
+    am_tensor_free(&v1), am_tensor_free(&v2);
+}
+
 static void test_model_file(void)
 {
     am_byol *b = make_amm_byol(8, 16, 7);
@@ -342,6 +391,7 @@ static void test_bad_layer(void)
 
 int main(void)
 {
+    test_replicas();
     test_cosine_gradient();
     test_reference_run();
     test_symmetric_reference();

@@ -1,6 +1,7 @@
 /* The network API around the layers: PyTorch state-dict names and order, PyTorch's default
  * initialisation, stopping at a named module, images of several sizes in turn, parameter
- * changes, clones running concurrently, modes, errors, FLOP counts. */
+ * changes, clones running concurrently, copies sharing values (gradients own, shared or none),
+ * frozen networks and borrowed activations, modes, errors, FLOP counts. */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -317,9 +318,106 @@ static void test_accumulation(void)
     am_net_free(net);
 }
 
+/* Copies that read the source's values: the same numbers as a deep clone, in parallel too; value
+ * changes through the source reach them; gradients own, added into the source's, or refused. */
+static void test_sharing(void)
+{
+    am_net *net = NULL, *deep = NULL, *own = NULL, *same = NULL, *none = NULL, *own2 = NULL;
+    am_tensor x, xb, y = {0}, yd = {0}, y2 = {0}, g = {0}, gd = {0}, g2 = {0};
+    int ok = 0, ok2 = 0;
+    random_tensor(&x, 4, 3, 29, 31, 21);
+    random_tensor(&xb, 4, 3, 20, 23, 22);
+    CHECK_OK(am_net_create(&net, small_resnet(3), 17));
+    if (!net) return;
+    am_net_set_mode(net, AM_MODE_TRAIN);
+    CHECK_OK(am_net_clone(&deep, net));
+    CHECK_OK(am_net_share(&own, net, AM_GRADS_OWN));
+    CHECK_OK(am_net_share(&own2, net, AM_GRADS_OWN));
+    CHECK_OK(am_net_share(&same, net, AM_GRADS_SHARED));
+    CHECK_OK(am_net_share(&none, net, AM_GRADS_NONE));
+    CHECK_FAILS(am_net_share(&deep, net, (am_grads)7), AM_ERR_VALUE, "unknown gradient");
+    if (!deep || !own || !same || !none || !own2) goto out;
+    am_param *w = am_net_find_param(own, "layer2.0.conv2.weight");
+    CHECK(w->value.data == am_net_find_param(net, "layer2.0.conv2.weight")->value.data, "values are shared");
+    CHECK(w->grad.data != am_net_find_param(net, "layer2.0.conv2.weight")->grad.data, "own gradients");
+    CHECK(am_net_find_param(own, "layer1.0.bn1.running_mean")->value.data !=
+              am_net_find_param(net, "layer1.0.bn1.running_mean")->value.data,
+          "buffers are the copy's own");
+    CHECK(am_net_is_frozen(none) && !am_net_is_frozen(own), "frozen flags");
+
+    /* Two sharing copies on two threads agree with the deep clone run serially. */
+    step(deep, &x, &yd, &gd, &ok);
+    CHECK(ok, "deep clone: %s", am_errmsg());
+#pragma omp parallel num_threads(2)
+    {
+        if (omp_get_thread_num() == 0) step(own, &x, &y, &g, &ok);
+        else step(own2, &xb, &y2, &g2, &ok2);
+    }
+    CHECK(ok && ok2, "sharing copies in parallel failed");
+    if (ok) {
+        am_test_close("shared copy: y", y.data, yd.data, am_tensor_numel(&yd), 1e-5, 1e-6);
+        am_test_close("shared copy: grad", g.data, gd.data, am_tensor_numel(&gd), 1e-4, 1e-6);
+        am_test_close("shared copy: BN running mean", am_net_find_param(own, "bn1.running_mean")->value.data,
+                      am_net_find_param(deep, "bn1.running_mean")->value.data, 16, 1e-5, 1e-7);
+    }
+
+    /* A copy sharing the gradients adds into the source's. */
+    am_net_zero_grad(net);
+    step(same, &x, &y, &g, &ok);
+    CHECK(ok, "shared gradients: %s", am_errmsg());
+    am_param *src_g = am_net_find_param(net, "layer1.0.conv1.weight");
+    if (ok) am_test_close("shared gradients land in the source", src_g->grad.data, gd.data, am_tensor_numel(&gd), 1e-4, 1e-6);
+
+    /* New values through the source (then declared) reach every copy and its weight layouts. */
+    for (int64_t i = 0; i < am_tensor_numel(&w->value); i++) w->value.data[i] *= 0.25f;
+    am_param *dw = am_net_find_param(deep, "layer2.0.conv2.weight");
+    for (int64_t i = 0; i < am_tensor_numel(&dw->value); i++) dw->value.data[i] *= 0.25f;
+    am_net_params_changed(net);
+    am_net_params_changed(deep);
+    step(deep, &x, &yd, &gd, &ok);
+    step(own, &x, &y, &g, &ok2);
+    CHECK(ok && ok2, "after a change: %s", am_errmsg());
+    if (ok && ok2) am_test_close("after a change: y", y.data, yd.data, am_tensor_numel(&yd), 1e-5, 1e-6);
+
+    /* Forward only: the frozen copy gives the same output; backward is refused. */
+    am_net_set_mode(none, AM_MODE_EVAL);
+    am_net_set_mode(deep, AM_MODE_EVAL);
+    CHECK_OK(am_net_forward(none, &x, NULL, &y));
+    CHECK_OK(am_net_forward(deep, &x, NULL, &yd));
+    am_test_close("frozen copy: y", y.data, yd.data, am_tensor_numel(&yd), 1e-5, 1e-6);
+    CHECK_FAILS(am_net_backward(none, &y), AM_ERR_VALUE, "frozen");
+    CHECK_FAILS(am_net_share(&own2, none, AM_GRADS_SHARED), AM_ERR_VALUE, "no gradients");
+    CHECK(own2 == NULL, "a refused share gives NULL");
+
+    /* Borrowed activations: a frozen network writing into own's buffers before own's forward and
+     * backward leaves own's results as they were. */
+    CHECK_FAILS(am_net_borrow_activations(own, deep), AM_ERR_VALUE, "frozen");
+    am_net_freeze(deep);
+    CHECK(am_net_is_frozen(deep) && am_net_find_param(deep, "fc.weight")->grad.data == NULL, "freeze frees gradients");
+    CHECK_OK(am_net_borrow_activations(deep, own));
+    am_net_set_mode(own, AM_MODE_EVAL);
+    step(own, &xb, &y2, &g2, &ok);
+    CHECK_OK(am_net_forward(deep, &xb, NULL, &yd));
+    step(own, &xb, &y, &g, &ok2);
+    CHECK(ok && ok2, "borrowing: %s", am_errmsg());
+    if (ok && ok2) {
+        am_test_close("borrowing: host's y", y.data, y2.data, am_tensor_numel(&y2), 1e-6, 1e-7);
+        am_test_close("borrowing: host's grad", g.data, g2.data, am_tensor_numel(&g2), 1e-6, 1e-7);
+        am_test_close("borrowing: borrower's y", yd.data, y2.data, am_tensor_numel(&y2), 1e-5, 1e-6);
+    }
+    CHECK_OK(am_net_borrow_activations(deep, NULL));
+    CHECK_OK(am_net_forward(deep, &xb, NULL, &yd));
+out:
+    am_net_free(deep), am_net_free(own), am_net_free(own2), am_net_free(same), am_net_free(none);
+    am_net_free(net);
+    am_tensor_free(&x), am_tensor_free(&xb), am_tensor_free(&y), am_tensor_free(&yd), am_tensor_free(&y2);
+    am_tensor_free(&g), am_tensor_free(&gd), am_tensor_free(&g2);
+}
+
 int main(void)
 {
     test_names_and_init();
+    test_sharing();
     test_accumulation();
     test_sizes_clones_threads();
     test_stop_modes_errors();
