@@ -9,8 +9,11 @@
  *   - a NaN/Inf loss stops with AM_ERR_NUMERIC, keeping the last good checkpoint;
  *   - equal-size images of a batch are stacked into one forward (images_per_forward, so that
  *     BatchNorm sees several images, not only one image's D2 copies); the forwards run on
- *     `replicas` network copies in parallel, forward g always on replica g mod R, gradients summed
- *     in replica order, so results depend on the replica count but never on the thread count.
+ *     `replicas` copies of the model in parallel, forward g always on replica g mod R, gradients
+ *     summed in replica order, so results depend on the replica count but never on the thread
+ *     count. Replicas read the master's weights (am_byol_replica): each adds only its
+ *     activations, BatchNorm statistics and (after the first) gradients, and is made when first
+ *     given work.
  *
  * Data comes through am_train_source, so the trainer knows nothing of FITS files or datasets. */
 #ifndef ASTROMORPH_TRAIN_H

@@ -160,7 +160,7 @@ void am_net_free(am_net *net)
     am_buf_free(&net->dybuf);
     am_buf_free(&net->scratch);
     am_buf_free(&net->wgrad);
-    am_buf_free(&am_net_bufs(net)->lowp_src);
+    am_buf_free(&net->lowp_src);
     am_tensor_free(&net->dx_nchw);
     if (net->vals && --net->vals->refs == 0) free(net->vals);
     am_dnn_stream_free(net);

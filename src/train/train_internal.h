@@ -33,7 +33,7 @@ struct am_trainer {
     am_train_hooks h;
     char *ckpt_path;
 
-    am_byol **rep; /* replicas that do the work */
+    am_byol **rep; /* replicas that do the work (NULL until first given work) */
     int nrep;
     char *fresh;   /* fresh[r]: replica r holds the master's current state */
     am_param **params; /* master's trainable parameters */

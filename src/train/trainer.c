@@ -112,9 +112,7 @@ am_status am_trainer_create(am_trainer **out, am_byol *byol, const am_train_sour
 
     t->rep = calloc((size_t)t->s.replicas, sizeof *t->rep);
     if (st == AM_OK && !t->rep) st = am_error(AM_ERR_NOMEM, "train: out of memory");
-    /* Replicas read the master's weights (nothing to copy before each step); the first one adds
-     * its gradients straight into the master's, where the others' are then summed. */
-    for (int r = 0; st == AM_OK && r < t->s.replicas; r++, t->nrep++) st = am_byol_replica(&t->rep[r], byol, r == 0);
+    t->nrep = t->s.replicas; /* made when first given work (run_images) */
     t->fresh = calloc((size_t)t->s.replicas, 1);
     if (st == AM_OK && !t->fresh) st = am_error(AM_ERR_NOMEM, "train: out of memory");
     if (st != AM_OK) {
@@ -329,9 +327,15 @@ static am_status run_images(am_trainer *t, const int64_t *idx, int64_t n, int ep
                 st = am_error_prefix(st, "train: epoch %d, item %lld %s", epoch + 1, (long long)bad, item_name(t, bad));
         }
     }
-    /* Only replicas that get work are brought up to the master's state. */
+    /* Only replicas that get work are made and brought up to the master's state. Replicas read
+     * the master's weights (nothing to copy before a step); the first one adds its gradients
+     * straight into the master's, where the others' are then summed. */
     for (int r = 0; st == AM_OK && r < t->nrep && r < j.ng; r++) {
-        if (!t->fresh[r]) st = am_byol_copy_state(t->rep[r], t->byol);
+        if (!t->rep[r]) {
+            st = am_byol_replica(&t->rep[r], t->byol, r == 0);
+            t->fresh[r] = st == AM_OK;
+        }
+        if (st == AM_OK && !t->fresh[r]) st = am_byol_copy_state(t->rep[r], t->byol);
         t->fresh[r] = st == AM_OK;
         am_byol_set_mode(t->rep[r], mode);
         if (grad) am_byol_zero_grad(t->rep[r]);
