@@ -63,6 +63,10 @@ typedef enum {
     AM_NORM_FROZEN  /* EVAL throughout: running statistics never change */
 } am_norm_policy;
 
+/* Models with this many trainable parameters or more (ResNet18: 11 M) train on one replica by
+ * default: their layers keep every thread busy. */
+#define AM_TRAIN_LARGE_MODEL 4000000
+
 typedef struct am_train_settings {
     int epochs;               /* 10 */
     int batch_size;           /* images per optimizer step (16) */
@@ -79,7 +83,8 @@ typedef struct am_train_settings {
                                    (N·C·H·W; 1<<22, about 1-2 GB of ResNet18 activations; 0: no cap) */
     double test_fraction;     /* 0.2 */
     uint64_t seed;            /* split, shuffles and augmentations (42) */
-    int replicas;             /* network copies working in parallel (2; 0 means 2) */
+    int replicas;             /* model copies working in parallel (0: automatic, 1 for a model of
+                                 AM_TRAIN_LARGE_MODEL trainable parameters or more, else 2) */
     int checkpoint_every;     /* epochs between checkpoints (0: only at the end / on cancellation) */
     const char *checkpoint_path; /* NULL: no checkpoints */
     const volatile int *cancel;  /* set non-zero (e.g. from SIGINT) to stop between images */
@@ -123,6 +128,8 @@ am_status am_trainer_run(am_trainer *t);
 am_status am_trainer_save_checkpoint(am_trainer *t, const char *path);
 
 int am_trainer_epochs_done(const am_trainer *t);
+/* The number of replicas (settings' replicas, or the automatic choice for 0). */
+int am_trainer_replicas(const am_trainer *t);
 int64_t am_trainer_steps_done(const am_trainer *t);
 /* The learning rate the next optimizer step will use. */
 double am_trainer_lr(const am_trainer *t);

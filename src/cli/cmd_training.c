@@ -285,6 +285,7 @@ static am_status train(am_cli_settings *s, const char *resume_from, int check_on
                             .on_progress = on_progress, .on_epoch_end = on_epoch_end,
                             .on_checkpoint = on_checkpoint, .user = &r};
     if ((st = am_trainer_create(&trainer, byol, &src, &ts, &hooks)) != AM_OK) goto done;
+    am_log(AM_LOG_INFO, "%d replica(s) of the model on %d thread(s)", am_trainer_replicas(trainer), am_get_threads());
     if (resume_path[0]) {
         if ((st = am_trainer_resume(trainer, resume_path)) != AM_OK) goto done;
         am_log(AM_LOG_INFO, "resumed from %s after epoch %d", resume_path, am_trainer_epochs_done(trainer));

@@ -340,6 +340,33 @@ static void test_forward_cap(void)
     am_byol_free(one), am_byol_free(capped), am_byol_free(stacked);
 }
 
+/* replicas = 0 chooses by model size: two for amm, one for ResNet18; a number is kept. */
+static void test_auto_replicas(void)
+{
+    am_train_settings s;
+    settings(&s);
+    toy d = {0, -1, 0, 0};
+    am_train_source src = {10, toy_get, NULL, NULL, 0, &d, NULL};
+    am_byol *small = make_byol(), *large = NULL;
+    am_net *net = NULL;
+    am_model_spec spec = {"n_layer_resnet", "layer4", 1};
+    CHECK_OK(am_model_create(&net, &spec, 3));
+    if (net) CHECK_OK(am_byol_create(&large, net, NULL));
+    am_trainer *t = NULL;
+    s.replicas = 0;
+    if (small && am_trainer_create(&t, small, &src, &s, NULL) == AM_OK)
+        CHECK(am_trainer_replicas(t) == 2, "amm: %d replicas, want 2", am_trainer_replicas(t));
+    am_trainer_free(t), t = NULL;
+    if (large && am_trainer_create(&t, large, &src, &s, NULL) == AM_OK)
+        CHECK(am_trainer_replicas(t) == 1, "ResNet18: %d replicas, want 1", am_trainer_replicas(t));
+    am_trainer_free(t), t = NULL;
+    s.replicas = 3;
+    if (large && am_trainer_create(&t, large, &src, &s, NULL) == AM_OK)
+        CHECK(am_trainer_replicas(t) == 3, "replicas = 3 kept: %d", am_trainer_replicas(t));
+    am_trainer_free(t);
+    am_byol_free(small), am_byol_free(large);
+}
+
 static void test_nan_stops(void)
 {
     am_train_settings s;
@@ -373,6 +400,7 @@ static void test_nan_stops(void)
 
 int main(void)
 {
+    test_auto_replicas();
     test_split_and_schedule();
     test_run_and_hooks();
     test_norm_policies();
