@@ -4,7 +4,7 @@
  *
  *   learn_experiment DATADIR [--epochs 10] [--lr 3e-4] [--norm train|compat|frozen] [--ipf 4]
  *       [--batch 16] [--net amm|amm-gn|resnet] [--proj 256] [--hidden 1024] [--symmetric]
- *       [--no-momentum] [--replicas 2] [--seed 42] [--original]
+ *       [--no-momentum] [--replicas 0] [--seed 42] [--original] [--precision fp32|bf16]
  *
  * --original takes the original package's trainer settings (lr 5e-6, compat BatchNorm, one
  * image per forward); options after it still apply. Prints one line per measurement. */
@@ -163,6 +163,7 @@ int main(int argc, char **argv)
     am_byol_default_options(&bo);
     bo.seed = 42;
     uint64_t seed = 42;
+    int bf16 = 0;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
         if (!strcmp(a, "--original")) {
@@ -187,6 +188,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--hidden")) bo.projection_hidden_size = atoi(v);
         else if (!strcmp(a, "--seed")) seed = strtoull(v, NULL, 10);
         else if (!strcmp(a, "--net")) netname = v;
+        else if (!strcmp(a, "--precision")) bf16 = !strcmp(v, "bf16");
         else if (!strcmp(a, "--cosine")) ts.schedule = AM_LR_COSINE, ts.warmup_epochs = atoi(v);
         else if (!strcmp(a, "--norm"))
             ts.norm = !strcmp(v, "compat") ? AM_NORM_COMPAT : !strcmp(v, "frozen") ? AM_NORM_FROZEN : AM_NORM_TRAIN;
@@ -229,6 +231,7 @@ int main(int argc, char **argv)
         }
     }
     am_byol *b = NULL;
+    if (st == AM_OK && bf16) st = am_net_set_precision(net, AM_PRECISION_BF16);
     if (st == AM_OK) st = am_byol_create(&b, net, &bo);
     float *raw = NULL, *before = NULL, *after = NULL;
     int64_t dr = 0, de = 0;
@@ -236,11 +239,12 @@ int main(int argc, char **argv)
     if (st == AM_OK && embed_all(NULL, d.ds, n, &raw, &dr) != AM_OK) free(raw), raw = NULL;
     if (st == AM_OK) st = embed_all(b, d.ds, n, &before, &de);
     if (st == AM_OK) {
-        printf("%s: %lld images, net %s, lr %g, epochs %d, batch %d, norm %s, images/forward %d, proj %d/%d%s%s\n", dir,
+        printf("%s: %lld images, net %s, lr %g, epochs %d, batch %d, norm %s, images/forward %d, proj %d/%d%s%s%s\n", dir,
                (long long)n, netname, ts.learning_rate, ts.epochs, ts.batch_size,
                ts.norm == AM_NORM_COMPAT ? "compat" : ts.norm == AM_NORM_FROZEN ? "frozen" : "train",
                ts.images_per_forward, bo.projection_size, bo.projection_hidden_size,
-               bo.loss == AM_BYOL_LOSS_SYMMETRIC ? ", symmetric" : "", bo.use_momentum ? "" : ", no momentum");
+               bo.loss == AM_BYOL_LOSS_SYMMETRIC ? ", symmetric" : "", bo.use_momentum ? "" : ", no momentum",
+               bf16 ? ", BF16" : "");
         if (raw) printf("raw pixels   5-NN accuracy %.3f\n", knn_accuracy(raw, n, dr, label, 5));
         else printf("raw pixels   n/a (images of several sizes)\n");
         printf("untrained    5-NN accuracy %.3f\n", knn_accuracy(before, n, de, label, 5));

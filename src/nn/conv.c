@@ -1,9 +1,9 @@
 /* Conv2d on oneDNN: forward, backward-data and backward-weights primitives for the current input
  * shape, with the weights reordered into each primitive's preferred blocked layout (copies kept
  * in wcopies.c, shared by networks that share the values).
- * In BF16 precision the forward and data-gradient convolutions read BF16 copies of their input,
- * output gradient and weights, and write FP32 (FP32 master weights and accumulation); a layer for
- * which oneDNN has only its reference kernel in BF16 stays in FP32. */
+ * In BF16 precision the three convolutions read BF16 copies of their input, output gradient and
+ * weights, and write FP32 (FP32 master weights and accumulation); a layer for which oneDNN has
+ * only its reference kernel in BF16 stays in FP32. */
 #include <string.h>
 
 #include "nn/dnn.h"
@@ -39,7 +39,7 @@ static size_t floats_of(const dnnl_memory_desc_t *md) { return (dnnl_memory_desc
 static am_status make_convs(am_module *m, conv_state *c, const am_act *x, const am_act *y, dnnl_data_type_t dt)
 {
     const char *who = am_mod_who(m);
-    dnnl_memory_desc_t src, dst, ddst, w_any, dw_any, b, dsrc_any, src32, ddst32;
+    dnnl_memory_desc_t src, dst, ddst, w_any, dw_any, b, dsrc_any;
     int64_t wd[4] = {m->out_ch, m->in_ch, m->kernel, m->kernel}, xd[4] = {x->s.n, x->s.c, x->s.h, x->s.w};
     dnnl_dims_t strides = {m->stride, m->stride}, pad_l = {m->padding, m->padding}, pad_r;
     /* PyTorch pads symmetrically and drops what does not fit a stride; oneDNN wants the right
@@ -49,8 +49,6 @@ static am_status make_convs(am_module *m, conv_state *c, const am_act *x, const 
     am_dnn_md_act_dt(&src, x, dt);
     am_dnn_md_act(&dst, y);
     am_dnn_md_act_dt(&ddst, y, dt);
-    am_dnn_md_act(&src32, x);
-    am_dnn_md_act(&ddst32, y);
     am_dnn_md_dt(&w_any, 4, wd, dnnl_format_tag_any, dt);
     am_dnn_md(&dw_any, 4, wd, dnnl_format_tag_any);
     /* The data gradient in a layout of oneDNN's choice: for a 3-channel plain input only the
@@ -66,10 +64,11 @@ static am_status make_convs(am_module *m, conv_state *c, const am_act *x, const 
                                                               strides, pad_l, pad_r),
                      who));
     AM_TRY(am_prim_make(&c->bwd_data, &d, c->fwd.pd, who));
-    /* The weight gradient stays FP32 throughout: oneDNN 2.6's BF16 kernel for it was 2× slower
-     * than FP32 on the loaded 2-core machine, and FP32 keeps the gradients exact. */
-    AM_TRY(am_dnn_ok(dnnl_convolution_backward_weights_desc_init(&d, dnnl_convolution_direct, &src32, &dw_any,
-                                                                 m->bias ? &b : NULL, &ddst32, strides, pad_l, pad_r),
+    /* The weight gradient reads the BF16 input and output gradient too and accumulates in FP32:
+     * on an idle machine oneDNN 2.6's BF16 kernel for it is 1.3-1.9x faster than FP32 on every
+     * ResNet18 layer (bench_layers). */
+    AM_TRY(am_dnn_ok(dnnl_convolution_backward_weights_desc_init(&d, dnnl_convolution_direct, &src, &dw_any,
+                                                                 m->bias ? &b : NULL, &ddst, strides, pad_l, pad_r),
                      who));
     AM_TRY(am_prim_make(&c->bwd_w, &d, c->fwd.pd, who));
     c->src16_md = src;
@@ -185,12 +184,20 @@ am_status am_conv_backward(am_module *m, am_net *net, const am_act *dy, int need
     dnnl_memory_desc_t src, ddst;
     am_dnn_md_act(&src, m->in);
     am_dnn_md_act(&ddst, dy);
+    if (c->lowp) {
+        /* BF16 copies of the output gradient (kept for the data gradient, which may be deferred)
+         * and of the input (made again: the forward's copy was the network's scratch). */
+        AM_TRY(am_buf_reserve(&c->dy16, floats_of(&c->dy16_md), who));
+        AM_TRY(to_bf16(m, net, &c->to_dy16, dy, &c->dy16_md, &c->dy16));
+        AM_TRY(am_buf_reserve(&net->lowp_src, floats_of(&c->src16_md), who));
+        AM_TRY(to_bf16(m, net, &c->to_src16, m->in, &c->src16_md, &net->lowp_src));
+    }
     /* The weight gradient in the primitive's layout lives only until it is added into PyTorch's
      * layout, so one buffer per network serves every layer. */
     AM_TRY(am_buf_reserve(&net->wgrad, floats_of(&c->dw_md), who));
     AM_TRY(am_buf_reserve(&c->db, (size_t)m->out_ch, who));
-    am_dnn_arg a[4] = {{DNNL_ARG_SRC, &src, m->in->data},
-                       {DNNL_ARG_DIFF_DST, &ddst, dy->data},
+    am_dnn_arg a[4] = {{DNNL_ARG_SRC, c->lowp ? &c->src16_md : &src, c->lowp ? net->lowp_src.data : m->in->data},
+                       {DNNL_ARG_DIFF_DST, c->lowp ? &c->dy16_md : &ddst, c->lowp ? c->dy16.data : dy->data},
                        {DNNL_ARG_DIFF_WEIGHTS, &c->dw_md, net->wgrad.data},
                        {DNNL_ARG_DIFF_BIAS, &c->b_md, c->db.data}};
     AM_TRY(am_prim_run(&c->bwd_w, net, m->bias ? 4 : 3, a, who));
@@ -198,10 +205,6 @@ am_status am_conv_backward(am_module *m, am_net *net, const am_act *dy, int need
     /* Right after am_net_zero_grad there is nothing to add to: skip reading the zeros. */
     AM_TRY(am_prim_run(net->grads_zero ? &c->dw_set : &c->dw_add, net, 2, add, who));
     if (m->bias) am_accumulate(m->p[1].grad.data, c->db.data, m->out_ch);
-    if (c->lowp) {
-        AM_TRY(am_buf_reserve(&c->dy16, floats_of(&c->dy16_md), who));
-        AM_TRY(to_bf16(m, net, &c->to_dy16, dy, &c->dy16_md, &c->dy16));
-    }
     if (need_dx) return am_conv_backward_data(m, net, dy);
     m->dx.s = m->in->s; /* filled on demand by am_net_input_grad */
     m->pending_dy = dy;
