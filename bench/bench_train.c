@@ -379,8 +379,8 @@ static int train(const opts *o, double peak, const char *isa, int threads)
     am_trainer *t;
     CHECK(am_trainer_create(&t, b, &src, &ts, &h));
     header(o, peak, isa, threads);
-    printf("# train: %lld images, %s settings, %s: batch %d, %d image(s) per forward, %d replicas\n", (long long)s.count,
-           o->settings, o->precision, ts.batch_size, ts.images_per_forward, ts.replicas);
+    printf("# train: %lld images, %s settings, %s: batch %d, %d image(s) per forward, %d replica(s)\n",
+           (long long)s.count, o->settings, o->precision, ts.batch_size, ts.images_per_forward, am_trainer_replicas(t));
     fflush(stdout);
     double t0 = now_s();
     CHECK(am_trainer_run(t));
@@ -444,6 +444,7 @@ static int infer(const opts *o, double peak, const char *isa, int threads)
     open_source(&s, o);
     am_byol *b = make_byol(o, s.stacksize);
     am_byol_set_mode(b, AM_MODE_EVAL);
+    am_byol_freeze(b); /* as `astromorph inference`: no gradients */
     header(o, peak, isa, threads);
     /* The network inputs, prepared as `astromorph inference` does (timed apart from the network). */
     double t0 = now_s();
@@ -467,7 +468,7 @@ static int infer(const opts *o, double peak, const char *isa, int threads)
      * many sizes it includes making the primitives of every new shape, as a single real run does. */
     am_byol **rep = calloc((size_t)threads, sizeof *rep);
     for (int r = 0; r < threads; r++) {
-        CHECK(am_byol_clone(&rep[r], b));
+        CHECK(am_byol_replica(&rep[r], b, 0)); /* forward-only copies reading b's weights */
         am_byol_set_mode(rep[r], AM_MODE_EVAL);
     }
     int failed = 0;
@@ -556,7 +557,7 @@ static int infer(const opts *o, double peak, const char *isa, int threads)
 enum { PH_LOAD, PH_D2, PH_AUG, PH_FWD, PH_BWD, PH_SYNC, PH_REDUCE, PH_ADAM, PH_EMA, PH_N };
 static const char *phase_name[PH_N] = {"load (FITS read, first pass)", "D2 copies + normalise", "augment (2 views)",
                                         "forward (target + online + loss)", "backward (online)",
-                                        "copy state to replicas", "gradient reduction", "optimizer (Adam)",
+                                        "replica state (BN statistics)", "gradient reduction", "optimizer (Adam)",
                                         "EMA of target"};
 
 static int phases(const opts *o, double peak, const char *isa, int threads)
@@ -568,8 +569,9 @@ static int phases(const opts *o, double peak, const char *isa, int threads)
     header(o, peak, isa, threads);
     am_byol **rep = calloc((size_t)threads, sizeof *rep), **fwd = calloc((size_t)threads, sizeof *fwd);
     for (int r = 0; r < threads; r++) {
-        CHECK(am_byol_clone(&rep[r], master));
-        CHECK(am_byol_clone(&fwd[r], master));
+        /* as the trainer's replicas: the master's weights, replica 0 with the master's gradients */
+        CHECK(am_byol_replica(&rep[r], master, r == 0));
+        CHECK(am_byol_replica(&fwd[r], master, 0));
         am_byol_set_mode(fwd[r], AM_MODE_TRAIN);
         am_net_set_profiling(am_byol_network(rep[r]), 1);
     }
@@ -634,9 +636,9 @@ static int phases(const opts *o, double peak, const char *isa, int threads)
             for (size_t i = 0; i < np; i++) { /* as the trainer: replica gradients summed in order */
                 am_tensor *g = &params[i]->grad;
                 int64_t cnt = am_tensor_numel(g);
-                memcpy(g->data, am_byol_param(rep[0], i)->grad.data, (size_t)cnt * sizeof(float));
-                for (int r = 1; r < threads; r++) {
+                for (int r = 1; r < threads; r++) { /* replica 0's are the master's own */
                     const float *src = am_byol_param(rep[r], i)->grad.data;
+#pragma omp parallel for schedule(static) if (cnt >= 32768)
                     for (int64_t j = 0; j < cnt; j++) g->data[j] += src[j];
                 }
             }

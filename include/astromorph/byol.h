@@ -75,6 +75,9 @@ am_status am_byol_clone(am_byol **dst, const am_byol *src);
  * steps then add into src's gradients). src must outlive it and change its values only while
  * no replica runs (then am_byol_params_changed(src)). */
 am_status am_byol_replica(am_byol **dst, am_byol *src, int share_grads);
+/* For inference only: frees every part's gradients and backward buffers (am_net_freeze); steps
+ * then only evaluate losses (grad_scale 0). Replicas made afterwards are forward-only too. */
+void am_byol_freeze(am_byol *b);
 /* Copies every parameter and buffer value of src into dst (same structure); values dst shares
  * with src are left as they are. */
 am_status am_byol_copy_state(am_byol *dst, const am_byol *src);

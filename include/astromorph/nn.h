@@ -92,8 +92,9 @@ am_status am_net_clone(am_net **dst, const am_net *src);
  * (or a copy) while none of them runs, followed by am_net_params_changed on any one of them. */
 typedef enum { AM_GRADS_OWN, AM_GRADS_SHARED, AM_GRADS_NONE } am_grads;
 am_status am_net_share(am_net **dst, am_net *src, am_grads grads);
-/* Frees the gradient buffers: the network then runs forward only (a BYOL target network, an
- * embedding model), and am_net_backward refuses. Copies made from it are frozen too. */
+/* Frees the gradient buffers and what only backward passes use: the network then runs forward
+ * only (a BYOL target network, an embedding model), and am_net_backward refuses. Copies made
+ * from it are frozen too. */
 void am_net_freeze(am_net *net);
 int am_net_is_frozen(const am_net *net);
 /* Lets a frozen network write its activations into host's buffers (another network of the same

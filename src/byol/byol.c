@@ -283,6 +283,11 @@ void am_byol_set_mode(am_byol *b, am_mode mode)
 
 am_mode am_byol_mode(const am_byol *b) { return b->mode; }
 
+void am_byol_freeze(am_byol *b)
+{
+    for (int k = 0; k < AM_BYOL_PARTS; k++) am_net_freeze(b->part[k]);
+}
+
 void am_byol_zero_grad(am_byol *b)
 {
     for (int k = 0; k < AM_BYOL_PARTS; k++) am_net_zero_grad(b->part[k]);

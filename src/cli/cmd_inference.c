@@ -66,6 +66,7 @@ static am_status load_model(model *m, const char *path)
     if (s != AM_OK) s = am_error_prefix(s, "%s", path);
     am_st_free(&st);
     if (s == AM_OK) am_byol_set_mode(m->byol, AM_MODE_EVAL);
+    if (s == AM_OK) am_byol_freeze(m->byol); /* embedding only: no gradients */
     return s;
 }
 

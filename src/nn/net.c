@@ -256,9 +256,26 @@ am_status am_net_share(am_net **dst, am_net *src, am_grads grads)
     return AM_OK;
 }
 
+/* What only a backward pass uses: input-gradient buffers, and the reordered weight copies no
+ * other network shares (the forward's are remade on its next run). */
+static void drop_backward_state(am_module *m)
+{
+    am_buf_free(&m->dxbuf);
+    m->dx.data = NULL;
+    if (m->wc && !am_wcopies_shared(m->wc)) {
+        am_wcopies_unref(m->wc);
+        m->wc = NULL;
+    }
+    for (int i = 0; i < m->nchild; i++) drop_backward_state(m->child[i]);
+}
+
 void am_net_freeze(am_net *net)
 {
     for (size_t i = 0; i < net->nparams; i++) am_tensor_free(&net->params[i]->grad);
+    drop_backward_state(net->root);
+    am_buf_free(&net->dybuf), am_buf_free(&net->wgrad);
+    am_tensor_free(&net->dx_nchw);
+    net->have_bwd = net->have_dx = 0;
     net->frozen = 1;
 }
 

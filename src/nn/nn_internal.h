@@ -50,6 +50,7 @@ typedef struct am_wcopies am_wcopies;
 am_wcopies *am_wcopies_new(void);
 am_wcopies *am_wcopies_ref(am_wcopies *w);
 void am_wcopies_unref(am_wcopies *w);
+int am_wcopies_shared(const am_wcopies *w); /* 1 when more than one module holds it */
 
 /* The parameter values a network reads, possibly shared with other networks (am_net_share):
  * their version is bumped by am_net_params_changed on any of them. */

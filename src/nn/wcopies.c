@@ -38,6 +38,8 @@ am_wcopies *am_wcopies_ref(am_wcopies *w)
     return w;
 }
 
+int am_wcopies_shared(const am_wcopies *w) { return w->refs > 1; }
+
 void am_wcopies_unref(am_wcopies *w)
 {
     if (!w || --w->refs > 0) return;
