@@ -22,7 +22,7 @@ am_status am_avgpool_forward(am_module *m, am_net *net, const am_act *x)
 am_status am_avgpool_backward(am_module *m, am_net *net, const am_act *dy)
 {
     const am_act *x = m->in;
-    AM_TRY(am_act_alloc(&m->dx, &m->dxbuf, &x->s, am_mod_who(m)));
+    AM_TRY(am_grad_alloc(m, net, &x->s));
     int64_t N = x->s.n, C = x->s.c, hw = x->s.h * x->s.w;
 #pragma omp parallel for collapse(2) if (N * C * hw > 65536) schedule(static)
     for (int64_t n = 0; n < N; n++)

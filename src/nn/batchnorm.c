@@ -209,7 +209,7 @@ am_status am_bn_backward(am_module *m, am_net *net, const am_act *dy)
 {
     bn_state *b = m->impl;
     const am_act *x = m->in;
-    AM_TRY(am_act_alloc(&m->dx, &m->dxbuf, &x->s, am_mod_who(m)));
+    AM_TRY(am_grad_alloc(m, net, &x->s));
     const float *gamma = m->p[0].value.data, *mean = b->mean.data, *rstd = b->rstd.data;
     float *dgamma = m->p[0].grad.data, *dbeta = m->p[1].grad.data;
     groups g = groups_of(x);

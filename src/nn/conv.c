@@ -161,7 +161,7 @@ am_status am_conv_backward_data(am_module *m, am_net *net, const am_act *dy)
 {
     conv_state *c = m->impl;
     const char *who = am_mod_who(m);
-    AM_TRY(am_act_alloc(&m->dx, &m->dxbuf, &m->in->s, who));
+    AM_TRY(am_grad_alloc(m, net, &m->in->s));
     const float *w;
     AM_TRY(weights_to(m, net, &c->to_bwd, &c->w_bwd_md, &w));
     dnnl_memory_desc_t dsrc, ddst;

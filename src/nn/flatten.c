@@ -25,6 +25,6 @@ am_status am_flatten_backward(am_module *m, am_net *net, const am_act *dy)
         m->dx.data = dy->data;
         return AM_OK;
     }
-    AM_TRY(am_act_alloc(&m->dx, &m->dxbuf, &x->s, am_mod_who(m)));
+    AM_TRY(am_grad_alloc(m, net, &x->s));
     return am_act_from_plain(net, &m->dx, dy->data, am_mod_who(m));
 }

@@ -30,12 +30,31 @@ static am_status seq_forward(am_module *m, am_net *net, const am_act *x, const a
     return AM_OK;
 }
 
-static am_status seq_backward(am_module *m, am_net *net, const am_act *dy, int need_dx, const am_act **dx)
+/* Backward through children[first..last] in reverse from dy; each gradient made in between is
+ * handed back once the child before has used it (unless that child passed it through or keeps it
+ * for a deferred input gradient). dy itself belongs to the caller. */
+am_status am_chain_backward(am_module **child, int first, int last, am_net *net, const am_act *dy, int need_dx,
+                            const am_act **dx)
 {
-    const am_act *g = dy;
-    for (int i = m->ran - 1; i >= 0; i--) AM_TRY(am_mod_backward(m->child[i], net, g, i > 0 || need_dx, &g));
+    const am_act *g = dy, *prev;
+    for (int i = last; i >= first; i--) {
+        prev = g;
+        AM_TRY(am_mod_backward(child[i], net, prev, i > first || need_dx, &g));
+        const am_act *kept = net->pending ? net->pending->pending_dy : NULL;
+        if (prev->data != dy->data && prev->data != g->data && !(kept && kept->data == prev->data))
+            am_grad_release(net, prev->data);
+    }
     *dx = g;
     return AM_OK;
+}
+
+static am_status seq_backward(am_module *m, am_net *net, const am_act *dy, int need_dx, const am_act **dx)
+{
+    if (m->ran == 0) {
+        *dx = dy;
+        return AM_OK;
+    }
+    return am_chain_backward(m->child, 0, m->ran - 1, net, dy, need_dx, dx);
 }
 
 static am_status leaf_forward(am_module *m, am_net *net, const am_act *x)

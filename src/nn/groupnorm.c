@@ -66,7 +66,7 @@ am_status am_gn_backward(am_module *m, am_net *net, const am_act *dy)
 {
     gn_state *g = m->impl;
     const am_act *x = m->in;
-    AM_TRY(am_act_alloc(&m->dx, &m->dxbuf, &x->s, am_mod_who(m)));
+    AM_TRY(am_grad_alloc(m, net, &x->s));
     int64_t N = x->s.n, C = x->s.c, G = m->groups, cg = C / G, hw = x->s.h * x->s.w;
     const float *gamma = m->p[0].value.data;
     float *dgamma = m->p[0].grad.data, *dbeta = m->p[1].grad.data;

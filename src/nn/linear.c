@@ -64,7 +64,7 @@ am_status am_linear_forward(am_module *m, am_net *net, const am_act *x)
 am_status am_linear_backward_data(am_module *m, am_net *net, const am_act *dy)
 {
     lin_state *l = m->impl;
-    AM_TRY(am_act_alloc(&m->dx, &m->dxbuf, &m->in->s, am_mod_who(m)));
+    AM_TRY(am_grad_alloc(m, net, &m->in->s));
     dnnl_memory_desc_t dsrc, ddst;
     am_dnn_md_act(&dsrc, &m->dx);
     am_dnn_md_act(&ddst, dy);

@@ -161,6 +161,7 @@ void am_net_free(am_net *net)
     am_buf_free(&net->scratch);
     am_buf_free(&net->wgrad);
     am_buf_free(&net->lowp_src);
+    am_gradpool_free(net);
     am_tensor_free(&net->dx_nchw);
     if (net->vals && --net->vals->refs == 0) free(net->vals);
     am_dnn_stream_free(net);
@@ -274,6 +275,7 @@ void am_net_freeze(am_net *net)
     for (size_t i = 0; i < net->nparams; i++) am_tensor_free(&net->params[i]->grad);
     drop_backward_state(net->root);
     am_buf_free(&net->dybuf), am_buf_free(&net->wgrad);
+    am_gradpool_free(net);
     am_tensor_free(&net->dx_nchw);
     net->have_bwd = net->have_dx = 0;
     net->frozen = 1;
@@ -434,7 +436,10 @@ am_status am_net_backward(am_net *net, const am_tensor *dy)
     net->pending = NULL;
     net->have_bwd = net->have_dx = 0;
     const am_act *dx;
+    am_gradpool_reset(net); /* the previous pass's gradients are no longer needed */
+    net->in_backward = 1;
     am_status st = am_mod_backward(net->root, net, &net->dy, 0, &dx);
+    net->in_backward = 0;
     net->grads_zero = 0;
     AM_TRY(st);
     net->dxp = dx;

@@ -8,6 +8,8 @@
 
 #include "astromorph/nn.h"
 
+enum { AM_GRADPOOL = 8 };
+
 /* Logical shape of an activation: 4-D N×C×H×W, or 2-D N×C (h = w = 1). */
 typedef struct am_shape {
     int ndim;
@@ -118,6 +120,9 @@ struct am_net {
     /* Scratch used by one layer at a time, so one per network: oneDNN's scratchpads, a layer's
      * weight gradient before it is added into PyTorch's layout, a BF16 copy of a layer's input. */
     am_buf scratch, wgrad, lowp_src;
+    am_buf gpool[AM_GRADPOOL]; /* gradients during backward (gradpool.c) */
+    char gpool_busy[AM_GRADPOOL];
+    int in_backward;
     am_net *host; /* forward-only network: the network whose input and scratch buffers it borrows */
     am_tensor dx_nchw;
     const am_act *top;   /* output of the last forward */
@@ -130,6 +135,15 @@ struct am_net {
 /* Where a module's output and a network's forward buffers live (own, or borrowed from a host). */
 static inline am_buf *am_mod_ybuf(am_module *m) { return m->yhost ? m->yhost : &m->ybuf; }
 static inline am_net *am_net_bufs(am_net *net) { return net->host ? net->host : net; }
+
+/* Backward gradients (gradpool.c): during am_net_backward, m->dx comes from the network's pool
+ * and is handed back (by its data pointer) by whoever consumed it; else from m->dxbuf. */
+am_status am_grad_alloc(am_module *m, am_net *net, const am_shape *s);
+/* The same into a, falling back on own. */
+am_status am_grad_alloc_in(am_net *net, am_act *a, am_buf *own, const am_shape *s, const char *who);
+void am_grad_release(am_net *net, const float *data);
+void am_gradpool_reset(am_net *net);
+void am_gradpool_free(am_net *net);
 
 /* The layer's backend state, allocated zeroed on first use; NULL (error set) when out of memory. */
 void *am_mod_state(am_module *m, size_t size, void (*free_fn)(void *));
@@ -144,6 +158,10 @@ double am_leaf_flops(const am_module *m, const am_shape *in);
  * w.r.t. its input. need_dx = 0 lets the first layer defer its input gradient. */
 am_status am_mod_forward(am_module *m, am_net *net, const am_act *x, const am_act **y);
 am_status am_mod_backward(am_module *m, am_net *net, const am_act *dy, int need_dx, const am_act **dx);
+/* Backward through child[last], ..., child[first] from dy, handing back the gradients made in
+ * between (graph.c); *dx is child[first]'s input gradient. */
+am_status am_chain_backward(am_module **child, int first, int last, am_net *net, const am_act *dy, int need_dx,
+                            const am_act **dx);
 
 /* Layers (one file each). */
 am_status am_conv_forward(am_module *m, am_net *net, const am_act *x);

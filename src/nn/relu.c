@@ -24,7 +24,7 @@ am_status am_relu_backward(am_module *m, am_net *net, const am_act *dy)
         m->dxp = dy;
         return AM_OK;
     }
-    AM_TRY(am_act_alloc(&m->dx, &m->dxbuf, &dy->s, am_mod_who(m)));
+    AM_TRY(am_grad_alloc(m, net, &dy->s));
     am_relu_mask(m->dx.data, m->y.data, dy->data, am_shape_numel(&dy->s));
     return AM_OK;
 }

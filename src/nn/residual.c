@@ -2,14 +2,14 @@
  * but the one named "downsample", which (when present) is the shortcut; otherwise the shortcut
  * is the identity. */
 #include <omp.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nn/nn_internal.h"
 
-
 typedef struct res_state {
-    am_buf g; /* gradient at the sum, after the final ReLU */
-    am_act ga;
+    am_buf g; /* the gradient at the sum when the network's pool is not in use */
+    am_module **body;
 } res_state;
 
 static void res_state_free(void *p)
@@ -17,6 +17,7 @@ static void res_state_free(void *p)
     res_state *r = p;
     if (!r) return;
     am_buf_free(&r->g);
+    free(r->body);
     am_free(r);
 }
 
@@ -64,23 +65,32 @@ am_status am_residual_backward(am_module *m, am_net *net, const am_act *dy)
 {
     res_state *r = am_mod_state(m, sizeof *r, res_state_free);
     if (!r) return AM_ERR_NOMEM;
-    AM_TRY(am_act_alloc(&r->ga, &r->g, &dy->s, am_mod_who(m)));
+    if (!r->body && !(r->body = calloc((size_t)m->nchild + 1, sizeof *r->body)))
+        return am_error(AM_ERR_NOMEM, "%s: out of memory", am_mod_who(m));
+    /* The gradient at the sum (after the final ReLU) feeds both the body and the shortcut. */
+    am_act ga;
+    AM_TRY(am_grad_alloc_in(net, &ga, &r->g, &dy->s, am_mod_who(m)));
     int64_t n = am_shape_numel(&dy->s);
     double t0 = net->profiling ? omp_get_wtime() : 0, own;
-    am_relu_mask(r->ga.data, m->y.data, dy->data, n);
+    am_relu_mask(ga.data, m->y.data, dy->data, n);
     own = net->profiling ? omp_get_wtime() - t0 : 0;
-    const am_act *gb = &r->ga, *gs = &r->ga;
-    for (int i = m->nchild - 1; i >= 0; i--)
-        if (!is_shortcut(m->child[i])) AM_TRY(am_mod_backward(m->child[i], net, gb, 1, &gb));
+    int nbody = 0;
+    for (int i = 0; i < m->nchild; i++)
+        if (!is_shortcut(m->child[i])) r->body[nbody++] = m->child[i];
+    const am_act *gb = &ga, *gs = &ga;
+    if (nbody > 0) AM_TRY(am_chain_backward(r->body, 0, nbody - 1, net, &ga, 1, &gb));
     am_module *ds = shortcut(m);
-    if (ds) AM_TRY(am_mod_backward(ds, net, &r->ga, 1, &gs));
-    AM_TRY(am_act_alloc(&m->dx, &m->dxbuf, &m->in->s, am_mod_who(m)));
-    double t1 = net->profiling ? omp_get_wtime() : 0;
+    if (ds) AM_TRY(am_mod_backward(ds, net, &ga, 1, &gs));
     const float *a = gb->data, *b = gs->data;
+    AM_TRY(am_grad_alloc(m, net, &m->in->s));
+    double t1 = net->profiling ? omp_get_wtime() : 0;
     float *out = m->dx.data;
     int64_t nx = am_shape_numel(&m->in->s);
 #pragma omp parallel for if (nx > 65536) schedule(static)
     for (int64_t i = 0; i < nx; i++) out[i] = a[i] + b[i];
+    if (a != ga.data) am_grad_release(net, a);
+    if (b != ga.data && b != a) am_grad_release(net, b);
+    am_grad_release(net, ga.data);
     if (net->profiling) {
         net->profile.backward_s[AM_MOD_RESIDUAL] += own + omp_get_wtime() - t1;
         net->profile.backward_calls[AM_MOD_RESIDUAL]++;
