@@ -70,7 +70,7 @@ static am_status make_convs(am_module *m, conv_state *c, const am_act *x, const 
     AM_TRY(am_dnn_ok(dnnl_convolution_backward_weights_desc_init(&d, dnnl_convolution_direct, &src, &dw_any,
                                                                  m->bias ? &b : NULL, &ddst, strides, pad_l, pad_r),
                      who));
-    AM_TRY(am_prim_make(&c->bwd_w, &d, c->fwd.pd, who));
+    AM_TRY(am_prim_make_deterministic(&c->bwd_w, &d, c->fwd.pd, who));
     c->src16_md = src;
     c->dy16_md = ddst;
     return AM_OK;

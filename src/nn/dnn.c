@@ -1,6 +1,7 @@
 /* oneDNN glue: engine, descriptors, primitives with their scratchpads, execution, reorders. */
 #include "nn/dnn.h"
 
+#include <omp.h>
 #include <pthread.h>
 #include <string.h>
 
@@ -88,6 +89,7 @@ void am_prim_free(am_prim *p)
     p->p = NULL;
     p->pd = NULL;
     p->scratch_bytes = 0;
+    p->single = 0;
 }
 
 /* Creates a primitive descriptor with user scratchpad (a reorder when op_desc is NULL; one that
@@ -127,6 +129,26 @@ am_status am_prim_make(am_prim *p, const void *op_desc, const_dnnl_primitive_des
     return make(p, op_desc, hint, NULL, NULL, 0, what);
 }
 
+am_status am_prim_make_deterministic(am_prim *p, const void *op_desc, const_dnnl_primitive_desc_t hint,
+                                     const char *what)
+{
+    const int nthr = omp_get_max_threads();
+    AM_TRY(make(p, op_desc, hint, NULL, NULL, 0, what));
+    if (nthr == 1 || p->scratch_bytes == 0) return AM_OK;
+    /* Partial sums over the batch need a weight-gradient-sized buffer per extra thread; other
+     * per-thread scratch (transposed inputs, bias sums) is smaller than that. */
+    const size_t split = p->scratch_bytes, wbytes = dnnl_memory_desc_get_size(am_prim_md(p, dnnl_query_diff_weights_md, 0));
+    omp_set_num_threads(1); /* oneDNN plans for the threads it sees now */
+    am_status st = make(p, op_desc, hint, NULL, NULL, 0, what);
+    omp_set_num_threads(nthr);
+    AM_TRY(st);
+    if (split >= p->scratch_bytes + wbytes) {
+        p->single = 1;
+        return AM_OK;
+    }
+    return make(p, op_desc, hint, NULL, NULL, 0, what); /* from oneDNN's primitive cache */
+}
+
 am_status am_prim_reorder(am_prim *p, const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *dst,
                           int accumulate, const char *what)
 {
@@ -161,8 +183,11 @@ am_status am_prim_run(am_prim *p, am_net *net, int nargs, const am_dnn_arg *args
         }
         if (st == AM_OK) made++;
     }
+    const int nthr = p->single ? omp_get_max_threads() : 1;
+    if (nthr > 1) omp_set_num_threads(1);
     if (st == AM_OK) st = am_dnn_ok(dnnl_primitive_execute(p->p, (dnnl_stream_t)net->stream, made, ex), what);
     if (st == AM_OK) st = am_dnn_ok(dnnl_stream_wait((dnnl_stream_t)net->stream), what);
+    if (nthr > 1) omp_set_num_threads(nthr);
     for (int i = 0; i < made; i++) dnnl_memory_destroy(ex[i].memory);
     return st;
 }

@@ -26,9 +26,17 @@ typedef struct am_prim {
     dnnl_primitive_desc_t pd;
     dnnl_primitive_t p;
     size_t scratch_bytes;
+    int single; /* made for, and run on, one thread (am_prim_make_single) */
 } am_prim;
 
 am_status am_prim_make(am_prim *p, const void *op_desc, const_dnnl_primitive_desc_t hint, const char *what);
+/* A weight-gradient primitive whose result does not depend on the thread count: when oneDNN
+ * splits its sum over the batch between threads (seen as a scratchpad that grows by at least a
+ * weight gradient over the one-thread plan: the partial sums, added in an order that depends on
+ * the thread count), it is made and run on one thread instead. Only layers with few channel
+ * blocks (first layers) are split so. */
+am_status am_prim_make_deterministic(am_prim *p, const void *op_desc, const_dnnl_primitive_desc_t hint,
+                                     const char *what);
 /* A layout change; with accumulate it adds into the destination (dst += reorder(src)). */
 am_status am_prim_reorder(am_prim *p, const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *dst,
                           int accumulate, const char *what);

@@ -37,7 +37,7 @@ static am_status plan(am_module *m, am_net *net, lin_state *l, const am_act *x, 
     AM_TRY(am_dnn_ok(dnnl_inner_product_backward_data_desc_init(&d, &src, &l->w_md, &dst), am_mod_who(m)));
     AM_TRY(am_prim_make(&l->bwd_data, &d, l->fwd.pd, am_mod_who(m)));
     AM_TRY(am_dnn_ok(dnnl_inner_product_backward_weights_desc_init(&d, &src, &l->w_md, b, &dst), am_mod_who(m)));
-    AM_TRY(am_prim_make(&l->bwd_w, &d, l->fwd.pd, am_mod_who(m)));
+    AM_TRY(am_prim_make_deterministic(&l->bwd_w, &d, l->fwd.pd, am_mod_who(m)));
     AM_TRY(am_buf_reserve(&l->db, (size_t)m->out_ch, am_mod_who(m)));
     am_plan_key_set(&l->key, &x->s, net);
     return AM_OK;

@@ -18,6 +18,7 @@ typedef struct toy {
     int64_t nan_after; /* get number from which item 3 is NaN (-1: never) */
     int serial;        /* 1: declare augment not thread-safe (views made beforehand) */
     int64_t announced; /* items announced through prefetch */
+    int big;           /* 1: ~100 px images, where oneDNN splits a first layer's weight gradient */
 } toy;
 
 static void toy_prefetch(void *user, const int64_t *order, int64_t n)
@@ -30,6 +31,7 @@ static am_status toy_get(void *user, int64_t i, am_tensor *out)
 {
     toy *t = user;
     int h = 20 + 4 * (int)(i % 2), w = 20 + 4 * (int)(i % 3 == 0);
+    if (t->big) h += 76, w += 80;
     AM_TRY(am_tensor_alloc4(out, 4, 1, h, w));
     int poison = t->nan_after >= 0 && t->gets >= t->nan_after && i == 3;
     t->gets++;
@@ -202,7 +204,7 @@ static void test_run_and_hooks(void)
 {
     am_train_settings s;
     settings(&s);
-    toy data = {0, -1, 1, 0};
+    toy data = {0, -1, 1, 0, 0};
     record rec = {0};
     am_status st;
     am_byol *b = train(&s, &data, &rec, NULL, &st);
@@ -240,7 +242,7 @@ static void test_norm_policies(void)
     const am_norm_policy pol[3] = {AM_NORM_COMPAT, AM_NORM_TRAIN, AM_NORM_FROZEN};
     for (int k = 0; k < 3; k++) {
         s.norm = pol[k];
-        toy data = {0, -1, 0, 0};
+        toy data = {0, -1, 0, 0, 0};
         record rec = {0};
         am_status st;
         am_byol *b = train(&s, &data, &rec, NULL, &st);
@@ -259,7 +261,7 @@ static void test_threads_and_resume(void)
 {
     am_train_settings s;
     settings(&s);
-    toy data = {0, -1, 0, 0};
+    toy data = {0, -1, 0, 0, 0};
     record r1 = {0}, r2 = {0}, r3 = {0}, r4 = {0}, r5 = {0};
     am_status st;
     am_set_threads(1);
@@ -269,7 +271,7 @@ static void test_threads_and_resume(void)
     am_byol *two = train(&s, &data, &r2, NULL, &st);
     CHECK(st == AM_OK, "2 threads: %s", am_errmsg());
     CHECK(same_state(one, two), "the same weights with 1 and 2 threads");
-    toy serial = {0, -1, 1, 0};
+    toy serial = {0, -1, 1, 0, 0};
     record r0 = {0};
     am_byol *pre = train(&s, &serial, &r0, NULL, &st);
     CHECK(st == AM_OK && same_state(one, pre), "the same weights with views made beforehand");
@@ -322,7 +324,7 @@ static void test_forward_cap(void)
     settings(&s);
     s.batch_size = 8; /* 8 training images of 4 sizes: some size appears twice in the batch */
     s.images_per_forward = 1;
-    toy d1 = {0, -1, 0, 0}, d2 = {0, -1, 0, 0}, d3 = {0, -1, 0, 0};
+    toy d1 = {0, -1, 0, 0, 0}, d2 = {0, -1, 0, 0, 0}, d3 = {0, -1, 0, 0, 0};
     record r1 = {0}, r2 = {0}, r3 = {0};
     am_status st;
     am_byol *one = train(&s, &d1, &r1, NULL, &st);
@@ -340,12 +342,34 @@ static void test_forward_cap(void)
     am_byol_free(one), am_byol_free(capped), am_byol_free(stacked);
 }
 
+/* One replica runs the layers on all threads; the weights still do not depend on the thread
+ * count (a weight gradient oneDNN would split over threads runs on one). */
+static void test_threads_one_replica(void)
+{
+    am_train_settings s;
+    settings(&s);
+    s.replicas = 1;
+    s.epochs = 1;
+    am_byol *b[3] = {NULL};
+    for (int k = 0; k < 3; k++) {
+        toy data = {0, -1, 0, 0, 1};
+        record r = {0};
+        am_status st;
+        am_set_threads(k + 1);
+        b[k] = train(&s, &data, &r, NULL, &st);
+        CHECK(st == AM_OK, "%d thread(s): %s", k + 1, am_errmsg());
+    }
+    am_set_threads(2);
+    CHECK(same_state(b[0], b[1]) && same_state(b[0], b[2]), "one replica: the same weights with 1, 2 and 3 threads");
+    for (int k = 0; k < 3; k++) am_byol_free(b[k]);
+}
+
 /* replicas = 0 chooses by model size: two for amm, one for ResNet18; a number is kept. */
 static void test_auto_replicas(void)
 {
     am_train_settings s;
     settings(&s);
-    toy d = {0, -1, 0, 0};
+    toy d = {0, -1, 0, 0, 0};
     am_train_source src = {10, toy_get, NULL, NULL, 0, &d, NULL};
     am_byol *small = make_byol(), *large = NULL;
     am_net *net = NULL;
@@ -375,7 +399,7 @@ static void test_nan_stops(void)
     snprintf(path, sizeof path, "%s/nan.safetensors", am_test_tmpdir());
     s.checkpoint_path = path;
     s.checkpoint_every = 1;
-    toy data = {0, 10, 0, 0}; /* epoch 1 reads 10 items (8 train + 2 test): item 3 turns NaN in epoch 2 */
+    toy data = {0, 10, 0, 0, 0}; /* epoch 1 reads 10 items (8 train + 2 test): item 3 turns NaN in epoch 2 */
     record rec = {0};
     am_status st;
     am_byol *b = train(&s, &data, &rec, NULL, &st);
@@ -401,6 +425,7 @@ static void test_nan_stops(void)
 int main(void)
 {
     test_auto_replicas();
+    test_threads_one_replica();
     test_split_and_schedule();
     test_run_and_hooks();
     test_norm_policies();
