@@ -210,7 +210,7 @@ typedef struct job {
     am_tensor *items;
     group *g;
     int64_t ng;
-    int epoch, grad, nworkers;
+    int epoch, grad, nworkers, worker_threads;
     double *gl;
     am_tensor *views; /* 2 per group, made beforehand when the source is not thread-safe */
     am_status *rs;
@@ -272,9 +272,9 @@ typedef struct worker {
 static void *worker_main(void *arg)
 {
     worker *wk = arg;
-    /* One thread per replica: oneDNN and the engine must not start teams of their own here
-     * (oneDNN's batch norm plans for the threads it sees and waits for them at a barrier). */
-    omp_set_num_threads(1);
+    /* The threads are shared out between the workers (teams of their own would spin against
+     * each other for the same cores); the layers' results do not depend on a team's size. */
+    omp_set_num_threads(wk->j->worker_threads);
     for (int r = wk->w; r < wk->j->t->nrep; r += wk->j->nworkers) run_replica(wk->j, r);
     return NULL;
 }
@@ -352,6 +352,7 @@ static am_status run_images(am_trainer *t, const int64_t *idx, int64_t n, int ep
     if (nw > t->nrep) nw = t->nrep;
     if (nw > j.ng) nw = (int)j.ng;
     j.nworkers = nw < 1 ? 1 : nw;
+    j.worker_threads = am_get_threads() / j.nworkers > 1 ? am_get_threads() / j.nworkers : 1;
     if (st == AM_OK && j.nworkers == 1) {
         for (int r = 0; r < t->nrep; r++) run_replica(&j, r);
     } else if (st == AM_OK) {
@@ -368,10 +369,9 @@ static am_status run_images(am_trainer *t, const int64_t *idx, int64_t n, int ep
             for (int w = started + 1; w < j.nworkers; w++)
                 for (int r = w; r < t->nrep; r += j.nworkers) run_replica(&j, r);
         }
-        /* This thread is worker 0: it too must stay single-threaded, or its OpenMP and oneDNN
-         * teams spin against the other workers for the same cores. */
+        /* This thread is worker 0, with its share of the threads. */
         int prev = omp_get_max_threads();
-        omp_set_num_threads(1);
+        omp_set_num_threads(j.worker_threads);
         for (int r = 0; r < t->nrep; r += j.nworkers) run_replica(&j, r);
         omp_set_num_threads(prev);
         for (int w = 1; w <= started; w++) pthread_join(th[w], NULL);

@@ -271,6 +271,12 @@ static void test_threads_and_resume(void)
     am_byol *two = train(&s, &data, &r2, NULL, &st);
     CHECK(st == AM_OK, "2 threads: %s", am_errmsg());
     CHECK(same_state(one, two), "the same weights with 1 and 2 threads");
+    am_set_threads(4); /* two replicas of two threads each */
+    record r2b = {0};
+    am_byol *four = train(&s, &data, &r2b, NULL, &st);
+    CHECK(st == AM_OK && same_state(one, four), "the same weights with 4 threads: %s", am_errmsg());
+    am_byol_free(four);
+    am_set_threads(2);
     toy serial = {0, -1, 1, 0, 0};
     record r0 = {0};
     am_byol *pre = train(&s, &serial, &r0, NULL, &st);
