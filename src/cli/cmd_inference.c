@@ -4,6 +4,7 @@
  * file the analysis commands read. */
 #include <getopt.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,6 +139,27 @@ static am_status batch_input(model *m, am_dataset *ds, int64_t i, int64_t k, am_
     return s;
 }
 
+/* One forward of k equal-size images (a run) on a model or replica. */
+static am_status embed_run(am_byol *b, const am_tensor *batch, int64_t k, am_embeddings *E, int64_t i,
+                           const char *name)
+{
+    am_tensor emb;
+    AM_TRY(am_byol_embed(b, batch, &emb));
+    am_status s = AM_OK;
+    if (emb.shape[0] != k || emb.shape[1] != E->dim)
+        s = am_error(AM_ERR_SHAPE, "embedding of %s has %lld values, expected %lld", name, (long long)emb.shape[1],
+                     (long long)E->dim);
+    if (s == AM_OK) memcpy(E->data + i * E->dim, emb.data, (size_t)(k * E->dim) * sizeof(float));
+    am_tensor_free(&emb);
+    return s;
+}
+
+/* Runs of equal-size images (up to INFER_BATCH per forward) are read in order on this thread,
+ * then embedded side by side, one run per thread on its own forward-only copy of the model (which
+ * reads the model's weights): images of many sizes cannot share a forward, and one image's layers
+ * are too small to keep all threads busy. Each run's embedding is the same on any thread. */
+enum { RUNS_PER_THREAD = 4 };
+
 static am_status embed_all(model *m, am_dataset *ds, am_embeddings *E)
 {
     int64_t n = am_dataset_size(ds);
@@ -145,19 +167,43 @@ static am_status embed_all(model *m, am_dataset *ds, am_embeddings *E)
     if (am_progress_create(&bar, "embeddings", n, stderr, AM_PROGRESS_AUTO) != AM_OK) bar = NULL;
     else am_progress_update(bar, 0, NAN);
     am_status s = am_embeddings_alloc(E, n, am_byol_get_options(m->byol)->representation_size);
-    for (int64_t i = 0, k; i < n && s == AM_OK; i += k) {
-        k = same_size_run(ds, i, n);
-        am_tensor batch, emb;
-        if ((s = batch_input(m, ds, i, k, E, &batch)) != AM_OK) break;
-        s = am_byol_embed(m->byol, &batch, &emb);
-        if (s == AM_OK && (emb.shape[0] != k || emb.shape[1] != E->dim))
-            s = am_error(AM_ERR_SHAPE, "embedding of %s has %lld values, expected %lld", am_dataset_name(ds, i),
-                         (long long)emb.shape[1], (long long)E->dim);
-        if (s == AM_OK) memcpy(E->data + i * E->dim, emb.data, (size_t)(k * E->dim) * sizeof(float));
-        am_tensor_free(&emb);
-        am_tensor_free(&batch);
-        if (bar) am_progress_update(bar, i + k, NAN);
+    const int nthr = am_get_threads() > 0 ? am_get_threads() : 1;
+    const int cap = RUNS_PER_THREAD * nthr;
+    am_byol **rep = calloc((size_t)nthr, sizeof *rep);
+    am_tensor *batch = calloc((size_t)cap, sizeof *batch);
+    int64_t *start = calloc((size_t)cap, sizeof *start), *len = calloc((size_t)cap, sizeof *len);
+    am_status *rs = calloc((size_t)cap, sizeof *rs);
+    char (*msg)[256] = calloc((size_t)cap, sizeof *msg);
+    if (s == AM_OK && (!rep || !batch || !start || !len || !rs || !msg)) s = am_error(AM_ERR_NOMEM, "inference: out of memory");
+    if (s == AM_OK) rep[0] = m->byol;
+    int nrep = 1;
+    for (int64_t i = 0; i < n && s == AM_OK;) {
+        int nrun = 0;
+        for (; nrun < cap && i < n && s == AM_OK; nrun++) {
+            start[nrun] = i, len[nrun] = same_size_run(ds, i, n);
+            s = batch_input(m, ds, i, len[nrun], E, &batch[nrun]);
+            i += len[nrun];
+        }
+        int want = nrun < nthr ? nrun : nthr;
+        for (; s == AM_OK && nrep < want; nrep++) s = am_byol_replica(&rep[nrep], m->byol, 0);
+        if (want == 1) { /* one thread, or one run: its layers get all the threads */
+            for (int r = 0; r < nrun && s == AM_OK; r++)
+                s = embed_run(rep[0], &batch[r], len[r], E, start[r], am_dataset_name(ds, start[r]));
+        } else if (s == AM_OK) {
+#pragma omp parallel for num_threads(want) schedule(dynamic, 1)
+            for (int r = 0; r < nrun; r++) {
+                rs[r] = embed_run(rep[omp_get_thread_num()], &batch[r], len[r], E, start[r],
+                                  am_dataset_name(ds, start[r]));
+                if (rs[r] != AM_OK) snprintf(msg[r], sizeof msg[r], "%s", am_errmsg()); /* thread-local */
+            }
+            for (int r = 0; r < nrun && s == AM_OK; r++)
+                if (rs[r] != AM_OK) s = am_error(rs[r], "%s", msg[r]);
+        }
+        for (int r = 0; r < nrun; r++) am_tensor_free(&batch[r]);
+        if (bar) am_progress_update(bar, i, NAN);
     }
+    for (int r = 1; r < nrep; r++) am_byol_free(rep[r]);
+    free(rep), free(batch), free(start), free(len), free(rs), free(msg);
     am_progress_finish(bar);
     return s;
 }

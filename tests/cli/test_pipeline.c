@@ -280,6 +280,22 @@ static void check_inference(const char *model)
     am_embeddings e = {0}, c = {0};
     snprintf(p, sizeof p, "%s/exported/%s.safetensors", dir, name);
     CHECK_OK(am_embeddings_read(&e, p));
+    /* Runs of images are embedded side by side on the threads: one thread gives the same bits. */
+    char again[900];
+    snprintf(again, sizeof again, "inference -c settings.toml -n %s", model);
+    const char *was = getenv("OMP_NUM_THREADS");
+    char keep[32] = "";
+    if (was) snprintf(keep, sizeof keep, "%s", was);
+    setenv("OMP_NUM_THREADS", "1", 1);
+    CHECK(run(again) == 0, "inference on one thread");
+    if (keep[0]) setenv("OMP_NUM_THREADS", keep, 1);
+    else unsetenv("OMP_NUM_THREADS");
+    am_embeddings one = {0};
+    CHECK_OK(am_embeddings_read(&one, p));
+    CHECK(one.n == e.n && one.dim == e.dim && e.data &&
+              memcmp(one.data, e.data, (size_t)(e.n * e.dim) * sizeof(float)) == 0,
+          "the same embeddings on one thread and on all");
+    am_embeddings_free(&one);
     snprintf(p, sizeof p, "%s/exported/%s.csv", dir, name);
     CHECK_OK(am_embeddings_read_csv(&c, p));
     CHECK(e.n == N_IMAGES && e.dim == 128 && e.labels && e.model && strcmp(e.model, name) == 0, "embeddings file");
