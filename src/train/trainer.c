@@ -110,8 +110,8 @@ am_status am_trainer_create(am_trainer **out, am_byol *byol, const am_train_sour
     if (st == AM_OK) st = am_adam_init(&t->adam, t->params, t->nparams, s->beta1, s->beta2, s->eps, s->weight_decay);
     if (t->s.replicas == 0) {
         /* Measured (bench/README.md): a network as large as ResNet18 keeps both threads busy inside
-         * its layers, and a second replica would add its gradients and activations (+22 % memory)
-         * for 5 % more speed; small networks are 5-8 % faster on two. */
+         * its layers, and a second replica would add its gradients and activations (+20-39 % memory)
+         * for 2-5 % more speed; small networks are 5-8 % faster on two. */
         int64_t n = 0;
         for (size_t i = 0; i < t->nparams; i++) n += am_tensor_numel(&t->params[i]->value);
         t->s.replicas = n >= AM_TRAIN_LARGE_MODEL ? 1 : 2;
