@@ -5,7 +5,7 @@ am_status am_avgpool_forward(am_module *m, am_net *net, const am_act *x)
 {
     am_shape ys;
     AM_TRY(am_leaf_out_shape(m, &x->s, &ys));
-    AM_TRY(am_act_alloc(&m->y, am_mod_ybuf(m), &ys, am_mod_who(m)));
+    AM_TRY(am_out_alloc(m, net, &ys));
     int64_t N = x->s.n, C = x->s.c, hw = x->s.h * x->s.w;
 #pragma omp parallel for collapse(2) if (N * C * hw > 65536) schedule(static)
     for (int64_t n = 0; n < N; n++)

@@ -150,7 +150,7 @@ am_status am_bn_forward(am_module *m, am_net *net, const am_act *x)
     if (!eval && per_channel < 2)
         return am_error(AM_ERR_SHAPE, "%s: training needs more than 1 value per channel (batch of %lld)",
                         am_mod_who(m), (long long)x->s.n);
-    AM_TRY(am_act_alloc(&m->y, am_mod_ybuf(m), &ys, am_mod_who(m)));
+    AM_TRY(am_out_alloc(m, net, &ys));
     bn_state *b = am_mod_state(m, sizeof *b, bn_state_free);
     if (!b) return AM_ERR_NOMEM;
     int64_t C = x->s.c;

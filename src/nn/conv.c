@@ -137,7 +137,7 @@ am_status am_conv_forward(am_module *m, am_net *net, const am_act *x)
     am_shape ys;
     const char *who = am_mod_who(m);
     AM_TRY(am_leaf_out_shape(m, &x->s, &ys));
-    AM_TRY(am_act_alloc(&m->y, am_mod_ybuf(m), &ys, who));
+    AM_TRY(am_out_alloc(m, net, &ys));
     conv_state *c = am_mod_state(m, sizeof *c, conv_state_free);
     if (!c) return AM_ERR_NOMEM;
     if (!am_plan_key_match(&c->key, &x->s, net) || c->prec != net->precision) AM_TRY(plan(m, net, c, x, &m->y));

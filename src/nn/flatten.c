@@ -12,7 +12,7 @@ am_status am_flatten_forward(am_module *m, am_net *net, const am_act *x)
         m->y.data = x->data;
         return AM_OK;
     }
-    AM_TRY(am_act_alloc(&m->y, am_mod_ybuf(m), &ys, am_mod_who(m)));
+    AM_TRY(am_out_alloc(m, net, &ys));
     return am_act_to_plain(net, x, m->y.data, am_mod_who(m));
 }
 

@@ -19,11 +19,15 @@ void am_fuse_mark(am_module **children, int n, int i, const am_net *net)
 
 static am_status seq_forward(am_module *m, am_net *net, const am_act *x, const am_act **y)
 {
-    const am_act *cur = x;
+    const am_act *cur = x, *prev;
     m->ran = 0;
     for (int i = 0; i < m->nchild && !net->stopped; i++) {
         am_fuse_mark(m->child, m->nchild, i, net);
-        AM_TRY(am_mod_forward(m->child[i], net, cur, &cur));
+        prev = cur;
+        AM_TRY(am_mod_forward(m->child[i], net, prev, &cur));
+        /* In a forward-only pass an output made here is done with once the next child has read
+         * it (x itself belongs to the caller; a child may pass its input through). */
+        if (prev->data != x->data && prev->data != cur->data) am_out_release(net, prev->data);
         m->ran = i + 1;
     }
     *y = cur;

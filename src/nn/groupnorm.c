@@ -24,7 +24,7 @@ am_status am_gn_forward(am_module *m, am_net *net, const am_act *x)
 {
     am_shape ys;
     AM_TRY(am_leaf_out_shape(m, &x->s, &ys));
-    AM_TRY(am_act_alloc(&m->y, am_mod_ybuf(m), &ys, am_mod_who(m)));
+    AM_TRY(am_out_alloc(m, net, &ys));
     gn_state *g = am_mod_state(m, sizeof *g, gn_state_free);
     if (!g) return AM_ERR_NOMEM;
     int64_t N = x->s.n, C = x->s.c, G = m->groups, cg = C / G, hw = x->s.h * x->s.w;

@@ -47,7 +47,7 @@ am_status am_maxpool_forward(am_module *m, am_net *net, const am_act *x)
 {
     am_shape ys;
     AM_TRY(am_leaf_out_shape(m, &x->s, &ys));
-    AM_TRY(am_act_alloc(&m->y, am_mod_ybuf(m), &ys, am_mod_who(m)));
+    AM_TRY(am_out_alloc(m, net, &ys));
     pool_state *s = am_mod_state(m, sizeof *s, pool_state_free);
     if (!s) return AM_ERR_NOMEM;
     if (!am_plan_key_match(&s->key, &x->s, net)) AM_TRY(plan(m, net, s, x, &m->y));

@@ -161,7 +161,7 @@ void am_net_free(am_net *net)
     am_buf_free(&net->scratch);
     am_buf_free(&net->wgrad);
     am_buf_free(&net->lowp_src);
-    am_gradpool_free(net);
+    am_pool_free(&net->gpool), am_pool_free(&net->ypool);
     am_tensor_free(&net->dx_nchw);
     if (net->vals && --net->vals->refs == 0) free(net->vals);
     am_dnn_stream_free(net);
@@ -257,10 +257,13 @@ am_status am_net_share(am_net **dst, am_net *src, am_grads grads)
     return AM_OK;
 }
 
-/* What only a backward pass uses: input-gradient buffers, and the reordered weight copies no
- * other network shares (the forward's are remade on its next run). */
+/* What only a backward pass uses: the outputs kept for it (a frozen network's forward takes its
+ * outputs from a pool), input-gradient buffers, and the reordered weight copies no other network
+ * shares (the forward's are remade on its next run). */
 static void drop_backward_state(am_module *m)
 {
+    am_buf_free(&m->ybuf);
+    m->y.data = NULL;
     am_buf_free(&m->dxbuf);
     m->dx.data = NULL;
     if (m->wc && !am_wcopies_shared(m->wc)) {
@@ -275,9 +278,9 @@ void am_net_freeze(am_net *net)
     for (size_t i = 0; i < net->nparams; i++) am_tensor_free(&net->params[i]->grad);
     drop_backward_state(net->root);
     am_buf_free(&net->dybuf), am_buf_free(&net->wgrad);
-    am_gradpool_free(net);
+    am_pool_free(&net->gpool);
     am_tensor_free(&net->dx_nchw);
-    net->have_bwd = net->have_dx = 0;
+    net->have_fwd = net->have_bwd = net->have_dx = 0;
     net->frozen = 1;
 }
 
@@ -407,6 +410,9 @@ am_status am_net_forward(am_net *net, const am_tensor *x, const char *stop_at, a
     AM_TRY(tensor_shape(x, &s, "forward input"));
     AM_TRY(resolve_stop(net, stop_at));
     AM_TRY(am_act_alloc(&net->x, &am_net_bufs(net)->xbuf, &s, "forward input"));
+    /* A forward-only network keeps no outputs for a backward: they come from its pool. */
+    net->pooled_forward = net->frozen && !net->host;
+    if (net->pooled_forward) am_pool_reset(&net->ypool);
     AM_TRY(am_act_from_plain(net, &net->x, x->data, "forward input"));
     net->stopped = 0;
     const am_act *top;
@@ -436,7 +442,7 @@ am_status am_net_backward(am_net *net, const am_tensor *dy)
     net->pending = NULL;
     net->have_bwd = net->have_dx = 0;
     const am_act *dx;
-    am_gradpool_reset(net); /* the previous pass's gradients are no longer needed */
+    am_pool_reset(&net->gpool); /* the previous pass's gradients are no longer needed */
     net->in_backward = 1;
     am_status st = am_mod_backward(net->root, net, &net->dy, 0, &dx);
     net->in_backward = 0;

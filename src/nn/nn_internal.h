@@ -8,8 +8,6 @@
 
 #include "astromorph/nn.h"
 
-enum { AM_GRADPOOL = 8 };
-
 /* Logical shape of an activation: 4-D N×C×H×W, or 2-D N×C (h = w = 1). */
 typedef struct am_shape {
     int ndim;
@@ -34,6 +32,14 @@ typedef struct am_buf {
 
 am_status am_buf_reserve(am_buf *b, size_t floats, const char *who);
 void am_buf_free(am_buf *b);
+
+enum { AM_POOL = 8 };
+
+/* A few activation buffers handed out and back (actpool.c). */
+typedef struct am_pool {
+    am_buf buf[AM_POOL];
+    char busy[AM_POOL];
+} am_pool;
 
 int am_shape_equal(const am_shape *a, const am_shape *b);
 int64_t am_shape_numel(const am_shape *s);
@@ -120,9 +126,9 @@ struct am_net {
     /* Scratch used by one layer at a time, so one per network: oneDNN's scratchpads, a layer's
      * weight gradient before it is added into PyTorch's layout, a BF16 copy of a layer's input. */
     am_buf scratch, wgrad, lowp_src;
-    am_buf gpool[AM_GRADPOOL]; /* gradients during backward (gradpool.c) */
-    char gpool_busy[AM_GRADPOOL];
-    int in_backward;
+    am_pool gpool;      /* input gradients during backward (actpool.c) */
+    am_pool ypool;      /* outputs during a forward-only network's forward */
+    int in_backward, pooled_forward;
     am_net *host; /* forward-only network: the network whose input and scratch buffers it borrows */
     am_tensor dx_nchw;
     const am_act *top;   /* output of the last forward */
@@ -136,14 +142,20 @@ struct am_net {
 static inline am_buf *am_mod_ybuf(am_module *m) { return m->yhost ? m->yhost : &m->ybuf; }
 static inline am_net *am_net_bufs(am_net *net) { return net->host ? net->host : net; }
 
-/* Backward gradients (gradpool.c): during am_net_backward, m->dx comes from the network's pool
- * and is handed back (by its data pointer) by whoever consumed it; else from m->dxbuf. */
+/* Activation pools (actpool.c). During am_net_backward, m->dx comes from the network's gradient
+ * pool and is handed back (by its data pointer) by whoever consumed it; else from m->dxbuf. In a
+ * forward-only network's forward (frozen, borrowing nothing), m->y comes from its output pool and
+ * is handed back once the next layer has used it; else from the module's own buffer. */
+am_status am_pool_take(am_pool *p, am_act *a, am_buf *own, const am_shape *s, const char *who);
+void am_pool_give(am_pool *p, const float *data);
+void am_pool_reset(am_pool *p);
+void am_pool_free(am_pool *p);
 am_status am_grad_alloc(am_module *m, am_net *net, const am_shape *s);
 /* The same into a, falling back on own. */
 am_status am_grad_alloc_in(am_net *net, am_act *a, am_buf *own, const am_shape *s, const char *who);
 void am_grad_release(am_net *net, const float *data);
-void am_gradpool_reset(am_net *net);
-void am_gradpool_free(am_net *net);
+am_status am_out_alloc(am_module *m, am_net *net, const am_shape *s);
+void am_out_release(am_net *net, const float *data);
 
 /* The layer's backend state, allocated zeroed on first use; NULL (error set) when out of memory. */
 void *am_mod_state(am_module *m, size_t size, void (*free_fn)(void *));

@@ -9,7 +9,7 @@ am_status am_relu_forward(am_module *m, am_net *net, const am_act *x)
         m->yp = x;
         return AM_OK;
     }
-    AM_TRY(am_act_alloc(&m->y, am_mod_ybuf(m), &x->s, am_mod_who(m)));
+    AM_TRY(am_out_alloc(m, net, &x->s));
     int64_t n = am_shape_numel(&x->s);
     const float *in = x->data;
     float *out = m->y.data;

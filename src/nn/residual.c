@@ -32,19 +32,21 @@ static am_module *shortcut(am_module *m)
 
 am_status am_residual_forward(am_module *m, am_net *net, const am_act *x)
 {
-    const am_act *b = x, *s = x;
+    const am_act *b = x, *s = x, *prev;
     char sb[64], ss[64];
     for (int i = 0; i < m->nchild; i++) {
         if (is_shortcut(m->child[i])) continue;
         am_fuse_mark(m->child, m->nchild, i, net);
-        AM_TRY(am_mod_forward(m->child[i], net, b, &b));
+        prev = b;
+        AM_TRY(am_mod_forward(m->child[i], net, prev, &b));
+        if (prev->data != x->data && prev->data != b->data) am_out_release(net, prev->data); /* forward-only */
     }
     am_module *ds = shortcut(m);
     if (ds) AM_TRY(am_mod_forward(ds, net, x, &s));
     if (!am_shape_equal(&b->s, &s->s))
         return am_error(AM_ERR_SHAPE, "%s: body gives %s but the shortcut %s (add a downsample?)", am_mod_who(m),
                         am_shape_str(&b->s, sb, sizeof sb), am_shape_str(&s->s, ss, sizeof ss));
-    AM_TRY(am_act_alloc(&m->y, am_mod_ybuf(m), &b->s, am_mod_who(m)));
+    AM_TRY(am_out_alloc(m, net, &b->s));
     double t0 = net->profiling ? omp_get_wtime() : 0;
     int64_t n = am_shape_numel(&b->s);
     const float *pb = b->data, *ps = s->data;
@@ -54,6 +56,8 @@ am_status am_residual_forward(am_module *m, am_net *net, const am_act *x)
         float v = pb[i] + ps[i];
         out[i] = v > 0 ? v : 0;
     }
+    if (pb != x->data) am_out_release(net, pb);
+    if (ps != x->data && ps != pb) am_out_release(net, ps);
     if (net->profiling) { /* the block's own work: the add and the ReLU */
         net->profile.forward_s[AM_MOD_RESIDUAL] += omp_get_wtime() - t0;
         net->profile.forward_calls[AM_MOD_RESIDUAL]++;
