@@ -638,7 +638,7 @@ static int phases(const opts *o, double peak, const char *isa, int threads)
                 int64_t cnt = am_tensor_numel(g);
                 for (int r = 1; r < threads; r++) { /* replica 0's are the master's own */
                     const float *src = am_byol_param(rep[r], i)->grad.data;
-#pragma omp parallel for schedule(static) if (cnt >= 32768)
+#pragma omp parallel for schedule(static) if (cnt >= AM_PARALLEL_MIN)
                     for (int64_t j = 0; j < cnt; j++) g->data[j] += src[j];
                 }
             }

@@ -13,6 +13,9 @@ extern "C" {
 /* Threads used by OpenMP regions, oneDNN and OpenBLAS. n <= 0 means all cores. */
 void am_set_threads(int n);
 int am_get_threads(void);
+/* Elementwise loops over at least this many values run on all threads (each value's result is
+ * the same at any thread count); shorter ones are not worth starting a team for. */
+#define AM_PARALLEL_MIN 32768
 
 /* Logging: messages go to the sink (default: stderr, warnings and errors only). */
 typedef enum { AM_LOG_DEBUG, AM_LOG_INFO, AM_LOG_WARN, AM_LOG_ERROR } am_log_level;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "astromorph/rng.h"
+#include "astromorph/runtime.h"
 #include "byol/byol_internal.h"
 
 const char *const am_byol_prefix[AM_BYOL_PARTS] = {
@@ -313,7 +314,7 @@ void am_byol_update_target(am_byol *b)
             int64_t m = am_tensor_numel(&po->value);
             float *t = pt->value.data;
             const float *o = po->value.data;
-#pragma omp parallel for schedule(static) if (m >= 32768)
+#pragma omp parallel for schedule(static) if (m >= AM_PARALLEL_MIN)
             for (int64_t j = 0; j < m; j++) t[j] = keep * t[j] + take * o[j];
         }
         am_net_params_changed(tg);

@@ -55,11 +55,11 @@ void am_grad_release(am_net *net, const float *data) { am_pool_give(&net->gpool,
 
 am_status am_out_alloc(am_module *m, am_net *net, const am_shape *s)
 {
-    if (!net->pooled_forward) return am_act_alloc(&m->y, am_mod_ybuf(m), s, am_mod_who(m));
+    if (!am_net_pools_outputs(net)) return am_act_alloc(&m->y, am_mod_ybuf(m), s, am_mod_who(m));
     return am_pool_take(&net->ypool, &m->y, am_mod_ybuf(m), s, am_mod_who(m));
 }
 
 void am_out_release(am_net *net, const float *data)
 {
-    if (net->pooled_forward) am_pool_give(&net->ypool, data);
+    if (am_net_pools_outputs(net)) am_pool_give(&net->ypool, data);
 }

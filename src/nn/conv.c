@@ -17,7 +17,7 @@ typedef struct conv_state {
     am_prim dw_add, dw_set;  /* weight gradient added to (written into) PyTorch's OIHW one */
     am_prim to_src16, to_dy16; /* BF16: input and output gradient into BF16 copies */
     dnnl_memory_desc_t w_plain, b_md, w_fwd_md, w_bwd_md, dw_md, dsrc_md, src16_md, dy16_md;
-    am_buf db, dsrc, dy16; /* dsrc: data gradient in the primitive's layout */
+    am_buf db, dsrc, src16, dy16; /* dsrc: data gradient in the primitive's layout */
 } conv_state;
 
 static void conv_state_free(void *p)
@@ -26,7 +26,7 @@ static void conv_state_free(void *p)
     if (!c) return;
     am_prim *prims[] = {&c->fwd, &c->bwd_data, &c->bwd_w, &c->to_fwd, &c->to_bwd,
                         &c->dw_add, &c->dw_set, &c->to_src16, &c->to_dy16};
-    am_buf *bufs[] = {&c->db, &c->dsrc, &c->dy16};
+    am_buf *bufs[] = {&c->db, &c->dsrc, &c->src16, &c->dy16};
     for (size_t i = 0; i < sizeof prims / sizeof *prims; i++) am_prim_free(prims[i]);
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) am_buf_free(bufs[i]);
     am_free(c);
@@ -146,11 +146,14 @@ am_status am_conv_forward(am_module *m, am_net *net, const am_act *x)
     dnnl_memory_desc_t src, dst;
     am_dnn_md_act(&src, x);
     am_dnn_md_act(&dst, &m->y);
+    /* BF16: the layer keeps its input's copy for the weight gradient; a forward-only network's
+     * layers share one. */
+    am_buf *src16 = net->frozen ? &am_net_bufs(net)->lowp_src : &c->src16;
     if (c->lowp) {
-        AM_TRY(am_buf_reserve(&am_net_bufs(net)->lowp_src, floats_of(&c->src16_md), who));
-        AM_TRY(to_bf16(m, net, &c->to_src16, x, &c->src16_md, &am_net_bufs(net)->lowp_src));
+        AM_TRY(am_buf_reserve(src16, floats_of(&c->src16_md), who));
+        AM_TRY(to_bf16(m, net, &c->to_src16, x, &c->src16_md, src16));
     }
-    am_dnn_arg a[4] = {{DNNL_ARG_SRC, c->lowp ? &c->src16_md : &src, c->lowp ? am_net_bufs(net)->lowp_src.data : x->data},
+    am_dnn_arg a[4] = {{DNNL_ARG_SRC, c->lowp ? &c->src16_md : &src, c->lowp ? src16->data : x->data},
                        {DNNL_ARG_WEIGHTS, &c->w_fwd_md, w},
                        {DNNL_ARG_DST, &dst, m->y.data},
                        {DNNL_ARG_BIAS, &c->b_md, m->bias ? m->p[1].value.data : NULL}};
@@ -185,18 +188,16 @@ am_status am_conv_backward(am_module *m, am_net *net, const am_act *dy, int need
     am_dnn_md_act(&src, m->in);
     am_dnn_md_act(&ddst, dy);
     if (c->lowp) {
-        /* BF16 copies of the output gradient (kept for the data gradient, which may be deferred)
-         * and of the input (made again: the forward's copy was the network's scratch). */
+        /* The BF16 output gradient, kept for the data gradient (which may be deferred); the BF16
+         * input is the forward's copy. */
         AM_TRY(am_buf_reserve(&c->dy16, floats_of(&c->dy16_md), who));
         AM_TRY(to_bf16(m, net, &c->to_dy16, dy, &c->dy16_md, &c->dy16));
-        AM_TRY(am_buf_reserve(&net->lowp_src, floats_of(&c->src16_md), who));
-        AM_TRY(to_bf16(m, net, &c->to_src16, m->in, &c->src16_md, &net->lowp_src));
     }
     /* The weight gradient in the primitive's layout lives only until it is added into PyTorch's
      * layout, so one buffer per network serves every layer. */
     AM_TRY(am_buf_reserve(&net->wgrad, floats_of(&c->dw_md), who));
     AM_TRY(am_buf_reserve(&c->db, (size_t)m->out_ch, who));
-    am_dnn_arg a[4] = {{DNNL_ARG_SRC, c->lowp ? &c->src16_md : &src, c->lowp ? net->lowp_src.data : m->in->data},
+    am_dnn_arg a[4] = {{DNNL_ARG_SRC, c->lowp ? &c->src16_md : &src, c->lowp ? c->src16.data : m->in->data},
                        {DNNL_ARG_DIFF_DST, c->lowp ? &c->dy16_md : &ddst, c->lowp ? c->dy16.data : dy->data},
                        {DNNL_ARG_DIFF_WEIGHTS, &c->dw_md, net->wgrad.data},
                        {DNNL_ARG_DIFF_BIAS, &c->b_md, c->db.data}};

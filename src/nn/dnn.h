@@ -26,7 +26,7 @@ typedef struct am_prim {
     dnnl_primitive_desc_t pd;
     dnnl_primitive_t p;
     size_t scratch_bytes;
-    int single; /* made for, and run on, one thread (am_prim_make_single) */
+    int single; /* made for, and run on, one thread (am_prim_make_deterministic) */
 } am_prim;
 
 am_status am_prim_make(am_prim *p, const void *op_desc, const_dnnl_primitive_desc_t hint, const char *what);

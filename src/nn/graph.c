@@ -54,10 +54,6 @@ am_status am_chain_backward(am_module **child, int first, int last, am_net *net,
 
 static am_status seq_backward(am_module *m, am_net *net, const am_act *dy, int need_dx, const am_act **dx)
 {
-    if (m->ran == 0) {
-        *dx = dy;
-        return AM_OK;
-    }
     return am_chain_backward(m->child, 0, m->ran - 1, net, dy, need_dx, dx);
 }
 

@@ -110,7 +110,9 @@ static void init_params(am_module *m, uint64_t seed, size_t *index)
     for (int i = 0; i < m->nchild; i++) init_params(m->child[i], seed, index);
 }
 
-static am_status make_net(am_net **out, am_module *root, int grads)
+/* A network around root reading the values version vals (NULL: its own); gradients allocated
+ * when asked. */
+static am_status make_net(am_net **out, am_module *root, int grads, am_values *vals)
 {
     *out = NULL;
     if (!root) return am_error(AM_ERR_VALUE, "am_net_create: NULL root module");
@@ -121,10 +123,10 @@ static am_status make_net(am_net **out, am_module *root, int grads)
         return am_error(AM_ERR_NOMEM, "am_net_create: out of memory");
     }
     net->root = root;
-    net->frozen = !grads;
-    net->vals = calloc(1, sizeof *net->vals);
+    net->vals = vals ? vals : calloc(1, sizeof *net->vals);
     am_status st = net->vals ? AM_OK : am_error(AM_ERR_NOMEM, "am_net_create: out of memory");
-    if (net->vals) net->vals->refs = 1, net->vals->version = 1;
+    if (vals) vals->refs++;
+    else if (net->vals) net->vals->refs = 1, net->vals->version = 1;
     size_t count = 0;
     if (st == AM_OK) st = name_tree(root, "", &count, grads);
     if (st == AM_OK) {
@@ -146,7 +148,7 @@ static am_status make_net(am_net **out, am_module *root, int grads)
 am_status am_net_create(am_net **net, am_module *root, uint64_t seed)
 {
     size_t index = 0;
-    AM_TRY(make_net(net, root, 1));
+    AM_TRY(make_net(net, root, 1, NULL));
     init_params(root, seed, &index);
     return AM_OK;
 }
@@ -201,7 +203,8 @@ am_status am_net_clone(am_net **dst, const am_net *src)
 {
     am_module *root = clone_tree(src->root);
     if (!root) return am_error(AM_ERR_NOMEM, "am_net_clone: out of memory");
-    AM_TRY(make_net(dst, root, !src->frozen));
+    AM_TRY(make_net(dst, root, !src->frozen, NULL));
+    (*dst)->frozen = src->frozen;
     for (size_t i = 0; i < src->nparams; i++)
         memcpy((*dst)->params[i]->value.data, src->params[i]->value.data,
                (size_t)am_tensor_numel(&src->params[i]->value) * sizeof(float));
@@ -242,15 +245,12 @@ am_status am_net_share(am_net **dst, am_net *src, am_grads grads)
         am_module_free(root);
         return st;
     }
-    AM_TRY(make_net(dst, root, grads == AM_GRADS_OWN));
+    AM_TRY(make_net(dst, root, grads == AM_GRADS_OWN, src->vals));
     am_net *d = *dst;
     for (size_t i = 0; i < src->nparams; i++)
         if (src->params[i]->is_buffer)
             memcpy(d->params[i]->value.data, src->params[i]->value.data,
                    (size_t)am_tensor_numel(&src->params[i]->value) * sizeof(float));
-    if (--d->vals->refs == 0) free(d->vals);
-    d->vals = src->vals;
-    d->vals->refs++;
     d->frozen = grads == AM_GRADS_NONE;
     d->mode = src->mode;
     d->precision = src->precision;
@@ -410,9 +410,7 @@ am_status am_net_forward(am_net *net, const am_tensor *x, const char *stop_at, a
     AM_TRY(tensor_shape(x, &s, "forward input"));
     AM_TRY(resolve_stop(net, stop_at));
     AM_TRY(am_act_alloc(&net->x, &am_net_bufs(net)->xbuf, &s, "forward input"));
-    /* A forward-only network keeps no outputs for a backward: they come from its pool. */
-    net->pooled_forward = net->frozen && !net->host;
-    if (net->pooled_forward) am_pool_reset(&net->ypool);
+    if (am_net_pools_outputs(net)) am_pool_reset(&net->ypool);
     AM_TRY(am_act_from_plain(net, &net->x, x->data, "forward input"));
     net->stopped = 0;
     const am_act *top;

@@ -124,11 +124,12 @@ struct am_net {
     am_act x, dy;
     am_buf xbuf, dybuf;
     /* Scratch used by one layer at a time, so one per network: oneDNN's scratchpads, a layer's
-     * weight gradient before it is added into PyTorch's layout, a BF16 copy of a layer's input. */
+     * weight gradient before it is added into PyTorch's layout, a forward-only network's BF16
+     * copy of a layer's input. */
     am_buf scratch, wgrad, lowp_src;
     am_pool gpool;      /* input gradients during backward (actpool.c) */
     am_pool ypool;      /* outputs during a forward-only network's forward */
-    int in_backward, pooled_forward;
+    int in_backward;
     am_net *host; /* forward-only network: the network whose input and scratch buffers it borrows */
     am_tensor dx_nchw;
     const am_act *top;   /* output of the last forward */
@@ -141,6 +142,8 @@ struct am_net {
 /* Where a module's output and a network's forward buffers live (own, or borrowed from a host). */
 static inline am_buf *am_mod_ybuf(am_module *m) { return m->yhost ? m->yhost : &m->ybuf; }
 static inline am_net *am_net_bufs(am_net *net) { return net->host ? net->host : net; }
+/* A forward-only network keeps no outputs for a backward: its forward takes them from its pool. */
+static inline int am_net_pools_outputs(const am_net *net) { return net->frozen && !net->host; }
 
 /* Activation pools (actpool.c). During am_net_backward, m->dx comes from the network's gradient
  * pool and is handed back (by its data pointer) by whoever consumed it; else from m->dxbuf. In a

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "astromorph/runtime.h"
 #include "train/train_internal.h"
 
 am_status am_adam_init(am_adam *a, am_param *const *params, size_t n, double beta1, double beta2, double eps,
@@ -51,7 +52,7 @@ void am_adam_step(am_adam *a, am_param *const *params, double lr)
         const float *g = params[i]->grad.data;
         float *m = a->m[i], *v = a->v[i];
         /* Elementwise: the same result at any thread count. */
-#pragma omp parallel for schedule(static) if (a->size[i] >= 32768)
+#pragma omp parallel for schedule(static) if (a->size[i] >= AM_PARALLEL_MIN)
         for (int64_t j = 0; j < a->size[i]; j++) {
             float gj = wd != 0.0f ? g[j] + wd * p[j] : g[j];
             m[j] = m[j] * b1 + nb1 * gj;

@@ -339,12 +339,10 @@ static am_status run_images(am_trainer *t, const int64_t *idx, int64_t n, int ep
      * the master's weights (nothing to copy before a step); the first one adds its gradients
      * straight into the master's, where the others' are then summed. */
     for (int r = 0; st == AM_OK && r < t->nrep && r < j.ng; r++) {
-        if (!t->rep[r]) {
-            st = am_byol_replica(&t->rep[r], t->byol, r == 0);
-            t->fresh[r] = st == AM_OK;
-        }
+        if (!t->rep[r]) st = am_byol_replica(&t->rep[r], t->byol, r == 0);
         if (st == AM_OK && !t->fresh[r]) st = am_byol_copy_state(t->rep[r], t->byol);
         t->fresh[r] = st == AM_OK;
+        if (st != AM_OK) break;
         am_byol_set_mode(t->rep[r], mode);
         if (grad) am_byol_zero_grad(t->rep[r]);
     }
@@ -394,10 +392,6 @@ static am_status run_images(am_trainer *t, const int64_t *idx, int64_t n, int ep
     return st;
 }
 
-/* Elementwise loops over one tensor run on all threads when it is large: each element's result
- * is the same at any thread count. */
-#define PARALLEL_FROM 32768
-
 /* Sums the replicas' gradients into the master in replica order (replica 0's are the master's
  * own) and merges their BatchNorm buffers (mean of the running statistics, summed batch counts). */
 static am_status reduce(am_trainer *t, int worked, am_mode mode)
@@ -409,11 +403,11 @@ static am_status reduce(am_trainer *t, int worked, am_mode mode)
         if (g0 != dst) memcpy(dst, g0, (size_t)m * sizeof(float));
         for (int r = 1; r < worked; r++) {
             const float *src = am_byol_param(t->rep[r], i)->grad.data;
-#pragma omp parallel for schedule(static) if (m >= PARALLEL_FROM)
+#pragma omp parallel for schedule(static) if (m >= AM_PARALLEL_MIN)
             for (int64_t j = 0; j < m; j++) dst[j] += src[j];
         }
         int bad = 0;
-#pragma omp parallel for schedule(static) reduction(| : bad) if (m >= PARALLEL_FROM)
+#pragma omp parallel for schedule(static) reduction(| : bad) if (m >= AM_PARALLEL_MIN)
         for (int64_t j = 0; j < m; j++) bad |= !isfinite(dst[j]);
         if (bad) return am_error(AM_ERR_NUMERIC, "train: the gradient of %s is not finite", t->param_names[i]);
     }
