@@ -164,7 +164,10 @@ am_status ac_load(ac_common *c, am_embeddings *e)
         fprintf(stderr, "astromorph %s: using %s\n", c->cmd, chosen);
     }
     AM_TRY(am_embeddings_load(e, c->embeddings));
-    if (e->n < 1) return am_error(AM_ERR_VALUE, "%s: no embeddings in the file", c->embeddings);
+    if (e->n < 1) {
+        am_embeddings_free(e);
+        return am_error(AM_ERR_VALUE, "%s: no embeddings in the file", c->embeddings);
+    }
     return AM_OK;
 }
 
@@ -216,23 +219,27 @@ static int image_exists(const char *path)
     return am_file_exists(buf);
 }
 
-/* Relative image paths are tried under --data-root, as given (from the current folder), and
- * under the folder above exported/ when the embeddings file lies in one. */
+am_status ac_image_path(const ac_common *c, const am_embeddings *e, int64_t row, char *path, size_t size)
+{
+    const char *fp = e->meta[row].filepath;
+    if (!fp || !fp[0] || strcmp(fp, "N/A") == 0) return am_error(AM_ERR_NOTFOUND, "row %lld has no file path", (long long)row);
+    snprintf(path, size, "%s", fp);
+    if (fp[0] != '/' && c->data_root) {
+        snprintf(path, size, "%s/%s", c->data_root, fp);
+    } else if (fp[0] != '/' && !image_exists(fp) && c->embeddings) {
+        const char *emb = c->embeddings, *slash = strrchr(emb, '/');
+        int dirlen = slash ? (int)(slash - emb) : 0;
+        if (dirlen >= 8 && strncmp(emb + dirlen - 8, "exported", 8) == 0)
+            snprintf(path, size, "%.*s%s", dirlen - 8, emb, fp);
+    }
+    return AM_OK;
+}
+
 static am_status thumb_source(void *user, int64_t row, int size, am_thumbnail *out)
 {
     ac_thumbs *t = user;
-    const char *fp = t->e->meta[row].filepath;
-    if (!fp || !fp[0] || strcmp(fp, "N/A") == 0) return am_error(AM_ERR_NOTFOUND, "row %lld has no file path", (long long)row);
     char path[4096];
-    snprintf(path, sizeof path, "%s", fp);
-    if (fp[0] != '/' && t->common->data_root) {
-        snprintf(path, sizeof path, "%s/%s", t->common->data_root, fp);
-    } else if (fp[0] != '/' && !image_exists(fp) && t->common->embeddings) {
-        const char *emb = t->common->embeddings, *slash = strrchr(emb, '/');
-        int dirlen = slash ? (int)(slash - emb) : 0;
-        if (dirlen >= 8 && strncmp(emb + dirlen - 8, "exported", 8) == 0)
-            snprintf(path, sizeof path, "%.*s%s", dirlen - 8, emb, fp);
-    }
+    AM_TRY(ac_image_path(t->common, t->e, row, path, sizeof path));
     am_tensor img;
     am_status s = am_fits_read(path, NULL, &img, NULL);
     if (s != AM_OK) {

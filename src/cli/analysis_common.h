@@ -85,6 +85,9 @@ typedef struct ac_thumbs {
     int warned;
 } ac_thumbs;
 am_figure_opts ac_figure_opts(ac_thumbs *t, const ac_common *c, const am_embeddings *e);
+/* Where row's image file is: relative paths are tried under --data-root, as given (from the
+ * current folder), and under the folder above exported/ when the embeddings file lies in one. */
+am_status ac_image_path(const ac_common *c, const am_embeddings *e, int64_t row, char *path, size_t size);
 
 /* Finds a query row by --index (>= 0), else --file, else --object. Several matches: the first,
  * with a note on stderr. */

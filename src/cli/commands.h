@@ -11,5 +11,7 @@ int am_cmd_similar(int argc, char **argv);
 int am_cmd_project(int argc, char **argv);
 int am_cmd_cluster(int argc, char **argv);
 int am_cmd_outliers(int argc, char **argv);
+/* Quality against labels (issue 12). */
+int am_cmd_evaluate(int argc, char **argv);
 
 #endif

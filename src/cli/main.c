@@ -18,6 +18,7 @@ static const command commands[] = {
     {"project", NULL, am_cmd_project, "t-SNE or PCA map of the embeddings"},
     {"cluster", NULL, am_cmd_cluster, "k-means clusters of the embeddings"},
     {"outliers", NULL, am_cmd_outliers, "rank images by how unusual their embedding is"},
+    {"evaluate", NULL, am_cmd_evaluate, "how well embeddings group labelled images (kNN, linear probe)"},
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
 

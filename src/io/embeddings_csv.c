@@ -12,9 +12,10 @@
 static const char *const meta_cols[] = {"cluster", "object", "right ascension", "declination", "rest freq", "filepath"};
 
 /* pandas' QUOTE_MINIMAL: quote only fields that contain the separator, a quote or a line break. */
-void am_csv_field(FILE *fp, const char *s)
+void am_csv_field_sep(FILE *fp, const char *s, char sep)
 {
-    if (!strpbrk(s, ";\"\r\n")) {
+    const char special[] = {sep, '"', '\r', '\n', 0};
+    if (!strpbrk(s, special)) {
         fputs(s, fp);
         return;
     }
@@ -25,6 +26,8 @@ void am_csv_field(FILE *fp, const char *s)
     }
     fputc('"', fp);
 }
+
+void am_csv_field(FILE *fp, const char *s) { am_csv_field_sep(fp, s, ';'); }
 
 void am_csv_meta(FILE *fp, const am_meta *m)
 {

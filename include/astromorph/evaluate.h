@@ -1,0 +1,78 @@
+/* How well embeddings group like with like, measured against labels the training never saw:
+ * leave-one-out k-nearest-neighbour accuracy and a cross-validated linear probe (multinomial
+ * logistic regression), per-class accuracy and a confusion table. Behind `astromorph evaluate`
+ * and the quality benchmarks (docs/quality.md gives the protocol).
+ *
+ * Features are n × d float32 rows with class labels 0..nclass-1. Everything is deterministic
+ * and independent of the thread count: distances are accumulated in double precision, ties are
+ * broken by row index, folds come from a seeded counter-based stream. */
+#ifndef ASTROMORPH_EVALUATE_H
+#define ASTROMORPH_EVALUATE_H
+
+#include <stdint.h>
+
+#include "astromorph/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum { AM_EVAL_COSINE = 0, AM_EVAL_EUCLIDEAN } am_eval_distance;
+
+typedef enum {
+    AM_EVAL_RAW = 0,  /* the features as they are */
+    AM_EVAL_CENTRED,  /* minus the mean row */
+    AM_EVAL_WHITENED  /* centred, rotated onto the principal axes and each axis divided by
+                         sqrt(variance + 0.1 · mean variance): whitening with shrinkage, since
+                         with fewer rows than dimensions a full whitening makes every pair of
+                         points equidistant */
+} am_eval_variant;
+
+const char *am_eval_distance_name(am_eval_distance d); /* "cosine", "euclidean" */
+const char *am_eval_variant_name(am_eval_variant v);   /* "raw", "centred", "whitened" */
+
+/* out (n × *dout, new, free with free()) = x prepared as variant v. Whitening keeps the
+ * min(d, n-1) principal axes. */
+am_status am_eval_prepare(const float *x, int64_t n, int64_t d, am_eval_variant v, float **out, int64_t *dout);
+
+/* Leave-one-out k-NN: pred[i] is the majority class among the k rows nearest to row i (row i
+ * itself excluded; equal distances go to the lower row index). A tie between classes goes to
+ * the one whose member is nearest. 1 <= k < n. */
+am_status am_eval_knn(const float *x, int64_t n, int64_t d, const int32_t *label, int nclass, int k,
+                      am_eval_distance dist, int32_t *pred);
+
+typedef struct am_probe_options {
+    int folds;        /* stratified folds (5); fewer when a class has fewer rows */
+    double l2;        /* weight of ½‖W‖² per row (1e-2), on z-scored features */
+    int iterations;   /* accelerated gradient steps (500) */
+    uint64_t seed;    /* fold assignment (42) */
+} am_probe_options;
+
+void am_probe_default_options(am_probe_options *o);
+
+/* Cross-validated linear probe: for each fold, features z-scored with the other folds' mean and
+ * standard deviation, a multinomial logistic regression fitted to them (L2-regularised, convex,
+ * solved by Nesterov-accelerated gradient descent with the step 1/L of its Lipschitz bound), and
+ * the held-out rows predicted. pred[i] is row i's prediction from the fold that held it out. */
+am_status am_eval_linear_probe(const float *x, int64_t n, int64_t d, const int32_t *label, int nclass,
+                               const am_probe_options *o, int32_t *pred);
+
+/* The probe's classifier on rows as they are (no z-scoring): w ((d+1) × nclass, row d the
+ * biases) minimises mean cross-entropy + ½·l2·‖W‖² over the n rows (biases not penalised). */
+am_status am_eval_probe_fit(const float *x, int64_t n, int64_t d, const int32_t *label, int nclass, double l2,
+                            int iterations, double *w);
+
+/* Fraction of rows with pred == label; per_class[c] (may be NULL) the same within class c
+ * (NaN for an empty class); confusion (may be NULL) nclass × nclass counts, row = true class. */
+double am_eval_accuracy(const int32_t *label, const int32_t *pred, int64_t n, int nclass, double *per_class,
+                        int64_t *confusion);
+
+/* A confusion-table figure (PNG or PDF by extension): counts and row fractions as a heat map,
+ * class names on both axes, the overall accuracy in the title. */
+am_status am_figure_confusion(const char *path, const int64_t *confusion, int nclass, const char *const *names,
+                              const char *title);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
