@@ -249,7 +249,7 @@ int main(int argc, char **argv)
         else printf("raw pixels   n/a (images of several sizes)\n");
         printf("untrained    5-NN accuracy %.3f\n", knn_accuracy(before, n, de, label, 5));
         fflush(stdout);
-        am_train_source src = {n, get, augment, name, 1, &d, prefetch};
+        am_train_source src = {n, get, augment, name, 1, &d, prefetch, 0};
         am_train_hooks hooks = {.on_epoch_end = on_epoch_end};
         am_trainer *t = NULL;
         double t0 = now_s();

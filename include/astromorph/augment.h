@@ -59,6 +59,25 @@ void am_aug_grayscale(float *img, int64_t h, int64_t w);
 /* dst (C×oh×ow) = src (C×h×w) resampled by exact area averaging (src/data/resample.c). */
 am_status am_resample_area(const float *src, int64_t c, int64_t h, int64_t w, float *dst, int64_t oh, int64_t ow);
 
+/* How an image's values become the network's input levels. */
+typedef enum {
+    AM_NORMALIZE_MINMAX = 0, /* the original: (x - min) / (max - min) */
+    AM_NORMALIZE_ASINH       /* robust: background (the median) to 0, the 99.9th percentile to 1,
+                                clipped, then asinh(a x) / asinh(a) with a = AM_ASINH_SOFTENING */
+} am_normalization;
+#define AM_ASINH_SOFTENING 10.0
+
+/* Robust asinh normalisation in place (see AM_NORMALIZE_ASINH); returns as am_normalize_minmax. */
+int am_normalize_asinh(float *x, int64_t n);
+int am_normalize(float *x, int64_t n, am_normalization how);
+/* Every sample of an N×C×H×W batch normalised on its own, as `how`. */
+void am_normalize_batch_as(am_tensor *batch, am_normalization how);
+const char *am_normalization_name(am_normalization how); /* "minmax", "asinh" */
+am_status am_normalization_parse(const char *s, am_normalization *out);
+/* Additive Gaussian noise of standard deviation sigma; asinh stretch with softening a. */
+void am_aug_noise(float *img, int64_t n, double sigma, am_rng *rng);
+void am_aug_stretch(float *img, int64_t n, double a);
+
 /* ---- the pipeline ---- */
 
 typedef enum {
@@ -68,8 +87,11 @@ typedef enum {
     AM_AUG_VFLIP,
     AM_AUG_ROTATION,
     AM_AUG_BLUR,
+    AM_AUG_STRETCH, /* asinh stretch jitter (views in [0,1]) */
+    AM_AUG_NOISE,   /* additive Gaussian noise */
     AM_AUG_COUNT
 } am_aug_kind;
+
 
 /* Settings keys, for am_augment_set / am_augment_set_str and the [augmentation] table:
  *   normalize            1: min-max each sample to [0,1] before augmenting (default 1)
@@ -85,7 +107,17 @@ typedef enum {
  *   hflip.p 0.5          vflip.p 0.5 (off by default)
  *   rotation.p 1, rotation.min_degrees 0, rotation.max_degrees 360,
  *   rotation.interpolation "nearest" | "bilinear" (default "bilinear"), rotation.fill 0
- *   blur.p 0.2, blur.kernel 3 (odd), blur.sigma_min 1, blur.sigma_max 2 */
+ *   blur.p 0.2, blur.kernel 3 (odd), blur.sigma_min 1, blur.sigma_max 2
+ *   stretch.p 0.5, stretch.max 20 (views y = asinh(a x)/asinh(a), a = exp(U[0, ln(1+max)]) - 1)
+ *   noise.p 0.5, noise.sigma 0.03 (Gaussian noise of standard deviation U[0, sigma])
+ * Views at a common size (not pipeline steps; used by training and inference when view_size > 0):
+ *   view_size            0: views keep each image's size (the original); S: every view is a
+ *                        random-resized crop of the image rendered at S x S (am_view_crop), and
+ *                        inference sees the whole image at S x S
+ *   normalization        "minmax" (the original) | "asinh" (am_normalize_asinh), applied to
+ *                        the whole image before any view is cut
+ *   crop.enabled 1, crop.p 1, crop.scale_min 0.5, crop.scale_max 1 (area fractions),
+ *   crop.ratio 1.333 (aspect ratios log-uniform in [1/ratio, ratio]) */
 typedef struct am_aug_step {
     int enabled;
     double p;
@@ -102,6 +134,11 @@ typedef struct am_augment {
     am_interp rot_interp;
     int blur_kernel;
     double blur_sigma_min, blur_sigma_max;
+    double stretch_max, noise_sigma;
+    int view_size;
+    am_normalization normalization;
+    am_aug_step crop;
+    double crop_scale_min, crop_scale_max, crop_ratio;
 } am_augment;
 
 void am_augment_default(am_augment *a);
@@ -118,6 +155,13 @@ const char *am_aug_name(am_aug_kind k);
 
 /* Augments an N×C×H×W batch in place, drawing from rng. */
 am_status am_augment_apply(const am_augment *a, am_tensor *batch, am_rng *rng);
+/* One view of a C×H×W image at a->view_size squared (out: C·S·S floats): a crop of area fraction
+ * U[crop.scale_min, crop.scale_max] and log-uniform aspect ratio at a uniform position inside
+ * the image (the whole image when crop is off or not drawn), area-averaged first when it shrinks
+ * 2x or more, then sampled bilinearly. */
+am_status am_view_crop(const float *img, int64_t c, int64_t h, int64_t w, const am_augment *a, am_rng *rng,
+                       float *out);
+
 /* Convenience: dst = src augmented with the stream (seed; epoch, index, view). dst is new. */
 am_status am_augment_view(const am_augment *a, const am_tensor *src, am_tensor *dst, uint64_t seed,
                           uint64_t epoch, uint64_t index, uint64_t view);

@@ -1,6 +1,6 @@
 /* A labels file for `astromorph evaluate`: a CSV table (`,` or `;` separated, fields optionally
  * in double quotes) whose header names a key column — `path` (also `file`, `filepath`) or
- * `object` — and a `label` column (also `class`). Rows with an empty label are skipped. */
+ * `object` — and a `label` column (also `class` or `type`). Rows with an empty label are skipped. */
 #ifndef ASTROMORPH_LABELS_H
 #define ASTROMORPH_LABELS_H
 

@@ -7,7 +7,7 @@
  *   - checkpoints (weights, target, Adam moments, schedule, RNG position, epoch) every N epochs,
  *     at the end and on cancellation; resuming continues exactly;
  *   - a NaN/Inf loss stops with AM_ERR_NUMERIC, keeping the last good checkpoint;
- *   - equal-size images of a batch are stacked into one forward (images_per_forward, so that
+ *   - equal-size images of a batch (any images, with fixed-size views) are stacked into one forward (images_per_forward, so that
  *     BatchNorm sees several images, not only one image's D2 copies); the forwards run on
  *     `replicas` copies of the model in parallel, forward g always on replica g mod R, gradients
  *     summed in replica order, so results depend on the replica count but never on the thread
@@ -47,6 +47,9 @@ typedef struct am_train_source {
     /* The items about to be read, in order (each epoch's shuffle, then the test split), so a
      * file dataset can read ahead (am_dataset_prefetch); may be NULL. */
     void (*prefetch)(void *user, const int64_t *order, int64_t n);
+    /* 1: augment renders every item at one view shape whatever the item's size (views at a common
+     * size), so items of any sizes share forwards; 0: views keep the item's shape. */
+    int fixed_view;
 } am_train_source;
 
 typedef enum {

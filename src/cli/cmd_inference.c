@@ -27,6 +27,8 @@ typedef struct {
     am_byol *byol;
     char network[32], last_layer[32];
     int in_channels, stacksize;
+    int view_size;                    /* 0: images at their own size */
+    am_normalization normalization;
 } model;
 
 static am_status meta_int(const am_safetensors *st, const char *path, const char *key, int *out)
@@ -51,6 +53,11 @@ static am_status load_model(model *m, const char *path)
                            AM_META_NETWORK);
     if (s == AM_OK) s = meta_int(&st, path, AM_META_CHANNELS, &m->in_channels);
     if (s == AM_OK) s = meta_int(&st, path, AM_META_STACKSIZE, &m->stacksize);
+    const char *view = am_st_meta(&st, AM_META_VIEW_SIZE), *norm = am_st_meta(&st, AM_META_NORMALIZATION);
+    m->view_size = 0, m->normalization = AM_NORMALIZE_MINMAX;
+    if (s == AM_OK && view && strcmp(view, "0") != 0) s = meta_int(&st, path, AM_META_VIEW_SIZE, &m->view_size);
+    if (s == AM_OK && norm && am_normalization_parse(norm, &m->normalization) != AM_OK)
+        s = am_error(AM_ERR_FORMAT, "%s: metadata '%s' = \"%s\" is not minmax or asinh", path, AM_META_NORMALIZATION, norm);
     if (s == AM_OK) {
         snprintf(m->network, sizeof m->network, "%s", net);
         snprintf(m->last_layer, sizeof m->last_layer, "%s", layer ? layer : "layer4");
@@ -80,13 +87,23 @@ static void model_basename(const char *path, char *out, size_t size)
     snprintf(out, size, "%.*s", (int)n, base);
 }
 
-/* Image i as the network input: channels stacked, min-max normalised (the original's MinMaxNorm). */
-static am_status network_input(am_dataset *ds, int64_t i, int stacksize, am_tensor *image, am_meta *meta,
+/* Image i as the network input: channels stacked, normalised as in training (the original's
+ * MinMaxNorm by default) and, for a model trained on views at a common size, the whole image
+ * area-averaged to that size. */
+static am_status network_input(const model *m, am_dataset *ds, int64_t i, am_tensor *image, am_meta *meta,
                                am_tensor *x)
 {
     AM_TRY(am_dataset_get(ds, i, image, meta));
-    am_status s = am_stack_channels(image, stacksize, x);
-    if (s == AM_OK) am_normalize_batch(x);
+    am_status s = am_stack_channels(image, m->stacksize, x);
+    if (s == AM_OK) am_normalize_batch_as(x, m->normalization);
+    if (s == AM_OK && m->view_size > 0) {
+        am_tensor v = {0};
+        s = am_tensor_alloc4(&v, 1, x->shape[1], m->view_size, m->view_size);
+        if (s == AM_OK) s = am_resample_area(x->data, x->shape[1], x->shape[2], x->shape[3], v.data, m->view_size, m->view_size);
+        am_tensor_free(x);
+        if (s == AM_OK) *x = v;
+        else am_tensor_free(&v);
+    }
     if (s != AM_OK) {
         am_tensor_free(image);
         if (meta) am_meta_free(meta);
@@ -99,9 +116,11 @@ static am_status network_input(am_dataset *ds, int64_t i, int stacksize, am_tens
 enum { INFER_BATCH = 16 };
 #define INFER_MAX_VALUES ((int64_t)1 << 22)
 
-/* How many images from i on share image i's size (0 when sizes are not known before reading). */
-static int64_t same_size_run(am_dataset *ds, int64_t i, int64_t n)
+/* How many images from i on share image i's size (0 when sizes are not known before reading);
+ * with views at a common size, any images. */
+static int64_t same_size_run(const model *m, am_dataset *ds, int64_t i, int64_t n)
 {
+    if (m->view_size > 0) return n - i < INFER_BATCH ? n - i : INFER_BATCH;
     int64_t first[3], next[3];
     if (am_dataset_item_shape(ds, i, first) != AM_OK) return 1;
     int64_t values = first[0] * first[1] * first[2], k = 1;
@@ -119,7 +138,7 @@ static am_status batch_input(model *m, am_dataset *ds, int64_t i, int64_t k, am_
     for (int64_t j = 0; j < k && s == AM_OK; j++) {
         am_tensor img, x;
         am_meta meta;
-        if ((s = network_input(ds, i + j, m->stacksize, &img, &meta, &x)) != AM_OK) break;
+        if ((s = network_input(m, ds, i + j, &img, &meta, &x)) != AM_OK) break;
         if (x.shape[1] != m->in_channels)
             s = am_error(AM_ERR_SHAPE, "%s: %lld channel(s) x stacksize %d, the model takes %d",
                          am_dataset_name(ds, i + j), (long long)img.shape[0], m->stacksize, m->in_channels);
@@ -180,7 +199,7 @@ static am_status embed_all(model *m, am_dataset *ds, am_embeddings *E)
     for (int64_t i = 0; i < n && s == AM_OK;) {
         int nrun = 0;
         for (; nrun < cap && i < n && s == AM_OK; nrun++) {
-            start[nrun] = i, len[nrun] = same_size_run(ds, i, n);
+            start[nrun] = i, len[nrun] = same_size_run(m, ds, i, n);
             s = batch_input(m, ds, i, len[nrun], E, &batch[nrun]);
             i += len[nrun];
         }

@@ -39,19 +39,32 @@ typedef struct {
 static am_status src_get(void *user, int64_t i, am_tensor *out)
 {
     run *r = user;
+    const am_augment *a = &r->s->augment;
     am_tensor img;
     AM_TRY(am_dataset_get(r->ds, i, &img, NULL));
-    am_status s = am_d2_copies(&img, r->s->stacksize, out);
+    /* Views at a common size are cut from the whole image; otherwise the item is its D2 copies. */
+    am_status s = a->view_size > 0 ? am_stack_channels(&img, r->s->stacksize, out) : am_d2_copies(&img, r->s->stacksize, out);
     am_tensor_free(&img);
-    if (s == AM_OK) am_normalize_batch(out);
+    if (s == AM_OK) am_normalize_batch_as(out, a->normalization);
     return s;
 }
 
 static am_status src_augment(void *user, const am_tensor *x, am_rng *rng, am_tensor *out)
 {
     run *r = user;
-    AM_TRY(am_tensor_clone(out, x));
-    am_status s = am_augment_apply(&r->s->augment, out, rng);
+    const am_augment *a = &r->s->augment;
+    if (a->view_size <= 0) {
+        AM_TRY(am_tensor_clone(out, x));
+        am_status s = am_augment_apply(a, out, rng);
+        if (s != AM_OK) am_tensor_free(out);
+        return s;
+    }
+    /* the whole image was normalised once: a crop keeps its levels (faint stays faint) */
+    am_augment steps = *a;
+    steps.normalize = 0;
+    AM_TRY(am_tensor_alloc4(out, 1, x->shape[1], a->view_size, a->view_size));
+    am_status s = am_view_crop(x->data, x->shape[1], x->shape[2], x->shape[3], a, rng, out->data);
+    if (s == AM_OK) s = am_augment_apply(&steps, out, rng);
     if (s != AM_OK) am_tensor_free(out);
     return s;
 }
@@ -280,7 +293,8 @@ static am_status train(am_cli_settings *s, const char *resume_from, int check_on
     ts.checkpoint_path = ckpt;
     ts.cancel = &am_cli_interrupted;
     am_train_source src = {.count = n, .get = src_get, .augment = src_augment, .name = src_name,
-                           .prefetch = src_prefetch, .thread_safe = 1, .user = &r};
+                           .prefetch = src_prefetch, .thread_safe = 1, .fixed_view = s->augment.view_size > 0,
+                           .user = &r};
     am_train_hooks hooks = {.on_split = on_split, .on_epoch_start = on_epoch_start, .on_batch = on_batch,
                             .on_progress = on_progress, .on_epoch_end = on_epoch_end,
                             .on_checkpoint = on_checkpoint, .user = &r};
@@ -304,14 +318,17 @@ static am_status train(am_cli_settings *s, const char *resume_from, int check_on
     if (st != AM_OK) goto done;
 
     {
-        char channels[16], stack[16];
+        char channels[16], stack[16], view[16];
         snprintf(channels, sizeof channels, "%d", spec.in_channels);
         snprintf(stack, sizeof stack, "%d", s->stacksize);
-        const char *keys[] = {AM_META_NETWORK, AM_META_LAST_LAYER, AM_META_CHANNELS, AM_META_STACKSIZE,
-                              AM_META_NAN_POLICY};
+        snprintf(view, sizeof view, "%d", s->augment.view_size);
+        /* what inference needs to see images as training did */
+        const char *keys[] = {AM_META_NETWORK, AM_META_LAST_LAYER, AM_META_CHANNELS,     AM_META_STACKSIZE,
+                              AM_META_NAN_POLICY, AM_META_VIEW_SIZE, AM_META_NORMALIZATION};
         const char *vals[] = {s->network_name, s->last_layer, channels, stack,
-                              am_nan_policy_name(s->data.fits.nan_policy)};
-        if ((st = am_byol_save(byol, model_path, keys, vals, 5)) != AM_OK) goto done;
+                              am_nan_policy_name(s->data.fits.nan_policy), view,
+                              am_normalization_name(s->augment.normalization)};
+        if ((st = am_byol_save(byol, model_path, keys, vals, 7)) != AM_OK) goto done;
     }
     am_log(AM_LOG_INFO, "Model saved to %s", model_path);
     am_log(AM_LOG_INFO, "Training took %.1f s", difftime(time(NULL), started));

@@ -627,4 +627,9 @@ void am_cli_settings_print(const am_cli_settings *s, FILE *fp)
             a->rot_min_deg, a->rot_max_deg, a->rot_interp == AM_INTERP_NEAREST ? "nearest" : "bilinear");
     fprintf(fp, "rotation.fill = %g\nblur.kernel = %d\nblur.sigma_min = %g\nblur.sigma_max = %g\n", a->rot_fill,
             a->blur_kernel, a->blur_sigma_min, a->blur_sigma_max);
+    fprintf(fp, "stretch.max = %g\nnoise.sigma = %g\n", a->stretch_max, a->noise_sigma);
+    fprintf(fp, "view_size = %d\nnormalization = \"%s\"\ncrop.enabled = %d\ncrop.p = %g\n", a->view_size,
+            am_normalization_name(a->normalization), a->crop.enabled, a->crop.p);
+    fprintf(fp, "crop.scale_min = %g\ncrop.scale_max = %g\ncrop.ratio = %g\n", a->crop_scale_min, a->crop_scale_max,
+            a->crop_ratio);
 }

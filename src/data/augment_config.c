@@ -7,7 +7,7 @@
 
 #include "astromorph/augment.h"
 
-static const char *const kind_names[AM_AUG_COUNT] = {"jitter", "grayscale", "hflip", "vflip", "rotation", "blur"};
+static const char *const kind_names[AM_AUG_COUNT] = {"jitter", "grayscale", "hflip", "vflip", "rotation", "blur", "stretch", "noise"};
 
 const char *am_aug_name(am_aug_kind k) { return (k >= 0 && k < AM_AUG_COUNT) ? kind_names[k] : "?"; }
 
@@ -45,6 +45,17 @@ void am_augment_default(am_augment *a)
     a->blur_kernel = 3;
     a->blur_sigma_min = 1.0;
     a->blur_sigma_max = 2.0;
+    a->step[AM_AUG_STRETCH].p = 0.5;
+    a->step[AM_AUG_NOISE].p = 0.5;
+    a->stretch_max = 20.0;
+    a->noise_sigma = 0.03;
+    a->view_size = 0;
+    a->normalization = AM_NORMALIZE_MINMAX;
+    a->crop.enabled = 1;
+    a->crop.p = 1.0;
+    a->crop_scale_min = 0.5;
+    a->crop_scale_max = 1.0;
+    a->crop_ratio = 4.0 / 3.0;
 }
 
 void am_augment_none(am_augment *a)
@@ -70,6 +81,24 @@ am_status am_augment_set(am_augment *a, const char *key, double v)
     if (!isfinite(v)) return am_error(AM_ERR_VALUE, "augmentation: %s is not a finite number", key);
     if (!strcmp(key, "normalize")) return set_flag(&a->normalize, key, v);
     if (!strcmp(key, "shared")) return set_flag(&a->shared, key, v);
+    if (!strcmp(key, "view_size")) {
+        if (v < 0 || v > 4096 || v != floor(v) || (v > 0 && v < 8)) return out_of_range(key, v, "0 or integers 8..4096");
+        a->view_size = (int)v;
+        return AM_OK;
+    }
+    if (!strncmp(key, "crop.", 5)) {
+        const char *f = key + 5;
+        if (!strcmp(f, "enabled")) return set_flag(&a->crop.enabled, key, v);
+        double *num = !strcmp(f, "p") ? &a->crop.p : !strcmp(f, "scale_min") ? &a->crop_scale_min
+                    : !strcmp(f, "scale_max") ? &a->crop_scale_max : !strcmp(f, "ratio") ? &a->crop_ratio : NULL;
+        if (!num) return am_error(AM_ERR_NOTFOUND, "augmentation: unknown key \"%s\"", key);
+        if (num == &a->crop_ratio && v < 1) return out_of_range(key, v, "[1, inf)");
+        if (num == &a->crop.p && (v < 0 || v > 1)) return out_of_range(key, v, "[0, 1]");
+        if ((num == &a->crop_scale_min || num == &a->crop_scale_max) && !(v > 0 && v <= 1))
+            return out_of_range(key, v, "(0, 1]");
+        *num = v;
+        return AM_OK;
+    }
     const char *dot = strchr(key, '.');
     int kind = dot ? kind_of(key, (size_t)(dot - key)) : -1;
     if (kind < 0) return am_error(AM_ERR_NOTFOUND, "augmentation: unknown key \"%s\"", key);
@@ -105,6 +134,8 @@ am_status am_augment_set(am_augment *a, const char *key, double v)
         return AM_OK;
     } else if (kind == AM_AUG_BLUR && !strcmp(field, "sigma_min")) num = &a->blur_sigma_min, lo = 1e-6, range = "(0, inf)";
     else if (kind == AM_AUG_BLUR && !strcmp(field, "sigma_max")) num = &a->blur_sigma_max, lo = 1e-6, range = "(0, inf)";
+    else if (kind == AM_AUG_STRETCH && !strcmp(field, "max")) num = &a->stretch_max;
+    else if (kind == AM_AUG_NOISE && !strcmp(field, "sigma")) num = &a->noise_sigma;
     if (!num) return am_error(AM_ERR_NOTFOUND, "augmentation: unknown key \"%s\"", key);
     if (v < lo || v > hi) return out_of_range(key, v, range);
     *num = v;
@@ -136,6 +167,10 @@ static am_status set_order(am_augment *a, const char *list)
 am_status am_augment_set_str(am_augment *a, const char *key, const char *value)
 {
     if (!strcmp(key, "order")) return set_order(a, value);
+    if (!strcmp(key, "normalization")) {
+        am_status s = am_normalization_parse(value, &a->normalization);
+        return s == AM_OK ? s : am_error(AM_ERR_VALUE, "augmentation: %s", am_errmsg());
+    }
     if (!strcmp(key, "rotation.interpolation")) {
         if (!strcmp(value, "nearest")) a->rot_interp = AM_INTERP_NEAREST;
         else if (!strcmp(value, "bilinear")) a->rot_interp = AM_INTERP_BILINEAR;
@@ -160,6 +195,9 @@ am_status am_augment_check(const am_augment *a)
     if (a->rot_min_deg > a->rot_max_deg)
         return am_error(AM_ERR_VALUE, "augmentation: rotation.min_degrees %g is above rotation.max_degrees %g",
                         a->rot_min_deg, a->rot_max_deg);
+    if (a->crop_scale_min > a->crop_scale_max)
+        return am_error(AM_ERR_VALUE, "augmentation: crop.scale_min %g is above crop.scale_max %g", a->crop_scale_min,
+                        a->crop_scale_max);
     if (a->blur_kernel < 1 || a->blur_kernel > 63 || a->blur_kernel % 2 == 0)
         return am_error(AM_ERR_VALUE, "augmentation: blur.kernel %d is not an odd integer in 1..63", a->blur_kernel);
     if (a->n_order < 0 || a->n_order > AM_AUG_COUNT) return am_error(AM_ERR_VALUE, "augmentation: bad order length %d", a->n_order);

@@ -44,6 +44,12 @@ static void augment_sample(const am_augment *a, float *img, int64_t c, int64_t h
             am_aug_gaussian_blur(img, c, h, w, a->blur_kernel, sigma, scratch);
             break;
         }
+        case AM_AUG_STRETCH: {
+            double a_soft = exp(uniform_in(rng, 0.0, log1p(a->stretch_max))) - 1.0;
+            am_aug_stretch(img, c * h * w, a_soft);
+            break;
+        }
+        case AM_AUG_NOISE: am_aug_noise(img, c * h * w, uniform_in(rng, 0.0, a->noise_sigma), rng); break;
         default: break;
         }
     }

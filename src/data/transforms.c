@@ -27,11 +27,13 @@ int am_normalize_minmax(float *x, int64_t n)
     return 1;
 }
 
-void am_normalize_batch(am_tensor *batch)
+void am_normalize_batch_as(am_tensor *batch, am_normalization how)
 {
     int64_t n = batch->shape[0], per = am_tensor_numel(batch) / (n ? n : 1);
-    for (int64_t i = 0; i < n; i++) am_normalize_minmax(batch->data + i * per, per);
+    for (int64_t i = 0; i < n; i++) am_normalize(batch->data + i * per, per, how);
 }
+
+void am_normalize_batch(am_tensor *batch) { am_normalize_batch_as(batch, AM_NORMALIZE_MINMAX); }
 
 void am_aug_hflip(float *img, int64_t c, int64_t h, int64_t w)
 {

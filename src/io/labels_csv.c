@@ -85,7 +85,7 @@ am_status am_labels_read(am_labels *l, const char *path)
                     kcol = f, l->key = AM_LABELS_BY_PATH;
                 else if (!strcasecmp(field[f], "object") && (kcol < 0 || l->key == AM_LABELS_BY_OBJECT))
                     kcol = f, l->key = AM_LABELS_BY_OBJECT;
-                else if (!strcasecmp(field[f], "label") || !strcasecmp(field[f], "class"))
+                else if (!strcasecmp(field[f], "label") || !strcasecmp(field[f], "class") || !strcasecmp(field[f], "type"))
                     lcol = f;
             }
             if (kcol < 0 || lcol < 0) {

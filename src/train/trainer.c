@@ -175,20 +175,28 @@ static am_status make_view(const am_trainer *t, const am_tensor *item, int64_t i
     return t->src.augment(t->src.user, item, &r, out);
 }
 
-/* The views of a group of images stacked along the batch axis; *bad is the item at fault. */
+/* The views of a group of images stacked along the batch axis; *bad is the item at fault. All
+ * views of a group have the first one's shape (the item's, or the source's fixed view shape). */
 static am_status group_views(const am_trainer *t, am_tensor *items, const int64_t *idx, int64_t len, int epoch, int v,
                              am_tensor *out, int64_t *bad)
 {
-    int64_t shape[AM_MAX_DIMS];
-    memcpy(shape, items[0].shape, sizeof shape);
-    shape[0] *= len;
-    AM_TRY(am_tensor_alloc(out, items[0].ndim, shape));
-    int64_t each = am_tensor_numel(&items[0]);
+    int64_t each = 0;
     for (int64_t i = 0; i < len; i++) {
         am_tensor one = {0};
         *bad = idx[i];
         AM_TRY(make_view(t, &items[i], idx[i], epoch, v, &one));
-        am_status s = am_tensor_numel(&one) == each ? AM_OK : am_error(AM_ERR_SHAPE, "augment changed the item's size");
+        am_status s = AM_OK;
+        if (i == 0) {
+            int64_t shape[AM_MAX_DIMS];
+            memcpy(shape, one.shape, sizeof shape);
+            shape[0] *= len;
+            each = am_tensor_numel(&one);
+            s = am_tensor_alloc(out, one.ndim, shape);
+        } else if (am_tensor_numel(&one) != each) {
+            s = am_error(AM_ERR_SHAPE, "augment made views of different sizes in one forward");
+        }
+        if (s == AM_OK && !t->src.fixed_view && am_tensor_numel(&one) != am_tensor_numel(&items[i]))
+            s = am_error(AM_ERR_SHAPE, "augment changed the item's size");
         /* One NaN pixel poisons every weight in one step (the original's failure): refuse it here. */
         if (s == AM_OK && !am_tensor_all_finite(&one))
             s = am_error(AM_ERR_NUMERIC, "the image has NaN or Inf pixels (view %d)", v);
@@ -307,15 +315,17 @@ static am_status run_images(am_trainer *t, const int64_t *idx, int64_t n, int ep
     for (int64_t i = 0; st == AM_OK && i < n; i++) {
         am_tensor it = j.items[i];
         int64_t id = idx[i], k = i;
-        for (; k > 0 && shape_before(&it, &j.items[k - 1]); k--) j.items[k] = j.items[k - 1], sorted[k] = sorted[k - 1];
+        for (; k > 0 && !t->src.fixed_view && shape_before(&it, &j.items[k - 1]); k--) j.items[k] = j.items[k - 1], sorted[k] = sorted[k - 1];
         j.items[k] = it, sorted[k] = id;
     }
     if (st == AM_OK) j.idx = idx = sorted;
     for (int64_t i = 0; st == AM_OK && i < n; i++) {
         group *last = j.ng ? &j.g[j.ng - 1] : NULL;
         int64_t values = last ? (last->len + 1) * am_tensor_numel(&j.items[i]) : 0;
-        int fits = t->s.max_forward_pixels <= 0 || values <= t->s.max_forward_pixels;
-        if (last && last->len < t->s.images_per_forward && fits && am_tensor_same_shape(&j.items[last->first], &j.items[i]))
+        /* fixed views: every item gives one view shape, so any images share a forward */
+        int fits = t->src.fixed_view || t->s.max_forward_pixels <= 0 || values <= t->s.max_forward_pixels;
+        int same = t->src.fixed_view || am_tensor_same_shape(&j.items[last ? last->first : i], &j.items[i]);
+        if (last && last->len < t->s.images_per_forward && fits && same)
             last->len++;
         else
             j.g[j.ng].first = i, j.g[j.ng].len = 1, j.ng++;

@@ -152,7 +152,7 @@ static am_byol *train(const am_train_settings *s, toy *data, record *rec, const 
 {
     am_byol *b = make_byol();
     if (!b) return NULL;
-    am_train_source src = {10, toy_get, toy_augment, toy_name, !data->serial, data, toy_prefetch};
+    am_train_source src = {10, toy_get, toy_augment, toy_name, !data->serial, data, toy_prefetch, 0};
     am_train_hooks h = hooks_for(rec);
     rec->byol = b;
     am_trainer *t = NULL;
@@ -343,7 +343,7 @@ static void test_forward_cap(void)
     CHECK(st == AM_OK && !same_state(one, stacked), "uncapped stacking differs (batch statistics over 2 images)");
     s.max_forward_pixels = -1;
     am_trainer *t = NULL;
-    am_train_source src = {10, toy_get, NULL, NULL, 0, &d1, NULL};
+    am_train_source src = {10, toy_get, NULL, NULL, 0, &d1, NULL, 0};
     CHECK_FAILS(am_trainer_create(&t, one, &src, &s, NULL), AM_ERR_VALUE, "max_forward_pixels");
     am_byol_free(one), am_byol_free(capped), am_byol_free(stacked);
 }
@@ -376,7 +376,7 @@ static void test_auto_replicas(void)
     am_train_settings s;
     settings(&s);
     toy d = {0, -1, 0, 0, 0};
-    am_train_source src = {10, toy_get, NULL, NULL, 0, &d, NULL};
+    am_train_source src = {10, toy_get, NULL, NULL, 0, &d, NULL, 0};
     am_byol *small = make_byol(), *large = NULL;
     am_net *net = NULL;
     am_model_spec spec = {"n_layer_resnet", "layer4", 1};
