@@ -162,6 +162,11 @@ am_status am_augment_apply(const am_augment *a, am_tensor *batch, am_rng *rng);
 am_status am_view_crop(const float *img, int64_t c, int64_t h, int64_t w, const am_augment *a, am_rng *rng,
                        float *out);
 
+/* An image (C×H×W) as the network sees it outside training: channels stacked, normalised as
+ * `how`, and for view_size > 0 the whole image area-averaged to view_size squared; x is a new
+ * 1×(C·stacksize)×H'×W' tensor. What inference and the training's monitors feed the network. */
+am_status am_network_input(const am_tensor *image, int stacksize, am_normalization how, int view_size, am_tensor *x);
+
 /* Convenience: dst = src augmented with the stream (seed; epoch, index, view). dst is new. */
 am_status am_augment_view(const am_augment *a, const am_tensor *src, am_tensor *dst, uint64_t seed,
                           uint64_t epoch, uint64_t index, uint64_t view);

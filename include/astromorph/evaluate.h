@@ -67,6 +67,13 @@ am_status am_eval_probe_fit(const float *x, int64_t n, int64_t d, const int32_t 
 double am_eval_accuracy(const int32_t *label, const int32_t *pred, int64_t n, int nclass, double *per_class,
                         int64_t *confusion);
 
+/* Collapse monitors of n embeddings of d values: *spread = sqrt(d) times the mean over
+ * dimensions of the standard deviation of the L2-normalised rows (about 1 for rows spread
+ * evenly over the sphere, 0 when every row is the same: BYOL's collapse); *erank = the
+ * effective rank exp(H(p)), p the covariance's eigenvalues over their sum (Roy & Vetterli 2007),
+ * between 1 and min(n - 1, d). n >= 2. */
+am_status am_embedding_spread(const float *x, int64_t n, int64_t d, double *spread, double *erank);
+
 /* A confusion-table figure (PNG or PDF by extension): counts and row fractions as a heat map,
  * class names on both axes, the overall accuracy in the title. */
 am_status am_figure_confusion(const char *path, const int64_t *confusion, int nclass, const char *const *names,

@@ -94,16 +94,7 @@ static am_status network_input(const model *m, am_dataset *ds, int64_t i, am_ten
                                am_tensor *x)
 {
     AM_TRY(am_dataset_get(ds, i, image, meta));
-    am_status s = am_stack_channels(image, m->stacksize, x);
-    if (s == AM_OK) am_normalize_batch_as(x, m->normalization);
-    if (s == AM_OK && m->view_size > 0) {
-        am_tensor v = {0};
-        s = am_tensor_alloc4(&v, 1, x->shape[1], m->view_size, m->view_size);
-        if (s == AM_OK) s = am_resample_area(x->data, x->shape[1], x->shape[2], x->shape[3], v.data, m->view_size, m->view_size);
-        am_tensor_free(x);
-        if (s == AM_OK) *x = v;
-        else am_tensor_free(&v);
-    }
+    am_status s = am_network_input(image, m->stacksize, m->normalization, m->view_size, x);
     if (s != AM_OK) {
         am_tensor_free(image);
         if (meta) am_meta_free(meta);

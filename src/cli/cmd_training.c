@@ -13,6 +13,7 @@
 #include "astromorph/augment.h"
 #include "astromorph/byol.h"
 #include "astromorph/dataset.h"
+#include "astromorph/evaluate.h"
 #include "astromorph/models.h"
 #include "astromorph/progress.h"
 #include "astromorph/runtime.h"
@@ -23,7 +24,7 @@
 #include "cli/settings.h"
 
 #define SAVEDIR "saved_models"
-enum { LABEL_LEN = 24 };
+enum { LABEL_LEN = 24, MONITOR_MAX = 256 };
 
 typedef struct {
     const am_cli_settings *s;
@@ -32,6 +33,8 @@ typedef struct {
     am_progress *bar;
     int64_t ntrain;
     am_status tb_status; /* the first TensorBoard write error, reported at the end */
+    am_byol *byol;       /* for the collapse monitors */
+    int64_t *monitor_idx, nmonitor; /* test images whose embeddings are monitored */
 } run;
 
 /* ---- the data as the trainer sees it ---- */
@@ -90,10 +93,50 @@ static void on_split(void *user, const int64_t *train_idx, int64_t ntrain, const
 {
     run *r = user;
     r->ntrain = ntrain;
+    /* monitored: evenly spaced test images (the test split is already a random draw) */
+    free(r->monitor_idx);
+    r->nmonitor = ntest < MONITOR_MAX ? ntest : MONITOR_MAX;
+    r->monitor_idx = r->nmonitor ? malloc((size_t)r->nmonitor * sizeof *r->monitor_idx) : NULL;
+    if (!r->monitor_idx) r->nmonitor = 0;
+    for (int64_t k = 0; k < r->nmonitor; k++) r->monitor_idx[k] = test_idx[k * ntest / r->nmonitor];
     am_log(AM_LOG_INFO, "train/test split (seed %llu): %lld training images, %lld test images",
            (unsigned long long)r->s->train.seed, (long long)ntrain, (long long)ntest);
     for (int64_t i = 0; i < ntrain; i++) am_log(AM_LOG_DEBUG, "train %s", am_dataset_name(r->ds, train_idx[i]));
     for (int64_t i = 0; i < ntest; i++) am_log(AM_LOG_DEBUG, "test %s", am_dataset_name(r->ds, test_idx[i]));
+}
+
+/* Collapse monitors after each epoch: the spread and effective rank of the embeddings of (up to
+ * MONITOR_MAX) test images, as inference would compute them. BYOL's failure is a collapse of
+ * every image onto one point, which the losses alone do not show. */
+
+static void monitor(run *r, int epoch)
+{
+    if (!r->byol || r->nmonitor < 2) return;
+    int dim = am_byol_get_options(r->byol)->representation_size;
+    float *e = malloc((size_t)(r->nmonitor * dim) * sizeof *e);
+    am_mode was = am_byol_mode(r->byol);
+    am_byol_set_mode(r->byol, AM_MODE_EVAL);
+    am_status s = e ? AM_OK : am_error(AM_ERR_NOMEM, "out of memory");
+    for (int64_t k = 0; k < r->nmonitor && s == AM_OK; k++) {
+        am_tensor img = {0}, x = {0}, emb = {0};
+        s = am_dataset_get(r->ds, r->monitor_idx[k], &img, NULL);
+        if (s == AM_OK) s = am_network_input(&img, r->s->stacksize, r->s->augment.normalization, r->s->augment.view_size, &x);
+        if (s == AM_OK) s = am_byol_embed(r->byol, &x, &emb);
+        if (s == AM_OK) memcpy(e + k * dim, emb.data, (size_t)dim * sizeof *e);
+        am_tensor_free(&img), am_tensor_free(&x), am_tensor_free(&emb);
+    }
+    am_byol_set_mode(r->byol, was);
+    double spread = NAN, erank = NAN;
+    if (s == AM_OK) s = am_embedding_spread(e, r->nmonitor, dim, &spread, &erank);
+    free(e);
+    if (s != AM_OK) {
+        am_log(AM_LOG_WARN, "collapse monitor: %s", am_errmsg());
+        return;
+    }
+    am_log(AM_LOG_INFO, "[Epoch %d] Embeddings of %lld test images: spread %.3f (1: even, 0: collapsed), effective rank %.1f of %d",
+           epoch, (long long)r->nmonitor, spread, erank, dim);
+    scalar(r, "Embedding spread", epoch, spread);
+    scalar(r, "Effective rank", epoch, erank);
 }
 
 static void on_epoch_start(void *user, int epoch, double lr)
@@ -137,6 +180,7 @@ static void on_epoch_end(void *user, int epoch, double train_loss, double test_l
     /* epochs count from 1, as the original's writer.add_scalar(..., epoch) */
     scalar(r, "Train loss", epoch, train_loss);
     scalar(r, "Test loss", epoch, test_loss);
+    monitor(r, epoch);
 }
 
 static void on_checkpoint(void *user, const char *path, int epoch)
@@ -280,6 +324,7 @@ static am_status train(am_cli_settings *s, const char *resume_from, int check_on
         goto done;
     }
     if ((st = am_byol_create(&byol, net, &bo)) != AM_OK) goto done;
+    r.byol = byol;
 
     /* outputs */
     if ((st = am_mkdirs(SAVEDIR)) != AM_OK || (st = write_gitignore()) != AM_OK) goto done;
@@ -341,6 +386,7 @@ done:
     am_trainer_free(trainer);
     am_byol_free(byol);
     am_dataset_free(r.ds);
+    free(r.monitor_idx);
     return st;
 }
 

@@ -137,3 +137,17 @@ void am_aug_stretch(float *img, int64_t n, double a)
         img[i] = (float)(asinh(a * v) * norm);
     }
 }
+
+am_status am_network_input(const am_tensor *image, int stacksize, am_normalization how, int view_size, am_tensor *x)
+{
+    AM_TRY(am_stack_channels(image, stacksize, x));
+    am_normalize_batch_as(x, how);
+    if (view_size <= 0) return AM_OK;
+    am_tensor v = {0};
+    am_status s = am_tensor_alloc4(&v, 1, x->shape[1], view_size, view_size);
+    if (s == AM_OK) s = am_resample_area(x->data, x->shape[1], x->shape[2], x->shape[3], v.data, view_size, view_size);
+    am_tensor_free(x);
+    if (s == AM_OK) *x = v;
+    else am_tensor_free(&v);
+    return s;
+}

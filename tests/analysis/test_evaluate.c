@@ -153,6 +153,22 @@ static void test_resample(void)
     }
 }
 
+/* Collapse monitors on rows with known answers. */
+static void test_spread(void)
+{
+    enum { M = 16 };
+    float e[M * M], same[4 * 3] = {1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3};
+    double spread, erank;
+    /* the basis vectors: per-dimension std sqrt((1/M)(1 - 1/M)); the covariance has M - 1 equal
+     * eigenvalues (one direction, the mean's, is lost to centring) */
+    for (int i = 0; i < M * M; i++) e[i] = i % (M + 1) == 0 ? 1.0f : 0.0f;
+    CHECK_OK(am_embedding_spread(e, M, M, &spread, &erank));
+    CHECK(fabs(spread - sqrt(1.0 - 1.0 / M)) < 1e-6, "spread of the basis %.6f, want %.6f", spread, sqrt(1.0 - 1.0 / M));
+    CHECK(fabs(erank - (M - 1)) < 1e-6, "effective rank of the basis %.6f, want %d", erank, M - 1);
+    CHECK_OK(am_embedding_spread(same, 4, 3, &spread, &erank));
+    CHECK(spread == 0 && erank == 1, "collapsed rows: spread %g, rank %g", spread, erank);
+}
+
 static void write_text(const char *path, const char *text)
 {
     FILE *fp = fopen(path, "w");
@@ -293,6 +309,7 @@ int main(void)
     test_against_reference();
     test_probe_cv();
     test_resample();
+    test_spread();
     const char *dir = am_test_tmpdir();
     test_labels(dir);
     test_cli(dir);
