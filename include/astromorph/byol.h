@@ -101,6 +101,8 @@ am_status am_byol_embed(am_byol *b, const am_tensor *x, am_tensor *emb);
 void am_byol_zero_grad(am_byol *b);
 /* EMA of the target; does nothing when use_momentum is 0. Call after every optimizer step. */
 void am_byol_update_target(am_byol *b);
+/* The same with another decay than the options' (the trainer's EMA schedule). */
+void am_byol_update_target_with(am_byol *b, double decay);
 /* Tell the engine that parameter values changed outside it (optimizer step, load, copy). */
 void am_byol_params_changed(am_byol *b);
 

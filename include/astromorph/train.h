@@ -59,6 +59,14 @@ typedef enum {
                           per optimizer step */
 } am_lr_schedule;
 
+typedef enum { AM_OPT_ADAM = 0, AM_OPT_ADAMW } am_optimizer;
+
+typedef enum {
+    AM_EMA_CONSTANT = 0, /* the original: the target's decay never changes */
+    AM_EMA_COSINE        /* the BYOL paper: 1 - (1 - decay)(cos(pi k / K) + 1) / 2 at step k of K,
+                            from the options' decay to 1 */
+} am_ema_schedule;
+
 /* How BatchNorm layers behave while training (the test pass always uses EVAL). */
 typedef enum {
     AM_NORM_COMPAT, /* the original: TRAIN until the first test pass, EVAL for ever after */
@@ -74,13 +82,15 @@ typedef struct am_train_settings {
     int epochs;               /* 10 */
     int batch_size;           /* images per optimizer step (16) */
     double learning_rate;     /* see am_train_default_settings */
-    double weight_decay;      /* Adam's L2 term (0) */
+    double weight_decay;      /* Adam's L2 term, or AdamW's decoupled decay (0) */
+    am_optimizer optimizer;   /* AM_OPT_ADAM (the original) */
     double beta1, beta2, eps; /* 0.9, 0.999, 1e-8 */
     am_lr_schedule schedule;  /* AM_LR_CONSTANT */
     double gamma;             /* 0.99 (exponential) */
     int warmup_epochs;        /* cosine warm-up (1) */
     double min_lr_ratio;      /* cosine floor (0) */
     am_norm_policy norm;
+    am_ema_schedule ema;      /* AM_EMA_CONSTANT: the BYOL options' decay at every step */
     int images_per_forward;   /* up to this many equal-size images of a batch share one forward */
     int64_t max_forward_pixels; /* ... while the forward holds at most this many input values
                                    (N·C·H·W; 1<<22, about 1-2 GB of ResNet18 activations; 0: no cap) */

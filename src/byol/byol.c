@@ -299,11 +299,13 @@ void am_byol_params_changed(am_byol *b)
     for (int k = 0; k < AM_BYOL_PARTS; k++) am_net_params_changed(b->part[k]);
 }
 
-void am_byol_update_target(am_byol *b)
+void am_byol_update_target(am_byol *b) { am_byol_update_target_with(b, b->o.moving_average_decay); }
+
+void am_byol_update_target_with(am_byol *b, double decay)
 {
     if (!b->o.use_momentum) return;
     /* As the original: parameters only; the target's BatchNorm buffers follow its own forwards. */
-    const float keep = (float)b->o.moving_average_decay, take = (float)(1.0 - b->o.moving_average_decay);
+    const float keep = (float)decay, take = (float)(1.0 - decay);
     for (int k = 0; k < 2; k++) {
         am_net *on = b->part[k == 0 ? AM_BYOL_NET : AM_BYOL_PROJ];
         am_net *tg = b->part[k == 0 ? AM_BYOL_TNET : AM_BYOL_TPROJ];

@@ -20,6 +20,7 @@ static const char *const root_keys[] = {
     /* ours */
     "defaults", "resume", "seed", "lr_schedule", "warmup_epochs", "min_lr_ratio", "weight_decay", "batchnorm",
     "images_per_forward", "replicas", "test_fraction", "checkpoint_every", "n_clusters", "projector_sprite",
+    "ema_schedule", "optimizer",
     "augmentation", NULL};
 static const char *const network_keys[] = {"last_layer", "pretrained", NULL};
 static const char *const data_keys[] = {"stacksize", "nan_policy",      "skip_bad_files",    "extra_keys", "cache_mb",
@@ -484,6 +485,14 @@ static am_status load_root(loader *L, const am_toml_value *root, am_cli_command 
     AM_TRY(get_int(L, root, "", "warmup_epochs", &s->train.warmup_epochs, 0, INT_MAX, ">= 0"));
     AM_TRY(get_float(L, root, "", "min_lr_ratio", &s->train.min_lr_ratio, 0, 1, 0, "in [0, 1]"));
     AM_TRY(get_float(L, root, "", "weight_decay", &s->train.weight_decay, 0, 1, 0, "in [0, 1]"));
+    static const char *const opt_names[] = {"adam", "adamw", NULL};
+    int opt = (int)s->train.optimizer;
+    AM_TRY(get_choice(L, root, "", "optimizer", opt_names, &opt));
+    s->train.optimizer = (am_optimizer)opt;
+    static const char *const ema_names[] = {"constant", "cosine", NULL};
+    int ema = (int)s->train.ema;
+    AM_TRY(get_choice(L, root, "", "ema_schedule", ema_names, &ema));
+    s->train.ema = (am_ema_schedule)ema;
     static const char *const norm_names[] = {"compat", "train", "frozen", NULL};
     int norm = (int)s->train.norm;
     AM_TRY(get_choice(L, root, "", "batchnorm", norm_names, &norm));
@@ -589,6 +598,8 @@ void am_cli_settings_print(const am_cli_settings *s, FILE *fp)
             s->train.gamma);
     fprintf(fp, "warmup_epochs = %d\nmin_lr_ratio = %g\nweight_decay = %g\nbatch_size = %d\ncore_limit = %d\n",
             s->train.warmup_epochs, s->train.min_lr_ratio, s->train.weight_decay, s->train.batch_size, s->core_limit);
+    fprintf(fp, "ema_schedule = \"%s\"\noptimizer = \"%s\"\n", s->train.ema == AM_EMA_COSINE ? "cosine" : "constant",
+            s->train.optimizer == AM_OPT_ADAMW ? "adamw" : "adam");
     fprintf(fp, "batchnorm = \"%s\"\nimages_per_forward = %d\nreplicas = %d\ntest_fraction = %g\nseed = %llu\n",
             norm[s->train.norm], s->train.images_per_forward, s->train.replicas, s->train.test_fraction,
             (unsigned long long)s->train.seed);

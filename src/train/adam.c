@@ -1,5 +1,7 @@
 /* Adam exactly as torch.optim.Adam's single-tensor path (PyTorch 1.13): L2 weight decay added to
- * the gradient, bias corrections from the step count, eps added after the corrected sqrt. */
+ * the gradient, bias corrections from the step count, eps added after the corrected sqrt. With
+ * `decoupled`, torch.optim.AdamW: the weights shrink by lr·weight_decay before the Adam update
+ * and the gradient is not touched (Loshchilov & Hutter 2019). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +48,9 @@ void am_adam_step(am_adam *a, am_param *const *params, double lr)
     const double bc1 = 1.0 - pow(a->beta1, (double)a->step), bc2 = 1.0 - pow(a->beta2, (double)a->step);
     const float step_size = (float)(lr / bc1), bc2_sqrt = (float)sqrt(bc2);
     const float b1 = (float)a->beta1, b2 = (float)a->beta2, nb1 = (float)(1.0 - a->beta1),
-                nb2 = (float)(1.0 - a->beta2), eps = (float)a->eps, wd = (float)a->weight_decay;
+                nb2 = (float)(1.0 - a->beta2), eps = (float)a->eps;
+    const float wd = a->decoupled ? 0.0f : (float)a->weight_decay;
+    const float shrink = a->decoupled ? (float)(1.0 - lr * a->weight_decay) : 1.0f;
     for (size_t i = 0; i < a->n; i++) {
         float *p = params[i]->value.data;
         const float *g = params[i]->grad.data;
@@ -54,6 +58,7 @@ void am_adam_step(am_adam *a, am_param *const *params, double lr)
         /* Elementwise: the same result at any thread count. */
 #pragma omp parallel for schedule(static) if (a->size[i] >= AM_PARALLEL_MIN)
         for (int64_t j = 0; j < a->size[i]; j++) {
+            if (shrink != 1.0f) p[j] *= shrink;
             float gj = wd != 0.0f ? g[j] + wd * p[j] : g[j];
             m[j] = m[j] * b1 + nb1 * gj;
             v[j] = v[j] * b2 + nb2 * (gj * gj);

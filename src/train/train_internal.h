@@ -11,6 +11,7 @@ typedef struct am_adam {
     int64_t *size;
     int64_t step;
     double beta1, beta2, eps, weight_decay;
+    int decoupled; /* 1: AdamW (weights shrink by lr·weight_decay, the gradient is left alone) */
 } am_adam;
 
 am_status am_adam_init(am_adam *a, am_param *const *params, size_t n, double beta1, double beta2, double eps,

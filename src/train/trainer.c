@@ -108,6 +108,7 @@ am_status am_trainer_create(am_trainer **out, am_byol *byol, const am_train_sour
         if (am_byol_state(byol, j, &name) == t->params[i]) t->param_names[i++] = name;
     }
     if (st == AM_OK) st = am_adam_init(&t->adam, t->params, t->nparams, s->beta1, s->beta2, s->eps, s->weight_decay);
+    t->adam.decoupled = s->optimizer == AM_OPT_ADAMW;
     if (t->s.replicas == 0) {
         /* Measured (bench/README.md): a network as large as ResNet18 keeps both threads busy inside
          * its layers, and a second replica would add its gradients and activations (+20-39 % memory)
@@ -456,7 +457,13 @@ static am_status train_batch(am_trainer *t, const int64_t *idx, int64_t n, int e
     AM_TRY(reduce(t, ng < t->nrep ? (int)ng : t->nrep, mode));
     am_adam_step(&t->adam, t->params, lr);
     am_byol_params_changed(t->byol);
-    am_byol_update_target(t->byol);
+    double decay = am_byol_get_options(t->byol)->moving_average_decay;
+    if (t->s.ema == AM_EMA_COSINE) {
+        /* t->steps counts the steps done before this one: k runs 0 .. K-1 */
+        double k = (double)t->steps, K = (double)t->s.epochs * (double)steps_per_epoch(t);
+        decay = 1.0 - (1.0 - decay) * (cos(M_PI * k / (K > 1 ? K : 1)) + 1.0) / 2.0;
+    }
+    am_byol_update_target_with(t->byol, decay);
     return AM_OK;
 }
 
