@@ -1,0 +1,79 @@
+/* Classic non-parametric morphology of a source in an image, as astronomers read it (Conselice
+ * 2003; Lotz, Primack & Madau 2004; the definitions of statmorph, Rodriguez-Gomez et al. 2019):
+ * concentration, asymmetry, smoothness, Gini, M20, ellipticity and orientation from second
+ * moments, the radii holding 20/50/80 % of the flux, and a radial profile. Interpretable axes
+ * beside the learned embeddings, and a baseline they must beat.
+ *
+ * The source is segmented above a noise threshold (the noise fitted as for the thumbnails,
+ * am_thumb_noise_fit): the 8-connected region above background + threshold_sigma·σ with the most
+ * flux near the image centre. Every statistic is measured on that region's background-subtracted
+ * pixels, about their flux-weighted centroid (which minimises the total second moment, as M20
+ * wants). x is the column, y the row (FITS order, y up). */
+#ifndef ASTROMORPH_MORPHOLOGY_H
+#define ASTROMORPH_MORPHOLOGY_H
+
+#include <stdint.h>
+
+#include "astromorph/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum { AM_MORPH_PROFILE_BINS = 8 };
+
+/* Flags: why statistics are missing (NaN) or less trustworthy. */
+enum {
+    AM_MORPH_NO_SOURCE = 1,  /* nothing above the threshold: every statistic NaN */
+    AM_MORPH_FEW_PIXELS = 2, /* fewer than min_pixels in the source: every statistic NaN */
+    AM_MORPH_EDGE = 4,       /* the source touches the image border: radii and profile truncated */
+    AM_MORPH_NO_NOISE = 8    /* no noise could be measured (σ = 0): threshold 1e-4 of the peak */
+};
+
+typedef struct am_morph_options {
+    double threshold_sigma; /* 3 */
+    int min_pixels;         /* 5 */
+    double background;      /* NaN (default): fitted; else the image's known background level */
+    double sigma;           /* NaN (default): fitted; else the known noise σ (e.g. a map's RMS) */
+} am_morph_options;
+
+void am_morph_default_options(am_morph_options *o);
+
+typedef struct am_morphology {
+    double concentration;  /* C = 5 log10(r80 / r20) */
+    double asymmetry;      /* A = Σ|I - I180| / Σ|I| over the source, minus the noise's expected share */
+    double smoothness;     /* S = Σ max(I - boxcar(I), 0) / Σ I, boxcar of width ≈ r50 / 2 (odd, >= 3) */
+    double gini;           /* G of the source's pixel values (0 even, 1 all in one pixel) */
+    double m20;            /* log10 of the second moment of the brightest pixels holding 20 % of
+                              the flux over the total second moment */
+    double ellipticity;    /* 1 - b/a from the second moments */
+    double orientation;    /* degrees from +x towards +y of the major axis, in (-90, 90] */
+    double r20, r50, r80;  /* pixels: radii about the centroid holding 20/50/80 % of the source flux */
+    double area;           /* source pixels */
+    double flux;           /* background-subtracted flux of the source, in image units */
+    double xc, yc;         /* centroid (pixels, 0-based) */
+    double sigma;          /* noise σ used for the threshold */
+    /* Mean intensity in annuli with edges at r/r50 = 0, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4 over the
+     * whole image, in units of the source's mean intensity within r50 (scale-free). */
+    double profile[AM_MORPH_PROFILE_BINS];
+    int flags;
+} am_morphology;
+
+/* Measures one h × w plane. Bad input (empty, non-finite everywhere) is an error; a plane
+ * without a usable source is not: its statistics are NaN and flags say why. */
+am_status am_morphology_measure(const float *img, int64_t h, int64_t w, const am_morph_options *o, am_morphology *m);
+
+/* The statistics as a feature vector for comparisons (baseline, hybrid): C, A, S, G, M20,
+ * ellipticity, log10 area, log10 r50, then the profile's bins (AM_MORPH_FEATURES values; NaN
+ * where undefined). The orientation is left out: it is not a property of the shape. */
+enum { AM_MORPH_FEATURES = 8 + AM_MORPH_PROFILE_BINS };
+void am_morphology_features(const am_morphology *m, float *out);
+/* Names of the table columns am_morphology_row writes, in order (NULL-terminated). */
+extern const char *const am_morphology_columns[];
+/* The values of those columns (as many as names, NaN where undefined; flags as a number). */
+int am_morphology_row(const am_morphology *m, double *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,289 @@
+/* Non-parametric morphology of the central source of an image (include/astromorph/morphology.h). */
+#include "astromorph/morphology.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "astromorph/thumbnail.h"
+
+static const double PROFILE_EDGES[AM_MORPH_PROFILE_BINS + 1] = {0, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4};
+
+const char *const am_morphology_columns[] = {
+    "concentration", "asymmetry", "smoothness", "gini", "m20", "ellipticity", "orientation", "r20", "r50", "r80",
+    "area", "flux", "xc", "yc", "profile_0", "profile_1", "profile_2", "profile_3", "profile_4", "profile_5",
+    "profile_6", "profile_7", "morph_flags", NULL};
+
+void am_morph_default_options(am_morph_options *o)
+{
+    o->threshold_sigma = 3.0;
+    o->min_pixels = 5;
+    o->background = NAN;
+    o->sigma = NAN;
+}
+
+int am_morphology_row(const am_morphology *m, double *out)
+{
+    double v[] = {m->concentration, m->asymmetry, m->smoothness, m->gini, m->m20, m->ellipticity, m->orientation,
+                  m->r20, m->r50, m->r80, m->area, m->flux, m->xc, m->yc};
+    int n = (int)(sizeof v / sizeof v[0]);
+    memcpy(out, v, sizeof v);
+    for (int b = 0; b < AM_MORPH_PROFILE_BINS; b++) out[n++] = m->profile[b];
+    out[n++] = m->flags;
+    return n;
+}
+
+void am_morphology_features(const am_morphology *m, float *out)
+{
+    double v[8] = {m->concentration, m->asymmetry, m->smoothness, m->gini, m->m20, m->ellipticity,
+                   m->area > 0 ? log10(m->area) : NAN, m->r50 > 0 ? log10(m->r50) : NAN};
+    for (int i = 0; i < 8; i++) out[i] = (float)v[i];
+    for (int b = 0; b < AM_MORPH_PROFILE_BINS; b++) out[8 + b] = (float)m->profile[b];
+}
+
+static void set_nan(am_morphology *m)
+{
+    double *fields[] = {&m->concentration, &m->asymmetry, &m->smoothness, &m->gini, &m->m20, &m->ellipticity,
+                        &m->orientation, &m->r20, &m->r50, &m->r80, &m->xc, &m->yc};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) *fields[i] = NAN;
+    for (int b = 0; b < AM_MORPH_PROFILE_BINS; b++) m->profile[b] = NAN;
+}
+
+/* Labels the 8-connected regions of mask (1 = above threshold) from 1 up; returns their count
+ * or -1 when out of memory. lab is h·w ints. */
+static int label_regions(const uint8_t *mask, int64_t h, int64_t w, int *lab)
+{
+    int64_t n = h * w, *stack = malloc((size_t)n * sizeof *stack);
+    if (!stack) return -1;
+    memset(lab, 0, (size_t)n * sizeof *lab);
+    int next = 0;
+    for (int64_t p = 0; p < n; p++) {
+        if (!mask[p] || lab[p]) continue;
+        lab[p] = ++next;
+        int64_t top = 0;
+        stack[top++] = p;
+        while (top) {
+            int64_t q = stack[--top], y = q / w, x = q % w;
+            for (int64_t dy = -1; dy <= 1; dy++)
+                for (int64_t dx = -1; dx <= 1; dx++) {
+                    int64_t yy = y + dy, xx = x + dx;
+                    if (yy < 0 || yy >= h || xx < 0 || xx >= w) continue;
+                    int64_t r = yy * w + xx;
+                    if (mask[r] && !lab[r]) lab[r] = next, stack[top++] = r;
+                }
+        }
+    }
+    free(stack);
+    return next;
+}
+
+typedef struct pix {
+    double v, x, y, r;
+} pix;
+
+static int by_value(const void *a, const void *b)
+{
+    double x = ((const pix *)a)->v, y = ((const pix *)b)->v;
+    return (x > y) - (x < y);
+}
+
+static int by_radius(const void *a, const void *b)
+{
+    double x = ((const pix *)a)->r, y = ((const pix *)b)->r;
+    return (x > y) - (x < y);
+}
+
+/* Radius where the curve of growth (pixels sorted by radius) reaches frac of total, linear
+ * between pixel radii. */
+static double radius_at(const pix *p, int64_t n, double total, double frac)
+{
+    double want = frac * total, cum = 0, prev_r = 0, prev_c = 0;
+    for (int64_t i = 0; i < n; i++) {
+        cum += p[i].v;
+        if (cum >= want) {
+            double span = cum - prev_c;
+            return span > 0 ? prev_r + (p[i].r - prev_r) * (want - prev_c) / span : p[i].r;
+        }
+        prev_r = p[i].r, prev_c = cum;
+    }
+    return p[n - 1].r;
+}
+
+/* Bilinear value of plane I at (x, y); 0 outside. */
+static double at(const float *I, int64_t h, int64_t w, double x, double y)
+{
+    if (!(x > -1 && y > -1 && x < (double)w && y < (double)h)) return 0;
+    int64_t x0 = (int64_t)floor(x), y0 = (int64_t)floor(y);
+    double ax = x - (double)x0, ay = y - (double)y0, v = 0;
+    for (int dy = 0; dy < 2; dy++)
+        for (int dx = 0; dx < 2; dx++) {
+            int64_t xx = x0 + dx, yy = y0 + dy;
+            if (xx >= 0 && xx < w && yy >= 0 && yy < h) v += (dx ? ax : 1 - ax) * (dy ? ay : 1 - ay) * I[yy * w + xx];
+        }
+    return v;
+}
+
+am_status am_morphology_measure(const float *img, int64_t h, int64_t w, const am_morph_options *o, am_morphology *m)
+{
+    am_morph_options def;
+    if (!o) am_morph_default_options(&def), o = &def;
+    memset(m, 0, sizeof *m);
+    set_nan(m);
+    if (h < 1 || w < 1) return am_error(AM_ERR_SHAPE, "morphology: empty image");
+    int64_t n = h * w;
+    am_thumb_noise nz = {0};
+    if (isnan(o->background) || isnan(o->sigma)) AM_TRY(am_thumb_noise_fit(img, n, 5.0, &nz));
+    if (!isnan(o->background)) nz.mean = o->background;
+    if (!isnan(o->sigma)) nz.sigma = o->sigma;
+    float *I = malloc((size_t)n * sizeof *I);
+    uint8_t *mask = malloc((size_t)n);
+    int *lab = malloc((size_t)n * sizeof *lab);
+    pix *p = malloc((size_t)n * sizeof *p);
+    float *sm = malloc((size_t)n * sizeof *sm);
+    double *rflux = NULL;
+    if (!I || !mask || !lab || !p || !sm) {
+        free(I), free(mask), free(lab), free(p), free(sm);
+        return am_error(AM_ERR_NOMEM, "morphology: out of memory for %lld pixels", (long long)n);
+    }
+    double peak = 0;
+    for (int64_t i = 0; i < n; i++) {
+        I[i] = isfinite(img[i]) ? (float)(img[i] - nz.mean) : 0.0f;
+        peak = I[i] > peak ? I[i] : peak;
+    }
+    m->sigma = nz.sigma;
+    double thr = o->threshold_sigma * nz.sigma;
+    if (!(nz.sigma > 0)) m->flags |= AM_MORPH_NO_NOISE, thr = 1e-4 * peak;
+    for (int64_t i = 0; i < n; i++) mask[i] = I[i] > thr && I[i] > 0;
+    int nlab = label_regions(mask, h, w, lab);
+    am_status st = nlab < 0 ? am_error(AM_ERR_NOMEM, "morphology: out of memory") : AM_OK;
+    /* the region with the most flux, discounted by its distance from the centre (cutouts are
+     * centred on their target; a bright neighbour near the edge should not win) */
+    int best = 0;
+    if (st == AM_OK && nlab > 0) {
+        double *f = calloc((size_t)nlab + 1, sizeof *f), *sx = calloc((size_t)nlab + 1, sizeof *sx),
+               *sy = calloc((size_t)nlab + 1, sizeof *sy);
+        if (!f || !sx || !sy) st = am_error(AM_ERR_NOMEM, "morphology: out of memory");
+        for (int64_t i = 0; st == AM_OK && i < n; i++)
+            if (lab[i]) f[lab[i]] += I[i], sx[lab[i]] += I[i] * (double)(i % w), sy[lab[i]] += I[i] * (double)(i / w);
+        double top = -1, scale = 0.25 * (double)(h < w ? h : w);
+        for (int k = 1; st == AM_OK && k <= nlab; k++) {
+            double dx = sx[k] / f[k] - 0.5 * (double)(w - 1), dy = sy[k] / f[k] - 0.5 * (double)(h - 1);
+            double score = f[k] / (1 + (dx * dx + dy * dy) / (scale * scale));
+            if (score > top) top = score, best = k;
+        }
+        free(f), free(sx), free(sy);
+    }
+    int64_t np = 0;
+    double F = 0, xc = 0, yc = 0;
+    int edge = 0;
+    for (int64_t i = 0; st == AM_OK && best && i < n; i++)
+        if (lab[i] == best) {
+            double x = (double)(i % w), y = (double)(i / w);
+            p[np++] = (pix){I[i], x, y, 0};
+            F += I[i], xc += I[i] * x, yc += I[i] * y;
+            edge |= x == 0 || y == 0 || x == (double)(w - 1) || y == (double)(h - 1);
+        }
+    m->area = (double)np;
+    m->flux = F;
+    if (st != AM_OK || !best) {
+        if (st == AM_OK) m->flags |= AM_MORPH_NO_SOURCE;
+        goto done;
+    }
+    if (np < o->min_pixels || !(F > 0)) {
+        m->flags |= AM_MORPH_FEW_PIXELS;
+        goto done;
+    }
+    if (edge) m->flags |= AM_MORPH_EDGE;
+    xc /= F, yc /= F;
+    m->xc = xc, m->yc = yc;
+
+    /* second moments: ellipticity and orientation */
+    double mxx = 0, myy = 0, mxy = 0;
+    for (int64_t i = 0; i < np; i++) {
+        double dx = p[i].x - xc, dy = p[i].y - yc;
+        mxx += p[i].v * dx * dx, myy += p[i].v * dy * dy, mxy += p[i].v * dx * dy;
+        p[i].r = sqrt(dx * dx + dy * dy);
+    }
+    mxx /= F, myy /= F, mxy /= F;
+    double mid = 0.5 * (mxx + myy), dif = sqrt(0.25 * (mxx - myy) * (mxx - myy) + mxy * mxy);
+    double l1 = mid + dif, l2 = mid - dif > 0 ? mid - dif : 0;
+    m->ellipticity = l1 > 0 ? 1 - sqrt(l2 / l1) : NAN;
+    m->orientation = 0.5 * atan2(2 * mxy, mxx - myy) * 180.0 / M_PI;
+    if (m->orientation <= -90) m->orientation += 180;
+
+    /* M20: total second moment, and that of the brightest pixels holding 20 % of the flux */
+    double mtot = 0;
+    for (int64_t i = 0; i < np; i++) mtot += p[i].v * p[i].r * p[i].r;
+    qsort(p, (size_t)np, sizeof *p, by_value); /* ascending: Gini's order; M20 walks it from the top */
+    double cum = 0, m20 = 0;
+    for (int64_t i = np - 1; i >= 0 && cum < 0.2 * F; i--) cum += p[i].v, m20 += p[i].v * p[i].r * p[i].r;
+    m->m20 = mtot > 0 && m20 > 0 ? log10(m20 / mtot) : NAN;
+    /* Gini of the pixel values (all positive: above the threshold) */
+    double g = 0;
+    for (int64_t i = 0; i < np; i++) g += (2.0 * (double)(i + 1) - (double)np - 1.0) * p[i].v;
+    m->gini = np > 1 ? g / ((F / (double)np) * (double)np * (double)(np - 1)) : NAN;
+
+    /* curve of growth */
+    qsort(p, (size_t)np, sizeof *p, by_radius);
+    m->r20 = radius_at(p, np, F, 0.2);
+    m->r50 = radius_at(p, np, F, 0.5);
+    m->r80 = radius_at(p, np, F, 0.8);
+    m->concentration = m->r20 > 0 && m->r80 > 0 ? 5 * log10(m->r80 / m->r20) : NAN;
+
+    /* asymmetry about the centroid, over the source; pure noise in both would add 2σ/sqrt(pi)
+     * per pixel on average, which is taken off */
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < np; i++) {
+        double v = p[i].v, r = at(I, h, w, 2 * xc - p[i].x, 2 * yc - p[i].y);
+        num += fabs(v - r), den += fabs(v);
+    }
+    m->asymmetry = den > 0 ? (num - (double)np * 2.0 * nz.sigma / sqrt(M_PI)) / den : NAN;
+
+    /* smoothness: residual from a boxcar of width about r50/2 */
+    int k = (int)floor(0.5 * m->r50);
+    k = k < 3 ? 3 : k | 1;
+    int hk = k / 2;
+    {
+        /* box sums along rows, then columns (zero outside) */
+        for (int64_t y = 0; y < h; y++)
+            for (int64_t x = 0; x < w; x++) {
+                double s = 0;
+                for (int64_t t = x - hk; t <= x + hk; t++)
+                    if (t >= 0 && t < w) s += I[y * w + t];
+                sm[y * w + x] = (float)s;
+            }
+        double snum = 0, sden = 0;
+        for (int64_t i = 0; i < np; i++) {
+            int64_t x = (int64_t)p[i].x, y = (int64_t)p[i].y;
+            double s = 0;
+            for (int64_t t = y - hk; t <= y + hk; t++)
+                if (t >= 0 && t < h) s += sm[t * w + x];
+            double resid = p[i].v - s / (double)(k * k);
+            snum += resid > 0 ? resid : 0, sden += p[i].v;
+        }
+        m->smoothness = sden > 0 ? snum / sden : NAN;
+    }
+
+    /* radial profile over the whole image, in units of the mean intensity within r50 */
+    rflux = calloc(2 * AM_MORPH_PROFILE_BINS, sizeof *rflux);
+    if (!rflux) {
+        st = am_error(AM_ERR_NOMEM, "morphology: out of memory");
+        goto done;
+    }
+    if (m->r50 > 0) {
+        double inner = 0.5 * F / (M_PI * m->r50 * m->r50);
+        for (int64_t i = 0; i < n; i++) {
+            double dx = (double)(i % w) - xc, dy = (double)(i / w) - yc, rr = sqrt(dx * dx + dy * dy) / m->r50;
+            for (int b = 0; b < AM_MORPH_PROFILE_BINS; b++)
+                if (rr >= PROFILE_EDGES[b] && rr < PROFILE_EDGES[b + 1]) {
+                    rflux[b] += I[i], rflux[AM_MORPH_PROFILE_BINS + b] += 1;
+                    break;
+                }
+        }
+        for (int b = 0; b < AM_MORPH_PROFILE_BINS; b++)
+            m->profile[b] = rflux[AM_MORPH_PROFILE_BINS + b] > 0 ? rflux[b] / rflux[AM_MORPH_PROFILE_BINS + b] / inner : NAN;
+    }
+done:
+    free(I), free(mask), free(lab), free(p), free(sm), free(rflux);
+    return st;
+}
