@@ -10,11 +10,12 @@
 #include "astromorph/evaluate.h"
 #include "astromorph/fits.h"
 #include "astromorph/labels.h"
+#include "astromorph/morphology.h"
 #include "cli/analysis_common.h"
 #include "cli/commands.h"
 #include "cli/run_log.h"
 
-enum { OPT_LABELS = AC_OPT_FIRST_FREE, OPT_NO_PIXELS, OPT_PIXEL_SIDE, OPT_FOLDS, OPT_SEED };
+enum { OPT_LABELS = AC_OPT_FIRST_FREE, OPT_NO_PIXELS, OPT_PIXEL_SIDE, OPT_FOLDS, OPT_SEED, OPT_MORPHOLOGY, OPT_HYBRID };
 
 static const int KS[] = {1, 5, 20};
 enum { NK = 3, ND = 2, NV = 3, MAIN_K = 1 /* KS[1] = 5 */ };
@@ -34,6 +35,10 @@ static void usage(FILE *fp)
                 "  --figure FILE        confusion table of 5-NN (cosine, raw) as PNG or PDF\n"
                 "  --no-pixels          skip the raw-pixel baseline (no image files needed)\n"
                 "  --pixel-side N       side of the pixel baseline's images (default 32)\n"
+                "  --morphology         also the classic morphology statistics (C, A, S, Gini, M20,\n"
+                "                       ellipticity, size, radial profile; z-scored) as a baseline\n"
+                "  --hybrid W           also embeddings and statistics side by side, each block\n"
+                "                       z-scored, the statistics weighted W (0..1), the embeddings 1-W\n"
                 "  --folds N            folds of the linear probe (default 5)\n"
                 "  --seed N             the probe's fold assignment (default 42)\n"
                 "%s",
@@ -42,8 +47,9 @@ static void usage(FILE *fp)
 
 typedef struct ev_opts {
     const char *labels;
-    int pixels;
+    int pixels, morphology;
     long side, folds, seed;
+    double hybrid; /* weight of the statistics in the hybrid (0: no hybrid) */
 } ev_opts;
 
 /* One feature set's numbers. */
@@ -123,15 +129,19 @@ static am_status match_rows(const ac_common *c, const am_embeddings *e, const am
     return AM_OK;
 }
 
-/* Raw-pixel features of the matched rows: each image min-max normalised over all its values,
- * then area-averaged to side × side per channel. AM_OK with *x NULL when some image cannot be
- * read (said on stderr): the baseline is then left out. */
-static am_status pixel_features(const ac_common *c, const am_embeddings *e, const int64_t *rows, int64_t m, int side,
-                                float **x, int64_t *dim)
+typedef enum { FEAT_PIXELS, FEAT_MORPHOLOGY } image_feature;
+
+/* Features of the matched rows' images: raw pixels (each image min-max normalised over all its
+ * values, then area-averaged to side × side per channel) or the morphology statistics of the
+ * channels' sum (include/astromorph/morphology.h). AM_OK with *x NULL when some image cannot be
+ * read (said on stderr): that baseline is then left out. */
+static am_status image_features(const ac_common *c, const am_embeddings *e, const int64_t *rows, int64_t m,
+                                image_feature kind, int side, float **x, int64_t *dim)
 {
     *x = NULL, *dim = 0;
     float *out = NULL;
-    int64_t channels = 0;
+    int64_t channels = 0, per = 0;
+    const char *what = kind == FEAT_PIXELS ? "raw-pixel" : "morphology";
     for (int64_t i = 0; i < m; i++) {
         char path[4096];
         am_tensor img = {0};
@@ -139,16 +149,24 @@ static am_status pixel_features(const ac_common *c, const am_embeddings *e, cons
         if (s == AM_OK) s = am_fits_read(path, NULL, &img, NULL);
         if (s == AM_OK && i == 0) {
             channels = img.shape[0];
-            out = malloc((size_t)(m * channels * side * side) * sizeof *out);
-            if (!out) s = am_error(AM_ERR_NOMEM, "out of memory for the pixel baseline");
+            per = kind == FEAT_PIXELS ? channels * side * side : AM_MORPH_FEATURES;
+            out = malloc((size_t)(m * per) * sizeof *out);
+            if (!out) s = am_error(AM_ERR_NOMEM, "out of memory for the %s baseline", what);
         }
-        if (s == AM_OK && img.shape[0] != channels)
+        if (s == AM_OK && kind == FEAT_PIXELS && img.shape[0] != channels)
             s = am_error(AM_ERR_SHAPE, "%s has %lld channel(s), the first image %lld", path, (long long)img.shape[0],
                          (long long)channels);
-        if (s == AM_OK) {
+        if (s == AM_OK && kind == FEAT_PIXELS) {
             am_normalize_minmax(img.data, am_tensor_numel(&img));
-            s = am_resample_area(img.data, img.shape[0], img.shape[1], img.shape[2], out + i * channels * side * side,
-                                 side, side);
+            s = am_resample_area(img.data, img.shape[0], img.shape[1], img.shape[2], out + i * per, side, side);
+        } else if (s == AM_OK) {
+            int64_t hw = img.shape[1] * img.shape[2];
+            for (int64_t k = 1; k < img.shape[0]; k++) /* the channels' sum */
+                for (int64_t j = 0; j < hw; j++) img.data[j] += img.data[k * hw + j];
+            am_morphology mo;
+            s = am_morphology_measure(img.data, img.shape[1], img.shape[2], NULL, &mo);
+            if (s == AM_OK) am_morphology_features(&mo, out + i * per);
+            if (s != AM_OK) s = am_error_prefix(s, "%s", path);
         }
         am_tensor_free(&img);
         if (s == AM_ERR_NOMEM) {
@@ -156,14 +174,29 @@ static am_status pixel_features(const ac_common *c, const am_embeddings *e, cons
             return s;
         }
         if (s != AM_OK) {
-            fprintf(stderr, "astromorph %s: no raw-pixel baseline: %s (try --data-root, or --no-pixels)\n", c->cmd,
-                    am_errmsg());
+            fprintf(stderr, "astromorph %s: no %s baseline: %s (try --data-root)\n", c->cmd, what, am_errmsg());
             free(out);
             return AM_OK;
         }
     }
-    *x = out, *dim = channels * side * side;
+    *x = out, *dim = per;
     return AM_OK;
+}
+
+/* Each column z-scored over the rows (undefined values, NaN, become the mean: 0), then scaled by
+ * weight / sqrt(d) so that a block's share of a distance does not grow with its width. */
+static void zscore_block(const float *x, int64_t m, int64_t d, double weight, float *out, int64_t ld)
+{
+    for (int64_t j = 0; j < d; j++) {
+        double sum = 0, sq = 0;
+        int64_t k = 0;
+        for (int64_t i = 0; i < m; i++)
+            if (isfinite(x[i * d + j])) sum += x[i * d + j], sq += (double)x[i * d + j] * x[i * d + j], k++;
+        double mean = k ? sum / (double)k : 0, var = k ? sq / (double)k - mean * mean : 0;
+        double scale = var > 0 ? weight / sqrt(var * (double)d) : 0;
+        for (int64_t i = 0; i < m; i++)
+            out[i * ld + j] = isfinite(x[i * d + j]) ? (float)((x[i * d + j] - mean) * scale) : 0.0f;
+    }
 }
 
 static am_status score(const float *x, int64_t m, int64_t d, const int32_t *y, int nclass, const ev_opts *o, scores *sc)
@@ -227,9 +260,14 @@ static am_status run(ac_common *c, const ev_opts *o)
     }
     int64_t *row_of = malloc((size_t)L.n * sizeof *row_of), *rows = malloc((size_t)L.n * sizeof *rows), m = 0;
     int32_t *y = malloc((size_t)L.n * sizeof *y);
-    float *x = NULL, *px = NULL;
-    int64_t pdim = 0;
-    scores se = {0}, sp = {0};
+    float *x = NULL;
+    /* the feature sets compared: the embeddings, then the baselines and the hybrid */
+    enum { SET_EMB, SET_PIXELS, SET_MORPH, SET_HYBRID, NSETS };
+    static const char *const set_name[NSETS] = {"embeddings", "pixels", "morphology", "hybrid"};
+    float *fx[NSETS] = {0};
+    int64_t fdim[NSETS] = {0};
+    scores sc[NSETS];
+    memset(sc, 0, sizeof sc);
     int64_t *conf = NULL;
     double *per = NULL;
     if (!row_of || !rows || !y) s = am_error(AM_ERR_NOMEM, "out of memory");
@@ -256,37 +294,67 @@ static am_status run(ac_common *c, const ev_opts *o)
                      names[0]);
     if (s == AM_OK && !(x = malloc((size_t)(m * e.dim) * sizeof *x))) s = am_error(AM_ERR_NOMEM, "out of memory");
     for (int64_t i = 0; s == AM_OK && i < m; i++) memcpy(x + i * e.dim, e.data + rows[i] * e.dim, (size_t)e.dim * sizeof *x);
-    if (s == AM_OK) s = score(x, m, e.dim, y, nclass, o, &se);
-    if (s == AM_OK && o->pixels) s = pixel_features(c, &e, rows, m, (int)o->side, &px, &pdim);
-    if (s == AM_OK && px) s = score(px, m, pdim, y, nclass, o, &sp);
+    if (s == AM_OK) fx[SET_EMB] = x, fdim[SET_EMB] = e.dim, x = NULL;
+    if (s == AM_OK && o->pixels) s = image_features(c, &e, rows, m, FEAT_PIXELS, (int)o->side, &fx[SET_PIXELS], &fdim[SET_PIXELS]);
+    if (s == AM_OK && (o->morphology || o->hybrid > 0))
+        s = image_features(c, &e, rows, m, FEAT_MORPHOLOGY, 0, &fx[SET_MORPH], &fdim[SET_MORPH]);
+    if (s == AM_OK && o->hybrid > 0 && fx[SET_MORPH]) {
+        /* learned features and statistics side by side, each block z-scored and weighted */
+        int64_t d = fdim[SET_EMB] + fdim[SET_MORPH];
+        if (!(fx[SET_HYBRID] = malloc((size_t)(m * d) * sizeof(float)))) s = am_error(AM_ERR_NOMEM, "out of memory");
+        if (s == AM_OK) {
+            zscore_block(fx[SET_EMB], m, fdim[SET_EMB], 1 - o->hybrid, fx[SET_HYBRID], d);
+            zscore_block(fx[SET_MORPH], m, fdim[SET_MORPH], o->hybrid, fx[SET_HYBRID] + fdim[SET_EMB], d);
+            fdim[SET_HYBRID] = d;
+        }
+    }
+    if (s == AM_OK && fx[SET_MORPH]) { /* the statistics' scales differ wildly: compared z-scored */
+        float *z = malloc((size_t)(m * fdim[SET_MORPH]) * sizeof *z);
+        if (!z) s = am_error(AM_ERR_NOMEM, "out of memory");
+        else zscore_block(fx[SET_MORPH], m, fdim[SET_MORPH], 1.0, z, fdim[SET_MORPH]);
+        free(fx[SET_MORPH]);
+        fx[SET_MORPH] = z;
+        if (!o->morphology) free(fx[SET_MORPH]), fx[SET_MORPH] = NULL; /* only wanted inside the hybrid */
+    }
+    for (int k = 0; k < NSETS && s == AM_OK; k++)
+        if (fx[k]) s = score(fx[k], m, fdim[k], y, nclass, o, &sc[k]);
     conf = s == AM_OK ? malloc((size_t)nclass * (size_t)nclass * sizeof *conf) : NULL;
     per = s == AM_OK ? malloc((size_t)nclass * sizeof *per) : NULL;
     if (s == AM_OK && (!conf || !per)) s = am_error(AM_ERR_NOMEM, "out of memory");
     if (s == AM_OK) {
-        double acc = am_eval_accuracy(y, se.pred_main, m, nclass, per, conf);
+        double acc = am_eval_accuracy(y, sc[SET_EMB].pred_main, m, nclass, per, conf);
         int64_t *count = calloc((size_t)nclass, sizeof *count);
         for (int64_t i = 0; count && i < m; i++) count[y[i]]++;
         printf("%lld labelled images of %d classes (", (long long)m, nclass);
         for (int cl = 0; cl < nclass; cl++) printf("%s%s %lld", cl ? ", " : "", names[cl], count ? (long long)count[cl] : 0LL);
         printf("); embeddings: %lld values each, %s\n", (long long)e.dim, c->embeddings);
-        printf("%-30s %10s", "", "embeddings");
-        if (px) printf("   pixels %ldx%ld", o->side, o->side);
+        printf("%-30s", "");
+        for (int k = 0; k < NSETS; k++)
+            if (fx[k]) {
+                char head[32];
+                if (k == SET_PIXELS) snprintf(head, sizeof head, "pixels %ldx%ld", o->side, o->side);
+                else if (k == SET_HYBRID) snprintf(head, sizeof head, "hybrid %.2f", o->hybrid);
+                else snprintf(head, sizeof head, "%s", set_name[k]);
+                printf(" %14s", head);
+            }
         printf("\n");
         for (int kk = 0; kk < NK; kk++)
             for (int di = 0; di < ND; di++)
                 for (int v = 0; v < NV; v++) {
-                    if (isnan(se.knn[kk][di][v])) continue;
+                    if (isnan(sc[SET_EMB].knn[kk][di][v])) continue;
                     char label[64];
                     snprintf(label, sizeof label, "knn k=%-2d %-9s %s", KS[kk], am_eval_distance_name((am_eval_distance)di),
                              am_eval_variant_name((am_eval_variant)v));
-                    printf("%-30s %10.4f", label, se.knn[kk][di][v]);
-                    if (px) printf("   %15.4f", sp.knn[kk][di][v]);
+                    printf("%-30s", label);
+                    for (int k = 0; k < NSETS; k++)
+                        if (fx[k]) printf(" %14.4f", sc[k].knn[kk][di][v]);
                     printf("\n");
                 }
         char probe[64];
         snprintf(probe, sizeof probe, "linear probe (%ld-fold)", o->folds);
-        printf("%-30s %10.4f", probe, se.probe);
-        if (px) printf("   %15.4f", sp.probe);
+        printf("%-30s", probe);
+        for (int k = 0; k < NSETS; k++)
+            if (fx[k]) printf(" %14.4f", sc[k].probe);
         printf("\n\nknn k=5 cosine raw: accuracy %.4f; per class:", acc);
         for (int cl = 0; cl < nclass; cl++) printf("%s %s %.3f", cl ? "," : "", names[cl], per[cl]);
         printf("\nconfusion (rows: true class, columns: predicted, in the order above):\n");
@@ -303,8 +371,8 @@ static am_status run(ac_common *c, const ev_opts *o)
         if ((s = am_atomic_open(&af, c->output, 0)) == AM_OK) {
             fprintf(af.fp, "metric,k,distance,variant,value\n");
             fprintf(af.fp, "labelled,,,,%lld\nclasses,,,,%d\n", (long long)m, nclass);
-            report_rows(af.fp, &se, NULL);
-            if (px) report_rows(af.fp, &sp, "pixels");
+            for (int k = 0; k < NSETS; k++)
+                if (fx[k]) report_rows(af.fp, &sc[k], k == SET_EMB ? NULL : set_name[k]);
             for (int cl = 0; cl < nclass; cl++) {
                 fputs("class_accuracy:", af.fp);
                 am_csv_field_sep(af.fp, names[cl], ',');
@@ -322,12 +390,12 @@ static am_status run(ac_common *c, const ev_opts *o)
     if (s == AM_OK && c->figure) {
         char title[128];
         snprintf(title, sizeof title, "5-NN (cosine) accuracy %.3f on %lld labelled images",
-                 am_eval_accuracy(y, se.pred_main, m, nclass, NULL, NULL), (long long)m);
+                 am_eval_accuracy(y, sc[SET_EMB].pred_main, m, nclass, NULL, NULL), (long long)m);
         s = ac_figure_done(c, am_figure_confusion(c->figure, conf, nclass, names, title));
     }
     free(conf), free(per), free(remap), free(names);
-    free(se.pred_main), free(sp.pred_main);
-    free(x), free(px), free(row_of), free(rows), free(y);
+    for (int k = 0; k < NSETS; k++) free(sc[k].pred_main), free(fx[k]);
+    free(x), free(row_of), free(rows), free(y);
     am_embeddings_free(&e);
     am_labels_free(&L);
     return s;
@@ -342,6 +410,8 @@ static int option(const ac_common *c, void *user, int opt, const char *arg)
     case OPT_PIXEL_SIDE: return ac_parse_int(c, "--pixel-side", arg, 2, 1024, &o->side);
     case OPT_FOLDS: return ac_parse_int(c, "--folds", arg, 2, 100, &o->folds);
     case OPT_SEED: return ac_parse_int(c, "--seed", arg, 0, 2147483647L, &o->seed);
+    case OPT_MORPHOLOGY: o->morphology = 1; return 1;
+    case OPT_HYBRID: return ac_parse_double(c, "--hybrid", arg, 0, 1, &o->hybrid);
     default: return 0;
     }
 }
@@ -353,10 +423,12 @@ int am_cmd_evaluate(int argc, char **argv)
                                          {"pixel-side", required_argument, NULL, OPT_PIXEL_SIDE},
                                          {"folds", required_argument, NULL, OPT_FOLDS},
                                          {"seed", required_argument, NULL, OPT_SEED},
+                                         {"morphology", no_argument, NULL, OPT_MORPHOLOGY},
+                                         {"hybrid", required_argument, NULL, OPT_HYBRID},
                                          {NULL, 0, NULL, 0}};
     static const ac_command cmd = {"evaluate", opts, "", option, usage};
     ac_common c;
-    ev_opts o = {.labels = NULL, .pixels = 1, .side = 32, .folds = 5, .seed = 42};
+    ev_opts o = {.labels = NULL, .pixels = 1, .morphology = 0, .side = 32, .folds = 5, .seed = 42, .hybrid = 0};
     int st = ac_parse(&cmd, &c, &o, argc, argv);
     if (st >= 0) return st;
     if (!o.labels) {

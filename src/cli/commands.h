@@ -13,5 +13,7 @@ int am_cmd_cluster(int argc, char **argv);
 int am_cmd_outliers(int argc, char **argv);
 /* Quality against labels (issue 12). */
 int am_cmd_evaluate(int argc, char **argv);
+/* Classic morphology statistics (issue 20). */
+int am_cmd_morphology(int argc, char **argv);
 
 #endif

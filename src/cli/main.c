@@ -19,6 +19,7 @@ static const command commands[] = {
     {"cluster", NULL, am_cmd_cluster, "k-means clusters of the embeddings"},
     {"outliers", NULL, am_cmd_outliers, "rank images by how unusual their embedding is"},
     {"evaluate", NULL, am_cmd_evaluate, "how well embeddings group labelled images (kNN, linear probe)"},
+    {"morphology", NULL, am_cmd_morphology, "classic morphology statistics (C, A, S, Gini, M20, ...) per image"},
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
 

@@ -290,13 +290,39 @@ static void test_cli(const char *dir)
     unsigned char sig[8] = {0};
     CHECK(fp && fread(sig, 1, 8, fp) == 8 && sig[1] == 'P' && sig[2] == 'N' && sig[3] == 'G', "conf.png is no PNG");
     if (fp) fclose(fp);
+    /* the statistics as a baseline and in a hybrid: rows of their own, accuracies in [0, 1] */
+    st = run(cli, dir, "--embeddings emb.safetensors --labels labels.csv --morphology --hybrid 0.3 -o report.csv");
+    CHECK(st == 0, "--morphology --hybrid: exit %d: %s", st, err_text);
+    double mk = report_value(dir, "knn,5,cosine,morphology,"), hk = report_value(dir, "knn,5,cosine,hybrid,");
+    CHECK(mk >= 0 && mk <= 1 && hk >= 0 && hk <= 1, "morphology %g, hybrid %g", mk, hk);
+    CHECK(strstr(out_text, "hybrid 0.30") != NULL, "hybrid column: %s", out_text);
+    /* `astromorph morphology` on a list of three of the images: a header and three rows */
+    snprintf(p, sizeof p, "%s/three.txt", dir);
+    write_text(p, "img000.fits\nimg001.fits\nimg002.fits\n");
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' morphology three.txt >out.txt 2>err.txt", dir, cli);
+    st = system(cmd);
+    snprintf(p, sizeof p, "%s/out.txt", dir);
+    FILE *mf = fopen(p, "r");
+    int lines = 0, gini_col = 0;
+    char line[2048];
+    while (mf && fgets(line, sizeof line, mf)) {
+        if (!lines) gini_col = strstr(line, ";gini;") != NULL;
+        lines++;
+    }
+    if (mf) fclose(mf);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0 && lines == 4 && gini_col, "morphology: exit %d, %d lines", st, lines);
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' morphology >out.txt 2>err.txt", dir, cli);
+    st = system(cmd);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 2, "morphology without data: exit %d", st);
     /* without the images: a clear warning, the embedding numbers all the same */
     st = run(cli, dir, "--embeddings emb.safetensors --labels labels.csv --data-root /nonexistent -o report.csv");
     CHECK(st == 0 && strstr(err_text, "no raw-pixel baseline") != NULL, "exit %d, stderr %s", st, err_text);
     CHECK(isnan(report_value(dir, "knn,1,euclidean,pixels,")), "pixels row without images");
     /* errors: one line, exit 1 */
+    snprintf(p, sizeof p, "%s/unmatched.csv", dir);
     write_text(p, "path,label\nnothere.fits,a\nnothere2.fits,b\n");
-    snprintf(p, sizeof p, "--embeddings emb.safetensors --labels '%s/conf.png'", dir);
+    snprintf(p, sizeof p, "--embeddings emb.safetensors --labels unmatched.csv");
     st = run(cli, dir, p);
     CHECK(st == 1 && strstr(err_text, "only 0 labelled image(s) found") != NULL, "exit %d: %s", st, err_text);
     st = run(cli, dir, "--embeddings emb.safetensors");
