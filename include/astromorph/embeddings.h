@@ -3,14 +3,17 @@
  *
  * Two file forms:
  *  - safetensors (the native form): tensor "embeddings" F32 [N, D], tensor "labels" I32 [N] when
- *    labels are present; __metadata__ holds "format" = "astromorph.embeddings", "version" = "1",
+ *    labels are present, tensor "statistics" F32 [N, S] when per-image statistics are present
+ *    (their names in __metadata__ "statistics", a JSON array); __metadata__ holds "format" =
+ *    "astromorph.embeddings", "version" = "1",
  *    "model" (when known) and "rows": a JSON array with one object per row
  *    {"object", "ra", "dec", "restfreq", "filepath", "extra"}. When that array is too long for
  *    a safetensors header (over 48 MB, some 300 000 rows), it is stored instead as the bytes of
  *    a U8 tensor "rows_json"; the reader takes either.
  *  - the original package's CSV export (pandas `to_csv(sep=";")`): a header
  *    `;cluster;object;right ascension;declination;rest freq;filepath;emb_dim_0;...;emb_dim_{D-1}`
- *    (the first, unnamed column is the row index), one row per image, fields quoted with `"` only
+ *    (the first, unnamed column is the row index), then the statistics' columns when there are
+ *    any (`nan` where undefined), one row per image, fields quoted with `"` only
  *    when they contain `;`, `"` or a line break. The reader also accepts `index` as the first
  *    column's name and the original's label-only variant (`;cluster_label;emb_dim_0;...`).
  * am_embeddings_load picks the form from the file's content. */
@@ -33,6 +36,11 @@ typedef struct am_embeddings {
     am_meta *meta;   /* n rows */
     int32_t *labels; /* n cluster labels, or NULL when none were computed */
     char *model;     /* name of the model that produced them, or NULL */
+    /* Per-image statistics beside the embeddings (the morphology statistics of inference), or
+     * none: nstats names and n × nstats values (NaN where undefined). */
+    int64_t nstats;
+    char **stat_names;
+    float *stats;
 } am_embeddings;
 
 /* Allocates n rows of dim zeros, metadata "N/A", no labels, no model name. n >= 0, dim >= 1. */
@@ -40,6 +48,10 @@ am_status am_embeddings_alloc(am_embeddings *e, int64_t n, int64_t dim);
 void am_embeddings_free(am_embeddings *e);
 /* Copies n labels in (allocating the label array if needed); labels must be >= 0. */
 am_status am_embeddings_set_labels(am_embeddings *e, const int32_t *labels);
+/* Copies nstats column names and the n × nstats values in (replacing any there were). */
+am_status am_embeddings_set_stats(am_embeddings *e, int64_t nstats, const char *const *names, const float *values);
+/* The column of statistic `name`, or -1. */
+int64_t am_embeddings_stat_index(const am_embeddings *e, const char *name);
 /* Copies the model name in (NULL clears it). */
 am_status am_embeddings_set_model(am_embeddings *e, const char *model);
 

@@ -74,6 +74,17 @@ double am_eval_accuracy(const int32_t *label, const int32_t *pred, int64_t n, in
  * between 1 and min(n - 1, d). n >= 2. */
 am_status am_embedding_spread(const float *x, int64_t n, int64_t d, double *spread, double *erank);
 
+/* Pearson's r of columns a (stride sa) and b (stride sb) over the n rows where both are finite
+ * (*used, may be NULL, says how many); NaN with fewer than 3 such rows or a constant column. */
+double am_pearson(const float *a, int64_t sa, const float *b, int64_t sb, int64_t n, int64_t *used);
+
+/* A table as a heat map (PNG or PDF by extension): rows × cols cells shaded by shade (in [-1, 1];
+ * positive blue, negative red, the diagonal green when green_diagonal) with text (may be NULL)
+ * written in them, names along both axes. */
+am_status am_figure_heatmap(const char *path, const double *shade, const char *const *text, int rows, int cols,
+                            const char *const *row_names, const char *const *col_names, const char *row_title,
+                            const char *col_title, const char *title, int green_diagonal);
+
 /* A confusion-table figure (PNG or PDF by extension): counts and row fractions as a heat map,
  * class names on both axes, the overall accuracy in the title. */
 am_status am_figure_confusion(const char *path, const int64_t *confusion, int nclass, const char *const *names,

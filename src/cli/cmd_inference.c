@@ -15,6 +15,7 @@
 #include "astromorph/embeddings.h"
 #include "astromorph/kmeans.h"
 #include "astromorph/models.h"
+#include "astromorph/morphology.h"
 #include "astromorph/progress.h"
 #include "astromorph/projector.h"
 #include "astromorph/runtime.h"
@@ -122,6 +123,26 @@ static int64_t same_size_run(const model *m, am_dataset *ds, int64_t i, int64_t 
 }
 
 /* Images i..i+k-1 as one k×C×H×W batch, each normalised on its own; metadata into E. */
+/* The morphology statistics of image (the channels' sum) into row of stats (NULL: not wanted). */
+static am_status row_morphology(const am_tensor *image, float *stats, int64_t row, const char *name)
+{
+    if (!stats) return AM_OK;
+    int64_t hw = image->shape[1] * image->shape[2];
+    float *sum = malloc((size_t)hw * sizeof *sum);
+    if (!sum) return am_error(AM_ERR_NOMEM, "out of memory");
+    memcpy(sum, image->data, (size_t)hw * sizeof *sum);
+    for (int64_t c = 1; c < image->shape[0]; c++)
+        for (int64_t j = 0; j < hw; j++) sum[j] += image->data[c * hw + j];
+    am_morphology mo;
+    am_status s = am_morphology_measure(sum, image->shape[1], image->shape[2], NULL, &mo);
+    free(sum);
+    if (s != AM_OK) return am_error_prefix(s, "%s", name);
+    double v[64];
+    int n = am_morphology_row(&mo, v);
+    for (int k = 0; k < n; k++) stats[row * n + k] = (float)v[k];
+    return AM_OK;
+}
+
 static am_status batch_input(model *m, am_dataset *ds, int64_t i, int64_t k, am_embeddings *E, am_tensor *batch)
 {
     memset(batch, 0, sizeof *batch);
@@ -130,7 +151,8 @@ static am_status batch_input(model *m, am_dataset *ds, int64_t i, int64_t k, am_
         am_tensor img, x;
         am_meta meta;
         if ((s = network_input(m, ds, i + j, &img, &meta, &x)) != AM_OK) break;
-        if (x.shape[1] != m->in_channels)
+        s = row_morphology(&img, E->stats, i + j, am_dataset_name(ds, i + j));
+        if (s == AM_OK && x.shape[1] != m->in_channels)
             s = am_error(AM_ERR_SHAPE, "%s: %lld channel(s) x stacksize %d, the model takes %d",
                          am_dataset_name(ds, i + j), (long long)img.shape[0], m->stacksize, m->in_channels);
         if (s == AM_OK && j == 0) s = am_tensor_alloc4(batch, k, x.shape[1], x.shape[2], x.shape[3]);
@@ -170,13 +192,18 @@ static am_status embed_run(am_byol *b, const am_tensor *batch, int64_t k, am_emb
  * are too small to keep all threads busy. Each run's embedding is the same on any thread. */
 enum { RUNS_PER_THREAD = 4 };
 
-static am_status embed_all(model *m, am_dataset *ds, am_embeddings *E)
+static am_status embed_all(model *m, am_dataset *ds, am_embeddings *E, int morphology)
 {
     int64_t n = am_dataset_size(ds);
     am_progress *bar = NULL;
     if (am_progress_create(&bar, "embeddings", n, stderr, AM_PROGRESS_AUTO) != AM_OK) bar = NULL;
     else am_progress_update(bar, 0, NAN);
     am_status s = am_embeddings_alloc(E, n, am_byol_get_options(m->byol)->representation_size);
+    if (s == AM_OK && morphology) {
+        int64_t ncol = 0;
+        while (am_morphology_columns[ncol]) ncol++;
+        s = am_embeddings_set_stats(E, ncol, am_morphology_columns, NULL);
+    }
     const int nthr = am_get_threads() > 0 ? am_get_threads() : 1;
     const int cap = RUNS_PER_THREAD * nthr;
     am_byol **rep = calloc((size_t)nthr, sizeof *rep);
@@ -285,7 +312,7 @@ static am_status infer(am_cli_settings *s)
     if (st == AM_OK && am_dataset_size(ds) < 1) st = am_error(AM_ERR_VALUE, "%s: no usable images", s->datafile);
     if (st == AM_OK) {
         am_log(AM_LOG_INFO, "Calculating embeddings of %lld images...", (long long)am_dataset_size(ds));
-        st = embed_all(&m, ds, &E);
+        st = embed_all(&m, ds, &E, s->morphology);
     }
     model_basename(s->trained_network_name, name, sizeof name);
     if (st == AM_OK) st = am_embeddings_set_model(&E, name);

@@ -1,16 +1,20 @@
 /* `astromorph project`: a 2-D or 3-D map of the embeddings by Barnes–Hut t-SNE or PCA, as CSV
  * coordinates and a figure with thumbnails at their points. */
 #include <getopt.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "astromorph/evaluate.h"
 #include "astromorph/pca.h"
 #include "astromorph/tsne.h"
 #include "cli/analysis_common.h"
 #include "cli/commands.h"
 #include "cli/run_log.h"
 
-enum { OPT_METHOD = AC_OPT_FIRST_FREE, OPT_DIMS, OPT_PERPLEXITY, OPT_SEED, OPT_ITER, OPT_THETA, OPT_THUMBS };
+enum { OPT_METHOD = AC_OPT_FIRST_FREE, OPT_DIMS, OPT_PERPLEXITY, OPT_SEED, OPT_ITER, OPT_THETA, OPT_THUMBS, OPT_CORR,
+       OPT_CORR_FIG };
 
 static void usage(FILE *fp)
 {
@@ -24,6 +28,10 @@ static void usage(FILE *fp)
                 "  --iterations N       t-SNE iterations (default 1000)\n"
                 "  --theta T            Barnes-Hut opening angle (default 0.5; 0 = exact)\n"
                 "  --max-thumbs N       thumbnails per figure panel (default 60)\n"
+                "  --correlations FILE  PCA: the correlation (Pearson r) of each component with each\n"
+                "                       per-image statistic of the embeddings file (the morphology\n"
+                "                       statistics of inference) as CSV; the strongest are printed\n"
+                "  --correlations-figure FILE   the same as a heat map (PNG or PDF)\n"
                 "%s",
             AC_COMMON_HELP);
 }
@@ -31,7 +39,89 @@ static void usage(FILE *fp)
 typedef struct {
     int tsne, dims, max_thumbs;
     am_tsne_opts t;
+    const char *corr, *corr_figure;
 } proj_opts;
+
+/* The statistics worth correlating: all but positions, flags and raw flux (which no shape axis
+ * should be read as). */
+static int correlated(const char *name)
+{
+    return strcmp(name, "xc") && strcmp(name, "yc") && strcmp(name, "morph_flags") && strcmp(name, "flux") &&
+           strcmp(name, "orientation");
+}
+
+/* What "PC1 traces size" means, measured: r of every component with every statistic. */
+static am_status correlations(const proj_opts *po, const am_embeddings *e, const float *y, int ncomp)
+{
+    if (e->nstats == 0) {
+        fprintf(stderr, "astromorph project: the embeddings file has no per-image statistics to correlate with "
+                        "(inference writes them unless morphology = false)\n");
+        return po->corr || po->corr_figure ? am_error(AM_ERR_VALUE, "no statistics in the embeddings file") : AM_OK;
+    }
+    int64_t ns = 0;
+    const char **names = malloc((size_t)e->nstats * sizeof *names);
+    double *r = malloc((size_t)(e->nstats * ncomp) * sizeof *r);
+    char *buf = malloc((size_t)(e->nstats * ncomp) * 8);
+    const char **text = malloc((size_t)(e->nstats * ncomp) * sizeof *text);
+    if (!names || !r || !buf || !text) {
+        free(names), free(r), free(buf), free(text);
+        return am_error(AM_ERR_NOMEM, "out of memory");
+    }
+    for (int64_t k = 0; k < e->nstats; k++) {
+        if (!correlated(e->stat_names[k])) continue;
+        for (int j = 0; j < ncomp; j++) {
+            int64_t cell = ns * ncomp + j;
+            r[cell] = am_pearson(y + j, ncomp, e->stats + k, e->nstats, e->n, NULL);
+            snprintf(buf + cell * 8, 8, isnan(r[cell]) ? "-" : "%+.2f", r[cell]);
+            text[cell] = buf + cell * 8;
+        }
+        names[ns++] = e->stat_names[k];
+    }
+    for (int j = 0; j < ncomp; j++) { /* the three strongest per component */
+        fprintf(stderr, "PC%d correlates with", j + 1);
+        int used[3] = {-1, -1, -1};
+        for (int t = 0; t < 3 && t < ns; t++) {
+            int best = -1;
+            for (int64_t k = 0; k < ns; k++)
+                if (k != used[0] && k != used[1] && isfinite(r[k * ncomp + j]) &&
+                    (best < 0 || fabs(r[k * ncomp + j]) > fabs(r[best * ncomp + j])))
+                    best = (int)k;
+            if (best < 0) break;
+            used[t] = best;
+            fprintf(stderr, "%s %s (r = %+.2f)", t ? "," : "", names[best], r[best * ncomp + j]);
+        }
+        fprintf(stderr, "\n");
+    }
+    am_status s = AM_OK;
+    if (po->corr) {
+        am_atomic_file af;
+        if ((s = am_atomic_open(&af, po->corr, 0)) == AM_OK) {
+            fputs("statistic", af.fp);
+            for (int j = 0; j < ncomp; j++) fprintf(af.fp, ",PC%d", j + 1);
+            fputc('\n', af.fp);
+            for (int64_t k = 0; k < ns; k++) {
+                fputs(names[k], af.fp);
+                for (int j = 0; j < ncomp; j++) fprintf(af.fp, isnan(r[k * ncomp + j]) ? ",nan" : ",%.4f", r[k * ncomp + j]);
+                fputc('\n', af.fp);
+            }
+            if (ferror(af.fp)) {
+                am_atomic_abort(&af);
+                s = am_error(AM_ERR_IO, "%s: write failed", po->corr);
+            } else {
+                s = am_atomic_commit(&af);
+            }
+        }
+    }
+    if (s == AM_OK && po->corr_figure) {
+        const char *pcs[3] = {"PC1", "PC2", "PC3"};
+        char title[128];
+        snprintf(title, sizeof title, "Principal components vs morphology (Pearson r, %lld images)", (long long)e->n);
+        s = am_figure_heatmap(po->corr_figure, r, text, (int)ns, ncomp, names, pcs, "statistic", "component", title, 0);
+        if (s == AM_OK) fprintf(stderr, "figure: %s\n", po->corr_figure);
+    }
+    free(names), free(r), free(buf), free(text);
+    return s;
+}
 
 static am_status run(ac_common *c, const proj_opts *po)
 {
@@ -55,6 +145,7 @@ static am_status run(ac_common *c, const proj_opts *po)
             for (int j = 0; j < ncomp; j++) fprintf(stderr, " PC%d %.2f %%", j + 1, 100 * p.variance_ratio[j]);
             fprintf(stderr, " (of %lld dimensions)\n", (long long)e.dim);
         }
+        if (s == AM_OK && (e.nstats > 0 || po->corr || po->corr_figure)) s = correlations(po, &e, y, ncomp);
     } else if (s == AM_OK) {
         s = am_tsne(e.data, e.n, e.dim, &po->t, y, NULL);
     }
@@ -125,6 +216,8 @@ static int option(const ac_common *c, void *user, int opt, const char *arg)
         if (!ac_parse_int(c, "--max-thumbs", arg, 0, 1000, &v)) return 0;
         po->max_thumbs = (int)v;
         return 1;
+    case OPT_CORR: po->corr = arg; return 1;
+    case OPT_CORR_FIG: po->corr_figure = arg; return 1;
     default: return 0;
     }
 }
@@ -138,6 +231,8 @@ int am_cmd_project(int argc, char **argv)
                                          {"iterations", required_argument, NULL, OPT_ITER},
                                          {"theta", required_argument, NULL, OPT_THETA},
                                          {"max-thumbs", required_argument, NULL, OPT_THUMBS},
+                                         {"correlations", required_argument, NULL, OPT_CORR},
+                                         {"correlations-figure", required_argument, NULL, OPT_CORR_FIG},
                                          {NULL, 0, NULL, 0}};
     static const ac_command cmd = {"project", opts, NULL, option, usage};
     ac_common c;
@@ -145,5 +240,9 @@ int am_cmd_project(int argc, char **argv)
     am_tsne_defaults(&po.t);
     int st = ac_parse(&cmd, &c, &po, argc, argv);
     if (st >= 0) return st;
+    if (po.tsne && (po.corr || po.corr_figure)) {
+        fprintf(stderr, "astromorph project: --correlations needs --method pca (t-SNE axes have no meaning of their own)\n");
+        return 2;
+    }
     return run(&c, &po) == AM_OK ? 0 : am_cli_fail("project");
 }

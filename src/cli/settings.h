@@ -47,6 +47,7 @@ typedef struct am_cli_settings {
     int export_to_csv;
     int n_clusters;           /* k of the k-means labels (10) */
     int sprite;               /* projector sprite on/off (true) */
+    int morphology;           /* inference adds the morphology statistics (true; false in the original's) */
 } am_cli_settings;
 
 /* Reads and checks `path` (may be NULL for inference driven by options alone) for `cmd`, then

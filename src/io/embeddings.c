@@ -3,6 +3,7 @@
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,7 +42,34 @@ void am_embeddings_free(am_embeddings *e)
     am_free(e->data);
     free(e->labels);
     free(e->model);
+    for (int64_t k = 0; e->stat_names && k < e->nstats; k++) free(e->stat_names[k]);
+    free(e->stat_names);
+    free(e->stats);
     memset(e, 0, sizeof *e);
+}
+
+am_status am_embeddings_set_stats(am_embeddings *e, int64_t nstats, const char *const *names, const float *values)
+{
+    for (int64_t k = 0; e->stat_names && k < e->nstats; k++) free(e->stat_names[k]);
+    free(e->stat_names), free(e->stats);
+    e->stat_names = NULL, e->stats = NULL, e->nstats = 0;
+    if (nstats <= 0) return AM_OK;
+    e->stat_names = calloc((size_t)nstats, sizeof *e->stat_names);
+    e->stats = malloc((size_t)(e->n > 0 ? e->n * nstats : 1) * sizeof *e->stats);
+    if (!e->stat_names || !e->stats) return am_error(AM_ERR_NOMEM, "embeddings: out of memory for statistics");
+    e->nstats = nstats;
+    for (int64_t k = 0; k < nstats; k++)
+        if (!(e->stat_names[k] = strdup(names[k]))) return am_error(AM_ERR_NOMEM, "embeddings: out of memory");
+    if (values) memcpy(e->stats, values, (size_t)(e->n * nstats) * sizeof *e->stats);
+    else for (int64_t i = 0; i < e->n * nstats; i++) e->stats[i] = NAN;
+    return AM_OK;
+}
+
+int64_t am_embeddings_stat_index(const am_embeddings *e, const char *name)
+{
+    for (int64_t k = 0; k < e->nstats; k++)
+        if (!strcmp(e->stat_names[k], name)) return k;
+    return -1;
 }
 
 am_status am_embeddings_set_labels(am_embeddings *e, const int32_t *labels)
@@ -99,6 +127,17 @@ am_status am_embeddings_write(const am_embeddings *e, const char *path)
     int64_t shape[2] = {e->n, e->dim};
     if (s == AM_OK) s = am_st_writer_add(w, "embeddings", AM_DT_F32, 2, shape, e->data);
     if (s == AM_OK && e->labels) s = am_st_writer_add(w, "labels", AM_DT_I32, 1, shape, e->labels);
+    char *names = NULL;
+    if (s == AM_OK && e->nstats > 0) {
+        int64_t sshape[2] = {e->n, e->nstats};
+        cJSON *arr = cJSON_CreateArray();
+        for (int64_t k = 0; arr && k < e->nstats; k++) cJSON_AddItemToArray(arr, cJSON_CreateString(e->stat_names[k]));
+        names = arr ? cJSON_PrintUnformatted(arr) : NULL;
+        cJSON_Delete(arr);
+        s = names ? am_st_writer_add(w, "statistics", AM_DT_F32, 2, sshape, e->stats)
+                  : am_error(AM_ERR_NOMEM, "%s: out of memory", path);
+        if (s == AM_OK) s = am_st_writer_meta(w, "statistics", names);
+    }
     if (s == AM_OK) s = am_st_writer_meta(w, "format", EMB_FORMAT);
     if (s == AM_OK) s = am_st_writer_meta(w, "version", EMB_VERSION);
     if (s == AM_OK && e->model) s = am_st_writer_meta(w, "model", e->model);
@@ -109,6 +148,7 @@ am_status am_embeddings_write(const am_embeddings *e, const char *path)
     }
     if (s == AM_OK) s = am_st_writer_write(w, path);
     free(rows);
+    free(names);
     am_st_writer_free(w);
     return s;
 }
@@ -160,6 +200,39 @@ static am_status parse_rows(am_embeddings *e, const char *json, const char *path
         i++;
     }
 done:
+    cJSON_Delete(arr);
+    return s;
+}
+
+/* The optional statistics: tensor [N, S] F32 and its S names. */
+static am_status read_stats(am_embeddings *e, const am_safetensors *st, const char *path)
+{
+    const am_st_entry *t = am_st_find(st, "statistics");
+    const char *names = am_st_meta(st, "statistics");
+    if (!t && !names) return AM_OK;
+    if (!t || !names) return am_error(AM_ERR_FORMAT, "%s: statistics need both the tensor and their names", path);
+    if (t->ndim != 2 || t->shape[0] != e->n || t->shape[1] < 1 || t->shape[1] > 4096)
+        return am_error(AM_ERR_FORMAT, "%s: tensor 'statistics' must be [%lld, S] with 1 <= S <= 4096", path, (long long)e->n);
+    cJSON *arr = cJSON_Parse(names);
+    am_status s = AM_OK;
+    if (!arr || !cJSON_IsArray(arr) || cJSON_GetArraySize(arr) != t->shape[1])
+        s = am_error(AM_ERR_FORMAT, "%s: metadata 'statistics' must be a JSON array of %lld names", path, (long long)t->shape[1]);
+    const char **list = s == AM_OK ? calloc((size_t)t->shape[1], sizeof *list) : NULL;
+    if (s == AM_OK && !list) s = am_error(AM_ERR_NOMEM, "%s: out of memory", path);
+    int64_t k = 0;
+    const cJSON *it;
+    if (s == AM_OK)
+        cJSON_ArrayForEach(it, arr)
+        {
+            if (!cJSON_IsString(it) || !it->valuestring[0] || strlen(it->valuestring) > 64) {
+                s = am_error(AM_ERR_FORMAT, "%s: statistics name %lld is not a string of 1-64 characters", path, (long long)k);
+                break;
+            }
+            list[k++] = it->valuestring;
+        }
+    if (s == AM_OK) s = am_embeddings_set_stats(e, t->shape[1], list, NULL);
+    if (s == AM_OK) s = am_st_copy_f32(st, "statistics", e->stats, e->n * e->nstats);
+    free(list);
     cJSON_Delete(arr);
     return s;
 }
@@ -218,6 +291,7 @@ static am_status read_st(am_embeddings *e, const am_safetensors *st, const char 
         free(text);
         AM_TRY(s);
     }
+    AM_TRY(read_stats(e, st, path));
     return am_embeddings_set_model(e, am_st_meta(st, "model"));
 }
 

@@ -66,6 +66,10 @@ am_status am_embeddings_write_csv(const am_embeddings *e, const char *path)
     FILE *fp = af.fp;
     for (size_t c = 0; c < sizeof meta_cols / sizeof *meta_cols; c++) fprintf(fp, ";%s", meta_cols[c]);
     for (int64_t d = 0; d < e->dim; d++) fprintf(fp, ";emb_dim_%lld", (long long)d);
+    for (int64_t k = 0; k < e->nstats; k++) {
+        fputc(';', fp);
+        am_csv_field(fp, e->stat_names[k]);
+    }
     fputc('\n', fp);
     for (int64_t i = 0; i < e->n; i++) {
         fprintf(fp, "%lld;%d;", (long long)i, e->labels ? e->labels[i] : 0);
@@ -73,6 +77,12 @@ am_status am_embeddings_write_csv(const am_embeddings *e, const char *path)
         for (int64_t d = 0; d < e->dim; d++) {
             fputc(';', fp);
             put_float(fp, e->data[i * e->dim + d]);
+        }
+        for (int64_t k = 0; k < e->nstats; k++) {
+            fputc(';', fp);
+            float v = e->stats[i * e->nstats + k];
+            if (isfinite(v)) put_float(fp, v);
+            else fputs("nan", fp);
         }
         fputc('\n', fp);
     }
@@ -240,7 +250,8 @@ static am_status copy_meta(char *dst, const char *src, const char *path, long li
     return AM_OK;
 }
 
-static am_status read_body(am_embeddings *e, csv_reader *r, const int *col, int64_t emb_first, int64_t dim)
+static am_status read_body(am_embeddings *e, csv_reader *r, const int *col, int64_t emb_first, int64_t dim, size_t nheader,
+                           int64_t nstat, const int *stat_col, char *const *stat_name)
 {
     /* Count records first (a quoted field may hold a line break, so count by parsing). */
     const char *body = r->p;
@@ -258,13 +269,14 @@ static am_status read_body(am_embeddings *e, csv_reader *r, const int *col, int6
         e->labels = calloc((size_t)(n ? n : 1), sizeof(int32_t));
         if (!e->labels) return am_error(AM_ERR_NOMEM, "%s: out of memory", r->path);
     }
-    size_t want = (size_t)(emb_first + dim);
+    if (nstat > 0) AM_TRY(am_embeddings_set_stats(e, nstat, (const char *const *)stat_name, NULL));
+    size_t want = nheader;
     int64_t i = 0;
     for (;;) {
         AM_TRY(next_record(r));
         if (r->nfields == 0) break;
         if (is_blank_record(r)) continue;
-        if (r->nfields < want)
+        if (r->nfields != want)
             return am_error(AM_ERR_FORMAT, "%s:%ld: %zu fields, the header has %zu", r->path, r->line, r->nfields, want);
         char *endp;
         if (col[COL_CLUSTER] >= 0) {
@@ -291,6 +303,13 @@ static am_status read_body(am_embeddings *e, csv_reader *r, const int *col, int6
                 return am_error(AM_ERR_FORMAT, "%s:%ld: emb_dim_%lld value '%s' is not a finite number", r->path, r->line,
                                 (long long)d, v);
             e->data[i * dim + d] = x;
+        }
+        for (int64_t k = 0; k < nstat; k++) {
+            const char *v = r->fields[stat_col[k]];
+            float x = strtof(v, &endp);
+            if (!v[0] || *endp)
+                return am_error(AM_ERR_FORMAT, "%s:%ld: %s value '%s' is not a number", r->path, r->line, stat_name[k], v);
+            e->stats[i * nstat + k] = x;
         }
         i++;
     }
@@ -329,7 +348,22 @@ am_status am_embeddings_read_csv(am_embeddings *e, const char *path)
     int64_t emb_first, dim;
     if (s == AM_OK) s = next_record(&r);
     if (s == AM_OK) s = parse_header(&r, col, &emb_first, &dim);
-    if (s == AM_OK) s = read_body(e, &r, col, emb_first, dim);
+    /* columns after the embedding block that are no metadata: per-image statistics */
+    size_t nheader = r.nfields;
+    int64_t nstat = 0;
+    int *stat_col = s == AM_OK ? malloc((nheader ? nheader : 1) * sizeof *stat_col) : NULL;
+    char **stat_name = s == AM_OK ? calloc(nheader ? nheader : 1, sizeof *stat_name) : NULL;
+    if (s == AM_OK && (!stat_col || !stat_name)) s = am_error(AM_ERR_NOMEM, "%s: out of memory", path);
+    for (size_t f = (size_t)(emb_first + dim); s == AM_OK && f < nheader; f++) {
+        int meta = !strcmp(r.fields[f], "cluster_label");
+        for (size_t c = 0; c < sizeof meta_cols / sizeof *meta_cols; c++) meta |= !strcmp(r.fields[f], meta_cols[c]);
+        if (meta) continue;
+        stat_col[nstat] = (int)f;
+        if (!(stat_name[nstat++] = strdup(r.fields[f]))) s = am_error(AM_ERR_NOMEM, "%s: out of memory", path);
+    }
+    if (s == AM_OK) s = read_body(e, &r, col, emb_first, dim, nheader, nstat, stat_col, stat_name);
+    for (int64_t k = 0; stat_name && k < nstat; k++) free(stat_name[k]);
+    free(stat_name), free(stat_col);
     free(r.fields);
     free(r.buf);
     free(text);

@@ -267,6 +267,10 @@ static void test_cli(const char *dir)
         used += (size_t)snprintf(labels + used, sizeof labels - used, "img%03d.fits,%s\n", i,
                                  i < N ? (const char *[]){"alpha", "beta", "gamma"}[cls] : "");
     }
+    /* a per-image statistic that is the stretched axis x0, which dominates the variance: PC1 */
+    float stat[(N + 1) * 2];
+    for (int i = 0; i <= N; i++) stat[2 * i] = i < N ? x[i * D] : 0, stat[2 * i + 1] = (float)(i % 7);
+    CHECK_OK(am_embeddings_set_stats(&e, 2, (const char *const[]){"size", "noise"}, stat));
     snprintf(p, sizeof p, "%s/emb.safetensors", dir);
     CHECK_OK(am_embeddings_write(&e, p));
     am_embeddings_free(&e);
@@ -296,10 +300,25 @@ static void test_cli(const char *dir)
     double mk = report_value(dir, "knn,5,cosine,morphology,"), hk = report_value(dir, "knn,5,cosine,hybrid,");
     CHECK(mk >= 0 && mk <= 1 && hk >= 0 && hk <= 1, "morphology %g, hybrid %g", mk, hk);
     CHECK(strstr(out_text, "hybrid 0.30") != NULL, "hybrid column: %s", out_text);
+    /* PCA against the statistics: PC1 is the stretched axis, which the statistic "size" is */
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' project --method pca --embeddings emb.safetensors -o pca.csv "
+             "--correlations corr.csv --correlations-figure corr.png >out.txt 2>err.txt", dir, cli);
+    st = system(cmd);
+    snprintf(p, sizeof p, "%s/corr.csv", dir);
+    FILE *cf = fopen(p, "r");
+    char cl[256];
+    double r_size = 0, r_noise = 1;
+    while (cf && fgets(cl, sizeof cl, cf)) {
+        if (!strncmp(cl, "size,", 5)) r_size = atof(cl + 5);
+        if (!strncmp(cl, "noise,", 6)) r_noise = atof(cl + 6);
+    }
+    if (cf) fclose(cf);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0 && fabs(r_size) > 0.99 && fabs(r_noise) < 0.3,
+          "PC1 correlations: size %g, noise %g (exit %d)", r_size, r_noise, st);
     /* `astromorph morphology` on a list of three of the images: a header and three rows */
     snprintf(p, sizeof p, "%s/three.txt", dir);
     write_text(p, "img000.fits\nimg001.fits\nimg002.fits\n");
-    char cmd[2048];
     snprintf(cmd, sizeof cmd, "cd '%s' && '%s' morphology three.txt >out.txt 2>err.txt", dir, cli);
     st = system(cmd);
     snprintf(p, sizeof p, "%s/out.txt", dir);

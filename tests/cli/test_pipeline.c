@@ -14,6 +14,7 @@
 
 #include "astromorph/embeddings.h"
 #include "astromorph/fits.h"
+#include "astromorph/morphology.h"
 #include "astromorph/safetensors.h"
 #include "astromorph/tfevents.h"
 #include "test_util.h"
@@ -238,7 +239,9 @@ static void check_training(char *label, size_t lsize, char *model, size_t msize)
     int batches = count_tag(full, "Batch loss", &records);
     /* 12 images → 9 or 10 for training, batch_size 4 → 3 steps per epoch (tail included) */
     CHECK(batches == 6, "Batch loss per optimizer step: %d", batches);
-    CHECK(records == 1 + 2 + 2 + batches, "records %d", records);
+    int spread = count_tag(full, "Embedding spread", &records), erank = count_tag(full, "Effective rank", &records);
+    CHECK(spread == 2 && erank == 2, "collapse monitors per epoch: %d spread, %d rank", spread, erank);
+    CHECK(records == 1 + 2 + 2 + batches + spread + erank, "records %d", records);
 }
 
 static void check_inference(const char *model)
@@ -272,9 +275,11 @@ static void check_inference(const char *model)
     free(png);
     snprintf(p, sizeof p, "exported/%s.csv", name);
     char *csv = output(p);
+    /* the original's columns, then the morphology statistics (our default) */
     CHECK(csv && strncmp(csv, ";cluster;object;right ascension;declination;rest freq;filepath;emb_dim_0;", 72) == 0 &&
-              strstr(csv, "emb_dim_127\n") && count_lines(csv) == N_IMAGES + 1,
-          "exported CSV in the original's columns");
+              strstr(csv, "emb_dim_127;concentration;asymmetry;") && strstr(csv, ";morph_flags\n") &&
+              count_lines(csv) == N_IMAGES + 1,
+          "exported CSV: the original's columns, then the statistics");
     free(csv);
 
     am_embeddings e = {0}, c = {0};
@@ -308,6 +313,21 @@ static void check_inference(const char *model)
         CHECK(in_range && distinct >= 3, "k-means labels (k = 10): %d distinct", distinct);
         am_test_close("CSV vs embeddings file", c.data, e.data, e.n * e.dim, 1e-5, 1e-6);
         CHECK(strstr(e.meta[5].filepath, "img05.fits") != NULL, "row → file mapping: %s", e.meta[5].filepath);
+        /* the statistics: in both files, the same, and those of the image itself */
+        int64_t gi = am_embeddings_stat_index(&e, "gini");
+        CHECK(gi >= 0 && c.nstats == e.nstats && am_embeddings_stat_index(&c, "gini") == gi, "statistics in both files");
+        if (gi >= 0 && c.nstats == e.nstats) {
+            am_test_close("CSV vs embeddings file statistics", c.stats, e.stats, e.n * e.nstats, 1e-5, 1e-6);
+            am_tensor img;
+            char ip[900];
+            snprintf(ip, sizeof ip, "%s/%s", dir, e.meta[5].filepath);
+            CHECK_OK(am_fits_read(ip, NULL, &img, NULL));
+            am_morphology mo;
+            CHECK_OK(am_morphology_measure(img.data, img.shape[1], img.shape[2], NULL, &mo));
+            CHECK(fabs(e.stats[5 * e.nstats + gi] - mo.gini) < 1e-6, "row 5 Gini %g, the image's %g",
+                  e.stats[5 * e.nstats + gi], mo.gini);
+            am_tensor_free(&img);
+        }
     }
     /* eval mode: an image's embedding does not depend on the other images */
     snprintf(p, sizeof p, "%s/three.txt", dir);
