@@ -30,6 +30,10 @@
 extern "C" {
 #endif
 
+/* Cluster labels read from a file are refused above this (k-means makes at most 100 000 clusters;
+ * the figures count and colour by label, and a label near INT32_MAX would overflow there). */
+#define AM_EMB_MAX_LABEL 1000000
+
 typedef struct am_embeddings {
     int64_t n, dim;
     float *data;     /* n × dim, row-major */

@@ -187,7 +187,12 @@ am_status ac_table_open(ac_table *t, const ac_common *c)
 am_status ac_table_close(ac_table *t, am_status s)
 {
     if (!t->to_file) {
-        fflush(stdout);
+        /* a full disk or a closed pipe shows only at the flush: say so, never exit 0 */
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+            int err = errno;
+            clearerr(stdout);
+            if (s == AM_OK) s = am_error(AM_ERR_IO, "standard output: write failed: %s", strerror(err ? err : EIO));
+        }
         return s;
     }
     if (s == AM_OK && ferror(t->fp)) s = am_error(AM_ERR_IO, "%s: write failed", t->af.path);

@@ -270,7 +270,7 @@ static am_status read_st(am_embeddings *e, const am_safetensors *st, const char 
             } else {
                 memcpy(&v, p + 8 * i, 8);
             }
-            if (v < 0 || v > INT32_MAX)
+            if (v < 0 || v > AM_EMB_MAX_LABEL)
                 return am_error(AM_ERR_FORMAT, "%s: cluster label %lld of row %lld is out of range", path, (long long)v, (long long)i);
             e->labels[i] = (int32_t)v;
         }

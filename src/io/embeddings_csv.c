@@ -283,8 +283,9 @@ static am_status read_body(am_embeddings *e, csv_reader *r, const int *col, int6
             const char *v = r->fields[col[COL_CLUSTER]];
             errno = 0;
             long long lab = strtoll(v, &endp, 10);
-            if (!v[0] || *endp || errno || lab < 0 || lab > INT32_MAX)
-                return am_error(AM_ERR_FORMAT, "%s:%ld: cluster '%s' is not a non-negative integer", r->path, r->line, v);
+            if (!v[0] || *endp || errno || lab < 0 || lab > AM_EMB_MAX_LABEL)
+                return am_error(AM_ERR_FORMAT, "%s:%ld: cluster '%s' is not an integer in 0..%d", r->path, r->line, v,
+                                AM_EMB_MAX_LABEL);
             e->labels[i] = (int32_t)lab;
         }
         am_meta *m = &e->meta[i];

@@ -226,6 +226,22 @@ int main(void)
     CHECK(run("outliers --help") == 0 && strstr(out_text, "lof"), "outliers --help");
     CHECK(run("project --embeddings emb.safetensors --dims 4") == 2 && strstr(err_text, "--dims 4"), "bad dims: %s",
           err_text);
+    /* a table that cannot be written (full disk) is an error with the reason, not exit 0 */
+    char full[1200];
+    snprintf(full, sizeof full, "cd '%s' && '%s' outliers --embeddings emb.safetensors -k 3 >/dev/full 2>err.txt", dir, cli);
+    int fst = system(full);
+    snprintf(path, sizeof path, "%s/err.txt", dir);
+    slurp(path, err_text, sizeof err_text);
+    CHECK(WIFEXITED(fst) && WEXITSTATUS(fst) == 1 && strstr(err_text, "standard output: write failed"),
+          "outliers > /dev/full: exit %d, %s", WEXITSTATUS(fst), err_text);
+    /* a cluster label near INT32_MAX is refused when read (the figures add 1 to labels) */
+    snprintf(path, sizeof path, "%s/biglabel.csv", dir);
+    FILE *bl = fopen(path, "w");
+    fputs(";cluster;object;right ascension;declination;rest freq;filepath;emb_dim_0;emb_dim_1\n"
+          "0;2147483647;a;N/A;N/A;N/A;a.fits;0.5;0.1\n1;0;b;N/A;N/A;N/A;b.fits;0.2;0.3\n", bl);
+    fclose(bl);
+    CHECK(run("project --method pca --embeddings biglabel.csv") == 1 && strstr(err_text, "not an integer in 0..1000000"),
+          "label INT32_MAX: %s", err_text);
 
     am_embeddings_free(&e);
     am_free(x);
