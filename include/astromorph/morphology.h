@@ -63,6 +63,11 @@ typedef struct am_morphology {
  * without a usable source is not: its statistics are NaN and flags say why. */
 am_status am_morphology_measure(const float *img, int64_t h, int64_t w, const am_morph_options *o, am_morphology *m);
 
+/* The same for a C×H×W image: measured on the sum of its channels (the `image` tensor of
+ * include/astromorph/tensor.h, 3-D). */
+struct am_tensor;
+am_status am_morphology_measure_image(const struct am_tensor *image, const am_morph_options *o, am_morphology *m);
+
 /* The statistics as a feature vector for comparisons (baseline, hybrid): C, A, S, G, M20,
  * ellipticity, log10 area, log10 r50, then the profile's bins (AM_MORPH_FEATURES values; NaN
  * where undefined). The orientation is left out: it is not a property of the shape. */

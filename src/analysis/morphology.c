@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "astromorph/tensor.h"
 #include "astromorph/thumbnail.h"
 
 static const double PROFILE_EDGES[AM_MORPH_PROFILE_BINS + 1] = {0, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4};
@@ -286,4 +287,19 @@ am_status am_morphology_measure(const float *img, int64_t h, int64_t w, const am
 done:
     free(I), free(mask), free(lab), free(p), free(sm), free(rflux);
     return st;
+}
+
+am_status am_morphology_measure_image(const am_tensor *image, const am_morph_options *o, am_morphology *m)
+{
+    if (image->ndim != 3) return am_error(AM_ERR_SHAPE, "morphology: image must be C×H×W");
+    int64_t c = image->shape[0], hw = image->shape[1] * image->shape[2];
+    if (c == 1) return am_morphology_measure(image->data, image->shape[1], image->shape[2], o, m);
+    float *sum = malloc((size_t)(hw ? hw : 1) * sizeof *sum);
+    if (!sum) return am_error(AM_ERR_NOMEM, "morphology: out of memory");
+    memcpy(sum, image->data, (size_t)hw * sizeof *sum);
+    for (int64_t k = 1; k < c; k++)
+        for (int64_t j = 0; j < hw; j++) sum[j] += image->data[k * hw + j];
+    am_status s = am_morphology_measure(sum, image->shape[1], image->shape[2], o, m);
+    free(sum);
+    return s;
 }

@@ -9,6 +9,7 @@
 #include "astromorph/augment.h"
 #include "astromorph/evaluate.h"
 #include "astromorph/fits.h"
+#include "astromorph/hybrid.h"
 #include "astromorph/labels.h"
 #include "astromorph/morphology.h"
 #include "cli/analysis_common.h"
@@ -160,11 +161,8 @@ static am_status image_features(const ac_common *c, const am_embeddings *e, cons
             am_normalize_minmax(img.data, am_tensor_numel(&img));
             s = am_resample_area(img.data, img.shape[0], img.shape[1], img.shape[2], out + i * per, side, side);
         } else if (s == AM_OK) {
-            int64_t hw = img.shape[1] * img.shape[2];
-            for (int64_t k = 1; k < img.shape[0]; k++) /* the channels' sum */
-                for (int64_t j = 0; j < hw; j++) img.data[j] += img.data[k * hw + j];
             am_morphology mo;
-            s = am_morphology_measure(img.data, img.shape[1], img.shape[2], NULL, &mo);
+            s = am_morphology_measure_image(&img, NULL, &mo);
             if (s == AM_OK) am_morphology_features(&mo, out + i * per);
             if (s != AM_OK) s = am_error_prefix(s, "%s", path);
         }
@@ -183,20 +181,21 @@ static am_status image_features(const ac_common *c, const am_embeddings *e, cons
     return AM_OK;
 }
 
-/* Each column z-scored over the rows (undefined values, NaN, become the mean: 0), then scaled by
- * weight / sqrt(d) so that a block's share of a distance does not grow with its width. */
-static void zscore_block(const float *x, int64_t m, int64_t d, double weight, float *out, int64_t ld)
+/* Rows as the hybrid embedding makes them (include/astromorph/hybrid.h), fitted on these rows:
+ * learned (m × dl) beside stats (m × ds, may be NULL with ds 0), the statistics weighted w. */
+static am_status hybrid_rows(const float *learned, int64_t m, int64_t dl, const float *stats, int64_t ds, double w,
+                             float **out)
 {
-    for (int64_t j = 0; j < d; j++) {
-        double sum = 0, sq = 0;
-        int64_t k = 0;
-        for (int64_t i = 0; i < m; i++)
-            if (isfinite(x[i * d + j])) sum += x[i * d + j], sq += (double)x[i * d + j] * x[i * d + j], k++;
-        double mean = k ? sum / (double)k : 0, var = k ? sq / (double)k - mean * mean : 0;
-        double scale = var > 0 ? weight / sqrt(var * (double)d) : 0;
-        for (int64_t i = 0; i < m; i++)
-            out[i * ld + j] = isfinite(x[i * d + j]) ? (float)((x[i * d + j] - mean) * scale) : 0.0f;
+    am_hybrid h;
+    AM_TRY(am_hybrid_fit(&h, learned, m, dl, stats, ds, w));
+    *out = malloc((size_t)(m * (dl + ds)) * sizeof **out);
+    if (!*out) {
+        am_hybrid_free(&h);
+        return am_error(AM_ERR_NOMEM, "out of memory");
     }
+    for (int64_t i = 0; i < m; i++) am_hybrid_apply(&h, learned + i * dl, stats ? stats + i * ds : NULL, *out + i * (dl + ds));
+    am_hybrid_free(&h);
+    return AM_OK;
 }
 
 static am_status score(const float *x, int64_t m, int64_t d, const int32_t *y, int nclass, const ev_opts *o, scores *sc)
@@ -300,21 +299,14 @@ static am_status run(ac_common *c, const ev_opts *o)
         s = image_features(c, &e, rows, m, FEAT_MORPHOLOGY, 0, &fx[SET_MORPH], &fdim[SET_MORPH]);
     if (s == AM_OK && o->hybrid > 0 && fx[SET_MORPH]) {
         /* learned features and statistics side by side, each block z-scored and weighted */
-        int64_t d = fdim[SET_EMB] + fdim[SET_MORPH];
-        if (!(fx[SET_HYBRID] = malloc((size_t)(m * d) * sizeof(float)))) s = am_error(AM_ERR_NOMEM, "out of memory");
-        if (s == AM_OK) {
-            zscore_block(fx[SET_EMB], m, fdim[SET_EMB], 1 - o->hybrid, fx[SET_HYBRID], d);
-            zscore_block(fx[SET_MORPH], m, fdim[SET_MORPH], o->hybrid, fx[SET_HYBRID] + fdim[SET_EMB], d);
-            fdim[SET_HYBRID] = d;
-        }
+        s = hybrid_rows(fx[SET_EMB], m, fdim[SET_EMB], fx[SET_MORPH], fdim[SET_MORPH], o->hybrid, &fx[SET_HYBRID]);
+        fdim[SET_HYBRID] = fdim[SET_EMB] + fdim[SET_MORPH];
     }
     if (s == AM_OK && fx[SET_MORPH]) { /* the statistics' scales differ wildly: compared z-scored */
-        float *z = malloc((size_t)(m * fdim[SET_MORPH]) * sizeof *z);
-        if (!z) s = am_error(AM_ERR_NOMEM, "out of memory");
-        else zscore_block(fx[SET_MORPH], m, fdim[SET_MORPH], 1.0, z, fdim[SET_MORPH]);
+        float *z = NULL;
+        if (o->morphology) s = hybrid_rows(fx[SET_MORPH], m, fdim[SET_MORPH], NULL, 0, 0.0, &z);
         free(fx[SET_MORPH]);
-        fx[SET_MORPH] = z;
-        if (!o->morphology) free(fx[SET_MORPH]), fx[SET_MORPH] = NULL; /* only wanted inside the hybrid */
+        fx[SET_MORPH] = z; /* NULL when only wanted inside the hybrid */
     }
     for (int k = 0; k < NSETS && s == AM_OK; k++)
         if (fx[k]) s = score(fx[k], m, fdim[k], y, nclass, o, &sc[k]);

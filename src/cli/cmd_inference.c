@@ -13,6 +13,7 @@
 #include "astromorph/byol.h"
 #include "astromorph/dataset.h"
 #include "astromorph/embeddings.h"
+#include "astromorph/hybrid.h"
 #include "astromorph/kmeans.h"
 #include "astromorph/models.h"
 #include "astromorph/morphology.h"
@@ -30,6 +31,8 @@ typedef struct {
     int in_channels, stacksize;
     int view_size;                    /* 0: images at their own size */
     am_normalization normalization;
+    am_hybrid hybrid;                 /* hybrid.dim 0: the learned embedding alone */
+    float *feats;                     /* n × AM_MORPH_FEATURES while a hybrid is made */
 } model;
 
 static am_status meta_int(const am_safetensors *st, const char *path, const char *key, int *out)
@@ -59,6 +62,9 @@ static am_status load_model(model *m, const char *path)
     if (s == AM_OK && view && strcmp(view, "0") != 0) s = meta_int(&st, path, AM_META_VIEW_SIZE, &m->view_size);
     if (s == AM_OK && norm && am_normalization_parse(norm, &m->normalization) != AM_OK)
         s = am_error(AM_ERR_FORMAT, "%s: metadata '%s' = \"%s\" is not minmax or asinh", path, AM_META_NORMALIZATION, norm);
+    const char *hy = am_st_meta(&st, AM_META_HYBRID);
+    memset(&m->hybrid, 0, sizeof m->hybrid);
+    if (s == AM_OK && hy) s = am_hybrid_from_json(&m->hybrid, hy, path);
     if (s == AM_OK) {
         snprintf(m->network, sizeof m->network, "%s", net);
         snprintf(m->last_layer, sizeof m->last_layer, "%s", layer ? layer : "layer4");
@@ -123,23 +129,18 @@ static int64_t same_size_run(const model *m, am_dataset *ds, int64_t i, int64_t 
 }
 
 /* Images i..i+k-1 as one k×C×H×W batch, each normalised on its own; metadata into E. */
-/* The morphology statistics of image (the channels' sum) into row of stats (NULL: not wanted). */
-static am_status row_morphology(const am_tensor *image, float *stats, int64_t row, const char *name)
+/* The morphology of image (its channels' sum): its table columns into row of stats and its
+ * feature vector into row of feats (either NULL: not wanted). */
+static am_status row_morphology(const am_tensor *image, float *stats, float *feats, int64_t row, const char *name)
 {
-    if (!stats) return AM_OK;
-    int64_t hw = image->shape[1] * image->shape[2];
-    float *sum = malloc((size_t)hw * sizeof *sum);
-    if (!sum) return am_error(AM_ERR_NOMEM, "out of memory");
-    memcpy(sum, image->data, (size_t)hw * sizeof *sum);
-    for (int64_t c = 1; c < image->shape[0]; c++)
-        for (int64_t j = 0; j < hw; j++) sum[j] += image->data[c * hw + j];
+    if (!stats && !feats) return AM_OK;
     am_morphology mo;
-    am_status s = am_morphology_measure(sum, image->shape[1], image->shape[2], NULL, &mo);
-    free(sum);
+    am_status s = am_morphology_measure_image(image, NULL, &mo);
     if (s != AM_OK) return am_error_prefix(s, "%s", name);
     double v[64];
     int n = am_morphology_row(&mo, v);
-    for (int k = 0; k < n; k++) stats[row * n + k] = (float)v[k];
+    for (int k = 0; stats && k < n; k++) stats[row * n + k] = (float)v[k];
+    if (feats) am_morphology_features(&mo, feats + row * AM_MORPH_FEATURES);
     return AM_OK;
 }
 
@@ -151,7 +152,7 @@ static am_status batch_input(model *m, am_dataset *ds, int64_t i, int64_t k, am_
         am_tensor img, x;
         am_meta meta;
         if ((s = network_input(m, ds, i + j, &img, &meta, &x)) != AM_OK) break;
-        s = row_morphology(&img, E->stats, i + j, am_dataset_name(ds, i + j));
+        s = row_morphology(&img, E->stats, m->feats, i + j, am_dataset_name(ds, i + j));
         if (s == AM_OK && x.shape[1] != m->in_channels)
             s = am_error(AM_ERR_SHAPE, "%s: %lld channel(s) x stacksize %d, the model takes %d",
                          am_dataset_name(ds, i + j), (long long)img.shape[0], m->stacksize, m->in_channels);
@@ -204,6 +205,13 @@ static am_status embed_all(model *m, am_dataset *ds, am_embeddings *E, int morph
         while (am_morphology_columns[ncol]) ncol++;
         s = am_embeddings_set_stats(E, ncol, am_morphology_columns, NULL);
     }
+    if (s == AM_OK && m->hybrid.dim) {
+        if (m->hybrid.dim != E->dim || m->hybrid.nstat != AM_MORPH_FEATURES)
+            s = am_error(AM_ERR_FORMAT, "the model's hybrid fit is for %lld + %lld values, the network gives %lld + %d",
+                         (long long)m->hybrid.dim, (long long)m->hybrid.nstat, (long long)E->dim, AM_MORPH_FEATURES);
+        else if (!(m->feats = malloc((size_t)(n ? n : 1) * AM_MORPH_FEATURES * sizeof *m->feats)))
+            s = am_error(AM_ERR_NOMEM, "inference: out of memory");
+    }
     const int nthr = am_get_threads() > 0 ? am_get_threads() : 1;
     const int cap = RUNS_PER_THREAD * nthr;
     am_byol **rep = calloc((size_t)nthr, sizeof *rep);
@@ -242,6 +250,16 @@ static am_status embed_all(model *m, am_dataset *ds, am_embeddings *E, int morph
     for (int r = 1; r < nrep; r++) am_byol_free(rep[r]);
     free(rep), free(batch), free(start), free(len), free(rs), free(msg);
     am_progress_finish(bar);
+    if (s == AM_OK && m->feats) { /* the learned embedding beside the statistics, as fitted in training */
+        int64_t d = m->hybrid.dim + m->hybrid.nstat;
+        float *h = am_malloc((size_t)(n ? n * d : 1) * sizeof *h);
+        if (!h) s = am_error(AM_ERR_NOMEM, "inference: out of memory");
+        for (int64_t i = 0; h && i < n; i++)
+            am_hybrid_apply(&m->hybrid, E->data + i * E->dim, m->feats + i * AM_MORPH_FEATURES, h + i * d);
+        if (h) am_free(E->data), E->data = h, E->dim = d;
+    }
+    free(m->feats);
+    m->feats = NULL;
     return s;
 }
 
@@ -351,6 +369,7 @@ static am_status infer(am_cli_settings *s)
     am_embeddings_free(&E);
     am_dataset_free(ds);
     am_byol_free(m.byol);
+    am_hybrid_free(&m.hybrid);
     return st;
 }
 

@@ -14,6 +14,8 @@
 #include "astromorph/byol.h"
 #include "astromorph/dataset.h"
 #include "astromorph/evaluate.h"
+#include "astromorph/hybrid.h"
+#include "astromorph/morphology.h"
 #include "astromorph/models.h"
 #include "astromorph/progress.h"
 #include "astromorph/runtime.h"
@@ -109,6 +111,54 @@ static void on_split(void *user, const int64_t *train_idx, int64_t ntrain, const
  * MONITOR_MAX) test images, as inference would compute them. BYOL's failure is a collapse of
  * every image onto one point, which the losses alone do not show. */
 
+/* Image i as inference will see it: its embedding (eval mode; the caller sets the mode) into
+ * emb, and when feats is not NULL its morphology feature vector. */
+static am_status embed_image(run *r, int64_t i, float *emb, float *feats)
+{
+    am_tensor img = {0}, x = {0}, e = {0};
+    am_status s = am_dataset_get(r->ds, i, &img, NULL);
+    if (s == AM_OK && feats) {
+        am_morphology mo;
+        s = am_morphology_measure_image(&img, NULL, &mo);
+        if (s == AM_OK) am_morphology_features(&mo, feats);
+    }
+    if (s == AM_OK) s = am_network_input(&img, r->s->stacksize, r->s->augment.normalization, r->s->augment.view_size, &x);
+    if (s == AM_OK) s = am_byol_embed(r->byol, &x, &e);
+    if (s == AM_OK) memcpy(emb, e.data, (size_t)e.shape[1] * sizeof *emb);
+    if (s != AM_OK) s = am_error_prefix(s, "%s", am_dataset_name(r->ds, i));
+    am_tensor_free(&img), am_tensor_free(&x), am_tensor_free(&e);
+    return s;
+}
+
+/* The hybrid embedding's fit (include/astromorph/hybrid.h) over every image of the set, as a
+ * JSON text for the model file. */
+static am_status fit_hybrid(run *r, char **json)
+{
+    int64_t n = am_dataset_size(r->ds);
+    int dim = am_byol_get_options(r->byol)->representation_size;
+    float *e = malloc((size_t)(n * dim) * sizeof *e), *f = malloc((size_t)(n * AM_MORPH_FEATURES) * sizeof *f);
+    am_status s = e && f ? AM_OK : am_error(AM_ERR_NOMEM, "hybrid: out of memory");
+    am_mode was = am_byol_mode(r->byol);
+    am_byol_set_mode(r->byol, AM_MODE_EVAL);
+    am_progress *bar = NULL;
+    if (s == AM_OK && am_progress_create(&bar, "hybrid fit", n, stderr, AM_PROGRESS_AUTO) != AM_OK) bar = NULL;
+    for (int64_t i = 0; i < n && s == AM_OK; i++) {
+        s = embed_image(r, i, e + i * dim, f + i * AM_MORPH_FEATURES);
+        if (bar && (i % 16 == 15 || i == n - 1)) am_progress_update(bar, i + 1, NAN);
+    }
+    am_progress_finish(bar);
+    am_byol_set_mode(r->byol, was);
+    am_hybrid h;
+    if (s == AM_OK) s = am_hybrid_fit(&h, e, n, dim, f, AM_MORPH_FEATURES, r->s->hybrid_weight);
+    if (s == AM_OK) {
+        *json = am_hybrid_to_json(&h);
+        if (!*json) s = am_error(AM_ERR_NOMEM, "hybrid: out of memory");
+        am_hybrid_free(&h);
+    }
+    free(e), free(f);
+    return s;
+}
+
 static void monitor(run *r, int epoch)
 {
     if (!r->byol || r->nmonitor < 2) return;
@@ -117,14 +167,7 @@ static void monitor(run *r, int epoch)
     am_mode was = am_byol_mode(r->byol);
     am_byol_set_mode(r->byol, AM_MODE_EVAL);
     am_status s = e ? AM_OK : am_error(AM_ERR_NOMEM, "out of memory");
-    for (int64_t k = 0; k < r->nmonitor && s == AM_OK; k++) {
-        am_tensor img = {0}, x = {0}, emb = {0};
-        s = am_dataset_get(r->ds, r->monitor_idx[k], &img, NULL);
-        if (s == AM_OK) s = am_network_input(&img, r->s->stacksize, r->s->augment.normalization, r->s->augment.view_size, &x);
-        if (s == AM_OK) s = am_byol_embed(r->byol, &x, &emb);
-        if (s == AM_OK) memcpy(e + k * dim, emb.data, (size_t)dim * sizeof *e);
-        am_tensor_free(&img), am_tensor_free(&x), am_tensor_free(&emb);
-    }
+    for (int64_t k = 0; k < r->nmonitor && s == AM_OK; k++) s = embed_image(r, r->monitor_idx[k], e + k * dim, NULL);
     am_byol_set_mode(r->byol, was);
     double spread = NAN, erank = NAN;
     if (s == AM_OK) s = am_embedding_spread(e, r->nmonitor, dim, &spread, &erank);
@@ -367,13 +410,21 @@ static am_status train(am_cli_settings *s, const char *resume_from, int check_on
         snprintf(channels, sizeof channels, "%d", spec.in_channels);
         snprintf(stack, sizeof stack, "%d", s->stacksize);
         snprintf(view, sizeof view, "%d", s->augment.view_size);
+        char *hybrid = NULL;
+        if (s->hybrid_weight > 0) {
+            am_log(AM_LOG_INFO, "Fitting the hybrid embedding (statistics weight %g) on %lld images...", s->hybrid_weight,
+                   (long long)n);
+            if ((st = fit_hybrid(&r, &hybrid)) != AM_OK) goto done;
+        }
         /* what inference needs to see images as training did */
-        const char *keys[] = {AM_META_NETWORK, AM_META_LAST_LAYER, AM_META_CHANNELS,     AM_META_STACKSIZE,
-                              AM_META_NAN_POLICY, AM_META_VIEW_SIZE, AM_META_NORMALIZATION};
+        const char *keys[] = {AM_META_NETWORK,    AM_META_LAST_LAYER, AM_META_CHANNELS,      AM_META_STACKSIZE,
+                              AM_META_NAN_POLICY, AM_META_VIEW_SIZE,  AM_META_NORMALIZATION, AM_META_HYBRID};
         const char *vals[] = {s->network_name, s->last_layer, channels, stack,
                               am_nan_policy_name(s->data.fits.nan_policy), view,
-                              am_normalization_name(s->augment.normalization)};
-        if ((st = am_byol_save(byol, model_path, keys, vals, 7)) != AM_OK) goto done;
+                              am_normalization_name(s->augment.normalization), hybrid};
+        st = am_byol_save(byol, model_path, keys, vals, hybrid ? 8 : 7);
+        free(hybrid);
+        if (st != AM_OK) goto done;
     }
     am_log(AM_LOG_INFO, "Model saved to %s", model_path);
     am_log(AM_LOG_INFO, "Training took %.1f s", difftime(time(NULL), started));

@@ -15,6 +15,7 @@
 #define AM_META_NAN_POLICY "nan_policy"
 #define AM_META_VIEW_SIZE "view_size"         /* 0 or absent: images at their own size */
 #define AM_META_NORMALIZATION "normalization" /* absent: "minmax" */
+#define AM_META_HYBRID "hybrid"               /* absent: the learned embedding alone (hybrid.h, JSON) */
 
 /* "YYYYmmdd_HHMM" of now, local time (the original's start_time). */
 void am_cli_time_label(char out[16]);

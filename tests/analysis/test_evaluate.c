@@ -12,6 +12,7 @@
 #include "astromorph/embeddings.h"
 #include "astromorph/evaluate.h"
 #include "astromorph/fits.h"
+#include "astromorph/hybrid.h"
 #include "astromorph/labels.h"
 #include "test_util.h"
 
@@ -167,6 +168,41 @@ static void test_spread(void)
     CHECK(fabs(erank - (M - 1)) < 1e-6, "effective rank of the basis %.6f, want %d", erank, M - 1);
     CHECK_OK(am_embedding_spread(same, 4, 3, &spread, &erank));
     CHECK(spread == 0 && erank == 1, "collapsed rows: spread %g, rank %g", spread, erank);
+}
+
+/* The hybrid: each block's share of a squared distance is its weight (whatever its width), NaN
+ * statistics sit at the mean, and the fit survives its JSON form bit for bit. */
+static void test_hybrid(void)
+{
+    enum { M = 50, DL = 6, DS = 3 };
+    float l[M * DL], st[M * DS], out[DL + DS], back[DL + DS];
+    am_rng r;
+    am_rng_init(&r, 11, 0);
+    for (int i = 0; i < M * DL; i++) l[i] = (float)(5 + 3 * am_rng_normal(&r));
+    for (int i = 0; i < M * DS; i++) st[i] = (float)(100 * am_rng_normal(&r));
+    am_hybrid h, g;
+    CHECK_OK(am_hybrid_fit(&h, l, M, DL, st, DS, 0.25));
+    /* mean over rows of the squared norm of each block = its weight squared */
+    double el = 0, es = 0;
+    for (int i = 0; i < M; i++) {
+        am_hybrid_apply(&h, l + i * DL, st + i * DS, out);
+        for (int j = 0; j < DL; j++) el += (double)out[j] * out[j] / M;
+        for (int j = 0; j < DS; j++) es += (double)out[DL + j] * out[DL + j] / M;
+    }
+    CHECK(fabs(el - 0.75 * 0.75) < 1e-5 && fabs(es - 0.25 * 0.25) < 1e-5, "block shares %.6f %.6f", el, es);
+    float nan_row[DS] = {NAN, NAN, NAN};
+    am_hybrid_apply(&h, l, nan_row, out);
+    CHECK(out[DL] == 0 && out[DL + 2] == 0, "undefined statistics at the mean");
+    char *json = am_hybrid_to_json(&h);
+    CHECK(json != NULL, "to json");
+    CHECK_OK(am_hybrid_from_json(&g, json, "test"));
+    am_hybrid_apply(&h, l + 7 * DL, st + 7 * DS, out);
+    am_hybrid_apply(&g, l + 7 * DL, st + 7 * DS, back);
+    CHECK(g.dim == DL && g.nstat == DS && g.weight == 0.25 && memcmp(out, back, sizeof out) == 0, "JSON round trip");
+    CHECK_FAILS(am_hybrid_from_json(&g, "{\"weight\":0.5,\"dim\":2,\"nstat\":1,\"mean\":[1],\"scale\":[1]}", "m.st"),
+                AM_ERR_FORMAT, "m.st: metadata 'hybrid' has 1 means for 3 columns");
+    free(json);
+    am_hybrid_free(&h), am_hybrid_free(&g);
 }
 
 static void write_text(const char *path, const char *text)
@@ -355,6 +391,7 @@ int main(void)
     test_probe_cv();
     test_resample();
     test_spread();
+    test_hybrid();
     const char *dir = am_test_tmpdir();
     test_labels(dir);
     test_cli(dir);
