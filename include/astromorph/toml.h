@@ -44,6 +44,7 @@ struct am_toml_value {
     char **keys;
     size_t *key_lens;
     unsigned flags; /* the reader's bookkeeping (how a table was defined); not for callers */
+    size_t *index, index_cap; /* the reader's hash index of a large table's keys; not for callers */
 };
 
 /* Parses a document held in memory; `name` is used in messages ("name:line:col: ..."). On

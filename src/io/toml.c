@@ -21,6 +21,11 @@ enum {
 
 enum { MAX_DEPTH = 256 };
 
+typedef struct col_cache {
+    size_t line, at;
+    int col;
+} col_cache;
+
 typedef struct {
     const char *name;
     const unsigned char *s;
@@ -28,6 +33,10 @@ typedef struct {
     size_t *lines; /* byte offset of each line start */
     size_t nlines;
     am_toml_value *root, *cur;
+    /* The last position linecol counted up to: values come in document order, so the next one
+     * on the same line continues from here instead of from the line start (linear, not
+     * quadratic, in a long line). */
+    col_cache *last;
 } parser;
 
 typedef struct {
@@ -54,8 +63,11 @@ static void linecol(const parser *p, size_t at, int *line, int *col)
         else hi = mid;
     }
     int c = 1;
-    for (size_t i = p->lines[lo]; i < at && i < p->len; i++)
+    size_t from = p->lines[lo];
+    if (p->last && p->last->line == lo && p->last->at <= at && p->last->at >= from) from = p->last->at, c = p->last->col;
+    for (size_t i = from; i < at && i < p->len; i++)
         if ((p->s[i] & 0xC0) != 0x80) c++; /* count characters, not UTF-8 continuation bytes */
+    if (p->last) p->last->line = lo, p->last->at = at, p->last->col = c;
     *line = (int)lo + 1;
     *col = c;
 }
@@ -147,12 +159,57 @@ void am_toml_free(am_toml_value *v)
     free(v->items);
     free(v->keys);
     free(v->key_lens);
+    free(v->index);
     free(v->str);
     free(v);
 }
 
+/* Tables of more than INDEX_MIN keys get an open-addressing hash index (slots hold key index + 1,
+ * 0 empty, at most half full), so a document of n keys reads in O(n), not O(n^2). */
+enum { INDEX_MIN = 16 };
+
+static uint64_t key_hash(const char *key, size_t len)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)key[i]) * 1099511628211ULL;
+    return h;
+}
+
+static void index_put(am_toml_value *t, size_t i)
+{
+    size_t mask = t->index_cap - 1, slot = (size_t)key_hash(t->keys[i], t->key_lens[i]) & mask;
+    while (t->index[slot]) slot = (slot + 1) & mask;
+    t->index[slot] = i + 1;
+}
+
+/* After key n-1 was added: keeps the index (made, grown) when the table is large. */
+static am_status index_update(am_toml_value *t)
+{
+    if (t->n <= INDEX_MIN) return AM_OK;
+    if (t->index && 2 * t->n <= t->index_cap) {
+        index_put(t, t->n - 1);
+        return AM_OK;
+    }
+    size_t cap = 64;
+    while (cap < 4 * t->n) cap *= 2;
+    size_t *idx = calloc(cap, sizeof *idx);
+    if (!idx) return AM_ERR_NOMEM;
+    free(t->index);
+    t->index = idx, t->index_cap = cap;
+    for (size_t i = 0; i < t->n; i++) index_put(t, i);
+    return AM_OK;
+}
+
 static am_toml_value *find(const am_toml_value *t, const char *key, size_t len)
 {
+    if (t->index) {
+        size_t mask = t->index_cap - 1, slot = (size_t)key_hash(key, len) & mask;
+        for (; t->index[slot]; slot = (slot + 1) & mask) {
+            size_t i = t->index[slot] - 1;
+            if (t->key_lens[i] == len && memcmp(t->keys[i], key, len) == 0) return t->items[i];
+        }
+        return NULL;
+    }
     for (size_t i = 0; i < t->n; i++)
         if (t->key_lens[i] == len && memcmp(t->keys[i], key, len) == 0) return t->items[i];
     return NULL;
@@ -191,7 +248,7 @@ static am_status table_add(am_toml_value *t, const keypart *k, am_toml_value *v)
     t->keys[t->n] = key;
     t->key_lens[t->n] = k->len;
     t->items[t->n++] = v;
-    return AM_OK;
+    return index_update(t) == AM_OK ? AM_OK : nomem();
 }
 
 static am_status array_add(am_toml_value *a, am_toml_value *v)
@@ -1010,6 +1067,8 @@ am_status am_toml_parse(const char *text, size_t len, const char *name, am_toml_
 {
     *root = NULL;
     parser p = {.name = name ? name : "<toml>", .s = (const unsigned char *)text, .len = len};
+    col_cache last = {0, 0, 1};
+    p.last = &last;
     am_status s = index_lines(&p);
     if (s != AM_OK) return s;
     if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) p.pos = 3; /* a byte-order mark may open the file */
