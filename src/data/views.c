@@ -7,10 +7,30 @@
 
 #include "astromorph/augment.h"
 
-static int cmp_float(const void *a, const void *b)
+/* The k-th smallest of v[0..n) (v is reordered): Hoare's selection, O(n) on average; the
+ * median of three as pivot keeps sorted input fast. */
+static float select_kth(float *v, int64_t n, int64_t k)
 {
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
+    int64_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        float a = v[lo], b = v[mid], c = v[hi];
+        float pivot = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
+        int64_t i = lo, j = hi;
+        while (i <= j) {
+            while (v[i] < pivot) i++;
+            while (v[j] > pivot) j--;
+            if (i <= j) {
+                float t = v[i];
+                v[i] = v[j], v[j] = t;
+                i++, j--;
+            }
+        }
+        if (k <= j) hi = j;
+        else if (k >= i) lo = i;
+        else return v[k];
+    }
+    return v[k];
 }
 
 int am_normalize_asinh(float *x, int64_t n)
@@ -28,11 +48,10 @@ int am_normalize_asinh(float *x, int64_t n)
         }
         v[j++] = x[i];
     }
-    qsort(v, (size_t)m, sizeof *v, cmp_float);
     /* Most pixels are sky: the median is the background level, which becomes 0. The top is the
      * 99.9th percentile, so a few hot pixels or a saturated core do not squash everything else. */
-    double lo = v[m / 2], hi = v[(int64_t)(0.999 * (double)(m - 1))];
-    if (!(hi > lo)) hi = v[m - 1];
+    double lo = select_kth(v, m, m / 2), hi = select_kth(v, m, (int64_t)(0.999 * (double)(m - 1)));
+    if (!(hi > lo)) hi = select_kth(v, m, m - 1);
     free(v);
     if (!(hi > lo) || !isfinite(lo) || !isfinite(hi)) return am_normalize_minmax(x, n);
     double scale = 1.0 / (hi - lo), norm = 1.0 / asinh(AM_ASINH_SOFTENING);
