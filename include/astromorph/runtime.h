@@ -33,6 +33,21 @@ typedef struct am_atomic_file {
 am_status am_atomic_open(am_atomic_file *af, const char *path, int binary);
 am_status am_atomic_commit(am_atomic_file *af); /* flush, fsync, close, rename */
 void am_atomic_abort(am_atomic_file *af);       /* close and remove the temporary */
+/* How many atomic files this process has open now (async-signal-safe: a signal handler asks it
+ * before ending the program in the middle of a write). */
+int am_atomic_pending(void);
+/* Removes dir's temporaries (*.tmp.<pid>) left by processes that no longer run; returns how
+ * many were removed. */
+int am_atomic_clean_stale(const char *dir);
+
+/* An exclusive lock on `path` (created, holding this process's id) for as long as the process
+ * runs or until am_lock_release; AM_ERR_BUSY-like AM_ERR_IO naming the holder's process id when
+ * another process holds it. */
+typedef struct am_lock {
+    int fd;
+} am_lock;
+am_status am_lock_take(am_lock *l, const char *path, const char *what);
+void am_lock_release(am_lock *l);
 
 /* mkdir -p. */
 am_status am_mkdirs(const char *path);

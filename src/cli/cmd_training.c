@@ -28,6 +28,9 @@
 #define SAVEDIR "saved_models"
 enum { LABEL_LEN = 24, MONITOR_MAX = 256 };
 
+/* The run's lock, held until the program ends (released by the kernel with the process). */
+static am_lock run_lock = {-1};
+
 typedef struct {
     const am_cli_settings *s;
     am_dataset *ds;
@@ -309,9 +312,18 @@ static am_status train(am_cli_settings *s, const char *resume_from, int check_on
         unique_label(label);
     }
     if (!check_only) {
+        /* one process per run: a second one (a resume while the first still trains) would mix
+         * its log, events and checkpoints into the first one's */
+        char lockpath[96], what[64];
+        AM_TRY(am_mkdirs(SAVEDIR));
+        snprintf(lockpath, sizeof lockpath, SAVEDIR "/.run_%s.lock", label);
+        snprintf(what, sizeof what, "training run %s", label);
+        if (run_lock.fd < 0) AM_TRY(am_lock_take(&run_lock, lockpath, what));
+        int stale = am_atomic_clean_stale(SAVEDIR);
         char logpath[64];
         snprintf(logpath, sizeof logpath, "logs/%s.log", label);
         AM_TRY(am_cli_log_open(logpath));
+        if (stale) am_log(AM_LOG_INFO, "removed %d temporary file(s) left in %s/ by processes that ended", stale, SAVEDIR);
     } else {
         am_cli_log_close(); /* a check writes no log file, but says what it found */
     }

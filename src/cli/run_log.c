@@ -3,6 +3,7 @@
 #include "cli/run_log.h"
 
 #include <signal.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <string.h>
 #include <time.h>
@@ -64,8 +65,23 @@ FILE *am_cli_log_file(void) { return log_fp; }
 
 static void on_sigint(int sig)
 {
-    am_cli_interrupted = 1;
-    signal(sig, SIG_DFL); /* a second Ctrl-C stops at once */
+    if (!am_cli_interrupted) {
+        am_cli_interrupted = 1; /* the run stops at the next image and saves a checkpoint */
+        return;
+    }
+    /* A second Ctrl-C stops at once, unless a file (the checkpoint) is being written: cutting
+     * that short would leave only its temporary, so the program ends when it is complete. */
+    if (am_atomic_pending() > 0) {
+        static const char msg[] = "\nastromorph: still writing the checkpoint; stopping as soon as it is complete\n";
+        ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+        (void)w;
+        return;
+    }
+    static const char stop[] = "\nastromorph: stopped at once; the last checkpoint written (if any) is unchanged\n";
+    ssize_t w = write(STDERR_FILENO, stop, sizeof stop - 1);
+    (void)w;
+    signal(sig, SIG_DFL);
+    raise(sig);
 }
 
 void am_cli_catch_interrupt(void)

@@ -3,10 +3,19 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+static atomic_int pending; /* atomic files open now */
+
+int am_atomic_pending(void) { return atomic_load(&pending); }
 
 static char *dup_str(const char *s)
 {
@@ -27,6 +36,7 @@ am_status am_atomic_open(am_atomic_file *af, const char *path, int binary)
         return am_error(AM_ERR_NOMEM, "%s: out of memory", path);
     }
     snprintf(af->tmp_path, n, "%s.tmp.%ld", path, (long)getpid());
+    atomic_fetch_add(&pending, 1); /* before the file exists: a signal then waits for it */
     af->fp = fopen(af->tmp_path, binary ? "wb" : "w");
     if (!af->fp) {
         am_status s = am_error(AM_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
@@ -50,16 +60,71 @@ am_status am_atomic_commit(am_atomic_file *af)
     free(af->path);
     free(af->tmp_path);
     memset(af, 0, sizeof *af);
+    atomic_fetch_sub(&pending, 1);
     return AM_OK;
 }
 
 void am_atomic_abort(am_atomic_file *af)
 {
+    int counted = af->tmp_path != NULL && af->path != NULL;
     if (af->fp) fclose(af->fp);
     if (af->tmp_path) remove(af->tmp_path);
     free(af->path);
     free(af->tmp_path);
     memset(af, 0, sizeof *af);
+    if (counted) atomic_fetch_sub(&pending, 1);
+}
+
+int am_atomic_clean_stale(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int removed = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *tmp = strstr(e->d_name, ".tmp.");
+        if (!tmp) continue;
+        char *end;
+        long pid = strtol(tmp + 5, &end, 10);
+        if (*end || pid <= 0 || pid == (long)getpid()) continue;
+        /* ESRCH: no such process; EPERM would mean one that runs as another user */
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (remove(path) == 0) removed++;
+    }
+    closedir(d);
+    return removed;
+}
+
+am_status am_lock_take(am_lock *l, const char *path, const char *what)
+{
+    l->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (l->fd < 0) return am_error(AM_ERR_IO, "%s: cannot create the lock file: %s", path, strerror(errno));
+    if (flock(l->fd, LOCK_EX | LOCK_NB) != 0) {
+        int err = errno;
+        char buf[32] = "";
+        ssize_t n = pread(l->fd, buf, sizeof buf - 1, 0);
+        buf[n > 0 ? n : 0] = 0;
+        close(l->fd);
+        l->fd = -1;
+        if (err == EWOULDBLOCK)
+            return am_error(AM_ERR_IO, "%s is in use by process %ld (%s); wait for it to finish or stop it first", what,
+                            strtol(buf, NULL, 10), path);
+        return am_error(AM_ERR_IO, "%s: cannot lock: %s", path, strerror(err));
+    }
+    char pid[32];
+    int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(l->fd, 0) != 0 || pwrite(l->fd, pid, (size_t)len, 0) != len) {
+        /* the lock holds without the note; only the message would lack the process id */
+    }
+    return AM_OK;
+}
+
+void am_lock_release(am_lock *l)
+{
+    if (l->fd >= 0) close(l->fd);
+    l->fd = -1;
 }
 
 am_status am_mkdirs(const char *path)

@@ -419,7 +419,34 @@ static void check_interrupt_and_resume(void)
     if (rc == 130) {
         CHECK(err && strstr(err, "checkpoint saved to saved_models/checkpoint_"), "says where the checkpoint is");
         CHECK(find_one("saved_models", "checkpoint_", ".safetensors", ckpt, sizeof ckpt) >= 1, "checkpoint written");
-        CHECK(run("training -c long.toml --resume") == 0, "resume");
+        /* the resume runs in the background; a second resume of the same run meanwhile is refused,
+         * naming the first one's process */
+        pid_t b = fork();
+        if (b == 0) {
+            if (chdir(dir) != 0 || !freopen("out.txt", "w", stdout) || !freopen("err.txt", "w", stderr)) _exit(99);
+            execl(cli, cli, "training", "-c", "long.toml", "--resume", (char *)NULL);
+            _exit(98);
+        }
+        int started = 0;
+        for (int i = 0; i < 6000 && !started; i++) {
+            struct timespec ts = {0, 10000000};
+            nanosleep(&ts, NULL);
+            char *t = output("err.txt");
+            started = t && strstr(t, "resumed from");
+            free(t);
+        }
+        CHECK(started, "the resume started");
+        char refused[700];
+        snprintf(refused, sizeof refused, "cd '%s' && '%s' training -c long.toml --resume >out2.txt 2>err2.txt", dir, cli);
+        int st2 = system(refused);
+        char *err2 = output("err2.txt"), pidtxt[32];
+        snprintf(pidtxt, sizeof pidtxt, "process %ld", (long)b);
+        CHECK(WIFEXITED(st2) && WEXITSTATUS(st2) == 1 && err2 && strstr(err2, "is in use by") && strstr(err2, pidtxt),
+              "a second resume of a running run is refused: %s", err2 ? err2 : "");
+        free(err2);
+        int bst = 0;
+        waitpid(b, &bst, 0);
+        CHECK(WIFEXITED(bst) && WEXITSTATUS(bst) == 0, "resume");
         char *out = output("err.txt");
         CHECK(out && strstr(out, "resumed from saved_models/checkpoint_") && strstr(out, "[Epoch 6] Training loss") &&
                   !strstr(out, "[Epoch 1] Training loss"),

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "astromorph/rng.h"
 #include "astromorph/runtime.h"
@@ -103,6 +104,35 @@ static void test_atomic(void)
     CHECK(fp && fgets(line, sizeof line, fp) && strcmp(line, "hello\n") == 0, "abort keeps the old file");
     if (fp) fclose(fp);
     CHECK_FAILS(am_atomic_open(&af, "/nonexistent-dir/x", 0), AM_ERR_IO, "/nonexistent-dir/x");
+    /* what a signal handler asks before ending the program mid-write */
+    CHECK(am_atomic_pending() == 0, "no write pending: %d", am_atomic_pending());
+    CHECK_OK(am_atomic_open(&af, path, 0));
+    CHECK(am_atomic_pending() == 1, "one write pending");
+    CHECK_OK(am_atomic_commit(&af));
+    CHECK(am_atomic_pending() == 0, "none after the commit");
+    /* stale temporaries: a dead process's go, this process's and a live one's (pid 1) stay */
+    char dead[700], mine[700], live[700];
+    snprintf(dead, sizeof dead, "%s/ck.safetensors.tmp.2147483646", dir);
+    snprintf(mine, sizeof mine, "%s/ck.safetensors.tmp.%ld", dir, (long)getpid());
+    snprintf(live, sizeof live, "%s/ck.safetensors.tmp.1", dir);
+    const char *files[] = {dead, mine, live};
+    for (int i = 0; i < 3; i++) {
+        FILE *t = fopen(files[i], "w");
+        if (t) fclose(t);
+    }
+    CHECK(am_atomic_clean_stale(dir) == 1 && !am_file_exists(dead) && am_file_exists(mine) && am_file_exists(live),
+          "only the dead process's temporary is removed");
+    remove(mine), remove(live);
+    /* a lock held by one open file refuses a second one, naming the holder */
+    char lockp[700], pidtxt[64];
+    snprintf(lockp, sizeof lockp, "%s/run.lock", dir);
+    am_lock a = {-1}, b = {-1};
+    CHECK_OK(am_lock_take(&a, lockp, "run X"));
+    snprintf(pidtxt, sizeof pidtxt, "run X is in use by process %ld", (long)getpid());
+    CHECK_FAILS(am_lock_take(&b, lockp, "run X"), AM_ERR_IO, pidtxt);
+    am_lock_release(&a);
+    CHECK_OK(am_lock_take(&b, lockp, "run X"));
+    am_lock_release(&b);
 }
 
 static void touch_at(const char *path, long sec, long nsec)
