@@ -100,6 +100,10 @@ typedef struct am_train_settings {
                                  AM_TRAIN_LARGE_MODEL trainable parameters or more, else 2) */
     int checkpoint_every;     /* epochs between checkpoints (0: only at the end / on cancellation) */
     const char *checkpoint_path; /* NULL: no checkpoints */
+    /* Text of every setting that shapes the run, one "key = value" per line (NULL: none). It is
+     * stored in checkpoints, and a resume refuses a checkpoint written with other settings,
+     * naming the first line that differs. */
+    const char *fingerprint;
     const volatile int *cancel;  /* set non-zero (e.g. from SIGINT) to stop between images */
 } am_train_settings;
 

@@ -298,6 +298,7 @@ static am_status train(am_cli_settings *s, const char *resume_from, int check_on
 {
     am_status st;
     run r = {.s = s};
+    char *fingerprint = NULL;
     am_byol *byol = NULL;
     am_trainer *trainer = NULL;
     char label[LABEL_LEN], ckpt[1024], resume_path[1024] = "";
@@ -391,6 +392,12 @@ static am_status train(am_cli_settings *s, const char *resume_from, int check_on
 
     am_train_settings ts = s->train;
     ts.checkpoint_path = ckpt;
+    fingerprint = am_cli_settings_fingerprint(s);
+    if (!fingerprint) {
+        st = am_error(AM_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    ts.fingerprint = fingerprint;
     ts.cancel = &am_cli_interrupted;
     am_train_source src = {.count = n, .get = src_get, .augment = src_augment, .name = src_name,
                            .prefetch = src_prefetch, .thread_safe = 1, .fixed_view = s->augment.view_size > 0,
@@ -450,6 +457,7 @@ done:
     am_byol_free(byol);
     am_dataset_free(r.ds);
     free(r.monitor_idx);
+    free(fingerprint);
     return st;
 }
 

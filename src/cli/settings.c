@@ -649,3 +649,34 @@ void am_cli_settings_print(const am_cli_settings *s, FILE *fp)
     fprintf(fp, "crop.scale_min = %g\ncrop.scale_max = %g\ncrop.ratio = %g\n", a->crop_scale_min, a->crop_scale_max,
             a->crop_ratio);
 }
+
+char *am_cli_settings_fingerprint(const am_cli_settings *s)
+{
+    /* Keys that do not change the training's trajectory; every other printed key does. */
+    static const char *const free_keys[] = {"#", "defaults", "datafile", "maskfile", "trained_network_name", "epochs",
+                                            "core_limit", "morphology", "hybrid_weight", "checkpoint_every", "resume",
+                                            "export_to_csv", "n_clusters", "projector_sprite", "skip_bad_files",
+                                            "cache_mb", "prefetch", NULL};
+    char *all = NULL, *out = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&all, &len);
+    if (!fp) return NULL;
+    am_cli_settings_print(s, fp);
+    if (fclose(fp) != 0 || !all) {
+        free(all);
+        return NULL;
+    }
+    out = malloc(len + 1);
+    size_t n = 0;
+    for (const char *line = all; out && *line;) {
+        size_t l = strcspn(line, "\n"), k = strcspn(line, " =\n");
+        int keep = line[0] != '[';
+        for (const char *const *f = free_keys; keep && *f; f++)
+            keep = !(strlen(*f) == k && strncmp(line, *f, k) == 0) && !(**f == '#' && line[0] == '#');
+        if (keep) memcpy(out + n, line, l), n += l, out[n++] = '\n';
+        line += l + (line[l] == '\n');
+    }
+    if (out) out[n] = 0;
+    free(all);
+    return out;
+}

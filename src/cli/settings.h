@@ -61,6 +61,11 @@ void am_cli_settings_free(am_cli_settings *s);
 /* Every effective setting, one "key = value" line each, in TOML form (for the training log). */
 void am_cli_settings_print(const am_cli_settings *s, FILE *fp);
 
+/* The settings that shape a training run, as a text (new; free with free()): every line of
+ * am_cli_settings_print except those a resumed run may change (epochs, to extend a run; where
+ * the data and outputs are; threads; reading and inference options). */
+char *am_cli_settings_fingerprint(const am_cli_settings *s);
+
 /* Levenshtein distance between two short strings (for "did you mean"). */
 int am_cli_edit_distance(const char *a, const char *b);
 

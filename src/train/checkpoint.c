@@ -54,6 +54,7 @@ static am_status write_all(am_trainer *t, am_st_writer *w)
     AM_TRY(meta_f64(w, "learning_rate", t->s.learning_rate));
     AM_TRY(meta_i64(w, "schedule", t->s.schedule));
     AM_TRY(meta_i64(w, "norm", t->s.norm));
+    if (t->s.fingerprint) AM_TRY(am_st_writer_meta(w, "settings", t->s.fingerprint));
     return meta_f64(w, "next_lr", am_trainer_lr(t));
 }
 
@@ -100,12 +101,30 @@ static am_status same(const am_safetensors *st, const char *key, int64_t want)
     return AM_OK;
 }
 
+/* The first line where the checkpoint's settings and this run's differ, as an error. */
+static am_status same_settings(const char *then, const char *now)
+{
+    while (*then || *now) {
+        size_t a = strcspn(then, "\n"), b = strcspn(now, "\n");
+        if (a != b || memcmp(then, now, a) != 0)
+            return am_error(AM_ERR_VALUE,
+                            "the checkpoint was written with '%.*s', this run has '%.*s' (settings that change the "
+                            "training cannot change on resume)",
+                            (int)a, then, (int)b, now);
+        then += a + (then[a] == '\n');
+        now += b + (now[b] == '\n');
+    }
+    return AM_OK;
+}
+
 static am_status read_all(am_trainer *t, const am_safetensors *st)
 {
     const char *v = am_st_meta(st, "checkpoint_version");
     if (!v || strcmp(v, CKPT_VERSION) != 0)
         return am_error(AM_ERR_FORMAT, "not a training checkpoint (checkpoint_version '%s')", v ? v : "");
     AM_TRY(same(st, "items", t->src.count));
+    const char *then = am_st_meta(st, "settings");
+    if (then && t->s.fingerprint) AM_TRY(same_settings(then, t->s.fingerprint));
     AM_TRY(same(st, "seed", (int64_t)t->s.seed));
     AM_TRY(same(st, "batch_size", t->s.batch_size));
     AM_TRY(same(st, "images_per_forward", t->s.images_per_forward));

@@ -419,6 +419,25 @@ static void check_interrupt_and_resume(void)
     if (rc == 130) {
         CHECK(err && strstr(err, "checkpoint saved to saved_models/checkpoint_"), "says where the checkpoint is");
         CHECK(find_one("saved_models", "checkpoint_", ".safetensors", ckpt, sizeof ckpt) >= 1, "checkpoint written");
+        /* a resume with another learning rate or augmentation would not continue the same run */
+        char *text = output("long.toml");
+        char *lr = text ? strstr(text, "learning_rate = 6e-6") : NULL;
+        if (lr) {
+            memcpy(lr, "learning_rate = 7e-6", 20);
+            char cp[700];
+            snprintf(cp, sizeof cp, "%s/changed.toml", dir);
+            FILE *cf = fopen(cp, "w");
+            fputs(text, cf);
+            fprintf(cf, "\n[augmentation]\nrotation.p = 0.5\n");
+            fclose(cf);
+            CHECK(run("training -c changed.toml --resume") == 1, "a changed resume is refused");
+            char *e2 = output("err.txt");
+            CHECK(e2 && strstr(e2, "written with 'learning_rate = 6e-06', this run has 'learning_rate = 7e-06'"),
+                  "names the changed setting: %s", e2 ? e2 : "");
+            free(e2);
+        }
+        CHECK(lr != NULL, "long.toml has its learning rate");
+        free(text);
         /* the resume runs in the background; a second resume of the same run meanwhile is refused,
          * naming the first one's process */
         pid_t b = fork();
