@@ -8,7 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "astromorph/runtime.h"
 #include "data/fits_internal.h"
@@ -239,6 +242,66 @@ static am_status check_length(fitsfile *f, const char *path)
     return AM_OK;
 }
 
+static am_status pixel_error(const char *path, int st, const char *txt)
+{
+    if (st == END_OF_FILE || st == READ_ERROR)
+        return am_error(AM_ERR_FORMAT, "%s: truncated or unreadable pixel data (%s)", path, txt);
+    return am_error(AM_ERR_FORMAT, "%s: cannot read pixels (%s)", path, txt);
+}
+
+/* What the child that decodes a compressed image reports, after the pixels in the shared map. */
+typedef struct decode_result {
+    int status;
+    char txt[FLEN_STATUS];
+} decode_result;
+
+/* Tile-compressed images are decoded in a child process. CFITSIO 4.2.0's decoders trust the
+ * tiles (fits_rdecomp_short reads and writes past its buffers on a corrupt Rice tile), and a
+ * fault there would end the whole run; in a child it ends only the child, and the image is
+ * refused with a message. The child opens the file anew (it must not move the parent's file
+ * offset) and writes the pixels into memory shared with the parent. */
+static am_status read_compressed(fitsfile *f, const char *path, int64_t numel, float *out)
+{
+    int hdu = 0;
+    fits_get_hdu_num(f, &hdu);
+    size_t bytes = (size_t)numel * sizeof(float), total = bytes + sizeof(decode_result);
+    void *map = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (map == MAP_FAILED) return am_error(AM_ERR_NOMEM, "%s: no memory to decode the compressed image", path);
+    decode_result *res = (decode_result *)((char *)map + bytes);
+    res->status = -1;
+    fflush(NULL); /* the child must not write out the parent's buffered output again */
+    pid_t pid = fork();
+    if (pid < 0) {
+        munmap(map, total);
+        return am_error(AM_ERR_IO, "%s: cannot start the decoder process: %s", path, strerror(errno));
+    }
+    if (pid == 0) {
+        fitsfile *g = NULL;
+        int st = 0, anynul = 0;
+        float nulval = NAN;
+        if (!fits_open_file(&g, path, READONLY, &st) && !fits_movabs_hdu(g, hdu, NULL, &st))
+            fits_read_img(g, TFLOAT, 1, (LONGLONG)numel, &nulval, (float *)map, &anynul, &st);
+        if (st) fits_get_errstatus(st, res->txt);
+        res->status = st;
+        _exit(0);
+    }
+    int ws = 0;
+    while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
+    }
+    am_status s = AM_OK;
+    if (WIFSIGNALED(ws))
+        s = am_error(AM_ERR_FORMAT, "%s: corrupt compressed image (decoding its tiles crashed: signal %d)", path,
+                     WTERMSIG(ws));
+    else if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0 || res->status < 0)
+        s = am_error(AM_ERR_FORMAT, "%s: corrupt compressed image (its decoder failed)", path);
+    else if (res->status)
+        s = pixel_error(path, res->status, res->txt);
+    else
+        memcpy(out, map, bytes);
+    munmap(map, total);
+    return s;
+}
+
 static am_status read_pixels(fitsfile *f, const char *path, const int64_t shape[3], int64_t numel, am_tensor *image)
 {
     AM_TRY(am_tensor_alloc(image, 3, shape) == AM_OK
@@ -247,13 +310,17 @@ static am_status read_pixels(fitsfile *f, const char *path, const int64_t shape[
                           (long long)shape[1], (long long)shape[2]));
     int st = 0, anynul = 0;
     float nulval = NAN; /* BLANK pixels and IEEE NaN both come back as NaN */
+    if (fits_is_compressed_image(f, &st)) {
+        am_status s = read_compressed(f, path, numel, image->data);
+        if (s != AM_OK) am_tensor_free(image);
+        return s;
+    }
+    st = 0;
     if (fits_read_img(f, TFLOAT, 1, (LONGLONG)numel, &nulval, image->data, &anynul, &st)) {
         char txt[FLEN_STATUS];
         cfitsio_text(st, txt);
         am_tensor_free(image);
-        if (st == END_OF_FILE || st == READ_ERROR)
-            return am_error(AM_ERR_FORMAT, "%s: truncated or unreadable pixel data (%s)", path, txt);
-        return am_error(AM_ERR_FORMAT, "%s: cannot read pixels (%s)", path, txt);
+        return pixel_error(path, st, txt);
     }
     return AM_OK;
 }

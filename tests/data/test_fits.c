@@ -293,6 +293,74 @@ static void test_compressed(void)
     CHECK_FAILS(am_fits_read(liar, &o, &img, NULL), AM_ERR_FORMAT, "liar.fits.gz: gzip trailer claims 4043309055 bytes");
 }
 
+/* A header card's integer value in a FITS header block (0 when absent). */
+static long card_long(const char *hdr, size_t len, const char *key)
+{
+    for (size_t at = 0; at + 80 <= len; at += 80)
+        if (!strncmp(hdr + at, key, strlen(key)) && hdr[at + 8] == '=') return strtol(hdr + at + 10, NULL, 10);
+    return 0;
+}
+
+/* A corrupt Rice tile (issue 13): CFITSIO 4.2.0 crashes decoding it (SIGSEGV in
+ * fits_rdecomp_short); the reader must refuse the image with one line naming the file and go on. */
+static void test_corrupt_tile(void)
+{
+    enum { S = 512 };
+    static short pix[S * S];
+    for (int i = 0; i < S * S; i++) pix[i] = (short)((i * 7919) % 3001);
+    char fz[1100];
+    snprintf(fz, sizeof fz, "%s[compress R %d,%d]", tf_path(dir, "bad_tile.fits.fz"), S, S);
+    int st = 0;
+    long nx[2] = {S, S};
+    fitsfile *f = tf_create(fz, &st);
+    fits_create_img(f, SHORT_IMG, 2, nx, &st);
+    fits_write_img(f, TSHORT, 1, S * S, pix, &st);
+    fits_close_file(f, &st);
+    CHECK(st == 0, "write the Rice image: %d", st);
+    const char *path = tf_path(dir, "bad_tile.fits.fz");
+    long n = tf_file_size(path);
+    char *b = malloc((size_t)n);
+    FILE *fp = fopen(path, "rb");
+    CHECK(b && fp && fread(b, 1, (size_t)n, fp) == (size_t)n, "read back");
+    if (fp) fclose(fp);
+    /* the second header (the compressed image's binary table), its end, then row 0's descriptor
+     * of COMPRESSED_DATA (count, offset into the heap) */
+    size_t h2 = 0, end = 0;
+    for (size_t at = 0; at + 80 <= (size_t)n; at += 80)
+        if (!strncmp(b + at, "END     ", 8) && at % 80 == 0) {
+            h2 = (at / 2880 + 1) * 2880;
+            break;
+        }
+    for (size_t at = h2; at + 80 <= (size_t)n; at += 80)
+        if (!strncmp(b + at, "END     ", 8)) {
+            end = (at / 2880 + 1) * 2880;
+            break;
+        }
+    int ok = h2 && end && strstr(b + h2, "COMPRESSED_DATA") != NULL;
+    CHECK(ok, "found the compressed tile table");
+    if (ok) {
+        long naxis1 = card_long(b + h2, end - h2, "NAXIS1"), naxis2 = card_long(b + h2, end - h2, "NAXIS2");
+        long theap = card_long(b + h2, end - h2, "THEAP");
+        if (!theap) theap = naxis1 * naxis2;
+        const unsigned char *d = (const unsigned char *)b + end;
+        long count = (long)d[0] << 24 | d[1] << 16 | d[2] << 8 | d[3], off = (long)d[4] << 24 | d[5] << 16 | d[6] << 8 | d[7];
+        size_t tile = end + (size_t)theap + (size_t)off;
+        CHECK(count > 8 && tile + (size_t)count <= (size_t)n, "tile of %ld bytes at %zu", count, tile);
+        if (count > 8 && tile + (size_t)count <= (size_t)n) {
+            memset(b + tile, 0, (size_t)count);
+            b[tile + 2] = 0x10;
+        }
+        tf_write_bytes(path, b, (size_t)n);
+    }
+    free(b);
+    am_tensor img;
+    CHECK_FAILS(am_fits_read(path, NULL, &img, NULL), AM_ERR_FORMAT, "bad_tile.fits.fz: corrupt compressed image");
+    /* the process goes on reading: the good .fz still reads */
+    am_status s = am_fits_read(tf_path(dir, "rice.fits.fz"), NULL, &img, NULL);
+    CHECK(s == AM_OK, "after a corrupt tile, a good .fz: %s", am_errmsg());
+    if (s == AM_OK) am_tensor_free(&img);
+}
+
 static void test_metadata(void)
 {
     const char *p = tf_path(dir, "meta.fits");
@@ -414,6 +482,7 @@ int main(void)
     test_cubes_and_axes();
     test_extensions();
     test_compressed();
+    test_corrupt_tile();
     test_metadata();
     test_bad_files();
     return am_test_finish();
