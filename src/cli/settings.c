@@ -303,15 +303,18 @@ static void set_defaults(am_cli_settings *s, int original)
     else am_train_default_settings(&s->train);
     am_byol_default_options(&s->byol);
     am_dataset_options_default(&s->data);
-    am_augment_default(&s->augment);
+    if (original) am_augment_default(&s->augment);
+    else am_augment_recommended(&s->augment);
     s->exponential_lr = s->train.schedule == AM_LR_EXPONENTIAL;
     s->stacksize = 1;
     s->core_limit = 0;
     s->n_clusters = 10;
     s->sprite = 1;
     s->morphology = !original;
-    s->hybrid_weight = 0.0;
+    /* learned features beside the morphology statistics, half and half (docs/quality.md) */
+    s->hybrid_weight = original ? 0.0 : 0.5;
     s->export_to_csv = 0;
+    if (!original) s->byol.loss = AM_BYOL_LOSS_SYMMETRIC; /* the BYOL paper's; measured in docs/quality.md */
     if (original) {
         /* the original package's BYOL sizes */
         s->byol.projection_size = 256;

@@ -58,6 +58,18 @@ void am_augment_default(am_augment *a)
     a->crop_ratio = 4.0 / 3.0;
 }
 
+void am_augment_recommended(am_augment *a)
+{
+    am_augment_default(a);
+    a->view_size = 64;
+    a->normalization = AM_NORMALIZE_ASINH;
+    static const int order[] = {AM_AUG_HFLIP, AM_AUG_VFLIP, AM_AUG_ROTATION, AM_AUG_STRETCH, AM_AUG_NOISE};
+    a->n_order = 5;
+    memcpy(a->order, order, sizeof order);
+    for (int k = 0; k < AM_AUG_COUNT; k++) a->step[k].enabled = 0;
+    for (int i = 0; i < a->n_order; i++) a->step[a->order[i]].enabled = 1;
+}
+
 void am_augment_none(am_augment *a)
 {
     am_augment_default(a);

@@ -224,6 +224,12 @@ static void check_training(char *label, size_t lsize, char *model, size_t msize)
                   am_st_meta(&st, "in_channels") && strcmp(am_st_meta(&st, "in_channels"), "3") == 0,
               "model metadata");
         CHECK(am_st_find(&st, "online_encoder.network.conv1.weight") != NULL, "model holds the online network");
+        /* what inference needs to see images as training did (our defaults) */
+        const char *view = am_st_meta(&st, "view_size"), *norm = am_st_meta(&st, "normalization"),
+                   *hy = am_st_meta(&st, "hybrid");
+        CHECK(view && !strcmp(view, "64") && norm && !strcmp(norm, "asinh") && hy && strstr(hy, "\"weight\":0.5"),
+              "model metadata: view_size %s, normalization %s, hybrid %.40s", view ? view : "-", norm ? norm : "-",
+              hy ? hy : "-");
         am_st_free(&st);
     }
     text = output("saved_models/.gitignore");
@@ -261,7 +267,8 @@ static void check_inference(const char *model)
     CHECK(count_lines(tensors) == N_IMAGES, "tensors.tsv rows");
     int tabs = 0;
     for (const char *c = tensors; c && *c && *c != '\n'; c++) tabs += *c == '\t';
-    CHECK(tabs == 127, "128 columns (amm's avgpool), %d tabs", tabs);
+    /* our default: the hybrid of amm's 128 avgpool features and the 16 morphology features */
+    CHECK(tabs == 143, "144 columns (amm's avgpool beside the statistics), %d tabs", tabs);
     free(tensors);
     snprintf(p, sizeof p, "runs/%s/projector_config.pbtxt", name);
     char *cfg = output(p);
@@ -277,7 +284,7 @@ static void check_inference(const char *model)
     char *csv = output(p);
     /* the original's columns, then the morphology statistics (our default) */
     CHECK(csv && strncmp(csv, ";cluster;object;right ascension;declination;rest freq;filepath;emb_dim_0;", 72) == 0 &&
-              strstr(csv, "emb_dim_127;concentration;asymmetry;") && strstr(csv, ";morph_flags\n") &&
+              strstr(csv, "emb_dim_143;concentration;asymmetry;") && strstr(csv, ";morph_flags\n") &&
               count_lines(csv) == N_IMAGES + 1,
           "exported CSV: the original's columns, then the statistics");
     free(csv);
@@ -303,7 +310,7 @@ static void check_inference(const char *model)
     am_embeddings_free(&one);
     snprintf(p, sizeof p, "%s/exported/%s.csv", dir, name);
     CHECK_OK(am_embeddings_read_csv(&c, p));
-    CHECK(e.n == N_IMAGES && e.dim == 128 && e.labels && e.model && strcmp(e.model, name) == 0, "embeddings file");
+    CHECK(e.n == N_IMAGES && e.dim == 144 && e.labels && e.model && strcmp(e.model, name) == 0, "embeddings file");
     if (e.n == N_IMAGES && c.n == N_IMAGES) {
         int distinct = 0, in_range = 1, seen[10] = {0};
         for (int i = 0; i < N_IMAGES; i++) {
