@@ -27,6 +27,8 @@ am_status am_error(am_status code, const char *fmt, ...) __attribute__((format(p
 /* Prefixes the current message with more context: "context: old message". Returns code. */
 am_status am_error_prefix(am_status code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *am_errmsg(void);
+/* strerror(errno), or that of EIO when errno is 0: the reason a write failed. */
+const char *am_errno_text(void);
 void am_clear_error(void);
 const char *am_status_name(am_status s);
 

@@ -195,7 +195,7 @@ am_status ac_table_close(ac_table *t, am_status s)
         }
         return s;
     }
-    if (s == AM_OK && ferror(t->fp)) s = am_error(AM_ERR_IO, "%s: write failed", t->af.path);
+    if (s == AM_OK && ferror(t->fp)) s = am_error(AM_ERR_IO, "%s: write failed: %s", t->af.path, am_errno_text());
     if (s != AM_OK) {
         am_atomic_abort(&t->af);
         return s;

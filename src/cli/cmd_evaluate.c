@@ -356,7 +356,7 @@ static am_status run(ac_common *c, const ev_opts *o)
             printf("\n");
         }
         free(count);
-        if (fflush(stdout) != 0 || ferror(stdout)) s = am_error(AM_ERR_IO, "standard output: write failed");
+        if (fflush(stdout) != 0 || ferror(stdout)) s = am_error(AM_ERR_IO, "standard output: write failed: %s", am_errno_text());
     }
     if (s == AM_OK && c->output) {
         am_atomic_file af;
@@ -371,7 +371,7 @@ static am_status run(ac_common *c, const ev_opts *o)
                 fprintf(af.fp, ",5,cosine,raw,%.4f\n", per[cl]);
             }
             if (ferror(af.fp)) {
-                s = am_error(AM_ERR_IO, "%s: write failed", c->output);
+                s = am_error(AM_ERR_IO, "%s: write failed: %s", c->output, am_errno_text());
                 am_atomic_abort(&af);
             } else {
                 s = am_atomic_commit(&af);

@@ -47,7 +47,7 @@ static am_status write_row(FILE *fp, int64_t i, const am_meta *meta, int channel
     fprintf(fp, ";%d", channel);
     for (int k = 0; k < n - 1; k++) fprintf(fp, isnan(v[k]) ? ";nan" : ";%.6g", v[k]);
     fprintf(fp, ";%d\n", m->flags);
-    return ferror(fp) ? am_error(AM_ERR_IO, "write failed") : AM_OK;
+    return ferror(fp) ? am_error(AM_ERR_IO, "write failed: %s", am_errno_text()) : AM_OK;
 }
 
 static am_status run(const char *data, const am_dataset_options *dopt, const am_morph_options *mo, int per_channel,
@@ -92,11 +92,11 @@ static am_status run(const char *data, const am_dataset_options *dopt, const am_
     }
     am_progress_finish(bar);
     if (output) {
-        if (s == AM_OK && ferror(fp)) s = am_error(AM_ERR_IO, "%s: write failed", output);
+        if (s == AM_OK && ferror(fp)) s = am_error(AM_ERR_IO, "%s: write failed: %s", output, am_errno_text());
         if (s == AM_OK) s = am_atomic_commit(&af);
         else am_atomic_abort(&af);
     } else if (s == AM_OK && (fflush(stdout) != 0 || ferror(stdout))) {
-        s = am_error(AM_ERR_IO, "standard output: write failed");
+        s = am_error(AM_ERR_IO, "standard output: write failed: %s", am_errno_text());
     }
     am_dataset_free(ds);
     return s;

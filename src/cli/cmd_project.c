@@ -106,7 +106,7 @@ static am_status correlations(const proj_opts *po, const am_embeddings *e, const
             }
             if (ferror(af.fp)) {
                 am_atomic_abort(&af);
-                s = am_error(AM_ERR_IO, "%s: write failed", po->corr);
+                s = am_error(AM_ERR_IO, "%s: write failed: %s", po->corr, am_errno_text());
             } else {
                 s = am_atomic_commit(&af);
             }

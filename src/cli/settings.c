@@ -139,7 +139,12 @@ static am_status get_int(const loader *L, const am_toml_value *tab, const char *
     qualify(name, sizeof name, table, key);
     if (v->type != AM_TOML_INTEGER) return type_error(L, v, name, "an integer");
     snprintf(shown, sizeof shown, "%lld", (long long)v->integer);
-    if (v->integer < lo || v->integer > hi) return range_error(L, v, name, shown, rule);
+    if (v->integer < lo) return range_error(L, v, name, shown, rule);
+    if (v->integer > hi) { /* the rule names the lower bound; above the top, say the top */
+        char top[48];
+        snprintf(top, sizeof top, "<= %lld", (long long)hi);
+        return range_error(L, v, name, shown, top);
+    }
     *out = (int)v->integer;
     return AM_OK;
 }

@@ -1,6 +1,7 @@
 /* Thread-local error message store. */
 #include "astromorph/status.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -26,6 +27,8 @@ am_status am_error_prefix(am_status code, const char *fmt, ...)
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     size_t n = strlen(prefix);
+    /* a message that already starts with the prefix (the file's name, say) keeps it once */
+    if (n && strncmp(old, prefix, n) == 0 && old[n] == ':') return code;
     if (n > AM_ERRMSG_LEN / 2) n = AM_ERRMSG_LEN / 2;
     memcpy(errmsg, prefix, n);
     errmsg[n] = '\0';
@@ -53,3 +56,5 @@ const char *am_status_name(am_status s)
     }
     return "unknown status";
 }
+
+const char *am_errno_text(void) { return strerror(errno ? errno : EIO); }

@@ -88,7 +88,7 @@ am_status am_embeddings_write_csv(const am_embeddings *e, const char *path)
     }
     if (ferror(fp)) {
         am_atomic_abort(&af);
-        return am_error(AM_ERR_IO, "%s: write failed", path);
+        return am_error(AM_ERR_IO, "%s: write failed: %s", path, am_errno_text());
     }
     return am_atomic_commit(&af);
 }

@@ -74,7 +74,7 @@ am_status am_projector_open(am_projector **out, const char *dir, int64_t n, int6
     if (s == AM_OK) s = open_in(&p->tensors, dir, "tensors.tsv");
     if (s == AM_OK) s = open_in(&p->metadata, dir, "metadata.tsv");
     if (s == AM_OK && fputs(HEADER, p->metadata.fp) == EOF)
-        s = am_error(AM_ERR_IO, "%s/metadata.tsv: write failed", dir);
+        s = am_error(AM_ERR_IO, "%s/metadata.tsv: write failed: %s", dir, am_errno_text());
     if (s == AM_OK && p->with_sprite) {
         size_t side = (size_t)grid * (size_t)p->thumb;
         p->sprite = calloc(side * side, 3);
@@ -146,7 +146,7 @@ am_status am_projector_add(am_projector *p, const float *embedding, int cluster,
     put_cell(m, meta ? meta->dec : NULL, 0);
     put_cell(m, meta ? meta->restfreq : NULL, 0);
     put_cell(m, meta ? meta->filepath : NULL, 1);
-    if (ferror(t) || ferror(m)) return am_error(AM_ERR_IO, "%s: write failed", p->dir);
+    if (ferror(t) || ferror(m)) return am_error(AM_ERR_IO, "%s: write failed: %s", p->dir, am_errno_text());
     if (p->with_sprite && thumb) AM_TRY(place_thumb(p, thumb));
     p->added++;
     return AM_OK;

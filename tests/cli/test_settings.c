@@ -119,6 +119,8 @@ static void test_mistakes(void)
     CHECK_FAILS(load_text(BASE "epochs = 0\n", AM_CLI_TRAINING, NULL), AM_ERR_VALUE,
                 "s.toml:3:10: epochs = 0: must be > 0");
     CHECK_FAILS(load_text(BASE "epochs = -3\n", AM_CLI_TRAINING, NULL), AM_ERR_VALUE, "epochs = -3: must be > 0");
+    CHECK_FAILS(load_text(BASE "epochs = 9223372036854775807\n", AM_CLI_TRAINING, NULL), AM_ERR_VALUE,
+                "epochs = 9223372036854775807: must be <= 2147483647");
     CHECK_FAILS(load_text(BASE "gamma = 1.0\n", AM_CLI_TRAINING, NULL), AM_ERR_VALUE, "gamma = 1: must be in (0, 1)");
     CHECK_FAILS(load_text(BASE "gamma = 0\n", AM_CLI_TRAINING, NULL), AM_ERR_VALUE, "gamma = 0: must be in (0, 1)");
     CHECK_FAILS(load_text(BASE "epochs = \"5\"\n", AM_CLI_TRAINING, NULL), AM_ERR_VALUE,

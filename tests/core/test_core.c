@@ -167,8 +167,19 @@ static void test_newest_file(void)
     CHECK_FAILS(am_newest_file("/nonexistent-dir", "", kinds, out, sizeof out), AM_ERR_IO, "/nonexistent-dir");
 }
 
+/* A prefix the message already starts with is not written twice ("X: X: ..."). */
+static void test_error_prefix(void)
+{
+    am_error(AM_ERR_FORMAT, "m.safetensors: metadata 'x' missing");
+    am_error_prefix(AM_ERR_FORMAT, "%s", "m.safetensors");
+    CHECK(strcmp(am_errmsg(), "m.safetensors: metadata 'x' missing") == 0, "%s", am_errmsg());
+    am_error_prefix(AM_ERR_FORMAT, "%s", "settings.toml");
+    CHECK(strcmp(am_errmsg(), "settings.toml: m.safetensors: metadata 'x' missing") == 0, "%s", am_errmsg());
+}
+
 int main(void)
 {
+    test_error_prefix();
     test_newest_file();
     test_rng();
     test_tensor();
