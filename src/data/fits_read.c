@@ -294,8 +294,10 @@ static am_status read_compressed(fitsfile *f, const char *path, int64_t numel, f
                      WTERMSIG(ws));
     else if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0 || res->status < 0)
         s = am_error(AM_ERR_FORMAT, "%s: corrupt compressed image (its decoder failed)", path);
-    else if (res->status)
+    else if (res->status == END_OF_FILE || res->status == READ_ERROR)
         s = pixel_error(path, res->status, res->txt);
+    else if (res->status)
+        s = am_error(AM_ERR_FORMAT, "%s: corrupt compressed image (%s)", path, res->txt);
     else
         memcpy(out, map, bytes);
     munmap(map, total);
