@@ -199,6 +199,7 @@ static void test_hybrid(void)
     am_hybrid_apply(&h, l + 7 * DL, st + 7 * DS, out);
     am_hybrid_apply(&g, l + 7 * DL, st + 7 * DS, back);
     CHECK(g.dim == DL && g.nstat == DS && g.weight == 0.25 && memcmp(out, back, sizeof out) == 0, "JSON round trip");
+    am_hybrid_free(&g);
     CHECK_FAILS(am_hybrid_from_json(&g, "{\"weight\":0.5,\"dim\":2,\"nstat\":1,\"mean\":[1],\"scale\":[1]}", "m.st"),
                 AM_ERR_FORMAT, "m.st: metadata 'hybrid' has 1 means for 3 columns");
     free(json);
