@@ -135,7 +135,8 @@ def measure(img, bkg, sigma):
         prof.append(I[sel].mean() / inner if sel.any() else np.nan)
     return dict(concentration=5 * np.log10(r80 / r20), asymmetry=A, smoothness=S, gini=g, m20=np.log10(m20 / mtot),
                 ellipticity=ell, orientation=ori, r20=r20, r50=r50, r80=r80, area=float(len(v)), flux=F, xc=xc,
-                yc=yc, **{f"profile_{b}": prof[b] for b in range(8)})
+                yc=yc, **{f"profile_{b}": prof[b] for b in range(8)},
+                sn_per_pixel=(F / len(v) / sigma) if sigma > 0 else np.nan)
 
 
 def main():

@@ -56,6 +56,9 @@ am_status am_embeddings_set_labels(am_embeddings *e, const int32_t *labels);
 am_status am_embeddings_set_stats(am_embeddings *e, int64_t nstats, const char *const *names, const float *values);
 /* The column of statistic `name`, or -1. */
 int64_t am_embeddings_stat_index(const am_embeddings *e, const char *name);
+/* Keeps the rows with keep[i] != 0 (in order), dropping the others with their metadata, labels
+ * and statistics. */
+am_status am_embeddings_select(am_embeddings *e, const uint8_t *keep);
 /* Copies the model name in (NULL clears it). */
 am_status am_embeddings_set_model(am_embeddings *e, const char *model);
 

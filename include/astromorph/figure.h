@@ -30,6 +30,12 @@ typedef struct am_figure_opts {
     am_thumb_source thumbs; /* NULL: grey boxes */
     void *user;
     const char *title;      /* NULL: a title made from the data */
+    /* Maps: what the labels mean. NULL legend_title: cluster numbers. With legend_names, label j
+     * is called legend_names[j]; with `ordered` > 0, labels 0..ordered-1 are ordered bins (a
+     * sequential colour ramp) and label `ordered` means undefined (grey). */
+    const char *legend_title;
+    const char *const *legend_names;
+    int ordered;
 } am_figure_opts;
 
 /* A scatter panel: point i is at (coords[i*stride + ax], coords[i*stride + ay]). */

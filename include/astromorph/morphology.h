@@ -53,6 +53,8 @@ typedef struct am_morphology {
     double flux;           /* background-subtracted flux of the source, in image units */
     double xc, yc;         /* centroid (pixels, 0-based) */
     double sigma;          /* noise σ used for the threshold */
+    double sn_per_pixel;   /* mean signal-to-noise of the source's pixels (statmorph's reliability
+                              measure: below about 2.5 the statistics are biased; NaN when σ = 0) */
     /* Mean intensity in annuli with edges at r/r50 = 0, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4 over the
      * whole image, in units of the source's mean intensity within r50 (scale-free). */
     double profile[AM_MORPH_PROFILE_BINS];

@@ -22,6 +22,26 @@ static int overlaps(const box *b, int n, double x, double y, double s)
     return 0;
 }
 
+/* A label's colour: the qualitative palette, or for ordered bins a ramp from dark blue through
+ * teal to yellow (viridis-like), grey for undefined. */
+static void label_rgb(const am_figure_opts *o, int label, double rgb[3])
+{
+    if (!o || o->ordered <= 0) {
+        am_palette(label, rgb);
+        return;
+    }
+    if (label >= o->ordered || label < 0) {
+        rgb[0] = rgb[1] = rgb[2] = 0.75;
+        return;
+    }
+    static const double ramp[5][3] = {{0.27, 0.00, 0.33}, {0.23, 0.32, 0.55}, {0.13, 0.57, 0.55},
+                                      {0.37, 0.79, 0.38}, {0.99, 0.91, 0.14}};
+    double t = o->ordered > 1 ? 4.0 * label / (o->ordered - 1) : 0;
+    int k = t >= 4 ? 3 : (int)t;
+    double f = t - k;
+    for (int c = 0; c < 3; c++) rgb[c] = ramp[k][c] + f * (ramp[k + 1][c] - ramp[k][c]);
+}
+
 static am_status draw_panel(am_canvas *c, const am_embeddings *e, const am_fig_panel *p, double ox, const int32_t *labels,
                             int max_thumbs, const am_figure_opts *o)
 {
@@ -33,7 +53,7 @@ static am_status draw_panel(am_canvas *c, const am_embeddings *e, const am_fig_p
     double r = e->n > 20000 ? 1.2 : e->n > 2000 ? 2.0 : 3.5;
     for (int64_t i = 0; i < e->n; i++) {
         double rgb[3];
-        am_palette(labels ? labels[i] : 0, rgb);
+        label_rgb(o, labels ? labels[i] : 0, rgb);
         cairo_set_source_rgba(cr, rgb[0], rgb[1], rgb[2], 0.75);
         cairo_new_path(cr); /* no line from the last text's current point */
         cairo_arc(cr, am_axes_x(&a, p->coords[i * p->stride + p->ax]), am_axes_y(&a, p->coords[i * p->stride + p->ay]), r,
@@ -72,7 +92,7 @@ static am_status draw_panel(am_canvas *c, const am_embeddings *e, const am_fig_p
         am_thumbnail buf;
         am_thumbnail *th = am_fig_fetch(o, who[t], THUMB_SRC, &buf);
         double rgb[3];
-        am_palette(labels ? labels[who[t]] : 0, rgb);
+        label_rgb(o, labels ? labels[who[t]] : 0, rgb);
         am_canvas_thumb(c, th, placed[t].x - ts / 2, placed[t].y - ts / 2, ts, rgb);
         if (th) am_thumbnail_free(th);
     }
@@ -102,24 +122,25 @@ am_status am_figure_map(const char *path, const am_embeddings *e, const am_fig_p
         double lx = npanels * PANEL_W + 10, ly = MARGIN_T;
         static const double black[3] = {0, 0, 0};
         am_canvas_rgb(&c, black);
-        am_canvas_text(&c, lx, ly, 19, 1, 0, 0, LEGEND_W - 20, "Clusters");
+        am_canvas_text(&c, lx, ly, 19, 1, 0, 0, LEGEND_W - 20, o && o->legend_title ? o->legend_title : "Clusters");
         int shown = k < 30 ? k : 30;
         int64_t *sizes = am_fig_label_counts(labels, e->n, k);
         for (int j = 0; sizes && j < shown; j++) {
             int64_t cnt = sizes[j];
             double rgb[3];
             char buf[64];
-            am_palette(j, rgb);
+            label_rgb(o, j, rgb);
             am_canvas_rgb(&c, rgb);
             cairo_rectangle(c.cr, lx, ly + 36 + j * 28, 18, 18);
             cairo_fill(c.cr);
             am_canvas_rgb(&c, black);
-            snprintf(buf, sizeof buf, "%d  (n = %lld)", j, (long long)cnt);
+            if (o && o->legend_names) snprintf(buf, sizeof buf, "%s  (n = %lld)", o->legend_names[j], (long long)cnt);
+            else snprintf(buf, sizeof buf, "%d  (n = %lld)", j, (long long)cnt);
             am_canvas_text(&c, lx + 28, ly + 36 + j * 28 + 9, 16, 0, 0, 0.5, LEGEND_W - 50, buf);
         }
         free(sizes);
         if (k > shown) am_canvas_text(&c, lx, ly + 36 + shown * 28 + 9, 15, 0, 0, 0.5, LEGEND_W - 20, "(more not listed)");
-        if (k > 10) am_canvas_text(&c, lx, ly + 36 + (shown + 1) * 28 + 9, 13, 0, 0, 0.5, LEGEND_W - 20, "colours repeat every 10");
+        if (k > 10 && !(o && o->ordered)) am_canvas_text(&c, lx, ly + 36 + (shown + 1) * 28 + 9, 13, 0, 0, 0.5, LEGEND_W - 20, "colours repeat every 10");
     }
     if (s != AM_OK) {
         am_canvas_abort(&c);

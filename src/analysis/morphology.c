@@ -13,7 +13,7 @@ static const double PROFILE_EDGES[AM_MORPH_PROFILE_BINS + 1] = {0, 0.25, 0.5, 0.
 const char *const am_morphology_columns[] = {
     "concentration", "asymmetry", "smoothness", "gini", "m20", "ellipticity", "orientation", "r20", "r50", "r80",
     "area", "flux", "xc", "yc", "profile_0", "profile_1", "profile_2", "profile_3", "profile_4", "profile_5",
-    "profile_6", "profile_7", "morph_flags", NULL};
+    "profile_6", "profile_7", "sn_per_pixel", "morph_flags", NULL};
 
 void am_morph_default_options(am_morph_options *o)
 {
@@ -30,6 +30,7 @@ int am_morphology_row(const am_morphology *m, double *out)
     int n = (int)(sizeof v / sizeof v[0]);
     memcpy(out, v, sizeof v);
     for (int b = 0; b < AM_MORPH_PROFILE_BINS; b++) out[n++] = m->profile[b];
+    out[n++] = m->sn_per_pixel;
     out[n++] = m->flags;
     return n;
 }
@@ -45,7 +46,7 @@ void am_morphology_features(const am_morphology *m, float *out)
 static void set_nan(am_morphology *m)
 {
     double *fields[] = {&m->concentration, &m->asymmetry, &m->smoothness, &m->gini, &m->m20, &m->ellipticity,
-                        &m->orientation, &m->r20, &m->r50, &m->r80, &m->xc, &m->yc};
+                        &m->orientation, &m->r20, &m->r50, &m->r80, &m->xc, &m->yc, &m->sn_per_pixel};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) *fields[i] = NAN;
     for (int b = 0; b < AM_MORPH_PROFILE_BINS; b++) m->profile[b] = NAN;
 }
@@ -197,6 +198,7 @@ am_status am_morphology_measure(const float *img, int64_t h, int64_t w, const am
     if (edge) m->flags |= AM_MORPH_EDGE;
     xc /= F, yc /= F;
     m->xc = xc, m->yc = yc;
+    m->sn_per_pixel = nz.sigma > 0 ? F / (double)np / nz.sigma : NAN;
 
     /* second moments: ellipticity and orientation */
     double mxx = 0, myy = 0, mxy = 0;

@@ -19,6 +19,9 @@ const char AC_COMMON_HELP[] =
     "  --data-root DIR      folder that relative image paths are under (for thumbnails)\n"
     "  --stretch S          thumbnail stretch: linear (default), asinh or log\n"
     "  --threads N          threads to use (default: all cores)\n"
+    "  --where \"S OP V\"     keep only images whose statistic S (a column of the embeddings\n"
+    "                       file, e.g. gini, area, morph_flags, or cluster) compares so with V;\n"
+    "                       OP is <, <=, >, >=, == or !=; repeat to combine (all must hold)\n"
     "  -h, --help           this help\n";
 
 int ac_parse_int(const ac_common *c, const char *name, const char *arg, long lo, long hi, long *out)
@@ -76,6 +79,13 @@ static int common_option(ac_common *c, int opt, const char *arg)
         if (!ac_parse_int(c, "--threads", arg, 0, 4096, &v)) return -1;
         c->threads = (int)v;
         return 1;
+    case AC_OPT_WHERE:
+        if (c->nwhere == (int)(sizeof c->where / sizeof c->where[0])) {
+            fprintf(stderr, "astromorph %s: at most 8 --where conditions\n", c->cmd);
+            return -1;
+        }
+        c->where[c->nwhere++] = arg;
+        return 1;
     default: return 0;
     }
 }
@@ -84,7 +94,7 @@ static const struct option common_options[] = {
     {"embeddings", required_argument, NULL, AC_OPT_EMBEDDINGS}, {"figure", required_argument, NULL, AC_OPT_FIGURE},
     {"data-root", required_argument, NULL, AC_OPT_DATA_ROOT},   {"stretch", required_argument, NULL, AC_OPT_STRETCH},
     {"threads", required_argument, NULL, AC_OPT_THREADS},       {"output", required_argument, NULL, 'o'},
-    {"help", no_argument, NULL, 'h'},
+    {"where", required_argument, NULL, AC_OPT_WHERE},           {"help", no_argument, NULL, 'h'},
 };
 enum { N_COMMON = sizeof common_options / sizeof common_options[0], MAX_OPTIONS = 40 };
 
@@ -154,7 +164,59 @@ static am_status newest_export(char *out, size_t len)
     return AM_OK;
 }
 
+static am_status ac_load_all(ac_common *c, am_embeddings *e);
+
+/* Applies one --where condition "STAT OP VALUE" to keep (1: kept so far). */
+static am_status where_mask(const ac_common *c, const am_embeddings *e, const char *cond, uint8_t *keep)
+{
+    char name[72], op[3] = "";
+    size_t i = 0, n = 0;
+    while (cond[i] == ' ') i++;
+    while (cond[i] && !strchr("<>=! ", cond[i]) && n < sizeof name - 1) name[n++] = cond[i++];
+    name[n] = 0;
+    while (cond[i] == ' ') i++;
+    for (n = 0; cond[i] && strchr("<>=!", cond[i]) && n < 2; n++) op[n] = cond[i++];
+    op[n] = 0;
+    char *end;
+    double v = strtod(cond + i, &end);
+    while (*end == ' ') end++;
+    int which = !strcmp(op, "<") ? 0 : !strcmp(op, "<=") ? 1 : !strcmp(op, ">") ? 2 : !strcmp(op, ">=") ? 3
+              : !strcmp(op, "==") ? 4 : !strcmp(op, "!=") ? 5 : -1;
+    if (!name[0] || which < 0 || end == cond + i || *end)
+        return am_error(AM_ERR_VALUE, "--where \"%s\": write it as STATISTIC OP NUMBER, e.g. \"gini > 0.5\"", cond);
+    int64_t col = am_embeddings_stat_index(e, name);
+    int cluster = !strcmp(name, "cluster");
+    if (col < 0 && !(cluster && e->labels))
+        return am_error(AM_ERR_NOTFOUND, "--where \"%s\": %s has no statistic '%s'%s", cond, c->embeddings, name,
+                        e->nstats ? "" : " (it has no statistics: inference writes them unless morphology = false)");
+    for (int64_t r = 0; r < e->n; r++) {
+        double x = cluster ? (double)e->labels[r] : (double)e->stats[r * e->nstats + col];
+        /* an undefined statistic (NaN) satisfies nothing but != */
+        int ok = which == 0 ? x < v : which == 1 ? x <= v : which == 2 ? x > v : which == 3 ? x >= v : which == 4 ? x == v
+                                                                                                   : !(x == v);
+        keep[r] &= (uint8_t)ok;
+    }
+    return AM_OK;
+}
+
 am_status ac_load(ac_common *c, am_embeddings *e)
+{
+    AM_TRY(ac_load_all(c, e));
+    if (c->nwhere == 0) return AM_OK;
+    uint8_t *keep = malloc((size_t)e->n);
+    am_status s = keep ? AM_OK : am_error(AM_ERR_NOMEM, "out of memory");
+    if (keep) memset(keep, 1, (size_t)e->n);
+    for (int w = 0; w < c->nwhere && s == AM_OK; w++) s = where_mask(c, e, c->where[w], keep);
+    int64_t before = e->n;
+    if (s == AM_OK) s = am_embeddings_select(e, keep);
+    free(keep);
+    if (s == AM_OK && e->n == 0) s = am_error(AM_ERR_VALUE, "--where: none of the %lld images qualifies", (long long)before);
+    if (s == AM_OK) fprintf(stderr, "astromorph %s: %lld of %lld images kept by --where\n", c->cmd, (long long)e->n, (long long)before);
+    if (s != AM_OK) am_embeddings_free(e);
+    return s;
+}
+
+static am_status ac_load_all(ac_common *c, am_embeddings *e)
 {
     static char chosen[4096];
     if (c->threads > 0) am_set_threads(c->threads);

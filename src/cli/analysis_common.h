@@ -21,6 +21,7 @@ enum {
     AC_OPT_STRETCH,
     AC_OPT_THREADS,
     AC_OPT_OUTPUT,
+    AC_OPT_WHERE,
     AC_OPT_FIRST_FREE /* first value a command may use */
 };
 
@@ -32,6 +33,8 @@ typedef struct ac_common {
     const char *data_root;  /* --data-root DIR: where relative image paths are found */
     am_thumb_opts thumb;    /* --stretch linear|asinh|log */
     int threads;            /* --threads N (0: all cores) */
+    const char *where[8];   /* --where "STAT OP VALUE": rows kept by ac_load */
+    int nwhere;
 } ac_common;
 
 /* The common options' help lines. */

@@ -32,6 +32,7 @@ typedef struct {
     int view_size;                    /* 0: images at their own size */
     am_normalization normalization;
     am_hybrid hybrid;                 /* hybrid.dim 0: the learned embedding alone */
+    int morph_each, morph_channels;   /* statistics per channel (of morph_channels), else of the sum */
     float *feats;                     /* n × AM_MORPH_FEATURES while a hybrid is made */
 } model;
 
@@ -129,18 +130,35 @@ static int64_t same_size_run(const model *m, am_dataset *ds, int64_t i, int64_t 
 }
 
 /* Images i..i+k-1 as one k×C×H×W batch, each normalised on its own; metadata into E. */
-/* The morphology of image (its channels' sum): its table columns into row of stats and its
- * feature vector into row of feats (either NULL: not wanted). */
-static am_status row_morphology(const am_tensor *image, float *stats, float *feats, int64_t row, const char *name)
+/* The morphology of image: its table columns into row of stats — of the channels' sum, or with
+ * m->morph_each of every channel in turn — and the feature vector of the sum into row of feats
+ * (either NULL: not wanted). */
+static am_status row_morphology(const model *m, const am_tensor *image, float *stats, float *feats, int64_t row,
+                                const char *name)
 {
     if (!stats && !feats) return AM_OK;
     am_morphology mo;
-    am_status s = am_morphology_measure_image(image, NULL, &mo);
-    if (s != AM_OK) return am_error_prefix(s, "%s", name);
     double v[64];
-    int n = am_morphology_row(&mo, v);
-    for (int k = 0; stats && k < n; k++) stats[row * n + k] = (float)v[k];
-    if (feats) am_morphology_features(&mo, feats + row * AM_MORPH_FEATURES);
+    int64_t c = image->shape[0], hw = image->shape[1] * image->shape[2];
+    if (stats && m->morph_each) {
+        if (c != m->morph_channels)
+            return am_error(AM_ERR_SHAPE, "%s: %lld channel(s), the first image %d (morphology_channels = \"each\")", name,
+                            (long long)c, m->morph_channels);
+        for (int64_t k = 0; k < c; k++) {
+            AM_TRY(am_morphology_measure(image->data + k * hw, image->shape[1], image->shape[2], NULL, &mo) == AM_OK
+                       ? AM_OK
+                       : am_error_prefix(AM_ERR_FORMAT, "%s", name));
+            int n = am_morphology_row(&mo, v);
+            for (int j = 0; j < n; j++) stats[(row * c + k) * n + j] = (float)v[j];
+        }
+    }
+    if ((stats && !m->morph_each) || feats) {
+        am_status s = am_morphology_measure_image(image, NULL, &mo);
+        if (s != AM_OK) return am_error_prefix(s, "%s", name);
+        int n = am_morphology_row(&mo, v);
+        for (int j = 0; stats && !m->morph_each && j < n; j++) stats[row * n + j] = (float)v[j];
+        if (feats) am_morphology_features(&mo, feats + row * AM_MORPH_FEATURES);
+    }
     return AM_OK;
 }
 
@@ -152,7 +170,7 @@ static am_status batch_input(model *m, am_dataset *ds, int64_t i, int64_t k, am_
         am_tensor img, x;
         am_meta meta;
         if ((s = network_input(m, ds, i + j, &img, &meta, &x)) != AM_OK) break;
-        s = row_morphology(&img, E->stats, m->feats, i + j, am_dataset_name(ds, i + j));
+        s = row_morphology(m, &img, E->stats, m->feats, i + j, am_dataset_name(ds, i + j));
         if (s == AM_OK && x.shape[1] != m->in_channels)
             s = am_error(AM_ERR_SHAPE, "%s: %lld channel(s) x stacksize %d, the model takes %d",
                          am_dataset_name(ds, i + j), (long long)img.shape[0], m->stacksize, m->in_channels);
@@ -201,9 +219,28 @@ static am_status embed_all(model *m, am_dataset *ds, am_embeddings *E, int morph
     else am_progress_update(bar, 0, NAN);
     am_status s = am_embeddings_alloc(E, n, am_byol_get_options(m->byol)->representation_size);
     if (s == AM_OK && morphology) {
-        int64_t ncol = 0;
+        int64_t ncol = 0, shape[3] = {1, 0, 0};
         while (am_morphology_columns[ncol]) ncol++;
-        s = am_embeddings_set_stats(E, ncol, am_morphology_columns, NULL);
+        if (m->morph_each && n > 0) s = am_dataset_item_shape(ds, 0, shape);
+        m->morph_channels = (int)shape[0];
+        if (s == AM_OK && m->morph_each) { /* <name>_c<k>, channel by channel */
+            int64_t total = ncol * shape[0];
+            char **names = calloc((size_t)total, sizeof *names);
+            for (int64_t k = 0; names && k < shape[0]; k++)
+                for (int64_t j = 0; j < ncol; j++) {
+                    char buf[80];
+                    snprintf(buf, sizeof buf, "%s_c%lld", am_morphology_columns[j], (long long)k);
+                    names[k * ncol + j] = strdup(buf);
+                }
+            int ok = names != NULL;
+            for (int64_t t = 0; ok && t < total; t++) ok = names[t] != NULL;
+            s = ok ? am_embeddings_set_stats(E, total, (const char *const *)names, NULL)
+                   : am_error(AM_ERR_NOMEM, "inference: out of memory");
+            for (int64_t t = 0; names && t < total; t++) free(names[t]);
+            free(names);
+        } else if (s == AM_OK) {
+            s = am_embeddings_set_stats(E, ncol, am_morphology_columns, NULL);
+        }
     }
     if (s == AM_OK && m->hybrid.dim) {
         if (m->hybrid.dim != E->dim || m->hybrid.nstat != AM_MORPH_FEATURES)
@@ -330,6 +367,7 @@ static am_status infer(am_cli_settings *s)
     if (st == AM_OK && am_dataset_size(ds) < 1) st = am_error(AM_ERR_VALUE, "%s: no usable images", s->datafile);
     if (st == AM_OK) {
         am_log(AM_LOG_INFO, "Calculating embeddings of %lld images...", (long long)am_dataset_size(ds));
+        m.morph_each = s->morphology_each;
         st = embed_all(&m, ds, &E, s->morphology);
     }
     model_basename(s->trained_network_name, name, sizeof name);

@@ -14,7 +14,7 @@
 #include "cli/run_log.h"
 
 enum { OPT_METHOD = AC_OPT_FIRST_FREE, OPT_DIMS, OPT_PERPLEXITY, OPT_SEED, OPT_ITER, OPT_THETA, OPT_THUMBS, OPT_CORR,
-       OPT_CORR_FIG };
+       OPT_CORR_FIG, OPT_COLOR };
 
 static void usage(FILE *fp)
 {
@@ -32,6 +32,8 @@ static void usage(FILE *fp)
                 "                       per-image statistic of the embeddings file (the morphology\n"
                 "                       statistics of inference) as CSV; the strongest are printed\n"
                 "  --correlations-figure FILE   the same as a heat map (PNG or PDF)\n"
+                "  --color-by S         colour the figure's points by statistic S (deciles; grey where\n"
+                "                       undefined) instead of by cluster\n"
                 "%s",
             AC_COMMON_HELP);
 }
@@ -39,8 +41,44 @@ static void usage(FILE *fp)
 typedef struct {
     int tsne, dims, max_thumbs;
     am_tsne_opts t;
-    const char *corr, *corr_figure;
+    const char *corr, *corr_figure, *color_by;
 } proj_opts;
+
+enum { BINS = 10 };
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* Labels for colouring by statistic `name`: its deciles 0..BINS-1 (BINS where undefined) and a
+ * legend name per bin ("0.31 - 0.42"); names[BINS] is "undefined". */
+static am_status decile_labels(const am_embeddings *e, const char *name, int32_t *labels, char (*names)[48])
+{
+    int64_t col = am_embeddings_stat_index(e, name);
+    if (col < 0)
+        return am_error(AM_ERR_NOTFOUND, "--color-by %s: no such statistic in the embeddings file%s", name,
+                        e->nstats ? "" : " (it has none: inference writes them unless morphology = false)");
+    float *v = malloc((size_t)(e->n ? e->n : 1) * sizeof *v);
+    if (!v) return am_error(AM_ERR_NOMEM, "out of memory");
+    int64_t m = 0;
+    for (int64_t i = 0; i < e->n; i++)
+        if (isfinite(e->stats[i * e->nstats + col])) v[m++] = e->stats[i * e->nstats + col];
+    qsort(v, (size_t)m, sizeof *v, cmp_float);
+    float edge[BINS + 1];
+    for (int b = 0; b <= BINS; b++) edge[b] = m ? v[(int64_t)((double)b / BINS * (double)(m - 1))] : 0;
+    for (int b = 0; b < BINS; b++) snprintf(names[b], 48, "%.3g - %.3g", edge[b], edge[b + 1]);
+    snprintf(names[BINS], 48, "undefined");
+    for (int64_t i = 0; i < e->n; i++) {
+        float x = e->stats[i * e->nstats + col];
+        int b = 0;
+        while (b < BINS - 1 && x > edge[b + 1]) b++;
+        labels[i] = isfinite(x) ? b : BINS;
+    }
+    free(v);
+    return AM_OK;
+}
 
 /* The statistics worth correlating: all but positions, flags and raw flux (which no shape axis
  * should be read as). */
@@ -177,7 +215,21 @@ static am_status run(ac_common *c, const proj_opts *po)
         ac_thumbs th;
         am_figure_opts fo = ac_figure_opts(&th, c, &e);
         if (!po->tsne) fo.title = title;
-        s = ac_figure_done(c, am_figure_map(c->figure, &e, panels, ncomp >= 3 ? 2 : 1, e.labels, po->max_thumbs, &fo));
+        const int32_t *colour = e.labels;
+        int32_t *bins = NULL;
+        char names[BINS + 1][48], legend[96];
+        const char *name_ptr[BINS + 1];
+        if (po->color_by) {
+            bins = malloc((size_t)(e.n ? e.n : 1) * sizeof *bins);
+            s = bins ? decile_labels(&e, po->color_by, bins, names) : am_error(AM_ERR_NOMEM, "out of memory");
+            for (int b = 0; b <= BINS; b++) name_ptr[b] = names[b];
+            snprintf(legend, sizeof legend, "%s", po->color_by);
+            fo.legend_title = legend, fo.legend_names = name_ptr, fo.ordered = BINS;
+            colour = bins;
+        }
+        if (s == AM_OK)
+            s = ac_figure_done(c, am_figure_map(c->figure, &e, panels, ncomp >= 3 ? 2 : 1, colour, po->max_thumbs, &fo));
+        free(bins);
     }
     am_pca_free(&p);
     free(y);
@@ -218,6 +270,7 @@ static int option(const ac_common *c, void *user, int opt, const char *arg)
         return 1;
     case OPT_CORR: po->corr = arg; return 1;
     case OPT_CORR_FIG: po->corr_figure = arg; return 1;
+    case OPT_COLOR: po->color_by = arg; return 1;
     default: return 0;
     }
 }
@@ -233,6 +286,7 @@ int am_cmd_project(int argc, char **argv)
                                          {"max-thumbs", required_argument, NULL, OPT_THUMBS},
                                          {"correlations", required_argument, NULL, OPT_CORR},
                                          {"correlations-figure", required_argument, NULL, OPT_CORR_FIG},
+                                         {"color-by", required_argument, NULL, OPT_COLOR},
                                          {NULL, 0, NULL, 0}};
     static const ac_command cmd = {"project", opts, NULL, option, usage};
     ac_common c;

@@ -20,7 +20,7 @@ static const char *const root_keys[] = {
     /* ours */
     "defaults", "resume", "seed", "lr_schedule", "warmup_epochs", "min_lr_ratio", "weight_decay", "batchnorm",
     "images_per_forward", "replicas", "test_fraction", "checkpoint_every", "n_clusters", "projector_sprite",
-    "ema_schedule", "optimizer", "morphology", "hybrid_weight",
+    "ema_schedule", "optimizer", "morphology", "morphology_channels", "hybrid_weight",
     "augmentation", NULL};
 static const char *const network_keys[] = {"last_layer", "pretrained", NULL};
 static const char *const data_keys[] = {"stacksize", "nan_policy",      "skip_bad_files",    "extra_keys", "cache_mb",
@@ -514,6 +514,8 @@ static am_status load_root(loader *L, const am_toml_value *root, am_cli_command 
     AM_TRY(get_int(L, root, "", "n_clusters", &s->n_clusters, 1, 100000, "between 1 and 100000"));
     AM_TRY(get_bool(L, root, "", "projector_sprite", &s->sprite));
     AM_TRY(get_bool(L, root, "", "morphology", &s->morphology));
+    static const char *const mc_names[] = {"sum", "each", NULL};
+    AM_TRY(get_choice(L, root, "", "morphology_channels", mc_names, &s->morphology_each));
     AM_TRY(get_float(L, root, "", "hybrid_weight", &s->hybrid_weight, 0, 1, 0, "in [0, 1]"));
 
     AM_TRY(load_tables(L, root, cmd));
@@ -610,7 +612,8 @@ void am_cli_settings_print(const am_cli_settings *s, FILE *fp)
             s->train.gamma);
     fprintf(fp, "warmup_epochs = %d\nmin_lr_ratio = %g\nweight_decay = %g\nbatch_size = %d\ncore_limit = %d\n",
             s->train.warmup_epochs, s->train.min_lr_ratio, s->train.weight_decay, s->train.batch_size, s->core_limit);
-    fprintf(fp, "morphology = %s\nhybrid_weight = %g\n", s->morphology ? "true" : "false", s->hybrid_weight);
+    fprintf(fp, "morphology = %s\nmorphology_channels = \"%s\"\nhybrid_weight = %g\n", s->morphology ? "true" : "false",
+            s->morphology_each ? "each" : "sum", s->hybrid_weight);
     fprintf(fp, "ema_schedule = \"%s\"\noptimizer = \"%s\"\n", s->train.ema == AM_EMA_COSINE ? "cosine" : "constant",
             s->train.optimizer == AM_OPT_ADAMW ? "adamw" : "adam");
     fprintf(fp, "batchnorm = \"%s\"\nimages_per_forward = %d\nreplicas = %d\ntest_fraction = %g\nseed = %llu\n",
@@ -662,7 +665,7 @@ char *am_cli_settings_fingerprint(const am_cli_settings *s)
 {
     /* Keys that do not change the training's trajectory; every other printed key does. */
     static const char *const free_keys[] = {"#", "defaults", "datafile", "maskfile", "trained_network_name", "epochs",
-                                            "core_limit", "morphology", "hybrid_weight", "checkpoint_every", "resume",
+                                            "core_limit", "morphology", "morphology_channels", "hybrid_weight", "checkpoint_every", "resume",
                                             "export_to_csv", "n_clusters", "projector_sprite", "skip_bad_files",
                                             "cache_mb", "prefetch", NULL};
     char *all = NULL, *out = NULL;

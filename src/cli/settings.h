@@ -48,6 +48,7 @@ typedef struct am_cli_settings {
     int n_clusters;           /* k of the k-means labels (10) */
     int sprite;               /* projector sprite on/off (true) */
     int morphology;           /* inference adds the morphology statistics (true; false in the original's) */
+    int morphology_each;      /* morphology_channels = "each": per channel (columns <name>_c<k>); "sum" (default) */
     double hybrid_weight;     /* the statistics' share of the hybrid embedding; 0: learned alone */
 } am_cli_settings;
 

@@ -65,6 +65,27 @@ am_status am_embeddings_set_stats(am_embeddings *e, int64_t nstats, const char *
     return AM_OK;
 }
 
+am_status am_embeddings_select(am_embeddings *e, const uint8_t *keep)
+{
+    int64_t m = 0;
+    for (int64_t i = 0; i < e->n; i++) {
+        if (!keep[i]) {
+            am_meta_free(&e->meta[i]);
+            continue;
+        }
+        if (m != i) {
+            memmove(e->data + m * e->dim, e->data + i * e->dim, (size_t)e->dim * sizeof *e->data);
+            e->meta[m] = e->meta[i];
+            am_meta_init(&e->meta[i]);
+            if (e->labels) e->labels[m] = e->labels[i];
+            if (e->stats) memmove(e->stats + m * e->nstats, e->stats + i * e->nstats, (size_t)e->nstats * sizeof *e->stats);
+        }
+        m++;
+    }
+    e->n = m;
+    return AM_OK;
+}
+
 int64_t am_embeddings_stat_index(const am_embeddings *e, const char *name)
 {
     for (int64_t k = 0; k < e->nstats; k++)

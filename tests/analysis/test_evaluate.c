@@ -353,6 +353,28 @@ static void test_cli(const char *dir)
     if (cf) fclose(cf);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0 && fabs(r_size) > 0.99 && fabs(r_noise) < 0.3,
           "PC1 correlations: size %g, noise %g (exit %d)", r_size, r_noise, st);
+    /* filtering on a statistic and colouring by it: the kept count is the rows that qualify */
+    int qualify = 0;
+    for (int i = 0; i <= N; i++) qualify += stat[2 * i] > 3.0f;
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' project --method pca --embeddings emb.safetensors --where 'size > 3' "
+             "--color-by noise --figure col.png -o sel.csv >out.txt 2>err.txt", dir, cli);
+    st = system(cmd);
+    snprintf(p, sizeof p, "%s/err.txt", dir);
+    FILE *ef = fopen(p, "r");
+    char el[512] = "", want[128];
+    while (ef && fgets(el, sizeof el, ef) && !strstr(el, "kept by --where")) {
+    }
+    if (ef) fclose(ef);
+    snprintf(want, sizeof want, "%d of %d images kept by --where", qualify, N + 1);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0 && strstr(el, want), "--where: exit %d, '%s', want '%s'", st, el, want);
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' outliers --embeddings emb.safetensors --where 'nothing > 1' >out.txt 2>err.txt",
+             dir, cli);
+    st = system(cmd);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1, "--where on an unknown statistic fails");
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' outliers --embeddings emb.safetensors --where 'size >> 1' >out.txt 2>err.txt",
+             dir, cli);
+    st = system(cmd);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1, "--where with a bad operator fails");
     /* `astromorph morphology` on a list of three of the images: a header and three rows */
     snprintf(p, sizeof p, "%s/three.txt", dir);
     write_text(p, "img000.fits\nimg001.fits\nimg002.fits\n");

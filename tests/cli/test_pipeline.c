@@ -336,6 +336,25 @@ static void check_inference(const char *model)
             am_tensor_free(&img);
         }
     }
+    /* statistics per channel: the same columns with _c<k>, and for one channel the sum's values */
+    {
+        char *orig = output("settings.toml"), ep[800];
+        snprintf(ep, sizeof ep, "%s/each.toml", dir);
+        FILE *ef = fopen(ep, "w");
+        fprintf(ef, "morphology_channels = \"each\"\n%s", orig ? orig : "");
+        fclose(ef);
+        free(orig);
+        char args2[900];
+        snprintf(args2, sizeof args2, "inference -c each.toml -n %s", model);
+        CHECK(run(args2) == 0, "inference with morphology_channels = each");
+        am_embeddings pc = {0};
+        snprintf(p, sizeof p, "%s/exported/%s.safetensors", dir, name);
+        CHECK_OK(am_embeddings_read(&pc, p));
+        int64_t g0 = am_embeddings_stat_index(&pc, "gini_c0"), g = am_embeddings_stat_index(&e, "gini");
+        CHECK(g0 >= 0 && pc.nstats == e.nstats && g >= 0 && pc.stats[3 * pc.nstats + g0] == e.stats[3 * e.nstats + g],
+              "per-channel columns (gini_c0 at %lld)", (long long)g0);
+        am_embeddings_free(&pc);
+    }
     /* eval mode: an image's embedding does not depend on the other images */
     snprintf(p, sizeof p, "%s/three.txt", dir);
     FILE *fp = fopen(p, "w");
