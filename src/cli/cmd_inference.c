@@ -79,6 +79,13 @@ static am_status load_model(model *m, const char *path)
     bo.probe_channels = m->in_channels;
     if (s == AM_OK) s = am_byol_create(&m->byol, n, &bo);
     if (s == AM_OK) s = am_byol_load_state(m->byol, &st);
+    /* a model whose training diverged would fail much later, in k-means: name it here */
+    for (size_t i = 0; s == AM_OK && i < am_byol_state_count(m->byol); i++) {
+        const char *pname = NULL;
+        am_param *prm = am_byol_state(m->byol, i, &pname);
+        if (!am_tensor_all_finite(&prm->value))
+            s = am_error(AM_ERR_NUMERIC, "%s: weight %s holds NaN or Inf (did its training diverge?)", path, pname);
+    }
     if (s != AM_OK) s = am_error_prefix(s, "%s", path);
     am_st_free(&st);
     if (s == AM_OK) am_byol_set_mode(m->byol, AM_MODE_EVAL);
@@ -354,6 +361,9 @@ static am_status infer(am_cli_settings *s)
     if (s->core_limit > 0) am_set_threads(s->core_limit);
     am_log(AM_LOG_INFO, "Loading pretrained model %s...", s->trained_network_name);
     am_status st = load_model(&m, s->trained_network_name);
+    if (st == AM_OK && s->network_name && strcmp(s->network_name, m.network) != 0)
+        am_log(AM_LOG_WARN, "the settings name network_name = \"%s\", but %s is a %s model: using the model's",
+               s->network_name, s->trained_network_name, m.network);
     if (st == AM_OK && s->stacksize != 1 && s->stacksize != m.stacksize)
         am_log(AM_LOG_WARN, "data_settings.stacksize = %d, but the model was trained with %d: using %d", s->stacksize,
                m.stacksize, m.stacksize);

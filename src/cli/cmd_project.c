@@ -42,6 +42,7 @@ typedef struct {
     int tsne, dims, max_thumbs;
     am_tsne_opts t;
     const char *corr, *corr_figure, *color_by;
+    int perplexity_given; /* --perplexity was on the command line */
 } proj_opts;
 
 enum { BINS = 10 };
@@ -185,7 +186,12 @@ static am_status run(ac_common *c, const proj_opts *po)
         }
         if (s == AM_OK && (e.nstats > 0 || po->corr || po->corr_figure)) s = correlations(po, &e, y, ncomp);
     } else if (s == AM_OK) {
-        s = am_tsne(e.data, e.n, e.dim, &po->t, y, NULL);
+        /* the default is lowered for small sets by t-SNE itself; one asked for must make sense:
+         * an effective number of neighbours below the number of images (scikit-learn's rule) */
+        if (po->perplexity_given && po->t.perplexity >= (double)e.n)
+            s = am_error(AM_ERR_VALUE, "--perplexity %g: must be below the number of images (%lld)", po->t.perplexity,
+                         (long long)e.n);
+        if (s == AM_OK) s = am_tsne(e.data, e.n, e.dim, &po->t, y, NULL);
     }
     ac_table t;
     if (s == AM_OK && (s = ac_table_open(&t, c)) == AM_OK) {
@@ -254,7 +260,9 @@ static int option(const ac_common *c, void *user, int opt, const char *arg)
         if (!ac_parse_int(c, "--dims", arg, 2, 3, &v)) return 0;
         po->dims = po->t.dims = (int)v;
         return 1;
-    case OPT_PERPLEXITY: return ac_parse_double(c, "--perplexity", arg, 1, 1e4, &po->t.perplexity);
+    case OPT_PERPLEXITY:
+        po->perplexity_given = 1;
+        return ac_parse_double(c, "--perplexity", arg, 1, 1e4, &po->t.perplexity);
     case OPT_SEED:
         if (!ac_parse_int(c, "--seed", arg, 0, 0x7fffffffL, &v)) return 0;
         po->t.seed = (uint64_t)v;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "astromorph/runtime.h"
 #include "data/dataset_internal.h"
 
 void am_free_paths(char **paths, int64_t n)
@@ -70,6 +71,11 @@ static am_status read_directory(const char *dir, char ***paths, int64_t *n)
         char *p = join(dir, e->d_name);
         struct stat sb;
         if (p && (stat(p, &sb) != 0 || !S_ISREG(sb.st_mode))) {
+            /* a link that leads nowhere (dangling, or a loop) is worth a word; a folder is not */
+            struct stat lb;
+            if (lstat(p, &lb) == 0 && S_ISLNK(lb.st_mode))
+                am_log(AM_LOG_WARN, "%s: skipped: a symbolic link that %s", p,
+                       errno == ELOOP ? "loops" : "points to nothing readable");
             free(p);
             continue;
         }

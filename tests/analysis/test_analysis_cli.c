@@ -226,6 +226,10 @@ int main(void)
     CHECK(run("outliers --help") == 0 && strstr(out_text, "lof"), "outliers --help");
     CHECK(run("project --embeddings emb.safetensors --dims 4") == 2 && strstr(err_text, "--dims 4"), "bad dims: %s",
           err_text);
+    /* a perplexity asked for must be below the number of images (the default is lowered instead) */
+    CHECK(run("project --embeddings emb.safetensors --perplexity 9999") == 1 &&
+              strstr(err_text, "--perplexity 9999: must be below the number of images"),
+          "perplexity too large: %s", err_text);
     /* a table that cannot be written (full disk) is an error with the reason, not exit 0 */
     char full[1200];
     snprintf(full, sizeof full, "cd '%s' && '%s' outliers --embeddings emb.safetensors -k 3 >/dev/full 2>err.txt", dir, cli);

@@ -336,6 +336,31 @@ static void check_inference(const char *model)
             am_tensor_free(&img);
         }
     }
+    /* a model with a NaN weight is refused by name, before any image is embedded */
+    {
+        char src[800], dst[800];
+        snprintf(src, sizeof src, "%s/%s", dir, model);
+        snprintf(dst, sizeof dst, "%s/nan_model.safetensors", dir);
+        size_t len;
+        char *bytes = slurp(src, &len);
+        am_safetensors st;
+        if (bytes && am_st_read(&st, src) == AM_OK) {
+            const am_st_entry *w = am_st_find(&st, "online_encoder.network.conv1.weight");
+            uint64_t hdr = 0;
+            memcpy(&hdr, bytes, 8); /* little-endian header length (x86) */
+            const float nan = NAN;
+            if (w && 8 + hdr + w->begin + 4 <= len) memcpy(bytes + 8 + hdr + w->begin, &nan, 4);
+            am_st_free(&st);
+            FILE *nf = fopen(dst, "wb");
+            if (nf) fwrite(bytes, 1, len, nf), fclose(nf);
+            CHECK(run("inference -c settings.toml -n nan_model.safetensors") == 1, "a NaN model is refused");
+            char *err = output("err.txt");
+            CHECK(err && strstr(err, "weight online_encoder.network.conv1.weight holds NaN"), "names the weight: %s",
+                  err ? err : "");
+            free(err);
+        }
+        free(bytes);
+    }
     /* statistics per channel: the same columns with _c<k>, and for one channel the sum's values */
     {
         char *orig = output("settings.toml"), ep[800];
