@@ -1,6 +1,6 @@
 /* Hybrid embeddings: the learned embedding and the morphology statistics side by side, each
- * column z-scored with means and spreads fitted once (at the end of training, over the training
- * images, and stored with the model), each block scaled so that its share of a squared distance
+ * column z-scored with means and spreads fitted once (at the end of training, over every image the
+ * run was given, and stored with the model), each block scaled so that its share of a squared distance
  * is (1 - weight) and weight whatever its width:
  *
  *     out = [ (1 - w) · z(learned) / sqrt(D),  w · z(statistics) / sqrt(S) ]
