@@ -56,9 +56,6 @@ void am_aug_contrast(float *img, int64_t c, int64_t h, int64_t w, double factor)
 /* Three channels to their luminance (0.299 R + 0.587 G + 0.114 B) in all three; c must be 3. */
 void am_aug_grayscale(float *img, int64_t h, int64_t w);
 
-/* dst (C×oh×ow) = src (C×h×w) resampled by exact area averaging (src/data/resample.c). */
-am_status am_resample_area(const float *src, int64_t c, int64_t h, int64_t w, float *dst, int64_t oh, int64_t ow);
-
 /* How an image's values become the network's input levels. */
 typedef enum {
     AM_NORMALIZE_MINMAX = 0, /* the original: (x - min) / (max - min) */

@@ -42,6 +42,15 @@ const char *am_tensor_shape_str(const am_tensor *t, char *buf, size_t len);
 /* 1 when every element is finite. */
 int am_tensor_all_finite(const am_tensor *t);
 
+/* ---- plane helpers (src/core/resample.c) ---- */
+/* dst (C×oh×ow) = src (C×h×w) resampled: each output pixel the mean of the input area it covers
+ * when shrinking (partial pixels weighted by their overlap), bilinear when growing. */
+am_status am_resample(const float *src, int64_t c, int64_t h, int64_t w, float *dst, int64_t oh, int64_t ow);
+/* Plane p (h × w) at (x, y) (column, row), bilinear; missing neighbours count as 0. */
+float am_bilinear_at(const float *p, int64_t h, int64_t w, double x, double y);
+/* The k-th smallest of v[0..n) (Hoare's selection, O(n) on average; v is reordered). */
+float am_select_kth(float *v, int64_t n, int64_t k);
+
 #ifdef __cplusplus
 }
 #endif

@@ -111,20 +111,6 @@ static double radius_at(const pix *p, int64_t n, double total, double frac)
     return p[n - 1].r;
 }
 
-/* Bilinear value of plane I at (x, y); 0 outside. */
-static double at(const float *I, int64_t h, int64_t w, double x, double y)
-{
-    if (!(x > -1 && y > -1 && x < (double)w && y < (double)h)) return 0;
-    int64_t x0 = (int64_t)floor(x), y0 = (int64_t)floor(y);
-    double ax = x - (double)x0, ay = y - (double)y0, v = 0;
-    for (int dy = 0; dy < 2; dy++)
-        for (int dx = 0; dx < 2; dx++) {
-            int64_t xx = x0 + dx, yy = y0 + dy;
-            if (xx >= 0 && xx < w && yy >= 0 && yy < h) v += (dx ? ax : 1 - ax) * (dy ? ay : 1 - ay) * I[yy * w + xx];
-        }
-    return v;
-}
-
 am_status am_morphology_measure(const float *img, int64_t h, int64_t w, const am_morph_options *o, am_morphology *m)
 {
     am_morph_options def;
@@ -237,7 +223,7 @@ am_status am_morphology_measure(const float *img, int64_t h, int64_t w, const am
      * per pixel on average, which is taken off */
     double num = 0, den = 0;
     for (int64_t i = 0; i < np; i++) {
-        double v = p[i].v, r = at(I, h, w, 2 * xc - p[i].x, 2 * yc - p[i].y);
+        double v = p[i].v, r = am_bilinear_at(I, h, w, 2 * xc - p[i].x, 2 * yc - p[i].y);
         num += fabs(v - r), den += fabs(v);
     }
     m->asymmetry = den > 0 ? (num - (double)np * 2.0 * nz.sigma / sqrt(M_PI)) / den : NAN;

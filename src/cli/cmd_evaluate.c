@@ -159,7 +159,7 @@ static am_status image_features(const ac_common *c, const am_embeddings *e, cons
                          (long long)channels);
         if (s == AM_OK && kind == FEAT_PIXELS) {
             am_normalize_minmax(img.data, am_tensor_numel(&img));
-            s = am_resample_area(img.data, img.shape[0], img.shape[1], img.shape[2], out + i * per, side, side);
+            s = am_resample(img.data, img.shape[0], img.shape[1], img.shape[2], out + i * per, side, side);
         } else if (s == AM_OK) {
             am_morphology mo;
             s = am_morphology_measure_image(&img, NULL, &mo);

@@ -152,9 +152,8 @@ static am_status row_morphology(const model *m, const am_tensor *image, float *s
             return am_error(AM_ERR_SHAPE, "%s: %lld channel(s), the first image %d (morphology_channels = \"each\")", name,
                             (long long)c, m->morph_channels);
         for (int64_t k = 0; k < c; k++) {
-            AM_TRY(am_morphology_measure(image->data + k * hw, image->shape[1], image->shape[2], NULL, &mo) == AM_OK
-                       ? AM_OK
-                       : am_error_prefix(AM_ERR_FORMAT, "%s", name));
+            am_status s = am_morphology_measure(image->data + k * hw, image->shape[1], image->shape[2], NULL, &mo);
+            if (s != AM_OK) return am_error_prefix(s, "%s", name);
             int n = am_morphology_row(&mo, v);
             for (int j = 0; j < n; j++) stats[(row * c + k) * n + j] = (float)v[j];
         }

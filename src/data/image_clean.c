@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "astromorph/fits.h"
+#include "astromorph/tensor.h"
 
 am_status am_nan_policy_parse(const char *s, am_nan_policy *out)
 {
@@ -24,31 +25,6 @@ const char *am_nan_policy_name(am_nan_policy p)
     return "?";
 }
 
-/* k-th smallest of v[0..n) (Hoare selection; v is reordered). */
-static float select_kth(float *v, int64_t n, int64_t k)
-{
-    int64_t lo = 0, hi = n - 1;
-    while (lo < hi) {
-        float pivot = v[lo + (hi - lo) / 2];
-        int64_t i = lo, j = hi;
-        while (i <= j) {
-            while (v[i] < pivot) i++;
-            while (v[j] > pivot) j--;
-            if (i <= j) {
-                float t = v[i];
-                v[i] = v[j];
-                v[j] = t;
-                i++;
-                j--;
-            }
-        }
-        if (k <= j) hi = j;
-        else if (k >= i) lo = i;
-        else break;
-    }
-    return v[k];
-}
-
 /* Median of the finite values (upper median for an even count, as a fill value needs no mean). */
 static am_status finite_median(const float *x, int64_t n, int64_t n_finite, const char *name, float *out)
 {
@@ -57,7 +33,7 @@ static am_status finite_median(const float *x, int64_t n, int64_t n_finite, cons
     int64_t m = 0;
     for (int64_t i = 0; i < n; i++)
         if (isfinite(x[i])) v[m++] = x[i];
-    *out = select_kth(v, m, m / 2);
+    *out = am_select_kth(v, m, m / 2);
     free(v);
     return AM_OK;
 }

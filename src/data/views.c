@@ -7,32 +7,6 @@
 
 #include "astromorph/augment.h"
 
-/* The k-th smallest of v[0..n) (v is reordered): Hoare's selection, O(n) on average; the
- * median of three as pivot keeps sorted input fast. */
-static float select_kth(float *v, int64_t n, int64_t k)
-{
-    int64_t lo = 0, hi = n - 1;
-    while (lo < hi) {
-        int64_t mid = lo + (hi - lo) / 2;
-        float a = v[lo], b = v[mid], c = v[hi];
-        float pivot = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
-        int64_t i = lo, j = hi;
-        while (i <= j) {
-            while (v[i] < pivot) i++;
-            while (v[j] > pivot) j--;
-            if (i <= j) {
-                float t = v[i];
-                v[i] = v[j], v[j] = t;
-                i++, j--;
-            }
-        }
-        if (k <= j) hi = j;
-        else if (k >= i) lo = i;
-        else return v[k];
-    }
-    return v[k];
-}
-
 int am_normalize_asinh(float *x, int64_t n)
 {
     if (n < 1) return 0;
@@ -50,8 +24,8 @@ int am_normalize_asinh(float *x, int64_t n)
     }
     /* Most pixels are sky: the median is the background level, which becomes 0. The top is the
      * 99.9th percentile, so a few hot pixels or a saturated core do not squash everything else. */
-    double lo = select_kth(v, m, m / 2), hi = select_kth(v, m, (int64_t)(0.999 * (double)(m - 1)));
-    if (!(hi > lo)) hi = select_kth(v, m, m - 1);
+    double lo = am_select_kth(v, m, m / 2), hi = am_select_kth(v, m, (int64_t)(0.999 * (double)(m - 1)));
+    if (!(hi > lo)) hi = am_select_kth(v, m, m - 1);
     free(v);
     if (!(hi > lo) || !isfinite(lo) || !isfinite(hi)) return am_normalize_minmax(x, n);
     double scale = 1.0 / (hi - lo), norm = 1.0 / asinh(AM_ASINH_SOFTENING);
@@ -76,21 +50,6 @@ am_status am_normalization_parse(const char *s, am_normalization *out)
     else if (!strcmp(s, "asinh")) *out = AM_NORMALIZE_ASINH;
     else return am_error(AM_ERR_VALUE, "normalization \"%s\" is not \"minmax\" or \"asinh\"", s);
     return AM_OK;
-}
-
-/* Bilinear sample of plane p (h × w) at (sx, sy), 0 outside. */
-static float bilinear(const float *p, int64_t h, int64_t w, double sx, double sy)
-{
-    if (!(sx > -1.0 && sy > -1.0 && sx < (double)w && sy < (double)h)) return 0.0f;
-    int64_t x0 = (int64_t)(sx + 1.0) - 1, y0 = (int64_t)(sy + 1.0) - 1;
-    double ax = sx - (double)x0, ay = sy - (double)y0, v = 0;
-    for (int dy = 0; dy < 2; dy++)
-        for (int dx = 0; dx < 2; dx++) {
-            int64_t yy = y0 + dy, xx = x0 + dx;
-            if (yy < 0 || yy >= h || xx < 0 || xx >= w) continue;
-            v += (dx ? ax : 1 - ax) * (dy ? ay : 1 - ay) * p[yy * w + xx];
-        }
-    return (float)v;
 }
 
 am_status am_view_crop(const float *img, int64_t c, int64_t h, int64_t w, const am_augment *a, am_rng *rng, float *out)
@@ -119,7 +78,7 @@ am_status am_view_crop(const float *img, int64_t c, int64_t h, int64_t w, const 
         if (pw < 1) pw = 1;
         pre = malloc((size_t)(c * ph * pw) * sizeof *pre);
         if (!pre) return am_error(AM_ERR_NOMEM, "view: out of memory");
-        am_status st = am_resample_area(img, c, h, w, pre, ph, pw);
+        am_status st = am_resample(img, c, h, w, pre, ph, pw);
         if (st != AM_OK) {
             free(pre);
             return st;
@@ -133,7 +92,7 @@ am_status am_view_crop(const float *img, int64_t c, int64_t h, int64_t w, const 
             double sy = (y0 + ((double)oy + 0.5) * ch / (double)s) * ky - 0.5;
             for (int64_t ox = 0; ox < s; ox++) {
                 double sx = (x0 + ((double)ox + 0.5) * cw / (double)s) * kx - 0.5;
-                out[(k * s + oy) * s + ox] = bilinear(p, ph, pw, sx, sy);
+                out[(k * s + oy) * s + ox] = am_bilinear_at(p, ph, pw, sx, sy);
             }
         }
     }
@@ -164,7 +123,7 @@ am_status am_network_input(const am_tensor *image, int stacksize, am_normalizati
     if (view_size <= 0) return AM_OK;
     am_tensor v = {0};
     am_status s = am_tensor_alloc4(&v, 1, x->shape[1], view_size, view_size);
-    if (s == AM_OK) s = am_resample_area(x->data, x->shape[1], x->shape[2], x->shape[3], v.data, view_size, view_size);
+    if (s == AM_OK) s = am_resample(x->data, x->shape[1], x->shape[2], x->shape[3], v.data, view_size, view_size);
     am_tensor_free(x);
     if (s == AM_OK) *x = v;
     else am_tensor_free(&v);

@@ -3,6 +3,7 @@
  * window follows the fit); sources only add to the upper tail, so the core stays clean.
  * Quantised data get bins on whole levels, and a sky clipped to black (the mode at the bottom of
  * the data) a one-sided fit from the clip level. */
+#include "astromorph/tensor.h"
 #include "astromorph/thumbnail.h"
 
 #include <math.h>
@@ -258,89 +259,6 @@ am_status am_thumb_noise_fit(const float *values, int64_t n, double mask_sigma, 
     return AM_OK;
 }
 
-/* ---- resampling: separable weights, box average when shrinking, bilinear when growing ---- */
-
-typedef struct {
-    int *first, *count;
-    float *w; /* count[o] weights of output o start at w[o * stride] */
-    int stride;
-} axis_weights;
-
-static void axis_free(axis_weights *a)
-{
-    free(a->first);
-    free(a->count);
-    free(a->w);
-}
-
-static int axis_build(axis_weights *a, int in, int out)
-{
-    double scale = (double)in / out;
-    a->stride = scale > 1 ? (int)ceil(scale) + 2 : 2;
-    a->first = malloc((size_t)out * sizeof *a->first);
-    a->count = malloc((size_t)out * sizeof *a->count);
-    a->w = calloc((size_t)out * (size_t)a->stride, sizeof *a->w);
-    if (!a->first || !a->count || !a->w) return 0;
-    for (int o = 0; o < out; o++) {
-        float *w = a->w + (size_t)o * (size_t)a->stride;
-        if (scale > 1) {
-            /* Output o covers input [o·scale, (o+1)·scale): weight each pixel by its overlap. */
-            double x0 = o * scale, x1 = (o + 1) * scale;
-            int i0 = (int)floor(x0), i1 = (int)ceil(x1);
-            if (i1 > in) i1 = in;
-            a->first[o] = i0;
-            a->count[o] = i1 - i0;
-            for (int i = i0; i < i1; i++) {
-                double ov = fmin(x1, i + 1.0) - fmax(x0, (double)i);
-                w[i - i0] = (float)(ov > 0 ? ov / scale : 0);
-            }
-        } else {
-            double x = (o + 0.5) * scale - 0.5;
-            if (x < 0) x = 0;
-            if (x > in - 1) x = in - 1;
-            int i0 = (int)floor(x);
-            if (i0 > in - 2) i0 = in > 1 ? in - 2 : 0;
-            double f = x - i0;
-            a->first[o] = i0;
-            a->count[o] = in > 1 ? 2 : 1;
-            w[0] = (float)(in > 1 ? 1 - f : 1);
-            if (in > 1) w[1] = (float)f;
-        }
-    }
-    return 1;
-}
-
-/* src h×w → dst oh×ow (rows dst_stride floats apart). */
-static am_status resample(const float *src, int h, int w, float *dst, int oh, int ow, int dst_stride)
-{
-    axis_weights ax = {0}, ay = {0};
-    float *tmp = malloc((size_t)h * (size_t)ow * sizeof *tmp);
-    am_status s = AM_OK;
-    if (!tmp || !axis_build(&ax, w, ow) || !axis_build(&ay, h, oh)) {
-        s = am_error(AM_ERR_NOMEM, "thumbnail: out of memory resampling %dx%d", w, h);
-        goto done;
-    }
-    for (int y = 0; y < h; y++)
-        for (int o = 0; o < ow; o++) {
-            const float *wt = ax.w + (size_t)o * (size_t)ax.stride, *row = src + (size_t)y * (size_t)w + ax.first[o];
-            double acc = 0;
-            for (int k = 0; k < ax.count[o]; k++) acc += wt[k] * row[k];
-            tmp[(size_t)y * (size_t)ow + (size_t)o] = (float)acc;
-        }
-    for (int o = 0; o < oh; o++) {
-        const float *wt = ay.w + (size_t)o * (size_t)ay.stride;
-        for (int x = 0; x < ow; x++) {
-            double acc = 0;
-            for (int k = 0; k < ay.count[o]; k++) acc += wt[k] * tmp[(size_t)(ay.first[o] + k) * (size_t)ow + (size_t)x];
-            dst[(size_t)o * (size_t)dst_stride + (size_t)x] = (float)acc;
-        }
-    }
-done:
-    axis_free(&ax);
-    axis_free(&ay);
-    free(tmp);
-    return s;
-}
 
 static uint8_t to_byte(float v)
 {
@@ -415,7 +333,7 @@ am_status am_thumbnail_make(const float *image, int channels, int height, int wi
         if (noise) noise[c] = nz;
         float lo = o->mask_sigma > 0 ? (float)nz.threshold : finite_min(plane, hw);
         stretch_plane(plane, hw, &nz, o, lo);
-        s = resample(plane, height, width, small, oh, ow, ow);
+        s = am_resample(plane, 1, height, width, small, oh, ow);
         if (s != AM_OK) goto done;
         /* Gray from several channels: their mean. */
         int dc = outc == 3 ? c : 0;
@@ -453,7 +371,7 @@ am_status am_thumbnail_resize(const am_thumbnail *in, int size, am_thumbnail *ou
     }
     for (int k = 0; k < c; k++) {
         for (size_t i = 0; i < n; i++) src[i] = in->pixels[i * (size_t)c + (size_t)k] / 255.0f;
-        s = resample(src, in->size, in->size, dst, size, size, size);
+        s = am_resample(src, 1, in->size, in->size, dst, size, size);
         if (s != AM_OK) goto done;
         for (size_t i = 0; i < m; i++) out->pixels[i * (size_t)c + (size_t)k] = to_byte(dst[i]);
     }

@@ -135,7 +135,7 @@ static void test_resample(void)
 {
     float img[2 * 6 * 6], out[2 * 3 * 3], odd[2 * 4 * 5];
     for (int i = 0; i < 72; i++) img[i] = (float)((i * 37) % 11);
-    CHECK_OK(am_resample_area(img, 2, 6, 6, out, 3, 3));
+    CHECK_OK(am_resample(img, 2, 6, 6, out, 3, 3));
     double worst = 0;
     for (int c = 0; c < 2; c++)
         for (int oy = 0; oy < 3; oy++)
@@ -145,7 +145,7 @@ static void test_resample(void)
                 worst = fmax(worst, fabs(out[c * 9 + oy * 3 + ox] - want));
             }
     CHECK(worst < 1e-5, "2x2 block means off by %g", worst);
-    CHECK_OK(am_resample_area(img, 2, 6, 6, odd, 4, 5));
+    CHECK_OK(am_resample(img, 2, 6, 6, odd, 4, 5));
     for (int c = 0; c < 2; c++) {
         double a = 0, b = 0;
         for (int i = 0; i < 36; i++) a += img[c * 36 + i] / 36.0;

@@ -53,7 +53,7 @@ static void test_crop(void)
     CHECK(memcmp(out, img, sizeof img) == 0, "the whole image at its own size is itself");
     a.view_size = 8;
     CHECK_OK(am_view_crop(img, C, H, W, &a, &r, half));
-    CHECK_OK(am_resample_area(img, C, H, W, blocks, 8, 8));
+    CHECK_OK(am_resample(img, C, H, W, blocks, 8, 8));
     double worst = 0;
     for (int i = 0; i < C * 64; i++) worst = fmax(worst, fabs(half[i] - blocks[i]));
     CHECK(worst < 1e-6, "the whole image at half size: 2x2 means, off by %.3g", worst);
