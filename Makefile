@@ -33,8 +33,7 @@ fixtures:
 	/usr/bin/python3 tools/make_fixtures.py
 
 fuzz: deps
-	@CC=clang cmake -S . -B build-fuzz -DAM_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
-	@cmake --build build-fuzz -j $(JOBS)
+	@JOBS=$(JOBS) scripts/fuzz
 
 clean:
 	rm -rf build build-sanitize build-fuzz

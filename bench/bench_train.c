@@ -157,7 +157,7 @@ static opts parse(int argc, char **argv)
         o.dir = argv[2];
         i = 3;
     }
-    for (; i < argc; i++) {
+    for (; i < argc; i += 2) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) usage();
         if (!strcmp(a, "--data")) o.data = v;
@@ -173,7 +173,6 @@ static opts parse(int argc, char **argv)
         else if (!strcmp(a, "--replicas")) o.replicas = atoi(v);
         else if (!strcmp(a, "--seed")) o.seed = strtoull(v, NULL, 10);
         else usage();
-        i++;
     }
     if (strcmp(o.network, "resnet") && strcmp(o.network, "amm")) usage();
     if (strcmp(o.precision, "fp32") && strcmp(o.precision, "bf16")) usage();

@@ -79,6 +79,26 @@ const char *am_test_tmpdir(void)
     return tmpdir;
 }
 
+char *am_test_slurp(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return NULL;
+    size_t cap = 4096, n = 0, got;
+    char *s = malloc(cap);
+    while (s && (got = fread(s + n, 1, cap - n - 1, fp)) > 0) {
+        n += got;
+        if (n + 1 == cap) {
+            char *t = realloc(s, cap *= 2);
+            if (!t) free(s);
+            s = t;
+        }
+    }
+    fclose(fp);
+    if (s) s[n] = '\0';
+    if (len) *len = s ? n : 0;
+    return s;
+}
+
 void am_test_fixture(am_safetensors *st, const char *name)
 {
     char rel[512];

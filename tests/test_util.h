@@ -46,6 +46,10 @@ const char *am_test_path(const char *relative);
 /* A fresh empty temporary directory (removed by am_test_finish unless AM_KEEP_TMP is set). */
 const char *am_test_tmpdir(void);
 
+/* A whole file as a NUL-terminated string (its length in *len if len); NULL if unreadable.
+ * The caller frees it. */
+char *am_test_slurp(const char *path, size_t *len);
+
 /* Loads a fixture file tests/fixtures/<name>.safetensors; aborts the test on failure. */
 void am_test_fixture(am_safetensors *st, const char *name);
 /* Loads a tensor from a fixture; aborts the test if absent. */

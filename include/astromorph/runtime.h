@@ -40,6 +40,14 @@ int am_atomic_pending(void);
  * many were removed. */
 int am_atomic_clean_stale(const char *dir);
 
+/* Ctrl-C and SIGTERM for long runs: am_interrupt_catch installs a handler whose first signal
+ * sets *am_interrupt_flag() (a trainer's `cancel`: stop at the next image, save a checkpoint);
+ * a second ends the program at once, or, while an atomic file is open, as soon as it is
+ * committed, saying which on stderr. am_interrupt_release restores the default actions. */
+void am_interrupt_catch(void);
+void am_interrupt_release(void);
+const volatile int *am_interrupt_flag(void);
+
 /* An exclusive lock on `path` (created, holding this process's id) for as long as the process
  * runs or until am_lock_release; AM_ERR_BUSY-like AM_ERR_IO naming the holder's process id when
  * another process holds it. */

@@ -398,7 +398,7 @@ static am_status train(am_cli_settings *s, const char *resume_from, int check_on
         goto done;
     }
     ts.fingerprint = fingerprint;
-    ts.cancel = &am_cli_interrupted;
+    ts.cancel = am_interrupt_flag();
     am_train_source src = {.count = n, .get = src_get, .augment = src_augment, .name = src_name,
                            .prefetch = src_prefetch, .thread_safe = 1, .fixed_view = s->augment.view_size > 0,
                            .user = &r};
@@ -411,9 +411,9 @@ static am_status train(am_cli_settings *s, const char *resume_from, int check_on
         if ((st = am_trainer_resume(trainer, resume_path)) != AM_OK) goto done;
         am_log(AM_LOG_INFO, "resumed from %s after epoch %d", resume_path, am_trainer_epochs_done(trainer));
     }
-    am_cli_catch_interrupt();
+    am_interrupt_catch();
     st = am_trainer_run(trainer);
-    am_cli_release_interrupt();
+    am_interrupt_release();
     am_progress_finish(r.bar);
     r.bar = NULL;
     if (st == AM_ERR_INTERRUPTED) {

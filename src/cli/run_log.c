@@ -1,16 +1,13 @@
 /* Run logging (terminal + logs/<time>.log, as the original's loguru setup), time labels and
- * Ctrl-C handling for the pipeline commands. */
+ * the pipeline commands' failure line. */
 #include "cli/run_log.h"
 
-#include <signal.h>
-#include <unistd.h>
 #include <stdarg.h>
 #include <string.h>
 #include <time.h>
 
 #include "astromorph/runtime.h"
 
-volatile int am_cli_interrupted;
 static FILE *log_fp;
 
 void am_cli_time_label(char out[16])
@@ -62,44 +59,6 @@ void am_cli_log_close(void)
 }
 
 FILE *am_cli_log_file(void) { return log_fp; }
-
-static void on_sigint(int sig)
-{
-    if (!am_cli_interrupted) {
-        am_cli_interrupted = 1; /* the run stops at the next image and saves a checkpoint */
-        return;
-    }
-    /* A second Ctrl-C stops at once, unless a file (the checkpoint) is being written: cutting
-     * that short would leave only its temporary, so the program ends when it is complete. */
-    if (am_atomic_pending() > 0) {
-        static const char msg[] = "\nastromorph: still writing the checkpoint; stopping as soon as it is complete\n";
-        ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
-        (void)w;
-        return;
-    }
-    static const char stop[] = "\nastromorph: stopped at once; the last checkpoint written (if any) is unchanged\n";
-    ssize_t w = write(STDERR_FILENO, stop, sizeof stop - 1);
-    (void)w;
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
-void am_cli_catch_interrupt(void)
-{
-    am_cli_interrupted = 0;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-}
-
-void am_cli_release_interrupt(void)
-{
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-}
 
 int am_cli_fail(const char *cmd)
 {

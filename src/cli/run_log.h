@@ -27,11 +27,6 @@ am_status am_cli_log_open(const char *path);
 void am_cli_log_close(void);
 FILE *am_cli_log_file(void); /* NULL when no file is open */
 
-/* Ctrl-C sets the flag (a second one ends the program at once). */
-extern volatile int am_cli_interrupted;
-void am_cli_catch_interrupt(void);
-void am_cli_release_interrupt(void);
-
 /* Reports a failed command: "astromorph <cmd>: <am_errmsg()>"; returns the exit status 1. */
 int am_cli_fail(const char *cmd);
 

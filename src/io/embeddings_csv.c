@@ -346,7 +346,7 @@ am_status am_embeddings_read_csv(am_embeddings *e, const char *path)
     if (s == AM_OK && memchr(text, '\0', len)) s = am_error(AM_ERR_FORMAT, "%s: binary data, not a CSV file", path);
     csv_reader r = {.p = text, .end = text + len, .path = path, .line = 1, .cur = 1};
     int col[COL_NMETA];
-    int64_t emb_first, dim;
+    int64_t emb_first = 0, dim = 0;
     if (s == AM_OK) s = next_record(&r);
     if (s == AM_OK) s = parse_header(&r, col, &emb_first, &dim);
     /* columns after the embedding block that are no metadata: per-image statistics */

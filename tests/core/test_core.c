@@ -1,6 +1,8 @@
-/* Core: RNG reproducibility and statistics, tensors, atomic files. */
+/* Core: RNG reproducibility and statistics, tensors, atomic files, the interrupt handler. */
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,8 +179,62 @@ static void test_error_prefix(void)
     CHECK(strcmp(am_errmsg(), "settings.toml: m.safetensors: metadata 'x' missing") == 0, "%s", am_errmsg());
 }
 
+/* The Ctrl-C contract, driven signal by signal in a child (no timing involved): the first
+ * signal only sets the flag; a second one while a checkpoint is being written lets the write
+ * finish and says so; a second one with nothing being written ends the process by the signal. */
+static void test_interrupt(void)
+{
+    char dir[600], path[700], errp[700];
+    snprintf(dir, sizeof dir, "%s", am_test_tmpdir());
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", dir);
+    snprintf(errp, sizeof errp, "%s/interrupt_err.txt", dir);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (!freopen(errp, "w", stderr)) _exit(90);
+        setvbuf(stderr, NULL, _IONBF, 0);
+        am_interrupt_catch();
+        const volatile int *flag = am_interrupt_flag();
+        if (*flag) _exit(91);
+        raise(SIGINT); /* the first: the run is asked to stop */
+        if (!*flag) _exit(92);
+        am_atomic_file af;
+        if (am_atomic_open(&af, path, 0) != AM_OK) _exit(93);
+        fputs("half", af.fp);
+        raise(SIGTERM); /* the second, in the middle of the save: the save goes on */
+        fputs(" and the rest\n", af.fp);
+        if (am_atomic_commit(&af) != AM_OK) _exit(94);
+        raise(SIGINT); /* nothing being written: ends here, by the signal */
+        _exit(95);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGINT, "ended by the last signal (status %d: %s)", status,
+          WIFEXITED(status) ? "exited" : "signalled");
+    size_t n = 0;
+    char *saved = am_test_slurp(path, &n), *err = am_test_slurp(errp, NULL);
+    CHECK(saved && !strcmp(saved, "half and the rest\n"), "the checkpoint written during the second signal is whole");
+    CHECK(err && strstr(err, "still writing the checkpoint; stopping as soon as it is complete") &&
+              strstr(err, "stopped at once; the last checkpoint written (if any) is unchanged"),
+          "each case says what it did: %s", err ? err : "");
+    free(saved), free(err);
+    char tmp[800];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)pid);
+    CHECK(!am_file_exists(tmp), "no temporary left");
+    /* released: the default actions are back (checked in a child that SIGTERM must end) */
+    pid = fork();
+    if (pid == 0) {
+        am_interrupt_catch();
+        am_interrupt_release();
+        raise(SIGTERM);
+        _exit(0);
+    }
+    waitpid(pid, &status, 0);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM, "release restores the default action");
+}
+
 int main(void)
 {
+    test_interrupt();
     test_error_prefix();
     test_newest_file();
     test_rng();

@@ -6,8 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "test_util.h"
 
@@ -25,6 +29,60 @@ static int run(const char *args)
     if (fp) fclose(fp);
     err_text[n] = 0;
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128 + WTERMSIG(rc);
+}
+
+/* The program started in dir with stdout/stderr to files; a file-size limit (bytes, 0: none)
+ * stands in for a full disk: writes past it fail with EFBIG (SIGXFSZ ignored), as they would
+ * fail with ENOSPC, through the same code. */
+static pid_t spawn(const char *const *argv, long fsize_limit, const char *out, const char *err)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (chdir(dir) != 0 || !freopen(out, "w", stdout) || !freopen(err, "w", stderr)) _exit(99);
+        setenv("OMP_NUM_THREADS", "2", 1);
+        if (fsize_limit > 0) {
+            signal(SIGXFSZ, SIG_IGN);
+            struct rlimit rl = {(rlim_t)fsize_limit, (rlim_t)fsize_limit};
+            if (setrlimit(RLIMIT_FSIZE, &rl) != 0) _exit(97);
+        }
+        execv(cli, (char *const *)argv);
+        _exit(98);
+    }
+    return pid;
+}
+
+static int wait_rc(pid_t pid)
+{
+    int st = 0;
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static char *read_dir_file(const char *name, size_t *len)
+{
+    char p[800];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return am_test_slurp(p, len);
+}
+
+/* How many names in dir/sub contain `part`; the first is copied to first. */
+static int count_names(const char *sub, const char *part, char *first, size_t cap)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "ls -A '%s/%s' 2>/dev/null | grep -F '%s' > '%s/names.txt'", dir, sub, part, dir);
+    if (system(cmd) == -1) return -1;
+    size_t n = 0;
+    char *t = read_dir_file("names.txt", &n);
+    int count = 0;
+    if (first && cap) first[0] = 0;
+    for (char *line = t, *next; t && line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next) *next++ = 0;
+        if (!count && first) snprintf(first, cap, "%s", line);
+        count++;
+    }
+    free(t);
+    return count;
 }
 
 static void write_file(const char *name, const void *data, size_t n)
@@ -57,6 +115,19 @@ static void good_image(const char *name, int s)
     fits_close_file(f, &st);
     free(v);
     CHECK(st == 0, "write %s", name);
+}
+
+/* n good images of side `side` in a new folder dir/sub: sub/g0.fits ... */
+static void good_images(const char *sub, int n, int side)
+{
+    char p[700];
+    snprintf(p, sizeof p, "%s/%s", dir, sub);
+    mkdir(p, 0755);
+    for (int i = 0; i < n; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "%s/g%d.fits", sub, i);
+        good_image(name, side);
+    }
 }
 
 /* The corrupt Rice tile: 512 x 512 int16 in one tile, byte 2 of the tile 0x10, the rest 0. */
@@ -114,21 +185,87 @@ static const char *last_line(const char *text)
     return text + n;
 }
 
+/* kill -9 at any moment of a run that writes a checkpoint every epoch, then a full disk during
+ * a checkpoint: the newest checkpoint on disk is always a whole one (the resume loads it), a
+ * dead run's temporary is removed by the next start, and a failed save names the file and the
+ * reason and leaves the previous checkpoint byte for byte. */
+static void check_checkpoint_faults(void)
+{
+    write_text("ck.toml", "datafile = \"good\"\nnetwork_name = \"amm\"\nepochs = 400\nbatch_size = 4\n"
+                          "checkpoint_every = 1\n");
+    const char *const first[] = {cli, "training", "-c", "ck.toml", NULL};
+    const char *const resume[] = {cli, "training", "-c", "ck.toml", "--resume", NULL};
+    static const long delays_ms[] = {700, 350, 900, 520};
+    int killed = 0, tmp_seen = 0, resumed = 0;
+    for (int k = 0; k < 4; k++) {
+        /* wait for a checkpoint to exist, then kill at a different moment each time */
+        pid_t pid = spawn(k ? resume : first, 0, "ck_out.txt", "ck_err.txt");
+        for (int i = 0; i < 3000 && count_names("saved_models", "checkpoint_", NULL, 0) < 1; i++) {
+            struct timespec ts = {0, 5000000};
+            nanosleep(&ts, NULL);
+        }
+        struct timespec d = {0, delays_ms[k] * 1000000L};
+        nanosleep(&d, NULL);
+        /* odd runs go on to aim at a save: killed the moment a temporary is seen (or after 2 s) */
+        for (int i = 0; k % 2 && i < 10000 && count_names("saved_models", ".tmp.", NULL, 0) < 1; i++) {
+            struct timespec ts = {0, 200000};
+            nanosleep(&ts, NULL);
+        }
+        killed += kill(pid, SIGKILL) == 0;
+        int rc = wait_rc(pid);
+        CHECK(rc == 128 + SIGKILL || rc == 0, "run %d ended by kill -9 (rc %d)", k, rc);
+        tmp_seen += count_names("saved_models", ".tmp.", NULL, 0) > 0;
+        if (k) {
+            char *e = read_dir_file("ck_err.txt", NULL);
+            resumed += e && strstr(e, "resumed from saved_models/checkpoint_") != NULL;
+            free(e);
+        }
+    }
+    CHECK(killed == 4 && resumed == 3, "every kill -9 left a checkpoint the next run resumed from (%d of 3)", resumed);
+    /* the last kill's temporary (if it hit a save) goes at the next start; that run meets a
+     * 512 KiB file-size limit (a full disk) at its first checkpoint */
+    char ckpt[256];
+    CHECK(count_names("saved_models", "checkpoint_", ckpt, sizeof ckpt) >= 1, "a checkpoint is on disk");
+    char rel[400];
+    snprintf(rel, sizeof rel, "saved_models/%s", ckpt);
+    size_t n_before = 0, n_after = 0;
+    char *before = read_dir_file(rel, &n_before);
+    int rc = wait_rc(spawn(resume, 512 * 1024, "full_out.txt", "full_err.txt"));
+    char *err = read_dir_file("full_err.txt", NULL);
+    const char *last = err ? last_line(err) : "";
+    CHECK(rc == 1 && strstr(last, "saved_models/checkpoint_") && strstr(last, "File too large"),
+          "a failed checkpoint save names the file and why (rc %d): %s", rc, last);
+    CHECK(count_names("saved_models", ".tmp.", NULL, 0) == 0, "no temporary left (stale ones removed, the failed one too)");
+    char *after = read_dir_file(rel, &n_after);
+    CHECK(before && after && n_before == n_after && !memcmp(before, after, n_before),
+          "the previous checkpoint is unchanged byte for byte");
+    free(before), free(after), free(err);
+    /* with room again, the same run resumes from it (and is stopped by Ctrl-C once it has) */
+    pid_t pid = spawn(resume, 0, "ok_out.txt", "ok_err.txt");
+    int started = 0;
+    for (int i = 0; i < 3000 && !started; i++) {
+        struct timespec ts = {0, 5000000};
+        nanosleep(&ts, NULL);
+        err = read_dir_file("ok_err.txt", NULL);
+        started = err && strstr(err, "resumed from saved_models/checkpoint_");
+        free(err);
+    }
+    kill(pid, SIGINT);
+    rc = wait_rc(pid);
+    CHECK(started && rc == 130, "resumes after the full disk (rc %d)", rc);
+    printf("kill -9 hit a checkpoint save %d time(s) of 4\n", tmp_seen);
+}
+
 int main(void)
 {
     cli = getenv("AM_CLI");
     CHECK(cli != NULL, "AM_CLI is not set (ctest sets it to the astromorph program)");
     if (!cli) return am_test_finish();
     snprintf(dir, sizeof dir, "%s", am_test_tmpdir());
-    char p[700];
-    snprintf(p, sizeof p, "%s/data", dir);
-    mkdir(p, 0755);
-    for (int i = 0; i < 6; i++) {
-        char name[64];
-        snprintf(name, sizeof name, "data/g%d.fits", i);
-        good_image(name, 40);
-    }
+    good_images("data", 6, 40);
     corrupt_tile("data/bad.fits.fz");
+    good_images("good", 8, 32);
+    check_checkpoint_faults();
     write_text("data/short.fits", "SIMPLE  =                    T / truncated");
     write_text("s.toml", "datafile = \"data\"\nnetwork_name = \"amm\"\nepochs = 1\nbatch_size = 4\n");
 
@@ -149,11 +286,9 @@ int main(void)
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "cd '%s' && '%s' outliers -k 2 >/dev/full 2>err.txt", dir, cli);
     int rc = system(cmd);
-    snprintf(p, sizeof p, "%s/err.txt", dir);
-    FILE *ef = fopen(p, "rb");
-    size_t en = ef ? fread(err_text, 1, sizeof err_text - 1, ef) : 0;
-    if (ef) fclose(ef);
-    err_text[en] = 0;
+    char *full_err = read_dir_file("err.txt", NULL);
+    snprintf(err_text, sizeof err_text, "%s", full_err ? full_err : "");
+    free(full_err);
     CHECK(WIFEXITED(rc) && WEXITSTATUS(rc) == 1 && strstr(err_text, "write failed: No space left on device"),
           "a full disk: %s", err_text);
     /* the failed table left the earlier outputs as they were */

@@ -10,30 +10,6 @@
 #include "astromorph/toml.h"
 #include "test_util.h"
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    size_t cap = 4096, n = 0, got;
-    char *s = malloc(cap);
-    while (s && (got = fread(s + n, 1, cap - n - 1, fp)) > 0) {
-        n += got;
-        if (n + 1 == cap) {
-            char *t = realloc(s, cap *= 2);
-            if (!t) {
-                free(s);
-                s = NULL;
-            } else {
-                s = t;
-            }
-        }
-    }
-    fclose(fp);
-    if (s) s[n] = '\0';
-    if (len) *len = n;
-    return s;
-}
-
 /* cJSON strings stop at U+0000, so a TOML string holding one matches its cJSON prefix. */
 static int same_text(const char *mine, size_t mine_len, const char *json)
 {
@@ -187,7 +163,7 @@ int main(void)
     const char *base = am_test_path("tests/data/toml-test");
     char list_path[1024];
     snprintf(list_path, sizeof list_path, "%s/files-toml-1.0.0", base);
-    char *list = slurp(list_path, NULL);
+    char *list = am_test_slurp(list_path, NULL);
     CHECK(list != NULL, "cannot read %s", list_path);
     if (!list) return am_test_finish();
     int valid_ok = 0, valid_n = 0, invalid_ok = 0, invalid_n = 0;
@@ -197,7 +173,7 @@ int main(void)
         char path[1024];
         snprintf(path, sizeof path, "%s/%s", base, line);
         size_t len;
-        char *text = slurp(path, &len);
+        char *text = am_test_slurp(path, &len);
         CHECK(text != NULL, "cannot read %s", path);
         if (!text) continue;
         am_toml_value *root = NULL;
@@ -206,7 +182,7 @@ int main(void)
             valid_n++;
             char jpath[1024], why[1024] = "";
             snprintf(jpath, sizeof jpath, "%.*s.json", (int)strlen(path) - 5, path);
-            char *jtext = slurp(jpath, NULL);
+            char *jtext = am_test_slurp(jpath, NULL);
             cJSON *want = jtext ? cJSON_Parse(jtext) : NULL;
             CHECK(want != NULL, "cannot read expected JSON %s", jpath);
             int ok = s == AM_OK && want && compare(root, want, why, sizeof why, "");
