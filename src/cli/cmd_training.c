@@ -294,6 +294,29 @@ static void usage(FILE *fp)
 }
 
 /* Everything after the settings: data, network, trainer, outputs. */
+/* network_settings.pretrained: a model from astromorph training (its metadata names the network;
+ * it must be this run's network on as many input channels) or torchvision ResNet18 weights. */
+static am_status pretrained_kind(const char *path, const am_model_spec *spec, int *from_model)
+{
+    am_safetensors st;
+    AM_TRY(am_st_read(&st, path));
+    const char *net = am_st_meta(&st, AM_META_NETWORK), *ch = am_st_meta(&st, AM_META_CHANNELS);
+    const char *layer = am_st_meta(&st, AM_META_LAST_LAYER);
+    am_status s = AM_OK;
+    *from_model = net != NULL;
+    if (net && strcmp(net, spec->network_name) != 0)
+        s = am_error(AM_ERR_VALUE, "network_settings.pretrained: %s is a %s model, this run trains %s", path, net,
+                     spec->network_name);
+    else if (net && (!ch || atoi(ch) != spec->in_channels))
+        s = am_error(AM_ERR_VALUE, "network_settings.pretrained: %s takes %s input channel(s), these images give %d",
+                     path, ch ? ch : "an unknown number of", spec->in_channels);
+    else if (net && !strcmp(net, "n_layer_resnet") && layer && strcmp(layer, spec->last_layer) != 0)
+        s = am_error(AM_ERR_VALUE, "network_settings.pretrained: %s ends at %s, this run's last_layer is %s", path,
+                     layer, spec->last_layer);
+    am_st_free(&st);
+    return s;
+}
+
 static am_status train(am_cli_settings *s, const char *resume_from, int check_only, char *model_path, size_t msize)
 {
     am_status st;
@@ -374,13 +397,20 @@ static am_status train(am_cli_settings *s, const char *resume_from, int check_on
     bo.representation_size = dim;
     bo.probe_channels = spec.in_channels;
     am_net *net = NULL;
+    int from_model = 0;
+    if (s->pretrained && (st = pretrained_kind(s->pretrained, &spec, &from_model)) != AM_OK) goto done;
     if ((st = am_model_create(&net, &spec, s->train.seed)) != AM_OK) goto done;
-    if (s->pretrained && (st = am_model_load_pretrained(net, &spec, s->pretrained)) != AM_OK) {
+    if (s->pretrained && !from_model && (st = am_model_load_pretrained(net, &spec, s->pretrained)) != AM_OK) {
         am_net_free(net);
         goto done;
     }
     if ((st = am_byol_create(&byol, net, &bo)) != AM_OK) goto done;
     r.byol = byol;
+    /* an astromorph model: the whole BYOL state (online, projector, predictor, target) */
+    if (from_model && (st = am_byol_load(byol, s->pretrained)) != AM_OK) goto done;
+    if (s->pretrained)
+        am_log(AM_LOG_INFO, "starting from %s (%s)", s->pretrained,
+               from_model ? "an astromorph model" : "torchvision ImageNet weights");
 
     /* outputs */
     if ((st = am_mkdirs(SAVEDIR)) != AM_OK || (st = write_gitignore()) != AM_OK) goto done;

@@ -23,21 +23,6 @@ enum { N_IMAGES = 12 };
 static const char *cli;
 static char dir[512];
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    if (s && fread(s, 1, (size_t)n, fp) != (size_t)n) n = 0;
-    if (s) s[n] = '\0';
-    fclose(fp);
-    if (len) *len = (size_t)n;
-    return s;
-}
-
 static int count_lines(const char *s)
 {
     int n = 0;
@@ -58,7 +43,7 @@ static char *output(const char *which)
 {
     char p[700];
     snprintf(p, sizeof p, "%s/%s", dir, which);
-    return slurp(p, NULL);
+    return am_test_slurp(p, NULL);
 }
 
 /* The single entry of folder `sub` whose name starts with prefix and ends with suffix. */
@@ -168,7 +153,7 @@ static int contains(const char *hay, size_t n, const char *needle)
 static int count_tag(const char *path, const char *tag, int *records)
 {
     size_t len;
-    char *b = slurp(path, &len);
+    char *b = am_test_slurp(path, &len);
     CHECK(b != NULL, "cannot read %s", path);
     if (!b) return -1;
     size_t pos = 0;
@@ -342,7 +327,7 @@ static void check_inference(const char *model)
         snprintf(src, sizeof src, "%s/%s", dir, model);
         snprintf(dst, sizeof dst, "%s/nan_model.safetensors", dir);
         size_t len;
-        char *bytes = slurp(src, &len);
+        char *bytes = am_test_slurp(src, &len);
         am_safetensors st;
         if (bytes && am_st_read(&st, src) == AM_OK) {
             const am_st_entry *w = am_st_find(&st, "online_encoder.network.conv1.weight");
@@ -454,7 +439,7 @@ static void check_interrupt_and_resume(void)
         if (find_one("logs", "", ".log", log, sizeof log) >= 1) {
             char full[800];
             snprintf(full, sizeof full, "%s/%s", dir, log);
-            char *t = slurp(full, NULL);
+            char *t = am_test_slurp(full, NULL);
             ended = t && strstr(t, "epochs = 6") && strstr(t, "[Epoch 1] Test OOS loss");
             free(t);
         }
@@ -536,7 +521,7 @@ static void check_original_example(void)
     snprintf(src, sizeof src, "%s", am_test_path("examples/settings/original_example.toml"));
     snprintf(dst, sizeof dst, "%s/example_settings.toml", dir);
     size_t len;
-    char *text = slurp(src, &len);
+    char *text = am_test_slurp(src, &len);
     FILE *fp = fopen(dst, "wb");
     CHECK(text && fp && fwrite(text, 1, len, fp) == len, "copy %s", src);
     if (fp) fclose(fp);
@@ -587,6 +572,67 @@ static void check_contract(void)
     CHECK(run("infer -d data/example_file.txt -n nothing.safetensors") == 1, "missing model → exit 1");
 }
 
+/* network_settings.pretrained = a model of astromorph training: the run starts from its whole
+ * BYOL state (with a learning rate of 1e-30 the trained weights are the start's to float
+ * rounding, where a fresh start would differ entirely), and a model of another network is
+ * refused by name before anything is trained. */
+static void check_pretrained_start(const char *model)
+{
+    char p[800], pre[800];
+    snprintf(p, sizeof p, "%s/pre", dir);
+    mkdir(p, 0755);
+    snprintf(pre, sizeof pre, "%s/pre/pre.toml", dir);
+    FILE *fp = fopen(pre, "w");
+    fprintf(fp, "datafile = \"%s/data/example_file.txt\"\nnetwork_name = \"amm\"\nepochs = 1\nbatch_size = 4\n"
+                "learning_rate = 1e-30\nlr_schedule = \"constant\"\n[data_settings]\nstacksize = 3\n"
+                "[byol_settings]\nprojection_size = 64\nprojection_hidden_size = 256\n"
+                "[network_settings]\npretrained = \"%s/%s\"\n",
+            dir, dir, model);
+    fclose(fp);
+    /* in its own folder, so that its log and models stand apart from the runs before */
+    char cmd[2000];
+    snprintf(cmd, sizeof cmd, "cd '%s/pre' && '%s' training -c pre.toml >../out.txt 2>../err.txt </dev/null", dir, cli);
+    int rc = system(cmd);
+    CHECK(WIFEXITED(rc) && WEXITSTATUS(rc) == 0, "training from a model");
+    char *err = output("err.txt");
+    CHECK(err && strstr(err, "starting from") && strstr(err, "(an astromorph model)"), "says where it started: %s",
+          err ? err : "");
+    free(err);
+    char got[700];
+    CHECK(find_one("pre/saved_models", "improved_net_e_1_", ".safetensors", got, sizeof got) == 1, "its model");
+    char full[900], start[900];
+    snprintf(full, sizeof full, "%s/%s", dir, got);
+    snprintf(start, sizeof start, "%s/%s", dir, model);
+    am_safetensors a, b;
+    CHECK_OK(am_st_read(&a, start));
+    CHECK_OK(am_st_read(&b, full));
+    static const char *const names[] = {"online_encoder.network.conv1.weight", "online_predictor.model.0.weight",
+                                        "online_encoder.projector.model.3.weight"};
+    for (int k = 0; a.buffer && b.buffer && k < 3; k++) {
+        am_tensor x, y;
+        if (am_st_get_f32(&a, names[k], &x) != AM_OK || am_st_get_f32(&b, names[k], &y) != AM_OK) {
+            CHECK(0, "tensor %s in both models", names[k]);
+            continue;
+        }
+        /* an Adam step moves a weight by about lr (the target, an average, moves towards these) */
+        CHECK(am_test_close(names[k], y.data, x.data, am_tensor_numel(&x), 1e-6, 1e-6), "%s is the start's", names[k]);
+        am_tensor_free(&x), am_tensor_free(&y);
+    }
+    if (a.buffer) am_st_free(&a);
+    if (b.buffer) am_st_free(&b);
+    /* another network's model is refused, naming both */
+    snprintf(p, sizeof p, "%s/pre/bad.toml", dir);
+    fp = fopen(p, "w");
+    fprintf(fp, "datafile = \"%s/data/example_file.txt\"\nnetwork_name = \"n_layer_resnet\"\nepochs = 1\n"
+                "[network_settings]\npretrained = \"%s/%s\"\n",
+            dir, dir, model);
+    fclose(fp);
+    CHECK(run("training -c pre/bad.toml") == 1, "a model of another network is refused");
+    err = output("err.txt");
+    CHECK(err && strstr(err, "is a amm model, this run trains n_layer_resnet"), "names both networks: %s", err ? err : "");
+    free(err);
+}
+
 int main(void)
 {
     cli = getenv("AM_CLI");
@@ -611,6 +657,7 @@ int main(void)
     check_inference(model);
     check_original_example();
     check_interrupt_and_resume();
+    check_pretrained_start(model);
     /* every output was written under a temporary name and renamed: none may be left */
     CHECK(count_temporaries(dir) == 0, "temporary files left in %s", dir);
     return am_test_finish();
