@@ -17,6 +17,7 @@
 #include "astromorph/hybrid.h"
 #include "astromorph/morphology.h"
 #include "astromorph/models.h"
+#include "astromorph/pipeline.h"
 #include "astromorph/progress.h"
 #include "astromorph/runtime.h"
 #include "astromorph/tfevents.h"
@@ -114,17 +115,11 @@ static void on_split(void *user, const int64_t *train_idx, int64_t ntrain, const
  * MONITOR_MAX) test images, as inference would compute them. BYOL's failure is a collapse of
  * every image onto one point, which the losses alone do not show. */
 
-/* Image i as inference will see it: its embedding (eval mode; the caller sets the mode) into
- * emb, and when feats is not NULL its morphology feature vector. */
-static am_status embed_image(run *r, int64_t i, float *emb, float *feats)
+/* Image i as inference will see it: its embedding (eval mode; the caller sets the mode). */
+static am_status embed_image(run *r, int64_t i, float *emb)
 {
     am_tensor img = {0}, x = {0}, e = {0};
     am_status s = am_dataset_get(r->ds, i, &img, NULL);
-    if (s == AM_OK && feats) {
-        am_morphology mo;
-        s = am_morphology_measure_image(&img, NULL, &mo);
-        if (s == AM_OK) am_morphology_features(&mo, feats);
-    }
     if (s == AM_OK) s = am_network_input(&img, r->s->stacksize, r->s->augment.normalization, r->s->augment.view_size, &x);
     if (s == AM_OK) s = am_byol_embed(r->byol, &x, &e);
     if (s == AM_OK) memcpy(emb, e.data, (size_t)e.shape[1] * sizeof *emb);
@@ -133,32 +128,27 @@ static am_status embed_image(run *r, int64_t i, float *emb, float *feats)
     return s;
 }
 
-/* The hybrid embedding's fit (include/astromorph/hybrid.h) over every image of the set, as a
- * JSON text for the model file. */
-static am_status fit_hybrid(run *r, char **json)
+/* The hybrid embedding's fit (include/astromorph/hybrid.h) over every image of the set, embedded
+ * as inference embeds them (am_pipeline_embed), as a JSON text for the model file. */
+static am_status fit_hybrid(run *r, int in_channels, char **json)
 {
-    int64_t n = am_dataset_size(r->ds);
-    int dim = am_byol_get_options(r->byol)->representation_size;
-    float *e = malloc((size_t)(n * dim) * sizeof *e), *f = malloc((size_t)(n * AM_MORPH_FEATURES) * sizeof *f);
-    am_status s = e && f ? AM_OK : am_error(AM_ERR_NOMEM, "hybrid: out of memory");
-    am_mode was = am_byol_mode(r->byol);
-    am_byol_set_mode(r->byol, AM_MODE_EVAL);
-    am_progress *bar = NULL;
-    if (s == AM_OK && am_progress_create(&bar, "hybrid fit", n, stderr, AM_PROGRESS_AUTO) != AM_OK) bar = NULL;
-    for (int64_t i = 0; i < n && s == AM_OK; i++) {
-        s = embed_image(r, i, e + i * dim, f + i * AM_MORPH_FEATURES);
-        if (bar && (i % 16 == 15 || i == n - 1)) am_progress_update(bar, i + 1, NAN);
-    }
-    am_progress_finish(bar);
-    am_byol_set_mode(r->byol, was);
+    am_model m;
+    am_model_wrap(&m, r->byol, in_channels, r->s->stacksize, r->s->augment.view_size, r->s->augment.normalization);
+    am_embed_options o;
+    am_embed_default_options(&o);
+    am_embeddings E = {0};
+    float *f = NULL;
+    am_status s = am_pipeline_embed_with_features(&m, r->ds, &o, &E, &f);
     am_hybrid h;
-    if (s == AM_OK) s = am_hybrid_fit(&h, e, n, dim, f, AM_MORPH_FEATURES, r->s->hybrid_weight);
+    if (s == AM_OK) s = am_hybrid_fit(&h, E.data, E.n, E.dim, f, AM_MORPH_FEATURES, r->s->hybrid_weight);
     if (s == AM_OK) {
         *json = am_hybrid_to_json(&h);
         if (!*json) s = am_error(AM_ERR_NOMEM, "hybrid: out of memory");
         am_hybrid_free(&h);
     }
-    free(e), free(f);
+    am_embeddings_free(&E);
+    free(f);
+    am_model_close(&m);
     return s;
 }
 
@@ -170,7 +160,7 @@ static void monitor(run *r, int epoch)
     am_mode was = am_byol_mode(r->byol);
     am_byol_set_mode(r->byol, AM_MODE_EVAL);
     am_status s = e ? AM_OK : am_error(AM_ERR_NOMEM, "out of memory");
-    for (int64_t k = 0; k < r->nmonitor && s == AM_OK; k++) s = embed_image(r, r->monitor_idx[k], e + k * dim, NULL);
+    for (int64_t k = 0; k < r->nmonitor && s == AM_OK; k++) s = embed_image(r, r->monitor_idx[k], e + k * dim);
     am_byol_set_mode(r->byol, was);
     double spread = NAN, erank = NAN;
     if (s == AM_OK) s = am_embedding_spread(e, r->nmonitor, dim, &spread, &erank);
@@ -463,7 +453,7 @@ static am_status train(am_cli_settings *s, const char *resume_from, int check_on
         if (s->hybrid_weight > 0) {
             am_log(AM_LOG_INFO, "Fitting the hybrid embedding (statistics weight %g) on %lld images...", s->hybrid_weight,
                    (long long)n);
-            if ((st = fit_hybrid(&r, &hybrid)) != AM_OK) goto done;
+            if ((st = fit_hybrid(&r, spec.in_channels, &hybrid)) != AM_OK) goto done;
         }
         /* what inference needs to see images as training did */
         const char *keys[] = {AM_META_NETWORK,    AM_META_LAST_LAYER, AM_META_CHANNELS,      AM_META_STACKSIZE,

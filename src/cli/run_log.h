@@ -1,21 +1,11 @@
 /* What the pipeline commands share: a log that goes to the terminal and to logs/<time>.log,
- * the run's time label, Ctrl-C handling, and the model file's metadata keys. */
+ * the run's time label, the failure line. */
 #ifndef AM_CLI_RUN_LOG_H
 #define AM_CLI_RUN_LOG_H
 
 #include <stdio.h>
 
 #include "astromorph/status.h"
-
-/* Model file metadata written by training and read by inference. */
-#define AM_META_NETWORK "network_name"
-#define AM_META_LAST_LAYER "last_layer"
-#define AM_META_CHANNELS "in_channels"
-#define AM_META_STACKSIZE "stacksize"
-#define AM_META_NAN_POLICY "nan_policy"
-#define AM_META_VIEW_SIZE "view_size"         /* 0 or absent: images at their own size */
-#define AM_META_NORMALIZATION "normalization" /* absent: "minmax" */
-#define AM_META_HYBRID "hybrid"               /* absent: the learned embedding alone (hybrid.h, JSON) */
 
 /* "YYYYmmdd_HHMM" of now, local time (the original's start_time). */
 void am_cli_time_label(char out[16]);

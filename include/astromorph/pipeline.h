@@ -1,0 +1,78 @@
+/* The pipeline's library calls: a trained model opened as inference uses it, and the embeddings
+ * of a whole data set — what `astromorph inference` runs, and what training's hybrid fit and
+ * anyone's own program can run the same way.
+ *
+ *     am_model m;
+ *     am_model_open(&m, "saved_models/improved_net_e_30_20261201_2305.safetensors");
+ *     am_embed_options o;
+ *     am_embed_default_options(&o);
+ *     am_embeddings E = {0};
+ *     am_pipeline_embed(&m, dataset, &o, &E);   E.n × E.dim, metadata and statistics per row
+ *     am_model_close(&m);
+ */
+#ifndef ASTROMORPH_PIPELINE_H
+#define ASTROMORPH_PIPELINE_H
+
+#include "astromorph/augment.h"
+#include "astromorph/byol.h"
+#include "astromorph/dataset.h"
+#include "astromorph/embeddings.h"
+#include "astromorph/hybrid.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A model file's metadata (written by training, read by am_model_open). */
+#define AM_META_NETWORK "network_name"
+#define AM_META_LAST_LAYER "last_layer"
+#define AM_META_CHANNELS "in_channels"
+#define AM_META_STACKSIZE "stacksize"
+#define AM_META_NAN_POLICY "nan_policy"
+#define AM_META_VIEW_SIZE "view_size"         /* 0 or absent: images at their own size */
+#define AM_META_NORMALIZATION "normalization" /* absent: "minmax" */
+#define AM_META_HYBRID "hybrid"               /* absent: the learned embedding alone (hybrid.h, JSON) */
+
+/* A model as inference uses it: the BYOL model in eval mode, and how images are fed to it. */
+typedef struct am_model {
+    am_byol *byol;                  /* owned unless opened with am_model_wrap */
+    char network[32], last_layer[32];
+    int in_channels, stacksize;
+    int view_size;                  /* 0: images at their own size */
+    am_normalization normalization;
+    am_hybrid hybrid;               /* hybrid.dim 0: the learned embedding alone */
+    int owns;
+} am_model;
+
+/* Rebuilds the model saved by training (network, BYOL state, how it saw images, its hybrid fit),
+ * eval mode, frozen. Fails naming the file on a file that is not a model, and on NaN/Inf
+ * weights (naming the weight). */
+am_status am_model_open(am_model *m, const char *path);
+/* A model being trained, fed as its settings say (no hybrid fit): for the embeddings training
+ * makes itself. b stays the caller's. */
+void am_model_wrap(am_model *m, am_byol *b, int in_channels, int stacksize, int view_size, am_normalization how);
+void am_model_close(am_model *m);
+
+typedef struct am_embed_options {
+    int morphology;      /* also the morphology statistics of every image (morphology.h columns) */
+    int morphology_each; /* ... of every channel in turn, rather than of the channels' sum */
+    int hybrid;          /* apply the model's hybrid fit, when it has one (default 1) */
+    int progress;        /* a progress bar on stderr (default 1) */
+} am_embed_options;
+void am_embed_default_options(am_embed_options *o);
+
+/* Every image of ds through the model: E (zeroed, or freed before) gets n rows of the learned
+ * embedding (or of the hybrid one), each row's metadata and, if asked, its statistics.
+ * Runs of equal-size images go through the network together, several runs side by side on
+ * forward-only copies of the model; each row is the same at any thread count. */
+am_status am_pipeline_embed(am_model *m, am_dataset *ds, const am_embed_options *o, am_embeddings *E);
+
+/* The morphology feature vectors of the hybrid embedding (n × AM_MORPH_FEATURES) of every image,
+ * read as the model reads them; for a hybrid fit. feats: allocated here, free() it. */
+am_status am_pipeline_embed_with_features(am_model *m, am_dataset *ds, const am_embed_options *o, am_embeddings *E,
+                                          float **feats);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,248 @@
+/* The embeddings of a whole data set through a model: each image read and fed as training fed
+ * it, its morphology measured when asked, runs of equal-size images through the network
+ * together, several runs side by side on forward-only copies of the model. */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "astromorph/morphology.h"
+#include "astromorph/pipeline.h"
+#include "astromorph/progress.h"
+#include "astromorph/runtime.h"
+
+void am_embed_default_options(am_embed_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->hybrid = 1;
+    o->progress = 1;
+}
+
+/* Consecutive images of one size go through the network together (eval mode: each image's
+ * embedding is its own), up to EMBED_BATCH images or EMBED_MAX_VALUES input values. */
+enum { EMBED_BATCH = 16, RUNS_PER_THREAD = 4 };
+#define EMBED_MAX_VALUES ((int64_t)1 << 22)
+
+typedef struct {
+    am_model *m;
+    am_dataset *ds;
+    const am_embed_options *o;
+    am_embeddings *E;
+    int morph_channels; /* with morphology_each: the first image's channel count */
+    float *feats;       /* n × AM_MORPH_FEATURES, or NULL: not wanted */
+} job;
+
+/* How many images from i on share image i's size (1 when sizes are not known before reading);
+ * with views at a common size, any images. */
+static int64_t same_size_run(const job *J, int64_t i, int64_t n)
+{
+    if (J->m->view_size > 0) return n - i < EMBED_BATCH ? n - i : EMBED_BATCH;
+    int64_t first[3], next[3];
+    if (am_dataset_item_shape(J->ds, i, first) != AM_OK) return 1;
+    int64_t values = first[0] * first[1] * first[2], k = 1;
+    while (i + k < n && k < EMBED_BATCH && (k + 1) * values <= EMBED_MAX_VALUES &&
+           am_dataset_item_shape(J->ds, i + k, next) == AM_OK && memcmp(first, next, sizeof first) == 0)
+        k++;
+    return k;
+}
+
+/* The morphology of image `row`: its table columns into the statistics — of the channels' sum,
+ * or of every channel in turn — and the feature vector of the sum for a hybrid. */
+static am_status row_morphology(const job *J, const am_tensor *image, int64_t row, const char *name)
+{
+    float *stats = J->o->morphology ? J->E->stats : NULL;
+    if (!stats && !J->feats) return AM_OK;
+    am_morphology mo;
+    double v[64];
+    int each = J->o->morphology_each;
+    int64_t c = image->shape[0], hw = image->shape[1] * image->shape[2];
+    if (stats && each) {
+        if (c != J->morph_channels)
+            return am_error(AM_ERR_SHAPE, "%s: %lld channel(s), the first image %d (morphology_channels = \"each\")", name,
+                            (long long)c, J->morph_channels);
+        for (int64_t k = 0; k < c; k++) {
+            am_status s = am_morphology_measure(image->data + k * hw, image->shape[1], image->shape[2], NULL, &mo);
+            if (s != AM_OK) return am_error_prefix(s, "%s", name);
+            int n = am_morphology_row(&mo, v);
+            for (int j = 0; j < n; j++) stats[(row * c + k) * n + j] = (float)v[j];
+        }
+    }
+    if ((stats && !each) || J->feats) {
+        am_status s = am_morphology_measure_image(image, NULL, &mo);
+        if (s != AM_OK) return am_error_prefix(s, "%s", name);
+        int n = am_morphology_row(&mo, v);
+        for (int j = 0; stats && !each && j < n; j++) stats[row * n + j] = (float)v[j];
+        if (J->feats) am_morphology_features(&mo, J->feats + row * AM_MORPH_FEATURES);
+    }
+    return AM_OK;
+}
+
+/* Images i..i+k-1 as one k×C×H×W batch, each normalised on its own; metadata into E. */
+static am_status batch_input(const job *J, int64_t i, int64_t k, am_tensor *batch)
+{
+    memset(batch, 0, sizeof *batch);
+    am_status s = AM_OK;
+    for (int64_t j = 0; j < k && s == AM_OK; j++) {
+        am_tensor img = {0}, x = {0};
+        am_meta meta;
+        const char *name = am_dataset_name(J->ds, i + j);
+        if ((s = am_dataset_get(J->ds, i + j, &img, &meta)) != AM_OK) break;
+        s = am_network_input(&img, J->m->stacksize, J->m->normalization, J->m->view_size, &x);
+        if (s == AM_OK) s = row_morphology(J, &img, i + j, name);
+        if (s == AM_OK && x.shape[1] != J->m->in_channels)
+            s = am_error(AM_ERR_SHAPE, "%s: %lld channel(s) x stacksize %d, the model takes %d", name,
+                         (long long)img.shape[0], J->m->stacksize, J->m->in_channels);
+        if (s == AM_OK && j == 0) s = am_tensor_alloc4(batch, k, x.shape[1], x.shape[2], x.shape[3]);
+        if (s == AM_OK && am_tensor_numel(&x) * k != am_tensor_numel(batch))
+            s = am_error(AM_ERR_SHAPE, "%s: image size changed while reading", name);
+        if (s == AM_OK) {
+            memcpy(batch->data + j * am_tensor_numel(&x), x.data, (size_t)am_tensor_numel(&x) * sizeof(float));
+            am_meta_free(&J->E->meta[i + j]);
+            s = am_meta_copy(&J->E->meta[i + j], &meta);
+        }
+        am_tensor_free(&x);
+        am_tensor_free(&img);
+        am_meta_free(&meta);
+    }
+    if (s != AM_OK) am_tensor_free(batch);
+    return s;
+}
+
+/* One forward of k equal-size images (a run) on a model or replica. */
+static am_status embed_run(am_byol *b, const am_tensor *batch, int64_t k, am_embeddings *E, int64_t i,
+                           const char *name)
+{
+    am_tensor emb;
+    AM_TRY(am_byol_embed(b, batch, &emb));
+    am_status s = AM_OK;
+    if (emb.shape[0] != k || emb.shape[1] != E->dim)
+        s = am_error(AM_ERR_SHAPE, "embedding of %s has %lld values, expected %lld", name, (long long)emb.shape[1],
+                     (long long)E->dim);
+    if (s == AM_OK) memcpy(E->data + i * E->dim, emb.data, (size_t)(k * E->dim) * sizeof(float));
+    am_tensor_free(&emb);
+    return s;
+}
+
+/* The statistics' columns: morphology.h's, or <name>_c<k> channel by channel. */
+static am_status stat_columns(job *J)
+{
+    int64_t ncol = 0, shape[3] = {1, 0, 0};
+    while (am_morphology_columns[ncol]) ncol++;
+    if (!J->o->morphology_each) return am_embeddings_set_stats(J->E, ncol, am_morphology_columns, NULL);
+    if (J->E->n > 0) AM_TRY(am_dataset_item_shape(J->ds, 0, shape));
+    J->morph_channels = (int)shape[0];
+    int64_t total = ncol * shape[0];
+    char **names = calloc((size_t)(total ? total : 1), sizeof *names);
+    for (int64_t k = 0; names && k < shape[0]; k++)
+        for (int64_t j = 0; j < ncol; j++) {
+            char buf[80];
+            snprintf(buf, sizeof buf, "%s_c%lld", am_morphology_columns[j], (long long)k);
+            names[k * ncol + j] = strdup(buf);
+        }
+    int ok = names != NULL;
+    for (int64_t t = 0; ok && t < total; t++) ok = names[t] != NULL;
+    am_status s = ok ? am_embeddings_set_stats(J->E, total, (const char *const *)names, NULL)
+                     : am_error(AM_ERR_NOMEM, "embeddings: out of memory");
+    for (int64_t t = 0; names && t < total; t++) free(names[t]);
+    free(names);
+    return s;
+}
+
+/* Runs are read in order on this thread, then embedded side by side, one run per thread on its
+ * own forward-only copy of the model (which reads the model's weights): images of many sizes
+ * cannot share a forward, and one image's layers are too small to keep all threads busy. */
+static am_status embed_runs(job *J, am_progress *bar)
+{
+    int64_t n = J->E->n;
+    const int nthr = am_get_threads() > 0 ? am_get_threads() : 1;
+    const int cap = RUNS_PER_THREAD * nthr;
+    am_byol **rep = calloc((size_t)nthr, sizeof *rep);
+    am_tensor *batch = calloc((size_t)cap, sizeof *batch);
+    int64_t *start = calloc((size_t)cap, sizeof *start), *len = calloc((size_t)cap, sizeof *len);
+    am_status *rs = calloc((size_t)cap, sizeof *rs);
+    char(*msg)[256] = calloc((size_t)cap, sizeof *msg);
+    am_status s = rep && batch && start && len && rs && msg ? AM_OK : am_error(AM_ERR_NOMEM, "embeddings: out of memory");
+    if (s == AM_OK) rep[0] = J->m->byol;
+    int nrep = 1;
+    for (int64_t i = 0; i < n && s == AM_OK;) {
+        int nrun = 0;
+        for (; nrun < cap && i < n && s == AM_OK; nrun++) {
+            start[nrun] = i, len[nrun] = same_size_run(J, i, n);
+            s = batch_input(J, i, len[nrun], &batch[nrun]);
+            i += len[nrun];
+        }
+        int want = nrun < nthr ? nrun : nthr;
+        for (; s == AM_OK && nrep < want; nrep++) s = am_byol_replica(&rep[nrep], J->m->byol, 0);
+        if (want == 1) { /* one thread, or one run: its layers get all the threads */
+            for (int r = 0; r < nrun && s == AM_OK; r++)
+                s = embed_run(rep[0], &batch[r], len[r], J->E, start[r], am_dataset_name(J->ds, start[r]));
+        } else if (s == AM_OK) {
+#pragma omp parallel for num_threads(want) schedule(dynamic, 1)
+            for (int r = 0; r < nrun; r++) {
+                rs[r] = embed_run(rep[omp_get_thread_num()], &batch[r], len[r], J->E, start[r],
+                                  am_dataset_name(J->ds, start[r]));
+                if (rs[r] != AM_OK) snprintf(msg[r], sizeof msg[r], "%s", am_errmsg()); /* thread-local */
+            }
+            for (int r = 0; r < nrun && s == AM_OK; r++)
+                if (rs[r] != AM_OK) s = am_error(rs[r], "%s", msg[r]);
+        }
+        for (int r = 0; r < nrun; r++) am_tensor_free(&batch[r]);
+        if (bar) am_progress_update(bar, i, NAN);
+    }
+    for (int r = 1; r < nrep; r++) am_byol_free(rep[r]);
+    free(rep), free(batch), free(start), free(len), free(rs), free(msg);
+    return s;
+}
+
+/* The learned embedding beside the statistics, as fitted in training. */
+static am_status apply_hybrid(const am_hybrid *h, am_embeddings *E, const float *feats)
+{
+    int64_t d = h->dim + h->nstat;
+    float *out = am_malloc((size_t)(E->n ? E->n * d : 1) * sizeof *out);
+    if (!out) return am_error(AM_ERR_NOMEM, "embeddings: out of memory");
+    for (int64_t i = 0; i < E->n; i++)
+        am_hybrid_apply(h, E->data + i * E->dim, feats + i * AM_MORPH_FEATURES, out + i * d);
+    am_free(E->data);
+    E->data = out, E->dim = d;
+    return AM_OK;
+}
+
+am_status am_pipeline_embed_with_features(am_model *m, am_dataset *ds, const am_embed_options *opt, am_embeddings *E,
+                                          float **feats)
+{
+    am_embed_options o;
+    if (opt) o = *opt;
+    else am_embed_default_options(&o);
+    if (feats) *feats = NULL;
+    int64_t n = am_dataset_size(ds);
+    int hybrid = o.hybrid && m->hybrid.dim > 0;
+    job J = {.m = m, .ds = ds, .o = &o, .E = E};
+    AM_TRY(am_embeddings_alloc(E, n, am_byol_get_options(m->byol)->representation_size));
+    am_status s = o.morphology ? stat_columns(&J) : AM_OK;
+    if (s == AM_OK && hybrid && (m->hybrid.dim != E->dim || m->hybrid.nstat != AM_MORPH_FEATURES))
+        s = am_error(AM_ERR_FORMAT, "the model's hybrid fit is for %lld + %lld values, the network gives %lld + %d",
+                     (long long)m->hybrid.dim, (long long)m->hybrid.nstat, (long long)E->dim, AM_MORPH_FEATURES);
+    if (s == AM_OK && (hybrid || feats) &&
+        !(J.feats = malloc((size_t)(n ? n : 1) * AM_MORPH_FEATURES * sizeof *J.feats)))
+        s = am_error(AM_ERR_NOMEM, "embeddings: out of memory");
+    am_mode was = am_byol_mode(m->byol);
+    am_byol_set_mode(m->byol, AM_MODE_EVAL);
+    am_progress *bar = NULL;
+    if (s == AM_OK && o.progress) {
+        if (am_progress_create(&bar, "embeddings", n, stderr, AM_PROGRESS_AUTO) != AM_OK) bar = NULL;
+        else am_progress_update(bar, 0, NAN);
+    }
+    if (s == AM_OK) s = embed_runs(&J, bar);
+    am_progress_finish(bar);
+    am_byol_set_mode(m->byol, was);
+    if (s == AM_OK && hybrid) s = apply_hybrid(&m->hybrid, E, J.feats);
+    if (s == AM_OK && feats) *feats = J.feats;
+    else free(J.feats);
+    if (s != AM_OK) am_embeddings_free(E);
+    return s;
+}
+
+am_status am_pipeline_embed(am_model *m, am_dataset *ds, const am_embed_options *o, am_embeddings *E)
+{
+    return am_pipeline_embed_with_features(m, ds, o, E, NULL);
+}
