@@ -14,7 +14,7 @@
 #include "astromorph/thumbnail.h"
 #include "cli/commands.h"
 #include "cli/run_log.h"
-#include "cli/settings.h"
+#include "astromorph/settings.h"
 
 /* The original's model_basename: the file name without folders, cut at its first '.'. */
 static void model_basename(const char *path, char *out, size_t size)
@@ -69,7 +69,7 @@ static void usage(FILE *fp)
                 "  -h, --help                       this help\n");
 }
 
-static am_status infer(am_cli_settings *s)
+static am_status infer(am_settings *s)
 {
     am_model m = {0};
     am_dataset *ds = NULL;
@@ -151,7 +151,7 @@ int am_cmd_inference(int argc, char **argv)
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *config = NULL;
-    am_cli_overrides ov = {0};
+    am_settings_overrides ov = {0};
     int clusters = 0, csv = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:d:m:n:k:h", opts, NULL)) != -1) {
@@ -179,12 +179,12 @@ int am_cmd_inference(int argc, char **argv)
         fprintf(stderr, "astromorph inference: unexpected argument '%s' (try --help)\n", argv[optind]);
         return 2;
     }
-    am_cli_settings s;
-    if (am_cli_settings_load(&s, config, AM_CLI_INFERENCE, &ov) != AM_OK) return am_cli_fail("inference");
+    am_settings s;
+    if (am_settings_load(&s, config, AM_SETTINGS_INFERENCE, &ov) != AM_OK) return am_cli_fail("inference");
     if (clusters) s.n_clusters = clusters;
     if (csv) s.export_to_csv = 1;
     am_cli_log_close(); /* INFO lines on the terminal, as the original's logger */
     am_status st = infer(&s);
-    am_cli_settings_free(&s);
+    am_settings_free(&s);
     return st == AM_OK ? 0 : am_cli_fail("inference");
 }

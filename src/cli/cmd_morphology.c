@@ -13,7 +13,7 @@
 #include "astromorph/runtime.h"
 #include "cli/commands.h"
 #include "cli/run_log.h"
-#include "cli/settings.h"
+#include "astromorph/settings.h"
 
 enum { OPT_THRESHOLD = 1000, OPT_PER_CHANNEL, OPT_MIN_PIXELS };
 
@@ -152,15 +152,15 @@ int am_cmd_morphology(int argc, char **argv)
     am_dataset_options dopt;
     am_dataset_options_default(&dopt);
     dopt.prefetch = 0;
-    am_cli_settings s;
+    am_settings s;
     int have_settings = 0;
     if (config) {
-        if (am_cli_settings_load(&s, config, AM_CLI_INFERENCE, NULL) != AM_OK) return am_cli_fail("morphology");
+        if (am_settings_load(&s, config, AM_SETTINGS_INFERENCE, NULL) != AM_OK) return am_cli_fail("morphology");
         have_settings = 1;
         dopt = s.data;
         data = s.datafile;
     }
     am_status st = run(data, &dopt, &mo, per_channel, output);
-    if (have_settings) am_cli_settings_free(&s);
+    if (have_settings) am_settings_free(&s);
     return st == AM_OK ? 0 : am_cli_fail("morphology");
 }

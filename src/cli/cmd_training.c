@@ -24,7 +24,7 @@
 #include "astromorph/train.h"
 #include "cli/commands.h"
 #include "cli/run_log.h"
-#include "cli/settings.h"
+#include "astromorph/settings.h"
 
 #define SAVEDIR "saved_models"
 enum { LABEL_LEN = 24, MONITOR_MAX = 256 };
@@ -33,7 +33,7 @@ enum { LABEL_LEN = 24, MONITOR_MAX = 256 };
 static am_lock run_lock = {-1};
 
 typedef struct {
-    const am_cli_settings *s;
+    const am_settings *s;
     am_dataset *ds;
     am_tfevents *tb;
     am_progress *bar;
@@ -307,7 +307,7 @@ static am_status pretrained_kind(const char *path, const am_model_spec *spec, in
     return s;
 }
 
-static am_status train(am_cli_settings *s, const char *resume_from, int check_only, char *model_path, size_t msize)
+static am_status train(am_settings *s, const char *resume_from, int check_only, char *model_path, size_t msize)
 {
     am_status st;
     run r = {.s = s};
@@ -344,7 +344,7 @@ static am_status train(am_cli_settings *s, const char *resume_from, int check_on
     am_log(AM_LOG_INFO, "%s training run %s with settings:",
            check_only ? "Checking" : resume_path[0] ? "Resuming" : "Starting", label);
     FILE *lf = am_cli_log_file();
-    am_cli_settings_print(s, lf ? lf : stdout);
+    am_settings_print(s, lf ? lf : stdout);
     if (lf) fflush(lf);
     if (s->core_limit > 0) am_set_threads(s->core_limit);
 
@@ -412,7 +412,7 @@ static am_status train(am_cli_settings *s, const char *resume_from, int check_on
 
     am_train_settings ts = s->train;
     ts.checkpoint_path = ckpt;
-    fingerprint = am_cli_settings_fingerprint(s);
+    fingerprint = am_settings_fingerprint(s);
     if (!fingerprint) {
         st = am_error(AM_ERR_NOMEM, "out of memory");
         goto done;
@@ -513,12 +513,12 @@ int am_cmd_training(int argc, char **argv)
         fprintf(stderr, "astromorph training: a settings file is required: -c FILE (try --help)\n");
         return 2;
     }
-    am_cli_settings s;
-    am_cli_overrides ov = {.resume = resume};
-    if (am_cli_settings_load(&s, config, AM_CLI_TRAINING, &ov) != AM_OK) return am_cli_fail("training");
+    am_settings s;
+    am_settings_overrides ov = {.resume = resume};
+    if (am_settings_load(&s, config, AM_SETTINGS_TRAINING, &ov) != AM_OK) return am_cli_fail("training");
     char model_path[1024] = "";
     am_status st = train(&s, resume_from, check, model_path, sizeof model_path);
-    am_cli_settings_free(&s);
+    am_settings_free(&s);
     am_cli_log_close();
     if (st == AM_ERR_INTERRUPTED) return 130;
     if (st != AM_OK) return am_cli_fail("training");

@@ -2,10 +2,10 @@
  * (missing key, wrong type, out of range, missing file, unknown key) is refused with a message
  * naming the key and where it is. */
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-/* The CLI's sources are not part of the library, so the settings module is compiled in here. */
-#include "cli/settings.c"
+#include "astromorph/settings.h"
 #include "test_util.h"
 
 static char dir[512];
@@ -23,12 +23,12 @@ static const char *write_file(const char *name, const char *text)
 }
 
 /* Loads `text` as a training settings file; returns the status (settings freed). */
-static am_status load_text(const char *text, am_cli_command cmd, const am_cli_overrides *ov)
+static am_status load_text(const char *text, am_settings_command cmd, const am_settings_overrides *ov)
 {
     const char *path = write_file("s.toml", text);
-    am_cli_settings s;
-    am_status st = am_cli_settings_load(&s, path, cmd, ov);
-    if (st == AM_OK) am_cli_settings_free(&s);
+    am_settings s;
+    am_status st = am_settings_load(&s, path, cmd, ov);
+    if (st == AM_OK) am_settings_free(&s);
     return st;
 }
 
@@ -52,8 +52,8 @@ static void test_original_example(void)
     mkdir(sub, 0755);
     write_file("data/example_file.txt", "a.fits\n");
     const char *path = write_file("example_settings.toml", text);
-    am_cli_settings s;
-    CHECK_OK(am_cli_settings_load(&s, path, AM_CLI_TRAINING, NULL));
+    am_settings s;
+    CHECK_OK(am_settings_load(&s, path, AM_SETTINGS_TRAINING, NULL));
     CHECK(s.train.epochs == 5 && s.train.learning_rate == 6e-6 && s.train.batch_size == 16, "epochs/lr/batch");
     CHECK(s.exponential_lr && s.train.schedule == AM_LR_EXPONENTIAL && s.train.gamma == 0.99, "exponential LR");
     CHECK(strcmp(s.network_name, "n_layer_resnet") == 0 && strcmp(s.last_layer, "layer4") == 0, "network");
@@ -64,143 +64,143 @@ static void test_original_example(void)
     /* found next to the settings file when not under the working directory */
     CHECK(strstr(s.datafile, "data/example_file.txt") != NULL && access(s.datafile, R_OK) == 0, "datafile %s",
           s.datafile);
-    am_cli_settings_free(&s);
+    am_settings_free(&s);
     /* the same file drives inference, with the model given on the command line */
     const char *model = write_file("model.safetensors", "x");
-    am_cli_overrides ov = {.trained_network_name = model};
-    CHECK_OK(am_cli_settings_load(&s, path, AM_CLI_INFERENCE, &ov));
+    am_settings_overrides ov = {.trained_network_name = model};
+    CHECK_OK(am_settings_load(&s, path, AM_SETTINGS_INFERENCE, &ov));
     CHECK(s.trained_network_name && strcmp(s.trained_network_name, model) == 0, "-n overrides");
-    am_cli_settings_free(&s);
+    am_settings_free(&s);
 }
 
 static void test_defaults(void)
 {
-    am_cli_settings s;
+    am_settings s;
     am_train_settings ours, orig;
     am_train_default_settings(&ours);
     am_train_original_settings(&orig);
-    CHECK_OK(am_cli_settings_load(&s, write_file("d.toml", "datafile = \"files.txt\"\n"), AM_CLI_TRAINING, NULL));
+    CHECK_OK(am_settings_load(&s, write_file("d.toml", "datafile = \"files.txt\"\n"), AM_SETTINGS_TRAINING, NULL));
     CHECK(s.train.learning_rate == ours.learning_rate && strcmp(s.network_name, "amm") == 0 &&
               s.original_defaults == 0,
           "our defaults: lr %g", s.train.learning_rate);
-    am_cli_settings_free(&s);
+    am_settings_free(&s);
     const char *orig_text = "defaults = \"original\"\n" BASE "[network_settings]\n[byol_settings]\n"
                             "representation_size = 128\n";
-    CHECK_OK(am_cli_settings_load(&s, write_file("o.toml", orig_text), AM_CLI_TRAINING, NULL));
+    CHECK_OK(am_settings_load(&s, write_file("o.toml", orig_text), AM_SETTINGS_TRAINING, NULL));
     CHECK(s.original_defaults == 1 && s.train.learning_rate == 5e-6 && s.train.learning_rate == orig.learning_rate &&
               s.train.epochs == 10 && s.train.batch_size == 16 && s.train.gamma == 0.99 &&
               s.train.schedule == AM_LR_CONSTANT && s.byol.projection_size == 256 &&
               s.byol.projection_hidden_size == 1024,
           "the original's defaults");
-    am_cli_settings_free(&s);
+    am_settings_free(&s);
     /* a file naming the original's value gets it, whatever the defaults */
-    CHECK_OK(am_cli_settings_load(&s, write_file("v.toml", BASE "learning_rate = 5e-6\nexponential_lr = false\n"),
-                                  AM_CLI_TRAINING, NULL));
+    CHECK_OK(am_settings_load(&s, write_file("v.toml", BASE "learning_rate = 5e-6\nexponential_lr = false\n"),
+                                  AM_SETTINGS_TRAINING, NULL));
     CHECK(s.train.learning_rate == 5e-6 && s.train.schedule == AM_LR_CONSTANT, "explicit values win");
-    am_cli_settings_free(&s);
-    CHECK_OK(am_cli_settings_load(&s, write_file("r.toml", BASE "resume = true\nseed = 7\n[byol_settings]\n"
+    am_settings_free(&s);
+    CHECK_OK(am_settings_load(&s, write_file("r.toml", BASE "resume = true\nseed = 7\n[byol_settings]\n"
                                                               "loss = \"symmetric\"\n"),
-                                  AM_CLI_TRAINING, NULL));
+                                  AM_SETTINGS_TRAINING, NULL));
     CHECK(s.resume == 1 && s.train.seed == 7 && s.byol.loss == AM_BYOL_LOSS_SYMMETRIC, "our keys");
-    am_cli_settings_free(&s);
-    CHECK_FAILS(load_text(BASE "core_limit = -1\n", AM_CLI_TRAINING, NULL), AM_ERR_VALUE, "core_limit = -1: must be >= 0");
-    CHECK_FAILS(load_text("defaults = \"original\"\ndatafile = \"files.txt\"\n", AM_CLI_TRAINING, NULL),
+    am_settings_free(&s);
+    CHECK_FAILS(load_text(BASE "core_limit = -1\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_VALUE, "core_limit = -1: must be >= 0");
+    CHECK_FAILS(load_text("defaults = \"original\"\ndatafile = \"files.txt\"\n", AM_SETTINGS_TRAINING, NULL),
                 AM_ERR_NOTFOUND, "missing required key 'network_name'");
-    CHECK_FAILS(load_text("defaults = \"original\"\n" BASE "[network_settings]\n", AM_CLI_TRAINING, NULL),
+    CHECK_FAILS(load_text("defaults = \"original\"\n" BASE "[network_settings]\n", AM_SETTINGS_TRAINING, NULL),
                 AM_ERR_NOTFOUND, "missing required key 'byol_settings'");
-    CHECK_FAILS(load_text("defaults = \"theirs\"\n" BASE, AM_CLI_TRAINING, NULL), AM_ERR_VALUE,
+    CHECK_FAILS(load_text("defaults = \"theirs\"\n" BASE, AM_SETTINGS_TRAINING, NULL), AM_ERR_VALUE,
                 "s.toml:1:12: defaults = \"theirs\": must be one of \"ours\", \"original\"");
 }
 
 static void test_mistakes(void)
 {
-    CHECK_FAILS(load_text("network_name = \"amm\"\n", AM_CLI_TRAINING, NULL), AM_ERR_NOTFOUND,
+    CHECK_FAILS(load_text("network_name = \"amm\"\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_NOTFOUND,
                 "s.toml: missing required key 'datafile'");
-    CHECK_FAILS(load_text(BASE "epochs = 0\n", AM_CLI_TRAINING, NULL), AM_ERR_VALUE,
+    CHECK_FAILS(load_text(BASE "epochs = 0\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_VALUE,
                 "s.toml:3:10: epochs = 0: must be > 0");
-    CHECK_FAILS(load_text(BASE "epochs = -3\n", AM_CLI_TRAINING, NULL), AM_ERR_VALUE, "epochs = -3: must be > 0");
-    CHECK_FAILS(load_text(BASE "epochs = 9223372036854775807\n", AM_CLI_TRAINING, NULL), AM_ERR_VALUE,
+    CHECK_FAILS(load_text(BASE "epochs = -3\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_VALUE, "epochs = -3: must be > 0");
+    CHECK_FAILS(load_text(BASE "epochs = 9223372036854775807\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_VALUE,
                 "epochs = 9223372036854775807: must be <= 2147483647");
-    CHECK_FAILS(load_text(BASE "gamma = 1.0\n", AM_CLI_TRAINING, NULL), AM_ERR_VALUE, "gamma = 1: must be in (0, 1)");
-    CHECK_FAILS(load_text(BASE "gamma = 0\n", AM_CLI_TRAINING, NULL), AM_ERR_VALUE, "gamma = 0: must be in (0, 1)");
-    CHECK_FAILS(load_text(BASE "epochs = \"5\"\n", AM_CLI_TRAINING, NULL), AM_ERR_VALUE,
+    CHECK_FAILS(load_text(BASE "gamma = 1.0\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_VALUE, "gamma = 1: must be in (0, 1)");
+    CHECK_FAILS(load_text(BASE "gamma = 0\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_VALUE, "gamma = 0: must be in (0, 1)");
+    CHECK_FAILS(load_text(BASE "epochs = \"5\"\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_VALUE,
                 "s.toml:3:10: epochs must be an integer, not a string");
-    CHECK_FAILS(load_text(BASE "export_to_csv = 1\n", AM_CLI_TRAINING, NULL), AM_ERR_VALUE,
+    CHECK_FAILS(load_text(BASE "export_to_csv = 1\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_VALUE,
                 "export_to_csv must be true or false, not a integer");
-    CHECK_FAILS(load_text(BASE "batch_size = 2.5\n", AM_CLI_TRAINING, NULL), AM_ERR_VALUE,
+    CHECK_FAILS(load_text(BASE "batch_size = 2.5\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_VALUE,
                 "batch_size must be an integer");
-    CHECK_FAILS(load_text(BASE "network_name = \"vgg\"\n", AM_CLI_TRAINING, NULL), AM_ERR_FORMAT,
+    CHECK_FAILS(load_text(BASE "network_name = \"vgg\"\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_FORMAT,
                 "already defined");
-    CHECK_FAILS(load_text("datafile = \"files.txt\"\nnetwork_name = \"vgg\"\n", AM_CLI_TRAINING, NULL), AM_ERR_VALUE,
+    CHECK_FAILS(load_text("datafile = \"files.txt\"\nnetwork_name = \"vgg\"\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_VALUE,
                 "network_name = \"vgg\": must be one of \"n_layer_resnet\", \"amm\"");
-    CHECK_FAILS(load_text("datafile = \"nope.txt\"\n", AM_CLI_TRAINING, NULL), AM_ERR_NOTFOUND,
+    CHECK_FAILS(load_text("datafile = \"nope.txt\"\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_NOTFOUND,
                 "s.toml:1:12: datafile: 'nope.txt' does not exist");
-    CHECK_FAILS(load_text(BASE "byol_settings = 3\n", AM_CLI_TRAINING, NULL), AM_ERR_VALUE,
+    CHECK_FAILS(load_text(BASE "byol_settings = 3\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_VALUE,
                 "byol_settings must be a table");
-    CHECK_FAILS(load_text(BASE "[data_settings]\nnan_policy = \"mean\"\n", AM_CLI_TRAINING, NULL), AM_ERR_VALUE,
+    CHECK_FAILS(load_text(BASE "[data_settings]\nnan_policy = \"mean\"\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_VALUE,
                 "data_settings.nan_policy = \"mean\": must be one of \"zero\", \"min\", \"median\"");
-    CHECK_FAILS(load_text(BASE "exponential_lr = true\nlr_schedule = \"cosine\"\n", AM_CLI_TRAINING, NULL),
+    CHECK_FAILS(load_text(BASE "exponential_lr = true\nlr_schedule = \"cosine\"\n", AM_SETTINGS_TRAINING, NULL),
                 AM_ERR_VALUE, "contradicts exponential_lr = true");
-    CHECK_FAILS(load_text(BASE "epochs = 5\nepochs 6\n", AM_CLI_TRAINING, NULL), AM_ERR_FORMAT, "s.toml:4:8:");
-    CHECK_FAILS(load_text(BASE "[augmentation]\nrotation.p = 2\n", AM_CLI_TRAINING, NULL), AM_ERR_VALUE,
+    CHECK_FAILS(load_text(BASE "epochs = 5\nepochs 6\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_FORMAT, "s.toml:4:8:");
+    CHECK_FAILS(load_text(BASE "[augmentation]\nrotation.p = 2\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_VALUE,
                 "s.toml:4:14: augmentation: rotation.p = 2 is outside");
 }
 
 static void test_unknown_keys(void)
 {
-    CHECK_FAILS(load_text(BASE "epoch = 3\n", AM_CLI_TRAINING, NULL), AM_ERR_NOTFOUND,
+    CHECK_FAILS(load_text(BASE "epoch = 3\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_NOTFOUND,
                 "s.toml:3:1: unknown key 'epoch' (did you mean 'epochs'?)");
-    CHECK_FAILS(load_text(BASE "learningrate = 1e-4\n", AM_CLI_TRAINING, NULL), AM_ERR_NOTFOUND,
+    CHECK_FAILS(load_text(BASE "learningrate = 1e-4\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_NOTFOUND,
                 "(did you mean 'learning_rate'?)");
-    CHECK_FAILS(load_text(BASE "stacksize = 3\n", AM_CLI_TRAINING, NULL), AM_ERR_NOTFOUND,
+    CHECK_FAILS(load_text(BASE "stacksize = 3\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_NOTFOUND,
                 "unknown key 'stacksize' (it belongs in [data_settings])");
-    CHECK_FAILS(load_text(BASE "[byol_settings]\nprojection_sise = 64\n", AM_CLI_TRAINING, NULL), AM_ERR_NOTFOUND,
+    CHECK_FAILS(load_text(BASE "[byol_settings]\nprojection_sise = 64\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_NOTFOUND,
                 "s.toml:4:1: unknown key 'byol_settings.projection_sise' (did you mean 'byol_settings.projection_size'?)");
-    CHECK_FAILS(load_text(BASE "[network_settings]\nlast_layer = \"layer5\"\n", AM_CLI_TRAINING, NULL),
+    CHECK_FAILS(load_text(BASE "[network_settings]\nlast_layer = \"layer5\"\n", AM_SETTINGS_TRAINING, NULL),
                 AM_ERR_VALUE, "s.toml:4:14: network_settings.last_layer = \"layer5\": must be one of \"layer1\"");
-    CHECK_FAILS(load_text(BASE "[network_settings]\nlastlayer = \"layer3\"\n", AM_CLI_TRAINING, NULL),
+    CHECK_FAILS(load_text(BASE "[network_settings]\nlastlayer = \"layer3\"\n", AM_SETTINGS_TRAINING, NULL),
                 AM_ERR_NOTFOUND, "did you mean 'network_settings.last_layer'");
     /* nothing close: no guess */
-    am_status st = load_text(BASE "zzzzzzzz = 1\n", AM_CLI_TRAINING, NULL);
+    am_status st = load_text(BASE "zzzzzzzz = 1\n", AM_SETTINGS_TRAINING, NULL);
     CHECK(st == AM_ERR_NOTFOUND && strstr(am_errmsg(), "unknown key 'zzzzzzzz'") && !strstr(am_errmsg(), "mean"),
           "no suggestion for a far key: %s", am_errmsg());
-    CHECK(am_cli_edit_distance("epoch", "epochs") == 1 && am_cli_edit_distance("gama", "gamma") == 1 &&
-              am_cli_edit_distance("abc", "abc") == 0 && am_cli_edit_distance("kitten", "sitting") == 3,
+    CHECK(am_edit_distance("epoch", "epochs") == 1 && am_edit_distance("gama", "gamma") == 1 &&
+              am_edit_distance("abc", "abc") == 0 && am_edit_distance("kitten", "sitting") == 3,
           "edit distance");
 }
 
 static void test_inference_files(void)
 {
-    CHECK_FAILS(load_text("datafile = \"files.txt\"\n", AM_CLI_INFERENCE, NULL), AM_ERR_NOTFOUND,
+    CHECK_FAILS(load_text("datafile = \"files.txt\"\n", AM_SETTINGS_INFERENCE, NULL), AM_ERR_NOTFOUND,
                 "missing required key 'trained_network_name' (or give -n)");
-    am_cli_overrides ov = {.trained_network_name = "absent.safetensors"};
-    CHECK_FAILS(load_text("datafile = \"files.txt\"\n", AM_CLI_INFERENCE, &ov), AM_ERR_NOTFOUND,
+    am_settings_overrides ov = {.trained_network_name = "absent.safetensors"};
+    CHECK_FAILS(load_text("datafile = \"files.txt\"\n", AM_SETTINGS_INFERENCE, &ov), AM_ERR_NOTFOUND,
                 "--trained_network_name trained_network_name: 'absent.safetensors' does not exist");
-    am_cli_settings s;
-    CHECK_FAILS(am_cli_settings_load(&s, NULL, AM_CLI_INFERENCE, &ov), AM_ERR_NOTFOUND,
+    am_settings s;
+    CHECK_FAILS(am_settings_load(&s, NULL, AM_SETTINGS_INFERENCE, &ov), AM_ERR_NOTFOUND,
                 "no datafile: give --datafile or a settings file with -c");
     /* training ignores a model file it does not read */
-    CHECK_OK(load_text(BASE "trained_network_name = \"later.safetensors\"\n", AM_CLI_TRAINING, NULL));
+    CHECK_OK(load_text(BASE "trained_network_name = \"later.safetensors\"\n", AM_SETTINGS_TRAINING, NULL));
     /* a folder is a valid datafile (all *.fits in it), but not a valid model */
     char folder[600];
     snprintf(folder, sizeof folder, "%s/images", dir);
     mkdir(folder, 0755);
     ov.trained_network_name = folder;
     ov.datafile = folder;
-    CHECK_FAILS(am_cli_settings_load(&s, NULL, AM_CLI_INFERENCE, &ov), AM_ERR_VALUE, "is a folder, not a file");
+    CHECK_FAILS(am_settings_load(&s, NULL, AM_SETTINGS_INFERENCE, &ov), AM_ERR_VALUE, "is a folder, not a file");
 }
 
 static void test_print(void)
 {
-    am_cli_settings s;
-    CHECK_OK(am_cli_settings_load(&s, write_file("p.toml", BASE "epochs = 7\n[data_settings]\nstacksize = 2\n"),
-                                  AM_CLI_TRAINING, NULL));
+    am_settings s;
+    CHECK_OK(am_settings_load(&s, write_file("p.toml", BASE "epochs = 7\n[data_settings]\nstacksize = 2\n"),
+                                  AM_SETTINGS_TRAINING, NULL));
     char path[600];
     snprintf(path, sizeof path, "%s/printed.toml", dir);
     FILE *fp = fopen(path, "w");
-    am_cli_settings_print(&s, fp);
+    am_settings_print(&s, fp);
     fclose(fp);
-    am_cli_settings_free(&s);
+    am_settings_free(&s);
     char text[8192];
     fp = fopen(path, "r");
     size_t n = fread(text, 1, sizeof text - 1, fp);

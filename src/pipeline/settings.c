@@ -1,6 +1,6 @@
-/* Settings files: TOML → am_cli_settings, with the original package's keys and ours, every key
+/* Settings files: TOML → am_settings, with the original package's keys and ours, every key
  * type- and range-checked, unknown keys answered with the nearest known one. */
-#include "cli/settings.h"
+#include "astromorph/settings.h"
 
 #include <limits.h>
 #include <math.h>
@@ -40,10 +40,10 @@ enum { N_TABLES = sizeof tables / sizeof tables[0] };
 
 typedef struct {
     const char *file;
-    am_cli_settings *s;
+    am_settings *s;
 } loader;
 
-int am_cli_edit_distance(const char *a, const char *b)
+int am_edit_distance(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
     if (la > 63 || lb > 63) return INT_MAX / 2;
@@ -89,7 +89,7 @@ static am_status unknown_key(const loader *L, const am_toml_value *v, const char
         for (int t = 0; t < N_TABLES; t++)
             for (const char *const *k = tables[t].keys; *k; k++) {
                 /* a near miss in the same table beats one elsewhere */
-                int d = am_cli_edit_distance(key, *k) * 2 + (strcmp(tables[t].name, table) != 0);
+                int d = am_edit_distance(key, *k) * 2 + (strcmp(tables[t].name, table) != 0);
                 if (d < best) {
                     best = d;
                     best_key = *k;
@@ -246,7 +246,7 @@ static void nearest_aug_key(const char *key, char *out, size_t size)
             char cand[64];
             if (k < 0) snprintf(cand, sizeof cand, "%s", top[f]);
             else snprintf(cand, sizeof cand, "%s.%s", am_aug_name((am_aug_kind)k), fields[f]);
-            int d = am_cli_edit_distance(key, cand);
+            int d = am_edit_distance(key, cand);
             am_augment scratch;
             am_augment_default(&scratch);
             if (d < best && am_augment_set_str(&scratch, cand, "1") != AM_ERR_NOTFOUND) {
@@ -301,7 +301,7 @@ static am_status load_augmentation(const loader *L, const am_toml_value *t, cons
 
 /* ---- defaults ---- */
 
-static void set_defaults(am_cli_settings *s, int original)
+static void set_defaults(am_settings *s, int original)
 {
     s->original_defaults = original;
     if (original) am_train_original_settings(&s->train);
@@ -371,9 +371,9 @@ static am_status missing(const loader *L, const char *key, const char *how)
     return am_error(AM_ERR_NOTFOUND, "%s: missing required key '%s'%s", L->file ? L->file : "settings", key, how);
 }
 
-static am_status load_tables(loader *L, const am_toml_value *root, am_cli_command cmd)
+static am_status load_tables(loader *L, const am_toml_value *root, am_settings_command cmd)
 {
-    am_cli_settings *s = L->s;
+    am_settings *s = L->s;
     const am_toml_value *net, *data, *byol, *aug;
     AM_TRY(get_table(L, root, "network_settings", &net));
     AM_TRY(get_table(L, root, "data_settings", &data));
@@ -384,7 +384,7 @@ static am_status load_tables(loader *L, const am_toml_value *root, am_cli_comman
     if (byol) AM_TRY(check_known(L, byol, "byol_settings", byol_keys));
 
     /* the original's required keys (pydantic fields without defaults) */
-    if (cmd == AM_CLI_TRAINING && s->original_defaults) {
+    if (cmd == AM_SETTINGS_TRAINING && s->original_defaults) {
         const char *how = " (defaults = \"original\" asks for every key the original package requires)";
         if (!am_toml_get(root, "network_name")) return missing(L, "network_name", how);
         if (!net) return missing(L, "network_settings", how);
@@ -452,9 +452,9 @@ static am_status load_tables(loader *L, const am_toml_value *root, am_cli_comman
     return am_augment_check(&s->augment) == AM_OK ? AM_OK : am_error_prefix(AM_ERR_VALUE, "%s", L->file);
 }
 
-static am_status load_root(loader *L, const am_toml_value *root, am_cli_command cmd)
+static am_status load_root(loader *L, const am_toml_value *root, am_settings_command cmd)
 {
-    am_cli_settings *s = L->s;
+    am_settings *s = L->s;
     AM_TRY(check_known(L, root, "", root_keys));
     AM_TRY(get_string(L, root, "", "datafile", &s->datafile));
     AM_TRY(get_string(L, root, "", "maskfile", &s->maskfile));
@@ -519,7 +519,7 @@ static am_status load_root(loader *L, const am_toml_value *root, am_cli_command 
     AM_TRY(get_float(L, root, "", "hybrid_weight", &s->hybrid_weight, 0, 1, 0, "in [0, 1]"));
 
     AM_TRY(load_tables(L, root, cmd));
-    if (cmd == AM_CLI_TRAINING && !s->network_name) {
+    if (cmd == AM_SETTINGS_TRAINING && !s->network_name) {
         if (s->original_defaults) return missing(L, "network_name", "");
         AM_TRY(set_string(&s->network_name, "amm"));
     }
@@ -527,7 +527,7 @@ static am_status load_root(loader *L, const am_toml_value *root, am_cli_command 
     return AM_OK;
 }
 
-am_status am_cli_settings_load(am_cli_settings *s, const char *path, am_cli_command cmd, const am_cli_overrides *ov)
+am_status am_settings_load(am_settings *s, const char *path, am_settings_command cmd, const am_settings_overrides *ov)
 {
     memset(s, 0, sizeof *s);
     loader L = {.file = path, .s = s};
@@ -561,29 +561,29 @@ am_status am_cli_settings_load(am_cli_settings *s, const char *path, am_cli_comm
     } files[] = {
         {&s->datafile, "datafile", "--datafile", 1, 1, ov && ov->datafile},
         {&s->maskfile, "maskfile", "--maskfile", 0, 0, ov && ov->maskfile},
-        {&s->trained_network_name, "trained_network_name", "--trained_network_name", cmd == AM_CLI_INFERENCE, 0,
+        {&s->trained_network_name, "trained_network_name", "--trained_network_name", cmd == AM_SETTINGS_INFERENCE, 0,
          ov && ov->trained_network_name},
     };
     for (size_t i = 0; st == AM_OK && i < sizeof files / sizeof files[0]; i++) {
         if (!*files[i].value) {
             if (files[i].needed)
-                st = path ? missing(&L, files[i].key, cmd == AM_CLI_INFERENCE ? (i == 0 ? " (or give -d)" : " (or give -n)") : "")
+                st = path ? missing(&L, files[i].key, cmd == AM_SETTINGS_INFERENCE ? (i == 0 ? " (or give -d)" : " (or give -n)") : "")
                           : am_error(AM_ERR_NOTFOUND, "no %s: give %s or a settings file with -c", files[i].key,
                                      files[i].option);
             continue;
         }
-        if (cmd == AM_CLI_TRAINING && i == 2) continue; /* training does not read a model file */
+        if (cmd == AM_SETTINGS_TRAINING && i == 2) continue; /* training does not read a model file */
         if (!files[i].from_cli) st = resolve_path(&L, files[i].value);
         if (st == AM_OK)
             st = check_exists(&L, files[i].from_cli ? NULL : am_toml_get(root, files[i].key), files[i].key,
                               files[i].option, *files[i].value, files[i].dir_ok && !s->maskfile);
     }
     am_toml_free(root);
-    if (st != AM_OK) am_cli_settings_free(s);
+    if (st != AM_OK) am_settings_free(s);
     return st;
 }
 
-void am_cli_settings_free(am_cli_settings *s)
+void am_settings_free(am_settings *s)
 {
     free(s->source);
     free(s->datafile);
@@ -600,7 +600,7 @@ void am_cli_settings_free(am_cli_settings *s)
 
 static const char *or_none(const char *s) { return s ? s : "(none)"; }
 
-void am_cli_settings_print(const am_cli_settings *s, FILE *fp)
+void am_settings_print(const am_settings *s, FILE *fp)
 {
     static const char *const sched[] = {"constant", "exponential", "cosine"};
     static const char *const norm[] = {"compat", "train", "frozen"};
@@ -661,7 +661,7 @@ void am_cli_settings_print(const am_cli_settings *s, FILE *fp)
             a->crop_ratio);
 }
 
-char *am_cli_settings_fingerprint(const am_cli_settings *s)
+char *am_settings_fingerprint(const am_settings *s)
 {
     /* Keys that do not change the training's trajectory; every other printed key does. */
     static const char *const free_keys[] = {"#", "defaults", "datafile", "maskfile", "trained_network_name", "epochs",
@@ -672,7 +672,7 @@ char *am_cli_settings_fingerprint(const am_cli_settings *s)
     size_t len = 0;
     FILE *fp = open_memstream(&all, &len);
     if (!fp) return NULL;
-    am_cli_settings_print(s, fp);
+    am_settings_print(s, fp);
     if (fclose(fp) != 0 || !all) {
         free(all);
         return NULL;

@@ -2,8 +2,8 @@
  * example_settings.toml) plus ours, checked as strictly as the original's pydantic models.
  * Keys a file leaves out get our measured defaults (am_train_default_settings,
  * am_byol_default_options); `defaults = "original"` gives the original package's instead. */
-#ifndef AM_CLI_SETTINGS_H
-#define AM_CLI_SETTINGS_H
+#ifndef ASTROMORPH_SETTINGS_H
+#define ASTROMORPH_SETTINGS_H
 
 #include <stdio.h>
 
@@ -13,17 +13,17 @@
 #include "astromorph/status.h"
 #include "astromorph/train.h"
 
-typedef enum { AM_CLI_TRAINING, AM_CLI_INFERENCE } am_cli_command;
+typedef enum { AM_SETTINGS_TRAINING, AM_SETTINGS_INFERENCE } am_settings_command;
 
 /* Command-line values that override the file (NULL: not given). */
-typedef struct am_cli_overrides {
+typedef struct am_settings_overrides {
     const char *datafile;
     const char *maskfile;
     const char *trained_network_name;
     int resume; /* 1: --resume given */
-} am_cli_overrides;
+} am_settings_overrides;
 
-typedef struct am_cli_settings {
+typedef struct am_settings {
     char *source;             /* the settings file, or NULL when there is none */
     int original_defaults;    /* defaults = "original" */
     char *datafile;           /* list of FITS paths, a folder, or (with maskfile) the large image */
@@ -50,24 +50,24 @@ typedef struct am_cli_settings {
     int morphology;           /* inference adds the morphology statistics (true; false in the original's) */
     int morphology_each;      /* morphology_channels = "each": per channel (columns <name>_c<k>); "sum" (default) */
     double hybrid_weight;     /* the statistics' share of the hybrid embedding; 0: learned alone */
-} am_cli_settings;
+} am_settings;
 
 /* Reads and checks `path` (may be NULL for inference driven by options alone) for `cmd`, then
  * applies the overrides and checks again what depends on them (files exist). Errors are one
  * line: "settings.toml:4:10: epochs = 0 must be > 0", "settings.toml:3:1: unknown key 'epoch'
  * (did you mean 'epochs'?)", "settings.toml: missing required key 'datafile'". */
-am_status am_cli_settings_load(am_cli_settings *s, const char *path, am_cli_command cmd, const am_cli_overrides *ov);
-void am_cli_settings_free(am_cli_settings *s);
+am_status am_settings_load(am_settings *s, const char *path, am_settings_command cmd, const am_settings_overrides *ov);
+void am_settings_free(am_settings *s);
 
 /* Every effective setting, one "key = value" line each, in TOML form (for the training log). */
-void am_cli_settings_print(const am_cli_settings *s, FILE *fp);
+void am_settings_print(const am_settings *s, FILE *fp);
 
 /* The settings that shape a training run, as a text (new; free with free()): every line of
- * am_cli_settings_print except those a resumed run may change (epochs, to extend a run; where
+ * am_settings_print except those a resumed run may change (epochs, to extend a run; where
  * the data and outputs are; threads; reading and inference options). */
-char *am_cli_settings_fingerprint(const am_cli_settings *s);
+char *am_settings_fingerprint(const am_settings *s);
 
 /* Levenshtein distance between two short strings (for "did you mean"). */
-int am_cli_edit_distance(const char *a, const char *b);
+int am_edit_distance(const char *a, const char *b);
 
 #endif
