@@ -29,6 +29,7 @@
 #include "astromorph/dataset.h"
 #include "astromorph/fits.h"
 #include "astromorph/models.h"
+#include "astromorph/pipeline.h"
 #include "astromorph/rng.h"
 #include "astromorph/runtime.h"
 #include "astromorph/train.h"
@@ -234,36 +235,8 @@ typedef struct {
     int64_t count;
     int stacksize;
     am_augment aug;
-    double t_get, t_aug; /* seconds summed over threads */
+    am_dataset_source feed; /* the trainer's source, as am_pipeline_train makes it */
 } source;
-
-static am_status src_get(void *user, int64_t i, am_tensor *out)
-{
-    source *s = user;
-    double t0 = now_s();
-    am_tensor img;
-    AM_TRY(am_dataset_get(s->ds, i, &img, NULL));
-    am_status st = am_d2_copies(&img, s->stacksize, out);
-    am_tensor_free(&img);
-    if (st == AM_OK) am_normalize_batch(out);
-    double dt = now_s() - t0;
-#pragma omp atomic
-    s->t_get += dt;
-    return st;
-}
-
-static am_status src_augment(void *user, const am_tensor *x, am_rng *rng, am_tensor *out)
-{
-    source *s = user;
-    double t0 = now_s();
-    AM_TRY(am_tensor_clone(out, x));
-    am_status st = am_augment_apply(&s->aug, out, rng);
-    if (st != AM_OK) am_tensor_free(out);
-    double dt = now_s() - t0;
-#pragma omp atomic
-    s->t_aug += dt;
-    return st;
-}
 
 static void open_source(source *s, const opts *o)
 {
@@ -277,6 +250,7 @@ static void open_source(source *s, const opts *o)
     if (o->images > 0 && o->images < s->count) s->count = o->images;
     s->stacksize = strcmp(o->network, "resnet") == 0 ? 3 : 1;
     am_augment_default(&s->aug);
+    s->feed = (am_dataset_source){.ds = s->ds, .augment = &s->aug, .stacksize = s->stacksize};
 }
 
 static am_byol *make_byol(const opts *o, int channels)
@@ -372,7 +346,7 @@ static int train(const opts *o, double peak, const char *isa, int threads)
     timing tm = {0};
     tm.train_s = calloc((size_t)o->epochs, sizeof(double));
     tm.epoch_s = calloc((size_t)o->epochs, sizeof(double));
-    am_train_source src = {.count = s.count, .get = src_get, .augment = src_augment, .thread_safe = 1, .user = &s};
+    am_train_source src = am_dataset_source_make(&s.feed, s.count);
     am_train_hooks h = {.on_split = on_split, .on_epoch_start = on_epoch_start, .on_batch = on_batch,
                         .on_epoch_end = on_epoch_end, .user = &tm};
     am_trainer *t;
@@ -402,7 +376,7 @@ static int train(const opts *o, double peak, const char *isa, int threads)
            ips, o->epochs > 1 ? 2 : 1, o->epochs, flops * 1e-9, gflops, 100 * gflops / peak, 1e6 / ips / px);
     printf("epoch (train + test pass): %.2f s; whole run %.2f s; load+D2+normalise %.1f%%, augment %.1f%% of thread "
            "time\n",
-           epoch_s, total, 100 * s.t_get / total, 100 * s.t_aug / (total * threads));
+           epoch_s, total, 100 * s.feed.seconds_get / total, 100 * s.feed.seconds_augment / (total * threads));
     printf("peak RSS %.0f MiB (%.0f MiB before training)\n", peak_rss_mib(), rss0);
     printf("RESULT mode=train network=%s settings=%s precision=%s images=%lld ntrain=%lld epochs=%d threads=%d ips=%.3f "
            "gflop_per_image=%.3f gflops=%.1f peak=%.1f frac_peak=%.3f epoch_s=%.3f mean_pixels=%.0f us_per_pixel=%.4f "

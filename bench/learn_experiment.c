@@ -17,99 +17,59 @@
 #include "astromorph/augment.h"
 #include "astromorph/byol.h"
 #include "astromorph/dataset.h"
+#include "astromorph/evaluate.h"
 #include "astromorph/models.h"
+#include "astromorph/pipeline.h"
 #include "astromorph/runtime.h"
 #include "astromorph/train.h"
 
-typedef struct data {
-    am_dataset *ds;
-    am_augment aug;
-} data;
-
-static am_status get(void *user, int64_t i, am_tensor *out)
+/* Leave-one-out 5-NN accuracy, cosine: the evaluate library's, as `astromorph evaluate` reports it. */
+static am_status knn5(const float *x, int64_t n, int64_t d, const int32_t *label, int nclass, double *acc)
 {
-    data *d = user;
-    am_tensor img = {0};
-    AM_TRY(am_dataset_get(d->ds, i, &img, NULL));
-    am_status s = am_d2_copies(&img, 1, out);
-    am_tensor_free(&img);
+    int32_t *pred = malloc((size_t)n * sizeof *pred);
+    if (!pred) return am_error(AM_ERR_NOMEM, "out of memory");
+    am_status s = am_eval_knn(x, n, d, label, nclass, 5, AM_EVAL_COSINE, pred);
+    if (s == AM_OK) *acc = am_eval_accuracy(label, pred, n, nclass, NULL, NULL);
+    free(pred);
     return s;
 }
 
-static am_status augment(void *user, const am_tensor *x, am_rng *rng, am_tensor *out)
-{
-    data *d = user;
-    AM_TRY(am_tensor_clone(out, x));
-    return am_augment_apply(&d->aug, out, rng);
-}
-
-static void prefetch(void *user, const int64_t *order, int64_t n) { am_dataset_prefetch(((data *)user)->ds, order, n); }
-
-static const char *name(void *user, int64_t i) { return am_dataset_name(((data *)user)->ds, i); }
-
-/* Leave-one-out k-NN accuracy with cosine similarity; votes weighted by similarity. */
-static double knn_accuracy(const float *x, int64_t n, int64_t d, const int *label, int k)
-{
-    double *norm = malloc((size_t)n * sizeof *norm);
-    for (int64_t i = 0; i < n; i++) {
-        double s = 0;
-        for (int64_t j = 0; j < d; j++) s += (double)x[i * d + j] * x[i * d + j];
-        norm[i] = sqrt(s) > 1e-30 ? sqrt(s) : 1e-30;
-    }
-    int correct = 0;
-    double *sim = malloc((size_t)n * sizeof *sim);
-    for (int64_t i = 0; i < n; i++) {
-        for (int64_t j = 0; j < n; j++) {
-            double s = 0;
-            for (int64_t c = 0; c < d; c++) s += (double)x[i * d + c] * x[j * d + c];
-            sim[j] = j == i ? -INFINITY : s / (norm[i] * norm[j]);
-        }
-        double votes[64] = {0};
-        for (int t = 0; t < k; t++) {
-            int64_t best = 0;
-            for (int64_t j = 1; j < n; j++)
-                if (sim[j] > sim[best]) best = j;
-            votes[label[best] & 63] += 1.0 + 1e-6 * sim[best]; /* ties go to the closer class */
-            sim[best] = -INFINITY;
-        }
-        int arg = 0;
-        for (int c = 1; c < 64; c++)
-            if (votes[c] > votes[arg]) arg = c;
-        correct += arg == label[i];
-    }
-    free(sim), free(norm);
-    return (double)correct / (double)n;
-}
-
-/* Embeddings of every image (EVAL, min-max normalised, no augmentation), or raw pixels. */
-static am_status embed_all(am_byol *b, am_dataset *ds, int64_t n, float **out, int64_t *dim)
+/* The raw-pixel baseline: each image min-max normalised (one size needed). */
+static am_status pixels(am_dataset *ds, int64_t n, float **out, int64_t *dim)
 {
     *out = NULL;
-    if (b) am_byol_set_mode(b, AM_MODE_EVAL);
     for (int64_t i = 0; i < n; i++) {
-        am_tensor img = {0}, x = {0}, e = {0};
+        am_tensor img = {0};
         AM_TRY(am_dataset_get(ds, i, &img, NULL));
-        am_status s = am_stack_channels(&img, 1, &x);
-        am_tensor_free(&img);
-        AM_TRY(s);
-        am_normalize_batch(&x);
-        if (b) {
-            s = am_byol_embed(b, &x, &e);
-            am_tensor_free(&x);
-            AM_TRY(s);
-        } else {
-            e = x;
-        }
-        int64_t d = am_tensor_numel(&e);
-        if (!*out) *out = malloc((size_t)(n * d) * sizeof(float)), *dim = d;
+        am_normalize_batch_as(&img, AM_NORMALIZE_MINMAX);
+        int64_t d = am_tensor_numel(&img);
+        if (!*out && !(*out = malloc((size_t)(n * d) * sizeof(float)))) return am_error(AM_ERR_NOMEM, "out of memory");
+        if (!i) *dim = d;
         if (d != *dim) {
-            am_tensor_free(&e);
+            am_tensor_free(&img);
             return am_error(AM_ERR_SHAPE, "raw pixels need images of one size");
         }
-        memcpy(*out + i * d, e.data, (size_t)d * sizeof(float));
-        am_tensor_free(&e);
+        memcpy(*out + i * d, img.data, (size_t)d * sizeof(float));
+        am_tensor_free(&img);
     }
     return AM_OK;
+}
+
+/* The embeddings of every image as inference makes them (am_pipeline_embed), its 5-NN accuracy. */
+static am_status embedded_knn5(am_byol *b, am_dataset *ds, const am_augment *aug, const int32_t *label, int nclass,
+                               double *acc)
+{
+    am_model m;
+    am_model_wrap(&m, b, 1, 1, aug->view_size, aug->normalization);
+    am_embed_options o;
+    am_embed_default_options(&o);
+    o.progress = 0;
+    am_embeddings E = {0};
+    am_status s = am_pipeline_embed(&m, ds, &o, &E);
+    if (s == AM_OK) s = knn5(E.data, E.n, E.dim, label, nclass, acc);
+    am_embeddings_free(&E);
+    am_model_close(&m);
+    return s;
 }
 
 /* amm with GroupNorm (8 groups) in place of every BatchNorm2d, same names. */
@@ -206,14 +166,23 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: cannot open (run synthetic_set first)\n", path);
         return 1;
     }
-    int *label = NULL, nl = 0, cap = 0, v;
-    while (fscanf(lf, "%d", &v) == 1) {
-        if (nl == cap) label = realloc(label, (size_t)(cap = cap ? 2 * cap : 256) * sizeof *label);
+    int32_t *label = NULL;
+    int nl = 0, cap = 0, v, nclass = 0;
+    while (fscanf(lf, "%d", &v) == 1 && v >= 0 && v < 1000) {
+        if (nl == cap) {
+            int32_t *grown = realloc(label, (size_t)(cap = cap ? 2 * cap : 256) * sizeof *label);
+            if (!grown) break;
+            label = grown;
+        }
         label[nl++] = v;
+        if (v + 1 > nclass) nclass = v + 1;
     }
     fclose(lf);
 
-    data d = {0};
+    struct {
+        am_dataset *ds;
+        am_augment aug;
+    } d = {0};
     am_dataset_options dopt;
     am_dataset_options_default(&dopt);
     snprintf(path, sizeof path, "%s/files.txt", dir);
@@ -233,11 +202,14 @@ int main(int argc, char **argv)
     am_byol *b = NULL;
     if (st == AM_OK && bf16) st = am_net_set_precision(net, AM_PRECISION_BF16);
     if (st == AM_OK) st = am_byol_create(&b, net, &bo);
-    float *raw = NULL, *before = NULL, *after = NULL;
-    int64_t dr = 0, de = 0;
+    else am_net_free(net);
+    float *raw = NULL;
+    int64_t dr = 0;
+    double acc_raw = NAN, before = NAN, after = NAN;
     /* Raw pixels need one image size; a set of several sizes has no raw baseline. */
-    if (st == AM_OK && embed_all(NULL, d.ds, n, &raw, &dr) != AM_OK) free(raw), raw = NULL;
-    if (st == AM_OK) st = embed_all(b, d.ds, n, &before, &de);
+    if (st == AM_OK && (pixels(d.ds, n, &raw, &dr) != AM_OK || knn5(raw, n, dr, label, nclass, &acc_raw) != AM_OK))
+        acc_raw = NAN;
+    if (st == AM_OK) st = embedded_knn5(b, d.ds, &d.aug, label, nclass, &before);
     if (st == AM_OK) {
         printf("%s: %lld images, net %s, lr %g, epochs %d, batch %d, norm %s, images/forward %d, proj %d/%d%s%s%s\n", dir,
                (long long)n, netname, ts.learning_rate, ts.epochs, ts.batch_size,
@@ -245,11 +217,13 @@ int main(int argc, char **argv)
                ts.images_per_forward, bo.projection_size, bo.projection_hidden_size,
                bo.loss == AM_BYOL_LOSS_SYMMETRIC ? ", symmetric" : "", bo.use_momentum ? "" : ", no momentum",
                bf16 ? ", BF16" : "");
-        if (raw) printf("raw pixels   5-NN accuracy %.3f\n", knn_accuracy(raw, n, dr, label, 5));
+        if (!isnan(acc_raw)) printf("raw pixels   5-NN accuracy %.3f\n", acc_raw);
         else printf("raw pixels   n/a (images of several sizes)\n");
-        printf("untrained    5-NN accuracy %.3f\n", knn_accuracy(before, n, de, label, 5));
+        printf("untrained    5-NN accuracy %.3f\n", before);
         fflush(stdout);
-        am_train_source src = {n, get, augment, name, 1, &d, prefetch, 0};
+        /* fed as am_pipeline_train feeds the trainer */
+        am_dataset_source feed = {.ds = d.ds, .augment = &d.aug, .stacksize = 1};
+        am_train_source src = am_dataset_source_make(&feed, n);
         am_train_hooks hooks = {.on_epoch_end = on_epoch_end};
         am_trainer *t = NULL;
         double t0 = now_s();
@@ -257,13 +231,13 @@ int main(int argc, char **argv)
         if (st == AM_OK) st = am_trainer_run(t);
         am_trainer_free(t);
         double secs = now_s() - t0;
-        if (st == AM_OK) st = embed_all(b, d.ds, n, &after, &de);
+        if (st == AM_OK) st = embedded_knn5(b, d.ds, &d.aug, label, nclass, &after);
         if (st == AM_OK)
-            printf("trained      5-NN accuracy %.3f  (%.0f s, %.1f images/s)\n", knn_accuracy(after, n, de, label, 5),
-                   secs, (double)n * 0.8 * ts.epochs / secs);
+            printf("trained      5-NN accuracy %.3f  (%.0f s, %.1f images/s)\n", after, secs,
+                   (double)n * 0.8 * ts.epochs / secs);
     }
     if (st != AM_OK) fprintf(stderr, "learn_experiment: %s\n", am_errmsg());
-    free(raw), free(before), free(after), free(label);
+    free(raw), free(label);
     am_byol_free(b);
     if (d.ds) am_dataset_free(d.ds);
     return st == AM_OK ? 0 : 1;

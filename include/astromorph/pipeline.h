@@ -1,6 +1,6 @@
-/* The pipeline's library calls: a trained model opened as inference uses it, and the embeddings
- * of a whole data set — what `astromorph inference` runs, and what training's hybrid fit and
- * anyone's own program can run the same way.
+/* The pipeline's library calls: a training run from settings, a trained model opened as
+ * inference uses it, and the embeddings of a whole data set — what `astromorph training` and
+ * `inference` run, and what anyone's own program (or a benchmark) can run the same way.
  *
  *     am_model m;
  *     am_model_open(&m, "saved_models/improved_net_e_30_20261201_2305.safetensors");
@@ -18,6 +18,8 @@
 #include "astromorph/dataset.h"
 #include "astromorph/embeddings.h"
 #include "astromorph/hybrid.h"
+#include "astromorph/settings.h"
+#include "astromorph/train.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -71,6 +73,48 @@ am_status am_pipeline_embed(am_model *m, am_dataset *ds, const am_embed_options 
  * read as the model reads them; for a hybrid fit. feats: allocated here, free() it. */
 am_status am_pipeline_embed_with_features(am_model *m, am_dataset *ds, const am_embed_options *o, am_embeddings *E,
                                           float **feats);
+
+/* ---- training ---- */
+
+/* A data set as a trainer's source (train.h), fed as training feeds it: each item cleaned and
+ * normalised as `augment->normalization` says (its D2 copies, or the whole image for views at
+ * a common size), each view augmented by `augment`. The first `count` items. The struct must
+ * outlive the trainer; the seconds spent reading and augmenting are summed over threads. */
+typedef struct am_dataset_source {
+    am_dataset *ds;
+    const am_augment *augment;
+    int stacksize;
+    double seconds_get, seconds_augment;
+} am_dataset_source;
+am_train_source am_dataset_source_make(am_dataset_source *d, int64_t count);
+
+/* One training run. In: resume_from (a checkpoint, or NULL: the newest one when the settings
+ * say resume), check_only (read the settings and every image, log what was found, write
+ * nothing). Out: the run's time label, where its checkpoint and model are. */
+typedef struct am_train_run {
+    const char *resume_from;
+    int check_only;
+    char label[24];
+    char checkpoint_path[1024];
+    char model_path[1024];
+} am_train_run;
+
+/* Trains as `astromorph training` does, in the working directory: logs/<label>.log (opened
+ * with am_run_log_open), runs/<label>/ TensorBoard scalars, saved_models/checkpoint_<label>
+ * and saved_models/improved_net_e_<epochs>_<label>.safetensors, holding a lock on the run
+ * while it trains. AM_ERR_INTERRUPTED after a cancellation (am_interrupt_catch), with the
+ * checkpoint saved. */
+am_status am_pipeline_train(am_settings *s, am_train_run *run);
+
+/* ---- the run's log ---- */
+
+/* am_log to the terminal (INFO and above) and, once am_run_log_open has opened it, to a log file
+ * with a time stamp per line (appended to: a resumed run continues its own log). */
+am_status am_run_log_open(const char *path);
+void am_run_log_close(void); /* the file closed; INFO stays on the terminal */
+FILE *am_run_log_file(void); /* NULL when no file is open */
+/* "YYYYmmdd_HHMM" of now, local time (the original's start_time). */
+void am_time_label(char out[16]);
 
 #ifdef __cplusplus
 }

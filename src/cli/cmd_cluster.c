@@ -8,7 +8,7 @@
 #include "astromorph/kmeans.h"
 #include "cli/analysis_common.h"
 #include "cli/commands.h"
-#include "cli/run_log.h"
+#include "astromorph/pipeline.h"
 
 enum { OPT_RESTARTS = AC_OPT_FIRST_FREE, OPT_SEED, OPT_MAXITER, OPT_SAMPLE, OPT_EXAMPLES, OPT_SAVE };
 

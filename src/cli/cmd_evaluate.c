@@ -14,7 +14,7 @@
 #include "astromorph/morphology.h"
 #include "cli/analysis_common.h"
 #include "cli/commands.h"
-#include "cli/run_log.h"
+#include "astromorph/pipeline.h"
 
 enum { OPT_LABELS = AC_OPT_FIRST_FREE, OPT_NO_PIXELS, OPT_PIXEL_SIDE, OPT_FOLDS, OPT_SEED, OPT_MORPHOLOGY, OPT_HYBRID };
 

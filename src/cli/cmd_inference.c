@@ -13,7 +13,7 @@
 #include "astromorph/runtime.h"
 #include "astromorph/thumbnail.h"
 #include "cli/commands.h"
-#include "cli/run_log.h"
+#include "astromorph/pipeline.h"
 #include "astromorph/settings.h"
 
 /* The original's model_basename: the file name without folders, cut at its first '.'. */
@@ -183,7 +183,7 @@ int am_cmd_inference(int argc, char **argv)
     if (am_settings_load(&s, config, AM_SETTINGS_INFERENCE, &ov) != AM_OK) return am_cli_fail("inference");
     if (clusters) s.n_clusters = clusters;
     if (csv) s.export_to_csv = 1;
-    am_cli_log_close(); /* INFO lines on the terminal, as the original's logger */
+    am_run_log_close(); /* INFO lines on the terminal, as the original's logger */
     am_status st = infer(&s);
     am_settings_free(&s);
     return st == AM_OK ? 0 : am_cli_fail("inference");

@@ -12,7 +12,7 @@
 #include "astromorph/progress.h"
 #include "astromorph/runtime.h"
 #include "cli/commands.h"
-#include "cli/run_log.h"
+#include "astromorph/pipeline.h"
 #include "astromorph/settings.h"
 
 enum { OPT_THRESHOLD = 1000, OPT_PER_CHANNEL, OPT_MIN_PIXELS };
@@ -148,7 +148,7 @@ int am_cmd_morphology(int argc, char **argv)
         fprintf(stderr, "astromorph morphology: give the images (DATA) or a settings file (-c), one of the two\n");
         return 2;
     }
-    am_cli_log_close();
+    am_run_log_close();
     am_dataset_options dopt;
     am_dataset_options_default(&dopt);
     dopt.prefetch = 0;

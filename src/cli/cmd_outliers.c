@@ -7,7 +7,7 @@
 #include "astromorph/outliers.h"
 #include "cli/analysis_common.h"
 #include "cli/commands.h"
-#include "cli/run_log.h"
+#include "astromorph/pipeline.h"
 
 enum { OPT_TOP = AC_OPT_FIRST_FREE, OPT_METHOD, OPT_METRIC };
 

@@ -11,7 +11,7 @@
 #include "astromorph/tsne.h"
 #include "cli/analysis_common.h"
 #include "cli/commands.h"
-#include "cli/run_log.h"
+#include "astromorph/pipeline.h"
 
 enum { OPT_METHOD = AC_OPT_FIRST_FREE, OPT_DIMS, OPT_PERPLEXITY, OPT_SEED, OPT_ITER, OPT_THETA, OPT_THUMBS, OPT_CORR,
        OPT_CORR_FIG, OPT_COLOR };

@@ -9,7 +9,7 @@
 #include "astromorph/similarity.h"
 #include "cli/analysis_common.h"
 #include "cli/commands.h"
-#include "cli/run_log.h"
+#include "astromorph/pipeline.h"
 
 enum { OPT_OBJECT = AC_OPT_FIRST_FREE, OPT_FILE, OPT_INDEX, OPT_METRIC, OPT_KEEP };
 

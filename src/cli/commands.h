@@ -16,4 +16,8 @@ int am_cmd_evaluate(int argc, char **argv);
 /* Classic morphology statistics (issue 20). */
 int am_cmd_morphology(int argc, char **argv);
 
+/* Reports a failed command: "astromorph <cmd>: <am_errmsg()>" on stderr (and in the run's log);
+ * returns the exit status 1. */
+int am_cli_fail(const char *cmd);
+
 #endif

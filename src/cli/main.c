@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "astromorph/runtime.h"
 #include "cli/commands.h"
 
 typedef struct {
@@ -35,6 +36,13 @@ static void usage(FILE *fp)
     }
     fprintf(fp, "\noptions:\n  -h, --help           this help\n  --version            the version\n"
                 "\nrun 'astromorph COMMAND --help' for a command's options.\n");
+}
+
+int am_cli_fail(const char *cmd)
+{
+    am_log(AM_LOG_DEBUG, "failed: %s", am_errmsg()); /* the log file keeps the reason too */
+    fprintf(stderr, "astromorph %s: %s\n", cmd, am_errmsg());
+    return 1;
 }
 
 int main(int argc, char **argv)

@@ -1,6 +1,5 @@
-/* Run logging (terminal + logs/<time>.log, as the original's loguru setup), time labels and
- * the pipeline commands' failure line. */
-#include "cli/run_log.h"
+/* Run logging (terminal + logs/<time>.log, as the original's loguru setup) and time labels. */
+#include "astromorph/pipeline.h"
 
 #include <stdarg.h>
 #include <string.h>
@@ -10,7 +9,7 @@
 
 static FILE *log_fp;
 
-void am_cli_time_label(char out[16])
+void am_time_label(char out[16])
 {
     time_t now = time(NULL);
     struct tm tm;
@@ -36,7 +35,7 @@ static void sink(am_log_level level, const char *msg, void *user)
     }
 }
 
-am_status am_cli_log_open(const char *path)
+am_status am_run_log_open(const char *path)
 {
     const char *slash = strrchr(path, '/');
     if (slash) {
@@ -51,18 +50,11 @@ am_status am_cli_log_open(const char *path)
     return AM_OK;
 }
 
-void am_cli_log_close(void)
+void am_run_log_close(void)
 {
     if (log_fp) fclose(log_fp);
     log_fp = NULL;
     am_log_set_sink(sink, NULL); /* keep INFO on the terminal */
 }
 
-FILE *am_cli_log_file(void) { return log_fp; }
-
-int am_cli_fail(const char *cmd)
-{
-    am_log(AM_LOG_DEBUG, "failed: %s", am_errmsg()); /* the log file keeps the reason too */
-    fprintf(stderr, "astromorph %s: %s\n", cmd, am_errmsg());
-    return 1;
-}
+FILE *am_run_log_file(void) { return log_fp; }

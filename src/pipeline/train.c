@@ -1,0 +1,434 @@
+/* A training run as the library runs it: the original's pipeline_01_training with its outputs
+ * (logs/<time>.log, runs/<time>/ TensorBoard scalars, saved_models/improved_net_e_<epochs>_<time>
+ * .safetensors + saved_models/.gitignore), plus checkpoints, cancellation, resume, the lock on
+ * the run, the collapse monitors and the hybrid fit. The data set is adapted to the trainer's
+ * source here (src_*), its hooks write the log, progress bar and TensorBoard (on_*). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "astromorph/augment.h"
+#include "astromorph/byol.h"
+#include "astromorph/dataset.h"
+#include "astromorph/evaluate.h"
+#include "astromorph/hybrid.h"
+#include "astromorph/morphology.h"
+#include "astromorph/models.h"
+#include "astromorph/pipeline.h"
+#include "astromorph/progress.h"
+#include "astromorph/runtime.h"
+#include "astromorph/safetensors.h"
+#include "astromorph/settings.h"
+#include "astromorph/tfevents.h"
+#include "astromorph/train.h"
+
+#define SAVEDIR "saved_models"
+enum { LABEL_LEN = 24, MONITOR_MAX = 256 };
+
+/* The run's lock, held until the program ends (released by the kernel with the process). */
+static am_lock run_lock = {-1};
+
+typedef struct {
+    const am_settings *s;
+    am_dataset *ds;
+    am_tfevents *tb;
+    am_progress *bar;
+    int64_t ntrain;
+    am_status tb_status; /* the first TensorBoard write error, reported at the end */
+    am_dataset_source data; /* the trainer's source */
+    am_byol *byol;       /* for the collapse monitors */
+    int64_t *monitor_idx, nmonitor; /* test images whose embeddings are monitored */
+} run;
+
+/* ---- trainer hooks: log, progress bar, TensorBoard ---- */
+
+static void scalar(run *r, const char *tag, int64_t step, double v)
+{
+    if (!r->tb || !isfinite(v)) return;
+    am_status s = am_tfevents_scalar(r->tb, tag, step, v);
+    if (s != AM_OK && r->tb_status == AM_OK) {
+        r->tb_status = s;
+        am_log(AM_LOG_WARN, "TensorBoard: %s", am_errmsg());
+    }
+}
+
+static void on_split(void *user, const int64_t *train_idx, int64_t ntrain, const int64_t *test_idx, int64_t ntest)
+{
+    run *r = user;
+    r->ntrain = ntrain;
+    /* monitored: evenly spaced test images (the test split is already a random draw) */
+    free(r->monitor_idx);
+    r->nmonitor = ntest < MONITOR_MAX ? ntest : MONITOR_MAX;
+    r->monitor_idx = r->nmonitor ? malloc((size_t)r->nmonitor * sizeof *r->monitor_idx) : NULL;
+    if (!r->monitor_idx) r->nmonitor = 0;
+    for (int64_t k = 0; k < r->nmonitor; k++) r->monitor_idx[k] = test_idx[k * ntest / r->nmonitor];
+    am_log(AM_LOG_INFO, "train/test split (seed %llu): %lld training images, %lld test images",
+           (unsigned long long)r->s->train.seed, (long long)ntrain, (long long)ntest);
+    for (int64_t i = 0; i < ntrain; i++) am_log(AM_LOG_DEBUG, "train %s", am_dataset_name(r->ds, train_idx[i]));
+    for (int64_t i = 0; i < ntest; i++) am_log(AM_LOG_DEBUG, "test %s", am_dataset_name(r->ds, test_idx[i]));
+}
+
+/* Collapse monitors after each epoch: the spread and effective rank of the embeddings of (up to
+ * MONITOR_MAX) test images, as inference would compute them. BYOL's failure is a collapse of
+ * every image onto one point, which the losses alone do not show. */
+
+/* Image i as inference will see it: its embedding (eval mode; the caller sets the mode). */
+static am_status embed_image(run *r, int64_t i, float *emb)
+{
+    am_tensor img = {0}, x = {0}, e = {0};
+    am_status s = am_dataset_get(r->ds, i, &img, NULL);
+    if (s == AM_OK) s = am_network_input(&img, r->s->stacksize, r->s->augment.normalization, r->s->augment.view_size, &x);
+    if (s == AM_OK) s = am_byol_embed(r->byol, &x, &e);
+    if (s == AM_OK) memcpy(emb, e.data, (size_t)e.shape[1] * sizeof *emb);
+    if (s != AM_OK) s = am_error_prefix(s, "%s", am_dataset_name(r->ds, i));
+    am_tensor_free(&img), am_tensor_free(&x), am_tensor_free(&e);
+    return s;
+}
+
+/* The hybrid embedding's fit (include/astromorph/hybrid.h) over every image of the set, embedded
+ * as inference embeds them (am_pipeline_embed), as a JSON text for the model file. */
+static am_status fit_hybrid(run *r, int in_channels, char **json)
+{
+    am_model m;
+    am_model_wrap(&m, r->byol, in_channels, r->s->stacksize, r->s->augment.view_size, r->s->augment.normalization);
+    am_embed_options o;
+    am_embed_default_options(&o);
+    am_embeddings E = {0};
+    float *f = NULL;
+    am_status s = am_pipeline_embed_with_features(&m, r->ds, &o, &E, &f);
+    am_hybrid h;
+    if (s == AM_OK) s = am_hybrid_fit(&h, E.data, E.n, E.dim, f, AM_MORPH_FEATURES, r->s->hybrid_weight);
+    if (s == AM_OK) {
+        *json = am_hybrid_to_json(&h);
+        if (!*json) s = am_error(AM_ERR_NOMEM, "hybrid: out of memory");
+        am_hybrid_free(&h);
+    }
+    am_embeddings_free(&E);
+    free(f);
+    am_model_close(&m);
+    return s;
+}
+
+static void monitor(run *r, int epoch)
+{
+    if (!r->byol || r->nmonitor < 2) return;
+    int dim = am_byol_get_options(r->byol)->representation_size;
+    float *e = malloc((size_t)(r->nmonitor * dim) * sizeof *e);
+    am_mode was = am_byol_mode(r->byol);
+    am_byol_set_mode(r->byol, AM_MODE_EVAL);
+    am_status s = e ? AM_OK : am_error(AM_ERR_NOMEM, "out of memory");
+    for (int64_t k = 0; k < r->nmonitor && s == AM_OK; k++) s = embed_image(r, r->monitor_idx[k], e + k * dim);
+    am_byol_set_mode(r->byol, was);
+    double spread = NAN, erank = NAN;
+    if (s == AM_OK) s = am_embedding_spread(e, r->nmonitor, dim, &spread, &erank);
+    free(e);
+    if (s != AM_OK) {
+        am_log(AM_LOG_WARN, "collapse monitor: %s", am_errmsg());
+        return;
+    }
+    am_log(AM_LOG_INFO, "[Epoch %d] Embeddings of %lld test images: spread %.3f (1: even, 0: collapsed), effective rank %.1f of %d",
+           epoch, (long long)r->nmonitor, spread, erank, dim);
+    scalar(r, "Embedding spread", epoch, spread);
+    scalar(r, "Effective rank", epoch, erank);
+}
+
+static void on_epoch_start(void *user, int epoch, double lr)
+{
+    run *r = user;
+    char label[64];
+    snprintf(label, sizeof label, "epoch %d/%d", epoch, r->s->train.epochs);
+    am_log(AM_LOG_INFO, "[Epoch %d] Learning rate: %.3e", epoch, lr);
+    am_progress_finish(r->bar);
+    r->bar = NULL;
+    if (am_progress_create(&r->bar, label, r->ntrain, stderr, AM_PROGRESS_AUTO) != AM_OK) r->bar = NULL;
+    else am_progress_update(r->bar, 0, NAN); /* the clock starts with the epoch, not its first batch */
+}
+
+static void on_batch(void *user, int epoch, int64_t step, double loss)
+{
+    scalar(user, "Batch loss", step, loss);
+}
+
+static void on_progress(void *user, int epoch, int testing, int64_t done, int64_t total, double running)
+{
+    run *r = user;
+    if (!r->bar) return;
+    if (testing) { /* the training part of the epoch is over */
+        am_progress_finish(r->bar);
+        r->bar = NULL;
+        return;
+    }
+    am_progress_update(r->bar, done, running);
+}
+
+static void on_epoch_end(void *user, int epoch, double train_loss, double test_loss, double seconds)
+{
+    run *r = user;
+    am_progress_finish(r->bar);
+    r->bar = NULL;
+    am_log(AM_LOG_INFO, "[Epoch %d] Training loss: %.3e", epoch, train_loss);
+    am_log(AM_LOG_INFO, "[Epoch %d] Test OOS loss: %.3e", epoch, test_loss);
+    am_log(AM_LOG_INFO, "[Epoch %d] %.1f s (%.1f images/s)", epoch, seconds,
+           seconds > 0 ? (double)r->ntrain / seconds : 0.0);
+    /* epochs count from 1, as the original's writer.add_scalar(..., epoch) */
+    scalar(r, "Train loss", epoch, train_loss);
+    scalar(r, "Test loss", epoch, test_loss);
+    monitor(r, epoch);
+}
+
+static void on_checkpoint(void *user, const char *path, int epoch)
+{
+    am_log(AM_LOG_DEBUG, "checkpoint after epoch %d: %s", epoch, path);
+}
+
+/* ---- files ---- */
+
+static am_status write_gitignore(void)
+{
+    char path[] = SAVEDIR "/.gitignore";
+    if (am_file_exists(path)) return AM_OK;
+    am_atomic_file af;
+    AM_TRY(am_atomic_open(&af, path, 0));
+    fputs(".gitignore\n*.pt\n*.safetensors\n", af.fp);
+    return am_atomic_commit(&af);
+}
+
+/* The newest saved_models/checkpoint_<time>.safetensors, for --resume without a file. */
+static am_status newest_checkpoint(char *out, size_t size)
+{
+    static const char *const kinds[] = {".safetensors", NULL};
+    am_status s = am_newest_file(SAVEDIR, "checkpoint_", kinds, out, size);
+    if (s == AM_ERR_IO) return am_error(AM_ERR_NOTFOUND, "resume: no %s/ folder here, so no checkpoint to resume from", SAVEDIR);
+    if (s != AM_OK) return am_error(AM_ERR_NOTFOUND, "resume: no checkpoint_*.safetensors in %s/", SAVEDIR);
+    return AM_OK;
+}
+
+/* checkpoint_<label>.safetensors → label, so a resumed run keeps its names. */
+static void label_from_checkpoint(const char *path, char label[LABEL_LEN])
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t n = strlen(base);
+    if (strncmp(base, "checkpoint_", 11) == 0 && n > 11 + 12 && n - 11 - 12 < LABEL_LEN)
+        snprintf(label, LABEL_LEN, "%.*s", (int)(n - 11 - 12), base + 11);
+}
+
+/* The original names runs by the minute; a second run in the same minute gets "_2", "_3", ...
+ * rather than mixing its log, scalars and checkpoint into the first one's. */
+static void unique_label(char label[LABEL_LEN])
+{
+    char base[LABEL_LEN], log[64], runs[64];
+    snprintf(base, sizeof base, "%s", label);
+    for (int k = 2; k < 1000; k++) {
+        snprintf(log, sizeof log, "logs/%s.log", label);
+        snprintf(runs, sizeof runs, "runs/%s", label);
+        if (!am_file_exists(log) && !am_file_exists(runs)) return;
+        snprintf(label, LABEL_LEN, "%.13s_%d", base, k);
+    }
+}
+
+/* network_settings.pretrained: a model from astromorph training (its metadata names the network;
+ * it must be this run's network on as many input channels) or torchvision ResNet18 weights. */
+static am_status pretrained_kind(const char *path, const am_model_spec *spec, int *from_model)
+{
+    am_safetensors st;
+    AM_TRY(am_st_read(&st, path));
+    const char *net = am_st_meta(&st, AM_META_NETWORK), *ch = am_st_meta(&st, AM_META_CHANNELS);
+    const char *layer = am_st_meta(&st, AM_META_LAST_LAYER);
+    am_status s = AM_OK;
+    *from_model = net != NULL;
+    if (net && strcmp(net, spec->network_name) != 0)
+        s = am_error(AM_ERR_VALUE, "network_settings.pretrained: %s is a %s model, this run trains %s", path, net,
+                     spec->network_name);
+    else if (net && (!ch || atoi(ch) != spec->in_channels))
+        s = am_error(AM_ERR_VALUE, "network_settings.pretrained: %s takes %s input channel(s), these images give %d",
+                     path, ch ? ch : "an unknown number of", spec->in_channels);
+    else if (net && !strcmp(net, "n_layer_resnet") && layer && strcmp(layer, spec->last_layer) != 0)
+        s = am_error(AM_ERR_VALUE, "network_settings.pretrained: %s ends at %s, this run's last_layer is %s", path,
+                     layer, spec->last_layer);
+    am_st_free(&st);
+    return s;
+}
+
+/* Everything after the settings: data, network, trainer, outputs. */
+am_status am_pipeline_train(am_settings *s, am_train_run *out)
+{
+    const char *resume_from = out->resume_from;
+    int check_only = out->check_only;
+    char *model_path = out->model_path;
+    size_t msize = sizeof out->model_path;
+    am_status st;
+    run r = {.s = s};
+    char *fingerprint = NULL;
+    am_byol *byol = NULL;
+    am_trainer *trainer = NULL;
+    char *label = out->label, *ckpt = out->checkpoint_path, resume_path[1024] = "";
+    _Static_assert(sizeof out->label == LABEL_LEN, "am_train_run.label holds a label");
+    label[0] = ckpt[0] = model_path[0] = 0;
+
+    time_t started = time(NULL);
+    am_time_label(label);
+    if (s->resume || resume_from) {
+        if (resume_from) snprintf(resume_path, sizeof resume_path, "%s", resume_from);
+        else AM_TRY(newest_checkpoint(resume_path, sizeof resume_path));
+        label_from_checkpoint(resume_path, label);
+    } else if (!check_only) {
+        unique_label(label);
+    }
+    if (!check_only) {
+        /* one process per run: a second one (a resume while the first still trains) would mix
+         * its log, events and checkpoints into the first one's */
+        char lockpath[96], what[64];
+        AM_TRY(am_mkdirs(SAVEDIR));
+        snprintf(lockpath, sizeof lockpath, SAVEDIR "/.run_%s.lock", label);
+        snprintf(what, sizeof what, "training run %s", label);
+        if (run_lock.fd < 0) AM_TRY(am_lock_take(&run_lock, lockpath, what));
+        int stale = am_atomic_clean_stale(SAVEDIR);
+        char logpath[64];
+        snprintf(logpath, sizeof logpath, "logs/%s.log", label);
+        AM_TRY(am_run_log_open(logpath));
+        if (stale) am_log(AM_LOG_INFO, "removed %d temporary file(s) left in %s/ by processes that ended", stale, SAVEDIR);
+    } else {
+        am_run_log_close(); /* a check writes no log file, but says what it found */
+    }
+    am_log(AM_LOG_INFO, "%s training run %s with settings:",
+           check_only ? "Checking" : resume_path[0] ? "Resuming" : "Starting", label);
+    FILE *lf = am_run_log_file();
+    am_settings_print(s, lf ? lf : stdout);
+    if (lf) fflush(lf);
+    if (s->core_limit > 0) am_set_threads(s->core_limit);
+
+    /* data: every file checked before anything is trained */
+    if (s->maskfile) st = am_dataset_open_mask(&r.ds, s->datafile, s->maskfile, &s->data);
+    else st = am_dataset_open(&r.ds, s->datafile, &s->data);
+    if (st != AM_OK) return st;
+    char *report = NULL;
+    st = am_dataset_validate(r.ds, &report);
+    free(report);
+    int64_t n = am_dataset_size(r.ds);
+    if (st == AM_OK && n < 2)
+        st = am_error(AM_ERR_VALUE, "%s: %lld usable image(s); training needs at least 2", s->datafile, (long long)n);
+    int64_t shape[3] = {0, 0, 0};
+    if (st == AM_OK) st = am_dataset_item_shape(r.ds, 0, shape);
+    for (int64_t i = 1; st == AM_OK && i < n; i++) {
+        int64_t sh[3];
+        st = am_dataset_item_shape(r.ds, i, sh);
+        if (st == AM_OK && sh[0] != shape[0])
+            st = am_error(AM_ERR_SHAPE, "%s has %lld channel(s) but %s has %lld: one network takes one channel count",
+                          am_dataset_name(r.ds, i), (long long)sh[0], am_dataset_name(r.ds, 0), (long long)shape[0]);
+    }
+    if (st != AM_OK) goto done;
+    am_log(AM_LOG_INFO, "%lld images of %lld channel(s) from %s (%lld left out)", (long long)n, (long long)shape[0],
+           s->datafile, (long long)am_dataset_n_skipped(r.ds));
+
+    /* network and BYOL */
+    am_model_spec spec = {.network_name = s->network_name, .last_layer = s->last_layer,
+                          .in_channels = (int)shape[0] * s->stacksize};
+    int dim = 0;
+    if ((st = am_model_check(&spec)) != AM_OK || (st = am_model_embedding_dim(&spec, &dim)) != AM_OK) goto done;
+    if (s->representation_size && s->representation_size != dim)
+        am_log(AM_LOG_WARN,
+               "byol_settings.representation_size = %d does not match %s's %d features at '%s'; using %d",
+               s->representation_size, s->network_name, dim, s->byol.hidden_layer, dim);
+    am_log(AM_LOG_INFO, "network %s (%d input channel(s)): %d features at '%s'", s->network_name, spec.in_channels,
+           dim, s->byol.hidden_layer);
+    if (check_only) goto done;
+    am_byol_options bo = s->byol;
+    bo.representation_size = dim;
+    bo.probe_channels = spec.in_channels;
+    am_net *net = NULL;
+    int from_model = 0;
+    if (s->pretrained && (st = pretrained_kind(s->pretrained, &spec, &from_model)) != AM_OK) goto done;
+    if ((st = am_model_create(&net, &spec, s->train.seed)) != AM_OK) goto done;
+    if (s->pretrained && !from_model && (st = am_model_load_pretrained(net, &spec, s->pretrained)) != AM_OK) {
+        am_net_free(net);
+        goto done;
+    }
+    if ((st = am_byol_create(&byol, net, &bo)) != AM_OK) goto done;
+    r.byol = byol;
+    /* an astromorph model: the whole BYOL state (online, projector, predictor, target) */
+    if (from_model && (st = am_byol_load(byol, s->pretrained)) != AM_OK) goto done;
+    if (s->pretrained)
+        am_log(AM_LOG_INFO, "starting from %s (%s)", s->pretrained,
+               from_model ? "an astromorph model" : "torchvision ImageNet weights");
+
+    /* outputs */
+    if ((st = am_mkdirs(SAVEDIR)) != AM_OK || (st = write_gitignore()) != AM_OK) goto done;
+    snprintf(ckpt, sizeof out->checkpoint_path, SAVEDIR "/checkpoint_%s.safetensors", label);
+    snprintf(model_path, msize, SAVEDIR "/improved_net_e_%d_%s.safetensors", s->train.epochs, label);
+    char logdir[64];
+    snprintf(logdir, sizeof logdir, "runs/%s/", label);
+    if ((st = am_tfevents_open(&r.tb, logdir)) != AM_OK) goto done;
+
+    am_train_settings ts = s->train;
+    ts.checkpoint_path = ckpt;
+    fingerprint = am_settings_fingerprint(s);
+    if (!fingerprint) {
+        st = am_error(AM_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    ts.fingerprint = fingerprint;
+    ts.cancel = am_interrupt_flag();
+    r.data = (am_dataset_source){.ds = r.ds, .augment = &s->augment, .stacksize = s->stacksize};
+    am_train_source src = am_dataset_source_make(&r.data, n);
+    am_train_hooks hooks = {.on_split = on_split, .on_epoch_start = on_epoch_start, .on_batch = on_batch,
+                            .on_progress = on_progress, .on_epoch_end = on_epoch_end,
+                            .on_checkpoint = on_checkpoint, .user = &r};
+    if ((st = am_trainer_create(&trainer, byol, &src, &ts, &hooks)) != AM_OK) goto done;
+    am_log(AM_LOG_INFO, "%d replica(s) of the model on %d thread(s)", am_trainer_replicas(trainer), am_get_threads());
+    if (resume_path[0]) {
+        if ((st = am_trainer_resume(trainer, resume_path)) != AM_OK) goto done;
+        am_log(AM_LOG_INFO, "resumed from %s after epoch %d", resume_path, am_trainer_epochs_done(trainer));
+    }
+    am_interrupt_catch();
+    st = am_trainer_run(trainer);
+    am_interrupt_release();
+    am_progress_finish(r.bar);
+    r.bar = NULL;
+    if (st == AM_ERR_INTERRUPTED) {
+        am_log(AM_LOG_WARN, "interrupted after %d epoch(s); checkpoint saved to %s", am_trainer_epochs_done(trainer),
+               ckpt);
+        am_log(AM_LOG_INFO, "continue with: astromorph training -c %s --resume %s", s->source, ckpt);
+        goto done;
+    }
+    if (st != AM_OK) goto done;
+
+    {
+        char channels[16], stack[16], view[16];
+        snprintf(channels, sizeof channels, "%d", spec.in_channels);
+        snprintf(stack, sizeof stack, "%d", s->stacksize);
+        snprintf(view, sizeof view, "%d", s->augment.view_size);
+        char *hybrid = NULL;
+        if (s->hybrid_weight > 0) {
+            am_log(AM_LOG_INFO, "Fitting the hybrid embedding (statistics weight %g) on %lld images...", s->hybrid_weight,
+                   (long long)n);
+            if ((st = fit_hybrid(&r, spec.in_channels, &hybrid)) != AM_OK) goto done;
+        }
+        /* what inference needs to see images as training did */
+        const char *keys[] = {AM_META_NETWORK,    AM_META_LAST_LAYER, AM_META_CHANNELS,      AM_META_STACKSIZE,
+                              AM_META_NAN_POLICY, AM_META_VIEW_SIZE,  AM_META_NORMALIZATION, AM_META_HYBRID};
+        const char *vals[] = {s->network_name, s->last_layer, channels, stack,
+                              am_nan_policy_name(s->data.fits.nan_policy), view,
+                              am_normalization_name(s->augment.normalization), hybrid};
+        st = am_byol_save(byol, model_path, keys, vals, hybrid ? 8 : 7);
+        free(hybrid);
+        if (st != AM_OK) goto done;
+    }
+    am_log(AM_LOG_INFO, "Model saved to %s", model_path);
+    am_log(AM_LOG_INFO, "Training took %.1f s", difftime(time(NULL), started));
+done:
+    am_progress_finish(r.bar);
+    if (r.tb) {
+        am_status cs = am_tfevents_close(r.tb);
+        if (st == AM_OK && cs != AM_OK) st = cs;
+    }
+    am_trainer_free(trainer);
+    am_byol_free(byol);
+    am_dataset_free(r.ds);
+    free(r.monitor_idx);
+    free(fingerprint);
+    return st;
+}
+
