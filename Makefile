@@ -3,7 +3,7 @@ JOBS ?= 2
 BUILD ?= build
 CTEST_ARGS ?= --output-on-failure
 
-.PHONY: all deps build test test-sanitize demo bench fixtures fuzz clean
+.PHONY: all deps build install test test-sanitize demo bench fixtures fuzz clean
 all: build
 
 deps:
@@ -12,6 +12,10 @@ deps:
 build:
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
+
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 test: deps build
 	cd $(BUILD) && ctest $(CTEST_ARGS) -j 1

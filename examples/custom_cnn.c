@@ -1,5 +1,5 @@
 /* Expert use of the BYOL core from C: a custom small CNN built with the layer API, trained by
- * hand (your own views, your own optimizer loop), then used for embeddings and saved.
+ * hand (your own views, your own loop with the trainer's Adam), then used for embeddings and saved.
  *
  *   custom_cnn [OUT.safetensors]
  *
@@ -7,7 +7,9 @@
  * and parallel replicas; this shows the pieces underneath. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 
+#include "astromorph/adam.h"
 #include "astromorph/byol.h"
 #include "astromorph/nn.h"
 #include "astromorph/rng.h"
@@ -67,7 +69,14 @@ int main(int argc, char **argv)
     am_tensor_alloc4(&v1, 4, 1, 32, 32);
     am_tensor_alloc4(&v2, 4, 1, 32, 32);
     am_byol_set_mode(b, AM_MODE_TRAIN);
-    const float lr = 0.05f;
+    /* Adam over the trainable parameters (the same list at every step) */
+    size_t np = am_byol_param_count(b);
+    am_param **params = malloc(np * sizeof *params);
+    if (!params) s = am_error(AM_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; params && i < np; i++) params[i] = am_byol_param(b, i);
+    am_adam opt = {0};
+    if (s == AM_OK) s = am_adam_init(&opt, params, np, 0.9, 0.999, 1e-8, 0.0);
+    const double lr = 3e-3;
     double first = 0, last = 0;
     for (int step = 0; step < 60 && s == AM_OK; step++) {
         am_byol_zero_grad(b);
@@ -84,11 +93,9 @@ int main(int argc, char **argv)
             s = am_byol_step(b, &v1, &v2, 1.0f, &loss); /* gradients accumulate over the 4 images */
             sum += loss;
         }
-        /* Plain SGD over the trainable parameters; then tell the engine and move the target. */
-        for (size_t i = 0; i < am_byol_param_count(b); i++) {
-            am_param *p = am_byol_param(b, i);
-            for (int64_t j = 0; j < am_tensor_numel(&p->value); j++) p->value.data[j] -= lr * p->grad.data[j];
-        }
+        /* one Adam step; then tell the engine and move the target */
+        if (s != AM_OK) break;
+        am_adam_step(&opt, params, lr);
         am_byol_params_changed(b);
         am_byol_update_target(b);
         if (step == 0) first = sum / 4;
@@ -96,6 +103,8 @@ int main(int argc, char **argv)
         if (step % 10 == 0) printf("step %2d  loss %.4f\n", step, sum / 4);
     }
     if (s == AM_OK) printf("loss %.4f -> %.4f\n", first, last);
+    am_adam_free(&opt);
+    free(params);
 
     /* Inference: the embedding of one image (EVAL mode, its own statistics not needed). */
     am_tensor emb = {0};

@@ -117,6 +117,13 @@ void am_test_fixture_tensor(const am_safetensors *st, const char *name, am_tenso
     }
 }
 
+int am_test_skip(const char *why)
+{
+    printf("SKIPPED: %s\n", why);
+    int rc = am_test_finish();
+    return rc ? rc : AM_TEST_SKIP;
+}
+
 int am_test_finish(void)
 {
     if (tmpdir[0] && !getenv("AM_KEEP_TMP")) {

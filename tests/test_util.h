@@ -57,5 +57,9 @@ void am_test_fixture_tensor(const am_safetensors *st, const char *name, am_tenso
 
 /* Prints the summary; returns the process exit status. */
 int am_test_finish(void);
+/* As am_test_finish, for a test that could not run (all or part): says why and returns CTest's
+ * skip code (77) when nothing that did run failed, 1 otherwise. */
+#define AM_TEST_SKIP 77
+int am_test_skip(const char *why);
 
 #endif

@@ -10,6 +10,9 @@
 extern "C" {
 #endif
 
+/* The library's version, "MAJOR.MINOR.PATCH". */
+const char *am_version(void);
+
 /* Threads used by OpenMP regions, oneDNN and OpenBLAS. n <= 0 means all cores. */
 void am_set_threads(int n);
 int am_get_threads(void);

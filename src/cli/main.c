@@ -56,7 +56,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
-        printf("astromorph %s\n", AM_VERSION);
+        printf("astromorph %s\n", am_version());
         return 0;
     }
     for (int i = 0; i < N_COMMANDS; i++) {

@@ -8,6 +8,8 @@
 
 static int thread_count;
 
+const char *am_version(void) { return AM_VERSION; }
+
 void am_set_threads(int n)
 {
     if (n <= 0) n = omp_get_num_procs();

@@ -2,22 +2,8 @@
 #ifndef AM_TRAIN_INTERNAL_H
 #define AM_TRAIN_INTERNAL_H
 
+#include "astromorph/adam.h"
 #include "astromorph/train.h"
-
-/* Adam as torch.optim.Adam (single-tensor path of PyTorch 1.13), moments per parameter. */
-typedef struct am_adam {
-    size_t n;
-    float **m, **v; /* exp_avg, exp_avg_sq */
-    int64_t *size;
-    int64_t step;
-    double beta1, beta2, eps, weight_decay;
-    int decoupled; /* 1: AdamW (weights shrink by lr·weight_decay, the gradient is left alone) */
-} am_adam;
-
-am_status am_adam_init(am_adam *a, am_param *const *params, size_t n, double beta1, double beta2, double eps,
-                       double weight_decay);
-void am_adam_step(am_adam *a, am_param *const *params, double lr);
-void am_adam_free(am_adam *a);
 
 /* Learning rate of the next step, after `epochs_done` epochs and `steps_done` optimizer steps. */
 double am_lr_at(const am_train_settings *s, int epochs_done, int64_t steps_done, int64_t steps_per_epoch);
