@@ -392,22 +392,37 @@ static int train(const opts *o, double peak, const char *isa, int threads)
 
 /* ---- infer ---- */
 
-/* Seconds to embed x[0..n) on the replicas in parallel, one image per thread at a time. */
-static double parallel_embed(am_byol **rep, const am_tensor *x, int64_t n, float *E, int64_t dim, int threads,
-                             int *failed)
+/* Groups of consecutive equal-size inputs (group g: x[start[g] .. start[g+1])), one forward
+ * each, the groups side by side on the replicas through am_replicas_run, as inference runs. */
+typedef struct {
+    am_byol **rep;
+    const am_tensor *x;
+    const int64_t *start;
+    int64_t dim;
+    float *E;
+} embed_groups;
+
+static am_status embed_group(void *user, int g, int worker)
+{
+    embed_groups *G = user;
+    const am_tensor *first = &G->x[G->start[g]];
+    int64_t n = G->start[g + 1] - G->start[g], each = am_tensor_numel(first);
+    am_tensor in = {0}, e = {0};
+    int64_t shape[4] = {n, first->shape[1], first->shape[2], first->shape[3]};
+    AM_TRY(am_tensor_alloc(&in, 4, shape));
+    for (int64_t k = 0; k < n; k++) memcpy(in.data + k * each, first[k].data, (size_t)each * sizeof(float));
+    am_status s = am_byol_embed(G->rep[worker], &in, &e);
+    if (s == AM_OK) memcpy(G->E + G->start[g] * G->dim, e.data, (size_t)(n * G->dim) * sizeof(float));
+    am_tensor_free(&e);
+    am_tensor_free(&in);
+    return s;
+}
+
+/* Seconds to embed the groups on `threads` replicas. */
+static double parallel_embed(embed_groups *G, int64_t ngroups, int threads)
 {
     double t0 = now_s();
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
-    for (int64_t i = 0; i < n; i++) {
-        am_tensor e = {0};
-        if (am_byol_embed(rep[omp_get_thread_num()], &x[i], &e) != AM_OK) {
-#pragma omp atomic write
-            *failed = 1;
-        } else {
-            memcpy(E + i * dim, e.data, (size_t)dim * sizeof(float));
-            am_tensor_free(&e);
-        }
-    }
+    CHECK(am_replicas_run((int)ngroups, threads, embed_group, G, NULL));
     return now_s() - t0;
 }
 
@@ -444,13 +459,12 @@ static int infer(const opts *o, double peak, const char *isa, int threads)
         CHECK(am_byol_replica(&rep[r], b, 0)); /* forward-only copies reading b's weights */
         am_byol_set_mode(rep[r], AM_MODE_EVAL);
     }
-    int failed = 0;
-    double t_cold = parallel_embed(rep, x, s.count, E, dim, threads, &failed);
-    double ips_par = (double)s.count / parallel_embed(rep, x, s.count, E, dim, threads, &failed);
-    if (failed) {
-        fprintf(stderr, "bench_train: parallel inference failed\n");
-        return 1;
-    }
+    /* 2. one image per forward, the images side by side on the copies */
+    int64_t *ones = malloc((size_t)(s.count + 1) * sizeof *ones);
+    for (int64_t i = 0; i <= s.count; i++) ones[i] = i;
+    embed_groups G = {.rep = rep, .x = x, .start = ones, .dim = dim, .E = E};
+    double t_cold = parallel_embed(&G, s.count, threads);
+    double ips_par = (double)s.count / parallel_embed(&G, s.count, threads);
 
     /* One image at a time, threads inside the layers (as the original does, and our CLI today). */
     am_tensor emb = {0};
@@ -471,36 +485,10 @@ static int infer(const opts *o, double peak, const char *isa, int threads)
         if (!ng || i - gstart[ng - 1] >= o->batch || !am_tensor_same_shape(&x[i], &x[gstart[ng - 1]])) gstart[ng++] = i;
     gstart[ng] = s.count;
     double t_batched = 0;
-    for (int pass = 0; pass < 2; pass++) { /* pass 0 warms the batch shapes up */
-        t0 = now_s();
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
-        for (int64_t g = 0; g < ng; g++) {
-            int64_t n = gstart[g + 1] - gstart[g], each = am_tensor_numel(&x[gstart[g]]);
-            am_tensor in = {0}, e = {0};
-            int64_t shape[4] = {n, x[gstart[g]].shape[1], x[gstart[g]].shape[2], x[gstart[g]].shape[3]};
-            if (am_tensor_alloc(&in, 4, shape) != AM_OK) {
-#pragma omp atomic write
-                failed = 1;
-                continue;
-            }
-            for (int64_t k = 0; k < n; k++)
-                memcpy(in.data + k * each, x[gstart[g] + k].data, (size_t)each * sizeof(float));
-            if (am_byol_embed(rep[omp_get_thread_num()], &in, &e) != AM_OK) {
-#pragma omp atomic write
-                failed = 1;
-            } else {
-                memcpy(E + gstart[g] * dim, e.data, (size_t)(n * dim) * sizeof(float));
-            }
-            am_tensor_free(&e);
-            am_tensor_free(&in);
-        }
-        t_batched = now_s() - t0;
-    }
+    G.start = gstart;
+    for (int pass = 0; pass < 2; pass++) t_batched = parallel_embed(&G, ng, threads); /* pass 0 warms the shapes up */
     double ips_batch = (double)s.count / t_batched;
-    if (failed) {
-        fprintf(stderr, "bench_train: batched inference failed\n");
-        return 1;
-    }
+    free(ones);
     double px = mean_pixels(&s, NULL, s.count), best = ips_batch > ips_par ? ips_batch : ips_par;
     printf("parallel, first (cold) pass: %.1f images/s\n", (double)s.count / t_cold);
     printf("one at a time: %.1f images/s (%.1f GFLOP/s)\n", ips_serial, ips_serial * flops * 1e-9);

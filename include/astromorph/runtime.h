@@ -20,6 +20,14 @@ int am_get_threads(void);
  * the same at any thread count); shorter ones are not worth starting a team for. */
 #define AM_PARALLEL_MIN 32768
 
+/* Model copies side by side (training's replicas, inference's runs): jobs 0..njobs-1 on
+ * `workers` plain threads, this one included; worker w takes jobs w, w + workers, ... in order,
+ * with am_get_threads()/workers OpenMP threads (at least 1) for the layers inside. Every job
+ * runs even when another fails. Returns AM_OK, or the status and message of the first failed job
+ * in job order (its index in *failed, may be NULL; -1 when none failed). */
+typedef am_status (*am_job_fn)(void *user, int job, int worker);
+am_status am_replicas_run(int njobs, int workers, am_job_fn fn, void *user, int *failed);
+
 /* Logging: messages go to the sink (default: stderr, warnings and errors only). */
 typedef enum { AM_LOG_DEBUG, AM_LOG_INFO, AM_LOG_WARN, AM_LOG_ERROR } am_log_level;
 typedef void (*am_log_sink)(am_log_level level, const char *msg, void *user);

@@ -2,7 +2,6 @@
  * it, its morphology measured when asked, runs of equal-size images through the network
  * together, several runs side by side on forward-only copies of the model. */
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -148,7 +147,22 @@ static am_status stat_columns(job *J)
     return s;
 }
 
-/* Runs are read in order on this thread, then embedded side by side, one run per thread on its
+/* The runs read for one round, embedded by am_replicas_run: run r on worker w's copy. */
+typedef struct embed_round {
+    job *J;
+    am_byol **rep;
+    am_tensor *batch;
+    int64_t *start, *len;
+} embed_round;
+
+static am_status embed_job(void *user, int r, int worker)
+{
+    embed_round *R = user;
+    return embed_run(R->rep[worker], &R->batch[r], R->len[r], R->J->E, R->start[r],
+                     am_dataset_name(R->J->ds, R->start[r]));
+}
+
+/* Runs are read in order on this thread, then embedded side by side, one run per worker on its
  * own forward-only copy of the model (which reads the model's weights): images of many sizes
  * cannot share a forward, and one image's layers are too small to keep all threads busy. */
 static am_status embed_runs(job *J, am_progress *bar)
@@ -156,41 +170,29 @@ static am_status embed_runs(job *J, am_progress *bar)
     int64_t n = J->E->n;
     const int nthr = am_get_threads() > 0 ? am_get_threads() : 1;
     const int cap = RUNS_PER_THREAD * nthr;
-    am_byol **rep = calloc((size_t)nthr, sizeof *rep);
-    am_tensor *batch = calloc((size_t)cap, sizeof *batch);
-    int64_t *start = calloc((size_t)cap, sizeof *start), *len = calloc((size_t)cap, sizeof *len);
-    am_status *rs = calloc((size_t)cap, sizeof *rs);
-    char(*msg)[256] = calloc((size_t)cap, sizeof *msg);
-    am_status s = rep && batch && start && len && rs && msg ? AM_OK : am_error(AM_ERR_NOMEM, "embeddings: out of memory");
-    if (s == AM_OK) rep[0] = J->m->byol;
+    embed_round R = {.J = J};
+    R.rep = calloc((size_t)nthr, sizeof *R.rep);
+    R.batch = calloc((size_t)cap, sizeof *R.batch);
+    R.start = calloc((size_t)cap, sizeof *R.start), R.len = calloc((size_t)cap, sizeof *R.len);
+    am_status s = R.rep && R.batch && R.start && R.len ? AM_OK : am_error(AM_ERR_NOMEM, "embeddings: out of memory");
+    if (s == AM_OK) R.rep[0] = J->m->byol;
     int nrep = 1;
     for (int64_t i = 0; i < n && s == AM_OK;) {
         int nrun = 0;
         for (; nrun < cap && i < n && s == AM_OK; nrun++) {
-            start[nrun] = i, len[nrun] = same_size_run(J, i, n);
-            s = batch_input(J, i, len[nrun], &batch[nrun]);
-            i += len[nrun];
+            R.start[nrun] = i, R.len[nrun] = same_size_run(J, i, n);
+            s = batch_input(J, i, R.len[nrun], &R.batch[nrun]);
+            i += R.len[nrun];
         }
+        /* one run, or one thread: its layers get all the threads */
         int want = nrun < nthr ? nrun : nthr;
-        for (; s == AM_OK && nrep < want; nrep++) s = am_byol_replica(&rep[nrep], J->m->byol, 0);
-        if (want == 1) { /* one thread, or one run: its layers get all the threads */
-            for (int r = 0; r < nrun && s == AM_OK; r++)
-                s = embed_run(rep[0], &batch[r], len[r], J->E, start[r], am_dataset_name(J->ds, start[r]));
-        } else if (s == AM_OK) {
-#pragma omp parallel for num_threads(want) schedule(dynamic, 1)
-            for (int r = 0; r < nrun; r++) {
-                rs[r] = embed_run(rep[omp_get_thread_num()], &batch[r], len[r], J->E, start[r],
-                                  am_dataset_name(J->ds, start[r]));
-                if (rs[r] != AM_OK) snprintf(msg[r], sizeof msg[r], "%s", am_errmsg()); /* thread-local */
-            }
-            for (int r = 0; r < nrun && s == AM_OK; r++)
-                if (rs[r] != AM_OK) s = am_error(rs[r], "%s", msg[r]);
-        }
-        for (int r = 0; r < nrun; r++) am_tensor_free(&batch[r]);
+        for (; s == AM_OK && nrep < want; nrep++) s = am_byol_replica(&R.rep[nrep], J->m->byol, 0);
+        if (s == AM_OK) s = am_replicas_run(nrun, want, embed_job, &R, NULL);
+        for (int r = 0; r < nrun; r++) am_tensor_free(&R.batch[r]);
         if (bar) am_progress_update(bar, i, NAN);
     }
-    for (int r = 1; r < nrep; r++) am_byol_free(rep[r]);
-    free(rep), free(batch), free(start), free(len), free(rs), free(msg);
+    for (int r = 1; r < nrep; r++) am_byol_free(R.rep[r]);
+    free(R.rep), free(R.batch), free(R.start), free(R.len);
     return s;
 }
 

@@ -2,7 +2,6 @@
  * on parallel replicas, the test pass, the schedule, hooks and checkpoints. */
 #include <math.h>
 #include <omp.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,12 +228,10 @@ typedef struct job {
     am_tensor *items;
     group *g;
     int64_t ng;
-    int epoch, grad, nworkers, worker_threads;
+    int epoch, grad;
     double *gl;
     am_tensor *views; /* 2 per group, made beforehand when the source is not thread-safe */
-    am_status *rs;
-    int64_t *bad;
-    char (*msg)[256];
+    int64_t *bad; /* per replica: the item its failure belongs to, or -1 */
 } job;
 
 /* Orders shapes: channels, height, width, then batch size. */
@@ -247,20 +244,18 @@ static int shape_before(const am_tensor *a, const am_tensor *b)
     return 0;
 }
 
-/* Replica r takes groups r, r + R, r + 2R, ... in order. */
-static void run_replica(job *j, int r)
+/* Replica r takes groups r, r + R, r + 2R, ... in order (am_replicas_run's job r). */
+static am_status run_replica(void *user, int r, int worker)
 {
+    job *j = user;
     am_trainer *t = j->t;
-    for (int64_t k = r; k < j->ng && j->rs[r] == AM_OK; k += t->nrep) {
-        if (cancelled(t)) {
-            j->rs[r] = AM_ERR_INTERRUPTED;
-            break;
-        }
+    am_status s = AM_OK;
+    for (int64_t k = r; k < j->ng && s == AM_OK; k += t->nrep) {
+        if (cancelled(t)) return am_error(AM_ERR_INTERRUPTED, "train: cancelled");
         am_tensor v1 = {0}, v2 = {0};
         const int64_t *gi = j->idx + j->g[k].first;
         am_tensor *items = j->items + j->g[k].first;
         int64_t bad = gi[0];
-        am_status s = AM_OK;
         if (j->views) {
             v1 = j->views[2 * k], v2 = j->views[2 * k + 1];
             memset(&j->views[2 * k], 0, 2 * sizeof *j->views);
@@ -275,44 +270,23 @@ static void run_replica(job *j, int r)
         j->gl[k] = loss * (double)j->g[k].len;
         am_tensor_free(&v1);
         am_tensor_free(&v2);
-        if (s != AM_OK) {
-            /* Messages are thread-local: keep this one for the caller's thread. */
-            j->rs[r] = s, j->bad[r] = bad;
-            snprintf(j->msg[r], sizeof j->msg[r], "%s", am_errmsg());
-        }
+        if (s != AM_OK) j->bad[r] = bad;
     }
-}
-
-typedef struct worker {
-    job *j;
-    int w;
-} worker;
-
-static void *worker_main(void *arg)
-{
-    worker *wk = arg;
-    /* The threads are shared out between the workers (teams of their own would spin against
-     * each other for the same cores); the layers' results do not depend on a team's size. */
-    omp_set_num_threads(wk->j->worker_threads);
-    for (int r = wk->w; r < wk->j->t->nrep; r += wk->j->nworkers) run_replica(wk->j, r);
-    return NULL;
+    return s;
 }
 
 /* Runs the images idx[0..n) on the replicas: group g (equal-size images of the batch, at most
  * images_per_forward) goes to replica g mod R, which takes its groups in order. gl[g] is the
  * summed per-image loss of group g. With grad, gradients of the summed losses accumulate in the
- * replicas. *ngroups is the number of groups. Replicas run on plain threads rather than in an
- * OpenMP region: oneDNN primitives run inside a region deadlock. */
+ * replicas. *ngroups is the number of groups. */
 static am_status run_images(am_trainer *t, const int64_t *idx, int64_t n, int epoch, am_mode mode, int grad,
                             double *gl, int64_t *ngroups)
 {
     job j = {.t = t, .idx = idx, .epoch = epoch, .grad = grad, .gl = gl};
     j.items = calloc((size_t)n, sizeof *j.items);
     j.g = calloc((size_t)n, sizeof *j.g);
-    j.rs = calloc((size_t)t->nrep, sizeof *j.rs);
     j.bad = calloc((size_t)t->nrep, sizeof *j.bad);
-    j.msg = calloc((size_t)t->nrep, sizeof *j.msg);
-    am_status st = j.items && j.g && j.rs && j.bad && j.msg ? AM_OK : am_error(AM_ERR_NOMEM, "train: out of memory");
+    am_status st = j.items && j.g && j.bad ? AM_OK : am_error(AM_ERR_NOMEM, "train: out of memory");
     for (int64_t i = 0; st == AM_OK && i < n; i++) {
         st = t->src.get(t->src.user, idx[i], &j.items[i]);
         if (st != AM_OK) st = am_error_prefix(st, "train: item %lld %s", (long long)idx[i], item_name(t, idx[i]));
@@ -367,49 +341,28 @@ static am_status run_images(am_trainer *t, const int64_t *idx, int64_t n, int ep
         am_byol_set_mode(t->rep[r], mode);
         if (grad) am_byol_zero_grad(t->rep[r]);
     }
+    /* The threads are shared out between the replicas that run at once (teams of their own
+     * would spin against each other for the same cores); a layer's result does not depend on
+     * its team's size. */
     int nw = am_get_threads();
     if (nw > t->nrep) nw = t->nrep;
     if (nw > j.ng) nw = (int)j.ng;
-    j.nworkers = nw < 1 ? 1 : nw;
-    j.worker_threads = am_get_threads() / j.nworkers > 1 ? am_get_threads() / j.nworkers : 1;
-    if (st == AM_OK && j.nworkers == 1) {
-        for (int r = 0; r < t->nrep; r++) run_replica(&j, r);
-    } else if (st == AM_OK) {
-        pthread_t th[64];
-        worker wk[64];
-        if (j.nworkers > 64) j.nworkers = 64;
-        int started = 0;
-        for (int w = 1; w < j.nworkers; w++, started++) {
-            wk[w] = (worker){&j, w};
-            if (pthread_create(&th[w], NULL, worker_main, &wk[w]) != 0) break;
-        }
-        if (started < j.nworkers - 1) {
-            /* Not enough threads: the remaining workers' replicas run here, order unchanged. */
-            for (int w = started + 1; w < j.nworkers; w++)
-                for (int r = w; r < t->nrep; r += j.nworkers) run_replica(&j, r);
-        }
-        /* This thread is worker 0, with its share of the threads. */
-        int prev = omp_get_max_threads();
-        omp_set_num_threads(j.worker_threads);
-        for (int r = 0; r < t->nrep; r += j.nworkers) run_replica(&j, r);
-        omp_set_num_threads(prev);
-        for (int w = 1; w <= started; w++) pthread_join(th[w], NULL);
-    }
-    for (int r = 0; r < t->nrep && st == AM_OK; r++) {
-        if (j.rs[r] == AM_OK) continue;
-        st = j.rs[r];
-        if (st == AM_ERR_INTERRUPTED) break;
-        if (j.bad[r] >= 0)
-            st = am_error(st, "train: epoch %d, item %lld %s: %s", epoch + 1, (long long)j.bad[r],
-                          item_name(t, j.bad[r]), j.msg[r]);
+    int failed = -1;
+    if (st == AM_OK) st = am_replicas_run(t->nrep, nw < 1 ? 1 : nw, run_replica, &j, &failed);
+    if (st != AM_OK && st != AM_ERR_INTERRUPTED && failed >= 0) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s", am_errmsg());
+        if (j.bad[failed] >= 0)
+            st = am_error(st, "train: epoch %d, item %lld %s: %s", epoch + 1, (long long)j.bad[failed],
+                          item_name(t, j.bad[failed]), msg);
         else
-            st = am_error(st, "train: epoch %d: %s", epoch + 1, j.msg[r]);
+            st = am_error(st, "train: epoch %d: %s", epoch + 1, msg);
     }
     for (int64_t i = 0; j.items && i < n; i++) am_tensor_free(&j.items[i]);
     for (int64_t k = 0; j.views && k < 2 * j.ng; k++) am_tensor_free(&j.views[k]);
     free(j.views);
     free(sorted);
-    free(j.items), free(j.g), free(j.rs), free(j.bad), free(j.msg);
+    free(j.items), free(j.g), free(j.bad);
     return st;
 }
 

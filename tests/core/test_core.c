@@ -1,6 +1,7 @@
 /* Core: RNG reproducibility and statistics, tensors, atomic files, the interrupt handler. */
 #include <fcntl.h>
 #include <math.h>
+#include <omp.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <sys/stat.h>
@@ -232,8 +233,45 @@ static void test_interrupt(void)
     CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM, "release restores the default action");
 }
 
+/* am_replicas_run: worker w takes jobs w, w + W, ... in order with its share of the threads;
+ * every job runs; the first failure in job order is reported with its own message. */
+typedef struct {
+    int worker[7], threads[7], seq[7];
+    int next[3];
+} jobs_seen;
+
+static am_status record_job(void *user, int job, int worker)
+{
+    jobs_seen *js = user;
+    js->worker[job] = worker, js->threads[job] = omp_get_max_threads();
+    js->seq[job] = js->next[worker % 3]++; /* each worker's own counter: no race */
+    if (job == 2 || job == 5) return am_error(AM_ERR_VALUE, "job %d failed", job);
+    return AM_OK;
+}
+
+static void test_replicas(void)
+{
+    int was = am_get_threads();
+    am_set_threads(6);
+    jobs_seen js;
+    memset(&js, 0, sizeof js);
+    int failed = -2;
+    am_status s = am_replicas_run(7, 3, record_job, &js, &failed);
+    CHECK(s == AM_ERR_VALUE && failed == 2 && !strcmp(am_errmsg(), "job 2 failed"),
+          "the first failure in job order, with its message (status %d, job %d: %s)", s, failed, am_errmsg());
+    int ok = 1;
+    for (int j = 0; j < 7; j++) ok &= js.worker[j] == j % 3 && js.threads[j] == 2 && js.seq[j] == j / 3;
+    CHECK(ok, "job j on worker j mod 3, in order, 2 threads each");
+    CHECK(js.next[0] == 3 && js.next[1] == 2 && js.next[2] == 2, "every job ran despite the failures");
+    memset(&js, 0, sizeof js);
+    s = am_replicas_run(1, 4, record_job, &js, &failed);
+    CHECK(s == AM_OK && failed == -1 && js.threads[0] == 6, "one job keeps all the threads (%d)", js.threads[0]);
+    am_set_threads(was);
+}
+
 int main(void)
 {
+    test_replicas();
     test_interrupt();
     test_error_prefix();
     test_newest_file();
