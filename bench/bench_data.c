@@ -46,7 +46,7 @@ static double augment_ms(int64_t c, int64_t h, int64_t w, int reps)
     am_tensor_alloc(&img, 3, (int64_t[]){c, h, w});
     for (int64_t i = 0; i < am_tensor_numel(&img); i++) img.data[i] = (float)((i * 2654435761u) % 1000);
     am_augment a;
-    am_augment_default(&a);
+    am_augment_original(&a);
     double t0 = now();
     for (int r = 0; r < reps; r++) {
         am_d2_copies(&img, 1, &d2);

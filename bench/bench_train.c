@@ -249,7 +249,7 @@ static void open_source(source *s, const opts *o)
     s->count = am_dataset_size(s->ds);
     if (o->images > 0 && o->images < s->count) s->count = o->images;
     s->stacksize = strcmp(o->network, "resnet") == 0 ? 3 : 1;
-    am_augment_default(&s->aug);
+    am_augment_original(&s->aug);
     s->feed = (am_dataset_source){.ds = s->ds, .augment = &s->aug, .stacksize = s->stacksize};
 }
 
@@ -264,7 +264,7 @@ static am_byol *make_byol(const opts *o, int channels)
     /* Set before wrapping: the target and the replicas are clones and inherit it. */
     if (!strcmp(o->precision, "bf16")) CHECK(am_net_set_precision(net, AM_PRECISION_BF16));
     am_byol_options bo;
-    am_byol_default_options(&bo);
+    am_byol_options_default(&bo);
     bo.representation_size = dim;
     bo.probe_channels = channels;
     am_byol *b;
@@ -337,8 +337,8 @@ static int train(const opts *o, double peak, const char *isa, int threads)
     open_source(&s, o);
     am_byol *b = make_byol(o, s.stacksize);
     am_train_settings ts;
-    if (!strcmp(o->settings, "ours")) am_train_default_settings(&ts);
-    else am_train_original_settings(&ts);
+    if (!strcmp(o->settings, "ours")) am_train_settings_default(&ts);
+    else am_train_settings_original(&ts);
     ts.epochs = o->epochs;
     ts.batch_size = o->batch;
     if (o->replicas > 0) ts.replicas = o->replicas;

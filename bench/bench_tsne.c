@@ -55,8 +55,8 @@ int main(int argc, char **argv)
     }
     double t1 = now();
     printf("exact 90-NN graph (the affinity step's main cost): %.1f s\n", t1 - t0);
-    am_tsne_opts o;
-    am_tsne_defaults(&o);
+    am_tsne_options o;
+    am_tsne_options_default(&o);
     o.iterations = iters;
     o.verbose = 0;
     double kl;

@@ -62,7 +62,7 @@ static am_status embedded_knn5(am_byol *b, am_dataset *ds, const am_augment *aug
     am_model m;
     am_model_wrap(&m, b, 1, 1, aug->view_size, aug->normalization);
     am_embed_options o;
-    am_embed_default_options(&o);
+    am_embed_options_default(&o);
     o.progress = 0;
     am_embeddings E = {0};
     am_status s = am_pipeline_embed(&m, ds, &o, &E);
@@ -117,17 +117,17 @@ int main(int argc, char **argv)
     }
     const char *dir = argv[1];
     am_train_settings ts;
-    am_train_default_settings(&ts);
+    am_train_settings_default(&ts);
     const char *netname = "amm";
     am_byol_options bo;
-    am_byol_default_options(&bo);
+    am_byol_options_default(&bo);
     bo.seed = 42;
     uint64_t seed = 42;
     int bf16 = 0;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
         if (!strcmp(a, "--original")) {
-            am_train_original_settings(&ts);
+            am_train_settings_original(&ts);
             continue;
         }
         if (!strcmp(a, "--symmetric")) {
@@ -187,7 +187,7 @@ int main(int argc, char **argv)
     am_dataset_options_default(&dopt);
     snprintf(path, sizeof path, "%s/files.txt", dir);
     am_status st = am_dataset_open(&d.ds, path, &dopt);
-    am_augment_default(&d.aug);
+    am_augment_original(&d.aug);
     int64_t n = st == AM_OK ? am_dataset_size(d.ds) : 0;
     if (st == AM_OK && n != nl) st = am_error(AM_ERR_VALUE, "%lld images but %d labels", (long long)n, nl);
 

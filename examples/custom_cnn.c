@@ -53,7 +53,7 @@ int main(int argc, char **argv)
     am_net *net = NULL;
     am_byol *b = NULL;
     am_byol_options o;
-    am_byol_default_options(&o);
+    am_byol_options_default(&o);
     o.projection_size = 32;
     o.projection_hidden_size = 64;
     am_status s = build_cnn(&net);

@@ -138,12 +138,13 @@ typedef struct am_augment {
     double crop_scale_min, crop_scale_max, crop_ratio;
 } am_augment;
 
-void am_augment_default(am_augment *a);
+/* The original package's pipeline (its D2 copies, min-max normalisation, its augmentations). */
+void am_augment_original(am_augment *a);
 /* A pipeline that only normalises. */
 void am_augment_none(am_augment *a);
 /* Our measured defaults (docs/quality.md): views at 64 x 64 cut from random-resized crops, robust
  * asinh normalisation, flips and rotations of any angle, stretch and noise jitter. */
-void am_augment_recommended(am_augment *a);
+void am_augment_default(am_augment *a);
 /* Numeric keys; AM_ERR_NOTFOUND for an unknown key, AM_ERR_VALUE out of range, both with a
  * message naming the key ("augmentation: rotation.p = 1.5 is outside [0, 1]"). */
 am_status am_augment_set(am_augment *a, const char *key, double value);

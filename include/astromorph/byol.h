@@ -59,7 +59,7 @@ typedef struct am_byol_options {
     uint64_t seed;               /* initialisation of projector and predictor */
 } am_byol_options;
 
-void am_byol_default_options(am_byol_options *o);
+void am_byol_options_default(am_byol_options *o);
 
 typedef struct am_byol am_byol;
 

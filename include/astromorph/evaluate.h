@@ -48,7 +48,7 @@ typedef struct am_probe_options {
     uint64_t seed;    /* fold assignment (42) */
 } am_probe_options;
 
-void am_probe_default_options(am_probe_options *o);
+void am_probe_options_default(am_probe_options *o);
 
 /* Cross-validated linear probe: for each fold, features z-scored with the other folds' mean and
  * standard deviation, a multinomial logistic regression fitted to them (L2-regularised, convex,

@@ -26,7 +26,7 @@ extern "C" {
 /* Fills *out with a thumbnail of row `row` (about size × size pixels). */
 typedef am_status (*am_thumb_source)(void *user, int64_t row, int size, am_thumbnail *out);
 
-typedef struct am_figure_opts {
+typedef struct am_figure_options {
     am_thumb_source thumbs; /* NULL: grey boxes */
     void *user;
     const char *title;      /* NULL: a title made from the data */
@@ -36,7 +36,7 @@ typedef struct am_figure_opts {
     const char *legend_title;
     const char *const *legend_names;
     int ordered;
-} am_figure_opts;
+} am_figure_options;
 
 /* A scatter panel: point i is at (coords[i*stride + ax], coords[i*stride + ay]). */
 typedef struct am_fig_panel {
@@ -52,20 +52,20 @@ const char *am_fig_row_name(const am_embeddings *e, int64_t row, char *buf, size
 /* pca: n × 2 coordinates of every row (NULL: no map panel); pca_ratio: their explained
  * variance ratios (may be NULL). */
 am_status am_figure_similar(const char *path, const am_embeddings *e, int64_t query, const am_neighbor *nb, int k,
-                            am_metric metric, const float *pca, const double *pca_ratio, const am_figure_opts *o);
+                            am_metric metric, const float *pca, const double *pca_ratio, const am_figure_options *o);
 
 /* labels (may be NULL) colour the points; at most max_thumbs thumbnails per panel are placed,
  * without overlapping, chosen in a seeded order that favours distinct regions. */
 am_status am_figure_map(const char *path, const am_embeddings *e, const am_fig_panel *panels, int npanels,
-                        const int32_t *labels, int max_thumbs, const am_figure_opts *o);
+                        const int32_t *labels, int max_thumbs, const am_figure_options *o);
 
 /* examples: k × per row indices (-1 = none), e.g. the members nearest each centroid. */
 am_status am_figure_clusters(const char *path, const am_embeddings *e, const int32_t *labels, int k,
-                             const int64_t *examples, int per, const am_figure_opts *o);
+                             const int64_t *examples, int per, const am_figure_options *o);
 
 /* order: rows by descending score; the first `top` are drawn with `score_name` and their score. */
 am_status am_figure_outliers(const char *path, const am_embeddings *e, const int64_t *order, const double *score,
-                             int top, const char *score_name, const am_figure_opts *o);
+                             int top, const char *score_name, const am_figure_options *o);
 
 #ifdef __cplusplus
 }

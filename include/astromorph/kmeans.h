@@ -12,15 +12,15 @@
 extern "C" {
 #endif
 
-typedef struct am_kmeans_opts {
+typedef struct am_kmeans_options {
     int k;          /* clusters (inference uses 10, as the original's KMeans default) */
     int restarts;   /* independent k-means++ seedings; the best inertia wins (default 10) */
     int max_iter;   /* Lloyd iterations per restart (default 300) */
     double tol;     /* stop when centroids move less than tol × mean feature variance (1e-4) */
     uint64_t seed;  /* default 0 */
-} am_kmeans_opts;
+} am_kmeans_options;
 
-void am_kmeans_defaults(am_kmeans_opts *o); /* k = 10 and the defaults above */
+void am_kmeans_options_default(am_kmeans_options *o); /* k = 10 and the defaults above */
 
 typedef struct am_kmeans_result {
     int k;
@@ -33,7 +33,7 @@ typedef struct am_kmeans_result {
 } am_kmeans_result;
 
 /* x: n × dim row-major, n >= k >= 1. */
-am_status am_kmeans(const float *x, int64_t n, int64_t dim, const am_kmeans_opts *opts, am_kmeans_result *res);
+am_status am_kmeans(const float *x, int64_t n, int64_t dim, const am_kmeans_options *opts, am_kmeans_result *res);
 void am_kmeans_result_free(am_kmeans_result *res);
 
 /* Mean silhouette coefficient (Euclidean) of a labelling with k clusters. Exact, O(m² dim) over

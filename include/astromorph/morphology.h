@@ -37,7 +37,7 @@ typedef struct am_morph_options {
     double sigma;           /* NaN (default): fitted; else the known noise σ (e.g. a map's RMS) */
 } am_morph_options;
 
-void am_morph_default_options(am_morph_options *o);
+void am_morph_options_default(am_morph_options *o);
 
 typedef struct am_morphology {
     double concentration;  /* C = 5 log10(r80 / r20) */

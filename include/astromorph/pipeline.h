@@ -5,7 +5,7 @@
  *     am_model m;
  *     am_model_open(&m, "saved_models/improved_net_e_30_20261201_2305.safetensors");
  *     am_embed_options o;
- *     am_embed_default_options(&o);
+ *     am_embed_options_default(&o);
  *     am_embeddings E = {0};
  *     am_pipeline_embed(&m, dataset, &o, &E);   E.n × E.dim, metadata and statistics per row
  *     am_model_close(&m);
@@ -61,7 +61,7 @@ typedef struct am_embed_options {
     int hybrid;          /* apply the model's hybrid fit, when it has one (default 1) */
     int progress;        /* a progress bar on stderr (default 1) */
 } am_embed_options;
-void am_embed_default_options(am_embed_options *o);
+void am_embed_options_default(am_embed_options *o);
 
 /* Every image of ds through the model: E (zeroed, or freed before) gets n rows of the learned
  * embedding (or of the hybrid one), each row's metadata and, if asked, its statistics.

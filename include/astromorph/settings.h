@@ -1,7 +1,7 @@
 /* Settings files of the pipeline commands: the original package's TOML keys (settings.py,
  * example_settings.toml) plus ours, checked as strictly as the original's pydantic models.
- * Keys a file leaves out get our measured defaults (am_train_default_settings,
- * am_byol_default_options); `defaults = "original"` gives the original package's instead. */
+ * Keys a file leaves out get our measured defaults (am_train_settings_default,
+ * am_byol_options_default); `defaults = "original"` gives the original package's instead. */
 #ifndef ASTROMORPH_SETTINGS_H
 #define ASTROMORPH_SETTINGS_H
 

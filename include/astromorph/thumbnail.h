@@ -15,12 +15,12 @@ extern "C" {
 
 typedef enum { AM_STRETCH_LINEAR = 0, AM_STRETCH_ASINH, AM_STRETCH_LOG } am_stretch;
 
-typedef struct am_thumb_opts {
+typedef struct am_thumb_options {
     am_stretch stretch; /* default linear */
     double mask_sigma;  /* mask below mean + mask_sigma·σ of the noise; <= 0: no mask (default 5) */
     double softening;   /* asinh: asinh(v/a)/asinh(1/a), default a = 0.1; log: log(1+a·v)/log(1+a),
                            default a = 1000; <= 0 picks the default */
-} am_thumb_opts;
+} am_thumb_options;
 
 /* The noise as fitted on one channel, in the input's units. */
 typedef struct am_thumb_noise {
@@ -38,7 +38,7 @@ typedef struct am_thumbnail {
     uint8_t *pixels;
 } am_thumbnail;
 
-void am_thumb_opts_default(am_thumb_opts *o);
+void am_thumb_options_default(am_thumb_options *o);
 
 /* Fits the noise of n values (non-finite ones ignored). */
 am_status am_thumb_noise_fit(const float *values, int64_t n, double mask_sigma, am_thumb_noise *out);
@@ -48,7 +48,7 @@ am_status am_thumb_noise_fit(const float *values, int64_t n, double mask_sigma, 
  * and stretched on its own. `noise` (may be NULL) receives one entry per input channel.
  * opts NULL means the defaults. */
 am_status am_thumbnail_make(const float *image, int channels, int height, int width, int size,
-                            const am_thumb_opts *opts, am_thumbnail *out, am_thumb_noise *noise);
+                            const am_thumb_options *opts, am_thumbnail *out, am_thumb_noise *noise);
 
 /* Resamples a thumbnail to another size (area average when shrinking, bilinear when growing). */
 am_status am_thumbnail_resize(const am_thumbnail *in, int size, am_thumbnail *out);

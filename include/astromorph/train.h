@@ -81,7 +81,7 @@ typedef enum {
 typedef struct am_train_settings {
     int epochs;               /* 10 */
     int batch_size;           /* images per optimizer step (16) */
-    double learning_rate;     /* see am_train_default_settings */
+    double learning_rate;     /* see am_train_settings_default */
     double weight_decay;      /* Adam's L2 term, or AdamW's decoupled decay (0) */
     am_optimizer optimizer;   /* AM_OPT_ADAM (the original) */
     double beta1, beta2, eps; /* 0.9, 0.999, 1e-8 */
@@ -108,9 +108,9 @@ typedef struct am_train_settings {
 } am_train_settings;
 
 /* Our defaults (measured, docs/training.md). */
-void am_train_default_settings(am_train_settings *s);
+void am_train_settings_default(am_train_settings *s);
 /* The original package's defaults (learning rate 5e-6, AM_NORM_COMPAT, ...). */
-void am_train_original_settings(am_train_settings *s);
+void am_train_settings_original(am_train_settings *s);
 
 /* Callbacks; any may be NULL. */
 typedef struct am_train_hooks {

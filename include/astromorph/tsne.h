@@ -17,7 +17,7 @@
 extern "C" {
 #endif
 
-typedef struct am_tsne_opts {
+typedef struct am_tsne_options {
     int dims;               /* 2 or 3 (default 2) */
     double perplexity;      /* default 30; lowered to (n-1)/3 for tiny inputs */
     int iterations;         /* total (default 1000) */
@@ -28,12 +28,12 @@ typedef struct am_tsne_opts {
     int pca_init;           /* 1: PCA initialisation (default); 0: seeded Gaussian */
     uint64_t seed;          /* default 0 */
     int verbose;            /* log KL divergence every 50 iterations at AM_LOG_INFO */
-} am_tsne_opts;
+} am_tsne_options;
 
-void am_tsne_defaults(am_tsne_opts *o);
+void am_tsne_options_default(am_tsne_options *o);
 
 /* x: n × dim (n >= 4); y: n × dims output. kl (optional): final KL divergence estimate. */
-am_status am_tsne(const float *x, int64_t n, int64_t dim, const am_tsne_opts *o, float *y, double *kl);
+am_status am_tsne(const float *x, int64_t n, int64_t dim, const am_tsne_options *o, float *y, double *kl);
 
 #ifdef __cplusplus
 }

@@ -309,7 +309,7 @@ void am_axes_draw(am_canvas *c, const am_axes *a, const char *xlabel, const char
     if (title) am_canvas_text(c, a->x0 + a->w / 2, a->y0 - 34, 21, 1, 0.5, 0, a->w, title);
 }
 
-am_thumbnail *am_fig_fetch(const am_figure_opts *o, int64_t row, int size, am_thumbnail *buf)
+am_thumbnail *am_fig_fetch(const am_figure_options *o, int64_t row, int size, am_thumbnail *buf)
 {
     memset(buf, 0, sizeof *buf);
     if (!o || !o->thumbs) return NULL;
@@ -321,7 +321,7 @@ am_thumbnail *am_fig_fetch(const am_figure_opts *o, int64_t row, int size, am_th
     return buf;
 }
 
-void am_canvas_captioned(am_canvas *c, const am_figure_opts *o, int64_t row, double x, double y, double size,
+void am_canvas_captioned(am_canvas *c, const am_figure_options *o, int64_t row, double x, double y, double size,
                          int src_px, const double *frame, double max_w, double font, const char *l1, const char *l2)
 {
     static const double black[3] = {0, 0, 0};

@@ -50,13 +50,13 @@ void am_axes_draw(am_canvas *c, const am_axes *a, const char *xlabel, const char
 
 /* Row's thumbnail (fetched at src_px) in a size-pixel square with its frame, and one or two
  * caption lines (l2 may be NULL) centred below it, cut to max_w. */
-void am_canvas_captioned(am_canvas *c, const am_figure_opts *o, int64_t row, double x, double y, double size,
+void am_canvas_captioned(am_canvas *c, const am_figure_options *o, int64_t row, double x, double y, double size,
                          int src_px, const double *frame, double max_w, double font, const char *l1, const char *l2);
 
 /* Rows per label (labels in [0, k)): a calloc'd array of k counts, or NULL when out of memory. */
 int64_t *am_fig_label_counts(const int32_t *labels, int64_t n, int k);
 
 /* Fetches row's thumbnail from the options' source (NULL on failure or when there is none). */
-am_thumbnail *am_fig_fetch(const am_figure_opts *o, int64_t row, int size, am_thumbnail *buf);
+am_thumbnail *am_fig_fetch(const am_figure_options *o, int64_t row, int size, am_thumbnail *buf);
 
 #endif

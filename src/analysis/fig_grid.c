@@ -12,13 +12,13 @@ enum { CELL = 140, GAP = 18, CAPTION = 48, LABEL_W = 190, THUMB_SRC = 140 };
 static const double BLACK[3] = {0, 0, 0};
 
 static void cell(am_canvas *c, int64_t row, double x, double y, const char *l1, const char *l2, const double *frame,
-                 const am_figure_opts *o)
+                 const am_figure_options *o)
 {
     am_canvas_captioned(c, o, row, x, y, CELL, THUMB_SRC, frame, CELL + GAP - 4, 14, l1, l2);
 }
 
 am_status am_figure_clusters(const char *path, const am_embeddings *e, const int32_t *labels, int k,
-                             const int64_t *examples, int per, const am_figure_opts *o)
+                             const int64_t *examples, int per, const am_figure_options *o)
 {
     if (k < 1 || per < 1) return am_error(AM_ERR_VALUE, "%s: nothing to draw (k = %d, %d examples)", path, k, per);
     double w = LABEL_W + per * (CELL + GAP) + 30, top = 80, rowh = CELL + CAPTION + GAP;
@@ -60,7 +60,7 @@ am_status am_figure_clusters(const char *path, const am_embeddings *e, const int
 }
 
 am_status am_figure_outliers(const char *path, const am_embeddings *e, const int64_t *order, const double *score,
-                             int top, const char *score_name, const am_figure_opts *o)
+                             int top, const char *score_name, const am_figure_options *o)
 {
     if (top > e->n) top = (int)e->n;
     if (top < 1) return am_error(AM_ERR_VALUE, "%s: no outliers to draw", path);

@@ -24,7 +24,7 @@ static int overlaps(const box *b, int n, double x, double y, double s)
 
 /* A label's colour: the qualitative palette, or for ordered bins a ramp from dark blue through
  * teal to yellow (viridis-like), grey for undefined. */
-static void label_rgb(const am_figure_opts *o, int label, double rgb[3])
+static void label_rgb(const am_figure_options *o, int label, double rgb[3])
 {
     if (!o || o->ordered <= 0) {
         am_palette(label, rgb);
@@ -43,7 +43,7 @@ static void label_rgb(const am_figure_opts *o, int label, double rgb[3])
 }
 
 static am_status draw_panel(am_canvas *c, const am_embeddings *e, const am_fig_panel *p, double ox, const int32_t *labels,
-                            int max_thumbs, const am_figure_opts *o)
+                            int max_thumbs, const am_figure_options *o)
 {
     cairo_t *cr = c->cr;
     am_axes a = {.x0 = ox + MARGIN_L, .y0 = MARGIN_T, .w = PANEL_W - MARGIN_L - MARGIN_R, .h = PANEL_H - MARGIN_T - MARGIN_B};
@@ -103,7 +103,7 @@ static am_status draw_panel(am_canvas *c, const am_embeddings *e, const am_fig_p
 }
 
 am_status am_figure_map(const char *path, const am_embeddings *e, const am_fig_panel *panels, int npanels,
-                        const int32_t *labels, int max_thumbs, const am_figure_opts *o)
+                        const int32_t *labels, int max_thumbs, const am_figure_options *o)
 {
     if (npanels < 1 || npanels > 4) return am_error(AM_ERR_VALUE, "%s: %d panels (1 to 4)", path, npanels);
     int k = 0;

@@ -13,7 +13,7 @@ static const double QUERY_RGB[3] = {0.84, 0.15, 0.16}, NB_RGB[3] = {0.95, 0.55, 
                     BLACK[3] = {0, 0, 0};
 
 static void tile(am_canvas *c, int64_t row, double x, double y, const char *l1, const char *l2, const double *frame,
-                 const am_figure_opts *o)
+                 const am_figure_options *o)
 {
     am_canvas_captioned(c, o, row, x, y, TILE, THUMB_SRC, frame, TILE + GAP - 4, 16, l1, l2);
 }
@@ -30,7 +30,7 @@ static void marker(cairo_t *cr, double x, double y, double r, const double *rgb)
 }
 
 am_status am_figure_similar(const char *path, const am_embeddings *e, int64_t query, const am_neighbor *nb, int k,
-                            am_metric metric, const float *pca, const double *pca_ratio, const am_figure_opts *o)
+                            am_metric metric, const float *pca, const double *pca_ratio, const am_figure_options *o)
 {
     if (query < 0 || query >= e->n) return am_error(AM_ERR_VALUE, "%s: query row %lld out of range", path, (long long)query);
     int tiles = k + 1, cols = tiles < PER_ROW ? tiles : PER_ROW, rows = (tiles + PER_ROW - 1) / PER_ROW;

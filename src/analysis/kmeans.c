@@ -16,7 +16,7 @@ enum { KM_TRIALS = 8 };   /* most k-means++ candidates per step (2 + ln k, cappe
 enum { KM_CHUNK = 64 };   /* rows summed in float before joining a centroid's double sum */
 enum { KM_SLICE = 128 };  /* features per thread task when summing */
 
-void am_kmeans_defaults(am_kmeans_opts *o)
+void am_kmeans_options_default(am_kmeans_options *o)
 {
     o->k = 10;
     o->restarts = 10;
@@ -225,7 +225,7 @@ static void seed_plusplus(km_work *w, am_rng *r)
     am_sqnorms(w->c, w->k, dim, w->cn);
 }
 
-am_status am_kmeans(const float *x, int64_t n, int64_t dim, const am_kmeans_opts *o, am_kmeans_result *res)
+am_status am_kmeans(const float *x, int64_t n, int64_t dim, const am_kmeans_options *o, am_kmeans_result *res)
 {
     memset(res, 0, sizeof *res);
     if (o->k < 1) return am_error(AM_ERR_VALUE, "k-means: k = %d, must be at least 1", o->k);

@@ -13,7 +13,7 @@
 /* Stream tag of the fold assignment. */
 #define FOLD_STREAM 0x70726f6265ULL /* "probe" */
 
-void am_probe_default_options(am_probe_options *o)
+void am_probe_options_default(am_probe_options *o)
 {
     o->folds = 5;
     o->l2 = 1e-2;
@@ -136,7 +136,7 @@ am_status am_eval_linear_probe(const float *x, int64_t n, int64_t d, const int32
                                const am_probe_options *o, int32_t *pred)
 {
     am_probe_options def;
-    if (!o) am_probe_default_options(&def), o = &def;
+    if (!o) am_probe_options_default(&def), o = &def;
     if (n < 2 || d < 1 || nclass < 1) return am_error(AM_ERR_VALUE, "evaluate: linear probe needs 2 or more labelled rows");
     if (o->folds < 2 || !(o->l2 > 0) || o->iterations < 1)
         return am_error(AM_ERR_VALUE, "evaluate: linear probe needs folds >= 2, l2 > 0 and iterations >= 1");

@@ -15,7 +15,7 @@ const char *const am_morphology_columns[] = {
     "area", "flux", "xc", "yc", "profile_0", "profile_1", "profile_2", "profile_3", "profile_4", "profile_5",
     "profile_6", "profile_7", "sn_per_pixel", "morph_flags", NULL};
 
-void am_morph_default_options(am_morph_options *o)
+void am_morph_options_default(am_morph_options *o)
 {
     o->threshold_sigma = 3.0;
     o->min_pixels = 5;
@@ -114,7 +114,7 @@ static double radius_at(const pix *p, int64_t n, double total, double frac)
 am_status am_morphology_measure(const float *img, int64_t h, int64_t w, const am_morph_options *o, am_morphology *m)
 {
     am_morph_options def;
-    if (!o) am_morph_default_options(&def), o = &def;
+    if (!o) am_morph_options_default(&def), o = &def;
     memset(m, 0, sizeof *m);
     set_nan(m);
     if (h < 1 || w < 1) return am_error(AM_ERR_SHAPE, "morphology: empty image");

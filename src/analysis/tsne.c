@@ -12,7 +12,7 @@
 #include "astromorph/similarity.h"
 #include "bhtree.h"
 
-void am_tsne_defaults(am_tsne_opts *o)
+void am_tsne_options_default(am_tsne_options *o)
 {
     o->dims = 2;
     o->perplexity = 30;
@@ -156,7 +156,7 @@ done:
     return s;
 }
 
-static am_status initial_map(const float *x, int64_t n, int64_t dim, const am_tsne_opts *o, double *y)
+static am_status initial_map(const float *x, int64_t n, int64_t dim, const am_tsne_options *o, double *y)
 {
     int dims = o->dims;
     if (o->pca_init && dim >= dims) {
@@ -205,7 +205,7 @@ static double kl_divergence(const csr *P, const double *y, int64_t n, int dims, 
     return kl;
 }
 
-am_status am_tsne(const float *x, int64_t n, int64_t dim, const am_tsne_opts *o, float *y_out, double *kl_out)
+am_status am_tsne(const float *x, int64_t n, int64_t dim, const am_tsne_options *o, float *y_out, double *kl_out)
 {
     if (o->dims != 2 && o->dims != 3) return am_error(AM_ERR_VALUE, "t-SNE: dims = %d, must be 2 or 3", o->dims);
     if (n < 4) return am_error(AM_ERR_VALUE, "t-SNE: needs at least 4 points, got %lld", (long long)n);

@@ -12,7 +12,7 @@ const char *const am_byol_prefix[AM_BYOL_PARTS] = {
     "online_encoder.network.", "online_encoder.projector.", "online_predictor.",
     "target_encoder.network.", "target_encoder.projector."};
 
-void am_byol_default_options(am_byol_options *o)
+void am_byol_options_default(am_byol_options *o)
 {
     memset(o, 0, sizeof *o);
     o->hidden_layer = "avgpool";
@@ -142,7 +142,7 @@ am_status am_byol_create(am_byol **out, am_net *network, const am_byol_options *
     if (!network) return am_error(AM_ERR_VALUE, "byol: no network given");
     am_byol_options o;
     if (opt) o = *opt;
-    else am_byol_default_options(&o);
+    else am_byol_options_default(&o);
     if (!o.hidden_layer || !*o.hidden_layer) o.hidden_layer = "avgpool";
     if (o.projection_size < 1 || o.projection_hidden_size < 1) {
         am_net_free(network);

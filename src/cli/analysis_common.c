@@ -102,7 +102,7 @@ int ac_parse(const ac_command *cmd, ac_common *c, void *user, int argc, char **a
 {
     memset(c, 0, sizeof *c);
     c->cmd = cmd->name;
-    am_thumb_opts_default(&c->thumb);
+    am_thumb_options_default(&c->thumb);
     struct option all[MAX_OPTIONS];
     int n = 0;
     for (int i = 0; i < N_COMMON; i++) all[n++] = common_options[i];
@@ -321,12 +321,12 @@ static am_status thumb_source(void *user, int64_t row, int size, am_thumbnail *o
     return s;
 }
 
-am_figure_opts ac_figure_opts(ac_thumbs *t, const ac_common *c, const am_embeddings *e)
+am_figure_options ac_figure_opts(ac_thumbs *t, const ac_common *c, const am_embeddings *e)
 {
     t->common = c;
     t->e = e;
     t->warned = 0;
-    am_figure_opts o = {.thumbs = thumb_source, .user = t, .title = NULL};
+    am_figure_options o = {.thumbs = thumb_source, .user = t, .title = NULL};
     return o;
 }
 

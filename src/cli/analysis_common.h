@@ -31,7 +31,7 @@ typedef struct ac_common {
     const char *output;     /* -o FILE (NULL: stdout) */
     const char *figure;     /* --figure FILE.png|.pdf */
     const char *data_root;  /* --data-root DIR: where relative image paths are found */
-    am_thumb_opts thumb;    /* --stretch linear|asinh|log */
+    am_thumb_options thumb;    /* --stretch linear|asinh|log */
     int threads;            /* --threads N (0: all cores) */
     const char *where[8];   /* --where "STAT OP VALUE": rows kept by ac_load */
     int nwhere;
@@ -87,7 +87,7 @@ typedef struct ac_thumbs {
     const am_embeddings *e;
     int warned;
 } ac_thumbs;
-am_figure_opts ac_figure_opts(ac_thumbs *t, const ac_common *c, const am_embeddings *e);
+am_figure_options ac_figure_opts(ac_thumbs *t, const ac_common *c, const am_embeddings *e);
 /* Where row's image file is: relative paths are tried under --data-root, as given (from the
  * current folder), and under the folder above exported/ when the embeddings file lies in one. */
 am_status ac_image_path(const ac_common *c, const am_embeddings *e, int64_t row, char *path, size_t size);

@@ -31,7 +31,7 @@ static void usage(FILE *fp)
 }
 
 typedef struct {
-    am_kmeans_opts km;
+    am_kmeans_options km;
     long sample, examples;
     const char *save;
 } cl_opts;
@@ -111,7 +111,7 @@ static am_status run(ac_common *c, const cl_opts *co)
         }
         free(got);
         ac_thumbs th;
-        am_figure_opts fo = ac_figure_opts(&th, c, &e);
+        am_figure_options fo = ac_figure_opts(&th, c, &e);
         if (s == AM_OK) s = ac_figure_done(c, am_figure_clusters(c->figure, &e, r.labels, r.k, ex, per, &fo));
     }
     free(sil);
@@ -151,7 +151,7 @@ int am_cmd_cluster(int argc, char **argv)
     static const ac_command cmd = {"cluster", opts, "k:", option, usage};
     ac_common c;
     cl_opts co = {.sample = 10000, .examples = 8};
-    am_kmeans_defaults(&co.km);
+    am_kmeans_options_default(&co.km);
     int st = ac_parse(&cmd, &c, &co, argc, argv);
     if (st >= 0) return st;
     return run(&c, &co) == AM_OK ? 0 : am_cli_fail("cluster");

@@ -223,7 +223,7 @@ static am_status score(const float *x, int64_t m, int64_t d, const int32_t *y, i
     }
     if (s == AM_OK && m <= KS[MAIN_K]) s = am_error(AM_ERR_VALUE, "%lld labelled images: need more than %d", (long long)m, KS[MAIN_K]);
     am_probe_options po;
-    am_probe_default_options(&po);
+    am_probe_options_default(&po);
     po.folds = (int)o->folds, po.seed = (uint64_t)o->seed;
     if (s == AM_OK) s = am_eval_linear_probe(x, m, d, y, nclass, &po, pred);
     if (s == AM_OK) sc->probe = am_eval_accuracy(y, pred, m, nclass, NULL, NULL);

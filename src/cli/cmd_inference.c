@@ -96,15 +96,15 @@ static am_status infer(am_settings *s)
     if (st == AM_OK) {
         am_log(AM_LOG_INFO, "Calculating embeddings of %lld images...", (long long)am_dataset_size(ds));
         am_embed_options eo;
-        am_embed_default_options(&eo);
+        am_embed_options_default(&eo);
         eo.morphology = s->morphology, eo.morphology_each = s->morphology_each;
         st = am_pipeline_embed(&m, ds, &eo, &E);
     }
     model_basename(s->trained_network_name, name, sizeof name);
     if (st == AM_OK) st = am_embeddings_set_model(&E, name);
     if (st == AM_OK) {
-        am_kmeans_opts ko;
-        am_kmeans_defaults(&ko);
+        am_kmeans_options ko;
+        am_kmeans_options_default(&ko);
         ko.k = s->n_clusters;
         ko.seed = s->train.seed;
         if (ko.k > E.n) {

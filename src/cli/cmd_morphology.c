@@ -113,7 +113,7 @@ int am_cmd_morphology(int argc, char **argv)
     const char *config = NULL, *output = NULL;
     int per_channel = 0, c;
     am_morph_options mo;
-    am_morph_default_options(&mo);
+    am_morph_options_default(&mo);
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:o:h", opts, NULL)) != -1) {
         char *end = NULL;

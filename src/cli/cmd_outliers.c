@@ -63,7 +63,7 @@ static am_status run(ac_common *c, const out_opts *oo)
         char name[64];
         snprintf(name, sizeof name, "%s (k = %ld)", oo->method == AM_OUTLIER_KNN ? "kNN distance" : "LOF", oo->k);
         ac_thumbs th;
-        am_figure_opts fo = ac_figure_opts(&th, c, &e);
+        am_figure_options fo = ac_figure_opts(&th, c, &e);
         int top = (int)(oo->top > 0 ? (oo->top < 60 ? oo->top : 60) : 20);
         s = ac_figure_done(c, am_figure_outliers(c->figure, &e, order, key, top, name, &fo));
     }

@@ -40,7 +40,7 @@ static void usage(FILE *fp)
 
 typedef struct {
     int tsne, dims, max_thumbs;
-    am_tsne_opts t;
+    am_tsne_options t;
     const char *corr, *corr_figure, *color_by;
     int perplexity_given; /* --perplexity was on the command line */
 } proj_opts;
@@ -219,7 +219,7 @@ static am_status run(ac_common *c, const proj_opts *po)
         am_fig_panel panels[2] = {{y, ncomp, 0, 1, xl[0], xl[1], po->tsne ? title : "PC1 - PC2"},
                                   {y, ncomp, 1, 2, xl[1], xl[2], po->tsne ? "t-SNE 2 - 3" : "PC2 - PC3"}};
         ac_thumbs th;
-        am_figure_opts fo = ac_figure_opts(&th, c, &e);
+        am_figure_options fo = ac_figure_opts(&th, c, &e);
         if (!po->tsne) fo.title = title;
         const int32_t *colour = e.labels;
         int32_t *bins = NULL;
@@ -299,7 +299,7 @@ int am_cmd_project(int argc, char **argv)
     static const ac_command cmd = {"project", opts, NULL, option, usage};
     ac_common c;
     proj_opts po = {.tsne = 1, .dims = 2, .max_thumbs = 60};
-    am_tsne_defaults(&po.t);
+    am_tsne_options_default(&po.t);
     int st = ac_parse(&cmd, &c, &po, argc, argv);
     if (st >= 0) return st;
     if (po.tsne && (po.corr || po.corr_figure)) {

@@ -67,7 +67,7 @@ static am_status run(ac_common *c, const char *object, const char *file, long in
             if (s == AM_OK) s = am_pca_transform(&p, e.data, e.n, pc);
         }
         ac_thumbs th;
-        am_figure_opts fo = ac_figure_opts(&th, c, &e);
+        am_figure_options fo = ac_figure_opts(&th, c, &e);
         if (s == AM_OK)
             s = ac_figure_done(c, am_figure_similar(c->figure, &e, q, nb, found, metric, have_pca ? pc : NULL,
                                                     have_pca ? p.variance_ratio : NULL, &fo));

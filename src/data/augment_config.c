@@ -18,7 +18,7 @@ static int kind_of(const char *name, size_t len)
     return -1;
 }
 
-void am_augment_default(am_augment *a)
+void am_augment_original(am_augment *a)
 {
     memset(a, 0, sizeof *a);
     a->normalize = 1;
@@ -58,9 +58,9 @@ void am_augment_default(am_augment *a)
     a->crop_ratio = 4.0 / 3.0;
 }
 
-void am_augment_recommended(am_augment *a)
+void am_augment_default(am_augment *a)
 {
-    am_augment_default(a);
+    am_augment_original(a);
     a->view_size = 64;
     a->normalization = AM_NORMALIZE_ASINH;
     static const int order[] = {AM_AUG_HFLIP, AM_AUG_VFLIP, AM_AUG_ROTATION, AM_AUG_STRETCH, AM_AUG_NOISE};
@@ -72,7 +72,7 @@ void am_augment_recommended(am_augment *a)
 
 void am_augment_none(am_augment *a)
 {
-    am_augment_default(a);
+    am_augment_original(a);
     for (int k = 0; k < AM_AUG_COUNT; k++) a->step[k].enabled = 0;
 }
 

@@ -13,7 +13,7 @@
 enum { FIT_ITERATIONS = 20 };
 static const double CORE_HALF_WIDTH = 1.5; /* fit window: mode ± 1.5σ */
 
-void am_thumb_opts_default(am_thumb_opts *o)
+void am_thumb_options_default(am_thumb_options *o)
 {
     o->stretch = AM_STRETCH_LINEAR;
     o->mask_sigma = 5.0;
@@ -268,7 +268,7 @@ static uint8_t to_byte(float v)
 }
 
 /* Masks and stretches one channel in place to [0, 1]. */
-static void stretch_plane(float *p, int64_t n, const am_thumb_noise *nz, const am_thumb_opts *o, float lo)
+static void stretch_plane(float *p, int64_t n, const am_thumb_noise *nz, const am_thumb_options *o, float lo)
 {
     double hi = nz->max, span = hi - lo;
     double a = o->softening;
@@ -293,15 +293,15 @@ static float finite_min(const float *p, int64_t n)
 }
 
 am_status am_thumbnail_make(const float *image, int channels, int height, int width, int size,
-                            const am_thumb_opts *opts, am_thumbnail *out, am_thumb_noise *noise)
+                            const am_thumb_options *opts, am_thumbnail *out, am_thumb_noise *noise)
 {
     memset(out, 0, sizeof *out);
     if (!image || channels < 1 || height < 1 || width < 1)
         return am_error(AM_ERR_VALUE, "thumbnail: bad image %dx%dx%d", channels, height, width);
     if (size < 1 || size > 16384) return am_error(AM_ERR_VALUE, "thumbnail: bad size %d", size);
-    am_thumb_opts def;
-    am_thumb_opts_default(&def);
-    const am_thumb_opts *o = opts ? opts : &def;
+    am_thumb_options def;
+    am_thumb_options_default(&def);
+    const am_thumb_options *o = opts ? opts : &def;
     if (o->stretch != AM_STRETCH_LINEAR && o->stretch != AM_STRETCH_ASINH && o->stretch != AM_STRETCH_LOG)
         return am_error(AM_ERR_VALUE, "thumbnail: unknown stretch %d", (int)o->stretch);
 

@@ -10,7 +10,7 @@
 #include "astromorph/progress.h"
 #include "astromorph/runtime.h"
 
-void am_embed_default_options(am_embed_options *o)
+void am_embed_options_default(am_embed_options *o)
 {
     memset(o, 0, sizeof *o);
     o->hybrid = 1;
@@ -214,7 +214,7 @@ am_status am_pipeline_embed_with_features(am_model *m, am_dataset *ds, const am_
 {
     am_embed_options o;
     if (opt) o = *opt;
-    else am_embed_default_options(&o);
+    else am_embed_options_default(&o);
     if (feats) *feats = NULL;
     int64_t n = am_dataset_size(ds);
     int hybrid = o.hybrid && m->hybrid.dim > 0;

@@ -47,7 +47,7 @@ am_status am_model_open(am_model *m, const char *path)
     AM_TRY(am_st_read(&st, path));
     am_status s = read_meta(m, &st, path);
     am_byol_options bo;
-    am_byol_default_options(&bo);
+    am_byol_options_default(&bo);
     if (s == AM_OK) s = am_byol_options_from_file(&bo, &st);
     am_model_spec spec = {.network_name = m->network, .last_layer = m->last_layer, .in_channels = m->in_channels};
     am_net *n = NULL;

@@ -248,7 +248,7 @@ static void nearest_aug_key(const char *key, char *out, size_t size)
             else snprintf(cand, sizeof cand, "%s.%s", am_aug_name((am_aug_kind)k), fields[f]);
             int d = am_edit_distance(key, cand);
             am_augment scratch;
-            am_augment_default(&scratch);
+            am_augment_original(&scratch);
             if (d < best && am_augment_set_str(&scratch, cand, "1") != AM_ERR_NOTFOUND) {
                 best = d;
                 snprintf(out, size, "%s", cand);
@@ -304,12 +304,12 @@ static am_status load_augmentation(const loader *L, const am_toml_value *t, cons
 static void set_defaults(am_settings *s, int original)
 {
     s->original_defaults = original;
-    if (original) am_train_original_settings(&s->train);
-    else am_train_default_settings(&s->train);
-    am_byol_default_options(&s->byol);
+    if (original) am_train_settings_original(&s->train);
+    else am_train_settings_default(&s->train);
+    am_byol_options_default(&s->byol);
     am_dataset_options_default(&s->data);
-    if (original) am_augment_default(&s->augment);
-    else am_augment_recommended(&s->augment);
+    if (original) am_augment_original(&s->augment);
+    else am_augment_default(&s->augment);
     s->exponential_lr = s->train.schedule == AM_LR_EXPONENTIAL;
     s->stacksize = 1;
     s->core_limit = 0;

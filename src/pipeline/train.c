@@ -94,7 +94,7 @@ static am_status fit_hybrid(run *r, int in_channels, char **json)
     am_model m;
     am_model_wrap(&m, r->byol, in_channels, r->s->stacksize, r->s->augment.view_size, r->s->augment.normalization);
     am_embed_options o;
-    am_embed_default_options(&o);
+    am_embed_options_default(&o);
     am_embeddings E = {0};
     float *f = NULL;
     am_status s = am_pipeline_embed_with_features(&m, r->ds, &o, &E, &f);

@@ -15,7 +15,7 @@
 #define VIEW_ONE 1
 #define VIEW_TWO 2
 
-void am_train_original_settings(am_train_settings *s)
+void am_train_settings_original(am_train_settings *s)
 {
     memset(s, 0, sizeof *s);
     s->epochs = 10;
@@ -33,9 +33,9 @@ void am_train_original_settings(am_train_settings *s)
     s->replicas = 0; /* automatic: am_train_settings */
 }
 
-void am_train_default_settings(am_train_settings *s)
+void am_train_settings_default(am_train_settings *s)
 {
-    am_train_original_settings(s);
+    am_train_settings_original(s);
     /* Measured on labelled real and synthetic sets (docs/quality.md, docs/training.md): batch
      * statistics over many different images (views at a common size fill a forward whatever the
      * images' sizes), batches of 64 images, a one-cycle-like schedule (linear warm-up, cosine

@@ -106,7 +106,7 @@ static void test_probe_cv(void)
         xs[i * 2 + 1] = (float)am_rng_normal(&r);
     }
     am_probe_options o;
-    am_probe_default_options(&o);
+    am_probe_options_default(&o);
     for (int i = 0; i < M; i++) pred[i] = -1;
     CHECK_OK(am_eval_linear_probe(xs, M, 2, ys, 3, &o, pred));
     int all = 1;

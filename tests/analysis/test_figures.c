@@ -111,8 +111,8 @@ int main(void)
     e.n = n;
     const int64_t D = side * side;
 
-    am_kmeans_opts ko;
-    am_kmeans_defaults(&ko);
+    am_kmeans_options ko;
+    am_kmeans_options_default(&ko);
     ko.k = 6;
     am_kmeans_result km;
     CHECK_OK(am_kmeans(e.data, n, D, &ko, &km));
@@ -124,7 +124,7 @@ int main(void)
         pc2[2 * i] = pcs[3 * i];
         pc2[2 * i + 1] = pcs[3 * i + 1];
     }
-    am_figure_opts fo = {.thumbs = fits_thumb, .user = &e};
+    am_figure_options fo = {.thumbs = fits_thumb, .user = &e};
     const char *dir = am_test_tmpdir();
     char path[1024];
 
@@ -147,8 +147,8 @@ int main(void)
     if (pf) fclose(pf);
 
     /* t-SNE map with thumbnails. */
-    am_tsne_opts to;
-    am_tsne_defaults(&to);
+    am_tsne_options to;
+    am_tsne_options_default(&to);
     float *y = malloc((size_t)n * 2 * sizeof *y);
     CHECK_OK(am_tsne(e.data, n, D, &to, y, NULL));
     am_fig_panel tp = {.coords = y, .stride = 2, .ax = 0, .ay = 1, .xlabel = "t-SNE 1", .ylabel = "t-SNE 2",
@@ -164,7 +164,7 @@ int main(void)
     check_png(path, 2000, 900, 0.03);
 
     /* An overall title is drawn (dark pixels in the band above the panels). */
-    am_figure_opts titled = fo;
+    am_figure_options titled = fo;
     titled.title = "PCA of the sample";
     snprintf(path, sizeof path, "%s/pca_titled.png", dir);
     CHECK_OK(am_figure_map(path, &e, pp, 2, km.labels, 0, &titled));
@@ -194,7 +194,7 @@ int main(void)
     snprintf(path, sizeof path, "%s/outliers.png", dir);
     CHECK_OK(am_figure_outliers(path, &e, order, lof, 12, "LOF", &fo));
     check_png(path, 700, 400, 0.10);
-    am_figure_opts none = {0};
+    am_figure_options none = {0};
     snprintf(path, sizeof path, "%s/outliers_nothumbs.png", dir);
     CHECK_OK(am_figure_outliers(path, &e, order, lof, 12, "LOF", &none));
     int w, h;

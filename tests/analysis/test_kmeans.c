@@ -52,8 +52,8 @@ int main(void)
     const int k = 6;
     int32_t *truth = malloc(n * sizeof *truth);
     float *x = synth_clusters(n, dim, k, 4.0, 5, truth);
-    am_kmeans_opts o;
-    am_kmeans_defaults(&o);
+    am_kmeans_options o;
+    am_kmeans_options_default(&o);
     CHECK(o.k == 10 && o.restarts == 10, "defaults k=%d restarts=%d", o.k, o.restarts);
     o.k = k;
     o.seed = 42;

@@ -32,7 +32,7 @@ static void check_image(const char *name, double bkg, double sigma, char **col, 
     CHECK(s == AM_OK, "%s: %s", path, am_errmsg());
     if (s != AM_OK) return;
     am_morph_options o;
-    am_morph_default_options(&o);
+    am_morph_options_default(&o);
     o.background = bkg, o.sigma = sigma;
     am_morphology m;
     CHECK_OK(am_morphology_measure(img.data, img.shape[1], img.shape[2], &o, &m));

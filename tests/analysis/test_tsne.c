@@ -35,8 +35,8 @@ int main(void)
     const int ncl = 10;
     int32_t *lab = malloc(n * sizeof *lab);
     float *x = synth_clusters(n, dim, ncl, 2.0, 13, lab);
-    am_tsne_opts o;
-    am_tsne_defaults(&o);
+    am_tsne_options o;
+    am_tsne_options_default(&o);
     CHECK(o.dims == 2 && o.perplexity == 30 && o.exaggeration == 12 && o.exaggeration_iters == 250, "defaults");
     o.seed = 3;
     float *y = malloc(n * 3 * sizeof *y), *y2 = malloc(n * 3 * sizeof *y2);
@@ -77,7 +77,7 @@ int main(void)
     CHECK(memcmp(y, y2, 2 * m * sizeof *y) == 0, "PCA start, 2 threads vs 1 thread: maps differ");
 
     /* 3-D, fewer points. */
-    am_tsne_defaults(&o);
+    am_tsne_options_default(&o);
     o.dims = 3;
     o.iterations = 500;
     CHECK_OK(am_tsne(x, 300, dim, &o, y, &kl));

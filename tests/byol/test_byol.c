@@ -18,7 +18,7 @@ static am_byol *make_amm_byol_loss(int proj, int hidden, uint64_t seed, am_byol_
     am_net *net = NULL;
     if (am_model_create(&net, &spec, seed) != AM_OK) return NULL;
     am_byol_options o;
-    am_byol_default_options(&o);
+    am_byol_options_default(&o);
     o.projection_size = proj;
     o.projection_hidden_size = hidden;
     o.seed = seed;
@@ -345,7 +345,7 @@ static void test_model_file(void)
     CHECK(e && e->dtype == AM_DT_I64, "num_batches_tracked is int64");
     CHECK(am_st_meta(&st, "network_name") && strcmp(am_st_meta(&st, "network_name"), "amm") == 0, "extra metadata");
     am_byol_options o;
-    am_byol_default_options(&o);
+    am_byol_options_default(&o);
     CHECK_OK(am_byol_options_from_file(&o, &st));
     CHECK(o.projection_size == 8 && o.projection_hidden_size == 16 && o.representation_size == 128 &&
               strcmp(o.hidden_layer, "avgpool") == 0 && o.use_momentum == 1 && o.moving_average_decay == 0.99,
@@ -382,7 +382,7 @@ static void test_bad_layer(void)
     am_net *net = NULL;
     CHECK_OK(am_model_create(&net, &spec, 1));
     am_byol_options o;
-    am_byol_default_options(&o);
+    am_byol_options_default(&o);
     o.hidden_layer = "layer9";
     am_byol *b = NULL;
     CHECK_FAILS(am_byol_create(&b, net, &o), AM_ERR_NOTFOUND, "layer9");

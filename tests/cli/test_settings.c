@@ -77,8 +77,8 @@ static void test_defaults(void)
 {
     am_settings s;
     am_train_settings ours, orig;
-    am_train_default_settings(&ours);
-    am_train_original_settings(&orig);
+    am_train_settings_default(&ours);
+    am_train_settings_original(&orig);
     CHECK_OK(am_settings_load(&s, write_file("d.toml", "datafile = \"files.txt\"\n"), AM_SETTINGS_TRAINING, NULL));
     CHECK(s.train.learning_rate == ours.learning_rate && strcmp(s.network_name, "amm") == 0 &&
               s.original_defaults == 0,

@@ -119,7 +119,7 @@ static void test_single_transforms(void)
 static void test_settings(void)
 {
     am_augment a;
-    am_augment_default(&a);
+    am_augment_original(&a);
     CHECK(a.step[AM_AUG_HFLIP].p == 0.5 && a.step[AM_AUG_BLUR].p == 0.2 && a.step[AM_AUG_JITTER].p == 0.3 &&
               a.step[AM_AUG_GRAYSCALE].p == 0.2 && a.rot_max_deg == 360 && a.blur_sigma_min == 1 && a.blur_sigma_max == 2,
           "defaults are the original's");
@@ -156,7 +156,7 @@ static void fill_image(am_tensor *t, int64_t n, int64_t c, int64_t h, int64_t w)
 static void test_pipeline(void)
 {
     am_augment a;
-    am_augment_default(&a);
+    am_augment_original(&a);
     am_tensor img, v1, v2, v3;
     fill_image(&img, 1, 3, 21, 17);
     CHECK_OK(am_augment_view(&a, &img, &v1, 42, 3, 10, 0));

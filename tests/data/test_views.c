@@ -44,7 +44,7 @@ static void test_crop(void)
     float img[C * H * W], out[C * H * W], half[C * 8 * 8], blocks[C * 8 * 8];
     for (int i = 0; i < C * H * W; i++) img[i] = (float)((i * 13) % 17) / 17.0f;
     am_augment a;
-    am_augment_default(&a);
+    am_augment_original(&a);
     a.view_size = W;
     a.crop.enabled = 0;
     am_rng r;
@@ -96,7 +96,7 @@ static void test_network_input(void)
 static void test_keys(void)
 {
     am_augment a;
-    am_augment_default(&a);
+    am_augment_original(&a);
     CHECK(a.view_size == 0 && a.normalization == AM_NORMALIZE_MINMAX, "the original's: native size, min-max");
     CHECK_OK(am_augment_set(&a, "view_size", 64));
     CHECK_OK(am_augment_set_str(&a, "normalization", "asinh"));

@@ -130,8 +130,8 @@ static void test_stretch(void)
         for (int x = 0; x < w; x++) img[y * w + x] = x / 100.0f;
     const am_stretch kinds[3] = {AM_STRETCH_LINEAR, AM_STRETCH_ASINH, AM_STRETCH_LOG};
     for (int k = 0; k < 3; k++) {
-        am_thumb_opts o;
-        am_thumb_opts_default(&o);
+        am_thumb_options o;
+        am_thumb_options_default(&o);
         o.mask_sigma = 0;
         o.stretch = kinds[k];
         am_thumbnail t;

@@ -46,7 +46,7 @@ static void test_original(const char *network, const char *last, const char *cha
     CHECK(am_st_meta(&st, "in_channels") && strcmp(am_st_meta(&st, "in_channels"), channels) == 0, "in_channels");
     am_model_spec spec = {am_st_meta(&st, "network_name"), am_st_meta(&st, "last_layer"), atoi(channels)};
     am_byol_options o;
-    am_byol_default_options(&o);
+    am_byol_options_default(&o);
     CHECK_OK(am_byol_options_from_file(&o, &st));
     o.probe_channels = spec.in_channels;
     am_net *net = NULL;

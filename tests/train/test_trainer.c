@@ -75,7 +75,7 @@ static am_byol *make_byol(void)
     am_net *net = NULL;
     if (am_model_create(&net, &spec, 11) != AM_OK) return NULL;
     am_byol_options o;
-    am_byol_default_options(&o);
+    am_byol_options_default(&o);
     o.projection_size = 8;
     o.projection_hidden_size = 16;
     o.seed = 11;
@@ -87,7 +87,7 @@ static am_byol *make_byol(void)
 
 static void settings(am_train_settings *s)
 {
-    am_train_default_settings(s);
+    am_train_settings_default(s);
     s->epochs = 2;
     s->batch_size = 3; /* 8 training images: batches of 3, 3, 2 */
     s->learning_rate = 1e-3;
@@ -191,7 +191,7 @@ static void test_split_and_schedule(void)
     CHECK_FAILS(am_split(0, 0.2, 1, &tr, &ntr, &te, &nte), AM_ERR_VALUE, "empty");
 
     am_train_settings s;
-    am_train_default_settings(&s);
+    am_train_settings_default(&s);
     s.learning_rate = 1.0, s.schedule = AM_LR_EXPONENTIAL, s.gamma = 0.5;
     CHECK(am_lr_at(&s, 2, 0, 5) == 0.25, "exponential after 2 epochs");
     s.schedule = AM_LR_COSINE, s.epochs = 4, s.warmup_epochs = 1, s.min_lr_ratio = 0.1;
