@@ -35,6 +35,7 @@
 #include "astromorph/train.h"
 /* Adam alone, for the phase breakdown (the trainer has no timing hooks). */
 #include "train/train_internal.h"
+#include "core/internal.h"
 
 #define CHECK(expr)                                                                         \
     do {                                                                                    \

@@ -16,6 +16,7 @@
 #include "astromorph/meta.h"
 #include "astromorph/rng.h"
 #include "astromorph/runtime.h"
+#include "core/internal.h"
 
 enum { POINT, DISK, RING, DOUBLE_RING, SPIRAL, BINARY, FILAMENT, CLUMPY, NCLASS };
 static const char *class_name[NCLASS] = {"point", "disk", "ring", "double_ring", "spiral", "binary", "filament", "clumpy"};

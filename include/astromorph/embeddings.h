@@ -71,10 +71,8 @@ am_status am_embeddings_read(am_embeddings *e, const char *path);
 am_status am_embeddings_write_csv(const am_embeddings *e, const char *path);
 am_status am_embeddings_read_csv(am_embeddings *e, const char *path);
 
-/* CSV pieces for other `;`-separated tables that carry the same metadata: one field quoted as
- * pandas does, and `object;ra;dec;restfreq;filepath` of a row (filepath "N/A" when NULL). */
-void am_csv_field(FILE *fp, const char *s);
-void am_csv_field_sep(FILE *fp, const char *s, char sep); /* the same for another separator */
+/* `object;ra;dec;restfreq;filepath` of a row as the CSV writes it (filepath "N/A" when NULL),
+ * for other `;`-separated tables that carry the same metadata. */
 void am_csv_meta(FILE *fp, const am_meta *m);
 
 /* Reads either form, chosen by content (safetensors files start with an 8-byte length and `{`). */

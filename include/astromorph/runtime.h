@@ -16,9 +16,6 @@ const char *am_version(void);
 /* Threads used by OpenMP regions, oneDNN and OpenBLAS. n <= 0 means all cores. */
 void am_set_threads(int n);
 int am_get_threads(void);
-/* Elementwise loops over at least this many values run on all threads (each value's result is
- * the same at any thread count); shorter ones are not worth starting a team for. */
-#define AM_PARALLEL_MIN 32768
 
 /* Model copies side by side (training's replicas, inference's runs): jobs 0..njobs-1 on
  * `workers` plain threads, this one included; worker w takes jobs w, w + workers, ... in order,
@@ -68,13 +65,6 @@ typedef struct am_lock {
 am_status am_lock_take(am_lock *l, const char *path, const char *what);
 void am_lock_release(am_lock *l);
 
-/* mkdir -p. */
-am_status am_mkdirs(const char *path);
-int am_file_exists(const char *path);
-/* The newest regular file dir/<prefix>*<suffix> by modification time (nanoseconds), for one of
- * the NULL-terminated suffixes; on a tie the earlier suffix wins. out gets "dir/name".
- * AM_ERR_IO when dir cannot be opened, AM_ERR_NOTFOUND when nothing matches. */
-am_status am_newest_file(const char *dir, const char *prefix, const char *const *suffixes, char *out, size_t len);
 
 #ifdef __cplusplus
 }

@@ -31,9 +31,6 @@ const char *am_tfevents_path(const am_tfevents *w);
 /* Closes and frees; w may be NULL. Returns an error if the final flush or close failed. */
 am_status am_tfevents_close(am_tfevents *w);
 
-/* CRC-32C (Castagnoli) of n bytes, and TFRecord's masked form of it. */
-uint32_t am_crc32c(const void *data, size_t n);
-uint32_t am_crc32c_masked(const void *data, size_t n);
 
 #ifdef __cplusplus
 }

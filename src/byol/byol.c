@@ -7,6 +7,7 @@
 #include "astromorph/rng.h"
 #include "astromorph/runtime.h"
 #include "byol/byol_internal.h"
+#include "core/internal.h"
 
 const char *const am_byol_prefix[AM_BYOL_PARTS] = {
     "online_encoder.network.", "online_encoder.projector.", "online_predictor.",

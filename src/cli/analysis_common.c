@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "astromorph/fits.h"
+#include "core/internal.h"
 
 const char AC_COMMON_HELP[] =
     "  --embeddings FILE    embeddings from inference (.safetensors) or its CSV export\n"

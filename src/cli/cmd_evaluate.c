@@ -15,6 +15,7 @@
 #include "cli/analysis_common.h"
 #include "cli/commands.h"
 #include "astromorph/pipeline.h"
+#include "io/csv_internal.h"
 
 enum { OPT_LABELS = AC_OPT_FIRST_FREE, OPT_NO_PIXELS, OPT_PIXEL_SIDE, OPT_FOLDS, OPT_SEED, OPT_MORPHOLOGY, OPT_HYBRID };
 

@@ -15,6 +15,7 @@
 #include "cli/commands.h"
 #include "astromorph/pipeline.h"
 #include "astromorph/settings.h"
+#include "core/internal.h"
 
 /* The original's model_basename: the file name without folders, cut at its first '.'. */
 static void model_basename(const char *path, char *out, size_t size)

@@ -14,6 +14,7 @@
 #include "cli/commands.h"
 #include "astromorph/pipeline.h"
 #include "astromorph/settings.h"
+#include "io/csv_internal.h"
 
 enum { OPT_THRESHOLD = 1000, OPT_PER_CHANNEL, OPT_MIN_PIXELS };
 

@@ -1,5 +1,6 @@
 /* Outputs written to a temporary name and renamed when complete. */
 #include "astromorph/runtime.h"
+#include "core/internal.h"
 
 #include <dirent.h>
 #include <errno.h>

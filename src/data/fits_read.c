@@ -15,6 +15,7 @@
 
 #include "astromorph/runtime.h"
 #include "data/fits_internal.h"
+#include "core/internal.h"
 
 enum { MAX_AXES = 16 };
 

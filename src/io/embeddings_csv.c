@@ -8,6 +8,7 @@
 
 #include "astromorph/embeddings.h"
 #include "astromorph/runtime.h"
+#include "io/csv_internal.h"
 
 static const char *const meta_cols[] = {"cluster", "object", "right ascension", "declination", "rest freq", "filepath"};
 

@@ -8,6 +8,7 @@
 
 #include "astromorph/png.h"
 #include "astromorph/runtime.h"
+#include "core/internal.h"
 
 struct am_projector {
     char *dir;

@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "astromorph/runtime.h"
+#include "core/internal.h"
+#include "io/crc32c.h"
 
 struct am_tfevents {
     FILE *fp;

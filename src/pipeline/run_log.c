@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "astromorph/runtime.h"
+#include "core/internal.h"
 
 static FILE *log_fp;
 

@@ -23,6 +23,7 @@
 #include "astromorph/settings.h"
 #include "astromorph/tfevents.h"
 #include "astromorph/train.h"
+#include "core/internal.h"
 
 #define SAVEDIR "saved_models"
 enum { LABEL_LEN = 24, MONITOR_MAX = 256 };

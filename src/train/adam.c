@@ -8,6 +8,7 @@
 
 #include "astromorph/runtime.h"
 #include "train/train_internal.h"
+#include "core/internal.h"
 
 am_status am_adam_init(am_adam *a, am_param *const *params, size_t n, double beta1, double beta2, double eps,
                        double weight_decay)

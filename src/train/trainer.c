@@ -9,6 +9,7 @@
 
 #include "astromorph/runtime.h"
 #include "train/train_internal.h"
+#include "core/internal.h"
 
 /* Stream tags, kept apart from the (epoch, image, view) streams of augmentations. */
 #define SHUFFLE_TAG 0x5ff1eULL

@@ -18,6 +18,7 @@
 #include "astromorph/safetensors.h"
 #include "astromorph/tfevents.h"
 #include "test_util.h"
+#include "io/crc32c.h"
 
 enum { N_IMAGES = 12 };
 static const char *cli;

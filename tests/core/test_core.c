@@ -12,6 +12,7 @@
 #include "astromorph/rng.h"
 #include "astromorph/runtime.h"
 #include "test_util.h"
+#include "core/internal.h"
 
 static void test_rng(void)
 {

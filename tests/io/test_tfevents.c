@@ -11,6 +11,7 @@
 
 #include "astromorph/tfevents.h"
 #include "test_util.h"
+#include "io/crc32c.h"
 
 /* Bitwise CRC-32C, written apart from the library's table version. */
 static uint32_t ref_crc32c(const uint8_t *p, size_t n)
