@@ -11,9 +11,10 @@
  * Inside a network, activations may live in oneDNN's blocked layouts; only x, y and dy are NCHW
  * (or N×C for 2-D outputs). Primitives are cached per input shape, so images of many sizes mix
  * freely. Backward goes through the activations of the *last* forward of this network; to run
- * several images at once, give each thread its own am_net_clone (networks share no mutable
- * state, so different networks may run concurrently, also inside an OpenMP parallel region, where
- * each runs single-threaded). Tested against PyTorch 1.13 in tests/nn (fixtures from
+ * several images at once, give each thread its own copy: am_net_clone (its own values, nothing
+ * mutable shared) or am_net_share (reads another network's values and weight copies, which change
+ * only through am_net_params_changed while none of the networks runs; guarded by a lock). Copies
+ * run side by side through am_replicas_run (runtime.h), each with a team of its own. Tested against PyTorch 1.13 in tests/nn (fixtures from
  * tools/fixtures/layers.py). */
 #ifndef ASTROMORPH_NN_H
 #define ASTROMORPH_NN_H
