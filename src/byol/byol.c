@@ -37,11 +37,14 @@ am_status am_byol_mlp(am_net **net, int in, int hidden, int out, uint64_t seed)
         am_module_free(bn), am_module_free(relu), am_module_free(l3);
         return am_error(AM_ERR_NOMEM, "byol: cannot build an MLP %d-%d-%d", in, hidden, out);
     }
-    /* am_module_add takes ownership even on failure, so only the parents remain ours. */
-    am_status s = am_module_add(model, l0);
-    if (s == AM_OK) s = am_module_add(model, bn);
-    if (s == AM_OK) s = am_module_add(model, relu);
-    if (s == AM_OK) s = am_module_add(model, l3);
+    /* am_module_add takes ownership even on failure; after a failure the children not yet
+     * added are still ours to free. */
+    am_module *kids[] = {l0, bn, relu, l3};
+    am_status s = AM_OK;
+    for (int k = 0; k < 4; k++) {
+        if (s == AM_OK) s = am_module_add(model, kids[k]);
+        else am_module_free(kids[k]);
+    }
     if (s == AM_OK) s = am_module_add(root, model);
     else am_module_free(model);
     if (s != AM_OK) {

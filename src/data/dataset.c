@@ -44,7 +44,7 @@ am_status am_dataset_alloc(am_dataset **out, int64_t n, const char *source, cons
         ds->opt.fits.extra_keys = NULL;
         ds->opt.fits.n_extra_keys = 0;
     }
-    for (int64_t i = 0; i < n; i++) {
+    for (int64_t i = 0; ds->items && i < n; i++) {
         am_meta_init(&ds->items[i].meta);
         ds->items[i].lru_prev = ds->items[i].lru_next = -1;
     }

@@ -120,7 +120,7 @@ am_status am_trainer_create(am_trainer **out, am_byol *byol, const am_train_sour
          * its layers, and a second replica would add its gradients and activations (+20-39 % memory)
          * for 2-5 % more speed; small networks are 5-8 % faster on two. */
         int64_t n = 0;
-        for (size_t i = 0; i < t->nparams; i++) n += am_tensor_numel(&t->params[i]->value);
+        for (size_t i = 0; st == AM_OK && i < t->nparams; i++) n += am_tensor_numel(&t->params[i]->value);
         t->s.replicas = n >= AM_TRAIN_LARGE_MODEL ? 1 : 2;
     }
 
@@ -140,7 +140,7 @@ am_status am_trainer_create(am_trainer **out, am_byol *byol, const am_train_sour
 void am_trainer_free(am_trainer *t)
 {
     if (!t) return;
-    for (int r = 0; r < t->nrep; r++) am_byol_free(t->rep[r]);
+    for (int r = 0; t->rep && r < t->nrep; r++) am_byol_free(t->rep[r]);
     free(t->rep);
     free(t->fresh);
     am_adam_free(&t->adam);
