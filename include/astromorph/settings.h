@@ -67,6 +67,11 @@ void am_settings_print(const am_settings *s, FILE *fp);
  * the data and outputs are; threads; reading and inference options). */
 char *am_settings_fingerprint(const am_settings *s);
 
+/* The keys a table of a settings file may hold ("" the top level, "network_settings",
+ * "data_settings", "byol_settings"; NULL-terminated), or NULL for another table; the
+ * [augmentation] table's keys are am_augment_set's. */
+const char *const *am_settings_known_keys(const char *table);
+
 /* Levenshtein distance between two short strings (for "did you mean"). */
 int am_edit_distance(const char *a, const char *b);
 

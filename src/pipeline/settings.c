@@ -38,6 +38,13 @@ static const table_keys tables[] = {{"", root_keys},
                                     {"byol_settings", byol_keys}};
 enum { N_TABLES = sizeof tables / sizeof tables[0] };
 
+const char *const *am_settings_known_keys(const char *table)
+{
+    for (int t = 0; t < N_TABLES; t++)
+        if (!strcmp(tables[t].name, table ? table : "")) return tables[t].keys;
+    return NULL;
+}
+
 typedef struct {
     const char *file;
     am_settings *s;

@@ -1,6 +1,7 @@
 /* Settings files: the original's example loads unchanged with its values; every kind of mistake
  * (missing key, wrong type, out of range, missing file, unknown key) is refused with a message
  * naming the key and where it is. */
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -210,8 +211,54 @@ static void test_print(void)
           "printed settings:\n%s", text);
 }
 
+/* examples/settings/reference.toml names every key the reader knows, each in its own table, and
+ * no other (a key written there as "key = ..." or "# key = ..."). */
+static void check_reference_lists_every_key(void)
+{
+    char *text = am_test_slurp(am_test_path("examples/settings/reference.toml"), NULL);
+    CHECK(text != NULL, "examples/settings/reference.toml is readable");
+    if (!text) return;
+    static const char *const tabs[] = {"", "network_settings", "data_settings", "byol_settings"};
+    char seen[4][64][48];
+    int nseen[4] = {0};
+    int table = 0; /* the top level until a [table] line */
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        if (line[0] == '[') {
+            table = -1;
+            for (int t = 1; t < 4; t++)
+                if (!strncmp(line + 1, tabs[t], strlen(tabs[t])) && line[1 + strlen(tabs[t])] == ']') table = t;
+            continue;
+        }
+        const char *k = line[0] == '#' ? line + 1 + (line[1] == ' ') : line;
+        size_t n = strspn(k, "abcdefghijklmnopqrstuvwxyz_");
+        if (n == 0 || n >= 48 || strncmp(k + n, " = ", 3) != 0 || table < 0) continue;
+        int dup = 0;
+        for (int j = 0; j < nseen[table]; j++) dup |= !strncmp(seen[table][j], k, n) && seen[table][j][n] == 0;
+        if (!dup && nseen[table] < 64) snprintf(seen[table][nseen[table]++], 48, "%.*s", (int)n, k);
+    }
+    for (int t = 0; t < 4; t++) {
+        const char *const *known = am_settings_known_keys(tabs[t]);
+        for (const char *const *kk = known; kk && *kk; kk++) {
+            /* tables are keys of the top level too: they are their own [table] lines */
+            if (t == 0 && (!strcmp(*kk, "network_settings") || !strcmp(*kk, "data_settings") ||
+                           !strcmp(*kk, "byol_settings") || !strcmp(*kk, "augmentation")))
+                continue;
+            int found = 0;
+            for (int j = 0; j < nseen[t]; j++) found |= !strcmp(seen[t][j], *kk);
+            CHECK(found, "reference.toml lists '%s' in [%s]", *kk, tabs[t]);
+        }
+        for (int j = 0; j < nseen[t]; j++) {
+            int known_key = 0;
+            for (const char *const *kk = known; kk && *kk; kk++) known_key |= !strcmp(seen[t][j], *kk);
+            CHECK(known_key, "reference.toml's '%s' in [%s] is a key the reader knows", seen[t][j], tabs[t]);
+        }
+    }
+    free(text);
+}
+
 int main(void)
 {
+    check_reference_lists_every_key();
     snprintf(dir, sizeof dir, "%s", am_test_tmpdir());
     /* relative paths in the files resolve against the working directory first */
     if (chdir(dir) != 0) return 2;
