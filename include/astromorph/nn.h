@@ -32,7 +32,7 @@ extern "C" {
 
 typedef enum {
     AM_MOD_SEQUENTIAL,   /* children run in order */
-    AM_MOD_RESIDUAL,     /* BasicBlock: body children in order, child "downsample" (if any) is the
+    AM_MOD_RESIDUAL,     /* BasicBlock: body children in order, the am_shortcut child (if any) is the
                             shortcut; out = relu(body(x) + shortcut(x)) */
     AM_MOD_CONV2D,
     AM_MOD_BATCHNORM2D,
@@ -50,6 +50,9 @@ typedef struct am_module am_module;
 /* Constructors. `name` is the module's own name in its parent ("conv1", "0", "downsample"). */
 am_module *am_sequential(const char *name);
 am_module *am_residual(const char *name);
+/* A sequential container that is a residual block's shortcut (torchvision's "downsample"): added
+ * to an am_residual, it runs on the block's input and is left out of the body; one per block. */
+am_module *am_shortcut(const char *name);
 am_module *am_conv2d(const char *name, int in_ch, int out_ch, int kernel, int stride, int padding, int bias);
 am_module *am_batchnorm2d(const char *name, int features);
 am_module *am_batchnorm1d(const char *name, int features);

@@ -21,7 +21,7 @@ static am_status basic_block(am_module *layer, int index, int in, int out, int s
     AM_TRY(am__model_add(b, am_conv2d("conv2", out, out, 3, 1, 1, 0)));
     AM_TRY(am__model_add(b, am_batchnorm2d("bn2", out)));
     if (stride != 1 || in != out) {
-        am_module *ds = am_sequential("downsample");
+        am_module *ds = am_shortcut("downsample");
         AM_TRY(am__model_add(b, ds));
         AM_TRY(am__model_add(ds, am_conv2d("0", in, out, 1, stride, 0, 0)));
         AM_TRY(am__model_add(ds, am_batchnorm2d("1", out)));

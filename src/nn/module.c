@@ -39,6 +39,13 @@ static void declare(am_module *m, const char *pname, int is_buffer, int is_integ
 am_module *am_sequential(const char *name) { return new_module(AM_MOD_SEQUENTIAL, name); }
 am_module *am_residual(const char *name) { return new_module(AM_MOD_RESIDUAL, name); }
 
+am_module *am_shortcut(const char *name)
+{
+    am_module *m = new_module(AM_MOD_SEQUENTIAL, name);
+    if (m) m->shortcut = 1;
+    return m;
+}
+
 am_module *am_conv2d(const char *name, int in_ch, int out_ch, int kernel, int stride, int padding, int bias)
 {
     if (in_ch <= 0 || out_ch <= 0 || kernel <= 0 || stride <= 0 || padding < 0) return NULL;
@@ -130,6 +137,11 @@ am_status am_module_add(am_module *parent, am_module *child)
     for (int i = 0; i < parent->nchild; i++)
         if (strcmp(parent->child[i]->name, child->name) == 0)
             return reject(child, AM_ERR_VALUE, "duplicate child name", child->name);
+    if (child->shortcut && parent->kind != AM_MOD_RESIDUAL)
+        return reject(child, AM_ERR_VALUE, "a shortcut belongs in a residual block", child->name);
+    for (int i = 0; child->shortcut && i < parent->nchild; i++)
+        if (parent->child[i]->shortcut)
+            return reject(child, AM_ERR_VALUE, "the residual block has a shortcut already", parent->name);
     if (parent->nchild == parent->cap) {
         int cap = parent->cap ? 2 * parent->cap : 4;
         am_module **c = realloc(parent->child, (size_t)cap * sizeof *c);

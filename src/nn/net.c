@@ -183,6 +183,7 @@ static am_module *clone_tree(const am_module *src)
     strcpy(m->name, src->name);
     m->in_ch = src->in_ch, m->out_ch = src->out_ch, m->kernel = src->kernel;
     m->stride = src->stride, m->padding = src->padding, m->bias = src->bias, m->groups = src->groups;
+    m->shortcut = src->shortcut;
     m->np = src->np;
     for (int i = 0; i < src->np; i++) {
         m->pname[i] = src->pname[i];
@@ -480,7 +481,7 @@ static am_status infer(am_module *m, const am_shape *in, am_shape *out, double *
         am_shape cur = *in;
         am_module *ds = NULL;
         for (int i = 0; i < m->nchild && !net->stopped; i++) {
-            if (m->kind == AM_MOD_RESIDUAL && strcmp(m->child[i]->name, "downsample") == 0) {
+            if (m->kind == AM_MOD_RESIDUAL && m->child[i]->shortcut) {
                 ds = m->child[i];
                 continue;
             }

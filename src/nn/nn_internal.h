@@ -88,6 +88,7 @@ struct am_module {
     int nchild, cap;
 
     int in_ch, out_ch, kernel, stride, padding, bias, groups;
+    int shortcut; /* a residual block's shortcut (am_shortcut), not part of its body */
 
     am_param p[5]; /* own parameters, then buffers, in state-dict order */
     const char *pname[5];

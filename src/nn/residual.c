@@ -1,6 +1,6 @@
 /* torchvision's BasicBlock: out = relu(body(x) + shortcut(x)), where the body is every child
- * but the one named "downsample", which (when present) is the shortcut; otherwise the shortcut
- * is the identity. */
+ * but the shortcut (the child made by am_shortcut, torchvision's "downsample"), and without one
+ * the shortcut is the identity. */
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +21,7 @@ static void res_state_free(void *p)
     am_free(r);
 }
 
-static int is_shortcut(const am_module *c) { return strcmp(c->name, "downsample") == 0; }
+static int is_shortcut(const am_module *c) { return c->shortcut; }
 
 static am_module *shortcut(am_module *m)
 {

@@ -44,7 +44,7 @@ static am_module *block_net(void)
     am_module *ds[] = {am_conv2d("0", 3, 16, 1, 2, 0, 0), am_batchnorm2d("1", 16)};
     am_module *k[] = {am_conv2d("conv1", 3, 16, 3, 2, 1, 0), am_batchnorm2d("bn1", 16), am_relu("relu"),
                       am_conv2d("conv2", 16, 16, 3, 1, 1, 0), am_batchnorm2d("bn2", 16),
-                      add_all(am_sequential("downsample"), ds, 2)};
+                      add_all(am_shortcut("downsample"), ds, 2)};
     return add_all(am_residual(""), k, 6);
 }
 

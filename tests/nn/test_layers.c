@@ -42,7 +42,7 @@ static am_module *build(const char *spec)
         if (st == AM_OK) st = am_module_add(b, am_conv2d("conv2", a[1], a[1], 3, 1, 1, 0));
         if (st == AM_OK) st = am_module_add(b, am_batchnorm2d("bn2", a[1]));
         if (st == AM_OK && (a[2] != 1 || a[0] != a[1])) {
-            ds = am_sequential("downsample");
+            ds = am_shortcut("downsample");
             st = am_module_add(ds, am_conv2d("0", a[0], a[1], 1, a[2], 0, 0));
             if (st == AM_OK) st = am_module_add(ds, am_batchnorm2d("1", a[1]));
             if (st == AM_OK) st = am_module_add(b, ds);

@@ -15,7 +15,7 @@
 static am_module *small_resnet(int in_ch)
 {
     am_module *root = am_sequential(""), *l1 = am_sequential("layer1"), *l2 = am_sequential("layer2");
-    am_module *b1 = am_residual("0"), *b2 = am_residual("0"), *ds = am_sequential("downsample");
+    am_module *b1 = am_residual("0"), *b2 = am_residual("0"), *ds = am_shortcut("downsample");
     am_status st = AM_OK;
 #define ADD(p, c) \
     if (st == AM_OK) st = am_module_add(p, c)
@@ -418,8 +418,45 @@ out:
     am_tensor_free(&g), am_tensor_free(&gd), am_tensor_free(&g2);
 }
 
+/* A residual block's shortcut is the child made by am_shortcut, whatever its name: one per block,
+ * and only in a residual block. */
+static void test_shortcut_marking(void)
+{
+    am_module *seq = am_sequential("s");
+    CHECK_FAILS(am_module_add(seq, am_shortcut("downsample")), AM_ERR_VALUE, "belongs in a residual block");
+    am_module_free(seq);
+    am_module *b = am_residual("b");
+    CHECK_OK(am_module_add(b, am_shortcut("first")));
+    CHECK_FAILS(am_module_add(b, am_shortcut("second")), AM_ERR_VALUE, "has a shortcut already");
+    am_module_free(b);
+    /* a plain container named "downsample" is part of the body now: 1x1 conv 4->4 there, the
+     * identity shortcut, so the block computes relu(conv(x) + x) */
+    am_module *root = am_sequential(""), *blk = am_residual("0"), *body = am_sequential("downsample");
+    am_status st = am_module_add(body, am_conv2d("0", 4, 4, 1, 1, 0, 0));
+    if (st == AM_OK) st = am_module_add(blk, body);
+    if (st == AM_OK) st = am_module_add(root, blk);
+    am_net *net = NULL;
+    if (st == AM_OK) st = am_net_create(&net, root, 5);
+    CHECK_OK(st);
+    if (!net) return;
+    am_param *w = am_net_find_param(net, "0.downsample.0.weight");
+    CHECK(w != NULL, "the body's conv");
+    if (w) memset(w->value.data, 0, (size_t)am_tensor_numel(&w->value) * sizeof(float));
+    am_net_params_changed(net);
+    am_tensor x, y = {0};
+    CHECK_OK(am_tensor_alloc4(&x, 1, 4, 3, 3));
+    for (int64_t i = 0; i < am_tensor_numel(&x); i++) x.data[i] = (float)(i % 5) - 1.0f;
+    CHECK_OK(am_net_forward(net, &x, NULL, &y));
+    int ok = y.data != NULL;
+    for (int64_t i = 0; ok && i < am_tensor_numel(&x); i++) ok = y.data[i] == (x.data[i] > 0 ? x.data[i] : 0.0f);
+    CHECK(ok, "relu(0 + x): the zeroed conv is the body, the shortcut the identity");
+    am_tensor_free(&x), am_tensor_free(&y);
+    am_net_free(net);
+}
+
 int main(void)
 {
+    test_shortcut_marking();
     test_names_and_init();
     test_sharing();
     test_accumulation();
