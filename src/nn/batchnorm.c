@@ -159,8 +159,8 @@ am_status am_bn_forward(am_module *m, am_net *net, const am_act *x)
     b->eval = eval;
     b->relu = m->fuse_relu;
     float lo = b->relu ? 0.0f : -INFINITY;
-    const float *gamma = m->p[0].value.data, *beta = m->p[1].value.data;
-    float *rmean = m->p[2].value.data, *rvar = m->p[3].value.data, *mean = b->mean.data, *rstd = b->rstd.data;
+    const float *gamma = m->p[AM_P_WEIGHT].value.data, *beta = m->p[AM_P_BIAS].value.data;
+    float *rmean = m->p[AM_P_RUNNING_MEAN].value.data, *rvar = m->p[AM_P_RUNNING_VAR].value.data, *mean = b->mean.data, *rstd = b->rstd.data;
     groups g = groups_of(x);
     double inv_count = 1.0 / (double)per_channel, unbias = (double)per_channel / (double)(per_channel - 1);
 #pragma omp parallel for schedule(static) if (per_channel * C > 32768)
@@ -198,7 +198,7 @@ am_status am_bn_forward(am_module *m, am_net *net, const am_act *x)
         for (int64_t n = 0; n < g.n; n++)
             rows_affine(base(&g, x->data, n, k), base(&g, m->y.data, n, k), g.hw, L, mu, a, sh, lo);
     }
-    if (!eval) m->p[4].value.data[0] += 1;
+    if (!eval) m->p[AM_P_BATCHES_TRACKED].value.data[0] += 1;
     return AM_OK;
 }
 
@@ -210,8 +210,8 @@ am_status am_bn_backward(am_module *m, am_net *net, const am_act *dy)
     bn_state *b = m->impl;
     const am_act *x = m->in;
     AM_TRY(am_grad_alloc(m, net, &x->s));
-    const float *gamma = m->p[0].value.data, *mean = b->mean.data, *rstd = b->rstd.data;
-    float *dgamma = m->p[0].grad.data, *dbeta = m->p[1].grad.data;
+    const float *gamma = m->p[AM_P_WEIGHT].value.data, *mean = b->mean.data, *rstd = b->rstd.data;
+    float *dgamma = m->p[AM_P_WEIGHT].grad.data, *dbeta = m->p[AM_P_BIAS].grad.data;
     groups g = groups_of(x);
     int64_t per_channel = x->s.n * x->s.h * x->s.w;
     double inv_count = 1.0 / (double)per_channel;

@@ -119,7 +119,7 @@ static am_status weights_to(am_module *m, am_net *net, am_prim *reorder, const d
 {
     conv_state *c = m->impl;
     if (!m->wc && !(m->wc = am_wcopies_new())) return am_error(AM_ERR_NOMEM, "%s: out of memory", am_mod_who(m));
-    return am_wcopies_get(m->wc, md, reorder, net, &c->w_plain, m->p[0].value.data, am_mod_who(m), w);
+    return am_wcopies_get(m->wc, md, reorder, net, &c->w_plain, m->p[AM_P_WEIGHT].value.data, am_mod_who(m), w);
 }
 
 /* BF16: the copy of an FP32 activation a that the primitives read. */
@@ -156,7 +156,7 @@ am_status am_conv_forward(am_module *m, am_net *net, const am_act *x)
     am_dnn_arg a[4] = {{DNNL_ARG_SRC, c->lowp ? &c->src16_md : &src, c->lowp ? src16->data : x->data},
                        {DNNL_ARG_WEIGHTS, &c->w_fwd_md, w},
                        {DNNL_ARG_DST, &dst, m->y.data},
-                       {DNNL_ARG_BIAS, &c->b_md, m->bias ? m->p[1].value.data : NULL}};
+                       {DNNL_ARG_BIAS, &c->b_md, m->bias ? m->p[AM_P_BIAS].value.data : NULL}};
     return am_prim_run(&c->fwd, net, m->bias ? 4 : 3, a, who);
 }
 
@@ -202,10 +202,10 @@ am_status am_conv_backward(am_module *m, am_net *net, const am_act *dy, int need
                        {DNNL_ARG_DIFF_WEIGHTS, &c->dw_md, net->wgrad.data},
                        {DNNL_ARG_DIFF_BIAS, &c->b_md, c->db.data}};
     AM_TRY(am_prim_run(&c->bwd_w, net, m->bias ? 4 : 3, a, who));
-    am_dnn_arg add[2] = {{DNNL_ARG_FROM, &c->dw_md, net->wgrad.data}, {DNNL_ARG_TO, &c->w_plain, m->p[0].grad.data}};
+    am_dnn_arg add[2] = {{DNNL_ARG_FROM, &c->dw_md, net->wgrad.data}, {DNNL_ARG_TO, &c->w_plain, m->p[AM_P_WEIGHT].grad.data}};
     /* Right after am_net_zero_grad there is nothing to add to: skip reading the zeros. */
     AM_TRY(am_prim_run(net->grads_zero ? &c->dw_set : &c->dw_add, net, 2, add, who));
-    if (m->bias) am_accumulate(m->p[1].grad.data, c->db.data, m->out_ch);
+    if (m->bias) am_accumulate(m->p[AM_P_BIAS].grad.data, c->db.data, m->out_ch);
     if (need_dx) return am_conv_backward_data(m, net, dy);
     m->dx.s = m->in->s; /* filled on demand by am_net_input_grad */
     m->pending_dy = dy;

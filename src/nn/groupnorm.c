@@ -30,7 +30,7 @@ am_status am_gn_forward(am_module *m, am_net *net, const am_act *x)
     int64_t N = x->s.n, C = x->s.c, G = m->groups, cg = C / G, hw = x->s.h * x->s.w;
     AM_TRY(am_buf_reserve(&g->mean, (size_t)(N * G), am_mod_who(m)));
     AM_TRY(am_buf_reserve(&g->rstd, (size_t)(N * G), am_mod_who(m)));
-    const float *gamma = m->p[0].value.data, *beta = m->p[1].value.data;
+    const float *gamma = m->p[AM_P_WEIGHT].value.data, *beta = m->p[AM_P_BIAS].value.data;
 #pragma omp parallel for collapse(2) schedule(static)
     for (int64_t n = 0; n < N; n++)
         for (int64_t k = 0; k < G; k++) {
@@ -68,8 +68,8 @@ am_status am_gn_backward(am_module *m, am_net *net, const am_act *dy)
     const am_act *x = m->in;
     AM_TRY(am_grad_alloc(m, net, &x->s));
     int64_t N = x->s.n, C = x->s.c, G = m->groups, cg = C / G, hw = x->s.h * x->s.w;
-    const float *gamma = m->p[0].value.data;
-    float *dgamma = m->p[0].grad.data, *dbeta = m->p[1].grad.data;
+    const float *gamma = m->p[AM_P_WEIGHT].value.data;
+    float *dgamma = m->p[AM_P_WEIGHT].grad.data, *dbeta = m->p[AM_P_BIAS].grad.data;
     /* Parameter gradients per channel, summed over images; one thread per channel. */
 #pragma omp parallel for schedule(static)
     for (int64_t c = 0; c < C; c++) {

@@ -55,9 +55,9 @@ am_status am_linear_forward(am_module *m, am_net *net, const am_act *x)
     am_dnn_md_act(&src, x);
     am_dnn_md_act(&dst, &m->y);
     am_dnn_arg a[4] = {{DNNL_ARG_SRC, &src, x->data},
-                       {DNNL_ARG_WEIGHTS, &l->w_md, m->p[0].value.data},
+                       {DNNL_ARG_WEIGHTS, &l->w_md, m->p[AM_P_WEIGHT].value.data},
                        {DNNL_ARG_DST, &dst, m->y.data},
-                       {DNNL_ARG_BIAS, &l->b_md, m->bias ? m->p[1].value.data : NULL}};
+                       {DNNL_ARG_BIAS, &l->b_md, m->bias ? m->p[AM_P_BIAS].value.data : NULL}};
     return am_prim_run(&l->fwd, net, m->bias ? 4 : 3, a, am_mod_who(m));
 }
 
@@ -69,7 +69,7 @@ am_status am_linear_backward_data(am_module *m, am_net *net, const am_act *dy)
     am_dnn_md_act(&dsrc, &m->dx);
     am_dnn_md_act(&ddst, dy);
     am_dnn_arg a[3] = {{DNNL_ARG_DIFF_DST, &ddst, dy->data},
-                       {DNNL_ARG_WEIGHTS, &l->w_md, m->p[0].value.data},
+                       {DNNL_ARG_WEIGHTS, &l->w_md, m->p[AM_P_WEIGHT].value.data},
                        {DNNL_ARG_DIFF_SRC, &dsrc, m->dx.data}};
     return am_prim_run(&l->bwd_data, net, 3, a, am_mod_who(m));
 }
@@ -87,8 +87,8 @@ am_status am_linear_backward(am_module *m, am_net *net, const am_act *dy, int ne
                        {DNNL_ARG_DIFF_WEIGHTS, &l->w_md, net->wgrad.data},
                        {DNNL_ARG_DIFF_BIAS, &l->b_md, l->db.data}};
     AM_TRY(am_prim_run(&l->bwd_w, net, m->bias ? 4 : 3, a, am_mod_who(m)));
-    am_accumulate(m->p[0].grad.data, net->wgrad.data, (int64_t)m->out_ch * m->in_ch);
-    if (m->bias) am_accumulate(m->p[1].grad.data, l->db.data, m->out_ch);
+    am_accumulate(m->p[AM_P_WEIGHT].grad.data, net->wgrad.data, (int64_t)m->out_ch * m->in_ch);
+    if (m->bias) am_accumulate(m->p[AM_P_BIAS].grad.data, l->db.data, m->out_ch);
     if (need_dx) return am_linear_backward_data(m, net, dy);
     m->dx.s = m->in->s;
     m->pending_dy = dy;

@@ -79,6 +79,10 @@ void am_plan_key_set(am_plan_key *k, const am_shape *s, const am_net *net);
 void am_net_enter(am_net *net);
 uint64_t am_net_values_version(const am_net *net);
 
+/* Where a layer's parameters sit in am_module.p: PyTorch's registration order (weight, bias,
+ * then BatchNorm's buffers), as module.c declares them. */
+enum { AM_P_WEIGHT = 0, AM_P_BIAS = 1, AM_P_RUNNING_MEAN = 2, AM_P_RUNNING_VAR = 3, AM_P_BATCHES_TRACKED = 4 };
+
 struct am_module {
     am_module_kind kind;
     char *name; /* own name in the parent */
