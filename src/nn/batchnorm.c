@@ -160,7 +160,8 @@ am_status am_bn_forward(am_module *m, am_net *net, const am_act *x)
     b->relu = m->fuse_relu;
     float lo = b->relu ? 0.0f : -INFINITY;
     const float *gamma = m->p[AM_P_WEIGHT].value.data, *beta = m->p[AM_P_BIAS].value.data;
-    float *rmean = m->p[AM_P_RUNNING_MEAN].value.data, *rvar = m->p[AM_P_RUNNING_VAR].value.data, *mean = b->mean.data, *rstd = b->rstd.data;
+    float *rmean = m->p[AM_P_RUNNING_MEAN].value.data, *rvar = m->p[AM_P_RUNNING_VAR].value.data;
+    float *mean = b->mean.data, *rstd = b->rstd.data;
     groups g = groups_of(x);
     double inv_count = 1.0 / (double)per_channel, unbias = (double)per_channel / (double)(per_channel - 1);
 #pragma omp parallel for schedule(static) if (per_channel * C > 32768)

@@ -202,7 +202,8 @@ am_status am_conv_backward(am_module *m, am_net *net, const am_act *dy, int need
                        {DNNL_ARG_DIFF_WEIGHTS, &c->dw_md, net->wgrad.data},
                        {DNNL_ARG_DIFF_BIAS, &c->b_md, c->db.data}};
     AM_TRY(am_prim_run(&c->bwd_w, net, m->bias ? 4 : 3, a, who));
-    am_dnn_arg add[2] = {{DNNL_ARG_FROM, &c->dw_md, net->wgrad.data}, {DNNL_ARG_TO, &c->w_plain, m->p[AM_P_WEIGHT].grad.data}};
+    am_dnn_arg add[2] = {{DNNL_ARG_FROM, &c->dw_md, net->wgrad.data},
+                         {DNNL_ARG_TO, &c->w_plain, m->p[AM_P_WEIGHT].grad.data}};
     /* Right after am_net_zero_grad there is nothing to add to: skip reading the zeros. */
     AM_TRY(am_prim_run(net->grads_zero ? &c->dw_set : &c->dw_add, net, 2, add, who));
     if (m->bias) am_accumulate(m->p[AM_P_BIAS].grad.data, c->db.data, m->out_ch);
