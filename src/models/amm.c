@@ -5,23 +5,23 @@
 static am_status conv_stack(am_module *r, const char *name, int in, int mid, int out, int stride)
 {
     am_module *s = am_sequential(name);
-    AM_TRY(am__model_add(r, s));
-    AM_TRY(am__model_add(s, am_conv2d("0", in, mid, 3, stride, 1, 1)));
-    AM_TRY(am__model_add(s, am_batchnorm2d("1", mid)));
-    AM_TRY(am__model_add(s, am_relu("2")));
-    AM_TRY(am__model_add(s, am_conv2d("3", mid, out, 3, 1, 1, 1)));
-    return am__model_add(s, am_batchnorm2d("4", out));
+    AM_TRY(am_module_add(r, s));
+    AM_TRY(am_module_add(s, am_conv2d("0", in, mid, 3, stride, 1, 1)));
+    AM_TRY(am_module_add(s, am_batchnorm2d("1", mid)));
+    AM_TRY(am_module_add(s, am_relu("2")));
+    AM_TRY(am_module_add(s, am_conv2d("3", mid, out, 3, 1, 1, 1)));
+    return am_module_add(s, am_batchnorm2d("4", out));
 }
 
 am_status am__build_amm(am_module *r, int in_channels)
 {
-    AM_TRY(am__model_add(r, am_conv2d("conv1", in_channels, 32, 7, 2, 3, 1)));
-    AM_TRY(am__model_add(r, am_batchnorm2d("bn1", 32)));
-    AM_TRY(am__model_add(r, am_relu("relu")));
-    AM_TRY(am__model_add(r, am_maxpool2d("maxpool", 3, 2, 1)));
+    AM_TRY(am_module_add(r, am_conv2d("conv1", in_channels, 32, 7, 2, 3, 1)));
+    AM_TRY(am_module_add(r, am_batchnorm2d("bn1", 32)));
+    AM_TRY(am_module_add(r, am_relu("relu")));
+    AM_TRY(am_module_add(r, am_maxpool2d("maxpool", 3, 2, 1)));
     AM_TRY(conv_stack(r, "layer1", 32, 32, 32, 1));
     AM_TRY(conv_stack(r, "layer2", 32, 64, 128, 2));
-    AM_TRY(am__model_add(r, am_adaptive_avgpool2d("avgpool")));
-    AM_TRY(am__model_add(r, am_flatten("flatten")));
-    return am__model_add(r, am_linear("fc", 128, 64, 1));
+    AM_TRY(am_module_add(r, am_adaptive_avgpool2d("avgpool")));
+    AM_TRY(am_module_add(r, am_flatten("flatten")));
+    return am_module_add(r, am_linear("fc", 128, 64, 1));
 }

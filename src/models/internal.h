@@ -5,8 +5,6 @@
 #include "astromorph/nn.h"
 #include "astromorph/safetensors.h"
 
-/* Appends child to parent; a NULL child means its constructor ran out of memory. */
-am_status am__model_add(am_module *parent, am_module *child);
 /* Fill an empty root sequential. depth: how many of layer1..layer4 to keep (1..4). */
 am_status am__build_resnet(am_module *root, int in_channels, int depth);
 am_status am__build_amm(am_module *root, int in_channels);

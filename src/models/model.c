@@ -14,12 +14,6 @@ static int resnet_depth(const char *last_layer)
     return 0;
 }
 
-am_status am__model_add(am_module *parent, am_module *child)
-{
-    if (!child) return am_error(AM_ERR_NOMEM, "out of memory building a network");
-    return am_module_add(parent, child);
-}
-
 am_status am_model_check(const am_model_spec *spec)
 {
     if (!spec || !spec->network_name) return am_error(AM_ERR_VALUE, "network_name: not set");

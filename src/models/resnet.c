@@ -14,41 +14,41 @@ static am_status basic_block(am_module *layer, int index, int in, int out, int s
     char name[16];
     snprintf(name, sizeof name, "%d", index);
     am_module *b = am_residual(name);
-    AM_TRY(am__model_add(layer, b));
-    AM_TRY(am__model_add(b, am_conv2d("conv1", in, out, 3, stride, 1, 0)));
-    AM_TRY(am__model_add(b, am_batchnorm2d("bn1", out)));
-    AM_TRY(am__model_add(b, am_relu("relu")));
-    AM_TRY(am__model_add(b, am_conv2d("conv2", out, out, 3, 1, 1, 0)));
-    AM_TRY(am__model_add(b, am_batchnorm2d("bn2", out)));
+    AM_TRY(am_module_add(layer, b));
+    AM_TRY(am_module_add(b, am_conv2d("conv1", in, out, 3, stride, 1, 0)));
+    AM_TRY(am_module_add(b, am_batchnorm2d("bn1", out)));
+    AM_TRY(am_module_add(b, am_relu("relu")));
+    AM_TRY(am_module_add(b, am_conv2d("conv2", out, out, 3, 1, 1, 0)));
+    AM_TRY(am_module_add(b, am_batchnorm2d("bn2", out)));
     if (stride != 1 || in != out) {
         am_module *ds = am_shortcut("downsample");
-        AM_TRY(am__model_add(b, ds));
-        AM_TRY(am__model_add(ds, am_conv2d("0", in, out, 1, stride, 0, 0)));
-        AM_TRY(am__model_add(ds, am_batchnorm2d("1", out)));
+        AM_TRY(am_module_add(b, ds));
+        AM_TRY(am_module_add(ds, am_conv2d("0", in, out, 1, stride, 0, 0)));
+        AM_TRY(am_module_add(ds, am_batchnorm2d("1", out)));
     }
     return AM_OK;
 }
 
 am_status am__build_resnet(am_module *r, int in_channels, int depth)
 {
-    AM_TRY(am__model_add(r, am_conv2d("conv1", in_channels, 64, 7, 2, 3, 0)));
-    AM_TRY(am__model_add(r, am_batchnorm2d("bn1", 64)));
-    AM_TRY(am__model_add(r, am_relu("relu")));
-    AM_TRY(am__model_add(r, am_maxpool2d("maxpool", 3, 2, 1)));
+    AM_TRY(am_module_add(r, am_conv2d("conv1", in_channels, 64, 7, 2, 3, 0)));
+    AM_TRY(am_module_add(r, am_batchnorm2d("bn1", 64)));
+    AM_TRY(am_module_add(r, am_relu("relu")));
+    AM_TRY(am_module_add(r, am_maxpool2d("maxpool", 3, 2, 1)));
     int in = 64;
     for (int l = 0; l < depth; l++) {
         char name[16];
         snprintf(name, sizeof name, "layer%d", l + 1);
         int out = 64 << l;
         am_module *layer = am_sequential(name);
-        AM_TRY(am__model_add(r, layer));
+        AM_TRY(am_module_add(r, layer));
         AM_TRY(basic_block(layer, 0, in, out, l == 0 ? 1 : 2));
         AM_TRY(basic_block(layer, 1, out, out, 1));
         in = out;
     }
-    AM_TRY(am__model_add(r, am_adaptive_avgpool2d("avgpool")));
-    AM_TRY(am__model_add(r, am_flatten("flatten")));
-    return am__model_add(r, am_linear("fc", in, 64, 1));
+    AM_TRY(am_module_add(r, am_adaptive_avgpool2d("avgpool")));
+    AM_TRY(am_module_add(r, am_flatten("flatten")));
+    return am_module_add(r, am_linear("fc", in, 64, 1));
 }
 
 

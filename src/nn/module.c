@@ -1,4 +1,5 @@
 /* Module constructors and the module tree (names, children, ownership). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,17 +14,29 @@ static char *dup_str(const char *s)
     return d;
 }
 
+/* A constructor's refusal: NULL, with the reason as the thread's message and kept for the
+ * am_module_add that receives the NULL (the usual am_module_add(parent, am_conv2d(...))). */
+static _Thread_local char refusal[256];
+
+static am_module *refuse(const char *kind, const char *name, const char *why)
+{
+    snprintf(refusal, sizeof refusal, "%s '%s': %s", kind, name ? name : "", why);
+    am_error(AM_ERR_VALUE, "%s", refusal);
+    return NULL;
+}
+
 static am_module *new_module(am_module_kind kind, const char *name)
 {
     if (!name) name = "";
     am_module *m = calloc(1, sizeof *m);
-    if (!m) return NULL;
-    m->kind = kind;
-    m->name = dup_str(name);
-    if (!m->name) {
+    if (m) m->name = dup_str(name);
+    if (!m || !m->name) {
         free(m);
+        snprintf(refusal, sizeof refusal, "module '%s': out of memory", name);
+        am_error(AM_ERR_NOMEM, "%s", refusal);
         return NULL;
     }
+    m->kind = kind;
     return m;
 }
 
@@ -48,7 +61,9 @@ am_module *am_shortcut(const char *name)
 
 am_module *am_conv2d(const char *name, int in_ch, int out_ch, int kernel, int stride, int padding, int bias)
 {
-    if (in_ch <= 0 || out_ch <= 0 || kernel <= 0 || stride <= 0 || padding < 0) return NULL;
+    if (in_ch <= 0 || out_ch <= 0) return refuse("conv2d", name, "channels must be > 0");
+    if (kernel <= 0 || stride <= 0) return refuse("conv2d", name, "kernel and stride must be > 0");
+    if (padding < 0) return refuse("conv2d", name, "padding must be >= 0");
     am_module *m = new_module(AM_MOD_CONV2D, name);
     if (!m) return NULL;
     m->in_ch = in_ch;
@@ -64,7 +79,11 @@ am_module *am_conv2d(const char *name, int in_ch, int out_ch, int kernel, int st
 
 static am_module *norm(am_module_kind kind, const char *name, int features, int groups)
 {
-    if (features <= 0 || groups <= 0 || features % groups) return NULL;
+    const char *what = kind == AM_MOD_GROUPNORM     ? "groupnorm"
+                       : kind == AM_MOD_BATCHNORM1D ? "batchnorm1d"
+                                                    : "batchnorm2d";
+    if (features <= 0 || groups <= 0) return refuse(what, name, "features and groups must be > 0");
+    if (features % groups) return refuse(what, name, "the channels must divide into the groups");
     am_module *m = new_module(kind, name);
     if (!m) return NULL;
     m->in_ch = m->out_ch = features;
@@ -91,7 +110,9 @@ am_module *am_relu(const char *name) { return new_module(AM_MOD_RELU, name); }
 am_module *am_maxpool2d(const char *name, int kernel, int stride, int padding)
 {
     /* PyTorch also requires padding <= kernel / 2. */
-    if (kernel <= 0 || stride <= 0 || padding < 0 || 2 * padding > kernel) return NULL;
+    if (kernel <= 0 || stride <= 0 || padding < 0)
+        return refuse("maxpool2d", name, "kernel and stride must be > 0, padding >= 0");
+    if (2 * padding > kernel) return refuse("maxpool2d", name, "padding must be at most half the kernel");
     am_module *m = new_module(AM_MOD_MAXPOOL2D, name);
     if (!m) return NULL;
     m->kernel = kernel;
@@ -104,7 +125,7 @@ am_module *am_adaptive_avgpool2d(const char *name) { return new_module(AM_MOD_AD
 
 am_module *am_linear(const char *name, int in_features, int out_features, int bias)
 {
-    if (in_features <= 0 || out_features <= 0) return NULL;
+    if (in_features <= 0 || out_features <= 0) return refuse("linear", name, "features must be > 0");
     am_module *m = new_module(AM_MOD_LINEAR, name);
     if (!m) return NULL;
     m->in_ch = in_features;
@@ -128,8 +149,17 @@ static am_status reject(am_module *child, am_status code, const char *why, const
 
 am_status am_module_add(am_module *parent, am_module *child)
 {
-    if (!child) return reject(child, AM_ERR_VALUE, "NULL child (a constructor rejected its arguments)",
-                              parent ? parent->name : "am_module_add");
+    if (!child) {
+        const char *who = parent ? parent->name : "am_module_add";
+        am_status code = AM_ERR_VALUE;
+        if (refusal[0]) {
+            code = strstr(refusal, "out of memory") ? AM_ERR_NOMEM : AM_ERR_VALUE;
+            am_error(code, "%s: cannot add %s", who, refusal);
+            refusal[0] = 0;
+            return code;
+        }
+        return reject(NULL, code, "NULL child", who);
+    }
     if (!parent) return reject(child, AM_ERR_VALUE, "NULL parent", child->name);
     if (child->parent) return am_error(AM_ERR_VALUE, "%s: module already has a parent", child->name);
     if (parent->kind != AM_MOD_SEQUENTIAL && parent->kind != AM_MOD_RESIDUAL)

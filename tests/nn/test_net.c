@@ -276,7 +276,12 @@ static void test_stop_modes_errors(void)
     CHECK_FAILS(am_net_forward(net, &one, NULL, &y), AM_ERR_SHAPE, "more than 1 value");
     CHECK(am_conv2d("bad", 3, 0, 3, 1, 1, 0) == NULL, "conv with 0 outputs rejected");
     am_module *s = am_sequential("s");
-    CHECK_FAILS(am_module_add(s, am_conv2d("bad", 3, 0, 3, 1, 1, 0)), AM_ERR_VALUE, "NULL child");
+    /* a constructor that refuses its arguments says why, through the am_module_add it feeds */
+    CHECK_FAILS(am_module_add(s, am_conv2d("bad", 3, 0, 3, 1, 1, 0)), AM_ERR_VALUE,
+                "cannot add conv2d 'bad': channels must be > 0");
+    CHECK_FAILS(am_module_add(s, am_groupnorm("gn", 3, 16)), AM_ERR_VALUE, "must divide into the groups");
+    CHECK_FAILS(am_module_add(s, am_maxpool2d("mp", 2, 2, 2)), AM_ERR_VALUE, "at most half the kernel");
+    CHECK_FAILS(am_module_add(s, NULL), AM_ERR_VALUE, "NULL child"); /* a NULL of the caller's own */
     CHECK_OK(am_module_add(s, am_relu("r")));
     CHECK_FAILS(am_module_add(s, am_relu("r")), AM_ERR_VALUE, "duplicate");
     am_module_free(s);
