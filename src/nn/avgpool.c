@@ -19,7 +19,7 @@ am_status am_avgpool_forward(am_module *m, am_net *net, const am_act *x)
     return AM_OK;
 }
 
-am_status am_avgpool_backward(am_module *m, am_net *net, const am_act *dy)
+am_status am_avgpool_backward(am_module *m, am_net *net, const am_act *dy, int need_dx)
 {
     const am_act *x = m->in;
     AM_TRY(am_grad_alloc(m, net, &x->s));
@@ -34,3 +34,15 @@ am_status am_avgpool_backward(am_module *m, am_net *net, const am_act *dy)
         }
     return AM_OK;
 }
+
+static am_status avgpool_shape(const am_module *m, const am_shape *in, am_shape *out)
+{
+    char b[64];
+    if (in->ndim != 4)
+        return am_error(AM_ERR_SHAPE, "%s: input %s is not N×C×H×W", am_mod_who(m), am_shape_str(in, b, sizeof b));
+    *out = *in;
+    out->h = out->w = 1;
+    return AM_OK;
+}
+
+const am_layer_ops am_avgpool_ops = {avgpool_shape, NULL, am_avgpool_forward, am_avgpool_backward};

@@ -206,7 +206,7 @@ am_status am_bn_forward(am_module *m, am_net *net, const am_act *x)
 /* With xhat = (x - mean)·rstd over M values per channel (dy masked by y > 0 when the ReLU is fused):
  * dbeta = Σ dy, dgamma = Σ dy·xhat, and
  * TRAIN: dx = gamma·rstd·(dy - dbeta/M - xhat·dgamma/M);  EVAL: dx = gamma·rstd·dy. */
-am_status am_bn_backward(am_module *m, am_net *net, const am_act *dy)
+am_status am_bn_backward(am_module *m, am_net *net, const am_act *dy, int need_dx)
 {
     bn_state *b = m->impl;
     const am_act *x = m->in;
@@ -242,3 +242,16 @@ am_status am_bn_backward(am_module *m, am_net *net, const am_act *dy)
     }
     return AM_OK;
 }
+
+am_status am_norm_out_shape(const am_module *m, const am_shape *in, am_shape *out)
+{
+    char b[64];
+    int want = m->kind == AM_MOD_BATCHNORM1D ? 2 : 4;
+    if (in->ndim != want || in->c != m->in_ch)
+        return am_error(AM_ERR_SHAPE, "%s: input %s, expected %s with %d channels", am_mod_who(m),
+                        am_shape_str(in, b, sizeof b), want == 2 ? "N×C" : "N×C×H×W", m->in_ch);
+    *out = *in;
+    return AM_OK;
+}
+
+const am_layer_ops am_batchnorm_ops = {am_norm_out_shape, NULL, am_bn_forward, am_bn_backward};

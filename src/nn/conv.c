@@ -212,3 +212,21 @@ am_status am_conv_backward(am_module *m, am_net *net, const am_act *dy, int need
     m->pending_dy = dy;
     return AM_OK;
 }
+
+static am_status conv_shape(const am_module *m, const am_shape *in, am_shape *out)
+{
+    char b[64];
+    if (in->ndim == 4 && in->c != m->in_ch)
+        return am_error(AM_ERR_SHAPE, "%s: input %s has %lld channels, layer expects %d", am_mod_who(m),
+                        am_shape_str(in, b, sizeof b), (long long)in->c, m->in_ch);
+    AM_TRY(am_window_out_shape(m, in, out));
+    out->c = m->out_ch;
+    return AM_OK;
+}
+
+static double conv_flops(const am_module *m, const am_shape *in, const am_shape *out)
+{
+    return 2.0 * (double)am_shape_numel(out) * m->in_ch * m->kernel * m->kernel;
+}
+
+const am_layer_ops am_conv_ops = {conv_shape, conv_flops, am_conv_forward, am_conv_backward};

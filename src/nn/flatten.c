@@ -16,7 +16,7 @@ am_status am_flatten_forward(am_module *m, am_net *net, const am_act *x)
     return am_act_to_plain(net, x, m->y.data, am_mod_who(m));
 }
 
-am_status am_flatten_backward(am_module *m, am_net *net, const am_act *dy)
+am_status am_flatten_backward(am_module *m, am_net *net, const am_act *dy, int need_dx)
 {
     const am_act *x = m->in;
     if (!x->blocked) {
@@ -28,3 +28,14 @@ am_status am_flatten_backward(am_module *m, am_net *net, const am_act *dy)
     AM_TRY(am_grad_alloc(m, net, &x->s));
     return am_act_from_plain(net, &m->dx, dy->data, am_mod_who(m));
 }
+
+static am_status flatten_shape(const am_module *m, const am_shape *in, am_shape *out)
+{
+    *out = *in;
+    out->ndim = 2;
+    out->c = in->c * in->h * in->w;
+    out->h = out->w = 1;
+    return AM_OK;
+}
+
+const am_layer_ops am_flatten_ops = {flatten_shape, NULL, am_flatten_forward, am_flatten_backward};

@@ -59,34 +59,16 @@ static am_status seq_backward(am_module *m, am_net *net, const am_act *dy, int n
 
 static am_status leaf_forward(am_module *m, am_net *net, const am_act *x)
 {
-    switch (m->kind) {
-    case AM_MOD_CONV2D: return am_conv_forward(m, net, x);
-    case AM_MOD_BATCHNORM2D:
-    case AM_MOD_BATCHNORM1D: return am_bn_forward(m, net, x);
-    case AM_MOD_GROUPNORM: return am_gn_forward(m, net, x);
-    case AM_MOD_RELU: return am_relu_forward(m, net, x);
-    case AM_MOD_MAXPOOL2D: return am_maxpool_forward(m, net, x);
-    case AM_MOD_ADAPTIVE_AVGPOOL2D: return am_avgpool_forward(m, net, x);
-    case AM_MOD_LINEAR: return am_linear_forward(m, net, x);
-    case AM_MOD_FLATTEN: return am_flatten_forward(m, net, x);
-    default: return am_error(AM_ERR_VALUE, "%s: not a leaf module", am_mod_who(m));
-    }
+    const am_layer_ops *ops = am_layer_ops_of(m->kind);
+    if (!ops) return am_error(AM_ERR_VALUE, "%s: not a leaf module", am_mod_who(m));
+    return ops->forward(m, net, x);
 }
 
 static am_status leaf_backward(am_module *m, am_net *net, const am_act *dy, int need_dx)
 {
-    switch (m->kind) {
-    case AM_MOD_CONV2D: return am_conv_backward(m, net, dy, need_dx);
-    case AM_MOD_BATCHNORM2D:
-    case AM_MOD_BATCHNORM1D: return am_bn_backward(m, net, dy);
-    case AM_MOD_GROUPNORM: return am_gn_backward(m, net, dy);
-    case AM_MOD_RELU: return am_relu_backward(m, net, dy);
-    case AM_MOD_MAXPOOL2D: return am_maxpool_backward(m, net, dy);
-    case AM_MOD_ADAPTIVE_AVGPOOL2D: return am_avgpool_backward(m, net, dy);
-    case AM_MOD_LINEAR: return am_linear_backward(m, net, dy, need_dx);
-    case AM_MOD_FLATTEN: return am_flatten_backward(m, net, dy);
-    default: return am_error(AM_ERR_VALUE, "%s: not a leaf module", am_mod_who(m));
-    }
+    const am_layer_ops *ops = am_layer_ops_of(m->kind);
+    if (!ops) return am_error(AM_ERR_VALUE, "%s: not a leaf module", am_mod_who(m));
+    return ops->backward(m, net, dy, need_dx);
 }
 
 am_status am_mod_forward(am_module *m, am_net *net, const am_act *x, const am_act **y)

@@ -62,7 +62,7 @@ am_status am_gn_forward(am_module *m, am_net *net, const am_act *x)
 
 /* With xhat = (x - mean)·rstd and h = dy·gamma over a group of M values:
  * dx = rstd·(h - mean(h) - xhat·mean(h·xhat)); dgamma = Σ dy·xhat; dbeta = Σ dy. */
-am_status am_gn_backward(am_module *m, am_net *net, const am_act *dy)
+am_status am_gn_backward(am_module *m, am_net *net, const am_act *dy, int need_dx)
 {
     gn_state *g = m->impl;
     const am_act *x = m->in;
@@ -113,3 +113,5 @@ am_status am_gn_backward(am_module *m, am_net *net, const am_act *dy)
         }
     return AM_OK;
 }
+
+const am_layer_ops am_groupnorm_ops = {am_norm_out_shape, NULL, am_gn_forward, am_gn_backward};

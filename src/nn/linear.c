@@ -94,3 +94,21 @@ am_status am_linear_backward(am_module *m, am_net *net, const am_act *dy, int ne
     m->pending_dy = dy;
     return AM_OK;
 }
+
+static am_status linear_shape(const am_module *m, const am_shape *in, am_shape *out)
+{
+    char b[64];
+    if (in->ndim != 2 || in->c != m->in_ch)
+        return am_error(AM_ERR_SHAPE, "%s: input %s, expected N×%d (flatten first)", am_mod_who(m),
+                        am_shape_str(in, b, sizeof b), m->in_ch);
+    *out = *in;
+    out->c = m->out_ch;
+    return AM_OK;
+}
+
+static double linear_flops(const am_module *m, const am_shape *in, const am_shape *out)
+{
+    return 2.0 * (double)in->n * m->in_ch * m->out_ch;
+}
+
+const am_layer_ops am_linear_ops = {linear_shape, linear_flops, am_linear_forward, am_linear_backward};

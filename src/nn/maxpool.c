@@ -59,7 +59,7 @@ am_status am_maxpool_forward(am_module *m, am_net *net, const am_act *x)
     return am_prim_run(&s->fwd, net, 3, a, am_mod_who(m));
 }
 
-am_status am_maxpool_backward(am_module *m, am_net *net, const am_act *dy)
+am_status am_maxpool_backward(am_module *m, am_net *net, const am_act *dy, int need_dx)
 {
     pool_state *s = m->impl;
     AM_TRY(am_grad_alloc(m, net, &m->in->s));
@@ -70,3 +70,5 @@ am_status am_maxpool_backward(am_module *m, am_net *net, const am_act *dy)
                        {DNNL_ARG_WORKSPACE, s->ws_md, s->ws.data}};
     return am_prim_run(&s->bwd, net, 3, a, am_mod_who(m));
 }
+
+const am_layer_ops am_maxpool_ops = {am_window_out_shape, NULL, am_maxpool_forward, am_maxpool_backward};

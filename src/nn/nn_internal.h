@@ -170,6 +170,26 @@ void *am_mod_state(am_module *m, size_t size, void (*free_fn)(void *));
 /* The module's name for messages: its full name, or "network root". */
 const char *am_mod_who(const am_module *m);
 /* Output shape of a leaf module for an input shape; validates the input. */
+/* What a leaf layer kind does, one table per kind in the kind's own file (am_conv_ops in conv.c,
+ * ...), found by am_layer_ops_of: a new kind is a file with its table and a row in shape.c. */
+typedef struct am_layer_ops {
+    /* the output shape for an input shape, or a shape error naming the layer */
+    am_status (*out_shape)(const am_module *m, const am_shape *in, am_shape *out);
+    /* multiply-adds × 2 of one forward, for the benchmarks' GFLOP/s (0 for cheap layers) */
+    double (*flops)(const am_module *m, const am_shape *in, const am_shape *out);
+    am_status (*forward)(am_module *m, am_net *net, const am_act *x);
+    /* need_dx 0: the input's gradient is not wanted (the first layer) */
+    am_status (*backward)(am_module *m, am_net *net, const am_act *dy, int need_dx);
+} am_layer_ops;
+extern const am_layer_ops am_conv_ops, am_batchnorm_ops, am_groupnorm_ops, am_relu_ops, am_maxpool_ops,
+    am_avgpool_ops, am_linear_ops, am_flatten_ops;
+/* NULL for containers (sequential, residual) */
+const am_layer_ops *am_layer_ops_of(am_module_kind kind);
+/* A window op's output shape (convolution, max-pooling), PyTorch's floor mode. */
+am_status am_window_out_shape(const am_module *m, const am_shape *in, am_shape *out);
+/* A normalisation's (BatchNorm, GroupNorm): the input's, N×C×H×W (N×C for BatchNorm1d). */
+am_status am_norm_out_shape(const am_module *m, const am_shape *in, am_shape *out);
+
 am_status am_leaf_out_shape(const am_module *m, const am_shape *in, am_shape *out);
 /* Multiply-adds ×2 of a leaf for an input shape (convolutions and linear layers only). */
 double am_leaf_flops(const am_module *m, const am_shape *in);
@@ -188,20 +208,20 @@ am_status am_conv_forward(am_module *m, am_net *net, const am_act *x);
 am_status am_conv_backward(am_module *m, am_net *net, const am_act *dy, int need_dx);
 am_status am_conv_backward_data(am_module *m, am_net *net, const am_act *dy);
 am_status am_bn_forward(am_module *m, am_net *net, const am_act *x);
-am_status am_bn_backward(am_module *m, am_net *net, const am_act *dy);
+am_status am_bn_backward(am_module *m, am_net *net, const am_act *dy, int need_dx);
 am_status am_gn_forward(am_module *m, am_net *net, const am_act *x);
-am_status am_gn_backward(am_module *m, am_net *net, const am_act *dy);
+am_status am_gn_backward(am_module *m, am_net *net, const am_act *dy, int need_dx);
 am_status am_maxpool_forward(am_module *m, am_net *net, const am_act *x);
-am_status am_maxpool_backward(am_module *m, am_net *net, const am_act *dy);
+am_status am_maxpool_backward(am_module *m, am_net *net, const am_act *dy, int need_dx);
 am_status am_avgpool_forward(am_module *m, am_net *net, const am_act *x);
-am_status am_avgpool_backward(am_module *m, am_net *net, const am_act *dy);
+am_status am_avgpool_backward(am_module *m, am_net *net, const am_act *dy, int need_dx);
 am_status am_linear_forward(am_module *m, am_net *net, const am_act *x);
 am_status am_linear_backward(am_module *m, am_net *net, const am_act *dy, int need_dx);
 am_status am_linear_backward_data(am_module *m, am_net *net, const am_act *dy);
 am_status am_relu_forward(am_module *m, am_net *net, const am_act *x);
-am_status am_relu_backward(am_module *m, am_net *net, const am_act *dy);
+am_status am_relu_backward(am_module *m, am_net *net, const am_act *dy, int need_dx);
 am_status am_flatten_forward(am_module *m, am_net *net, const am_act *x);
-am_status am_flatten_backward(am_module *m, am_net *net, const am_act *dy);
+am_status am_flatten_backward(am_module *m, am_net *net, const am_act *dy, int need_dx);
 am_status am_residual_forward(am_module *m, am_net *net, const am_act *x);
 am_status am_residual_backward(am_module *m, am_net *net, const am_act *dy);
 

@@ -18,7 +18,7 @@ am_status am_relu_forward(am_module *m, am_net *net, const am_act *x)
     return AM_OK;
 }
 
-am_status am_relu_backward(am_module *m, am_net *net, const am_act *dy)
+am_status am_relu_backward(am_module *m, am_net *net, const am_act *dy, int need_dx)
 {
     if (m->fuse_relu) {
         m->dxp = dy;
@@ -34,3 +34,11 @@ void am_relu_mask(float *g, const float *y, const float *dy, int64_t n)
 #pragma omp parallel for if (n > 65536) schedule(static)
     for (int64_t i = 0; i < n; i++) g[i] = y[i] > 0 ? dy[i] : 0;
 }
+
+static am_status same_shape(const am_module *m, const am_shape *in, am_shape *out)
+{
+    *out = *in;
+    return AM_OK;
+}
+
+const am_layer_ops am_relu_ops = {same_shape, NULL, am_relu_forward, am_relu_backward};
