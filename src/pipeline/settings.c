@@ -629,6 +629,7 @@ void am_settings_print(const am_settings *s, FILE *fp)
     fprintf(fp, "checkpoint_every = %d\nresume = %s\nnetwork_name = \"%s\"\nexport_to_csv = %s\nn_clusters = %d\n",
             s->train.checkpoint_every, s->resume ? "true" : "false", or_none(s->network_name),
             s->export_to_csv ? "true" : "false", s->n_clusters);
+    fprintf(fp, "projector_sprite = %s\n", s->sprite ? "true" : "false");
     fprintf(fp, "[network_settings]\nlast_layer = \"%s\"\npretrained = \"%s\"\n", or_none(s->last_layer),
             or_none(s->pretrained));
     static const char *const mask_modes[] = {"auto", "binary", "labels"};

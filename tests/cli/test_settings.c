@@ -211,54 +211,90 @@ static void test_print(void)
           "printed settings:\n%s", text);
 }
 
-/* examples/settings/reference.toml names every key the reader knows, each in its own table, and
- * no other (a key written there as "key = ..." or "# key = ..."). */
-static void check_reference_lists_every_key(void)
+/* The keys a TOML-like text writes, table by table: "key = ..." or "# key = ..." (or "# key:"),
+ * tables other than the four of settings.c skipped. */
+typedef struct {
+    char key[4][64][48];
+    int n[4];
+} key_list;
+static const char *const key_tables[] = {"", "network_settings", "data_settings", "byol_settings"};
+
+static void keys_of_text(char *text, key_list *kl)
 {
-    char *text = am_test_slurp(am_test_path("examples/settings/reference.toml"), NULL);
-    CHECK(text != NULL, "examples/settings/reference.toml is readable");
-    if (!text) return;
-    static const char *const tabs[] = {"", "network_settings", "data_settings", "byol_settings"};
-    char seen[4][64][48];
-    int nseen[4] = {0};
+    memset(kl, 0, sizeof *kl);
     int table = 0; /* the top level until a [table] line */
     for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
         if (line[0] == '[') {
             table = -1;
             for (int t = 1; t < 4; t++)
-                if (!strncmp(line + 1, tabs[t], strlen(tabs[t])) && line[1 + strlen(tabs[t])] == ']') table = t;
+                if (!strncmp(line + 1, key_tables[t], strlen(key_tables[t])) && line[1 + strlen(key_tables[t])] == ']')
+                    table = t;
             continue;
         }
         const char *k = line[0] == '#' ? line + 1 + (line[1] == ' ') : line;
         size_t n = strspn(k, "abcdefghijklmnopqrstuvwxyz_");
-        if (n == 0 || n >= 48 || strncmp(k + n, " = ", 3) != 0 || table < 0) continue;
+        int assign = !strncmp(k + n, " = ", 3) || (line[0] == '#' && k[n] == ':');
+        if (n == 0 || n >= 48 || !assign || table < 0) continue;
         int dup = 0;
-        for (int j = 0; j < nseen[table]; j++) dup |= !strncmp(seen[table][j], k, n) && seen[table][j][n] == 0;
-        if (!dup && nseen[table] < 64) snprintf(seen[table][nseen[table]++], 48, "%.*s", (int)n, k);
+        for (int j = 0; j < kl->n[table]; j++) dup |= !strncmp(kl->key[table][j], k, n) && kl->key[table][j][n] == 0;
+        if (!dup && kl->n[table] < 64) snprintf(kl->key[table][kl->n[table]++], 48, "%.*s", (int)n, k);
     }
+}
+
+/* kl holds exactly the keys the reader knows, each in its own table. */
+static void check_same_keys(const char *what, const key_list *kl)
+{
     for (int t = 0; t < 4; t++) {
-        const char *const *known = am_settings_known_keys(tabs[t]);
+        const char *const *known = am_settings_known_keys(key_tables[t]);
         for (const char *const *kk = known; kk && *kk; kk++) {
             /* tables are keys of the top level too: they are their own [table] lines */
             if (t == 0 && (!strcmp(*kk, "network_settings") || !strcmp(*kk, "data_settings") ||
                            !strcmp(*kk, "byol_settings") || !strcmp(*kk, "augmentation")))
                 continue;
             int found = 0;
-            for (int j = 0; j < nseen[t]; j++) found |= !strcmp(seen[t][j], *kk);
-            CHECK(found, "reference.toml lists '%s' in [%s]", *kk, tabs[t]);
+            for (int j = 0; j < kl->n[t]; j++) found |= !strcmp(kl->key[t][j], *kk);
+            CHECK(found, "%s lists '%s' in [%s]", what, *kk, key_tables[t]);
         }
-        for (int j = 0; j < nseen[t]; j++) {
+        for (int j = 0; j < kl->n[t]; j++) {
             int known_key = 0;
-            for (const char *const *kk = known; kk && *kk; kk++) known_key |= !strcmp(seen[t][j], *kk);
-            CHECK(known_key, "reference.toml's '%s' in [%s] is a key the reader knows", seen[t][j], tabs[t]);
+            for (const char *const *kk = known; kk && *kk; kk++) known_key |= !strcmp(kl->key[t][j], *kk);
+            CHECK(known_key, "%s's '%s' in [%s] is a key the reader knows", what, kl->key[t][j], key_tables[t]);
         }
     }
-    free(text);
+}
+
+/* examples/settings/reference.toml and the effective-settings dump of the training log both name
+ * every key the reader knows, each in its own table, and no other. */
+static void check_key_lists(void)
+{
+    key_list kl;
+    char *text = am_test_slurp(am_test_path("examples/settings/reference.toml"), NULL);
+    CHECK(text != NULL, "examples/settings/reference.toml is readable");
+    if (text) {
+        keys_of_text(text, &kl);
+        check_same_keys("reference.toml", &kl);
+        free(text);
+    }
+    am_settings s;
+    CHECK_OK(am_settings_load(&s, NULL, AM_SETTINGS_INFERENCE,
+                              &(am_settings_overrides){.datafile = am_test_path("tests"),
+                                                       .trained_network_name = am_test_path("README.md")}));
+    char *dump = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&dump, &len);
+    if (fp) {
+        am_settings_print(&s, fp);
+        fclose(fp);
+        keys_of_text(dump, &kl);
+        check_same_keys("the settings dump", &kl);
+    }
+    free(dump);
+    am_settings_free(&s);
 }
 
 int main(void)
 {
-    check_reference_lists_every_key();
+    check_key_lists();
     snprintf(dir, sizeof dir, "%s", am_test_tmpdir());
     /* relative paths in the files resolve against the working directory first */
     if (chdir(dir) != 0) return 2;
