@@ -50,13 +50,10 @@ am_status am_replicas_run(int njobs, int workers, am_job_fn fn, void *user, int 
     if (workers > njobs) workers = njobs;
     if (workers > MAX_WORKERS) workers = MAX_WORKERS;
     if (workers < 1) workers = 1;
-    am_status status_buf[MAX_WORKERS];
-    char msg_buf[MAX_WORKERS][256];
-    am_status *status = njobs <= MAX_WORKERS ? status_buf : calloc((size_t)njobs, sizeof *status);
-    char(*msg)[256] = njobs <= MAX_WORKERS ? msg_buf : calloc((size_t)njobs, sizeof *msg);
+    am_status *status = calloc((size_t)njobs, sizeof *status);
+    char(*msg)[256] = calloc((size_t)njobs, sizeof *msg);
     if (!status || !msg) {
-        if (status != status_buf) free(status);
-        if (msg != msg_buf) free(msg);
+        free(status), free(msg);
         return am_error(AM_ERR_NOMEM, "replicas: out of memory");
     }
     int all = am_get_threads() > 0 ? am_get_threads() : 1;
@@ -87,7 +84,6 @@ am_status am_replicas_run(int njobs, int workers, am_job_fn fn, void *user, int 
             s = am_error(status[job], "%s", msg[job]);
             if (failed) *failed = job;
         }
-    if (status != status_buf) free(status);
-    if (msg != msg_buf) free(msg);
+    free(status), free(msg);
     return s;
 }

@@ -17,12 +17,19 @@ static char *dup_str(const char *s)
 /* A constructor's refusal: NULL, with the reason as the thread's message and kept for the
  * am_module_add that receives the NULL (the usual am_module_add(parent, am_conv2d(...))). */
 static _Thread_local char refusal[256];
+static _Thread_local am_status refusal_code;
+
+static am_module *refuse_with(am_status code, const char *kind, const char *name, const char *why)
+{
+    snprintf(refusal, sizeof refusal, "%s '%s': %s", kind, name ? name : "", why);
+    refusal_code = code;
+    am_error(code, "%s", refusal);
+    return NULL;
+}
 
 static am_module *refuse(const char *kind, const char *name, const char *why)
 {
-    snprintf(refusal, sizeof refusal, "%s '%s': %s", kind, name ? name : "", why);
-    am_error(AM_ERR_VALUE, "%s", refusal);
-    return NULL;
+    return refuse_with(AM_ERR_VALUE, kind, name, why);
 }
 
 static am_module *new_module(am_module_kind kind, const char *name)
@@ -32,9 +39,7 @@ static am_module *new_module(am_module_kind kind, const char *name)
     if (m) m->name = dup_str(name);
     if (!m || !m->name) {
         free(m);
-        snprintf(refusal, sizeof refusal, "module '%s': out of memory", name);
-        am_error(AM_ERR_NOMEM, "%s", refusal);
-        return NULL;
+        return refuse_with(AM_ERR_NOMEM, "module", name, "out of memory");
     }
     m->kind = kind;
     return m;
@@ -151,14 +156,10 @@ am_status am_module_add(am_module *parent, am_module *child)
 {
     if (!child) {
         const char *who = parent ? parent->name : "am_module_add";
-        am_status code = AM_ERR_VALUE;
-        if (refusal[0]) {
-            code = strstr(refusal, "out of memory") ? AM_ERR_NOMEM : AM_ERR_VALUE;
-            am_error(code, "%s: cannot add %s", who, refusal);
-            refusal[0] = 0;
-            return code;
-        }
-        return reject(NULL, code, "NULL child", who);
+        if (!refusal[0]) return reject(NULL, AM_ERR_VALUE, "NULL child", who);
+        am_error(refusal_code, "%s: cannot add %s", who, refusal);
+        refusal[0] = 0;
+        return refusal_code;
     }
     if (!parent) return reject(child, AM_ERR_VALUE, "NULL parent", child->name);
     if (child->parent) return am_error(AM_ERR_VALUE, "%s: module already has a parent", child->name);

@@ -30,7 +30,6 @@ am_status am_leaf_out_shape(const am_module *m, const am_shape *in, am_shape *ou
 {
     const am_layer_ops *ops = am_layer_ops_of(m->kind);
     if (!ops) return am_error(AM_ERR_VALUE, "%s: not a leaf module", am_mod_who(m));
-    *out = *in;
     return ops->out_shape(m, in, out);
 }
 

@@ -231,13 +231,13 @@ static void unique_label(char label[LABEL_LEN])
 }
 
 /* network_settings.pretrained: a model from astromorph training (its metadata names the network;
- * it must be this run's network on as many input channels) or torchvision ResNet18 weights. */
-static am_status pretrained_kind(const char *path, const am_model_spec *spec, int *from_model)
+ * it must be this run's network on as many input channels), kept read in *st for its BYOL state,
+ * or torchvision ResNet18 weights (*from_model 0; st freed). */
+static am_status open_start(const char *path, const am_model_spec *spec, am_safetensors *st, int *from_model)
 {
-    am_safetensors st;
-    AM_TRY(am_st_read(&st, path));
-    const char *net = am_st_meta(&st, AM_META_NETWORK), *ch = am_st_meta(&st, AM_META_CHANNELS);
-    const char *layer = am_st_meta(&st, AM_META_LAST_LAYER);
+    AM_TRY(am_st_read(st, path));
+    const char *net = am_st_meta(st, AM_META_NETWORK), *ch = am_st_meta(st, AM_META_CHANNELS);
+    const char *layer = am_st_meta(st, AM_META_LAST_LAYER);
     am_status s = AM_OK;
     *from_model = net != NULL;
     if (net && strcmp(net, spec->network_name) != 0)
@@ -249,7 +249,7 @@ static am_status pretrained_kind(const char *path, const am_model_spec *spec, in
     else if (net && !strcmp(net, "n_layer_resnet") && layer && strcmp(layer, spec->last_layer) != 0)
         s = am_error(AM_ERR_VALUE, "network_settings.pretrained: %s ends at %s, this run's last_layer is %s", path,
                      layer, spec->last_layer);
-    am_st_free(&st);
+    if (s != AM_OK || !*from_model) am_st_free(st), memset(st, 0, sizeof *st);
     return s;
 }
 
@@ -262,6 +262,7 @@ am_status am_pipeline_train(am_settings *s, am_train_run *out)
     size_t msize = sizeof out->model_path;
     am_status st;
     run r = {.s = s};
+    am_safetensors start = {0}; /* network_settings.pretrained, when it is an astromorph model */
     char *fingerprint = NULL;
     am_byol *byol = NULL;
     am_trainer *trainer = NULL;
@@ -341,7 +342,7 @@ am_status am_pipeline_train(am_settings *s, am_train_run *out)
     bo.probe_channels = spec.in_channels;
     am_net *net = NULL;
     int from_model = 0;
-    if (s->pretrained && (st = pretrained_kind(s->pretrained, &spec, &from_model)) != AM_OK) goto done;
+    if (s->pretrained && (st = open_start(s->pretrained, &spec, &start, &from_model)) != AM_OK) goto done;
     if ((st = am_model_create(&net, &spec, s->train.seed)) != AM_OK) goto done;
     if (s->pretrained && !from_model && (st = am_model_load_pretrained(net, &spec, s->pretrained)) != AM_OK) {
         am_net_free(net);
@@ -350,7 +351,11 @@ am_status am_pipeline_train(am_settings *s, am_train_run *out)
     if ((st = am_byol_create(&byol, net, &bo)) != AM_OK) goto done;
     r.byol = byol;
     /* an astromorph model: the whole BYOL state (online, projector, predictor, target) */
-    if (from_model && (st = am_byol_load(byol, s->pretrained)) != AM_OK) goto done;
+    if (from_model && (st = am_byol_load_state(byol, &start)) != AM_OK) {
+        st = am_error_prefix(st, "%s", s->pretrained);
+        goto done;
+    }
+    am_st_free(&start), memset(&start, 0, sizeof start);
     if (s->pretrained)
         am_log(AM_LOG_INFO, "starting from %s (%s)", s->pretrained,
                from_model ? "an astromorph model" : "torchvision ImageNet weights");
@@ -430,6 +435,7 @@ done:
     am_dataset_free(r.ds);
     free(r.monitor_idx);
     free(fingerprint);
+    am_st_free(&start);
     return st;
 }
 
