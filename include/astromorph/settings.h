@@ -67,10 +67,15 @@ void am_settings_print(const am_settings *s, FILE *fp);
  * the data and outputs are; threads; reading and inference options). */
 char *am_settings_fingerprint(const am_settings *s);
 
-/* The keys a table of a settings file may hold ("" the top level, "network_settings",
- * "data_settings", "byol_settings"; NULL-terminated), or NULL for another table; the
- * [augmentation] table's keys are am_augment_set's. */
-const char *const *am_settings_known_keys(const char *table);
+/* The i-th key a settings file may hold (from 0; NULL past the last) and, in *table (may be
+ * NULL), its table: "" the top level, "network_settings", "data_settings", "byol_settings",
+ * "augmentation" (whose keys are dotted: "rotation.p"). */
+const char *am_settings_key_at(int i, const char **table);
+
+typedef enum { AM_SETTINGS_REFERENCE_TOML, AM_SETTINGS_REFERENCE_MARKDOWN } am_settings_reference_format;
+/* Every key with our default, the original's, the allowed values and what it does: as a TOML
+ * file (examples/settings/reference.toml) or a Markdown table (docs/pipeline.md). */
+am_status am_settings_reference(FILE *fp, am_settings_reference_format format);
 
 /* Levenshtein distance between two short strings (for "did you mean"). */
 int am_edit_distance(const char *a, const char *b);

@@ -16,6 +16,9 @@ int am_cmd_evaluate(int argc, char **argv);
 /* Classic morphology statistics (issue 20). */
 int am_cmd_morphology(int argc, char **argv);
 
+/* Every settings key, or a file's effective settings. */
+int am_cmd_settings(int argc, char **argv);
+
 /* Reports a failed command: "astromorph <cmd>: <am_errmsg()>" on stderr (and in the run's log);
  * returns the exit status 1. */
 int am_cli_fail(const char *cmd);

@@ -1,11 +1,15 @@
-/* The augmentation pipeline's settings: defaults (the original's), keys for the [augmentation]
- * table, and range checks. */
+/* The augmentation pipeline's settings: defaults (the original's and ours), the [augmentation]
+ * table's keys as rows of the settings schema, and the checks between keys. */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "astromorph/augment.h"
+
+#include "../core/schema.h"
+#include "augment_internal.h"
 
 static const char *const kind_names[AM_AUG_COUNT] = {"jitter", "grayscale", "hflip", "vflip", "rotation", "blur", "stretch", "noise"};
 
@@ -76,127 +80,159 @@ void am_augment_none(am_augment *a)
     for (int k = 0; k < AM_AUG_COUNT; k++) a->step[k].enabled = 0;
 }
 
-static am_status out_of_range(const char *key, double v, const char *range)
-{
-    return am_error(AM_ERR_VALUE, "augmentation: %s = %g is outside %s", key, v, range);
-}
+/* ---- the [augmentation] keys ---- */
 
-static am_status set_flag(int *dst, const char *key, double v)
+/* Switching on a transform that is not in the order list runs it last. */
+static am_status enabled_changed(void *base, const am_key *k, const am_key_value *v, const char *name)
 {
-    if (v != 0 && v != 1) return out_of_range(key, v, "{0, 1}");
-    *dst = (int)v;
+    (void)v, (void)name;
+    am_augment *a = base;
+    int kind = (int)((k->offset - offsetof(am_augment, step)) / sizeof(am_aug_step));
+    int listed = 0;
+    for (int i = 0; i < a->n_order; i++) listed |= a->order[i] == kind;
+    if (a->step[kind].enabled && !listed && a->n_order < AM_AUG_COUNT) a->order[a->n_order++] = kind;
     return AM_OK;
 }
 
-am_status am_augment_set(am_augment *a, const char *key, double v)
+/* order: names separated by commas (or a TOML array of them); the others are switched off. */
+static am_status set_order(void *base, const am_key *k, const am_key_value *v, const char *name)
 {
-    if (!isfinite(v)) return am_error(AM_ERR_VALUE, "augmentation: %s is not a finite number", key);
-    if (!strcmp(key, "normalize")) return set_flag(&a->normalize, key, v);
-    if (!strcmp(key, "shared")) return set_flag(&a->shared, key, v);
-    if (!strcmp(key, "view_size")) {
-        if (v < 0 || v > 4096 || v != floor(v) || (v > 0 && v < 8)) return out_of_range(key, v, "0 or integers 8..4096");
-        a->view_size = (int)v;
-        return AM_OK;
-    }
-    if (!strncmp(key, "crop.", 5)) {
-        const char *f = key + 5;
-        if (!strcmp(f, "enabled")) return set_flag(&a->crop.enabled, key, v);
-        double *num = !strcmp(f, "p") ? &a->crop.p : !strcmp(f, "scale_min") ? &a->crop_scale_min
-                    : !strcmp(f, "scale_max") ? &a->crop_scale_max : !strcmp(f, "ratio") ? &a->crop_ratio : NULL;
-        if (!num) return am_error(AM_ERR_NOTFOUND, "augmentation: unknown key \"%s\"", key);
-        if (num == &a->crop_ratio && v < 1) return out_of_range(key, v, "[1, inf)");
-        if (num == &a->crop.p && (v < 0 || v > 1)) return out_of_range(key, v, "[0, 1]");
-        if ((num == &a->crop_scale_min || num == &a->crop_scale_max) && !(v > 0 && v <= 1))
-            return out_of_range(key, v, "(0, 1]");
-        *num = v;
-        return AM_OK;
-    }
-    const char *dot = strchr(key, '.');
-    int kind = dot ? kind_of(key, (size_t)(dot - key)) : -1;
-    if (kind < 0) return am_error(AM_ERR_NOTFOUND, "augmentation: unknown key \"%s\"", key);
-    const char *field = dot + 1;
-    if (!strcmp(field, "enabled")) {
-        AM_TRY(set_flag(&a->step[kind].enabled, key, v));
-        /* Switching on a transform that is not in the order list runs it last. */
-        int listed = 0;
-        for (int i = 0; i < a->n_order; i++) listed |= a->order[i] == kind;
-        if (v == 1 && !listed && a->n_order < AM_AUG_COUNT) a->order[a->n_order++] = kind;
-        return AM_OK;
-    }
-    if (!strcmp(field, "p")) {
-        if (v < 0 || v > 1) return out_of_range(key, v, "[0, 1]");
-        a->step[kind].p = v;
-        return AM_OK;
-    }
-    double *num = NULL;
-    double lo = 0, hi = INFINITY;
-    const char *range = "[0, inf)";
-    if (kind == AM_AUG_JITTER && !strcmp(field, "brightness")) num = &a->jitter_brightness;
-    else if (kind == AM_AUG_JITTER && !strcmp(field, "contrast")) num = &a->jitter_contrast;
-    else if (kind == AM_AUG_ROTATION && !strcmp(field, "min_degrees")) num = &a->rot_min_deg, lo = -INFINITY, range = "(-inf, inf)";
-    else if (kind == AM_AUG_ROTATION && !strcmp(field, "max_degrees")) num = &a->rot_max_deg, lo = -INFINITY, range = "(-inf, inf)";
-    else if (kind == AM_AUG_ROTATION && !strcmp(field, "fill")) num = &a->rot_fill, lo = -INFINITY, range = "(-inf, inf)";
-    else if (kind == AM_AUG_ROTATION && !strcmp(field, "interpolation")) {
-        if (v != 0 && v != 1) return out_of_range(key, v, "{0 nearest, 1 bilinear}");
-        a->rot_interp = v == 0 ? AM_INTERP_NEAREST : AM_INTERP_BILINEAR;
-        return AM_OK;
-    } else if (kind == AM_AUG_BLUR && !strcmp(field, "kernel")) {
-        if (v < 1 || v > 63 || v != floor(v) || fmod(v, 2) != 1) return out_of_range(key, v, "odd integers 1..63");
-        a->blur_kernel = (int)v;
-        return AM_OK;
-    } else if (kind == AM_AUG_BLUR && !strcmp(field, "sigma_min")) num = &a->blur_sigma_min, lo = 1e-6, range = "(0, inf)";
-    else if (kind == AM_AUG_BLUR && !strcmp(field, "sigma_max")) num = &a->blur_sigma_max, lo = 1e-6, range = "(0, inf)";
-    else if (kind == AM_AUG_STRETCH && !strcmp(field, "max")) num = &a->stretch_max;
-    else if (kind == AM_AUG_NOISE && !strcmp(field, "sigma")) num = &a->noise_sigma;
-    if (!num) return am_error(AM_ERR_NOTFOUND, "augmentation: unknown key \"%s\"", key);
-    if (v < lo || v > hi) return out_of_range(key, v, range);
-    *num = v;
-    return AM_OK;
-}
-
-static am_status set_order(am_augment *a, const char *list)
-{
+    (void)k;
+    am_augment *a = base;
     int order[AM_AUG_COUNT], n = 0;
+    char list[512] = "";
+    if (v->kind == AM_VALUE_LIST) {
+        for (size_t i = 0; i < v->n; i++) {
+            size_t len = strlen(list);
+            snprintf(list + len, sizeof list - len, "%s%s", i ? "," : "", v->items[i]);
+        }
+    } else if (v->kind == AM_VALUE_STRING) {
+        snprintf(list, sizeof list, "%s", v->str);
+    } else {
+        return am_error(AM_ERR_VALUE, "%s must be a list of transforms, not %s", name, am_value_what(v));
+    }
     const char *p = list;
     while (*p) {
         while (*p == ' ' || *p == ',') p++;
         if (!*p) break;
         size_t len = strcspn(p, ", ");
-        int k = kind_of(p, len);
-        if (k < 0) return am_error(AM_ERR_VALUE, "augmentation: order: unknown transform \"%.*s\"", (int)len, p);
+        int kind = kind_of(p, len);
+        if (kind < 0) return am_error(AM_ERR_VALUE, "%s: unknown transform \"%.*s\"", name, (int)len, p);
         for (int i = 0; i < n; i++)
-            if (order[i] == k) return am_error(AM_ERR_VALUE, "augmentation: order: \"%s\" listed twice", kind_names[k]);
-        order[n++] = k;
+            if (order[i] == kind) return am_error(AM_ERR_VALUE, "%s: \"%s\" listed twice", name, kind_names[kind]);
+        order[n++] = kind;
         p += len;
     }
     memcpy(a->order, order, sizeof order);
     a->n_order = n;
-    for (int k = 0; k < AM_AUG_COUNT; k++) a->step[k].enabled = 0;
+    for (int kind = 0; kind < AM_AUG_COUNT; kind++) a->step[kind].enabled = 0;
     for (int i = 0; i < n; i++) a->step[order[i]].enabled = 1;
     return AM_OK;
 }
 
+static int format_order(const void *base, const am_key *k, char *buf, size_t size)
+{
+    (void)k;
+    const am_augment *a = base;
+    char list[256] = "";
+    for (int i = 0; i < a->n_order; i++) {
+        size_t n = strlen(list);
+        snprintf(list + n, sizeof list - n, "%s%s", i ? "," : "", am_aug_name((am_aug_kind)a->order[i]));
+    }
+    am_toml_quote(list, buf, size);
+    return 1;
+}
+
+#define AT(field) offsetof(am_augment, field)
+#define STEP(kind, field) (offsetof(am_augment, step) + (kind) * sizeof(am_aug_step) + offsetof(am_aug_step, field))
+#define ANY -INFINITY, INFINITY
+#define STEP_KEYS(name, kind, what)                                                                                 \
+    {name ".enabled", AM_KEY_BOOL, STEP(kind, enabled), 0, 0, AM_KEY_LOOSE, NULL, "run " what, NULL,                  \
+     enabled_changed, NULL, NULL},                                                                                        \
+    {name ".p", AM_KEY_FLOAT, STEP(kind, p), 0, 1, AM_KEY_LOOSE, NULL, "probability of " what, NULL, NULL, NULL, NULL}
+
+static const char *const normalization_names[] = {"minmax", "asinh", NULL};
+static const char *const interp_names[] = {"nearest", "bilinear", NULL};
+
+const am_key am_augment_keys[] = {
+    {"normalize", AM_KEY_BOOL, AT(normalize), 0, 0, AM_KEY_LOOSE, NULL,
+     "min-max each view to [0, 1] before augmenting (the original's)", NULL, NULL, NULL, NULL},
+    {"shared", AM_KEY_BOOL, AT(shared), 0, 0, AM_KEY_LOOSE, NULL,
+     "one draw of parameters for a whole batch, as torchvision on a batch tensor", NULL, NULL, NULL, NULL},
+    {"order", AM_KEY_CUSTOM, 0, 0, 0, AM_KEY_LOOSE, NULL,
+     "the transforms that run, in this order (names separated by commas, or an array); others are off", NULL,
+     set_order, format_order, "names from jitter, grayscale, hflip, vflip, rotation, blur, stretch, noise"},
+    {"view_size", AM_KEY_INT, AT(view_size), 8, 4096, AM_KEY_LOOSE | AM_KEY_ZERO_OK, NULL,
+     "S: views are random-resized crops rendered at S x S, inference sees the whole image at S x S; "
+     "0: each image's own size (the original)", NULL, NULL, NULL, NULL},
+    {"normalization", AM_KEY_CHOICE, AM_KEY_ENUM_AT(am_augment, normalization), 0, 0, AM_KEY_LOOSE,
+     normalization_names, "\"asinh\": median to 0, 99.9th percentile to 1, then asinh; \"minmax\": the original's",
+     NULL, NULL, NULL, NULL},
+    {"crop.enabled", AM_KEY_BOOL, AT(crop.enabled), 0, 0, AM_KEY_LOOSE, NULL, "views cut from random-resized crops",
+     NULL, NULL, NULL, NULL},
+    {"crop.p", AM_KEY_FLOAT, AT(crop.p), 0, 1, AM_KEY_LOOSE, NULL, "probability of a crop (else the whole image)",
+     NULL, NULL, NULL, NULL},
+    {"crop.scale_min", AM_KEY_FLOAT, AT(crop_scale_min), 0, 1, AM_KEY_LOOSE | AM_KEY_OPEN_LO, NULL,
+     "smallest area fraction of a crop", NULL, NULL, NULL, NULL},
+    {"crop.scale_max", AM_KEY_FLOAT, AT(crop_scale_max), 0, 1, AM_KEY_LOOSE | AM_KEY_OPEN_LO, NULL,
+     "largest area fraction of a crop", NULL, NULL, NULL, NULL},
+    {"crop.ratio", AM_KEY_FLOAT, AT(crop_ratio), 1, INFINITY, AM_KEY_LOOSE, NULL,
+     "aspect ratios log-uniform in [1/ratio, ratio]", NULL, NULL, NULL, NULL},
+    STEP_KEYS("jitter", AM_AUG_JITTER, "brightness and contrast jitter"),
+    {"jitter.brightness", AM_KEY_FLOAT, AT(jitter_brightness), 0, INFINITY, AM_KEY_LOOSE, NULL,
+     "brightness factor uniform in [max(0, 1 - v), 1 + v]", NULL, NULL, NULL, NULL},
+    {"jitter.contrast", AM_KEY_FLOAT, AT(jitter_contrast), 0, INFINITY, AM_KEY_LOOSE, NULL,
+     "contrast factor uniform in [max(0, 1 - v), 1 + v]", NULL, NULL, NULL, NULL},
+    STEP_KEYS("grayscale", AM_AUG_GRAYSCALE, "grey scale (3-channel views only)"),
+    STEP_KEYS("hflip", AM_AUG_HFLIP, "a horizontal flip"),
+    STEP_KEYS("vflip", AM_AUG_VFLIP, "a vertical flip"),
+    STEP_KEYS("rotation", AM_AUG_ROTATION, "a rotation"),
+    {"rotation.min_degrees", AM_KEY_FLOAT, AT(rot_min_deg), ANY, AM_KEY_LOOSE, NULL, "smallest angle", NULL, NULL,
+     NULL, NULL},
+    {"rotation.max_degrees", AM_KEY_FLOAT, AT(rot_max_deg), ANY, AM_KEY_LOOSE, NULL, "largest angle", NULL, NULL,
+     NULL, NULL},
+    {"rotation.interpolation", AM_KEY_CHOICE, AM_KEY_ENUM_AT(am_augment, rot_interp), 0, 0, AM_KEY_LOOSE,
+     interp_names, "how a rotated view is resampled", NULL, NULL, NULL, NULL},
+    {"rotation.fill", AM_KEY_FLOAT, AT(rot_fill), ANY, AM_KEY_LOOSE, NULL, "value of pixels rotated in from outside",
+     NULL, NULL, NULL, NULL},
+    STEP_KEYS("blur", AM_AUG_BLUR, "a Gaussian blur"),
+    {"blur.kernel", AM_KEY_INT, AT(blur_kernel), 1, 63, AM_KEY_LOOSE | AM_KEY_ODD, NULL, "kernel size in pixels",
+     NULL, NULL, NULL, NULL},
+    {"blur.sigma_min", AM_KEY_FLOAT, AT(blur_sigma_min), 0, INFINITY, AM_KEY_LOOSE | AM_KEY_OPEN_LO, NULL,
+     "smallest sigma in pixels", NULL, NULL, NULL, NULL},
+    {"blur.sigma_max", AM_KEY_FLOAT, AT(blur_sigma_max), 0, INFINITY, AM_KEY_LOOSE | AM_KEY_OPEN_LO, NULL,
+     "largest sigma in pixels", NULL, NULL, NULL, NULL},
+    STEP_KEYS("stretch", AM_AUG_STRETCH, "an asinh stretch jitter"),
+    {"stretch.max", AM_KEY_FLOAT, AT(stretch_max), 0, INFINITY, AM_KEY_LOOSE, NULL,
+     "views y = asinh(a x) / asinh(a), a = exp(U[0, ln(1 + max)]) - 1", NULL, NULL, NULL, NULL},
+    STEP_KEYS("noise", AM_AUG_NOISE, "Gaussian noise"),
+    {"noise.sigma", AM_KEY_FLOAT, AT(noise_sigma), 0, INFINITY, AM_KEY_LOOSE, NULL,
+     "noise of standard deviation U[0, sigma] in normalised units", NULL, NULL, NULL, NULL},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL}};
+
+am_status am_augment_set(am_augment *a, const char *key, double value)
+{
+    const am_key *k = am_key_find(am_augment_keys, key);
+    if (!k) return am_error(AM_ERR_NOTFOUND, "augmentation: unknown key \"%s\"", key);
+    am_key_value v = {.kind = AM_VALUE_FLOAT, .number = value};
+    am_status s = am_key_set(k, a, &v, key);
+    return s == AM_OK ? s : am_error_prefix(s, "augmentation");
+}
+
 am_status am_augment_set_str(am_augment *a, const char *key, const char *value)
 {
-    if (!strcmp(key, "order")) return set_order(a, value);
-    if (!strcmp(key, "normalization")) {
-        am_status s = am_normalization_parse(value, &a->normalization);
-        return s == AM_OK ? s : am_error(AM_ERR_VALUE, "augmentation: %s", am_errmsg());
+    const am_key *k = am_key_find(am_augment_keys, key);
+    if (!k) return am_error(AM_ERR_NOTFOUND, "augmentation: unknown key \"%s\"", key);
+    am_key_value v = {.kind = AM_VALUE_STRING, .str = value};
+    if (k->type != AM_KEY_CHOICE && k->type != AM_KEY_CUSTOM) {
+        /* numbers and booleans given as text */
+        char *end = NULL;
+        double x = strtod(value, &end);
+        if (!strcmp(value, "true") || !strcmp(value, "false")) v = (am_key_value){.kind = AM_VALUE_BOOL, .boolean = value[0] == 't'};
+        else if (end != value && !*end) v = (am_key_value){.kind = AM_VALUE_FLOAT, .number = x};
     }
-    if (!strcmp(key, "rotation.interpolation")) {
-        if (!strcmp(value, "nearest")) a->rot_interp = AM_INTERP_NEAREST;
-        else if (!strcmp(value, "bilinear")) a->rot_interp = AM_INTERP_BILINEAR;
-        else return am_error(AM_ERR_VALUE, "augmentation: rotation.interpolation = \"%s\" is not \"nearest\" or \"bilinear\"", value);
-        return AM_OK;
-    }
-    char *end = NULL;
-    double v = strtod(value, &end);
-    if (end == value || *end) {
-        if (!strcmp(value, "true")) v = 1;
-        else if (!strcmp(value, "false")) v = 0;
-        else return am_error(AM_ERR_VALUE, "augmentation: %s = \"%s\" is not a number", key, value);
-    }
-    return am_augment_set(a, key, v);
+    am_status s = am_key_set(k, a, &v, key);
+    return s == AM_OK ? s : am_error_prefix(s, "augmentation");
 }
 
 am_status am_augment_check(const am_augment *a)

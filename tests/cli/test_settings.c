@@ -104,7 +104,7 @@ static void test_defaults(void)
                                   AM_SETTINGS_TRAINING, NULL));
     CHECK(s.resume == 1 && s.train.seed == 7 && s.byol.loss == AM_BYOL_LOSS_SYMMETRIC, "our keys");
     am_settings_free(&s);
-    CHECK_FAILS(load_text(BASE "core_limit = -1\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_VALUE, "core_limit = -1: must be >= 0");
+    CHECK_FAILS(load_text(BASE "core_limit = -1\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_VALUE, "core_limit = -1: must be between 0 and 4096");
     CHECK_FAILS(load_text("defaults = \"original\"\ndatafile = \"files.txt\"\n", AM_SETTINGS_TRAINING, NULL),
                 AM_ERR_NOTFOUND, "missing required key 'network_name'");
     CHECK_FAILS(load_text("defaults = \"original\"\n" BASE "[network_settings]\n", AM_SETTINGS_TRAINING, NULL),
@@ -127,7 +127,7 @@ static void test_mistakes(void)
     CHECK_FAILS(load_text(BASE "epochs = \"5\"\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_VALUE,
                 "s.toml:3:10: epochs must be an integer, not a string");
     CHECK_FAILS(load_text(BASE "export_to_csv = 1\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_VALUE,
-                "export_to_csv must be true or false, not a integer");
+                "export_to_csv must be true or false, not an integer");
     CHECK_FAILS(load_text(BASE "batch_size = 2.5\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_VALUE,
                 "batch_size must be an integer");
     CHECK_FAILS(load_text(BASE "network_name = \"vgg\"\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_FORMAT,
@@ -144,7 +144,28 @@ static void test_mistakes(void)
                 AM_ERR_VALUE, "contradicts exponential_lr = true");
     CHECK_FAILS(load_text(BASE "epochs = 5\nepochs 6\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_FORMAT, "s.toml:4:8:");
     CHECK_FAILS(load_text(BASE "[augmentation]\nrotation.p = 2\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_VALUE,
-                "s.toml:4:14: augmentation: rotation.p = 2 is outside");
+                "s.toml:4:14: augmentation.rotation.p = 2: must be in [0, 1]");
+    CHECK_FAILS(load_text(BASE "[data_settings]\nextra_keys = [\"TELESCOP\", \"NINECHARS\"]\n", AM_SETTINGS_TRAINING, NULL),
+                AM_ERR_VALUE, "data_settings.extra_keys[1] = \"NINECHARS\": must be a FITS keyword");
+    CHECK_FAILS(load_text(BASE "[augmentation]\norder = [\"hflip\", 3]\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_VALUE,
+                "augmentation.order[1] must be a string, not an integer");
+    CHECK_FAILS(load_text(BASE "[augmentation]\nview_size = 64.5\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_VALUE,
+                "augmentation.view_size = 64.5: must be 0 or between 8 and 4096");
+    CHECK_FAILS(load_text(BASE "[augmentation]\nblur.kernel = 4\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_VALUE,
+                "augmentation.blur.kernel = 4: must be an odd integer between 1 and 63");
+    CHECK_FAILS(load_text(BASE "seed = 1979-05-27\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_VALUE,
+                "seed must be an integer, not a local date");
+    /* nested tables and dotted keys are the same keys; numbers for the augment module's flags */
+    am_settings s;
+    CHECK_OK(am_settings_load(&s, write_file("n.toml", BASE "[augmentation.rotation]\np = 0.25\n"
+                                                            "[augmentation]\nhflip.enabled = 0\nblur.enabled = true\n"
+                                                            "[data_settings]\nextra_keys = [\"TELESCOP\"]\n"),
+                              AM_SETTINGS_TRAINING, NULL));
+    int blur_last = s.augment.n_order > 0 && s.augment.order[s.augment.n_order - 1] == AM_AUG_BLUR;
+    CHECK(s.augment.step[AM_AUG_ROTATION].p == 0.25 && !s.augment.step[AM_AUG_HFLIP].enabled && blur_last &&
+              s.n_extra_keys == 1 && !strcmp(s.data.fits.extra_keys[0], "TELESCOP"),
+          "nested [augmentation.rotation], numeric flags, a switched-on transform runs last, extra_keys");
+    am_settings_free(&s);
 }
 
 static void test_unknown_keys(void)
@@ -211,70 +232,56 @@ static void test_print(void)
           "printed settings:\n%s", text);
 }
 
-/* The keys a TOML-like text writes, table by table: "key = ..." or "# key = ..." (or "# key:"),
- * tables other than the four of settings.c skipped. */
+/* The keys a TOML-like text writes, table by table: "key = ..." or "# key = ..." (or "# key: not set"),
+ * dotted augmentation keys included; "table.key" for keys inside a [table]. */
 typedef struct {
-    char key[4][64][48];
-    int n[4];
+    char key[256][64];
+    int n;
 } key_list;
-static const char *const key_tables[] = {"", "network_settings", "data_settings", "byol_settings"};
 
 static void keys_of_text(char *text, key_list *kl)
 {
     memset(kl, 0, sizeof *kl);
-    int table = 0; /* the top level until a [table] line */
+    char table[48] = "";
     for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
         if (line[0] == '[') {
-            table = -1;
-            for (int t = 1; t < 4; t++)
-                if (!strncmp(line + 1, key_tables[t], strlen(key_tables[t])) && line[1 + strlen(key_tables[t])] == ']')
-                    table = t;
+            size_t n = strcspn(line + 1, "]");
+            snprintf(table, sizeof table, "%.*s", (int)n, line + 1);
             continue;
         }
         const char *k = line[0] == '#' ? line + 1 + (line[1] == ' ') : line;
-        size_t n = strspn(k, "abcdefghijklmnopqrstuvwxyz_");
-        int assign = !strncmp(k + n, " = ", 3) || (line[0] == '#' && k[n] == ':');
-        if (n == 0 || n >= 48 || !assign || table < 0) continue;
+        size_t n = strspn(k, "abcdefghijklmnopqrstuvwxyz_.");
+        int assign = !strncmp(k + n, " = ", 3) || (line[0] == '#' && !strncmp(k + n, ": not set", 9));
+        if (n == 0 || n >= 40 || !assign) continue;
+        char name[64];
+        snprintf(name, sizeof name, "%s%s%.*s", table, *table ? "." : "", (int)n, k);
         int dup = 0;
-        for (int j = 0; j < kl->n[table]; j++) dup |= !strncmp(kl->key[table][j], k, n) && kl->key[table][j][n] == 0;
-        if (!dup && kl->n[table] < 64) snprintf(kl->key[table][kl->n[table]++], 48, "%.*s", (int)n, k);
+        for (int j = 0; j < kl->n; j++) dup |= !strcmp(kl->key[j], name);
+        if (!dup && kl->n < 256) snprintf(kl->key[kl->n++], 64, "%s", name);
     }
 }
 
 /* kl holds exactly the keys the reader knows, each in its own table. */
 static void check_same_keys(const char *what, const key_list *kl)
 {
-    for (int t = 0; t < 4; t++) {
-        const char *const *known = am_settings_known_keys(key_tables[t]);
-        for (const char *const *kk = known; kk && *kk; kk++) {
-            /* tables are keys of the top level too: they are their own [table] lines */
-            if (t == 0 && (!strcmp(*kk, "network_settings") || !strcmp(*kk, "data_settings") ||
-                           !strcmp(*kk, "byol_settings") || !strcmp(*kk, "augmentation")))
-                continue;
-            int found = 0;
-            for (int j = 0; j < kl->n[t]; j++) found |= !strcmp(kl->key[t][j], *kk);
-            CHECK(found, "%s lists '%s' in [%s]", what, *kk, key_tables[t]);
-        }
-        for (int j = 0; j < kl->n[t]; j++) {
-            int known_key = 0;
-            for (const char *const *kk = known; kk && *kk; kk++) known_key |= !strcmp(kl->key[t][j], *kk);
-            CHECK(known_key, "%s's '%s' in [%s] is a key the reader knows", what, kl->key[t][j], key_tables[t]);
-        }
+    int known = 0;
+    const char *table, *key;
+    for (int i = 0; (key = am_settings_key_at(i, &table)); i++, known++) {
+        char name[64];
+        snprintf(name, sizeof name, "%s%s%s", table, *table ? "." : "", key);
+        int found = 0;
+        for (int j = 0; j < kl->n; j++) found |= !strcmp(kl->key[j], name);
+        CHECK(found, "%s lists '%s'", what, name);
     }
+    CHECK(kl->n == known, "%s lists %d keys, the reader knows %d", what, kl->n, known);
 }
 
-/* examples/settings/reference.toml and the effective-settings dump of the training log both name
- * every key the reader knows, each in its own table, and no other. */
+/* The effective-settings dump of the training log names every key the reader knows, each in its
+ * own table, and no other; examples/settings/reference.toml and the key table of
+ * docs/pipeline.md are exactly what `astromorph settings` writes from the same rows. */
 static void check_key_lists(void)
 {
     key_list kl;
-    char *text = am_test_slurp(am_test_path("examples/settings/reference.toml"), NULL);
-    CHECK(text != NULL, "examples/settings/reference.toml is readable");
-    if (text) {
-        keys_of_text(text, &kl);
-        check_same_keys("reference.toml", &kl);
-        free(text);
-    }
     am_settings s;
     CHECK_OK(am_settings_load(&s, NULL, AM_SETTINGS_INFERENCE,
                               &(am_settings_overrides){.datafile = am_test_path("tests"),
@@ -289,6 +296,48 @@ static void check_key_lists(void)
         check_same_keys("the settings dump", &kl);
     }
     free(dump);
+    am_settings_free(&s);
+
+    for (int markdown = 0; markdown < 2; markdown++) {
+        char *want = NULL;
+        fp = open_memstream(&want, &len);
+        CHECK_OK(am_settings_reference(fp, markdown ? AM_SETTINGS_REFERENCE_MARKDOWN : AM_SETTINGS_REFERENCE_TOML));
+        fclose(fp);
+        const char *file = markdown ? "docs/pipeline.md" : "examples/settings/reference.toml";
+        char *text = am_test_slurp(am_test_path(file), NULL);
+        CHECK(text != NULL, "%s is readable", file);
+        if (text && markdown) {
+            /* the table between the markers */
+            char *begin = strstr(text, "<!-- keys: begin -->\n"), *end = strstr(text, "<!-- keys: end -->");
+            CHECK(begin && end && end > begin, "docs/pipeline.md has the key table's markers");
+            if (begin && end && end > begin) {
+                begin += strlen("<!-- keys: begin -->\n");
+                memmove(text, begin, (size_t)(end - begin));
+                text[end - begin] = 0;
+            }
+        }
+        CHECK(text && want && strcmp(text, want) == 0,
+              "%s is what `astromorph settings%s` writes (regenerate it after changing a key)", file,
+              markdown ? " --markdown" : "");
+        if (text && !markdown) {
+            char *copy = strdup(text);
+            keys_of_text(copy, &kl);
+            check_same_keys("reference.toml", &kl);
+            free(copy);
+        }
+        free(text);
+        free(want);
+    }
+    /* the reference is a settings file that loads, with our defaults */
+    char path[600];
+    snprintf(path, sizeof path, "%s", am_test_path("examples/settings/reference.toml"));
+    am_settings_overrides ov = {.datafile = am_test_path("tests")};
+    CHECK_OK(am_settings_load(&s, path, AM_SETTINGS_TRAINING, &ov));
+    am_train_settings ours;
+    am_train_settings_default(&ours);
+    CHECK(s.train.epochs == ours.epochs && s.train.learning_rate == ours.learning_rate &&
+              s.augment.view_size == 64 && s.hybrid_weight == 0.5,
+          "reference.toml holds our defaults");
     am_settings_free(&s);
 }
 

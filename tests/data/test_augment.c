@@ -133,7 +133,7 @@ static void test_settings(void)
     CHECK(!a.step[AM_AUG_HFLIP].enabled, "bool key as text");
     CHECK_FAILS(am_augment_set(&a, "rotation.q", 1), AM_ERR_NOTFOUND, "\"rotation.q\"");
     CHECK_FAILS(am_augment_set(&a, "warp.p", 1), AM_ERR_NOTFOUND, "\"warp.p\"");
-    CHECK_FAILS(am_augment_set(&a, "blur.p", 1.5), AM_ERR_VALUE, "blur.p = 1.5 is outside [0, 1]");
+    CHECK_FAILS(am_augment_set(&a, "blur.p", 1.5), AM_ERR_VALUE, "augmentation: blur.p = 1.5: must be in [0, 1]");
     CHECK_FAILS(am_augment_set(&a, "blur.kernel", 4), AM_ERR_VALUE, "blur.kernel");
     CHECK_FAILS(am_augment_set_str(&a, "rotation.interpolation", "cubic"), AM_ERR_VALUE, "cubic");
     CHECK_FAILS(am_augment_set_str(&a, "order", "hflip,shear"), AM_ERR_VALUE, "\"shear\"");

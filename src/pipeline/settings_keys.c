@@ -1,0 +1,194 @@
+/* Every key of a settings file, as rows of the settings schema (src/core/schema.h): where its
+ * value lives in am_settings, its type and range, and what it means. Reading, checking, the
+ * effective-settings dump, "did you mean", the resume fingerprint, `astromorph settings` and the
+ * key list of docs/pipeline.md all come from these rows. Defaults are not written here: they are
+ * what am_train_settings_default and the other _default functions set (ours) and their
+ * _original twins (the original package's), read back through the rows. */
+#include <limits.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../data/augment_internal.h"
+#include "settings_internal.h"
+
+/* extra_keys: an array of FITS keywords; the dataset options point at the copies. */
+static am_status set_extra_keys(void *base, const am_key *k, const am_key_value *v, const char *name)
+{
+    (void)k;
+    am_settings *s = base;
+    if (v->kind != AM_VALUE_LIST) return am_error(AM_ERR_VALUE, "%s must be an array of strings, not %s", name, am_value_what(v));
+    char **keys = calloc(v->n + 1, sizeof *keys);
+    if (!keys) return am_error(AM_ERR_NOMEM, "settings: out of memory");
+    for (size_t i = 0; i < v->n; i++) {
+        size_t len = strlen(v->items[i]);
+        if (len == 0 || len > 8 || !(keys[i] = strdup(v->items[i]))) {
+            for (size_t j = 0; j < i; j++) free(keys[j]);
+            free(keys);
+            if (len == 0 || len > 8)
+                return am_error(AM_ERR_VALUE, "%s[%zu] = \"%.40s\": must be a FITS keyword (1 to 8 characters)", name, i,
+                                v->items[i]);
+            return am_error(AM_ERR_NOMEM, "settings: out of memory");
+        }
+    }
+    for (int i = 0; i < s->n_extra_keys; i++) free(s->extra_keys[i]);
+    free(s->extra_keys);
+    s->extra_keys = keys;
+    s->n_extra_keys = (int)v->n;
+    s->data.fits.extra_keys = (const char *const *)s->extra_keys;
+    s->data.fits.n_extra_keys = s->n_extra_keys;
+    return AM_OK;
+}
+
+static int format_extra_keys(const void *base, const am_key *k, char *buf, size_t size)
+{
+    (void)k;
+    const am_settings *s = base;
+    size_t n = (size_t)snprintf(buf, size, "[");
+    for (int i = 0; i < s->n_extra_keys && n < size; i++) {
+        char q[64];
+        am_toml_quote(s->extra_keys[i], q, sizeof q);
+        n += (size_t)snprintf(buf + n, size - n, "%s%s", i ? ", " : "", q);
+    }
+    if (n < size) snprintf(buf + n, size - n, "]");
+    return 1;
+}
+
+#define S(field) offsetof(am_settings, field)
+#define E(field) AM_KEY_ENUM_AT(am_settings, field)
+#define INTS 1, INT_MAX
+#define ORIG AM_KEY_ORIGINAL
+#define FREE AM_KEY_FREE
+
+static const char *const defaults_names[] = {"ours", "original", NULL};
+static const char *const network_names[] = {"n_layer_resnet", "amm", NULL};
+static const char *const schedule_names[] = {"constant", "exponential", "cosine", NULL};
+static const char *const optimizer_names[] = {"adam", "adamw", NULL};
+static const char *const ema_names[] = {"constant", "cosine", NULL};
+static const char *const batchnorm_names[] = {"compat", "train", "frozen", NULL};
+static const char *const channels_names[] = {"sum", "each", NULL};
+static const char *const layer_names[] = {"layer1", "layer2", "layer3", "layer4", NULL};
+static const char *const nan_names[] = {"zero", "min", "median", NULL};
+static const char *const mask_names[] = {"auto", "binary", "labels", NULL};
+static const char *const loss_names[] = {"one_way", "symmetric", NULL};
+
+static const am_key root_keys[] = {
+    /* the original package's keys */
+    {"datafile", AM_KEY_TEXT, S(datafile), 0, 0, ORIG | FREE | AM_KEY_REQUIRED, NULL,
+     "list of FITS files (one per line), or a folder of *.fits", "\"files.txt\"", NULL, NULL, NULL},
+    {"maskfile", AM_KEY_TEXT, S(maskfile), 0, 0, ORIG | FREE, NULL,
+     "with it, datafile is one large image cut into objects by this mask", "\"mask.fits\"", NULL, NULL, NULL},
+    {"epochs", AM_KEY_INT, S(train.epochs), INTS, ORIG | FREE, NULL, "passes over the training split", NULL, NULL, NULL, NULL},
+    {"learning_rate", AM_KEY_FLOAT, S(train.learning_rate), 0, 10, ORIG | AM_KEY_OPEN_LO, NULL,
+     "the optimizer's step size", NULL, NULL, NULL, NULL},
+    {"exponential_lr", AM_KEY_BOOL, S(exponential_lr), 0, 0, ORIG, NULL,
+     "ExponentialLR stepped per epoch with gamma (the same as lr_schedule = \"exponential\")", NULL, NULL, NULL, NULL},
+    {"gamma", AM_KEY_FLOAT, S(train.gamma), 0, 1, ORIG | AM_KEY_OPEN_LO | AM_KEY_OPEN_HI, NULL,
+     "the exponential schedule's factor per epoch", NULL, NULL, NULL, NULL},
+    {"batch_size", AM_KEY_INT, S(train.batch_size), INTS, ORIG, NULL, "images per optimizer step", NULL, NULL, NULL, NULL},
+    {"core_limit", AM_KEY_INT, S(core_limit), 0, 4096, ORIG | FREE, NULL, "threads; 0: all cores", NULL, NULL, NULL, NULL},
+    {"network_name", AM_KEY_NAME, S(network_name), 0, 0, ORIG, network_names,
+     "the network (training; inference takes it from the model)", NULL, NULL, NULL, NULL},
+    {"trained_network_name", AM_KEY_TEXT, S(trained_network_name), 0, 0, ORIG | FREE, NULL,
+     "inference: the model file (or -n)", "\"saved_models/improved_net_e_10_20240101_1200.safetensors\"", NULL, NULL, NULL},
+    {"export_to_csv", AM_KEY_BOOL, S(export_to_csv), 0, 0, ORIG | FREE, NULL,
+     "inference: also write exported/<model>.csv", NULL, NULL, NULL, NULL},
+    /* ours */
+    {"defaults", AM_KEY_CHOICE, E(original_defaults), 0, 0, FREE, defaults_names,
+     "the defaults of every key a file leaves out: ours (measured) or the original package's", NULL, NULL, NULL, NULL},
+    {"seed", AM_KEY_U64, S(train.seed), 0, (double)INT64_MAX, 0, NULL,
+     "split, shuffles, augmentations and initialisation", NULL, NULL, NULL, NULL},
+    {"lr_schedule", AM_KEY_CHOICE, E(train.schedule), 0, 0, 0, schedule_names,
+     "\"cosine\": linear warm-up over warmup_epochs, then cosine to learning_rate * min_lr_ratio", NULL, NULL, NULL, NULL},
+    {"warmup_epochs", AM_KEY_INT, S(train.warmup_epochs), 0, INT_MAX, 0, NULL, "epochs of linear warm-up", NULL, NULL,
+     NULL, NULL},
+    {"min_lr_ratio", AM_KEY_FLOAT, S(train.min_lr_ratio), 0, 1, 0, NULL, "where the cosine schedule ends", NULL, NULL,
+     NULL, NULL},
+    {"weight_decay", AM_KEY_FLOAT, S(train.weight_decay), 0, 1, 0, NULL, "Adam's L2 term, or AdamW's decoupled decay",
+     NULL, NULL, NULL, NULL},
+    {"optimizer", AM_KEY_CHOICE, E(train.optimizer), 0, 0, 0, optimizer_names, "the optimizer", NULL, NULL, NULL, NULL},
+    {"ema_schedule", AM_KEY_CHOICE, E(train.ema), 0, 0, 0, ema_names,
+     "\"cosine\": the target's decay goes from moving_average_decay to 1", NULL, NULL, NULL, NULL},
+    {"batchnorm", AM_KEY_CHOICE, E(train.norm), 0, 0, 0, batchnorm_names,
+     "\"compat\": the original's (eval after the first test pass); \"train\"; \"frozen\"", NULL, NULL, NULL, NULL},
+    {"images_per_forward", AM_KEY_INT, S(train.images_per_forward), 1, 1024, 0, NULL,
+     "images sharing one forward pass (equal-size ones when view_size = 0)", NULL, NULL, NULL, NULL},
+    {"replicas", AM_KEY_INT, S(train.replicas), 0, 256, 0, NULL,
+     "model copies training side by side; 0: 1 for ResNet18-sized models, else 2", NULL, NULL, NULL, NULL},
+    {"test_fraction", AM_KEY_FLOAT, S(train.test_fraction), 0, 1, AM_KEY_OPEN_HI, NULL,
+     "share of the images held out as the test split", NULL, NULL, NULL, NULL},
+    {"checkpoint_every", AM_KEY_INT, S(train.checkpoint_every), 0, INT_MAX, FREE, NULL,
+     "epochs between checkpoints (one is always written at the end and on Ctrl-C)", NULL, NULL, NULL, NULL},
+    {"resume", AM_KEY_BOOL, S(resume), 0, 0, FREE, NULL, "continue the newest checkpoint (the same as --resume)",
+     NULL, NULL, NULL, NULL},
+    {"n_clusters", AM_KEY_INT, S(n_clusters), 1, 100000, FREE, NULL, "inference: k of the k-means labels", NULL, NULL,
+     NULL, NULL},
+    {"projector_sprite", AM_KEY_BOOL, S(sprite), 0, 0, FREE, NULL, "inference: thumbnails in the TensorBoard projector",
+     NULL, NULL, NULL, NULL},
+    {"morphology", AM_KEY_BOOL, S(morphology), 0, 0, FREE, NULL,
+     "inference: morphology statistics beside the embeddings (docs/analysis.md)", NULL, NULL, NULL, NULL},
+    {"morphology_channels", AM_KEY_CHOICE, E(morphology_each), 0, 0, FREE, channels_names,
+     "\"sum\": of the channels' sum; \"each\": per channel (columns <name>_c<k>)", NULL, NULL, NULL, NULL},
+    {"hybrid_weight", AM_KEY_FLOAT, S(hybrid_weight), 0, 1, FREE, NULL,
+     "the statistics' share of the hybrid embedding; 0: the learned features alone (docs/quality.md)", NULL, NULL,
+     NULL, NULL},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL}};
+
+static const am_key network_keys[] = {
+    {"last_layer", AM_KEY_NAME, S(last_layer), 0, 0, ORIG, layer_names, "n_layer_resnet: the last residual stage kept",
+     NULL, NULL, NULL, NULL},
+    {"pretrained", AM_KEY_TEXT, S(pretrained), 0, 0, 0, NULL,
+     "start from a model of astromorph training (same network and channels) or torchvision ResNet18 weights",
+     "\"start.safetensors\"", NULL, NULL, NULL},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL}};
+
+static const am_key data_keys[] = {
+    {"stacksize", AM_KEY_INT, S(stacksize), 1, 64, ORIG, NULL,
+     "channels repeated this many times (3 for an RGB-pretrained ResNet)", NULL, NULL, NULL, NULL},
+    {"nan_policy", AM_KEY_CHOICE, E(data.fits.nan_policy), 0, 0, 0, nan_names, "NaN and Inf pixels become this",
+     NULL, NULL, NULL, NULL},
+    {"skip_bad_files", AM_KEY_BOOL, S(data.skip_bad_files), 0, 0, FREE, NULL,
+     "leave unreadable files out with a warning instead of stopping", NULL, NULL, NULL, NULL},
+    {"extra_keys", AM_KEY_CUSTOM, 0, 0, 0, 0, NULL, "more FITS header keys carried into the outputs", NULL,
+     set_extra_keys, format_extra_keys, "FITS keywords of 1 to 8 characters"},
+    {"cache_mb", AM_KEY_MEGABYTES, S(data.cache_bytes), 0, 1 << 20, FREE, NULL, "MiB of decoded images kept in memory",
+     NULL, NULL, NULL, NULL},
+    {"prefetch", AM_KEY_INT, S(data.prefetch), 0, 1024, FREE, NULL, "images read ahead by a background thread", NULL,
+     NULL, NULL, NULL},
+    {"min_object_size", AM_KEY_INT, S(data.min_object_size), INTS, 0, NULL, "mask objects: smallest bounding-box side",
+     NULL, NULL, NULL, NULL},
+    {"min_object_pixels", AM_KEY_INT64, S(data.min_object_pixels), 1, (double)INT64_MAX, 0, NULL,
+     "mask objects: fewest pixels", NULL, NULL, NULL, NULL},
+    {"mask_mode", AM_KEY_CHOICE, E(data.mask_mode), 0, 0, 0, mask_names,
+     "\"binary\": connected groups; \"labels\": integer values; \"auto\": by the mask", NULL, NULL, NULL, NULL},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL}};
+
+static const am_key byol_keys[] = {
+    {"representation_size", AM_KEY_INT, S(representation_size), 1, 1 << 20, ORIG | AM_KEY_UNSET_0, NULL,
+     "the embedding's width; taken from the network when left out (a mismatch is a warning)", "128", NULL, NULL, NULL},
+    {"projection_size", AM_KEY_INT, S(byol.projection_size), 1, 1 << 20, 0, NULL, "the projector's output", NULL,
+     NULL, NULL, NULL},
+    {"projection_hidden_size", AM_KEY_INT, S(byol.projection_hidden_size), 1, 1 << 20, 0, NULL,
+     "the projector's and predictor's hidden width", NULL, NULL, NULL, NULL},
+    {"use_momentum", AM_KEY_BOOL, S(byol.use_momentum), 0, 0, 0, NULL,
+     "the target is an EMA copy; false: the online encoder itself", NULL, NULL, NULL, NULL},
+    {"moving_average_decay", AM_KEY_FLOAT, S(byol.moving_average_decay), 0, 1, AM_KEY_OPEN_HI, NULL,
+     "the target's EMA decay", NULL, NULL, NULL, NULL},
+    {"loss", AM_KEY_CHOICE, E(byol.loss), 0, 0, 0, loss_names,
+     "\"one_way\": the original's; \"symmetric\": the BYOL paper's", NULL, NULL, NULL, NULL},
+    {"hidden_layer", AM_KEY_TEXT, S(hidden_layer), 0, 0, 0, NULL, "the module whose output is the embedding", NULL,
+     NULL, NULL, NULL},
+    {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL}};
+
+/* the augment module's rows, inside am_settings at .augment */
+static const am_settings_table tables[] = {
+    {"", root_keys, 0, NULL},
+    {"network_settings", network_keys, 0, "the network"},
+    {"data_settings", data_keys, 0, "reading the images"},
+    {"byol_settings", byol_keys, 0, "BYOL around the network"},
+    {"augmentation", am_augment_keys, offsetof(am_settings, augment),
+     "the views BYOL compares: every transform and parameter can be set"},
+    {NULL, NULL, 0, NULL}};
+
+const am_settings_table *am_settings_tables(void) { return tables; }
