@@ -65,7 +65,8 @@ int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : "data/sample";
     double cold, ahead, cached;
-    if (read_all(dir, 0, 0, 3, &cold) || read_all(dir, 4, 0, 3, &ahead) || read_all(dir, 0, (size_t)256 << 20, 5, &cached))
+    if (read_all(dir, 0, 0, 3, &cold) || read_all(dir, 4, 0, 3, &ahead) ||
+        read_all(dir, 0, (size_t)256 << 20, 5, &cached))
         return 1;
     printf("read %s: %.3f ms/image from disk, %.3f ms with read-ahead (no work to overlap), %.4f ms cached\n", dir,
            cold, ahead, cached);

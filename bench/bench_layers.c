@@ -28,12 +28,13 @@ static double now(void)
 
 /* 12 independent FMA chains per thread hide the FMA latency (4 cycles × 2 ports + slack); named
  * variables, not an array, so that they stay in registers. */
-#define FMA12(fma, a, m, c)                                                                                  \
-    a##0 = fma(a##0, m, c), a##1 = fma(a##1, m, c), a##2 = fma(a##2, m, c), a##3 = fma(a##3, m, c),          \
-    a##4 = fma(a##4, m, c), a##5 = fma(a##5, m, c), a##6 = fma(a##6, m, c), a##7 = fma(a##7, m, c),          \
+#define FMA12(fma, a, m, c)                                                                                            \
+    a##0 = fma(a##0, m, c), a##1 = fma(a##1, m, c), a##2 = fma(a##2, m, c), a##3 = fma(a##3, m, c),                    \
+    a##4 = fma(a##4, m, c), a##5 = fma(a##5, m, c), a##6 = fma(a##6, m, c), a##7 = fma(a##7, m, c),                    \
     a##8 = fma(a##8, m, c), a##9 = fma(a##9, m, c), a##10 = fma(a##10, m, c), a##11 = fma(a##11, m, c)
-#define SUM12(add, a) add(add(add(add(a##0, a##1), add(a##2, a##3)), add(add(a##4, a##5), add(a##6, a##7))), \
-                          add(add(a##8, a##9), add(a##10, a##11)))
+#define SUM12(add, a)                                                                                                  \
+    add(add(add(add(a##0, a##1), add(a##2, a##3)), add(add(a##4, a##5), add(a##6, a##7))),                             \
+        add(add(a##8, a##9), add(a##10, a##11)))
 
 __attribute__((target("avx512f"))) static float fma_avx512(long iters)
 {
@@ -191,7 +192,7 @@ static am_module *resnet18(void)
     static const int width[4] = {64, 128, 256, 512};
     int cin = 64;
     char name[16];
-#define ADD(p, c) \
+#define ADD(p, c)                                                                                                      \
     if (st == AM_OK) st = am_module_add(p, c)
     ADD(root, am_conv2d("conv1", 3, 64, 7, 2, 3, 0));
     ADD(root, am_batchnorm2d("bn1", 64));
@@ -240,11 +241,16 @@ int main(int argc, char **argv)
            "on a shared machine are noisy: compare the ratios, not the absolute numbers\n\n",
            threads, isa, peak, rounds);
     static const conv_case cases[] = {
-        {"conv1 7x7/2", 3, 64, 7, 2, 3, 100, 1},        {"layer1 3x3", 64, 64, 3, 1, 1, 25, 4},
-        {"layer2.0.conv1 3x3/2", 64, 128, 3, 2, 1, 25, 1}, {"layer2 3x3", 128, 128, 3, 1, 1, 13, 3},
-        {"layer2 downsample 1x1/2", 64, 128, 1, 2, 0, 25, 1}, {"layer3.0.conv1 3x3/2", 128, 256, 3, 2, 1, 13, 1},
-        {"layer3 3x3", 256, 256, 3, 1, 1, 7, 3},        {"layer3 downsample 1x1/2", 128, 256, 1, 2, 0, 13, 1},
-        {"layer4.0.conv1 3x3/2", 256, 512, 3, 2, 1, 7, 1}, {"layer4 3x3", 512, 512, 3, 1, 1, 4, 3},
+        {"conv1 7x7/2", 3, 64, 7, 2, 3, 100, 1},
+        {"layer1 3x3", 64, 64, 3, 1, 1, 25, 4},
+        {"layer2.0.conv1 3x3/2", 64, 128, 3, 2, 1, 25, 1},
+        {"layer2 3x3", 128, 128, 3, 1, 1, 13, 3},
+        {"layer2 downsample 1x1/2", 64, 128, 1, 2, 0, 25, 1},
+        {"layer3.0.conv1 3x3/2", 128, 256, 3, 2, 1, 13, 1},
+        {"layer3 3x3", 256, 256, 3, 1, 1, 7, 3},
+        {"layer3 downsample 1x1/2", 128, 256, 1, 2, 0, 13, 1},
+        {"layer4.0.conv1 3x3/2", 256, 512, 3, 2, 1, 7, 1},
+        {"layer4 3x3", 512, 512, 3, 1, 1, 4, 3},
         {"layer4 downsample 1x1/2", 256, 512, 1, 2, 0, 7, 1},
     };
     printf("%-26s %5s %8s | %8s %7s | %8s %7s | %8s %7s\n", "ResNet18 conv (4x3x100x100)", "count", "GFLOP", "fwd ms",

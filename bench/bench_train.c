@@ -37,13 +37,13 @@
 #include "train/train_internal.h"
 #include "core/internal.h"
 
-#define CHECK(expr)                                                                         \
-    do {                                                                                    \
-        am_status chk_ = (expr);                                                            \
-        if (chk_ != AM_OK) {                                                                \
-            fprintf(stderr, "bench_train: %s (%s)\n", am_errmsg(), am_status_name(chk_));   \
-            exit(1);                                                                        \
-        }                                                                                   \
+#define CHECK(expr)                                                                                                    \
+    do {                                                                                                               \
+        am_status chk_ = (expr);                                                                                       \
+        if (chk_ != AM_OK) {                                                                                           \
+            fprintf(stderr, "bench_train: %s (%s)\n", am_errmsg(), am_status_name(chk_));                              \
+            exit(1);                                                                                                   \
+        }                                                                                                              \
     } while (0)
 
 static double now_s(void)
@@ -149,8 +149,13 @@ static void usage(void)
 
 static opts parse(int argc, char **argv)
 {
-    opts o = {.network = "resnet", .settings = "original", .precision = "fp32", .epochs = 2, .threads = 0,
-              .batch = 16, .seed = 1};
+    opts o = {.network = "resnet",
+              .settings = "original",
+              .precision = "fp32",
+              .epochs = 2,
+              .threads = 0,
+              .batch = 16,
+              .seed = 1};
     if (argc < 2) usage();
     o.mode = argv[1];
     int i = 2;
@@ -209,8 +214,10 @@ static int crop_set(const opts *o)
         int64_t h = o->min + am_rng_below(&r, (uint32_t)(o->max - o->min + 1));
         int64_t w = o->min + am_rng_below(&r, (uint32_t)(o->max - o->min + 1));
         h = h < H ? h : H, w = w < W ? w : W;
-        int64_t y0 = (H - h) / 2 + ((H - h) / 4 ? (int64_t)am_rng_below(&r, (uint32_t)((H - h) / 2 + 1)) - (H - h) / 4 : 0);
-        int64_t x0 = (W - w) / 2 + ((W - w) / 4 ? (int64_t)am_rng_below(&r, (uint32_t)((W - w) / 2 + 1)) - (W - w) / 4 : 0);
+        int64_t y0 =
+            (H - h) / 2 + ((H - h) / 4 ? (int64_t)am_rng_below(&r, (uint32_t)((H - h) / 2 + 1)) - (H - h) / 4 : 0);
+        int64_t x0 =
+            (W - w) / 2 + ((W - w) / 4 ? (int64_t)am_rng_below(&r, (uint32_t)((W - w) / 2 + 1)) - (W - w) / 4 : 0);
         const int64_t shape[3] = {c, h, w};
         CHECK(am_tensor_alloc(&out, 3, shape));
         for (int64_t k = 0; k < c; k++)
@@ -257,7 +264,8 @@ static void open_source(source *s, const opts *o)
 static am_byol *make_byol(const opts *o, int channels)
 {
     am_model_spec spec = {.network_name = strcmp(o->network, "resnet") == 0 ? "n_layer_resnet" : "amm",
-                          .last_layer = "layer4", .in_channels = channels};
+                          .last_layer = "layer4",
+                          .in_channels = channels};
     int dim;
     CHECK(am_model_embedding_dim(&spec, &dim));
     am_net *net;
@@ -348,8 +356,11 @@ static int train(const opts *o, double peak, const char *isa, int threads)
     tm.train_s = calloc((size_t)o->epochs, sizeof(double));
     tm.epoch_s = calloc((size_t)o->epochs, sizeof(double));
     am_train_source src = am_dataset_source_make(&s.feed, s.count);
-    am_train_hooks h = {.on_split = on_split, .on_epoch_start = on_epoch_start, .on_batch = on_batch,
-                        .on_epoch_end = on_epoch_end, .user = &tm};
+    am_train_hooks h = {.on_split = on_split,
+                        .on_epoch_start = on_epoch_start,
+                        .on_batch = on_batch,
+                        .on_epoch_end = on_epoch_end,
+                        .user = &tm};
     am_trainer *t;
     CHECK(am_trainer_create(&t, b, &src, &ts, &h));
     header(o, peak, isa, threads);
@@ -379,11 +390,12 @@ static int train(const opts *o, double peak, const char *isa, int threads)
            "time\n",
            epoch_s, total, 100 * s.feed.seconds_get / total, 100 * s.feed.seconds_augment / (total * threads));
     printf("peak RSS %.0f MiB (%.0f MiB before training)\n", peak_rss_mib(), rss0);
-    printf("RESULT mode=train network=%s settings=%s precision=%s images=%lld ntrain=%lld epochs=%d threads=%d ips=%.3f "
-           "gflop_per_image=%.3f gflops=%.1f peak=%.1f frac_peak=%.3f epoch_s=%.3f mean_pixels=%.0f us_per_pixel=%.4f "
-           "rss_mib=%.0f\n",
-           o->network, o->settings, o->precision, (long long)s.count, (long long)tm.ntrain, o->epochs, threads, ips, flops * 1e-9,
-           gflops, peak, gflops / peak, epoch_s, px, 1e6 / ips / px, peak_rss_mib());
+    printf(
+        "RESULT mode=train network=%s settings=%s precision=%s images=%lld ntrain=%lld epochs=%d threads=%d ips=%.3f "
+        "gflop_per_image=%.3f gflops=%.1f peak=%.1f frac_peak=%.3f epoch_s=%.3f mean_pixels=%.0f us_per_pixel=%.4f "
+        "rss_mib=%.0f\n",
+        o->network, o->settings, o->precision, (long long)s.count, (long long)tm.ntrain, o->epochs, threads, ips,
+        flops * 1e-9, gflops, peak, gflops / peak, epoch_s, px, 1e6 / ips / px, peak_rss_mib());
     am_trainer_free(t);
     am_byol_free(b);
     am_dataset_free(s.ds);
@@ -502,8 +514,8 @@ static int infer(const opts *o, double peak, const char *isa, int threads)
            "ips=%.2f gflop_per_image=%.4f gflops=%.1f peak=%.1f frac_peak=%.3f load_s=%.3f mean_pixels=%.0f "
            "us_per_pixel=%.4f rss_mib=%.0f\n",
            o->network, (long long)s.count, threads, (double)s.count / t_cold, ips_serial, ips_par, ips_batch, best,
-           flops * 1e-9,
-           best * flops * 1e-9, peak, best * flops * 1e-9 / peak, t_load, px, 1e6 / best / px, peak_rss_mib());
+           flops * 1e-9, best * flops * 1e-9, peak, best * flops * 1e-9 / peak, t_load, px, 1e6 / best / px,
+           peak_rss_mib());
     for (int r = 0; r < threads; r++) am_byol_free(rep[r]);
     for (int64_t i = 0; i < s.count; i++) am_tensor_free(&x[i]);
     free(rep), free(x), free(E), free(gstart);
@@ -517,10 +529,15 @@ static int infer(const opts *o, double peak, const char *isa, int threads)
  * --batch images), each part timed ---- */
 
 enum { PH_LOAD, PH_D2, PH_AUG, PH_FWD, PH_BWD, PH_SYNC, PH_REDUCE, PH_ADAM, PH_EMA, PH_N };
-static const char *phase_name[PH_N] = {"load (FITS read, first pass)", "D2 copies + normalise", "augment (2 views)",
-                                        "forward (target + online + loss)", "backward (online)",
-                                        "replica state (BN statistics)", "gradient reduction", "optimizer (Adam)",
-                                        "EMA of target"};
+static const char *phase_name[PH_N] = {"load (FITS read, first pass)",
+                                       "D2 copies + normalise",
+                                       "augment (2 views)",
+                                       "forward (target + online + loss)",
+                                       "backward (online)",
+                                       "replica state (BN statistics)",
+                                       "gradient reduction",
+                                       "optimizer (Adam)",
+                                       "EMA of target"};
 
 static int phases(const opts *o, double peak, const char *isa, int threads)
 {

@@ -46,8 +46,8 @@ int main(int argc, char **argv)
         lab[i] = (int32_t)(i % ncl);
         for (int64_t d = 0; d < dim; d++) x[i * dim + d] = c[lab[i] * dim + d] + (float)am_rng_normal(&r);
     }
-    printf("t-SNE bench: %lld x %lld, %d clusters, %d iterations, %d threads\n", (long long)n, (long long)dim, ncl, iters,
-           am_get_threads());
+    printf("t-SNE bench: %lld x %lld, %d clusters, %d iterations, %d threads\n", (long long)n, (long long)dim, ncl,
+           iters, am_get_threads());
     double t0 = now();
     if (am_knn_all(x, n, dim, AM_METRIC_EUCLIDEAN, 90, idx, sc) != AM_OK) {
         fprintf(stderr, "bench_tsne: %s\n", am_errmsg());

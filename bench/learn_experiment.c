@@ -211,9 +211,11 @@ int main(int argc, char **argv)
         acc_raw = NAN;
     if (st == AM_OK) st = embedded_knn5(b, d.ds, &d.aug, label, nclass, &before);
     if (st == AM_OK) {
-        printf("%s: %lld images, net %s, lr %g, epochs %d, batch %d, norm %s, images/forward %d, proj %d/%d%s%s%s\n", dir,
-               (long long)n, netname, ts.learning_rate, ts.epochs, ts.batch_size,
-               ts.norm == AM_NORM_COMPAT ? "compat" : ts.norm == AM_NORM_FROZEN ? "frozen" : "train",
+        printf("%s: %lld images, net %s, lr %g, epochs %d, batch %d, norm %s, images/forward %d, proj %d/%d%s%s%s\n",
+               dir, (long long)n, netname, ts.learning_rate, ts.epochs, ts.batch_size,
+               ts.norm == AM_NORM_COMPAT   ? "compat"
+               : ts.norm == AM_NORM_FROZEN ? "frozen"
+                                           : "train",
                ts.images_per_forward, bo.projection_size, bo.projection_hidden_size,
                bo.loss == AM_BYOL_LOSS_SYMMETRIC ? ", symmetric" : "", bo.use_momentum ? "" : ", no momentum",
                bf16 ? ", BF16" : "");

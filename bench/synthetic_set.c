@@ -19,7 +19,8 @@
 #include "core/internal.h"
 
 enum { POINT, DISK, RING, DOUBLE_RING, SPIRAL, BINARY, FILAMENT, CLUMPY, NCLASS };
-static const char *class_name[NCLASS] = {"point", "disk", "ring", "double_ring", "spiral", "binary", "filament", "clumpy"};
+static const char *class_name[NCLASS] = {"point",  "disk",   "ring",     "double_ring",
+                                         "spiral", "binary", "filament", "clumpy"};
 
 static double uni(am_rng *r, double a, double b) { return a + (b - a) * am_rng_uniform(r); }
 
@@ -81,7 +82,8 @@ static void draw(float *img, int n, int cls, am_rng *r)
     s.twist = uni(r, 0.18, 0.32);
     if (cls == RING || cls == DOUBLE_RING) s.incl = uni(r, 0.5, 1.0);
     for (int k = 0; k < 12; k++)
-        s.clump[k][0] = uni(r, -0.25, 0.25) * n, s.clump[k][1] = uni(r, -0.25, 0.25) * n, s.clump[k][2] = uni(r, 1.0, 3.5);
+        s.clump[k][0] = uni(r, -0.25, 0.25) * n, s.clump[k][1] = uni(r, -0.25, 0.25) * n,
+        s.clump[k][2] = uni(r, 1.0, 3.5);
     double cx = (n - 1) / 2.0 + uni(r, -0.08, 0.08) * n, cy = (n - 1) / 2.0 + uni(r, -0.08, 0.08) * n;
     double peak = 0;
     for (int y = 0; y < n; y++)
@@ -92,7 +94,8 @@ static void draw(float *img, int n, int cls, am_rng *r)
         }
     /* Flux scale and noise vary over orders of magnitude, as between real observations. */
     double flux = pow(10, uni(r, -1, 2)), noise = uni(r, 0.02, 0.12);
-    for (int i = 0; i < n * n; i++) img[i] = (float)(flux * (img[i] / (peak > 0 ? peak : 1) + noise * am_rng_normal(r)));
+    for (int i = 0; i < n * n; i++)
+        img[i] = (float)(flux * (img[i] / (peak > 0 ? peak : 1) + noise * am_rng_normal(r)));
 }
 
 int main(int argc, char **argv)
@@ -109,8 +112,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--size")) n = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--seed")) seed = strtoull(argv[i + 1], NULL, 10);
         else if (!strcmp(argv[i], "--sizes"))
-            for (char *p = argv[i + 1]; *p && nsizes < 16; p += *p == ',')
-                sizes[nsizes++] = (int)strtol(p, &p, 10);
+            for (char *p = argv[i + 1]; *p && nsizes < 16; p += *p == ',') sizes[nsizes++] = (int)strtol(p, &p, 10);
         else {
             fprintf(stderr, "unknown option %s\n", argv[i]);
             return 2;

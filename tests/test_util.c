@@ -16,8 +16,8 @@ void am_test_check_fails(am_status got, am_status code, const char *needle, cons
     const char *msg = am_errmsg();
     if (got != code || (needle && !strstr(msg, needle))) {
         am_test_failures++;
-        fprintf(stderr, "FAIL %s:%d: %s -> %s (%s), expected %s with '%s'\n", file, line, what, am_status_name(got), msg,
-                am_status_name(code), needle ? needle : "");
+        fprintf(stderr, "FAIL %s:%d: %s -> %s (%s), expected %s with '%s'\n", file, line, what, am_status_name(got),
+                msg, am_status_name(code), needle ? needle : "");
     }
 }
 

@@ -13,22 +13,22 @@
 extern int am_test_failures;
 extern int am_test_checks;
 
-#define CHECK(cond, ...)                                                   \
-    do {                                                                   \
-        am_test_checks++;                                                  \
-        if (!(cond)) {                                                     \
-            am_test_failures++;                                            \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-            fprintf(stderr, __VA_ARGS__);                                  \
-            fputc('\n', stderr);                                           \
-        }                                                                  \
+#define CHECK(cond, ...)                                                                                               \
+    do {                                                                                                               \
+        am_test_checks++;                                                                                              \
+        if (!(cond)) {                                                                                                 \
+            am_test_failures++;                                                                                        \
+            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                                            \
+            fprintf(stderr, __VA_ARGS__);                                                                              \
+            fputc('\n', stderr);                                                                                       \
+        }                                                                                                              \
     } while (0)
 
 /* Checks that an am_status expression is AM_OK, printing am_errmsg() otherwise. */
-#define CHECK_OK(expr)                                                                      \
-    do {                                                                                    \
-        am_status chk_s_ = (expr);                                                          \
-        CHECK(chk_s_ == AM_OK, "%s -> %s: %s", #expr, am_status_name(chk_s_), am_errmsg()); \
+#define CHECK_OK(expr)                                                                                                 \
+    do {                                                                                                               \
+        am_status chk_s_ = (expr);                                                                                     \
+        CHECK(chk_s_ == AM_OK, "%s -> %s: %s", #expr, am_status_name(chk_s_), am_errmsg());                            \
     } while (0)
 
 /* Checks that expr fails with `code` and that the message contains `needle` (may be NULL). */

@@ -41,8 +41,8 @@ typedef enum { AM_INTERP_NEAREST = 0, AM_INTERP_BILINEAR } am_interp;
 /* Rotation by `degrees` counter-clockwise as displayed with row 0 at the top (torchvision's
  * sense), about the canvas centre ((w-1)/2, (h-1)/2), same canvas, fill outside with `fill`.
  * src and dst must not overlap. */
-void am_aug_rotate(const float *src, float *dst, int64_t c, int64_t h, int64_t w, double degrees,
-                   am_interp interp, float fill);
+void am_aug_rotate(const float *src, float *dst, int64_t c, int64_t h, int64_t w, double degrees, am_interp interp,
+                   float fill);
 
 /* Gaussian blur with an odd ksize×ksize kernel of width sigma, reflect padding (as torchvision).
  * scratch holds h*w floats. */
@@ -59,7 +59,7 @@ void am_aug_grayscale(float *img, int64_t h, int64_t w);
 /* How an image's values become the network's input levels. */
 typedef enum {
     AM_NORMALIZE_MINMAX = 0, /* the original: (x - min) / (max - min) */
-    AM_NORMALIZE_ASINH       /* robust: background (the median) to 0, the 99.9th percentile to 1,
+    AM_NORMALIZE_ASINH /* robust: background (the median) to 0, the 99.9th percentile to 1,
                                 clipped, then asinh(a x) / asinh(a) with a = AM_ASINH_SOFTENING */
 } am_normalization;
 #define AM_ASINH_SOFTENING 10.0
@@ -85,10 +85,9 @@ typedef enum {
     AM_AUG_ROTATION,
     AM_AUG_BLUR,
     AM_AUG_STRETCH, /* asinh stretch jitter (views in [0,1]) */
-    AM_AUG_NOISE,   /* additive Gaussian noise */
+    AM_AUG_NOISE, /* additive Gaussian noise */
     AM_AUG_COUNT
 } am_aug_kind;
-
 
 /* Settings keys, for am_augment_set / am_augment_set_str and the [augmentation] table:
  *   normalize            1: min-max each sample to [0,1] before augmenting (default 1)
@@ -160,8 +159,7 @@ am_status am_augment_apply(const am_augment *a, am_tensor *batch, am_rng *rng);
  * U[crop.scale_min, crop.scale_max] and log-uniform aspect ratio at a uniform position inside
  * the image (the whole image when crop is off or not drawn), area-averaged first when it shrinks
  * 2x or more, then sampled bilinearly. */
-am_status am_view_crop(const float *img, int64_t c, int64_t h, int64_t w, const am_augment *a, am_rng *rng,
-                       float *out);
+am_status am_view_crop(const float *img, int64_t c, int64_t h, int64_t w, const am_augment *a, am_rng *rng, float *out);
 
 /* An image (C×H×W) as the network sees it outside training: channels stacked, normalised as
  * `how`, and for view_size > 0 the whole image area-averaged to view_size squared; x is a new
@@ -169,8 +167,8 @@ am_status am_view_crop(const float *img, int64_t c, int64_t h, int64_t w, const 
 am_status am_network_input(const am_tensor *image, int stacksize, am_normalization how, int view_size, am_tensor *x);
 
 /* Convenience: dst = src augmented with the stream (seed; epoch, index, view). dst is new. */
-am_status am_augment_view(const am_augment *a, const am_tensor *src, am_tensor *dst, uint64_t seed,
-                          uint64_t epoch, uint64_t index, uint64_t view);
+am_status am_augment_view(const am_augment *a, const am_tensor *src, am_tensor *dst, uint64_t seed, uint64_t epoch,
+                          uint64_t index, uint64_t view);
 
 #ifdef __cplusplus
 }

@@ -33,30 +33,30 @@ extern "C" {
 #define AM_BYOL_FORMAT_VERSION "1"
 
 typedef enum {
-    AM_BYOL_LOSS_ONE_WAY,  /* the original: predict view 2's target projection from view 1 */
+    AM_BYOL_LOSS_ONE_WAY, /* the original: predict view 2's target projection from view 1 */
     AM_BYOL_LOSS_SYMMETRIC /* the BYOL paper: both directions, summed */
 } am_byol_loss_kind;
 
 /* A replaceable per-sample loss between n predictions and n target projections of size d
  * (row-major). Writes loss[i] and, when dpred is not NULL, d loss[i] / d pred[i, :]. */
-typedef am_status (*am_byol_loss_fn)(const float *pred, const float *target, int64_t n, int64_t d,
-                                     float *loss, float *dpred, void *user);
+typedef am_status (*am_byol_loss_fn)(const float *pred, const float *target, int64_t n, int64_t d, float *loss,
+                                     float *dpred, void *user);
 /* The default: 2 − 2·cos(pred, target) (the original's cosine_loss). */
-am_status am_byol_cosine_loss(const float *pred, const float *target, int64_t n, int64_t d, float *loss,
-                              float *dpred, void *user);
+am_status am_byol_cosine_loss(const float *pred, const float *target, int64_t n, int64_t d, float *loss, float *dpred,
+                              void *user);
 
 typedef struct am_byol_options {
-    const char *hidden_layer;    /* module whose output is the embedding ("avgpool") */
-    int representation_size;     /* features of that output; 0: found by a probe forward */
-    int probe_channels;          /* input channels for the probe (1) */
-    int projection_size;         /* 256 */
-    int projection_hidden_size;  /* 1024 */
-    int use_momentum;            /* 1: target is an EMA copy; 0: the online encoder, no gradient */
+    const char *hidden_layer; /* module whose output is the embedding ("avgpool") */
+    int representation_size; /* features of that output; 0: found by a probe forward */
+    int probe_channels; /* input channels for the probe (1) */
+    int projection_size; /* 256 */
+    int projection_hidden_size; /* 1024 */
+    int use_momentum; /* 1: target is an EMA copy; 0: the online encoder, no gradient */
     double moving_average_decay; /* 0.99 */
-    am_byol_loss_kind loss;      /* AM_BYOL_LOSS_ONE_WAY */
-    am_byol_loss_fn loss_fn;     /* NULL: am_byol_cosine_loss */
+    am_byol_loss_kind loss; /* AM_BYOL_LOSS_ONE_WAY */
+    am_byol_loss_fn loss_fn; /* NULL: am_byol_cosine_loss */
     void *loss_user;
-    uint64_t seed;               /* initialisation of projector and predictor */
+    uint64_t seed; /* initialisation of projector and predictor */
 } am_byol_options;
 
 void am_byol_options_default(am_byol_options *o);
@@ -92,8 +92,7 @@ am_mode am_byol_mode(const am_byol *b);
 /* One BYOL evaluation of two views (N×C×H×W each, same shape; N ≥ 2 in TRAIN mode because of
  * BatchNorm1d): *loss = mean over the N samples. With grad_scale ≠ 0 the gradient of
  * grad_scale·loss is accumulated into the online parameters; with 0 nothing is back-propagated. */
-am_status am_byol_step(am_byol *b, const am_tensor *view1, const am_tensor *view2, float grad_scale,
-                       double *loss);
+am_status am_byol_step(am_byol *b, const am_tensor *view1, const am_tensor *view2, float grad_scale, double *loss);
 /* Embedding: online network up to the hidden layer, flattened to N×representation_size (allocated
  * into emb). Uses the current mode; inference wants EVAL. */
 am_status am_byol_embed(am_byol *b, const am_tensor *x, am_tensor *emb);

@@ -30,16 +30,16 @@ typedef struct am_dataset am_dataset;
 typedef enum {
     AM_MASK_AUTO = 0,
     AM_MASK_BINARY, /* every 8-connected group of nonzero pixels is one object */
-    AM_MASK_LABELS  /* every positive integer value is one object, connected or not */
+    AM_MASK_LABELS /* every positive integer value is one object, connected or not */
 } am_mask_mode;
 
 typedef struct am_dataset_options {
-    am_fits_options fits;     /* nan_policy, extra header keys, max_channels */
-    int skip_bad_files;       /* validate: warn and leave bad files out instead of failing (0) */
-    size_t cache_bytes;       /* bound on decoded images kept in memory (256 MiB); 0: none */
-    int prefetch;             /* images read ahead by the background thread (4); 0: no thread */
-    am_mask_mode mask_mode;   /* AM_MASK_AUTO */
-    int min_object_size;      /* mask objects: both bounding-box sides at least this (6, as the
+    am_fits_options fits; /* nan_policy, extra header keys, max_channels */
+    int skip_bad_files; /* validate: warn and leave bad files out instead of failing (0) */
+    size_t cache_bytes; /* bound on decoded images kept in memory (256 MiB); 0: none */
+    int prefetch; /* images read ahead by the background thread (4); 0: no thread */
+    am_mask_mode mask_mode; /* AM_MASK_AUTO */
+    int min_object_size; /* mask objects: both bounding-box sides at least this (6, as the
                                  original's "> 5") */
     int64_t min_object_pixels; /* mask objects: at least this many pixels (1) */
 } am_dataset_options;
@@ -96,9 +96,9 @@ am_status am_dataset_get_meta(am_dataset *ds, int64_t i, am_meta *meta);
 void am_dataset_prefetch(am_dataset *ds, const int64_t *order, int64_t n);
 
 typedef struct am_dataset_stats {
-    int64_t hits, misses;     /* am_dataset_get served from memory / read from disk */
-    int64_t prefetched;       /* images read by the background thread */
-    size_t cached_bytes;      /* current cache size */
+    int64_t hits, misses; /* am_dataset_get served from memory / read from disk */
+    int64_t prefetched; /* images read by the background thread */
+    size_t cached_bytes; /* current cache size */
 } am_dataset_stats;
 void am_dataset_get_stats(am_dataset *ds, am_dataset_stats *st);
 

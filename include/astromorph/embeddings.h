@@ -36,10 +36,10 @@ extern "C" {
 
 typedef struct am_embeddings {
     int64_t n, dim;
-    float *data;     /* n × dim, row-major */
-    am_meta *meta;   /* n rows */
+    float *data; /* n × dim, row-major */
+    am_meta *meta; /* n rows */
     int32_t *labels; /* n cluster labels, or NULL when none were computed */
-    char *model;     /* name of the model that produced them, or NULL */
+    char *model; /* name of the model that produced them, or NULL */
     /* Per-image statistics beside the embeddings (the morphology statistics of inference), or
      * none: nstats names and n × nstats values (NaN where undefined). */
     int64_t nstats;

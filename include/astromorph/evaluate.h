@@ -20,16 +20,16 @@ extern "C" {
 typedef enum { AM_EVAL_COSINE = 0, AM_EVAL_EUCLIDEAN } am_eval_distance;
 
 typedef enum {
-    AM_EVAL_RAW = 0,  /* the features as they are */
-    AM_EVAL_CENTRED,  /* minus the mean row */
-    AM_EVAL_WHITENED  /* centred, rotated onto the principal axes and each axis divided by
+    AM_EVAL_RAW = 0, /* the features as they are */
+    AM_EVAL_CENTRED, /* minus the mean row */
+    AM_EVAL_WHITENED /* centred, rotated onto the principal axes and each axis divided by
                          sqrt(variance + 0.1 · mean variance): whitening with shrinkage, since
                          with fewer rows than dimensions a full whitening makes every pair of
                          points equidistant */
 } am_eval_variant;
 
 const char *am_eval_distance_name(am_eval_distance d); /* "cosine", "euclidean" */
-const char *am_eval_variant_name(am_eval_variant v);   /* "raw", "centred", "whitened" */
+const char *am_eval_variant_name(am_eval_variant v); /* "raw", "centred", "whitened" */
 
 /* out (n × *dout, new, free with free()) = x prepared as variant v. Whitening keeps the
  * min(d, n-1) principal axes. */
@@ -42,10 +42,10 @@ am_status am_eval_knn(const float *x, int64_t n, int64_t d, const int32_t *label
                       am_eval_distance dist, int32_t *pred);
 
 typedef struct am_probe_options {
-    int folds;        /* stratified folds (5); fewer when a class has fewer rows */
-    double l2;        /* weight of ½‖W‖² per row (1e-2), on z-scored features */
-    int iterations;   /* accelerated gradient steps (500) */
-    uint64_t seed;    /* fold assignment (42) */
+    int folds; /* stratified folds (5); fewer when a class has fewer rows */
+    double l2; /* weight of ½‖W‖² per row (1e-2), on z-scored features */
+    int iterations; /* accelerated gradient steps (500) */
+    uint64_t seed; /* fold assignment (42) */
 } am_probe_options;
 
 void am_probe_options_default(am_probe_options *o);

@@ -29,7 +29,7 @@ typedef am_status (*am_thumb_source)(void *user, int64_t row, int size, am_thumb
 typedef struct am_figure_options {
     am_thumb_source thumbs; /* NULL: grey boxes */
     void *user;
-    const char *title;      /* NULL: a title made from the data */
+    const char *title; /* NULL: a title made from the data */
     /* Maps: what the labels mean. NULL legend_title: cluster numbers. With legend_names, label j
      * is called legend_names[j]; with `ordered` > 0, labels 0..ordered-1 are ordered bins (a
      * sequential colour ramp) and label `ordered` means undefined (grey). */

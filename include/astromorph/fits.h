@@ -31,11 +31,11 @@ am_status am_nan_policy_parse(const char *s, am_nan_policy *out);
 const char *am_nan_policy_name(am_nan_policy p);
 
 typedef struct am_fits_options {
-    am_nan_policy nan_policy;  /* default AM_NAN_ZERO */
+    am_nan_policy nan_policy; /* default AM_NAN_ZERO */
     const char *const *extra_keys; /* more header keys copied to am_meta.extra as KEY=value */
     int n_extra_keys;
-    int max_channels;          /* > 0: more channels than this is an error (what the network takes) */
-    int64_t max_pixels;        /* > 0: larger images are refused before allocating (default 2^31) */
+    int max_channels; /* > 0: more channels than this is an error (what the network takes) */
+    int64_t max_pixels; /* > 0: larger images are refused before allocating (default 2^31) */
 } am_fits_options;
 
 void am_fits_options_default(am_fits_options *o);

@@ -19,11 +19,11 @@ extern "C" {
 #endif
 
 typedef struct am_hybrid {
-    double weight;  /* the statistics' share, in [0, 1] */
-    int64_t dim;    /* learned values per row */
-    int64_t nstat;  /* statistics per row */
-    float *mean;    /* dim + nstat column means */
-    float *scale;   /* dim + nstat: block share / (sqrt(block width) · column spread), 0 for a
+    double weight; /* the statistics' share, in [0, 1] */
+    int64_t dim; /* learned values per row */
+    int64_t nstat; /* statistics per row */
+    float *mean; /* dim + nstat column means */
+    float *scale; /* dim + nstat: block share / (sqrt(block width) · column spread), 0 for a
                        constant column */
 } am_hybrid;
 

@@ -13,11 +13,11 @@ extern "C" {
 #endif
 
 typedef struct am_kmeans_options {
-    int k;          /* clusters (inference uses 10, as the original's KMeans default) */
-    int restarts;   /* independent k-means++ seedings; the best inertia wins (default 10) */
-    int max_iter;   /* Lloyd iterations per restart (default 300) */
-    double tol;     /* stop when centroids move less than tol × mean feature variance (1e-4) */
-    uint64_t seed;  /* default 0 */
+    int k; /* clusters (inference uses 10, as the original's KMeans default) */
+    int restarts; /* independent k-means++ seedings; the best inertia wins (default 10) */
+    int max_iter; /* Lloyd iterations per restart (default 300) */
+    double tol; /* stop when centroids move less than tol × mean feature variance (1e-4) */
+    uint64_t seed; /* default 0 */
 } am_kmeans_options;
 
 void am_kmeans_options_default(am_kmeans_options *o); /* k = 10 and the defaults above */
@@ -25,11 +25,11 @@ void am_kmeans_options_default(am_kmeans_options *o); /* k = 10 and the defaults
 typedef struct am_kmeans_result {
     int k;
     int64_t n, dim;
-    int32_t *labels;   /* n, in [0, k) */
-    float *centroids;  /* k × dim */
-    int64_t *sizes;    /* k: points per cluster */
-    double inertia;    /* sum of squared distances to the assigned centroid */
-    int iterations;    /* Lloyd iterations of the winning restart */
+    int32_t *labels; /* n, in [0, k) */
+    float *centroids; /* k × dim */
+    int64_t *sizes; /* k: points per cluster */
+    double inertia; /* sum of squared distances to the assigned centroid */
+    int iterations; /* Lloyd iterations of the winning restart */
 } am_kmeans_result;
 
 /* x: n × dim row-major, n >= k >= 1. */

@@ -17,10 +17,10 @@ typedef enum { AM_LABELS_BY_PATH = 0, AM_LABELS_BY_OBJECT } am_labels_key;
 typedef struct am_labels {
     am_labels_key key;
     int64_t n;
-    char **keys;   /* n paths or OBJECT names */
-    int32_t *ids;  /* n class indices into names */
+    char **keys; /* n paths or OBJECT names */
+    int32_t *ids; /* n class indices into names */
     int nclass;
-    char **names;  /* nclass class names, sorted (byte order) */
+    char **names; /* nclass class names, sorted (byte order) */
 } am_labels;
 
 /* Reads path; errors name the file and line ("labels.csv:7: 3 fields, the header has 2"). */

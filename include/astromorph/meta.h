@@ -11,12 +11,12 @@ extern "C" {
 #define AM_META_LEN 72 /* a FITS string value fits in 68 characters */
 
 typedef struct am_meta {
-    char object[AM_META_LEN];   /* OBJECT, or "N/A" */
-    char ra[AM_META_LEN];       /* OBSRA */
-    char dec[AM_META_LEN];      /* OBSDEC */
+    char object[AM_META_LEN]; /* OBJECT, or "N/A" */
+    char ra[AM_META_LEN]; /* OBSRA */
+    char dec[AM_META_LEN]; /* OBSDEC */
     char restfreq[AM_META_LEN]; /* RESTFRQ */
-    char *filepath;             /* as given in the data list (with [ext] if any) */
-    char *extra;                /* "KEY=value;KEY=value" (configured keys, mask label and box), or NULL */
+    char *filepath; /* as given in the data list (with [ext] if any) */
+    char *extra; /* "KEY=value;KEY=value" (configured keys, mask label and box), or NULL */
 } am_meta;
 
 /* Sets every field to "N/A" / NULL. */

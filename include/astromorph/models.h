@@ -33,8 +33,8 @@ extern "C" {
 
 typedef struct am_model_spec {
     const char *network_name; /* "n_layer_resnet" or "amm" */
-    const char *last_layer;   /* n_layer_resnet: "layer1".."layer4"; NULL means "layer4"; amm: ignored */
-    int in_channels;          /* channels of the image x stacksize, >= 1 */
+    const char *last_layer; /* n_layer_resnet: "layer1".."layer4"; NULL means "layer4"; amm: ignored */
+    int in_channels; /* channels of the image x stacksize, >= 1 */
 } am_model_spec;
 
 /* Checks names and channel count; the error names the bad setting. */
@@ -53,8 +53,8 @@ am_status am_model_create(am_net **net, const am_model_spec *spec, uint64_t seed
 /* Missing / unexpected tensors are errors unless allowed. A shape mismatch is always an error. */
 enum {
     AM_STATE_STRICT = 0,
-    AM_STATE_ALLOW_MISSING = 1,    /* network tensors absent from the file keep their values */
-    AM_STATE_ALLOW_UNEXPECTED = 2  /* file tensors under the prefix that the network lacks are skipped */
+    AM_STATE_ALLOW_MISSING = 1, /* network tensors absent from the file keep their values */
+    AM_STATE_ALLOW_UNEXPECTED = 2 /* file tensors under the prefix that the network lacks are skipped */
 };
 
 /* Adds every parameter and buffer as prefix + PyTorch name (F32; num_batches_tracked as I64). */
@@ -66,8 +66,8 @@ am_status am_net_load_state(am_net *net, const am_safetensors *st, const char *p
 am_status am_net_load_state_file(am_net *net, const char *path, const char *prefix, int flags);
 /* Writes a file holding only this network's state (prefix "") and the given metadata pairs
  * (keys[i] -> values[i], n pairs). */
-am_status am_net_save_state_file(am_net *net, const char *path, const char *const *keys,
-                                 const char *const *values, int n);
+am_status am_net_save_state_file(am_net *net, const char *path, const char *const *keys, const char *const *values,
+                                 int n);
 
 /* --- Pretrained start ---------------------------------------------------------------------- */
 

@@ -24,36 +24,36 @@ enum { AM_MORPH_PROFILE_BINS = 8 };
 
 /* Flags: why statistics are missing (NaN) or less trustworthy. */
 enum {
-    AM_MORPH_NO_SOURCE = 1,  /* nothing above the threshold: every statistic NaN */
+    AM_MORPH_NO_SOURCE = 1, /* nothing above the threshold: every statistic NaN */
     AM_MORPH_FEW_PIXELS = 2, /* fewer than min_pixels in the source: every statistic NaN */
-    AM_MORPH_EDGE = 4,       /* the source touches the image border: radii and profile truncated */
-    AM_MORPH_NO_NOISE = 8    /* no noise could be measured (σ = 0): threshold 1e-4 of the peak */
+    AM_MORPH_EDGE = 4, /* the source touches the image border: radii and profile truncated */
+    AM_MORPH_NO_NOISE = 8 /* no noise could be measured (σ = 0): threshold 1e-4 of the peak */
 };
 
 typedef struct am_morph_options {
     double threshold_sigma; /* 3 */
-    int min_pixels;         /* 5 */
-    double background;      /* NaN (default): fitted; else the image's known background level */
-    double sigma;           /* NaN (default): fitted; else the known noise σ (e.g. a map's RMS) */
+    int min_pixels; /* 5 */
+    double background; /* NaN (default): fitted; else the image's known background level */
+    double sigma; /* NaN (default): fitted; else the known noise σ (e.g. a map's RMS) */
 } am_morph_options;
 
 void am_morph_options_default(am_morph_options *o);
 
 typedef struct am_morphology {
-    double concentration;  /* C = 5 log10(r80 / r20) */
-    double asymmetry;      /* A = Σ|I - I180| / Σ|I| over the source, minus the noise's expected share */
-    double smoothness;     /* S = Σ max(I - boxcar(I), 0) / Σ I, boxcar of width ≈ r50 / 2 (odd, >= 3) */
-    double gini;           /* G of the source's pixel values (0 even, 1 all in one pixel) */
-    double m20;            /* log10 of the second moment of the brightest pixels holding 20 % of
+    double concentration; /* C = 5 log10(r80 / r20) */
+    double asymmetry; /* A = Σ|I - I180| / Σ|I| over the source, minus the noise's expected share */
+    double smoothness; /* S = Σ max(I - boxcar(I), 0) / Σ I, boxcar of width ≈ r50 / 2 (odd, >= 3) */
+    double gini; /* G of the source's pixel values (0 even, 1 all in one pixel) */
+    double m20; /* log10 of the second moment of the brightest pixels holding 20 % of
                               the flux over the total second moment */
-    double ellipticity;    /* 1 - b/a from the second moments */
-    double orientation;    /* degrees from +x towards +y of the major axis, in (-90, 90] */
-    double r20, r50, r80;  /* pixels: radii about the centroid holding 20/50/80 % of the source flux */
-    double area;           /* source pixels */
-    double flux;           /* background-subtracted flux of the source, in image units */
-    double xc, yc;         /* centroid (pixels, 0-based) */
-    double sigma;          /* noise σ used for the threshold */
-    double sn_per_pixel;   /* mean signal-to-noise of the source's pixels (statmorph's reliability
+    double ellipticity; /* 1 - b/a from the second moments */
+    double orientation; /* degrees from +x towards +y of the major axis, in (-90, 90] */
+    double r20, r50, r80; /* pixels: radii about the centroid holding 20/50/80 % of the source flux */
+    double area; /* source pixels */
+    double flux; /* background-subtracted flux of the source, in image units */
+    double xc, yc; /* centroid (pixels, 0-based) */
+    double sigma; /* noise σ used for the threshold */
+    double sn_per_pixel; /* mean signal-to-noise of the source's pixels (statmorph's reliability
                               measure: below about 2.5 the statistics are biased; NaN when σ = 0) */
     /* Mean intensity in annuli with edges at r/r50 = 0, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4 over the
      * whole image, in units of the source's mean intensity within r50 (scale-free). */

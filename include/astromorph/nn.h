@@ -31,8 +31,8 @@ extern "C" {
 #endif
 
 typedef enum {
-    AM_MOD_SEQUENTIAL,   /* children run in order */
-    AM_MOD_RESIDUAL,     /* BasicBlock: body children in order, the am_shortcut child (if any) is the
+    AM_MOD_SEQUENTIAL, /* children run in order */
+    AM_MOD_RESIDUAL, /* BasicBlock: body children in order, the am_shortcut child (if any) is the
                             shortcut; out = relu(body(x) + shortcut(x)) */
     AM_MOD_CONV2D,
     AM_MOD_BATCHNORM2D,
@@ -71,11 +71,11 @@ am_module_kind am_module_kind_of(const am_module *m);
 
 /* A parameter or buffer, with its full PyTorch name. */
 typedef struct am_param {
-    const char *name;  /* "layer1.0.bn1.weight" */
-    am_tensor value;   /* PyTorch shape (conv weight OIHW, linear weight out×in) */
-    am_tensor grad;    /* same shape; empty for buffers */
-    int is_buffer;     /* running_mean / running_var / num_batches_tracked */
-    int is_integer;    /* num_batches_tracked: int64 in PyTorch's state dict */
+    const char *name; /* "layer1.0.bn1.weight" */
+    am_tensor value; /* PyTorch shape (conv weight OIHW, linear weight out×in) */
+    am_tensor grad; /* same shape; empty for buffers */
+    int is_buffer; /* running_mean / running_var / num_batches_tracked */
+    int is_integer; /* num_batches_tracked: int64 in PyTorch's state dict */
 } am_param;
 
 typedef struct am_net am_net;

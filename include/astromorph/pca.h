@@ -16,11 +16,11 @@ extern "C" {
 typedef struct am_pca {
     int64_t dim;
     int ncomp;
-    float *mean;             /* dim */
-    float *components;       /* ncomp × dim, row c is the c-th principal axis */
-    double *variance;        /* ncomp: variance along each axis (eigenvalues, n-1 denominator) */
-    double *variance_ratio;  /* ncomp: variance / total variance */
-    double total_variance;   /* trace of the covariance */
+    float *mean; /* dim */
+    float *components; /* ncomp × dim, row c is the c-th principal axis */
+    double *variance; /* ncomp: variance along each axis (eigenvalues, n-1 denominator) */
+    double *variance_ratio; /* ncomp: variance / total variance */
+    double total_variance; /* trace of the covariance */
 } am_pca;
 
 /* x: n × dim, n >= 2, 1 <= ncomp <= dim. */

@@ -31,18 +31,18 @@ extern "C" {
 #define AM_META_CHANNELS "in_channels"
 #define AM_META_STACKSIZE "stacksize"
 #define AM_META_NAN_POLICY "nan_policy"
-#define AM_META_VIEW_SIZE "view_size"         /* 0 or absent: images at their own size */
+#define AM_META_VIEW_SIZE "view_size" /* 0 or absent: images at their own size */
 #define AM_META_NORMALIZATION "normalization" /* absent: "minmax" */
-#define AM_META_HYBRID "hybrid"               /* absent: the learned embedding alone (hybrid.h, JSON) */
+#define AM_META_HYBRID "hybrid" /* absent: the learned embedding alone (hybrid.h, JSON) */
 
 /* A model as inference uses it: the BYOL model in eval mode, and how images are fed to it. */
 typedef struct am_model {
-    am_byol *byol;                  /* owned unless opened with am_model_wrap */
+    am_byol *byol; /* owned unless opened with am_model_wrap */
     char network[32], last_layer[32];
     int in_channels, stacksize;
-    int view_size;                  /* 0: images at their own size */
+    int view_size; /* 0: images at their own size */
     am_normalization normalization;
-    am_hybrid hybrid;               /* hybrid.dim 0: the learned embedding alone */
+    am_hybrid hybrid; /* hybrid.dim 0: the learned embedding alone */
     int owns;
 } am_model;
 
@@ -56,10 +56,10 @@ void am_model_wrap(am_model *m, am_byol *b, int in_channels, int stacksize, int 
 void am_model_close(am_model *m);
 
 typedef struct am_embed_options {
-    int morphology;      /* also the morphology statistics of every image (morphology.h columns) */
+    int morphology; /* also the morphology statistics of every image (morphology.h columns) */
     int morphology_each; /* ... of every channel in turn, rather than of the channels' sum */
-    int hybrid;          /* apply the model's hybrid fit, when it has one (default 1) */
-    int progress;        /* a progress bar on stderr (default 1) */
+    int hybrid; /* apply the model's hybrid fit, when it has one (default 1) */
+    int progress; /* a progress bar on stderr (default 1) */
 } am_embed_options;
 void am_embed_options_default(am_embed_options *o);
 

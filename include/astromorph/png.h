@@ -14,8 +14,7 @@ extern "C" {
 /* Writes width×height pixels of `channels` interleaved bytes (1 gray, 2 gray+alpha, 3 RGB,
  * 4 RGBA), rows top to bottom, `stride` bytes apart (0 means width*channels). The file appears
  * under `path` only when complete. */
-am_status am_png_write(const char *path, const uint8_t *pixels, int width, int height, int channels,
-                       size_t stride);
+am_status am_png_write(const char *path, const uint8_t *pixels, int width, int height, int channels, size_t stride);
 
 #ifdef __cplusplus
 }

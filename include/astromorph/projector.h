@@ -15,7 +15,7 @@
 extern "C" {
 #endif
 
-#define AM_PROJECTOR_THUMB 144   /* thumbnail size in the sprite */
+#define AM_PROJECTOR_THUMB 144 /* thumbnail size in the sprite */
 #define AM_PROJECTOR_SPRITE_MAX 8192 /* TensorBoard's largest sprite side: thumbnails shrink past it */
 
 typedef struct am_projector am_projector;

@@ -40,7 +40,7 @@ typedef struct am_atomic_file {
 } am_atomic_file;
 am_status am_atomic_open(am_atomic_file *af, const char *path, int binary);
 am_status am_atomic_commit(am_atomic_file *af); /* flush, fsync, close, rename */
-void am_atomic_abort(am_atomic_file *af);       /* close and remove the temporary */
+void am_atomic_abort(am_atomic_file *af); /* close and remove the temporary */
 /* How many atomic files this process has open now (async-signal-safe: a signal handler asks it
  * before ending the program in the middle of a write). */
 int am_atomic_pending(void);
@@ -64,7 +64,6 @@ typedef struct am_lock {
 } am_lock;
 am_status am_lock_take(am_lock *l, const char *path, const char *what);
 void am_lock_release(am_lock *l);
-
 
 #ifdef __cplusplus
 }

@@ -15,8 +15,16 @@ extern "C" {
 #endif
 
 typedef enum {
-    AM_DT_F32, AM_DT_F64, AM_DT_F16, AM_DT_BF16,
-    AM_DT_I64, AM_DT_I32, AM_DT_I16, AM_DT_I8, AM_DT_U8, AM_DT_BOOL
+    AM_DT_F32,
+    AM_DT_F64,
+    AM_DT_F16,
+    AM_DT_BF16,
+    AM_DT_I64,
+    AM_DT_I32,
+    AM_DT_I16,
+    AM_DT_I8,
+    AM_DT_U8,
+    AM_DT_BOOL
 } am_dtype;
 
 size_t am_dtype_size(am_dtype dt);
@@ -55,8 +63,8 @@ am_status am_st_copy_f32(const am_safetensors *st, const char *name, float *dst,
 typedef struct am_st_writer am_st_writer;
 am_st_writer *am_st_writer_new(void);
 /* Adds a tensor; the bytes are copied. Duplicate names are an error. */
-am_status am_st_writer_add(am_st_writer *w, const char *name, am_dtype dtype, int ndim,
-                           const int64_t *shape, const void *data);
+am_status am_st_writer_add(am_st_writer *w, const char *name, am_dtype dtype, int ndim, const int64_t *shape,
+                           const void *data);
 am_status am_st_writer_add_f32(am_st_writer *w, const char *name, const am_tensor *t);
 am_status am_st_writer_meta(am_st_writer *w, const char *key, const char *value);
 /* Writes atomically (temporary name, then rename). */

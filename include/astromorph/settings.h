@@ -24,32 +24,32 @@ typedef struct am_settings_overrides {
 } am_settings_overrides;
 
 typedef struct am_settings {
-    char *source;             /* the settings file, or NULL when there is none */
-    int original_defaults;    /* defaults = "original" */
-    char *datafile;           /* list of FITS paths, a folder, or (with maskfile) the large image */
-    char *maskfile;           /* NULL: none */
+    char *source; /* the settings file, or NULL when there is none */
+    int original_defaults; /* defaults = "original" */
+    char *datafile; /* list of FITS paths, a folder, or (with maskfile) the large image */
+    char *maskfile; /* NULL: none */
     char *trained_network_name; /* inference: the model file */
-    char *network_name;       /* "n_layer_resnet" | "amm" */
-    char *last_layer;         /* [network_settings] last_layer ("layer4") */
-    char *pretrained;         /* [network_settings] pretrained: torchvision ResNet18 weights, or NULL */
-    int stacksize;            /* [data_settings] stacksize (1) */
-    char **extra_keys;        /* [data_settings] extra_keys: more FITS header keys for the outputs */
+    char *network_name; /* "n_layer_resnet" | "amm" */
+    char *last_layer; /* [network_settings] last_layer ("layer4") */
+    char *pretrained; /* [network_settings] pretrained: torchvision ResNet18 weights, or NULL */
+    int stacksize; /* [data_settings] stacksize (1) */
+    char **extra_keys; /* [data_settings] extra_keys: more FITS header keys for the outputs */
     int n_extra_keys;
-    am_dataset_options data;  /* [data_settings] nan_policy, skip_bad_files, cache_mb, ... */
-    am_augment augment;       /* [augmentation] */
-    am_byol_options byol;     /* [byol_settings] */
-    char *hidden_layer;       /* [byol_settings] hidden_layer when given (byol.hidden_layer points here) */
-    int representation_size;  /* as written in the file (0: not given; the network decides) */
-    am_train_settings train;  /* epochs, learning_rate, gamma, batch_size, schedule, ... */
+    am_dataset_options data; /* [data_settings] nan_policy, skip_bad_files, cache_mb, ... */
+    am_augment augment; /* [augmentation] */
+    am_byol_options byol; /* [byol_settings] */
+    char *hidden_layer; /* [byol_settings] hidden_layer when given (byol.hidden_layer points here) */
+    int representation_size; /* as written in the file (0: not given; the network decides) */
+    am_train_settings train; /* epochs, learning_rate, gamma, batch_size, schedule, ... */
     int exponential_lr;
-    int core_limit;           /* 0: all cores */
+    int core_limit; /* 0: all cores */
     int resume;
     int export_to_csv;
-    int n_clusters;           /* k of the k-means labels (10) */
-    int sprite;               /* projector sprite on/off (true) */
-    int morphology;           /* inference adds the morphology statistics (true; false in the original's) */
-    int morphology_each;      /* morphology_channels = "each": per channel (columns <name>_c<k>); "sum" (default) */
-    double hybrid_weight;     /* the statistics' share of the hybrid embedding; 0: learned alone */
+    int n_clusters; /* k of the k-means labels (10) */
+    int sprite; /* projector sprite on/off (true) */
+    int morphology; /* inference adds the morphology statistics (true; false in the original's) */
+    int morphology_each; /* morphology_channels = "each": per channel (columns <name>_c<k>); "sum" (default) */
+    double hybrid_weight; /* the statistics' share of the hybrid embedding; 0: learned alone */
 } am_settings;
 
 /* Reads and checks `path` (may be NULL for inference driven by options alone) for `cmd`, then

@@ -14,7 +14,7 @@ extern "C" {
 #endif
 
 typedef enum {
-    AM_METRIC_COSINE,   /* score = cosine similarity in [-1, 1]; higher is more similar */
+    AM_METRIC_COSINE, /* score = cosine similarity in [-1, 1]; higher is more similar */
     AM_METRIC_EUCLIDEAN /* score = Euclidean distance; lower is more similar */
 } am_metric;
 

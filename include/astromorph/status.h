@@ -10,14 +10,14 @@ extern "C" {
 
 typedef enum {
     AM_OK = 0,
-    AM_ERR_NOMEM,     /* allocation failed */
-    AM_ERR_IO,        /* a file could not be opened, read or written */
-    AM_ERR_FORMAT,    /* a file's content is malformed (FITS, TOML, safetensors, ...) */
-    AM_ERR_VALUE,     /* an argument or setting has a bad value */
-    AM_ERR_SHAPE,     /* tensor shapes do not fit */
-    AM_ERR_NOTFOUND,  /* a named thing (key, tensor, layer, file) does not exist */
-    AM_ERR_BACKEND,   /* oneDNN / BLAS / LAPACK reported a failure */
-    AM_ERR_NUMERIC,   /* a NaN or Inf where a finite number is needed */
+    AM_ERR_NOMEM, /* allocation failed */
+    AM_ERR_IO, /* a file could not be opened, read or written */
+    AM_ERR_FORMAT, /* a file's content is malformed (FITS, TOML, safetensors, ...) */
+    AM_ERR_VALUE, /* an argument or setting has a bad value */
+    AM_ERR_SHAPE, /* tensor shapes do not fit */
+    AM_ERR_NOTFOUND, /* a named thing (key, tensor, layer, file) does not exist */
+    AM_ERR_BACKEND, /* oneDNN / BLAS / LAPACK reported a failure */
+    AM_ERR_NUMERIC, /* a NaN or Inf where a finite number is needed */
     AM_ERR_INTERRUPTED /* stopped on request (Ctrl-C) */
 } am_status;
 
@@ -33,10 +33,10 @@ void am_clear_error(void);
 const char *am_status_name(am_status s);
 
 /* Evaluate an expression returning am_status; return it from the caller on failure. */
-#define AM_TRY(expr)                         \
-    do {                                     \
-        am_status am_try_s_ = (expr);        \
-        if (am_try_s_ != AM_OK) return am_try_s_; \
+#define AM_TRY(expr)                                                                                                   \
+    do {                                                                                                               \
+        am_status am_try_s_ = (expr);                                                                                  \
+        if (am_try_s_ != AM_OK) return am_try_s_;                                                                      \
     } while (0)
 
 #ifdef __cplusplus

@@ -31,7 +31,6 @@ const char *am_tfevents_path(const am_tfevents *w);
 /* Closes and frees; w may be NULL. Returns an error if the final flush or close failed. */
 am_status am_tfevents_close(am_tfevents *w);
 
-
 #ifdef __cplusplus
 }
 #endif

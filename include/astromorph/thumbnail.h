@@ -17,18 +17,18 @@ typedef enum { AM_STRETCH_LINEAR = 0, AM_STRETCH_ASINH, AM_STRETCH_LOG } am_stre
 
 typedef struct am_thumb_options {
     am_stretch stretch; /* default linear */
-    double mask_sigma;  /* mask below mean + mask_sigma·σ of the noise; <= 0: no mask (default 5) */
-    double softening;   /* asinh: asinh(v/a)/asinh(1/a), default a = 0.1; log: log(1+a·v)/log(1+a),
+    double mask_sigma; /* mask below mean + mask_sigma·σ of the noise; <= 0: no mask (default 5) */
+    double softening; /* asinh: asinh(v/a)/asinh(1/a), default a = 0.1; log: log(1+a·v)/log(1+a),
                            default a = 1000; <= 0 picks the default */
 } am_thumb_options;
 
 /* The noise as fitted on one channel, in the input's units. */
 typedef struct am_thumb_noise {
-    double mean;      /* centre of the Gaussian fitted to the histogram core */
-    double sigma;     /* its width (0 for a constant image) */
+    double mean; /* centre of the Gaussian fitted to the histogram core */
+    double sigma; /* its width (0 for a constant image) */
     double threshold; /* mean + mask_sigma·sigma: lower values are masked */
-    double max;       /* brightest finite value (the top of the stretch) */
-    int fitted;       /* 1 when the Gaussian fit converged, 0 when a robust median/MAD estimate was used */
+    double max; /* brightest finite value (the top of the stretch) */
+    int fitted; /* 1 when the Gaussian fit converged, 0 when a robust median/MAD estimate was used */
 } am_thumb_noise;
 
 /* size×size pixels of `channels` interleaved bytes (1 gray or 3 RGB), rows top to bottom. */

@@ -20,16 +20,16 @@ typedef enum {
     AM_TOML_INTEGER,
     AM_TOML_FLOAT,
     AM_TOML_BOOL,
-    AM_TOML_DATETIME,       /* offset date-time: 1979-05-27T07:32:00Z (text normalised: 'T', 'Z') */
+    AM_TOML_DATETIME, /* offset date-time: 1979-05-27T07:32:00Z (text normalised: 'T', 'Z') */
     AM_TOML_DATETIME_LOCAL, /* 1979-05-27T07:32:00 */
-    AM_TOML_DATE_LOCAL,     /* 1979-05-27 */
-    AM_TOML_TIME_LOCAL      /* 07:32:00.999 */
+    AM_TOML_DATE_LOCAL, /* 1979-05-27 */
+    AM_TOML_TIME_LOCAL /* 07:32:00.999 */
 } am_toml_type;
 
 typedef struct am_toml_value am_toml_value;
 struct am_toml_value {
     am_toml_type type;
-    int line, column;         /* where the value starts (1-based; column counts characters) */
+    int line, column; /* where the value starts (1-based; column counts characters) */
     int key_line, key_column; /* where the key that names it starts (0 for array elements) */
     /* AM_TOML_STRING and the date/time types: UTF-8 text, NUL-terminated; len excludes the NUL
      * (a TOML string may itself contain U+0000, so use len, not strlen). */

@@ -55,7 +55,7 @@ typedef struct am_train_source {
 typedef enum {
     AM_LR_CONSTANT,
     AM_LR_EXPONENTIAL, /* lr·gamma^epoch, stepped per epoch (torch ExponentialLR) */
-    AM_LR_COSINE       /* linear warm-up over warmup_epochs, then cosine to lr·min_lr_ratio,
+    AM_LR_COSINE /* linear warm-up over warmup_epochs, then cosine to lr·min_lr_ratio,
                           per optimizer step */
 } am_lr_schedule;
 
@@ -63,15 +63,15 @@ typedef enum { AM_OPT_ADAM = 0, AM_OPT_ADAMW } am_optimizer;
 
 typedef enum {
     AM_EMA_CONSTANT = 0, /* the original: the target's decay never changes */
-    AM_EMA_COSINE        /* the BYOL paper: 1 - (1 - decay)(cos(pi k / K) + 1) / 2 at step k of K,
+    AM_EMA_COSINE /* the BYOL paper: 1 - (1 - decay)(cos(pi k / K) + 1) / 2 at step k of K,
                             from the options' decay to 1 */
 } am_ema_schedule;
 
 /* How BatchNorm layers behave while training (the test pass always uses EVAL). */
 typedef enum {
     AM_NORM_COMPAT, /* the original: TRAIN until the first test pass, EVAL for ever after */
-    AM_NORM_TRAIN,  /* batch statistics in every training step */
-    AM_NORM_FROZEN  /* EVAL throughout: running statistics never change */
+    AM_NORM_TRAIN, /* batch statistics in every training step */
+    AM_NORM_FROZEN /* EVAL throughout: running statistics never change */
 } am_norm_policy;
 
 /* Models with this many trainable parameters or more (ResNet18: 11 M) train on one replica by
@@ -79,32 +79,32 @@ typedef enum {
 #define AM_TRAIN_LARGE_MODEL 4000000
 
 typedef struct am_train_settings {
-    int epochs;               /* 10 */
-    int batch_size;           /* images per optimizer step (16) */
-    double learning_rate;     /* see am_train_settings_default */
-    double weight_decay;      /* Adam's L2 term, or AdamW's decoupled decay (0) */
-    am_optimizer optimizer;   /* AM_OPT_ADAM (the original) */
+    int epochs; /* 10 */
+    int batch_size; /* images per optimizer step (16) */
+    double learning_rate; /* see am_train_settings_default */
+    double weight_decay; /* Adam's L2 term, or AdamW's decoupled decay (0) */
+    am_optimizer optimizer; /* AM_OPT_ADAM (the original) */
     double beta1, beta2, eps; /* 0.9, 0.999, 1e-8 */
-    am_lr_schedule schedule;  /* AM_LR_CONSTANT */
-    double gamma;             /* 0.99 (exponential) */
-    int warmup_epochs;        /* cosine warm-up (1) */
-    double min_lr_ratio;      /* cosine floor (0) */
+    am_lr_schedule schedule; /* AM_LR_CONSTANT */
+    double gamma; /* 0.99 (exponential) */
+    int warmup_epochs; /* cosine warm-up (1) */
+    double min_lr_ratio; /* cosine floor (0) */
     am_norm_policy norm;
-    am_ema_schedule ema;      /* AM_EMA_CONSTANT: the BYOL options' decay at every step */
-    int images_per_forward;   /* up to this many equal-size images of a batch share one forward */
+    am_ema_schedule ema; /* AM_EMA_CONSTANT: the BYOL options' decay at every step */
+    int images_per_forward; /* up to this many equal-size images of a batch share one forward */
     int64_t max_forward_pixels; /* ... while the forward holds at most this many input values
                                    (N·C·H·W; 1<<22, about 1-2 GB of ResNet18 activations; 0: no cap) */
-    double test_fraction;     /* 0.2 */
-    uint64_t seed;            /* split, shuffles and augmentations (42) */
-    int replicas;             /* model copies working in parallel (0: automatic, 1 for a model of
+    double test_fraction; /* 0.2 */
+    uint64_t seed; /* split, shuffles and augmentations (42) */
+    int replicas; /* model copies working in parallel (0: automatic, 1 for a model of
                                  AM_TRAIN_LARGE_MODEL trainable parameters or more, else 2) */
-    int checkpoint_every;     /* epochs between checkpoints (0: only at the end / on cancellation) */
+    int checkpoint_every; /* epochs between checkpoints (0: only at the end / on cancellation) */
     const char *checkpoint_path; /* NULL: no checkpoints */
     /* Text of every setting that shapes the run, one "key = value" per line (NULL: none). It is
      * stored in checkpoints, and a resume refuses a checkpoint written with other settings,
      * naming the first line that differs. */
     const char *fingerprint;
-    const volatile int *cancel;  /* set non-zero (e.g. from SIGINT) to stop between images */
+    const volatile int *cancel; /* set non-zero (e.g. from SIGINT) to stop between images */
 } am_train_settings;
 
 /* Our defaults (measured, docs/training.md). */
@@ -114,8 +114,7 @@ void am_train_settings_original(am_train_settings *s);
 
 /* Callbacks; any may be NULL. */
 typedef struct am_train_hooks {
-    void (*on_split)(void *user, const int64_t *train_idx, int64_t ntrain, const int64_t *test_idx,
-                     int64_t ntest);
+    void (*on_split)(void *user, const int64_t *train_idx, int64_t ntrain, const int64_t *test_idx, int64_t ntest);
     void (*on_epoch_start)(void *user, int epoch, double lr);
     /* After every optimizer step: mean loss per image of that batch (the original's "Batch loss"),
      * step counts from 0 over the whole run. */
@@ -132,8 +131,8 @@ typedef struct am_trainer am_trainer;
 
 /* The trainer uses byol (not owned; it must outlive the trainer) and copies settings, source and
  * hooks (the strings and the cancel flag they point to must outlive the trainer). */
-am_status am_trainer_create(am_trainer **t, am_byol *byol, const am_train_source *src,
-                            const am_train_settings *s, const am_train_hooks *h);
+am_status am_trainer_create(am_trainer **t, am_byol *byol, const am_train_source *src, const am_train_settings *s,
+                            const am_train_hooks *h);
 void am_trainer_free(am_trainer *t);
 
 /* Loads a checkpoint written by this trainer (same model structure and data count). */

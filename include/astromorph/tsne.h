@@ -18,16 +18,16 @@ extern "C" {
 #endif
 
 typedef struct am_tsne_options {
-    int dims;               /* 2 or 3 (default 2) */
-    double perplexity;      /* default 30; lowered to (n-1)/3 for tiny inputs */
-    int iterations;         /* total (default 1000) */
+    int dims; /* 2 or 3 (default 2) */
+    double perplexity; /* default 30; lowered to (n-1)/3 for tiny inputs */
+    int iterations; /* total (default 1000) */
     int exaggeration_iters; /* default 250 */
-    double exaggeration;    /* default 12 */
-    double learning_rate;   /* <= 0: automatic, max(n / exaggeration / 4, 50) (default 0) */
-    double theta;           /* Barnes–Hut opening angle (default 0.5; 0 = exact, O(n²)) */
-    int pca_init;           /* 1: PCA initialisation (default); 0: seeded Gaussian */
-    uint64_t seed;          /* default 0 */
-    int verbose;            /* log KL divergence every 50 iterations at AM_LOG_INFO */
+    double exaggeration; /* default 12 */
+    double learning_rate; /* <= 0: automatic, max(n / exaggeration / 4, 50) (default 0) */
+    double theta; /* Barnes–Hut opening angle (default 0.5; 0 = exact, O(n²)) */
+    int pca_init; /* 1: PCA initialisation (default); 0: seeded Gaussian */
+    uint64_t seed; /* default 0 */
+    int verbose; /* log KL divergence every 50 iterations at AM_LOG_INFO */
 } am_tsne_options;
 
 void am_tsne_options_default(am_tsne_options *o);

@@ -10,11 +10,11 @@
 /* 48 bytes, all the force walk reads; cell centres are only needed while building and are
  * tracked on the way down instead of stored. */
 typedef struct bh_node {
-    double com[3];  /* centre of mass (sums while building) */
-    double hw;      /* half the cell's side */
-    double count;   /* points in the cell (exact in a double) */
-    int32_t child;  /* index of the first of 2^dims contiguous children, -1 for a leaf */
-    int32_t point;  /* a leaf's point (duplicates share it), -1 when none */
+    double com[3]; /* centre of mass (sums while building) */
+    double hw; /* half the cell's side */
+    double count; /* points in the cell (exact in a double) */
+    int32_t child; /* index of the first of 2^dims contiguous children, -1 for a leaf */
+    int32_t point; /* a leaf's point (duplicates share it), -1 when none */
 } bh_node;
 
 typedef struct bh_tree {

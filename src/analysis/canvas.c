@@ -122,10 +122,7 @@ am_status am_canvas_close(am_canvas *c)
     return s;
 }
 
-void am_canvas_rgb(am_canvas *c, const double *rgb)
-{
-    cairo_set_source_rgb(c->cr, rgb[0], rgb[1], rgb[2]);
-}
+void am_canvas_rgb(am_canvas *c, const double *rgb) { cairo_set_source_rgb(c->cr, rgb[0], rgb[1], rgb[2]); }
 
 double am_canvas_text(am_canvas *c, double x, double y, double size, int bold, double ax, double ay, double max_w,
                       const char *s)
@@ -238,15 +235,9 @@ void am_axes_fit(am_axes *a, const am_fig_panel *p, int64_t n)
     a->ymax = hi[1];
 }
 
-double am_axes_x(const am_axes *a, double v)
-{
-    return a->x0 + (v - a->xmin) / (a->xmax - a->xmin) * a->w;
-}
+double am_axes_x(const am_axes *a, double v) { return a->x0 + (v - a->xmin) / (a->xmax - a->xmin) * a->w; }
 
-double am_axes_y(const am_axes *a, double v)
-{
-    return a->y0 + a->h - (v - a->ymin) / (a->ymax - a->ymin) * a->h;
-}
+double am_axes_y(const am_axes *a, double v) { return a->y0 + a->h - (v - a->ymin) / (a->ymax - a->ymin) * a->h; }
 
 /* A round tick step giving about `want` intervals over the range. */
 static double tick_step(double range, int want)

@@ -37,7 +37,7 @@ void am_canvas_thumb(am_canvas *c, const am_thumbnail *t, double x, double y, do
 void am_palette(int i, double rgb[3]);
 
 typedef struct am_axes {
-    double x0, y0, w, h;       /* plot area on the canvas */
+    double x0, y0, w, h; /* plot area on the canvas */
     double xmin, xmax, ymin, ymax;
 } am_axes;
 

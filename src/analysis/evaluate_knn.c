@@ -25,7 +25,8 @@ const char *am_eval_variant_name(am_eval_variant v)
 am_status am_eval_prepare(const float *x, int64_t n, int64_t d, am_eval_variant v, float **out, int64_t *dout)
 {
     *out = NULL, *dout = 0;
-    if (n < 1 || d < 1) return am_error(AM_ERR_VALUE, "evaluate: %lld rows of %lld features", (long long)n, (long long)d);
+    if (n < 1 || d < 1)
+        return am_error(AM_ERR_VALUE, "evaluate: %lld rows of %lld features", (long long)n, (long long)d);
     if (v == AM_EVAL_WHITENED && n >= 2) {
         am_pca p;
         int ncomp = (int)(d < n - 1 ? d : n - 1);
@@ -49,7 +50,8 @@ am_status am_eval_prepare(const float *x, int64_t n, int64_t d, am_eval_variant 
         return AM_OK;
     }
     float *y = malloc((size_t)(n * d) * sizeof *y);
-    if (!y) return am_error(AM_ERR_NOMEM, "evaluate: out of memory for %lld x %lld features", (long long)n, (long long)d);
+    if (!y)
+        return am_error(AM_ERR_NOMEM, "evaluate: out of memory for %lld x %lld features", (long long)n, (long long)d);
     memcpy(y, x, (size_t)(n * d) * sizeof *y);
     if (v != AM_EVAL_RAW) { /* centred (and the whitening of a single row, which is only centring) */
         for (int64_t j = 0; j < d; j++) {
@@ -91,12 +93,13 @@ am_status am_eval_knn(const float *x, int64_t n, int64_t d, const int32_t *label
                       am_eval_distance dist, int32_t *pred)
 {
     if (n < 2 || d < 1 || k < 1 || k >= n)
-        return am_error(AM_ERR_VALUE, "evaluate: k = %d nearest neighbours need more than %d labelled rows (have %lld)", k,
-                        k, (long long)n);
+        return am_error(AM_ERR_VALUE, "evaluate: k = %d nearest neighbours need more than %d labelled rows (have %lld)",
+                        k, k, (long long)n);
     if (nclass < 1) return am_error(AM_ERR_VALUE, "evaluate: no classes");
     for (int64_t i = 0; i < n; i++)
         if (label[i] < 0 || label[i] >= nclass)
-            return am_error(AM_ERR_VALUE, "evaluate: row %lld has label %d outside 0..%d", (long long)i, label[i], nclass - 1);
+            return am_error(AM_ERR_VALUE, "evaluate: row %lld has label %d outside 0..%d", (long long)i, label[i],
+                            nclass - 1);
     double *xd = malloc((size_t)(n * d) * sizeof *xd), *sq = malloc((size_t)n * sizeof *sq);
     double *sim = malloc((size_t)(BLOCK * n) * sizeof *sim);
     if (!xd || !sq || !sim) {

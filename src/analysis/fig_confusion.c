@@ -97,9 +97,11 @@ am_status am_figure_confusion(const char *path, const int64_t *confusion, int nc
     }
     char head[256];
     if (title) snprintf(head, sizeof head, "%s", title);
-    else snprintf(head, sizeof head, "accuracy %.3f (%lld of %lld)", total ? (double)right / (double)total : 0.0,
-                  (long long)right, (long long)total);
-    am_status s = am_figure_heatmap(path, shade, text, nclass, nclass, names, names, "true class", "predicted class", head, 1);
+    else
+        snprintf(head, sizeof head, "accuracy %.3f (%lld of %lld)", total ? (double)right / (double)total : 0.0,
+                 (long long)right, (long long)total);
+    am_status s =
+        am_figure_heatmap(path, shade, text, nclass, nclass, names, names, "true class", "predicted class", head, 1);
     free(shade), free(buf), free(text);
     return s;
 }

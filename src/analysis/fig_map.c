@@ -8,8 +8,16 @@
 #include "astromorph/rng.h"
 #include "canvas.h"
 
-enum { PANEL_W = 1000, PANEL_H = 940, MARGIN_L = 100, MARGIN_R = 40, MARGIN_T = 90, MARGIN_B = 80, LEGEND_W = 230,
-       THUMB_SRC = 128 };
+enum {
+    PANEL_W = 1000,
+    PANEL_H = 940,
+    MARGIN_L = 100,
+    MARGIN_R = 40,
+    MARGIN_T = 90,
+    MARGIN_B = 80,
+    LEGEND_W = 230,
+    THUMB_SRC = 128
+};
 
 typedef struct {
     double x, y, s;
@@ -34,19 +42,20 @@ static void label_rgb(const am_figure_options *o, int label, double rgb[3])
         rgb[0] = rgb[1] = rgb[2] = 0.75;
         return;
     }
-    static const double ramp[5][3] = {{0.27, 0.00, 0.33}, {0.23, 0.32, 0.55}, {0.13, 0.57, 0.55},
-                                      {0.37, 0.79, 0.38}, {0.99, 0.91, 0.14}};
+    static const double ramp[5][3] = {
+        {0.27, 0.00, 0.33}, {0.23, 0.32, 0.55}, {0.13, 0.57, 0.55}, {0.37, 0.79, 0.38}, {0.99, 0.91, 0.14}};
     double t = o->ordered > 1 ? 4.0 * label / (o->ordered - 1) : 0;
     int k = t >= 4 ? 3 : (int)t;
     double f = t - k;
     for (int c = 0; c < 3; c++) rgb[c] = ramp[k][c] + f * (ramp[k + 1][c] - ramp[k][c]);
 }
 
-static am_status draw_panel(am_canvas *c, const am_embeddings *e, const am_fig_panel *p, double ox, const int32_t *labels,
-                            int max_thumbs, const am_figure_options *o)
+static am_status draw_panel(am_canvas *c, const am_embeddings *e, const am_fig_panel *p, double ox,
+                            const int32_t *labels, int max_thumbs, const am_figure_options *o)
 {
     cairo_t *cr = c->cr;
-    am_axes a = {.x0 = ox + MARGIN_L, .y0 = MARGIN_T, .w = PANEL_W - MARGIN_L - MARGIN_R, .h = PANEL_H - MARGIN_T - MARGIN_B};
+    am_axes a = {
+        .x0 = ox + MARGIN_L, .y0 = MARGIN_T, .w = PANEL_W - MARGIN_L - MARGIN_R, .h = PANEL_H - MARGIN_T - MARGIN_B};
     am_axes_fit(&a, p, e->n);
     am_axes_draw(c, &a, p->xlabel, p->ylabel, p->title);
     /* Points, smaller when there are many. */
@@ -56,8 +65,8 @@ static am_status draw_panel(am_canvas *c, const am_embeddings *e, const am_fig_p
         label_rgb(o, labels ? labels[i] : 0, rgb);
         cairo_set_source_rgba(cr, rgb[0], rgb[1], rgb[2], 0.75);
         cairo_new_path(cr); /* no line from the last text's current point */
-        cairo_arc(cr, am_axes_x(&a, p->coords[i * p->stride + p->ax]), am_axes_y(&a, p->coords[i * p->stride + p->ay]), r,
-                  0, 2 * M_PI);
+        cairo_arc(cr, am_axes_x(&a, p->coords[i * p->stride + p->ax]), am_axes_y(&a, p->coords[i * p->stride + p->ay]),
+                  r, 0, 2 * M_PI);
         cairo_fill(cr);
     }
     if (max_thumbs <= 0 || e->n == 0) return AM_OK;
@@ -116,7 +125,8 @@ am_status am_figure_map(const char *path, const am_embeddings *e, const am_fig_p
     if (o && o->title) am_canvas_text(&c, w / 2, 18, 26, 1, 0.5, 0, w - 40, o->title);
     cairo_translate(c.cr, 0, extra_top);
     am_status s = AM_OK;
-    for (int p = 0; p < npanels && s == AM_OK; p++) s = draw_panel(&c, e, &panels[p], p * PANEL_W, labels, max_thumbs, o);
+    for (int p = 0; p < npanels && s == AM_OK; p++)
+        s = draw_panel(&c, e, &panels[p], p * PANEL_W, labels, max_thumbs, o);
     if (s == AM_OK && labels) {
         /* Legend: one swatch per cluster with its size. */
         double lx = npanels * PANEL_W + 10, ly = MARGIN_T;
@@ -139,8 +149,11 @@ am_status am_figure_map(const char *path, const am_embeddings *e, const am_fig_p
             am_canvas_text(&c, lx + 28, ly + 36 + j * 28 + 9, 16, 0, 0, 0.5, LEGEND_W - 50, buf);
         }
         free(sizes);
-        if (k > shown) am_canvas_text(&c, lx, ly + 36 + shown * 28 + 9, 15, 0, 0, 0.5, LEGEND_W - 20, "(more not listed)");
-        if (k > 10 && !(o && o->ordered)) am_canvas_text(&c, lx, ly + 36 + (shown + 1) * 28 + 9, 13, 0, 0, 0.5, LEGEND_W - 20, "colours repeat every 10");
+        if (k > shown)
+            am_canvas_text(&c, lx, ly + 36 + shown * 28 + 9, 15, 0, 0, 0.5, LEGEND_W - 20, "(more not listed)");
+        if (k > 10 && !(o && o->ordered))
+            am_canvas_text(&c, lx, ly + 36 + (shown + 1) * 28 + 9, 13, 0, 0, 0.5, LEGEND_W - 20,
+                           "colours repeat every 10");
     }
     if (s != AM_OK) {
         am_canvas_abort(&c);

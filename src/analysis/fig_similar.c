@@ -32,7 +32,8 @@ static void marker(cairo_t *cr, double x, double y, double r, const double *rgb)
 am_status am_figure_similar(const char *path, const am_embeddings *e, int64_t query, const am_neighbor *nb, int k,
                             am_metric metric, const float *pca, const double *pca_ratio, const am_figure_options *o)
 {
-    if (query < 0 || query >= e->n) return am_error(AM_ERR_VALUE, "%s: query row %lld out of range", path, (long long)query);
+    if (query < 0 || query >= e->n)
+        return am_error(AM_ERR_VALUE, "%s: query row %lld out of range", path, (long long)query);
     int tiles = k + 1, cols = tiles < PER_ROW ? tiles : PER_ROW, rows = (tiles + PER_ROW - 1) / PER_ROW;
     double w = fmax(1100, 60 + cols * (TILE + GAP)), top = 80, tiles_h = rows * (TILE + CAPTION + GAP);
     double h = top + tiles_h + (pca ? MAP_H : 0) + 20;

@@ -58,8 +58,7 @@ am_status am_hybrid_fit(am_hybrid *h, const float *learned, int64_t n, int64_t d
 
 void am_hybrid_apply(const am_hybrid *h, const float *learned, const float *stats, float *out)
 {
-    for (int64_t j = 0; j < h->dim; j++)
-        out[j] = isfinite(learned[j]) ? (learned[j] - h->mean[j]) * h->scale[j] : 0.0f;
+    for (int64_t j = 0; j < h->dim; j++) out[j] = isfinite(learned[j]) ? (learned[j] - h->mean[j]) * h->scale[j] : 0.0f;
     for (int64_t j = 0; j < h->nstat; j++) {
         float v = stats[j];
         out[h->dim + j] = isfinite(v) ? (v - h->mean[h->dim + j]) * h->scale[h->dim + j] : 0.0f;
@@ -86,8 +85,8 @@ char *am_hybrid_to_json(const am_hybrid *h)
     if (!o) return NULL;
     cJSON *m = numbers(h->mean, h->dim + h->nstat), *s = numbers(h->scale, h->dim + h->nstat);
     char *text = NULL;
-    if (m && s && cJSON_AddNumberToObject(o, "weight", h->weight) && cJSON_AddNumberToObject(o, "dim", (double)h->dim) &&
-        cJSON_AddNumberToObject(o, "nstat", (double)h->nstat)) {
+    if (m && s && cJSON_AddNumberToObject(o, "weight", h->weight) &&
+        cJSON_AddNumberToObject(o, "dim", (double)h->dim) && cJSON_AddNumberToObject(o, "nstat", (double)h->nstat)) {
         cJSON_AddItemToObject(o, "mean", m);
         cJSON_AddItemToObject(o, "scale", s);
         m = s = NULL;
@@ -105,9 +104,9 @@ am_status am_hybrid_from_json(am_hybrid *h, const char *json, const char *what)
                 *ns = cJSON_GetObjectItemCaseSensitive(o, "nstat"), *m = cJSON_GetObjectItemCaseSensitive(o, "mean"),
                 *s = cJSON_GetObjectItemCaseSensitive(o, "scale");
     am_status st = AM_OK;
-    if (!o || !cJSON_IsNumber(w) || !cJSON_IsNumber(d) || !cJSON_IsNumber(ns) || !cJSON_IsArray(m) || !cJSON_IsArray(s) ||
-        d->valuedouble < 1 || d->valuedouble > 1 << 20 || ns->valuedouble < 0 || ns->valuedouble > 4096 ||
-        d->valuedouble != floor(d->valuedouble) || ns->valuedouble != floor(ns->valuedouble))
+    if (!o || !cJSON_IsNumber(w) || !cJSON_IsNumber(d) || !cJSON_IsNumber(ns) || !cJSON_IsArray(m) ||
+        !cJSON_IsArray(s) || d->valuedouble < 1 || d->valuedouble > 1 << 20 || ns->valuedouble < 0 ||
+        ns->valuedouble > 4096 || d->valuedouble != floor(d->valuedouble) || ns->valuedouble != floor(ns->valuedouble))
         st = am_error(AM_ERR_FORMAT, "%s: metadata 'hybrid' is not a hybrid-embedding fit", what);
     if (st == AM_OK) st = alloc(h, (int64_t)d->valuedouble, (int64_t)ns->valuedouble, w->valuedouble);
     if (st == AM_OK && (cJSON_GetArraySize(m) != h->dim + h->nstat || cJSON_GetArraySize(s) != h->dim + h->nstat))
@@ -115,17 +114,17 @@ am_status am_hybrid_from_json(am_hybrid *h, const char *json, const char *what)
                       (long long)(h->dim + h->nstat));
     int64_t i = 0;
     const cJSON *x;
-    if (st == AM_OK)
-        cJSON_ArrayForEach(x, m)
+    if (st == AM_OK) cJSON_ArrayForEach(x, m)
         {
-            if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble)) st = am_error(AM_ERR_FORMAT, "%s: hybrid mean %lld is not a number", what, (long long)i);
+            if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble))
+                st = am_error(AM_ERR_FORMAT, "%s: hybrid mean %lld is not a number", what, (long long)i);
             else h->mean[i++] = (float)x->valuedouble;
         }
     i = 0;
-    if (st == AM_OK)
-        cJSON_ArrayForEach(x, s)
+    if (st == AM_OK) cJSON_ArrayForEach(x, s)
         {
-            if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble)) st = am_error(AM_ERR_FORMAT, "%s: hybrid scale %lld is not a number", what, (long long)i);
+            if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble))
+                st = am_error(AM_ERR_FORMAT, "%s: hybrid scale %lld is not a number", what, (long long)i);
             else h->scale[i++] = (float)x->valuedouble;
         }
     cJSON_Delete(o);

@@ -12,9 +12,9 @@
 #include "distance.h"
 
 enum { KM_BLOCK = 2048 }; /* rows per distance block: bounds the scratch to KM_BLOCK × k floats */
-enum { KM_TRIALS = 8 };   /* most k-means++ candidates per step (2 + ln k, capped) */
-enum { KM_CHUNK = 64 };   /* rows summed in float before joining a centroid's double sum */
-enum { KM_SLICE = 128 };  /* features per thread task when summing */
+enum { KM_TRIALS = 8 }; /* most k-means++ candidates per step (2 + ln k, capped) */
+enum { KM_CHUNK = 64 }; /* rows summed in float before joining a centroid's double sum */
+enum { KM_SLICE = 128 }; /* features per thread task when summing */
 
 void am_kmeans_options_default(am_kmeans_options *o)
 {
@@ -38,16 +38,16 @@ typedef struct {
     const float *x, *xn;
     int64_t n, dim;
     int k;
-    float *c, *cn;      /* k × dim centroids and their squared norms */
-    float *scratch;     /* KM_BLOCK × k */
-    double *mind;       /* n: squared distance to the nearest chosen centre (seeding) */
+    float *c, *cn; /* k × dim centroids and their squared norms */
+    float *scratch; /* KM_BLOCK × k */
+    double *mind; /* n: squared distance to the nearest chosen centre (seeding) */
     int32_t *lab;
-    double *sum;        /* k × dim */
-    float *part;        /* k × dim: float sums over a chunk of rows */
+    double *sum; /* k × dim */
+    float *part; /* k × dim: float sums over a chunk of rows */
     int64_t *cnt;
-    int64_t *stamp;     /* feature slices × k: chunk in which a cluster's float sum was last reset */
+    int64_t *stamp; /* feature slices × k: chunk in which a cluster's float sum was last reset */
     float *cand, *candn; /* seeding: trial centres (KM_TRIALS × dim) and their squared norms */
-    float *cd;          /* seeding: n × KM_TRIALS squared distances to the trial centres */
+    float *cd; /* seeding: n × KM_TRIALS squared distances to the trial centres */
 } km_work;
 
 /* Adds the rows [b0, b0 + nb) into their clusters' sums. Threads split the features into
@@ -252,9 +252,8 @@ am_status am_kmeans(const float *x, int64_t n, int64_t dim, const am_kmeans_opti
     res->centroids = am_malloc((size_t)k * (size_t)dim * sizeof(float));
     res->sizes = malloc((size_t)k * sizeof(int64_t));
     am_status s = AM_OK;
-    if (!xn || !w.c || !w.cn || !w.scratch || !w.mind || !w.stamp || !w.cand || !w.candn || !w.cd ||
-        !w.lab || !w.sum || !w.part || !w.cnt || !res->labels ||
-        !res->centroids || !res->sizes) {
+    if (!xn || !w.c || !w.cn || !w.scratch || !w.mind || !w.stamp || !w.cand || !w.candn || !w.cd || !w.lab || !w.sum ||
+        !w.part || !w.cnt || !res->labels || !res->centroids || !res->sizes) {
         s = am_error(AM_ERR_NOMEM, "k-means: out of memory for %lld x %lld, k = %d", (long long)n, (long long)dim, k);
         goto done;
     }
@@ -338,7 +337,8 @@ am_status am_silhouette(const float *x, int64_t n, int64_t dim, const int32_t *l
     if (k < 1) return am_error(AM_ERR_VALUE, "silhouette: k = %d", k);
     for (int64_t i = 0; i < n; i++)
         if (labels[i] < 0 || labels[i] >= k)
-            return am_error(AM_ERR_VALUE, "silhouette: label %d of row %lld is outside [0, %d)", labels[i], (long long)i, k);
+            return am_error(AM_ERR_VALUE, "silhouette: label %d of row %lld is outside [0, %d)", labels[i],
+                            (long long)i, k);
     int64_t m = (sample > 0 && sample < n) ? sample : n;
     int64_t *idx = malloc((size_t)(n ? n : 1) * sizeof *idx);
     float *sub = am_malloc((size_t)(m ? m : 1) * (size_t)dim * sizeof(float));

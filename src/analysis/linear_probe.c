@@ -98,7 +98,8 @@ am_status am_eval_probe_fit(const float *x, int64_t n, int64_t d, const int32_t 
         return am_error(AM_ERR_VALUE, "evaluate: probe fit needs rows, features, classes, l2 > 0 and iterations >= 1");
     for (int64_t i = 0; i < n; i++)
         if (label[i] < 0 || label[i] >= nclass)
-            return am_error(AM_ERR_VALUE, "evaluate: row %lld has label %d outside 0..%d", (long long)i, label[i], nclass - 1);
+            return am_error(AM_ERR_VALUE, "evaluate: row %lld has label %d outside 0..%d", (long long)i, label[i],
+                            nclass - 1);
     int64_t D = d + 1;
     double *xt = malloc((size_t)(n * D) * sizeof *xt);
     if (!xt) return am_error(AM_ERR_NOMEM, "evaluate: out of memory for the linear probe");
@@ -137,12 +138,14 @@ am_status am_eval_linear_probe(const float *x, int64_t n, int64_t d, const int32
 {
     am_probe_options def;
     if (!o) am_probe_options_default(&def), o = &def;
-    if (n < 2 || d < 1 || nclass < 1) return am_error(AM_ERR_VALUE, "evaluate: linear probe needs 2 or more labelled rows");
+    if (n < 2 || d < 1 || nclass < 1)
+        return am_error(AM_ERR_VALUE, "evaluate: linear probe needs 2 or more labelled rows");
     if (o->folds < 2 || !(o->l2 > 0) || o->iterations < 1)
         return am_error(AM_ERR_VALUE, "evaluate: linear probe needs folds >= 2, l2 > 0 and iterations >= 1");
     for (int64_t i = 0; i < n; i++)
         if (label[i] < 0 || label[i] >= nclass)
-            return am_error(AM_ERR_VALUE, "evaluate: row %lld has label %d outside 0..%d", (long long)i, label[i], nclass - 1);
+            return am_error(AM_ERR_VALUE, "evaluate: row %lld has label %d outside 0..%d", (long long)i, label[i],
+                            nclass - 1);
     int folds = o->folds < n ? o->folds : (int)n;
     int64_t D = d + 1;
     int *fold = malloc((size_t)n * sizeof *fold);

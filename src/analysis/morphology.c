@@ -10,10 +10,11 @@
 
 static const double PROFILE_EDGES[AM_MORPH_PROFILE_BINS + 1] = {0, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4};
 
-const char *const am_morphology_columns[] = {
-    "concentration", "asymmetry", "smoothness", "gini", "m20", "ellipticity", "orientation", "r20", "r50", "r80",
-    "area", "flux", "xc", "yc", "profile_0", "profile_1", "profile_2", "profile_3", "profile_4", "profile_5",
-    "profile_6", "profile_7", "sn_per_pixel", "morph_flags", NULL};
+const char *const am_morphology_columns[] = {"concentration", "asymmetry",   "smoothness",   "gini",        "m20",
+                                             "ellipticity",   "orientation", "r20",          "r50",         "r80",
+                                             "area",          "flux",        "xc",           "yc",          "profile_0",
+                                             "profile_1",     "profile_2",   "profile_3",    "profile_4",   "profile_5",
+                                             "profile_6",     "profile_7",   "sn_per_pixel", "morph_flags", NULL};
 
 void am_morph_options_default(am_morph_options *o)
 {
@@ -25,8 +26,8 @@ void am_morph_options_default(am_morph_options *o)
 
 int am_morphology_row(const am_morphology *m, double *out)
 {
-    double v[] = {m->concentration, m->asymmetry, m->smoothness, m->gini, m->m20, m->ellipticity, m->orientation,
-                  m->r20, m->r50, m->r80, m->area, m->flux, m->xc, m->yc};
+    double v[] = {m->concentration, m->asymmetry, m->smoothness, m->gini, m->m20,  m->ellipticity, m->orientation,
+                  m->r20,           m->r50,       m->r80,        m->area, m->flux, m->xc,          m->yc};
     int n = (int)(sizeof v / sizeof v[0]);
     memcpy(out, v, sizeof v);
     for (int b = 0; b < AM_MORPH_PROFILE_BINS; b++) out[n++] = m->profile[b];
@@ -37,8 +38,14 @@ int am_morphology_row(const am_morphology *m, double *out)
 
 void am_morphology_features(const am_morphology *m, float *out)
 {
-    double v[8] = {m->concentration, m->asymmetry, m->smoothness, m->gini, m->m20, m->ellipticity,
-                   m->area > 0 ? log10(m->area) : NAN, m->r50 > 0 ? log10(m->r50) : NAN};
+    double v[8] = {m->concentration,
+                   m->asymmetry,
+                   m->smoothness,
+                   m->gini,
+                   m->m20,
+                   m->ellipticity,
+                   m->area > 0 ? log10(m->area) : NAN,
+                   m->r50 > 0 ? log10(m->r50) : NAN};
     for (int i = 0; i < 8; i++) out[i] = (float)v[i];
     for (int b = 0; b < AM_MORPH_PROFILE_BINS; b++) out[8 + b] = (float)m->profile[b];
 }
@@ -46,7 +53,8 @@ void am_morphology_features(const am_morphology *m, float *out)
 static void set_nan(am_morphology *m)
 {
     double *fields[] = {&m->concentration, &m->asymmetry, &m->smoothness, &m->gini, &m->m20, &m->ellipticity,
-                        &m->orientation, &m->r20, &m->r50, &m->r80, &m->xc, &m->yc, &m->sn_per_pixel};
+                        &m->orientation,   &m->r20,       &m->r50,        &m->r80,  &m->xc,  &m->yc,
+                        &m->sn_per_pixel};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) *fields[i] = NAN;
     for (int b = 0; b < AM_MORPH_PROFILE_BINS; b++) m->profile[b] = NAN;
 }
@@ -270,7 +278,8 @@ am_status am_morphology_measure(const float *img, int64_t h, int64_t w, const am
                 }
         }
         for (int b = 0; b < AM_MORPH_PROFILE_BINS; b++)
-            m->profile[b] = rflux[AM_MORPH_PROFILE_BINS + b] > 0 ? rflux[b] / rflux[AM_MORPH_PROFILE_BINS + b] / inner : NAN;
+            m->profile[b] =
+                rflux[AM_MORPH_PROFILE_BINS + b] > 0 ? rflux[b] / rflux[AM_MORPH_PROFILE_BINS + b] / inner : NAN;
     }
 done:
     free(I), free(mask), free(lab), free(p), free(sm), free(rflux);

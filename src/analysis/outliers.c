@@ -13,10 +13,7 @@ am_status am_outlier_method_parse(const char *s, const char *what, am_outlier_me
     return AM_OK;
 }
 
-const char *am_outlier_method_name(am_outlier_method m)
-{
-    return m == AM_OUTLIER_KNN ? "knn" : "lof";
-}
+const char *am_outlier_method_name(am_outlier_method m) { return m == AM_OUTLIER_KNN ? "knn" : "lof"; }
 
 am_status am_outlier_scores(const float *x, int64_t n, int64_t dim, am_metric metric, int k, double *knn_score,
                             double *lof_score)

@@ -27,7 +27,8 @@ am_status am_pca_fit(const float *x, int64_t n, int64_t dim, int ncomp, am_pca *
     if (n < 2) return am_error(AM_ERR_VALUE, "PCA: needs at least 2 rows, got %lld", (long long)n);
     if (ncomp < 1 || ncomp > dim)
         return am_error(AM_ERR_VALUE, "PCA: %d components asked of %lld-dimensional data", ncomp, (long long)dim);
-    if (dim > 46340) return am_error(AM_ERR_VALUE, "PCA: dimension %lld too large for a dense covariance", (long long)dim);
+    if (dim > 46340)
+        return am_error(AM_ERR_VALUE, "PCA: dimension %lld too large for a dense covariance", (long long)dim);
     int D = (int)dim;
     double *mean = calloc((size_t)D, sizeof(double));
     double *cov = calloc((size_t)D * (size_t)D, sizeof(double));
@@ -42,7 +43,8 @@ am_status am_pca_fit(const float *x, int64_t n, int64_t dim, int ncomp, am_pca *
     p->variance = malloc((size_t)ncomp * sizeof(double));
     p->variance_ratio = malloc((size_t)ncomp * sizeof(double));
     am_status s = AM_OK;
-    if (!mean || !cov || !blk || !w || !z || !isuppz || !p->mean || !p->components || !p->variance || !p->variance_ratio) {
+    if (!mean || !cov || !blk || !w || !z || !isuppz || !p->mean || !p->components || !p->variance ||
+        !p->variance_ratio) {
         s = am_error(AM_ERR_NOMEM, "PCA: out of memory for dimension %d", D);
         goto done;
     }

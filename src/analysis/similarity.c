@@ -26,10 +26,7 @@ am_status am_metric_parse(const char *s, const char *what, am_metric *m)
     return AM_OK;
 }
 
-const char *am_metric_name(am_metric m)
-{
-    return m == AM_METRIC_COSINE ? "cosine" : "euclidean";
-}
+const char *am_metric_name(am_metric m) { return m == AM_METRIC_COSINE ? "cosine" : "euclidean"; }
 
 am_status am_row_sqnorms(const float *x, int64_t n, int64_t dim, float *sqnorms)
 {
@@ -44,10 +41,7 @@ typedef struct {
     int64_t index;
 } cand;
 
-static int worse(const cand *a, const cand *b)
-{
-    return a->bad > b->bad || (a->bad == b->bad && a->index > b->index);
-}
+static int worse(const cand *a, const cand *b) { return a->bad > b->bad || (a->bad == b->bad && a->index > b->index); }
 
 static void heap_push(cand *h, int *size, int cap, cand c)
 {
@@ -108,7 +102,8 @@ static double approx_bad(float dot, float xn, float qn, am_metric metric)
 }
 
 /* Re-scores the heap's candidates exactly and writes the best k, best first. */
-static int finish(cand *h, int size, int k, const float *x, int64_t dim, const float *q, am_metric metric, am_neighbor *out)
+static int finish(cand *h, int size, int k, const float *x, int64_t dim, const float *q, am_metric metric,
+                  am_neighbor *out)
 {
     for (int i = 0; i < size; i++) h[i].bad = exact_bad(x + h[i].index * dim, q, dim, metric);
     qsort(h, (size_t)size, sizeof *h, cmp_cand);
@@ -156,15 +151,13 @@ am_status am_similar(const float *x, int64_t n, int64_t dim, const float *sqnorm
     return AM_OK;
 }
 
-static int known_object(const char *s)
-{
-    return s[0] && strcmp(s, "N/A") != 0;
-}
+static int known_object(const char *s) { return s[0] && strcmp(s, "N/A") != 0; }
 
 am_status am_similar_exclusions(const am_embeddings *e, int64_t query, int keep_same_object, uint8_t *exclude)
 {
     if (query < 0 || query >= e->n)
-        return am_error(AM_ERR_VALUE, "similarity: query row %lld outside [0, %lld)", (long long)query, (long long)e->n);
+        return am_error(AM_ERR_VALUE, "similarity: query row %lld outside [0, %lld)", (long long)query,
+                        (long long)e->n);
     const char *obj = e->meta[query].object;
     for (int64_t i = 0; i < e->n; i++)
         exclude[i] = i == query || (!keep_same_object && known_object(obj) && strcmp(e->meta[i].object, obj) == 0);
@@ -173,7 +166,8 @@ am_status am_similar_exclusions(const am_embeddings *e, int64_t query, int keep_
 
 am_status am_knn_all(const float *x, int64_t n, int64_t dim, am_metric metric, int k, int64_t *idx, float *score)
 {
-    if (k < 1 || n <= k) return am_error(AM_ERR_VALUE, "k nearest neighbours: need n > k >= 1 (n = %lld, k = %d)", (long long)n, k);
+    if (k < 1 || n <= k)
+        return am_error(AM_ERR_VALUE, "k nearest neighbours: need n > k >= 1 (n = %lld, k = %d)", (long long)n, k);
     if (n > INT32_MAX) return am_error(AM_ERR_VALUE, "k nearest neighbours: too many rows");
     int cap = k + SIM_MARGIN;
     if ((int64_t)cap > n - 1) cap = (int)(n - 1);

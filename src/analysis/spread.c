@@ -9,7 +9,8 @@
 am_status am_embedding_spread(const float *x, int64_t n, int64_t d, double *spread, double *erank)
 {
     *spread = NAN, *erank = NAN;
-    if (n < 2 || d < 1) return am_error(AM_ERR_VALUE, "embedding spread: needs 2 or more rows (have %lld)", (long long)n);
+    if (n < 2 || d < 1)
+        return am_error(AM_ERR_VALUE, "embedding spread: needs 2 or more rows (have %lld)", (long long)n);
     float *z = malloc((size_t)(n * d) * sizeof *z);
     double *mean = calloc((size_t)d, sizeof *mean), *var = calloc((size_t)d, sizeof *var);
     if (!z || !mean || !var) {

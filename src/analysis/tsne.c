@@ -213,7 +213,8 @@ am_status am_tsne(const float *x, int64_t n, int64_t dim, const am_tsne_options 
     if (o->iterations < 1 || o->exaggeration_iters < 0 || !(o->exaggeration >= 1) || !(o->theta >= 0))
         return am_error(AM_ERR_VALUE, "t-SNE: bad iteration count, exaggeration or theta");
     for (int64_t i = 0; i < n * dim; i++)
-        if (!isfinite(x[i])) return am_error(AM_ERR_NUMERIC, "t-SNE: row %lld has a non-finite value", (long long)(i / dim));
+        if (!isfinite(x[i]))
+            return am_error(AM_ERR_NUMERIC, "t-SNE: row %lld has a non-finite value", (long long)(i / dim));
     int dims = o->dims;
     double perp = o->perplexity;
     if (3 * perp > (double)(n - 1)) perp = (double)(n - 1) / 3.0;
@@ -237,7 +238,7 @@ am_status am_tsne(const float *x, int64_t n, int64_t dim, const am_tsne_options 
         int early = it < o->exaggeration_iters;
         double exag = early ? o->exaggeration : 1.0, mom = early ? 0.5 : 0.8;
         if ((s = am_bh_build(&tree, y, n, dims))) goto done;
-        /* Each point's forces are computed by one thread into its own slots: no shared sums. */
+            /* Each point's forces are computed by one thread into its own slots: no shared sums. */
 #pragma omp parallel for schedule(dynamic, 64)
         for (int64_t i = 0; i < n; i++) {
             double nf[3] = {0, 0, 0}, pf[3] = {0, 0, 0};
@@ -269,7 +270,8 @@ am_status am_tsne(const float *x, int64_t n, int64_t dim, const am_tsne_options 
             y[i] += upd[i];
         }
         if (o->verbose && ((it + 1) % 50 == 0 || it + 1 == o->iterations))
-            am_log(AM_LOG_INFO, "t-SNE iteration %d: KL divergence %.4f", it + 1, kl_divergence(&P, y, n, dims, z, exag));
+            am_log(AM_LOG_INFO, "t-SNE iteration %d: KL divergence %.4f", it + 1,
+                   kl_divergence(&P, y, n, dims, z, exag));
     }
     for (size_t i = 0; i < nd; i++) y_out[i] = (float)y[i];
     if (kl_out) {

@@ -9,9 +9,9 @@
 #include "byol/byol_internal.h"
 #include "core/internal.h"
 
-const char *const am_byol_prefix[AM_BYOL_PARTS] = {
-    "online_encoder.network.", "online_encoder.projector.", "online_predictor.",
-    "target_encoder.network.", "target_encoder.projector."};
+const char *const am_byol_prefix[AM_BYOL_PARTS] = {"online_encoder.network.", "online_encoder.projector.",
+                                                   "online_predictor.", "target_encoder.network.",
+                                                   "target_encoder.projector."};
 
 void am_byol_options_default(am_byol_options *o)
 {
@@ -191,7 +191,8 @@ am_status am_byol_create(am_byol **out, am_net *network, const am_byol_options *
         }
         am_net_zero_grad(network);
     }
-    if (s == AM_OK) s = am_byol_mlp(&b->part[AM_BYOL_PROJ], rep, o.projection_hidden_size, o.projection_size, o.seed + 1);
+    if (s == AM_OK)
+        s = am_byol_mlp(&b->part[AM_BYOL_PROJ], rep, o.projection_hidden_size, o.projection_size, o.seed + 1);
     if (s == AM_OK)
         s = am_byol_mlp(&b->part[AM_BYOL_PRED], o.projection_size, o.projection_hidden_size, o.projection_size,
                         o.seed + 2);

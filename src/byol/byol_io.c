@@ -73,7 +73,8 @@ am_status am_byol_options_from_file(am_byol_options *o, const am_safetensors *st
             return am_error(AM_ERR_FORMAT, "model metadata moving_average_decay = '%s' is not in [0, 1]", v);
         o->moving_average_decay = d;
     }
-    if ((v = am_st_meta(st, "loss"))) o->loss = strcmp(v, "symmetric") == 0 ? AM_BYOL_LOSS_SYMMETRIC : AM_BYOL_LOSS_ONE_WAY;
+    if ((v = am_st_meta(st, "loss")))
+        o->loss = strcmp(v, "symmetric") == 0 ? AM_BYOL_LOSS_SYMMETRIC : AM_BYOL_LOSS_ONE_WAY;
     return AM_OK;
 }
 

@@ -3,8 +3,8 @@
 
 #include "astromorph/byol.h"
 
-am_status am_byol_cosine_loss(const float *pred, const float *target, int64_t n, int64_t d, float *loss,
-                              float *dpred, void *user)
+am_status am_byol_cosine_loss(const float *pred, const float *target, int64_t n, int64_t d, float *loss, float *dpred,
+                              void *user)
 {
     (void)user;
     const double eps = 1e-12;

@@ -23,8 +23,8 @@ static am_status encode(am_byol *b, am_net *net, am_net *proj, const am_tensor *
     AM_TRY(am_net_forward(net, x, b->hidden_layer, y));
     int64_t n = y->shape[0], f = am_tensor_numel(y) / (n ? n : 1);
     if (f != b->o.representation_size)
-        return am_error(AM_ERR_SHAPE, "byol: layer '%s' gave %lld features, expected %d", b->hidden_layer,
-                        (long long)f, b->o.representation_size);
+        return am_error(AM_ERR_SHAPE, "byol: layer '%s' gave %lld features, expected %d", b->hidden_layer, (long long)f,
+                        b->o.representation_size);
     const int64_t shape[2] = {n, f};
     am_tensor rep = am_tensor_view(y->data, 2, shape);
     return am_net_forward(proj, &rep, NULL, p);

@@ -152,7 +152,8 @@ static am_status newest_export(char *out, size_t len)
     static const char *const kinds[] = {".safetensors", ".csv", NULL};
     am_status s = am_newest_file("exported", "", kinds, out, len);
     if (s == AM_ERR_IO)
-        return am_error(AM_ERR_NOTFOUND, "no --embeddings given and no exported/ folder here (run 'astromorph inference' first)");
+        return am_error(AM_ERR_NOTFOUND,
+                        "no --embeddings given and no exported/ folder here (run 'astromorph inference' first)");
     if (s != AM_OK) return am_error(AM_ERR_NOTFOUND, "no --embeddings given and no .safetensors or .csv in exported/");
     /* Inference writes <model>.safetensors, then <model>.csv: prefer the safetensors twin, which
      * also keeps each row's extra metadata. */
@@ -181,8 +182,13 @@ static am_status where_mask(const ac_common *c, const am_embeddings *e, const ch
     char *end;
     double v = strtod(cond + i, &end);
     while (*end == ' ') end++;
-    int which = !strcmp(op, "<") ? 0 : !strcmp(op, "<=") ? 1 : !strcmp(op, ">") ? 2 : !strcmp(op, ">=") ? 3
-              : !strcmp(op, "==") ? 4 : !strcmp(op, "!=") ? 5 : -1;
+    int which = !strcmp(op, "<")    ? 0
+                : !strcmp(op, "<=") ? 1
+                : !strcmp(op, ">")  ? 2
+                : !strcmp(op, ">=") ? 3
+                : !strcmp(op, "==") ? 4
+                : !strcmp(op, "!=") ? 5
+                                    : -1;
     if (!name[0] || which < 0 || end == cond + i || *end)
         return am_error(AM_ERR_VALUE, "--where \"%s\": write it as STATISTIC OP NUMBER, e.g. \"gini > 0.5\"", cond);
     int64_t col = am_embeddings_stat_index(e, name);
@@ -193,8 +199,12 @@ static am_status where_mask(const ac_common *c, const am_embeddings *e, const ch
     for (int64_t r = 0; r < e->n; r++) {
         double x = cluster ? (double)e->labels[r] : (double)e->stats[r * e->nstats + col];
         /* an undefined statistic (NaN) satisfies nothing but != */
-        int ok = which == 0 ? x < v : which == 1 ? x <= v : which == 2 ? x > v : which == 3 ? x >= v : which == 4 ? x == v
-                                                                                                   : !(x == v);
+        int ok = which == 0   ? x < v
+                 : which == 1 ? x <= v
+                 : which == 2 ? x > v
+                 : which == 3 ? x >= v
+                 : which == 4 ? x == v
+                              : !(x == v);
         keep[r] &= (uint8_t)ok;
     }
     return AM_OK;
@@ -211,8 +221,11 @@ am_status ac_load(ac_common *c, am_embeddings *e)
     int64_t before = e->n;
     if (s == AM_OK) s = am_embeddings_select(e, keep);
     free(keep);
-    if (s == AM_OK && e->n == 0) s = am_error(AM_ERR_VALUE, "--where: none of the %lld images qualifies", (long long)before);
-    if (s == AM_OK) fprintf(stderr, "astromorph %s: %lld of %lld images kept by --where\n", c->cmd, (long long)e->n, (long long)before);
+    if (s == AM_OK && e->n == 0)
+        s = am_error(AM_ERR_VALUE, "--where: none of the %lld images qualifies", (long long)before);
+    if (s == AM_OK)
+        fprintf(stderr, "astromorph %s: %lld of %lld images kept by --where\n", c->cmd, (long long)e->n,
+                (long long)before);
     if (s != AM_OK) am_embeddings_free(e);
     return s;
 }
@@ -290,7 +303,8 @@ static int image_exists(const char *path)
 am_status ac_image_path(const ac_common *c, const am_embeddings *e, int64_t row, char *path, size_t size)
 {
     const char *fp = e->meta[row].filepath;
-    if (!fp || !fp[0] || strcmp(fp, "N/A") == 0) return am_error(AM_ERR_NOTFOUND, "row %lld has no file path", (long long)row);
+    if (!fp || !fp[0] || strcmp(fp, "N/A") == 0)
+        return am_error(AM_ERR_NOTFOUND, "row %lld has no file path", (long long)row);
     snprintf(path, size, "%s", fp);
     if (fp[0] != '/' && c->data_root) {
         snprintf(path, size, "%s/%s", c->data_root, fp);
@@ -316,8 +330,8 @@ static am_status thumb_source(void *user, int64_t row, int size, am_thumbnail *o
                     am_errmsg());
         return s;
     }
-    s = am_thumbnail_make(img.data, (int)img.shape[0], (int)img.shape[1], (int)img.shape[2], size, &t->common->thumb, out,
-                          NULL);
+    s = am_thumbnail_make(img.data, (int)img.shape[0], (int)img.shape[1], (int)img.shape[2], size, &t->common->thumb,
+                          out, NULL);
     am_tensor_free(&img);
     return s;
 }

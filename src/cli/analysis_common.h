@@ -26,14 +26,14 @@ enum {
 };
 
 typedef struct ac_common {
-    const char *cmd;        /* "similar", ... for messages */
+    const char *cmd; /* "similar", ... for messages */
     const char *embeddings; /* --embeddings FILE (NULL: newest in exported/) */
-    const char *output;     /* -o FILE (NULL: stdout) */
-    const char *figure;     /* --figure FILE.png|.pdf */
-    const char *data_root;  /* --data-root DIR: where relative image paths are found */
-    am_thumb_options thumb;    /* --stretch linear|asinh|log */
-    int threads;            /* --threads N (0: all cores) */
-    const char *where[8];   /* --where "STAT OP VALUE": rows kept by ac_load */
+    const char *output; /* -o FILE (NULL: stdout) */
+    const char *figure; /* --figure FILE.png|.pdf */
+    const char *data_root; /* --data-root DIR: where relative image paths are found */
+    am_thumb_options thumb; /* --stretch linear|asinh|log */
+    int threads; /* --threads N (0: all cores) */
+    const char *where[8]; /* --where "STAT OP VALUE": rows kept by ac_load */
     int nwhere;
 } ac_common;
 

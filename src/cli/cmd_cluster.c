@@ -14,19 +14,20 @@ enum { OPT_RESTARTS = AC_OPT_FIRST_FREE, OPT_SEED, OPT_MAXITER, OPT_SAMPLE, OPT_
 
 static void usage(FILE *fp)
 {
-    fprintf(fp, "usage: astromorph cluster [-k K] [--restarts R] [--seed S] [options]\n\n"
-                "k-means++ clusters as ';'-separated CSV:\n"
-                "index;object;right ascension;declination;rest freq;filepath;cluster;distance;silhouette\n"
-                "(distance to the cluster centre; silhouette empty for images outside the sample).\n"
-                "Inertia and mean silhouette are printed on standard error.\n\n"
-                "  -k K                 clusters (default 10)\n"
-                "  --restarts R         k-means++ seedings, the lowest inertia wins (default 10)\n"
-                "  --seed S             seed (default 0)\n"
-                "  --max-iter N         Lloyd iterations per restart (default 300)\n"
-                "  --silhouette-sample N  images scored for the silhouette (default 10000; 0 = all)\n"
-                "  --examples N         images per cluster in the figure (default 8)\n"
-                "  --save FILE          also write the embeddings with these labels (.safetensors or .csv)\n"
-                "%s",
+    fprintf(fp,
+            "usage: astromorph cluster [-k K] [--restarts R] [--seed S] [options]\n\n"
+            "k-means++ clusters as ';'-separated CSV:\n"
+            "index;object;right ascension;declination;rest freq;filepath;cluster;distance;silhouette\n"
+            "(distance to the cluster centre; silhouette empty for images outside the sample).\n"
+            "Inertia and mean silhouette are printed on standard error.\n\n"
+            "  -k K                 clusters (default 10)\n"
+            "  --restarts R         k-means++ seedings, the lowest inertia wins (default 10)\n"
+            "  --seed S             seed (default 0)\n"
+            "  --max-iter N         Lloyd iterations per restart (default 300)\n"
+            "  --silhouette-sample N  images scored for the silhouette (default 10000; 0 = all)\n"
+            "  --examples N         images per cluster in the figure (default 8)\n"
+            "  --save FILE          also write the embeddings with these labels (.safetensors or .csv)\n"
+            "%s",
             AC_COMMON_HELP);
 }
 
@@ -65,8 +66,9 @@ static am_status run(ac_common *c, const cl_opts *co)
     if (s == AM_OK) s = am_silhouette(e.data, e.n, e.dim, r.labels, r.k, co->sample, co->km.seed, &mean_sil, sil);
     if (s == AM_OK) {
         int64_t scored = co->sample > 0 && co->sample < e.n ? co->sample : e.n;
-        fprintf(stderr, "k = %d: inertia %.6g, mean silhouette %.4f (%lld of %lld images), %d iterations\ncluster sizes:",
-                r.k, r.inertia, mean_sil, (long long)scored, (long long)e.n, r.iterations);
+        fprintf(stderr,
+                "k = %d: inertia %.6g, mean silhouette %.4f (%lld of %lld images), %d iterations\ncluster sizes:", r.k,
+                r.inertia, mean_sil, (long long)scored, (long long)e.n, r.iterations);
         for (int j = 0; j < r.k; j++) fprintf(stderr, " %lld", (long long)r.sizes[j]);
         fputc('\n', stderr);
         for (int64_t i = 0; i < e.n; i++) {
@@ -95,7 +97,7 @@ static am_status run(ac_common *c, const cl_opts *co)
         size_t n = strlen(co->save);
         if (s == AM_OK)
             s = n > 4 && strcmp(co->save + n - 4, ".csv") == 0 ? am_embeddings_write_csv(&e, co->save)
-                                                              : am_embeddings_write(&e, co->save);
+                                                               : am_embeddings_write(&e, co->save);
         if (s == AM_OK) fprintf(stderr, "labelled embeddings: %s\n", co->save);
     }
     if (s == AM_OK && c->figure) {
@@ -128,10 +130,22 @@ static int option(const ac_common *c, void *user, int opt, const char *arg)
     long v = 0;
     int ok;
     switch (opt) {
-    case 'k': ok = ac_parse_int(c, "-k", arg, 1, 100000, &v); co->km.k = (int)v; return ok;
-    case OPT_RESTARTS: ok = ac_parse_int(c, "--restarts", arg, 1, 10000, &v); co->km.restarts = (int)v; return ok;
-    case OPT_SEED: ok = ac_parse_int(c, "--seed", arg, 0, 0x7fffffffL, &v); co->km.seed = (uint64_t)v; return ok;
-    case OPT_MAXITER: ok = ac_parse_int(c, "--max-iter", arg, 1, 1000000, &v); co->km.max_iter = (int)v; return ok;
+    case 'k':
+        ok = ac_parse_int(c, "-k", arg, 1, 100000, &v);
+        co->km.k = (int)v;
+        return ok;
+    case OPT_RESTARTS:
+        ok = ac_parse_int(c, "--restarts", arg, 1, 10000, &v);
+        co->km.restarts = (int)v;
+        return ok;
+    case OPT_SEED:
+        ok = ac_parse_int(c, "--seed", arg, 0, 0x7fffffffL, &v);
+        co->km.seed = (uint64_t)v;
+        return ok;
+    case OPT_MAXITER:
+        ok = ac_parse_int(c, "--max-iter", arg, 1, 1000000, &v);
+        co->km.max_iter = (int)v;
+        return ok;
     case OPT_SAMPLE: return ac_parse_int(c, "--silhouette-sample", arg, 0, 10000000, &co->sample);
     case OPT_EXAMPLES: return ac_parse_int(c, "--examples", arg, 1, 50, &co->examples);
     case OPT_SAVE: co->save = arg; return 1;

@@ -24,26 +24,27 @@ enum { NK = 3, ND = 2, NV = 3, MAIN_K = 1 /* KS[1] = 5 */ };
 
 static void usage(FILE *fp)
 {
-    fprintf(fp, "usage: astromorph evaluate --labels L.csv [--embeddings E] [-o report.csv] [--figure confusion.png]\n"
-                "                           [--no-pixels] [--pixel-side 32] [--folds 5] [options]\n\n"
-                "How well the embeddings group images of the same class, for a set where some images have\n"
-                "labels (rows of L.csv without a label are ignored; the training never sees them):\n"
-                "leave-one-out k-nearest-neighbour accuracy (k = 1, 5, 20; cosine and Euclidean; raw,\n"
-                "centred and whitened features), a cross-validated linear probe (logistic regression),\n"
-                "per-class accuracy and a confusion table, beside the same numbers for the images' raw\n"
-                "pixels (each image min-max normalised and area-averaged to 32 x 32).\n\n"
-                "  --labels FILE        CSV with a 'path' (or 'object') column and a 'label' column\n"
-                "  -o FILE              also write the numbers as CSV: metric,k,distance,variant,value\n"
-                "  --figure FILE        confusion table of 5-NN (cosine, raw) as PNG or PDF\n"
-                "  --no-pixels          skip the raw-pixel baseline (no image files needed)\n"
-                "  --pixel-side N       side of the pixel baseline's images (default 32)\n"
-                "  --morphology         also the classic morphology statistics (C, A, S, Gini, M20,\n"
-                "                       ellipticity, size, radial profile; z-scored) as a baseline\n"
-                "  --hybrid W           also embeddings and statistics side by side, each block\n"
-                "                       z-scored, the statistics weighted W (0..1), the embeddings 1-W\n"
-                "  --folds N            folds of the linear probe (default 5)\n"
-                "  --seed N             the probe's fold assignment (default 42)\n"
-                "%s",
+    fprintf(fp,
+            "usage: astromorph evaluate --labels L.csv [--embeddings E] [-o report.csv] [--figure confusion.png]\n"
+            "                           [--no-pixels] [--pixel-side 32] [--folds 5] [options]\n\n"
+            "How well the embeddings group images of the same class, for a set where some images have\n"
+            "labels (rows of L.csv without a label are ignored; the training never sees them):\n"
+            "leave-one-out k-nearest-neighbour accuracy (k = 1, 5, 20; cosine and Euclidean; raw,\n"
+            "centred and whitened features), a cross-validated linear probe (logistic regression),\n"
+            "per-class accuracy and a confusion table, beside the same numbers for the images' raw\n"
+            "pixels (each image min-max normalised and area-averaged to 32 x 32).\n\n"
+            "  --labels FILE        CSV with a 'path' (or 'object') column and a 'label' column\n"
+            "  -o FILE              also write the numbers as CSV: metric,k,distance,variant,value\n"
+            "  --figure FILE        confusion table of 5-NN (cosine, raw) as PNG or PDF\n"
+            "  --no-pixels          skip the raw-pixel baseline (no image files needed)\n"
+            "  --pixel-side N       side of the pixel baseline's images (default 32)\n"
+            "  --morphology         also the classic morphology statistics (C, A, S, Gini, M20,\n"
+            "                       ellipticity, size, radial profile; z-scored) as a baseline\n"
+            "  --hybrid W           also embeddings and statistics side by side, each block\n"
+            "                       z-scored, the statistics weighted W (0..1), the embeddings 1-W\n"
+            "  --folds N            folds of the linear probe (default 5)\n"
+            "  --seed N             the probe's fold assignment (default 42)\n"
+            "%s",
             AC_COMMON_HELP);
 }
 
@@ -89,7 +90,9 @@ static am_status match_rows(const ac_common *c, const am_embeddings *e, const am
         return am_error(AM_ERR_NOMEM, "out of memory");
     }
     for (int64_t i = 0; i < e->n; i++) {
-        const char *k = L->key == AM_LABELS_BY_OBJECT ? e->meta[i].object : e->meta[i].filepath ? e->meta[i].filepath : "";
+        const char *k = L->key == AM_LABELS_BY_OBJECT ? e->meta[i].object
+                        : e->meta[i].filepath         ? e->meta[i].filepath
+                                                      : "";
         full[i] = (keyed){k, i};
         base[i] = (keyed){base_name(k), i};
     }
@@ -194,7 +197,8 @@ static am_status hybrid_rows(const float *learned, int64_t m, int64_t dl, const 
         am_hybrid_free(&h);
         return am_error(AM_ERR_NOMEM, "out of memory");
     }
-    for (int64_t i = 0; i < m; i++) am_hybrid_apply(&h, learned + i * dl, stats ? stats + i * ds : NULL, *out + i * (dl + ds));
+    for (int64_t i = 0; i < m; i++)
+        am_hybrid_apply(&h, learned + i * dl, stats ? stats + i * ds : NULL, *out + i * (dl + ds));
     am_hybrid_free(&h);
     return AM_OK;
 }
@@ -222,7 +226,8 @@ static am_status score(const float *x, int64_t m, int64_t d, const int32_t *y, i
             }
         free(xv);
     }
-    if (s == AM_OK && m <= KS[MAIN_K]) s = am_error(AM_ERR_VALUE, "%lld labelled images: need more than %d", (long long)m, KS[MAIN_K]);
+    if (s == AM_OK && m <= KS[MAIN_K])
+        s = am_error(AM_ERR_VALUE, "%lld labelled images: need more than %d", (long long)m, KS[MAIN_K]);
     am_probe_options po;
     am_probe_options_default(&po);
     po.folds = (int)o->folds, po.seed = (uint64_t)o->seed;
@@ -287,15 +292,17 @@ static am_status run(ac_common *c, const ev_opts *o)
         for (int64_t i = 0; i < m; i++) y[i] = remap[y[i]];
     }
     if (s == AM_OK && m < 2)
-        s = am_error(AM_ERR_VALUE, "%s: only %lld labelled image(s) found in %s; need at least 2", o->labels, (long long)m,
-                     c->embeddings);
+        s = am_error(AM_ERR_VALUE, "%s: only %lld labelled image(s) found in %s; need at least 2", o->labels,
+                     (long long)m, c->embeddings);
     if (s == AM_OK && nclass < 2)
         s = am_error(AM_ERR_VALUE, "%s: the labelled images are all of one class ('%s'); need two or more", o->labels,
                      names[0]);
     if (s == AM_OK && !(x = malloc((size_t)(m * e.dim) * sizeof *x))) s = am_error(AM_ERR_NOMEM, "out of memory");
-    for (int64_t i = 0; s == AM_OK && i < m; i++) memcpy(x + i * e.dim, e.data + rows[i] * e.dim, (size_t)e.dim * sizeof *x);
+    for (int64_t i = 0; s == AM_OK && i < m; i++)
+        memcpy(x + i * e.dim, e.data + rows[i] * e.dim, (size_t)e.dim * sizeof *x);
     if (s == AM_OK) fx[SET_EMB] = x, fdim[SET_EMB] = e.dim, x = NULL;
-    if (s == AM_OK && o->pixels) s = image_features(c, &e, rows, m, FEAT_PIXELS, (int)o->side, &fx[SET_PIXELS], &fdim[SET_PIXELS]);
+    if (s == AM_OK && o->pixels)
+        s = image_features(c, &e, rows, m, FEAT_PIXELS, (int)o->side, &fx[SET_PIXELS], &fdim[SET_PIXELS]);
     if (s == AM_OK && (o->morphology || o->hybrid > 0))
         s = image_features(c, &e, rows, m, FEAT_MORPHOLOGY, 0, &fx[SET_MORPH], &fdim[SET_MORPH]);
     if (s == AM_OK && o->hybrid > 0 && fx[SET_MORPH]) {
@@ -319,7 +326,8 @@ static am_status run(ac_common *c, const ev_opts *o)
         int64_t *count = calloc((size_t)nclass, sizeof *count);
         for (int64_t i = 0; count && i < m; i++) count[y[i]]++;
         printf("%lld labelled images of %d classes (", (long long)m, nclass);
-        for (int cl = 0; cl < nclass; cl++) printf("%s%s %lld", cl ? ", " : "", names[cl], count ? (long long)count[cl] : 0LL);
+        for (int cl = 0; cl < nclass; cl++)
+            printf("%s%s %lld", cl ? ", " : "", names[cl], count ? (long long)count[cl] : 0LL);
         printf("); embeddings: %lld values each, %s\n", (long long)e.dim, c->embeddings);
         printf("%-30s", "");
         for (int k = 0; k < NSETS; k++)
@@ -336,8 +344,8 @@ static am_status run(ac_common *c, const ev_opts *o)
                 for (int v = 0; v < NV; v++) {
                     if (isnan(sc[SET_EMB].knn[kk][di][v])) continue;
                     char label[64];
-                    snprintf(label, sizeof label, "knn k=%-2d %-9s %s", KS[kk], am_eval_distance_name((am_eval_distance)di),
-                             am_eval_variant_name((am_eval_variant)v));
+                    snprintf(label, sizeof label, "knn k=%-2d %-9s %s", KS[kk],
+                             am_eval_distance_name((am_eval_distance)di), am_eval_variant_name((am_eval_variant)v));
                     printf("%-30s", label);
                     for (int k = 0; k < NSETS; k++)
                         if (fx[k]) printf(" %14.4f", sc[k].knn[kk][di][v]);
@@ -357,7 +365,8 @@ static am_status run(ac_common *c, const ev_opts *o)
             printf("\n");
         }
         free(count);
-        if (fflush(stdout) != 0 || ferror(stdout)) s = am_error(AM_ERR_IO, "standard output: write failed: %s", am_errno_text());
+        if (fflush(stdout) != 0 || ferror(stdout))
+            s = am_error(AM_ERR_IO, "standard output: write failed: %s", am_errno_text());
     }
     if (s == AM_OK && c->output) {
         am_atomic_file af;

@@ -13,17 +13,18 @@ enum { OPT_TOP = AC_OPT_FIRST_FREE, OPT_METHOD, OPT_METRIC };
 
 static void usage(FILE *fp)
 {
-    fprintf(fp, "usage: astromorph outliers [--top N] [--method knn|lof] [-k K] [--metric M] [options]\n\n"
-                "Images ranked by how unusual their embedding is, as ';'-separated CSV:\n"
-                "rank;index;object;right ascension;declination;rest freq;filepath;knn_distance;lof\n\n"
-                "  knn_distance: mean distance to the K nearest other embeddings;\n"
-                "  lof:          local outlier factor (about 1 inside any cluster, larger for an image\n"
-                "                less dense than its neighbours; a sparse but regular cluster stays near 1).\n\n"
-                "  --top N              list and draw the N highest (default: list all, draw 20)\n"
-                "  --method M           rank by knn (default) or lof\n"
-                "  -k K                 neighbours (default 10)\n"
-                "  --metric M           euclidean (default) or cosine (distance 1 - cos)\n"
-                "%s",
+    fprintf(fp,
+            "usage: astromorph outliers [--top N] [--method knn|lof] [-k K] [--metric M] [options]\n\n"
+            "Images ranked by how unusual their embedding is, as ';'-separated CSV:\n"
+            "rank;index;object;right ascension;declination;rest freq;filepath;knn_distance;lof\n\n"
+            "  knn_distance: mean distance to the K nearest other embeddings;\n"
+            "  lof:          local outlier factor (about 1 inside any cluster, larger for an image\n"
+            "                less dense than its neighbours; a sparse but regular cluster stays near 1).\n\n"
+            "  --top N              list and draw the N highest (default: list all, draw 20)\n"
+            "  --method M           rank by knn (default) or lof\n"
+            "  -k K                 neighbours (default 10)\n"
+            "  --metric M           euclidean (default) or cosine (distance 1 - cos)\n"
+            "%s",
             AC_COMMON_HELP);
 }
 

@@ -13,28 +13,39 @@
 #include "cli/commands.h"
 #include "astromorph/pipeline.h"
 
-enum { OPT_METHOD = AC_OPT_FIRST_FREE, OPT_DIMS, OPT_PERPLEXITY, OPT_SEED, OPT_ITER, OPT_THETA, OPT_THUMBS, OPT_CORR,
-       OPT_CORR_FIG, OPT_COLOR };
+enum {
+    OPT_METHOD = AC_OPT_FIRST_FREE,
+    OPT_DIMS,
+    OPT_PERPLEXITY,
+    OPT_SEED,
+    OPT_ITER,
+    OPT_THETA,
+    OPT_THUMBS,
+    OPT_CORR,
+    OPT_CORR_FIG,
+    OPT_COLOR
+};
 
 static void usage(FILE *fp)
 {
-    fprintf(fp, "usage: astromorph project [--method tsne|pca] [--dims 2|3] [--perplexity P] [--seed S] [options]\n\n"
-                "Map coordinates of every image as ';'-separated CSV:\n"
-                "index;object;right ascension;declination;rest freq;filepath;x;y[;z]\n\n"
-                "  --method M           tsne (default; Barnes-Hut) or pca\n"
-                "  --dims D             2 (default) or 3\n"
-                "  --perplexity P       t-SNE perplexity (default 30)\n"
-                "  --seed S             t-SNE seed (default 0)\n"
-                "  --iterations N       t-SNE iterations (default 1000)\n"
-                "  --theta T            Barnes-Hut opening angle (default 0.5; 0 = exact)\n"
-                "  --max-thumbs N       thumbnails per figure panel (default 60)\n"
-                "  --correlations FILE  PCA: the correlation (Pearson r) of each component with each\n"
-                "                       per-image statistic of the embeddings file (the morphology\n"
-                "                       statistics of inference) as CSV; the strongest are printed\n"
-                "  --correlations-figure FILE   the same as a heat map (PNG or PDF)\n"
-                "  --color-by S         colour the figure's points by statistic S (deciles; grey where\n"
-                "                       undefined) instead of by cluster\n"
-                "%s",
+    fprintf(fp,
+            "usage: astromorph project [--method tsne|pca] [--dims 2|3] [--perplexity P] [--seed S] [options]\n\n"
+            "Map coordinates of every image as ';'-separated CSV:\n"
+            "index;object;right ascension;declination;rest freq;filepath;x;y[;z]\n\n"
+            "  --method M           tsne (default; Barnes-Hut) or pca\n"
+            "  --dims D             2 (default) or 3\n"
+            "  --perplexity P       t-SNE perplexity (default 30)\n"
+            "  --seed S             t-SNE seed (default 0)\n"
+            "  --iterations N       t-SNE iterations (default 1000)\n"
+            "  --theta T            Barnes-Hut opening angle (default 0.5; 0 = exact)\n"
+            "  --max-thumbs N       thumbnails per figure panel (default 60)\n"
+            "  --correlations FILE  PCA: the correlation (Pearson r) of each component with each\n"
+            "                       per-image statistic of the embeddings file (the morphology\n"
+            "                       statistics of inference) as CSV; the strongest are printed\n"
+            "  --correlations-figure FILE   the same as a heat map (PNG or PDF)\n"
+            "  --color-by S         colour the figure's points by statistic S (deciles; grey where\n"
+            "                       undefined) instead of by cluster\n"
+            "%s",
             AC_COMMON_HELP);
 }
 
@@ -140,7 +151,8 @@ static am_status correlations(const proj_opts *po, const am_embeddings *e, const
             fputc('\n', af.fp);
             for (int64_t k = 0; k < ns; k++) {
                 fputs(names[k], af.fp);
-                for (int j = 0; j < ncomp; j++) fprintf(af.fp, isnan(r[k * ncomp + j]) ? ",nan" : ",%.4f", r[k * ncomp + j]);
+                for (int j = 0; j < ncomp; j++)
+                    fprintf(af.fp, isnan(r[k * ncomp + j]) ? ",nan" : ",%.4f", r[k * ncomp + j]);
                 fputc('\n', af.fp);
             }
             if (ferror(af.fp)) {
@@ -210,12 +222,12 @@ static am_status run(ac_common *c, const proj_opts *po)
         char xl[3][64], title[128];
         for (int d = 0; d < 3; d++) {
             if (po->tsne) snprintf(xl[d], sizeof xl[d], "t-SNE %d", d + 1);
-            else if (d < ncomp) snprintf(xl[d], sizeof xl[d], "PC%d (%.1f %% of variance)", d + 1, 100 * p.variance_ratio[d]);
+            else if (d < ncomp)
+                snprintf(xl[d], sizeof xl[d], "PC%d (%.1f %% of variance)", d + 1, 100 * p.variance_ratio[d]);
         }
         if (po->tsne)
             snprintf(title, sizeof title, "t-SNE of %lld embeddings (perplexity %g)", (long long)e.n, po->t.perplexity);
-        else
-            snprintf(title, sizeof title, "PCA of %lld embeddings", (long long)e.n);
+        else snprintf(title, sizeof title, "PCA of %lld embeddings", (long long)e.n);
         am_fig_panel panels[2] = {{y, ncomp, 0, 1, xl[0], xl[1], po->tsne ? title : "PC1 - PC2"},
                                   {y, ncomp, 1, 2, xl[1], xl[2], po->tsne ? "t-SNE 2 - 3" : "PC2 - PC3"}};
         ac_thumbs th;
@@ -234,7 +246,8 @@ static am_status run(ac_common *c, const proj_opts *po)
             colour = bins;
         }
         if (s == AM_OK)
-            s = ac_figure_done(c, am_figure_map(c->figure, &e, panels, ncomp >= 3 ? 2 : 1, colour, po->max_thumbs, &fo));
+            s = ac_figure_done(c,
+                               am_figure_map(c->figure, &e, panels, ncomp >= 3 ? 2 : 1, colour, po->max_thumbs, &fo));
         free(bins);
     }
     am_pca_free(&p);
@@ -303,7 +316,8 @@ int am_cmd_project(int argc, char **argv)
     int st = ac_parse(&cmd, &c, &po, argc, argv);
     if (st >= 0) return st;
     if (po.tsne && (po.corr || po.corr_figure)) {
-        fprintf(stderr, "astromorph project: --correlations needs --method pca (t-SNE axes have no meaning of their own)\n");
+        fprintf(stderr,
+                "astromorph project: --correlations needs --method pca (t-SNE axes have no meaning of their own)\n");
         return 2;
     }
     return run(&c, &po) == AM_OK ? 0 : am_cli_fail("project");

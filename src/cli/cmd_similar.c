@@ -15,16 +15,17 @@ enum { OPT_OBJECT = AC_OPT_FIRST_FREE, OPT_FILE, OPT_INDEX, OPT_METRIC, OPT_KEEP
 
 static void usage(FILE *fp)
 {
-    fprintf(fp, "usage: astromorph similar (--object NAME | --file PATH | --index I) [-k K] [--metric M] [options]\n\n"
-                "The K images most similar to one image, best first, as ';'-separated CSV:\n"
-                "rank;index;object;right ascension;declination;rest freq;filepath;<metric>\n\n"
-                "  --object NAME        the query is the (first) image with this OBJECT\n"
-                "  --file PATH          ... with this file path (or file name)\n"
-                "  --index I            ... in row I of the embeddings\n"
-                "  -k K                 how many neighbours (default 6)\n"
-                "  --metric M           cosine (default; higher is closer) or euclidean (distance)\n"
-                "  --keep-same-object   also return other images of the query's OBJECT\n"
-                "%s",
+    fprintf(fp,
+            "usage: astromorph similar (--object NAME | --file PATH | --index I) [-k K] [--metric M] [options]\n\n"
+            "The K images most similar to one image, best first, as ';'-separated CSV:\n"
+            "rank;index;object;right ascension;declination;rest freq;filepath;<metric>\n\n"
+            "  --object NAME        the query is the (first) image with this OBJECT\n"
+            "  --file PATH          ... with this file path (or file name)\n"
+            "  --index I            ... in row I of the embeddings\n"
+            "  -k K                 how many neighbours (default 6)\n"
+            "  --metric M           cosine (default; higher is closer) or euclidean (distance)\n"
+            "  --keep-same-object   also return other images of the query's OBJECT\n"
+            "%s",
             AC_COMMON_HELP);
 }
 
@@ -91,8 +92,14 @@ static int option(const ac_common *c, void *user, int opt, const char *arg)
 {
     sim_opts *so = user;
     switch (opt) {
-    case OPT_OBJECT: so->object = arg; so->queries++; return 1;
-    case OPT_FILE: so->file = arg; so->queries++; return 1;
+    case OPT_OBJECT:
+        so->object = arg;
+        so->queries++;
+        return 1;
+    case OPT_FILE:
+        so->file = arg;
+        so->queries++;
+        return 1;
     case OPT_INDEX: so->queries++; return ac_parse_int(c, "--index", arg, 0, LONG_MAX, &so->index);
     case 'k': return ac_parse_int(c, "-k", arg, 1, 100000, &so->k);
     case OPT_METRIC:
@@ -106,12 +113,10 @@ static int option(const ac_common *c, void *user, int opt, const char *arg)
 
 int am_cmd_similar(int argc, char **argv)
 {
-    static const struct option opts[] = {{"object", required_argument, NULL, OPT_OBJECT},
-                                         {"file", required_argument, NULL, OPT_FILE},
-                                         {"index", required_argument, NULL, OPT_INDEX},
-                                         {"metric", required_argument, NULL, OPT_METRIC},
-                                         {"keep-same-object", no_argument, NULL, OPT_KEEP},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"object", required_argument, NULL, OPT_OBJECT},   {"file", required_argument, NULL, OPT_FILE},
+        {"index", required_argument, NULL, OPT_INDEX},     {"metric", required_argument, NULL, OPT_METRIC},
+        {"keep-same-object", no_argument, NULL, OPT_KEEP}, {NULL, 0, NULL, 0}};
     static const ac_command cmd = {"similar", opts, "k:", option, usage};
     ac_common c;
     sim_opts so = {.index = -1, .k = 6, .metric = AM_METRIC_COSINE};

@@ -59,10 +59,8 @@ static void fmt_duration(char *buf, size_t n, double s)
         return;
     }
     long t = lround(s);
-    if (t >= 3600)
-        snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-    else
-        snprintf(buf, n, "%ld:%02ld", t / 60, t % 60);
+    if (t >= 3600) snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else snprintf(buf, n, "%ld:%02ld", t / 60, t % 60);
 }
 
 /* The statistics shared by both modes: "123/270 (45%), 12.3 img/s, ETA 0:12, loss 0.4312". */
@@ -74,8 +72,7 @@ static void fmt_stats(const am_progress *p, double now, int final, char *buf, si
     if (p->total)
         k += (size_t)snprintf(buf + k, n - k, "%lld/%lld (%d%%)", (long long)p->done, (long long)p->total,
                               (int)(100 * p->done / p->total));
-    else
-        k += (size_t)snprintf(buf + k, n - k, "%lld done", (long long)p->done);
+    else k += (size_t)snprintf(buf + k, n - k, "%lld done", (long long)p->done);
     if (k < n && isfinite(rate)) k += (size_t)snprintf(buf + k, n - k, ", %.1f img/s", rate);
     char d[32];
     if (k < n && final) {
@@ -98,10 +95,8 @@ static void draw(am_progress *p, double now, int final)
         for (int i = 0; i < BAR_WIDTH; i++) bar[i] = i < fill ? '#' : '.';
         bar[BAR_WIDTH] = '\0';
         /* \r returns to the line start, ESC[K clears what a longer previous line left. */
-        if (p->total)
-            fprintf(p->out, "\r%s [%s] %s\033[K%s", p->label, bar, stats, final ? "\n" : "");
-        else
-            fprintf(p->out, "\r%s %s\033[K%s", p->label, stats, final ? "\n" : "");
+        if (p->total) fprintf(p->out, "\r%s [%s] %s\033[K%s", p->label, bar, stats, final ? "\n" : "");
+        else fprintf(p->out, "\r%s %s\033[K%s", p->label, stats, final ? "\n" : "");
     } else {
         fprintf(p->out, "%s: %s\n", p->label, stats);
     }

@@ -57,8 +57,13 @@ am_status am_replicas_run(int njobs, int workers, am_job_fn fn, void *user, int 
         return am_error(AM_ERR_NOMEM, "replicas: out of memory");
     }
     int all = am_get_threads() > 0 ? am_get_threads() : 1;
-    run r = {.fn = fn, .user = user, .njobs = njobs, .workers = workers,
-             .threads = all / workers > 1 ? all / workers : 1, .status = status, .msg = msg};
+    run r = {.fn = fn,
+             .user = user,
+             .njobs = njobs,
+             .workers = workers,
+             .threads = all / workers > 1 ? all / workers : 1,
+             .status = status,
+             .msg = msg};
     if (workers == 1) {
         work(&r, 0); /* its layers keep all the threads */
     } else {

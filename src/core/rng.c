@@ -11,7 +11,10 @@ static void philox_round(uint32_t ctr[4], const uint32_t key[2])
     uint32_t out1 = (uint32_t)p1;
     uint32_t out2 = (uint32_t)(p0 >> 32) ^ ctr[3] ^ key[1];
     uint32_t out3 = (uint32_t)p0;
-    ctr[0] = out0; ctr[1] = out1; ctr[2] = out2; ctr[3] = out3;
+    ctr[0] = out0;
+    ctr[1] = out1;
+    ctr[2] = out2;
+    ctr[3] = out3;
 }
 
 static void philox10(const uint32_t in[4], const uint32_t key_in[2], uint32_t out[4])
@@ -34,10 +37,7 @@ static uint64_t splitmix64(uint64_t x)
     return x ^ (x >> 31);
 }
 
-uint64_t am_rng_stream(uint64_t a, uint64_t b, uint64_t c)
-{
-    return splitmix64(splitmix64(splitmix64(a) ^ b) ^ c);
-}
+uint64_t am_rng_stream(uint64_t a, uint64_t b, uint64_t c) { return splitmix64(splitmix64(splitmix64(a) ^ b) ^ c); }
 
 void am_rng_init(am_rng *r, uint64_t seed, uint64_t stream)
 {

@@ -96,8 +96,7 @@ static am_status set_integer(const am_key *k, void *at, const am_key_value *v, c
     else if (v->kind == AM_VALUE_FLOAT && (k->flags & AM_KEY_LOOSE)) {
         snprintf(shown, sizeof shown, "%g", v->number);
         return range_error(k, name, shown);
-    } else
-        return type_error(v, name, "an integer");
+    } else return type_error(v, name, "an integer");
     snprintf(shown, sizeof shown, "%" PRId64, x);
     int zero = x == 0 && (k->flags & AM_KEY_ZERO_OK);
     if (!zero && ((double)x < k->lo || ((k->flags & AM_KEY_ODD) && x % 2 == 0))) return range_error(k, name, shown);

@@ -11,7 +11,8 @@
 #include "../core/schema.h"
 #include "augment_internal.h"
 
-static const char *const kind_names[AM_AUG_COUNT] = {"jitter", "grayscale", "hflip", "vflip", "rotation", "blur", "stretch", "noise"};
+static const char *const kind_names[AM_AUG_COUNT] = {"jitter",   "grayscale", "hflip",   "vflip",
+                                                     "rotation", "blur",      "stretch", "noise"};
 
 const char *am_aug_name(am_aug_kind k) { return (k >= 0 && k < AM_AUG_COUNT) ? kind_names[k] : "?"; }
 
@@ -146,69 +147,66 @@ static int format_order(const void *base, const am_key *k, char *buf, size_t siz
 #define AT(field) offsetof(am_augment, field)
 #define STEP(kind, field) (offsetof(am_augment, step) + (kind) * sizeof(am_aug_step) + offsetof(am_aug_step, field))
 #define ANY -INFINITY, INFINITY
-#define STEP_KEYS(name, kind, what)                                                                                 \
-    {name ".enabled", AM_KEY_BOOL, STEP(kind, enabled), 0, 0, AM_KEY_LOOSE, NULL, "run " what, NULL,                  \
-     enabled_changed, NULL, NULL},                                                                                        \
-    {name ".p", AM_KEY_FLOAT, STEP(kind, p), 0, 1, AM_KEY_LOOSE, NULL, "probability of " what, NULL, NULL, NULL, NULL}
+/* clang-format off */
+#define STEP_KEYS(name, kind, what)                                                                  \
+    {name ".enabled", AM_KEY_BOOL, STEP(kind, enabled), 0, 0, AM_KEY_LOOSE, .doc = "run " what,      \
+     .set = enabled_changed},                                                                        \
+    {name ".p", AM_KEY_FLOAT, STEP(kind, p), 0, 1, AM_KEY_LOOSE, .doc = "probability of " what}
+/* clang-format on */
 
 static const char *const normalization_names[] = {"minmax", "asinh", NULL};
 static const char *const interp_names[] = {"nearest", "bilinear", NULL};
 
 const am_key am_augment_keys[] = {
-    {"normalize", AM_KEY_BOOL, AT(normalize), 0, 0, AM_KEY_LOOSE, NULL,
-     "min-max each view to [0, 1] before augmenting (the original's)", NULL, NULL, NULL, NULL},
-    {"shared", AM_KEY_BOOL, AT(shared), 0, 0, AM_KEY_LOOSE, NULL,
-     "one draw of parameters for a whole batch, as torchvision on a batch tensor", NULL, NULL, NULL, NULL},
-    {"order", AM_KEY_CUSTOM, 0, 0, 0, AM_KEY_LOOSE, NULL,
-     "the transforms that run, in this order (names separated by commas, or an array); others are off", NULL,
-     set_order, format_order, "names from jitter, grayscale, hflip, vflip, rotation, blur, stretch, noise"},
-    {"view_size", AM_KEY_INT, AT(view_size), 8, 4096, AM_KEY_LOOSE | AM_KEY_ZERO_OK, NULL,
-     "S: views are random-resized crops rendered at S x S, inference sees the whole image at S x S; "
-     "0: each image's own size (the original)", NULL, NULL, NULL, NULL},
+    {"normalize", AM_KEY_BOOL, AT(normalize), 0, 0, AM_KEY_LOOSE,
+     .doc = "min-max each view to [0, 1] before augmenting (the original's)"},
+    {"shared", AM_KEY_BOOL, AT(shared), 0, 0, AM_KEY_LOOSE,
+     .doc = "one draw of parameters for a whole batch, as torchvision on a batch tensor"},
+    {"order", AM_KEY_CUSTOM, 0, 0, 0, AM_KEY_LOOSE,
+     .doc = "the transforms that run, in this order (names separated by commas, or an array); others are off",
+     .set = set_order, .format = format_order,
+     .rule = "names from jitter, grayscale, hflip, vflip, rotation, blur, stretch, noise"},
+    {"view_size", AM_KEY_INT, AT(view_size), 8, 4096, AM_KEY_LOOSE | AM_KEY_ZERO_OK,
+     .doc = "S: views are random-resized crops rendered at S x S, inference sees the whole image at S x S; "
+            "0: each image's own size (the original)"},
     {"normalization", AM_KEY_CHOICE, AM_KEY_ENUM_AT(am_augment, normalization), 0, 0, AM_KEY_LOOSE,
-     normalization_names, "\"asinh\": median to 0, 99.9th percentile to 1, then asinh; \"minmax\": the original's",
-     NULL, NULL, NULL, NULL},
-    {"crop.enabled", AM_KEY_BOOL, AT(crop.enabled), 0, 0, AM_KEY_LOOSE, NULL, "views cut from random-resized crops",
-     NULL, NULL, NULL, NULL},
-    {"crop.p", AM_KEY_FLOAT, AT(crop.p), 0, 1, AM_KEY_LOOSE, NULL, "probability of a crop (else the whole image)",
-     NULL, NULL, NULL, NULL},
-    {"crop.scale_min", AM_KEY_FLOAT, AT(crop_scale_min), 0, 1, AM_KEY_LOOSE | AM_KEY_OPEN_LO, NULL,
-     "smallest area fraction of a crop", NULL, NULL, NULL, NULL},
-    {"crop.scale_max", AM_KEY_FLOAT, AT(crop_scale_max), 0, 1, AM_KEY_LOOSE | AM_KEY_OPEN_LO, NULL,
-     "largest area fraction of a crop", NULL, NULL, NULL, NULL},
-    {"crop.ratio", AM_KEY_FLOAT, AT(crop_ratio), 1, INFINITY, AM_KEY_LOOSE, NULL,
-     "aspect ratios log-uniform in [1/ratio, ratio]", NULL, NULL, NULL, NULL},
+     .choices = normalization_names,
+     .doc = "\"asinh\": median to 0, 99.9th percentile to 1, then asinh; \"minmax\": the original's"},
+    {"crop.enabled", AM_KEY_BOOL, AT(crop.enabled), 0, 0, AM_KEY_LOOSE, .doc = "views cut from random-resized crops"},
+    {"crop.p", AM_KEY_FLOAT, AT(crop.p), 0, 1, AM_KEY_LOOSE, .doc = "probability of a crop (else the whole image)"},
+    {"crop.scale_min", AM_KEY_FLOAT, AT(crop_scale_min), 0, 1, AM_KEY_LOOSE | AM_KEY_OPEN_LO,
+     .doc = "smallest area fraction of a crop"},
+    {"crop.scale_max", AM_KEY_FLOAT, AT(crop_scale_max), 0, 1, AM_KEY_LOOSE | AM_KEY_OPEN_LO,
+     .doc = "largest area fraction of a crop"},
+    {"crop.ratio", AM_KEY_FLOAT, AT(crop_ratio), 1, INFINITY, AM_KEY_LOOSE,
+     .doc = "aspect ratios log-uniform in [1/ratio, ratio]"},
     STEP_KEYS("jitter", AM_AUG_JITTER, "brightness and contrast jitter"),
-    {"jitter.brightness", AM_KEY_FLOAT, AT(jitter_brightness), 0, INFINITY, AM_KEY_LOOSE, NULL,
-     "brightness factor uniform in [max(0, 1 - v), 1 + v]", NULL, NULL, NULL, NULL},
-    {"jitter.contrast", AM_KEY_FLOAT, AT(jitter_contrast), 0, INFINITY, AM_KEY_LOOSE, NULL,
-     "contrast factor uniform in [max(0, 1 - v), 1 + v]", NULL, NULL, NULL, NULL},
+    {"jitter.brightness", AM_KEY_FLOAT, AT(jitter_brightness), 0, INFINITY, AM_KEY_LOOSE,
+     .doc = "brightness factor uniform in [max(0, 1 - v), 1 + v]"},
+    {"jitter.contrast", AM_KEY_FLOAT, AT(jitter_contrast), 0, INFINITY, AM_KEY_LOOSE,
+     .doc = "contrast factor uniform in [max(0, 1 - v), 1 + v]"},
     STEP_KEYS("grayscale", AM_AUG_GRAYSCALE, "grey scale (3-channel views only)"),
     STEP_KEYS("hflip", AM_AUG_HFLIP, "a horizontal flip"),
     STEP_KEYS("vflip", AM_AUG_VFLIP, "a vertical flip"),
     STEP_KEYS("rotation", AM_AUG_ROTATION, "a rotation"),
-    {"rotation.min_degrees", AM_KEY_FLOAT, AT(rot_min_deg), ANY, AM_KEY_LOOSE, NULL, "smallest angle", NULL, NULL,
-     NULL, NULL},
-    {"rotation.max_degrees", AM_KEY_FLOAT, AT(rot_max_deg), ANY, AM_KEY_LOOSE, NULL, "largest angle", NULL, NULL,
-     NULL, NULL},
+    {"rotation.min_degrees", AM_KEY_FLOAT, AT(rot_min_deg), ANY, AM_KEY_LOOSE, .doc = "smallest angle"},
+    {"rotation.max_degrees", AM_KEY_FLOAT, AT(rot_max_deg), ANY, AM_KEY_LOOSE, .doc = "largest angle"},
     {"rotation.interpolation", AM_KEY_CHOICE, AM_KEY_ENUM_AT(am_augment, rot_interp), 0, 0, AM_KEY_LOOSE,
-     interp_names, "how a rotated view is resampled", NULL, NULL, NULL, NULL},
-    {"rotation.fill", AM_KEY_FLOAT, AT(rot_fill), ANY, AM_KEY_LOOSE, NULL, "value of pixels rotated in from outside",
-     NULL, NULL, NULL, NULL},
+     .choices = interp_names, .doc = "how a rotated view is resampled"},
+    {"rotation.fill", AM_KEY_FLOAT, AT(rot_fill), ANY, AM_KEY_LOOSE, .doc = "value of pixels rotated in from outside"},
     STEP_KEYS("blur", AM_AUG_BLUR, "a Gaussian blur"),
-    {"blur.kernel", AM_KEY_INT, AT(blur_kernel), 1, 63, AM_KEY_LOOSE | AM_KEY_ODD, NULL, "kernel size in pixels",
-     NULL, NULL, NULL, NULL},
-    {"blur.sigma_min", AM_KEY_FLOAT, AT(blur_sigma_min), 0, INFINITY, AM_KEY_LOOSE | AM_KEY_OPEN_LO, NULL,
-     "smallest sigma in pixels", NULL, NULL, NULL, NULL},
-    {"blur.sigma_max", AM_KEY_FLOAT, AT(blur_sigma_max), 0, INFINITY, AM_KEY_LOOSE | AM_KEY_OPEN_LO, NULL,
-     "largest sigma in pixels", NULL, NULL, NULL, NULL},
+    {"blur.kernel", AM_KEY_INT, AT(blur_kernel), 1, 63, AM_KEY_LOOSE | AM_KEY_ODD, .doc = "kernel size in pixels"},
+    {"blur.sigma_min", AM_KEY_FLOAT, AT(blur_sigma_min), 0, INFINITY, AM_KEY_LOOSE | AM_KEY_OPEN_LO,
+     .doc = "smallest sigma in pixels"},
+    {"blur.sigma_max", AM_KEY_FLOAT, AT(blur_sigma_max), 0, INFINITY, AM_KEY_LOOSE | AM_KEY_OPEN_LO,
+     .doc = "largest sigma in pixels"},
     STEP_KEYS("stretch", AM_AUG_STRETCH, "an asinh stretch jitter"),
-    {"stretch.max", AM_KEY_FLOAT, AT(stretch_max), 0, INFINITY, AM_KEY_LOOSE, NULL,
-     "views y = asinh(a x) / asinh(a), a = exp(U[0, ln(1 + max)]) - 1", NULL, NULL, NULL, NULL},
+    {"stretch.max", AM_KEY_FLOAT, AT(stretch_max), 0, INFINITY, AM_KEY_LOOSE,
+     .doc = "views y = asinh(a x) / asinh(a), a = exp(U[0, ln(1 + max)]) - 1"},
     STEP_KEYS("noise", AM_AUG_NOISE, "Gaussian noise"),
-    {"noise.sigma", AM_KEY_FLOAT, AT(noise_sigma), 0, INFINITY, AM_KEY_LOOSE, NULL,
-     "noise of standard deviation U[0, sigma] in normalised units", NULL, NULL, NULL, NULL},
-    {NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL}};
+    {"noise.sigma", AM_KEY_FLOAT, AT(noise_sigma), 0, INFINITY, AM_KEY_LOOSE,
+     .doc = "noise of standard deviation U[0, sigma] in normalised units"},
+    {NULL}};
 
 am_status am_augment_set(am_augment *a, const char *key, double value)
 {
@@ -228,7 +226,8 @@ am_status am_augment_set_str(am_augment *a, const char *key, const char *value)
         /* numbers and booleans given as text */
         char *end = NULL;
         double x = strtod(value, &end);
-        if (!strcmp(value, "true") || !strcmp(value, "false")) v = (am_key_value){.kind = AM_VALUE_BOOL, .boolean = value[0] == 't'};
+        if (!strcmp(value, "true") || !strcmp(value, "false"))
+            v = (am_key_value){.kind = AM_VALUE_BOOL, .boolean = value[0] == 't'};
         else if (end != value && !*end) v = (am_key_value){.kind = AM_VALUE_FLOAT, .number = x};
     }
     am_status s = am_key_set(k, a, &v, key);
@@ -248,7 +247,8 @@ am_status am_augment_check(const am_augment *a)
                         a->crop_scale_max);
     if (a->blur_kernel < 1 || a->blur_kernel > 63 || a->blur_kernel % 2 == 0)
         return am_error(AM_ERR_VALUE, "augmentation: blur.kernel %d is not an odd integer in 1..63", a->blur_kernel);
-    if (a->n_order < 0 || a->n_order > AM_AUG_COUNT) return am_error(AM_ERR_VALUE, "augmentation: bad order length %d", a->n_order);
+    if (a->n_order < 0 || a->n_order > AM_AUG_COUNT)
+        return am_error(AM_ERR_VALUE, "augmentation: bad order length %d", a->n_order);
     for (int i = 0; i < a->n_order; i++)
         if (a->order[i] < 0 || a->order[i] >= AM_AUG_COUNT)
             return am_error(AM_ERR_VALUE, "augmentation: order[%d] = %d is no transform", i, a->order[i]);

@@ -60,7 +60,8 @@ am_status am_augment_apply(const am_augment *a, am_tensor *batch, am_rng *rng)
     AM_TRY(am_augment_check(a));
     if (batch->ndim != 4) {
         char buf[64];
-        return am_error(AM_ERR_SHAPE, "augmentation: batch is %s, need NxCxHxW", am_tensor_shape_str(batch, buf, sizeof buf));
+        return am_error(AM_ERR_SHAPE, "augmentation: batch is %s, need NxCxHxW",
+                        am_tensor_shape_str(batch, buf, sizeof buf));
     }
     int64_t n = batch->shape[0], c = batch->shape[1], h = batch->shape[2], w = batch->shape[3];
     int64_t per = c * h * w;
@@ -90,7 +91,8 @@ am_status am_augment_apply(const am_augment *a, am_tensor *batch, am_rng *rng)
         augment_sample(a, img, c, h, w, &r, scratch);
         am_free(scratch);
     }
-    if (bad == -2) return am_error(AM_ERR_NOMEM, "augmentation: out of memory for a %lld-pixel scratch", (long long)per);
+    if (bad == -2)
+        return am_error(AM_ERR_NOMEM, "augmentation: out of memory for a %lld-pixel scratch", (long long)per);
     if (bad >= 0) return am_error(AM_ERR_NUMERIC, "augmentation: sample %lld holds NaN or Inf", (long long)bad);
     return AM_OK;
 }

@@ -17,7 +17,8 @@ static am_status image_dims(const am_tensor *image, int stacksize, int64_t *c, i
         *w = image->shape[3];
     } else {
         char buf[64];
-        return am_error(AM_ERR_SHAPE, "D2 copies: image is %s, need CxHxW", am_tensor_shape_str(image, buf, sizeof buf));
+        return am_error(AM_ERR_SHAPE, "D2 copies: image is %s, need CxHxW",
+                        am_tensor_shape_str(image, buf, sizeof buf));
     }
     return AM_OK;
 }

@@ -38,7 +38,8 @@ am_status am_dataset_alloc(am_dataset **out, int64_t n, const char *source, cons
     if (ok && opt->fits.n_extra_keys > 0) {
         ds->extra_keys = calloc((size_t)opt->fits.n_extra_keys, sizeof *ds->extra_keys);
         ok = ds->extra_keys != NULL;
-        for (int k = 0; ok && k < opt->fits.n_extra_keys; k++) ok = (ds->extra_keys[k] = strdup(opt->fits.extra_keys[k])) != NULL;
+        for (int k = 0; ok && k < opt->fits.n_extra_keys; k++)
+            ok = (ds->extra_keys[k] = strdup(opt->fits.extra_keys[k])) != NULL;
         ds->opt.fits.extra_keys = (const char *const *)ds->extra_keys;
     } else {
         ds->opt.fits.extra_keys = NULL;
@@ -130,7 +131,8 @@ am_status am_dataset_from_images(am_dataset **out, const am_tensor *images, cons
         const char *label = metas && metas[i].filepath ? metas[i].filepath : name;
         if (images[i].ndim != 3) {
             char buf[64];
-            s = am_error(AM_ERR_SHAPE, "%s: image is %s, need CxHxW", label, am_tensor_shape_str(&images[i], buf, sizeof buf));
+            s = am_error(AM_ERR_SHAPE, "%s: image is %s, need CxHxW", label,
+                         am_tensor_shape_str(&images[i], buf, sizeof buf));
             break;
         }
         it->name = strdup(label);
@@ -153,14 +155,18 @@ am_status am_dataset_from_images(am_dataset **out, const am_tensor *images, cons
 
 int64_t am_dataset_size(const am_dataset *ds) { return ds->n; }
 
-const char *am_dataset_name(const am_dataset *ds, int64_t i) { return (i >= 0 && i < ds->n) ? ds->items[i].name : NULL; }
+const char *am_dataset_name(const am_dataset *ds, int64_t i)
+{
+    return (i >= 0 && i < ds->n) ? ds->items[i].name : NULL;
+}
 
 int64_t am_dataset_n_skipped(const am_dataset *ds) { return ds->n_skipped; }
 
 static am_status check_index(const am_dataset *ds, int64_t i)
 {
     if (i < 0 || i >= ds->n)
-        return am_error(AM_ERR_VALUE, "%s: item %lld out of range (%lld items)", ds->source, (long long)i, (long long)ds->n);
+        return am_error(AM_ERR_VALUE, "%s: item %lld out of range (%lld items)", ds->source, (long long)i,
+                        (long long)ds->n);
     return AM_OK;
 }
 

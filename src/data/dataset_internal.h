@@ -13,12 +13,12 @@
 enum { SLOT_EMPTY = 0, SLOT_LOADING, SLOT_READY, SLOT_PREFETCHED };
 
 typedef struct am_item {
-    char *name;        /* file path, or "<image>#label=<n>" for mask objects */
-    am_tensor image;   /* in memory: always; files: while cached */
+    char *name; /* file path, or "<image>#label=<n>" for mask objects */
+    am_tensor image; /* in memory: always; files: while cached */
     am_meta meta;
     int64_t shape[3];
     int shape_known;
-    int state;         /* SLOT_* (files only) */
+    int state; /* SLOT_* (files only) */
     int prefetch_failed; /* the reader thread leaves it to am_dataset_get to report */
     size_t bytes;
     int64_t lru_prev, lru_next; /* READY slots, most recently used at the head */
@@ -26,9 +26,9 @@ typedef struct am_item {
 
 struct am_dataset {
     am_dataset_options opt;
-    char **extra_keys;  /* own copy of opt.fits.extra_keys */
-    char *source;       /* what was opened, for messages */
-    int in_memory;      /* mask objects or images given: nothing to read */
+    char **extra_keys; /* own copy of opt.fits.extra_keys */
+    char *source; /* what was opened, for messages */
+    int in_memory; /* mask objects or images given: nothing to read */
     am_item *items;
     int64_t n;
     int64_t n_skipped;
@@ -41,8 +41,8 @@ struct am_dataset {
 
     /* prefetch plan and thread */
     int64_t *order, n_order, cursor;
-    int64_t *pos_of;    /* item -> its position in order, -1 if absent */
-    int64_t *pending;   /* items read ahead and not yet asked for */
+    int64_t *pos_of; /* item -> its position in order, -1 if absent */
+    int64_t *pending; /* items read ahead and not yet asked for */
     int n_pending;
     pthread_t thread;
     int thread_running, stop;

@@ -104,8 +104,9 @@ static am_status check_gzip_size(const char *path, int64_t max_pixels)
     uint64_t isize = tail[0] | (uint64_t)tail[1] << 8 | (uint64_t)tail[2] << 16 | (uint64_t)tail[3] << 24;
     uint64_t allowed = (uint64_t)max_pixels * 8 + ((uint64_t)1 << 20);
     if (isize > allowed)
-        return am_error(AM_ERR_FORMAT, "%s: gzip trailer claims %llu bytes, more than an image of at most %lld pixels needs",
-                        path, (unsigned long long)isize, (long long)max_pixels);
+        return am_error(AM_ERR_FORMAT,
+                        "%s: gzip trailer claims %llu bytes, more than an image of at most %lld pixels needs", path,
+                        (unsigned long long)isize, (long long)max_pixels);
     return AM_OK;
 }
 
@@ -188,14 +189,16 @@ static am_status image_shape(fitsfile *f, const char *path, int64_t max_pixels, 
     }
     if (naxis == 0) return am_error(AM_ERR_SHAPE, "%s: the HDU holds no pixels (NAXIS = 0)", path);
     for (int k = 0; k < naxis; k++)
-        if (naxes[k] <= 0) return am_error(AM_ERR_SHAPE, "%s: axis %d has length %lld", path, k + 1, (long long)naxes[k]);
+        if (naxes[k] <= 0)
+            return am_error(AM_ERR_SHAPE, "%s: axis %d has length %lld", path, k + 1, (long long)naxes[k]);
     if (naxis < 2) return am_error(AM_ERR_SHAPE, "%s: 1-D data (%lld values), not an image", path, (long long)naxes[0]);
     int64_t c = 1;
     int channel_axis = 0;
     for (int k = 2; k < naxis; k++) {
         if (naxes[k] == 1) continue;
         if (channel_axis)
-            return am_error(AM_ERR_SHAPE, "%s: axes %d and %d both longer than 1; only one besides the image plane can be channels",
+            return am_error(AM_ERR_SHAPE,
+                            "%s: axes %d and %d both longer than 1; only one besides the image plane can be channels",
                             path, channel_axis, k + 1);
         channel_axis = k + 1;
         c = naxes[k];
@@ -287,20 +290,16 @@ static am_status read_compressed(fitsfile *f, const char *path, int64_t numel, f
         _exit(0);
     }
     int ws = 0;
-    while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
-    }
+    while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {}
     am_status s = AM_OK;
     if (WIFSIGNALED(ws))
         s = am_error(AM_ERR_FORMAT, "%s: corrupt compressed image (decoding its tiles crashed: signal %d)", path,
                      WTERMSIG(ws));
     else if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0 || res->status < 0)
         s = am_error(AM_ERR_FORMAT, "%s: corrupt compressed image (its decoder failed)", path);
-    else if (res->status == END_OF_FILE || res->status == READ_ERROR)
-        s = pixel_error(path, res->status, res->txt);
-    else if (res->status)
-        s = am_error(AM_ERR_FORMAT, "%s: corrupt compressed image (%s)", path, res->txt);
-    else
-        memcpy(out, map, bytes);
+    else if (res->status == END_OF_FILE || res->status == READ_ERROR) s = pixel_error(path, res->status, res->txt);
+    else if (res->status) s = am_error(AM_ERR_FORMAT, "%s: corrupt compressed image (%s)", path, res->txt);
+    else memcpy(out, map, bytes);
     munmap(map, total);
     return s;
 }

@@ -11,7 +11,7 @@
 #include "data/fits_internal.h"
 
 typedef struct object {
-    int64_t label;          /* mask value (labels) or number from 1 (binary) */
+    int64_t label; /* mask value (labels) or number from 1 (binary) */
     int64_t y0, y1, x0, x1; /* bounding box, half-open */
     int64_t pixels;
 } object;

@@ -112,7 +112,8 @@ void am_aug_rotate(const float *src, float *dst, int64_t c, int64_t h, int64_t w
         double dy = (double)y - cy;
         /* Inverse map of a counter-clockwise turn with y pointing down, stepped along the row. */
         double sx = cx - cx * cs - dy * sn, sy = cy - cx * sn + dy * cs;
-        for (int64_t x = 0; x < w; x++, sx += cs, sy += sn) sample_pixel(src, dst + y * w + x, c, h, w, sx, sy, interp, fill);
+        for (int64_t x = 0; x < w; x++, sx += cs, sy += sn)
+            sample_pixel(src, dst + y * w + x, c, h, w, sx, sy, interp, fill);
     }
 }
 

@@ -20,7 +20,8 @@ enum { ROWS_IN_HEADER_MAX = 48 * 1000 * 1000 };
 am_status am_embeddings_alloc(am_embeddings *e, int64_t n, int64_t dim)
 {
     memset(e, 0, sizeof *e);
-    if (n < 0 || dim < 1) return am_error(AM_ERR_VALUE, "embeddings: bad size %lld x %lld", (long long)n, (long long)dim);
+    if (n < 0 || dim < 1)
+        return am_error(AM_ERR_VALUE, "embeddings: bad size %lld x %lld", (long long)n, (long long)dim);
     e->n = n;
     e->dim = dim;
     e->data = am_calloc((size_t)(n ? n : 1) * (size_t)dim, sizeof(float));
@@ -61,7 +62,8 @@ am_status am_embeddings_set_stats(am_embeddings *e, int64_t nstats, const char *
     for (int64_t k = 0; k < nstats; k++)
         if (!(e->stat_names[k] = strdup(names[k]))) return am_error(AM_ERR_NOMEM, "embeddings: out of memory");
     if (values) memcpy(e->stats, values, (size_t)(e->n * nstats) * sizeof *e->stats);
-    else for (int64_t i = 0; i < e->n * nstats; i++) e->stats[i] = NAN;
+    else
+        for (int64_t i = 0; i < e->n * nstats; i++) e->stats[i] = NAN;
     return AM_OK;
 }
 
@@ -78,7 +80,8 @@ am_status am_embeddings_select(am_embeddings *e, const uint8_t *keep)
             e->meta[m] = e->meta[i];
             am_meta_init(&e->meta[i]);
             if (e->labels) e->labels[m] = e->labels[i];
-            if (e->stats) memmove(e->stats + m * e->nstats, e->stats + i * e->nstats, (size_t)e->nstats * sizeof *e->stats);
+            if (e->stats)
+                memmove(e->stats + m * e->nstats, e->stats + i * e->nstats, (size_t)e->nstats * sizeof *e->stats);
         }
         m++;
     }
@@ -96,7 +99,8 @@ int64_t am_embeddings_stat_index(const am_embeddings *e, const char *name)
 am_status am_embeddings_set_labels(am_embeddings *e, const int32_t *labels)
 {
     for (int64_t i = 0; i < e->n; i++)
-        if (labels[i] < 0) return am_error(AM_ERR_VALUE, "embeddings: negative cluster label %d at row %lld", labels[i], (long long)i);
+        if (labels[i] < 0)
+            return am_error(AM_ERR_VALUE, "embeddings: negative cluster label %d at row %lld", labels[i], (long long)i);
     if (!e->labels) {
         e->labels = malloc((size_t)(e->n ? e->n : 1) * sizeof(int32_t));
         if (!e->labels) return am_error(AM_ERR_NOMEM, "embeddings: out of memory for labels");
@@ -127,7 +131,8 @@ static char *rows_json(const am_embeddings *e)
         cJSON_AddItemToArray(arr, o);
         if (!cJSON_AddStringToObject(o, "object", m->object) || !cJSON_AddStringToObject(o, "ra", m->ra) ||
             !cJSON_AddStringToObject(o, "dec", m->dec) || !cJSON_AddStringToObject(o, "restfreq", m->restfreq) ||
-            !(m->filepath ? cJSON_AddStringToObject(o, "filepath", m->filepath) : cJSON_AddNullToObject(o, "filepath")) ||
+            !(m->filepath ? cJSON_AddStringToObject(o, "filepath", m->filepath)
+                          : cJSON_AddNullToObject(o, "filepath")) ||
             !(m->extra ? cJSON_AddStringToObject(o, "extra", m->extra) : cJSON_AddNullToObject(o, "extra")))
             goto fail;
     }
@@ -179,7 +184,8 @@ static am_status json_field(const cJSON *o, const char *key, char *dst, const ch
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     if (!v || cJSON_IsNull(v)) return AM_OK;
-    if (!cJSON_IsString(v)) return am_error(AM_ERR_FORMAT, "%s: rows[%lld].%s is not a string", path, (long long)row, key);
+    if (!cJSON_IsString(v))
+        return am_error(AM_ERR_FORMAT, "%s: rows[%lld].%s is not a string", path, (long long)row, key);
     if (strlen(v->valuestring) >= AM_META_LEN)
         return am_error(AM_ERR_FORMAT, "%s: rows[%lld].%s is longer than %d characters", path, (long long)row, key,
                         AM_META_LEN - 1);
@@ -191,7 +197,8 @@ static am_status json_dup(const cJSON *o, const char *key, char **dst, const cha
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
     if (!v || cJSON_IsNull(v)) return AM_OK;
-    if (!cJSON_IsString(v)) return am_error(AM_ERR_FORMAT, "%s: rows[%lld].%s is not a string", path, (long long)row, key);
+    if (!cJSON_IsString(v))
+        return am_error(AM_ERR_FORMAT, "%s: rows[%lld].%s is not a string", path, (long long)row, key);
     *dst = strdup(v->valuestring);
     return *dst ? AM_OK : am_error(AM_ERR_NOMEM, "%s: out of memory", path);
 }
@@ -233,20 +240,22 @@ static am_status read_stats(am_embeddings *e, const am_safetensors *st, const ch
     if (!t && !names) return AM_OK;
     if (!t || !names) return am_error(AM_ERR_FORMAT, "%s: statistics need both the tensor and their names", path);
     if (t->ndim != 2 || t->shape[0] != e->n || t->shape[1] < 1 || t->shape[1] > 4096)
-        return am_error(AM_ERR_FORMAT, "%s: tensor 'statistics' must be [%lld, S] with 1 <= S <= 4096", path, (long long)e->n);
+        return am_error(AM_ERR_FORMAT, "%s: tensor 'statistics' must be [%lld, S] with 1 <= S <= 4096", path,
+                        (long long)e->n);
     cJSON *arr = cJSON_Parse(names);
     am_status s = AM_OK;
     if (!arr || !cJSON_IsArray(arr) || cJSON_GetArraySize(arr) != t->shape[1])
-        s = am_error(AM_ERR_FORMAT, "%s: metadata 'statistics' must be a JSON array of %lld names", path, (long long)t->shape[1]);
+        s = am_error(AM_ERR_FORMAT, "%s: metadata 'statistics' must be a JSON array of %lld names", path,
+                     (long long)t->shape[1]);
     const char **list = s == AM_OK ? calloc((size_t)t->shape[1], sizeof *list) : NULL;
     if (s == AM_OK && !list) s = am_error(AM_ERR_NOMEM, "%s: out of memory", path);
     int64_t k = 0;
     const cJSON *it;
-    if (s == AM_OK)
-        cJSON_ArrayForEach(it, arr)
+    if (s == AM_OK) cJSON_ArrayForEach(it, arr)
         {
             if (!cJSON_IsString(it) || !it->valuestring[0] || strlen(it->valuestring) > 64) {
-                s = am_error(AM_ERR_FORMAT, "%s: statistics name %lld is not a string of 1-64 characters", path, (long long)k);
+                s = am_error(AM_ERR_FORMAT, "%s: statistics name %lld is not a string of 1-64 characters", path,
+                             (long long)k);
                 break;
             }
             list[k++] = it->valuestring;
@@ -265,7 +274,8 @@ static am_status read_st(am_embeddings *e, const am_safetensors *st, const char 
         return am_error(AM_ERR_FORMAT, "%s: format '%s' is not %s", path, fmt, EMB_FORMAT);
     const char *ver = am_st_meta(st, "version");
     if (ver && strcmp(ver, EMB_VERSION) != 0)
-        return am_error(AM_ERR_FORMAT, "%s: embeddings version '%s' is not supported (expected %s)", path, ver, EMB_VERSION);
+        return am_error(AM_ERR_FORMAT, "%s: embeddings version '%s' is not supported (expected %s)", path, ver,
+                        EMB_VERSION);
     const am_st_entry *t = am_st_find(st, "embeddings");
     if (!t) return am_error(AM_ERR_FORMAT, "%s: no tensor 'embeddings'", path);
     if (t->ndim != 2 || t->shape[1] < 1)
@@ -274,11 +284,13 @@ static am_status read_st(am_embeddings *e, const am_safetensors *st, const char 
     AM_TRY(am_st_copy_f32(st, "embeddings", e->data, e->n * e->dim));
     for (int64_t i = 0; i < e->n * e->dim; i++)
         if (!(e->data[i] - e->data[i] == 0))
-            return am_error(AM_ERR_NUMERIC, "%s: embedding row %lld has a non-finite value", path, (long long)(i / e->dim));
+            return am_error(AM_ERR_NUMERIC, "%s: embedding row %lld has a non-finite value", path,
+                            (long long)(i / e->dim));
     const am_st_entry *l = am_st_find(st, "labels");
     if (l) {
         if (l->ndim != 1 || l->shape[0] != e->n || (l->dtype != AM_DT_I32 && l->dtype != AM_DT_I64))
-            return am_error(AM_ERR_FORMAT, "%s: tensor 'labels' must be I32 or I64 of shape [%lld]", path, (long long)e->n);
+            return am_error(AM_ERR_FORMAT, "%s: tensor 'labels' must be I32 or I64 of shape [%lld]", path,
+                            (long long)e->n);
         e->labels = malloc((size_t)(e->n ? e->n : 1) * sizeof(int32_t));
         if (!e->labels) return am_error(AM_ERR_NOMEM, "%s: out of memory", path);
         const uint8_t *p = st->data + l->begin;
@@ -292,7 +304,8 @@ static am_status read_st(am_embeddings *e, const am_safetensors *st, const char 
                 memcpy(&v, p + 8 * i, 8);
             }
             if (v < 0 || v > AM_EMB_MAX_LABEL)
-                return am_error(AM_ERR_FORMAT, "%s: cluster label %lld of row %lld is out of range", path, (long long)v, (long long)i);
+                return am_error(AM_ERR_FORMAT, "%s: cluster label %lld of row %lld is out of range", path, (long long)v,
+                                (long long)i);
             e->labels[i] = (int32_t)v;
         }
     }

@@ -98,11 +98,11 @@ am_status am_embeddings_write_csv(const am_embeddings *e, const char *path)
 
 typedef struct {
     const char *p, *end, *path;
-    long line;    /* line where the current record starts */
-    long cur;     /* current line */
+    long line; /* line where the current record starts */
+    long cur; /* current line */
     char **fields;
     size_t nfields, cap;
-    char *buf;    /* unquoted text of the record's fields, NUL-separated */
+    char *buf; /* unquoted text of the record's fields, NUL-separated */
     size_t blen, bcap;
 } csv_reader;
 
@@ -197,10 +197,7 @@ out:
     return s;
 }
 
-static int is_blank_record(const csv_reader *r)
-{
-    return r->nfields == 1 && r->fields[0][0] == '\0';
-}
+static int is_blank_record(const csv_reader *r) { return r->nfields == 1 && r->fields[0][0] == '\0'; }
 
 enum { COL_INDEX, COL_CLUSTER, COL_OBJECT, COL_RA, COL_DEC, COL_FREQ, COL_PATH, COL_NMETA };
 
@@ -221,8 +218,8 @@ static am_status parse_header(csv_reader *r, int *col, int64_t *emb_first, int64
             errno = 0;
             long long d = strtoll(h + 8, &endp, 10);
             if (*endp || errno || d != *dim || h[8] < '0' || h[8] > '9')
-                return am_error(AM_ERR_FORMAT, "%s:%ld: column '%s' out of order, expected emb_dim_%lld", r->path, r->line,
-                                h, (long long)*dim);
+                return am_error(AM_ERR_FORMAT, "%s:%ld: column '%s' out of order, expected emb_dim_%lld", r->path,
+                                r->line, h, (long long)*dim);
             if (*emb_first < 0) *emb_first = (int64_t)f;
             else if ((int64_t)f != *emb_first + *dim)
                 return am_error(AM_ERR_FORMAT, "%s:%ld: emb_dim_ columns must be contiguous", r->path, r->line);
@@ -251,8 +248,8 @@ static am_status copy_meta(char *dst, const char *src, const char *path, long li
     return AM_OK;
 }
 
-static am_status read_body(am_embeddings *e, csv_reader *r, const int *col, int64_t emb_first, int64_t dim, size_t nheader,
-                           int64_t nstat, const int *stat_col, char *const *stat_name)
+static am_status read_body(am_embeddings *e, csv_reader *r, const int *col, int64_t emb_first, int64_t dim,
+                           size_t nheader, int64_t nstat, const int *stat_col, char *const *stat_name)
 {
     /* Count records first (a quoted field may hold a line break, so count by parsing). */
     const char *body = r->p;
@@ -278,7 +275,8 @@ static am_status read_body(am_embeddings *e, csv_reader *r, const int *col, int6
         if (r->nfields == 0) break;
         if (is_blank_record(r)) continue;
         if (r->nfields != want)
-            return am_error(AM_ERR_FORMAT, "%s:%ld: %zu fields, the header has %zu", r->path, r->line, r->nfields, want);
+            return am_error(AM_ERR_FORMAT, "%s:%ld: %zu fields, the header has %zu", r->path, r->line, r->nfields,
+                            want);
         char *endp;
         if (col[COL_CLUSTER] >= 0) {
             const char *v = r->fields[col[COL_CLUSTER]];
@@ -290,10 +288,13 @@ static am_status read_body(am_embeddings *e, csv_reader *r, const int *col, int6
             e->labels[i] = (int32_t)lab;
         }
         am_meta *m = &e->meta[i];
-        AM_TRY(col[COL_OBJECT] >= 0 ? copy_meta(m->object, r->fields[col[COL_OBJECT]], r->path, r->line, "object") : AM_OK);
-        AM_TRY(col[COL_RA] >= 0 ? copy_meta(m->ra, r->fields[col[COL_RA]], r->path, r->line, "right ascension") : AM_OK);
+        AM_TRY(col[COL_OBJECT] >= 0 ? copy_meta(m->object, r->fields[col[COL_OBJECT]], r->path, r->line, "object")
+                                    : AM_OK);
+        AM_TRY(col[COL_RA] >= 0 ? copy_meta(m->ra, r->fields[col[COL_RA]], r->path, r->line, "right ascension")
+                                : AM_OK);
         AM_TRY(col[COL_DEC] >= 0 ? copy_meta(m->dec, r->fields[col[COL_DEC]], r->path, r->line, "declination") : AM_OK);
-        AM_TRY(col[COL_FREQ] >= 0 ? copy_meta(m->restfreq, r->fields[col[COL_FREQ]], r->path, r->line, "rest freq") : AM_OK);
+        AM_TRY(col[COL_FREQ] >= 0 ? copy_meta(m->restfreq, r->fields[col[COL_FREQ]], r->path, r->line, "rest freq")
+                                  : AM_OK);
         if (col[COL_PATH] >= 0) {
             m->filepath = strdup(r->fields[col[COL_PATH]]);
             if (!m->filepath) return am_error(AM_ERR_NOMEM, "%s: out of memory", r->path);
@@ -302,15 +303,16 @@ static am_status read_body(am_embeddings *e, csv_reader *r, const int *col, int6
             const char *v = r->fields[emb_first + d];
             float x = strtof(v, &endp);
             if (!v[0] || *endp || !isfinite(x))
-                return am_error(AM_ERR_FORMAT, "%s:%ld: emb_dim_%lld value '%s' is not a finite number", r->path, r->line,
-                                (long long)d, v);
+                return am_error(AM_ERR_FORMAT, "%s:%ld: emb_dim_%lld value '%s' is not a finite number", r->path,
+                                r->line, (long long)d, v);
             e->data[i * dim + d] = x;
         }
         for (int64_t k = 0; k < nstat; k++) {
             const char *v = r->fields[stat_col[k]];
             float x = strtof(v, &endp);
             if (!v[0] || *endp)
-                return am_error(AM_ERR_FORMAT, "%s:%ld: %s value '%s' is not a number", r->path, r->line, stat_name[k], v);
+                return am_error(AM_ERR_FORMAT, "%s:%ld: %s value '%s' is not a number", r->path, r->line, stat_name[k],
+                                v);
             e->stats[i * nstat + k] = x;
         }
         i++;

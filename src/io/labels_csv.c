@@ -70,7 +70,8 @@ am_status am_labels_read(am_labels *l, const char *path)
     while (s == AM_OK && (len = getline(&line, &cap, fp)) >= 0) {
         lineno++;
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
-        if (lineno == 1 && (unsigned char)line[0] == 0xEF && (unsigned char)line[1] == 0xBB && (unsigned char)line[2] == 0xBF)
+        if (lineno == 1 && (unsigned char)line[0] == 0xEF && (unsigned char)line[1] == 0xBB &&
+            (unsigned char)line[2] == 0xBF)
             memmove(line, line + 3, (size_t)len - 2); /* a UTF-8 byte-order mark */
         if (!line[0] || line[0] == '#') continue;
         if (kcol < 0) { /* the header */
@@ -85,12 +86,14 @@ am_status am_labels_read(am_labels *l, const char *path)
                     kcol = f, l->key = AM_LABELS_BY_PATH;
                 else if (!strcasecmp(field[f], "object") && (kcol < 0 || l->key == AM_LABELS_BY_OBJECT))
                     kcol = f, l->key = AM_LABELS_BY_OBJECT;
-                else if (!strcasecmp(field[f], "label") || !strcasecmp(field[f], "class") || !strcasecmp(field[f], "type"))
+                else if (!strcasecmp(field[f], "label") || !strcasecmp(field[f], "class") ||
+                         !strcasecmp(field[f], "type"))
                     lcol = f;
             }
             if (kcol < 0 || lcol < 0) {
-                s = am_error(AM_ERR_FORMAT, "%s:%d: the header needs a 'path' (or 'object') column and a 'label' column",
-                             path, lineno);
+                s = am_error(AM_ERR_FORMAT,
+                             "%s:%d: the header needs a 'path' (or 'object') column and a 'label' column", path,
+                             lineno);
                 break;
             }
             continue;
@@ -106,7 +109,8 @@ am_status am_labels_read(am_labels *l, const char *path)
         }
         if (!field[lcol][0]) continue; /* no label: not part of the evaluation */
         if (!field[kcol][0]) {
-            s = am_error(AM_ERR_FORMAT, "%s:%d: empty %s", path, lineno, l->key == AM_LABELS_BY_PATH ? "path" : "object");
+            s = am_error(AM_ERR_FORMAT, "%s:%d: empty %s", path, lineno,
+                         l->key == AM_LABELS_BY_PATH ? "path" : "object");
             break;
         }
         if (l->n == cap_rows) {
@@ -143,7 +147,8 @@ am_status am_labels_read(am_labels *l, const char *path)
             for (int64_t i = 0; i < l->n && s == AM_OK; i++)
                 if (i == 0 || strcmp(sorted[i], sorted[i - 1]) != 0) {
                     if (l->nclass == 10000) s = am_error(AM_ERR_VALUE, "%s: more than 10000 classes", path);
-                    else if (!(l->names[l->nclass++] = strdup(sorted[i]))) s = am_error(AM_ERR_NOMEM, "%s: out of memory", path);
+                    else if (!(l->names[l->nclass++] = strdup(sorted[i])))
+                        s = am_error(AM_ERR_NOMEM, "%s: out of memory", path);
                 }
             for (int64_t i = 0; i < l->n && s == AM_OK; i++) {
                 char **hit = bsearch(&lab[i], l->names, (size_t)l->nclass, sizeof *l->names, cmp_str);

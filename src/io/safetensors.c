@@ -12,9 +12,13 @@
 
 enum { ST_MAX_HEADER = 100 * 1000 * 1000 };
 
-static const struct { am_dtype dt; const char *name; size_t size; } dtypes[] = {
-    {AM_DT_F32, "F32", 4}, {AM_DT_F64, "F64", 8}, {AM_DT_F16, "F16", 2}, {AM_DT_BF16, "BF16", 2},
-    {AM_DT_I64, "I64", 8}, {AM_DT_I32, "I32", 4}, {AM_DT_I16, "I16", 2}, {AM_DT_I8, "I8", 1},
+static const struct {
+    am_dtype dt;
+    const char *name;
+    size_t size;
+} dtypes[] = {
+    {AM_DT_F32, "F32", 4}, {AM_DT_F64, "F64", 8},   {AM_DT_F16, "F16", 2}, {AM_DT_BF16, "BF16", 2},
+    {AM_DT_I64, "I64", 8}, {AM_DT_I32, "I32", 4},   {AM_DT_I16, "I16", 2}, {AM_DT_I8, "I8", 1},
     {AM_DT_U8, "U8", 1},   {AM_DT_BOOL, "BOOL", 1},
 };
 
@@ -119,14 +123,16 @@ static am_status parse_entry(am_st_entry *e, const cJSON *j, const char *label)
     if (!dtype_from_name(dt->valuestring, &e->dtype))
         return am_error(AM_ERR_FORMAT, "%s: tensor '%s' has unknown dtype '%s'", label, name, dt->valuestring);
     int nd = cJSON_GetArraySize(shape);
-    if (nd > AM_MAX_DIMS) return am_error(AM_ERR_FORMAT, "%s: tensor '%s' has rank %d > %d", label, name, nd, AM_MAX_DIMS);
+    if (nd > AM_MAX_DIMS)
+        return am_error(AM_ERR_FORMAT, "%s: tensor '%s' has rank %d > %d", label, name, nd, AM_MAX_DIMS);
     e->ndim = nd;
     uint64_t count = 1;
     for (int i = 0; i < nd; i++) {
         uint64_t d;
         if (!json_uint(cJSON_GetArrayItem(shape, i), &d) || d > ((uint64_t)1 << 40))
             return am_error(AM_ERR_FORMAT, "%s: tensor '%s' has a bad shape", label, name);
-        if (d && count > ((uint64_t)1 << 50) / d) return am_error(AM_ERR_FORMAT, "%s: tensor '%s' is too large", label, name);
+        if (d && count > ((uint64_t)1 << 50) / d)
+            return am_error(AM_ERR_FORMAT, "%s: tensor '%s' is too large", label, name);
         count *= d;
         e->shape[i] = (int64_t)d;
     }
@@ -176,9 +182,15 @@ static am_status parse_owned(am_safetensors *st, const char *label)
     const cJSON *j;
     cJSON_ArrayForEach(j, root)
     {
-        if (!j->string) { s = am_error(AM_ERR_FORMAT, "%s: unnamed header entry", label); break; }
+        if (!j->string) {
+            s = am_error(AM_ERR_FORMAT, "%s: unnamed header entry", label);
+            break;
+        }
         if (strcmp(j->string, "__metadata__") == 0) {
-            if (st->meta_keys) { s = am_error(AM_ERR_FORMAT, "%s: duplicate __metadata__", label); break; }
+            if (st->meta_keys) {
+                s = am_error(AM_ERR_FORMAT, "%s: duplicate __metadata__", label);
+                break;
+            }
             if ((s = parse_metadata(st, j, label)) != AM_OK) break;
             continue;
         }
@@ -282,15 +294,52 @@ static void convert_to_f32(const am_st_entry *e, const uint8_t *src, float *dst,
     for (int64_t i = 0; i < n; i++) {
         const uint8_t *p = src + (size_t)i * am_dtype_size(e->dtype);
         switch (e->dtype) {
-        case AM_DT_F32: { float v; memcpy(&v, p, 4); dst[i] = v; break; }
-        case AM_DT_F64: { double v; memcpy(&v, p, 8); dst[i] = (float)v; break; }
-        case AM_DT_F16: { uint16_t v; memcpy(&v, p, 2); dst[i] = half_to_float(v); break; }
-        case AM_DT_BF16: { uint16_t v; memcpy(&v, p, 2); uint32_t b = (uint32_t)v << 16; memcpy(&dst[i], &b, 4); break; }
-        case AM_DT_I64: { int64_t v; memcpy(&v, p, 8); dst[i] = (float)v; break; }
-        case AM_DT_I32: { int32_t v; memcpy(&v, p, 4); dst[i] = (float)v; break; }
-        case AM_DT_I16: { int16_t v; memcpy(&v, p, 2); dst[i] = (float)v; break; }
+        case AM_DT_F32: {
+            float v;
+            memcpy(&v, p, 4);
+            dst[i] = v;
+            break;
+        }
+        case AM_DT_F64: {
+            double v;
+            memcpy(&v, p, 8);
+            dst[i] = (float)v;
+            break;
+        }
+        case AM_DT_F16: {
+            uint16_t v;
+            memcpy(&v, p, 2);
+            dst[i] = half_to_float(v);
+            break;
+        }
+        case AM_DT_BF16: {
+            uint16_t v;
+            memcpy(&v, p, 2);
+            uint32_t b = (uint32_t)v << 16;
+            memcpy(&dst[i], &b, 4);
+            break;
+        }
+        case AM_DT_I64: {
+            int64_t v;
+            memcpy(&v, p, 8);
+            dst[i] = (float)v;
+            break;
+        }
+        case AM_DT_I32: {
+            int32_t v;
+            memcpy(&v, p, 4);
+            dst[i] = (float)v;
+            break;
+        }
+        case AM_DT_I16: {
+            int16_t v;
+            memcpy(&v, p, 2);
+            dst[i] = (float)v;
+            break;
+        }
         case AM_DT_I8: dst[i] = (float)(int8_t)*p; break;
-        case AM_DT_U8: case AM_DT_BOOL: dst[i] = (float)*p; break;
+        case AM_DT_U8:
+        case AM_DT_BOOL: dst[i] = (float)*p; break;
         }
     }
 }
@@ -302,7 +351,8 @@ am_status am_st_copy_f32(const am_safetensors *st, const char *name, float *dst,
     int64_t n = 1;
     for (int i = 0; i < e->ndim; i++) n *= e->shape[i];
     if (n != count)
-        return am_error(AM_ERR_SHAPE, "tensor '%s' has %lld elements, expected %lld", name, (long long)n, (long long)count);
+        return am_error(AM_ERR_SHAPE, "tensor '%s' has %lld elements, expected %lld", name, (long long)n,
+                        (long long)count);
     convert_to_f32(e, st->data + e->begin, dst, n);
     return AM_OK;
 }
@@ -431,7 +481,8 @@ static char *build_header(const am_st_writer *w)
     if (!root) return NULL;
     if (w->meta_count) {
         cJSON *meta = cJSON_AddObjectToObject(root, "__metadata__");
-        for (size_t i = 0; meta && i < w->meta_count; i++) cJSON_AddStringToObject(meta, w->meta_keys[i], w->meta_values[i]);
+        for (size_t i = 0; meta && i < w->meta_count; i++)
+            cJSON_AddStringToObject(meta, w->meta_keys[i], w->meta_values[i]);
     }
     for (size_t i = 0; i < w->count; i++) {
         const am_st_entry *e = &w->entries[i];

@@ -155,10 +155,8 @@ static am_status create_file(am_tfevents *w, const char *logdir, long t)
     w->path = malloc(n);
     if (!w->path) return am_error(AM_ERR_NOMEM, "%s: out of memory", logdir);
     for (int k = 0; k < 1000; k++) {
-        if (k == 0)
-            snprintf(w->path, n, "%s/events.out.tfevents.%010ld.%s", logdir, t, host);
-        else
-            snprintf(w->path, n, "%s/events.out.tfevents.%010ld.%s.%d", logdir, t, host, k);
+        if (k == 0) snprintf(w->path, n, "%s/events.out.tfevents.%010ld.%s", logdir, t, host);
+        else snprintf(w->path, n, "%s/events.out.tfevents.%010ld.%s.%d", logdir, t, host, k);
         int fd = open(w->path, O_WRONLY | O_CREAT | O_EXCL, 0666);
         if (fd < 0 && errno == EEXIST) continue;
         if (fd < 0) return am_error(AM_ERR_IO, "%s: cannot create: %s", w->path, strerror(errno));
@@ -186,8 +184,7 @@ am_status am_tfevents_open(am_tfevents **out, const char *logdir)
         buf ev = {0};
         if (put_double(&ev, EV_WALL_TIME, t) || put_bytes(&ev, EV_FILE_VERSION, version, sizeof version - 1))
             s = am_error(AM_ERR_NOMEM, "%s: out of memory", w->path);
-        else
-            s = write_record(w, &ev);
+        else s = write_record(w, &ev);
         free(ev.p);
     }
     if (s != AM_OK) {

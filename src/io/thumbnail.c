@@ -98,7 +98,8 @@ static int fit_core(const float *v, int64_t n, const levels *lv, int one_sided, 
         /* [s0 s1 s2; s1 s2 s3; s2 s3 s4]·(a b c) = t by Cramer's rule. */
         double m[3][3] = {{s[0], s[1], s[2]}, {s[1], s[2], s[3]}, {s[2], s[3], s[4]}};
         double det = m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) -
-                     m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0]) + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
+                     m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0]) +
+                     m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
         if (used < 5 || !(fabs(det) > 0)) return 0;
         double db = m[0][0] * (t[1] * m[2][2] - m[1][2] * t[2]) - t[0] * (m[1][0] * m[2][2] - m[1][2] * m[2][0]) +
                     m[0][2] * (m[1][0] * t[2] - t[1] * m[2][0]);
@@ -240,8 +241,8 @@ am_status am_thumb_noise_fit(const float *values, int64_t n, double mask_sigma, 
          * whose noise shrank to a level or two, too few bins left) keeps the last good one. */
         int good = 0;
         for (int it = 0; it < FIT_ITERATIONS; it++) {
-            if (!fit_core(v, m, &lv, one_sided, centre, sigma, &mean, &sd) || sd > 10 * sigma0 ||
-                sd < 1e-3 * sigma0 || fabs(mean - centre) > 2 * sigma)
+            if (!fit_core(v, m, &lv, one_sided, centre, sigma, &mean, &sd) || sd > 10 * sigma0 || sd < 1e-3 * sigma0 ||
+                fabs(mean - centre) > 2 * sigma)
                 break;
             good++;
             double dm = fabs(mean - centre), ds = fabs(sd - sigma);
@@ -258,7 +259,6 @@ am_status am_thumb_noise_fit(const float *values, int64_t n, double mask_sigma, 
     free(v);
     return AM_OK;
 }
-
 
 static uint8_t to_byte(float v)
 {

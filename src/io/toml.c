@@ -13,10 +13,10 @@
 enum {
     F_EXPLICIT = 1u, /* defined by a [header] (or the root) */
     F_IMPLICIT = 2u, /* created as a parent of a [header] */
-    F_DOTTED = 4u,   /* created by a dotted key in a key/value pair */
-    F_INLINE = 8u,   /* an inline table or inside one: closed to additions */
-    F_AOT = 16u,     /* an array created by [[header]] */
-    F_STATIC = 32u   /* an array literal: closed to additions */
+    F_DOTTED = 4u, /* created by a dotted key in a key/value pair */
+    F_INLINE = 8u, /* an inline table or inside one: closed to additions */
+    F_AOT = 16u, /* an array created by [[header]] */
+    F_STATIC = 32u /* an array literal: closed to additions */
 };
 
 enum { MAX_DEPTH = 256 };
@@ -64,7 +64,8 @@ static void linecol(const parser *p, size_t at, int *line, int *col)
     }
     int c = 1;
     size_t from = p->lines[lo];
-    if (p->last && p->last->line == lo && p->last->at <= at && p->last->at >= from) from = p->last->at, c = p->last->col;
+    if (p->last && p->last->line == lo && p->last->at <= at && p->last->at >= from)
+        from = p->last->at, c = p->last->col;
     for (size_t i = from; i < at && i < p->len; i++)
         if ((p->s[i] & 0xC0) != 0x80) c++; /* count characters, not UTF-8 continuation bytes */
     if (p->last) p->last->line = lo, p->last->at = at, p->last->col = c;
@@ -303,8 +304,7 @@ static am_status skip_comment(parser *p)
         unsigned char c = p->s[p->pos];
         if (c == '\n') break;
         if (c == '\r' && peek_at(p, 1) == '\n') break;
-        if ((c < 0x20 && c != '\t') || c == 0x7F)
-            return perr(p, p->pos, "control character U+%04X in a comment", c);
+        if ((c < 0x20 && c != '\t') || c == 0x7F) return perr(p, p->pos, "control character U+%04X in a comment", c);
         p->pos++;
     }
     return AM_OK;
@@ -397,8 +397,7 @@ static am_status index_lines(parser *p)
 }
 
 /* A string or date/time value owning the text in b; b is freed when `s` reports a failure. */
-static am_status text_value(const parser *p, am_status s, am_toml_type type, size_t start, buf *b,
-                            am_toml_value **out)
+static am_status text_value(const parser *p, am_status s, am_toml_type type, size_t start, buf *b, am_toml_value **out)
 {
     am_toml_value *v = s == AM_OK ? new_value(p, type, start) : NULL;
     if (!v) {
@@ -542,10 +541,7 @@ static am_status parse_ml_string(parser *p, buf *b, int literal)
     }
 }
 
-static int starts_triple(const parser *p, char q)
-{
-    return peek(p) == q && peek_at(p, 1) == q && peek_at(p, 2) == q;
-}
+static int starts_triple(const parser *p, char q) { return peek(p) == q && peek_at(p, 1) == q && peek_at(p, 2) == q; }
 
 static am_status parse_string_value(parser *p, buf *b)
 {
@@ -624,8 +620,7 @@ static int scan_digits(const char *s, size_t n, int radix, buf *out)
 static am_status parse_number(parser *p, am_toml_value **out)
 {
     size_t start = p->pos;
-    while (p->pos < p->len && (is_bare(p->s[p->pos]) || p->s[p->pos] == '.' || p->s[p->pos] == '+'))
-        p->pos++;
+    while (p->pos < p->len && (is_bare(p->s[p->pos]) || p->s[p->pos] == '.' || p->s[p->pos] == '+')) p->pos++;
     const char *t = (const char *)p->s + start;
     size_t n = p->pos - start;
     const char *body = t;
@@ -787,8 +782,8 @@ static am_status parse_datetime(parser *p, am_toml_value **out)
         type = AM_TOML_DATE_LOCAL;
         int c = peek(p);
         /* a space separates date and time only when a time follows */
-        if (s == AM_OK && (c == 'T' || c == 't' || (c == ' ' && is_digit(peek_at(p, 1)) && is_digit(peek_at(p, 2)) &&
-                                                      peek_at(p, 3) == ':'))) {
+        if (s == AM_OK && (c == 'T' || c == 't' ||
+                           (c == ' ' && is_digit(peek_at(p, 1)) && is_digit(peek_at(p, 2)) && peek_at(p, 3) == ':'))) {
             p->pos++;
             s = buf_putc(&b, 'T');
             if (s == AM_OK) s = parse_time(p, &b, start);
@@ -804,8 +799,7 @@ static am_status parse_datetime(parser *p, am_toml_value **out)
                 if (!read_fixed(p, 2, &oh) || peek(p) != ':' || (p->pos++, !read_fixed(p, 2, &om)) || oh > 23 ||
                     om > 59)
                     s = perr(p, start, "invalid time offset (expected +HH:MM or -HH:MM)");
-                else
-                    s = buf_put(&b, p->s + os, 6);
+                else s = buf_put(&b, p->s + os, 6);
                 type = AM_TOML_DATETIME;
             }
         }
@@ -930,9 +924,9 @@ static am_status parse_value(parser *p, am_toml_value **out, int depth)
         }
         return perr(p, start, "expected a value (booleans are lower-case true or false; strings need quotes)");
     }
-    if (is_digit(c) && ((is_digit(peek_at(p, 1)) && peek_at(p, 2) == ':') ||
-                        (is_digit(peek_at(p, 1)) && is_digit(peek_at(p, 2)) && is_digit(peek_at(p, 3)) &&
-                         peek_at(p, 4) == '-')))
+    if (is_digit(c) &&
+        ((is_digit(peek_at(p, 1)) && peek_at(p, 2) == ':') ||
+         (is_digit(peek_at(p, 1)) && is_digit(peek_at(p, 2)) && is_digit(peek_at(p, 3)) && peek_at(p, 4) == '-')))
         return parse_datetime(p, out);
     if (is_digit(c) || c == '+' || c == '-' || c == 'i' || c == 'n') return parse_number(p, out);
     if (c < 0 || c == '\n' || c == '\r' || c == '#') return perr(p, start, "expected a value after '='");
@@ -968,8 +962,8 @@ static am_status parse_keyval(parser *p, am_toml_value *table, int depth)
             s = perr(p, k.v[i].pos, "cannot add keys to '%s' here: it is %s defined at line %d",
                      show_key(&k.v[i], shown, sizeof shown),
                      e->type != AM_TOML_TABLE ? "a value"
-                     : (e->flags & F_INLINE) ? "an inline table"
-                                             : "a table",
+                     : (e->flags & F_INLINE)  ? "an inline table"
+                                              : "a table",
                      e->key_line ? e->key_line : e->line);
             goto done;
         }
@@ -1002,7 +996,8 @@ static am_status parse_header(parser *p)
     if (s != AM_OK) goto done;
     skip_ws(p);
     if (peek(p) != ']' || (aot && peek_at(p, 1) != ']')) {
-        s = perr(p, p->pos, aot ? "expected ']]' to close the array-of-tables header" : "expected ']' to close the table header");
+        s = perr(p, p->pos,
+                 aot ? "expected ']]' to close the array-of-tables header" : "expected ']' to close the table header");
         goto done;
     }
     p->pos += aot ? 2 : 1;
@@ -1017,7 +1012,7 @@ static am_status parse_header(parser *p)
         } else if (e->type != AM_TOML_TABLE || (e->flags & F_INLINE)) {
             s = perr(p, k.v[i].pos, "'%s' is %s (line %d), not a table that can be extended",
                      show_key(&k.v[i], shown, sizeof shown),
-                     e->type == AM_TOML_TABLE ? "an inline table"
+                     e->type == AM_TOML_TABLE   ? "an inline table"
                      : e->type == AM_TOML_ARRAY ? "an array"
                                                 : "a value",
                      e->key_line ? e->key_line : e->line);

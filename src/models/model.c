@@ -18,12 +18,12 @@ am_status am_model_check(const am_model_spec *spec)
 {
     if (!spec || !spec->network_name) return am_error(AM_ERR_VALUE, "network_name: not set");
     if (spec->in_channels < 1)
-        return am_error(AM_ERR_VALUE, "network input channels: %d (need channels x stacksize >= 1)",
-                        spec->in_channels);
+        return am_error(AM_ERR_VALUE, "network input channels: %d (need channels x stacksize >= 1)", spec->in_channels);
     if (strcmp(spec->network_name, "amm") == 0) return AM_OK;
     if (strcmp(spec->network_name, "n_layer_resnet") == 0) {
         if (!resnet_depth(spec->last_layer))
-            return am_error(AM_ERR_VALUE, "network_settings.last_layer: '%s' (expected layer1, layer2, layer3 or layer4)",
+            return am_error(AM_ERR_VALUE,
+                            "network_settings.last_layer: '%s' (expected layer1, layer2, layer3 or layer4)",
                             spec->last_layer);
         return AM_OK;
     }
@@ -33,10 +33,8 @@ am_status am_model_check(const am_model_spec *spec)
 am_status am_model_embedding_dim(const am_model_spec *spec, int *dim)
 {
     AM_TRY(am_model_check(spec));
-    if (strcmp(spec->network_name, "amm") == 0)
-        *dim = 128;
-    else
-        *dim = 64 << (resnet_depth(spec->last_layer) - 1);
+    if (strcmp(spec->network_name, "amm") == 0) *dim = 128;
+    else *dim = 64 << (resnet_depth(spec->last_layer) - 1);
     return AM_OK;
 }
 

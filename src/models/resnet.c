@@ -51,7 +51,6 @@ am_status am__build_resnet(am_module *r, int in_channels, int depth)
     return am_module_add(r, am_linear("fc", in, 64, 1));
 }
 
-
 void am__init_resnet(am_net *net, uint64_t seed)
 {
     /* A stream of its own, so these draws never overlap the engine's default init. */

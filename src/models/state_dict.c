@@ -75,8 +75,8 @@ am_status am_net_load_state_file(am_net *net, const char *path, const char *pref
     return AM_OK;
 }
 
-am_status am_net_save_state_file(am_net *net, const char *path, const char *const *keys,
-                                 const char *const *values, int n)
+am_status am_net_save_state_file(am_net *net, const char *path, const char *const *keys, const char *const *values,
+                                 int n)
 {
     am_st_writer *w = am_st_writer_new();
     if (!w) return am_error(AM_ERR_NOMEM, "%s: out of memory", path);

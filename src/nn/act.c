@@ -32,11 +32,8 @@ int64_t am_shape_numel(const am_shape *s) { return s->n * s->c * s->h * s->w; }
 
 const char *am_shape_str(const am_shape *s, char *buf, size_t len)
 {
-    if (s->ndim == 2)
-        snprintf(buf, len, "%lldx%lld", (long long)s->n, (long long)s->c);
-    else
-        snprintf(buf, len, "%lldx%lldx%lldx%lld", (long long)s->n, (long long)s->c, (long long)s->h,
-                 (long long)s->w);
+    if (s->ndim == 2) snprintf(buf, len, "%lldx%lld", (long long)s->n, (long long)s->c);
+    else snprintf(buf, len, "%lldx%lldx%lldx%lld", (long long)s->n, (long long)s->c, (long long)s->h, (long long)s->w);
     return buf;
 }
 

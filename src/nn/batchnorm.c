@@ -13,8 +13,8 @@
 #define BN_MOMENTUM 0.1f
 
 typedef struct bn_state {
-    int eval;        /* mode of the last forward */
-    int relu;        /* the last forward applied the following ReLU */
+    int eval; /* mode of the last forward */
+    int relu; /* the last forward applied the following ReLU */
     am_buf mean, rstd; /* statistics the last forward normalised with */
 } bn_state;
 
@@ -94,8 +94,8 @@ AM_HOT static void rows_affine(const float *p, float *q, int64_t hw, int64_t L, 
 }
 
 /* sd += Σ dy', sdx += Σ dy'·(x - mu), with dy' = dy masked by y > 0 when relu is set. */
-AM_HOT static void rows_bwd_sums(const float *p, const float *d, const float *o, int64_t hw, int64_t L,
-                                 const float *mu, int relu, double *sd, double *sdx)
+AM_HOT static void rows_bwd_sums(const float *p, const float *d, const float *o, int64_t hw, int64_t L, const float *mu,
+                                 int relu, double *sd, double *sdx)
 {
     float lo = relu ? 0.0f : -INFINITY;
     for (int64_t i0 = 0; i0 < hw; i0 += ROWS) {
@@ -148,8 +148,8 @@ am_status am_bn_forward(am_module *m, am_net *net, const am_act *x)
     int eval = net->mode == AM_MODE_EVAL;
     int64_t per_channel = x->s.n * x->s.h * x->s.w;
     if (!eval && per_channel < 2)
-        return am_error(AM_ERR_SHAPE, "%s: training needs more than 1 value per channel (batch of %lld)",
-                        am_mod_who(m), (long long)x->s.n);
+        return am_error(AM_ERR_SHAPE, "%s: training needs more than 1 value per channel (batch of %lld)", am_mod_who(m),
+                        (long long)x->s.n);
     AM_TRY(am_out_alloc(m, net, &ys));
     bn_state *b = am_mod_state(m, sizeof *b, bn_state_free);
     if (!b) return AM_ERR_NOMEM;

@@ -11,10 +11,10 @@
 typedef struct conv_state {
     am_plan_key key; /* input shape and thread count the primitives are for */
     am_precision prec; /* precision asked for when they were made */
-    int lowp;          /* they run in BF16 */
+    int lowp; /* they run in BF16 */
     am_prim fwd, bwd_data, bwd_w;
-    am_prim to_fwd, to_bwd;  /* weights into each primitive's layout */
-    am_prim dw_add, dw_set;  /* weight gradient added to (written into) PyTorch's OIHW one */
+    am_prim to_fwd, to_bwd; /* weights into each primitive's layout */
+    am_prim dw_add, dw_set; /* weight gradient added to (written into) PyTorch's OIHW one */
     am_prim to_src16, to_dy16; /* BF16: input and output gradient into BF16 copies */
     dnnl_memory_desc_t w_plain, b_md, w_fwd_md, w_bwd_md, dw_md, dsrc_md, src16_md, dy16_md;
     am_buf db, dsrc, src16, dy16; /* dsrc: data gradient in the primitive's layout */
@@ -24,8 +24,8 @@ static void conv_state_free(void *p)
 {
     conv_state *c = p;
     if (!c) return;
-    am_prim *prims[] = {&c->fwd, &c->bwd_data, &c->bwd_w, &c->to_fwd, &c->to_bwd,
-                        &c->dw_add, &c->dw_set, &c->to_src16, &c->to_dy16};
+    am_prim *prims[] = {&c->fwd,    &c->bwd_data, &c->bwd_w,    &c->to_fwd, &c->to_bwd,
+                        &c->dw_add, &c->dw_set,   &c->to_src16, &c->to_dy16};
     am_buf *bufs[] = {&c->db, &c->dsrc, &c->src16, &c->dy16};
     for (size_t i = 0; i < sizeof prims / sizeof *prims; i++) am_prim_free(prims[i]);
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) am_buf_free(bufs[i]);
@@ -114,8 +114,7 @@ static am_status plan(am_module *m, am_net *net, conv_state *c, const am_act *x,
 }
 
 /* The weights in a primitive's layout (md), from the copies shared with other networks. */
-static am_status weights_to(am_module *m, am_net *net, am_prim *reorder, const dnnl_memory_desc_t *md,
-                            const float **w)
+static am_status weights_to(am_module *m, am_net *net, am_prim *reorder, const dnnl_memory_desc_t *md, const float **w)
 {
     conv_state *c = m->impl;
     if (!m->wc && !(m->wc = am_wcopies_new())) return am_error(AM_ERR_NOMEM, "%s: out of memory", am_mod_who(m));

@@ -26,12 +26,12 @@ dnnl_engine_t am_dnn_engine(void)
 am_status am_dnn_ok(dnnl_status_t s, const char *what)
 {
     if (s == dnnl_success) return AM_OK;
-    const char *why = s == dnnl_out_of_memory ? "out of memory"
+    const char *why = s == dnnl_out_of_memory       ? "out of memory"
                       : s == dnnl_invalid_arguments ? "invalid arguments"
-                      : s == dnnl_unimplemented ? "no implementation for this shape"
-                      : "failure";
-    return am_error(s == dnnl_out_of_memory ? AM_ERR_NOMEM : AM_ERR_BACKEND, "%s: oneDNN %s (status %d)", what,
-                    why, (int)s);
+                      : s == dnnl_unimplemented     ? "no implementation for this shape"
+                                                    : "failure";
+    return am_error(s == dnnl_out_of_memory ? AM_ERR_NOMEM : AM_ERR_BACKEND, "%s: oneDNN %s (status %d)", what, why,
+                    (int)s);
 }
 
 void am_dnn_md_dt(dnnl_memory_desc_t *md, int ndim, const int64_t *dims, dnnl_format_tag_t tag, dnnl_data_type_t dt)
@@ -94,9 +94,8 @@ void am_prim_free(am_prim *p)
 
 /* Creates a primitive descriptor with user scratchpad (a reorder when op_desc is NULL; one that
  * adds into its destination when accumulate is set). */
-static am_status make(am_prim *p, const void *op_desc, const_dnnl_primitive_desc_t hint,
-                      const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *dst, int accumulate,
-                      const char *what)
+static am_status make(am_prim *p, const void *op_desc, const_dnnl_primitive_desc_t hint, const dnnl_memory_desc_t *src,
+                      const dnnl_memory_desc_t *dst, int accumulate, const char *what)
 {
     dnnl_engine_t e = am_dnn_engine();
     if (!e) return am_error(AM_ERR_BACKEND, "%s: cannot create the oneDNN CPU engine", what);
@@ -137,7 +136,8 @@ am_status am_prim_make_deterministic(am_prim *p, const void *op_desc, const_dnnl
     if (nthr == 1 || p->scratch_bytes == 0) return AM_OK;
     /* Partial sums over the batch need a weight-gradient-sized buffer per extra thread; other
      * per-thread scratch (transposed inputs, bias sums) is smaller than that. */
-    const size_t split = p->scratch_bytes, wbytes = dnnl_memory_desc_get_size(am_prim_md(p, dnnl_query_diff_weights_md, 0));
+    const size_t split = p->scratch_bytes,
+                 wbytes = dnnl_memory_desc_get_size(am_prim_md(p, dnnl_query_diff_weights_md, 0));
     omp_set_num_threads(1); /* oneDNN plans for the threads it sees now */
     am_status st = make(p, op_desc, hint, NULL, NULL, 0, what);
     omp_set_num_threads(nthr);
@@ -149,8 +149,8 @@ am_status am_prim_make_deterministic(am_prim *p, const void *op_desc, const_dnnl
     return make(p, op_desc, hint, NULL, NULL, 0, what); /* from oneDNN's primitive cache */
 }
 
-am_status am_prim_reorder(am_prim *p, const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *dst,
-                          int accumulate, const char *what)
+am_status am_prim_reorder(am_prim *p, const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *dst, int accumulate,
+                          const char *what)
 {
     return make(p, NULL, NULL, src, dst, accumulate, what);
 }

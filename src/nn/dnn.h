@@ -38,8 +38,8 @@ am_status am_prim_make(am_prim *p, const void *op_desc, const_dnnl_primitive_des
 am_status am_prim_make_deterministic(am_prim *p, const void *op_desc, const_dnnl_primitive_desc_t hint,
                                      const char *what);
 /* A layout change; with accumulate it adds into the destination (dst += reorder(src)). */
-am_status am_prim_reorder(am_prim *p, const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *dst,
-                          int accumulate, const char *what);
+am_status am_prim_reorder(am_prim *p, const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *dst, int accumulate,
+                          const char *what);
 const dnnl_memory_desc_t *am_prim_md(const am_prim *p, dnnl_query_t what, int index);
 void am_prim_free(am_prim *p);
 /* 1 when oneDNN chose its reference (slow, untuned) implementation. */

@@ -127,8 +127,8 @@ const am_net_profile *am_net_get_profile(const am_net *net) { return &net->profi
 
 const char *am_module_kind_name(am_module_kind kind)
 {
-    static const char *names[] = {"Sequential", "Residual",  "Conv2d",            "BatchNorm2d",
-                                  "BatchNorm1d", "GroupNorm", "ReLU",              "MaxPool2d",
-                                  "AdaptiveAvgPool2d", "Linear", "Flatten"};
+    static const char *names[] = {"Sequential",        "Residual",  "Conv2d", "BatchNorm2d",
+                                  "BatchNorm1d",       "GroupNorm", "ReLU",   "MaxPool2d",
+                                  "AdaptiveAvgPool2d", "Linear",    "Flatten"};
     return (unsigned)kind < sizeof names / sizeof *names ? names[kind] : "?";
 }

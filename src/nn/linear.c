@@ -32,7 +32,8 @@ static am_status plan(am_module *m, am_net *net, lin_state *l, const am_act *x, 
     am_dnn_md(&l->b_md, 1, bd, dnnl_x);
     const dnnl_memory_desc_t *b = m->bias ? &l->b_md : NULL;
     dnnl_inner_product_desc_t d;
-    AM_TRY(am_dnn_ok(dnnl_inner_product_forward_desc_init(&d, dnnl_forward_training, &src, &l->w_md, b, &dst), am_mod_who(m)));
+    AM_TRY(am_dnn_ok(dnnl_inner_product_forward_desc_init(&d, dnnl_forward_training, &src, &l->w_md, b, &dst),
+                     am_mod_who(m)));
     AM_TRY(am_prim_make(&l->fwd, &d, NULL, am_mod_who(m)));
     AM_TRY(am_dnn_ok(dnnl_inner_product_backward_data_desc_init(&d, &src, &l->w_md, &dst), am_mod_who(m)));
     AM_TRY(am_prim_make(&l->bwd_data, &d, l->fwd.pd, am_mod_who(m)));

@@ -31,11 +31,12 @@ static am_status plan(am_module *m, am_net *net, pool_state *s, const am_act *x,
     am_dnn_md_act(&src, x);
     am_dnn_md_act(&dst, y);
     dnnl_pooling_v2_desc_t d;
-    AM_TRY(am_dnn_ok(dnnl_pooling_v2_forward_desc_init(&d, dnnl_forward_training, dnnl_pooling_max, &src, &dst, st, k,
-                                                       dil, pl, pr),
-                     am_mod_who(m)));
+    AM_TRY(am_dnn_ok(
+        dnnl_pooling_v2_forward_desc_init(&d, dnnl_forward_training, dnnl_pooling_max, &src, &dst, st, k, dil, pl, pr),
+        am_mod_who(m)));
     AM_TRY(am_prim_make(&s->fwd, &d, NULL, am_mod_who(m)));
-    AM_TRY(am_dnn_ok(dnnl_pooling_v2_backward_desc_init(&d, dnnl_pooling_max, &src, &dst, st, k, dil, pl, pr), am_mod_who(m)));
+    AM_TRY(am_dnn_ok(dnnl_pooling_v2_backward_desc_init(&d, dnnl_pooling_max, &src, &dst, st, k, dil, pl, pr),
+                     am_mod_who(m)));
     AM_TRY(am_prim_make(&s->bwd, &d, s->fwd.pd, am_mod_who(m)));
     s->ws_md = am_prim_md(&s->fwd, dnnl_query_workspace_md, 0);
     AM_TRY(am_buf_reserve(&s->ws, (dnnl_memory_desc_get_size(s->ws_md) + 3) / 4, am_mod_who(m)));
@@ -54,8 +55,8 @@ am_status am_maxpool_forward(am_module *m, am_net *net, const am_act *x)
     dnnl_memory_desc_t src, dst;
     am_dnn_md_act(&src, x);
     am_dnn_md_act(&dst, &m->y);
-    am_dnn_arg a[3] = {{DNNL_ARG_SRC, &src, x->data}, {DNNL_ARG_DST, &dst, m->y.data},
-                       {DNNL_ARG_WORKSPACE, s->ws_md, s->ws.data}};
+    am_dnn_arg a[3] = {
+        {DNNL_ARG_SRC, &src, x->data}, {DNNL_ARG_DST, &dst, m->y.data}, {DNNL_ARG_WORKSPACE, s->ws_md, s->ws.data}};
     return am_prim_run(&s->fwd, net, 3, a, am_mod_who(m));
 }
 
@@ -66,7 +67,8 @@ am_status am_maxpool_backward(am_module *m, am_net *net, const am_act *dy, int n
     dnnl_memory_desc_t dsrc, ddst;
     am_dnn_md_act(&dsrc, &m->dx);
     am_dnn_md_act(&ddst, dy);
-    am_dnn_arg a[3] = {{DNNL_ARG_DIFF_DST, &ddst, dy->data}, {DNNL_ARG_DIFF_SRC, &dsrc, m->dx.data},
+    am_dnn_arg a[3] = {{DNNL_ARG_DIFF_DST, &ddst, dy->data},
+                       {DNNL_ARG_DIFF_SRC, &dsrc, m->dx.data},
                        {DNNL_ARG_WORKSPACE, s->ws_md, s->ws.data}};
     return am_prim_run(&s->bwd, net, 3, a, am_mod_who(m));
 }

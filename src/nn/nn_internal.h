@@ -99,16 +99,16 @@ struct am_module {
     int np;
 
     /* run state */
-    const am_act *in;  /* input of the last forward */
-    am_act y, dx;      /* output, gradient w.r.t. the input */
+    const am_act *in; /* input of the last forward */
+    am_act y, dx; /* output, gradient w.r.t. the input */
     am_buf ybuf, dxbuf;
-    am_buf *yhost;     /* where the output lives when borrowed (am_net_borrow_activations) */
+    am_buf *yhost; /* where the output lives when borrowed (am_net_borrow_activations) */
     const am_act *yp, *dxp; /* containers: where the output / input gradient are */
-    int ran;                /* sequential: children run by the last forward */
-    int fuse_relu;          /* BatchNorm: applies the following ReLU; ReLU: passes through */
+    int ran; /* sequential: children run by the last forward */
+    int fuse_relu; /* BatchNorm: applies the following ReLU; ReLU: passes through */
     const am_act *pending_dy; /* conv/linear whose input gradient is deferred */
-    am_wcopies *wc;           /* conv: reordered weights, shared with am_net_share copies */
-    void *impl;               /* backend state of the layer kind */
+    am_wcopies *wc; /* conv: reordered weights, shared with am_net_share copies */
+    void *impl; /* backend state of the layer kind */
     void (*impl_free)(void *impl);
 };
 
@@ -116,8 +116,8 @@ struct am_net {
     am_module *root;
     am_param **params;
     size_t nparams;
-    am_values *vals;  /* version of the parameter values, shared with am_net_share copies */
-    int frozen;       /* no gradient buffers: forward only */
+    am_values *vals; /* version of the parameter values, shared with am_net_share copies */
+    int frozen; /* no gradient buffers: forward only */
     am_mode mode;
     am_precision precision;
     int nthr; /* threads oneDNN uses in the current call */
@@ -132,15 +132,15 @@ struct am_net {
      * weight gradient before it is added into PyTorch's layout, a forward-only network's BF16
      * copy of a layer's input. */
     am_buf scratch, wgrad, lowp_src;
-    am_pool gpool;      /* input gradients during backward (actpool.c) */
-    am_pool ypool;      /* outputs during a forward-only network's forward */
+    am_pool gpool; /* input gradients during backward (actpool.c) */
+    am_pool ypool; /* outputs during a forward-only network's forward */
     int in_backward;
     am_net *host; /* forward-only network: the network whose input and scratch buffers it borrows */
     am_tensor dx_nchw;
-    const am_act *top;   /* output of the last forward */
-    const am_act *dxp;   /* gradient w.r.t. the network input after backward */
-    am_module *stop;     /* module the forward stops after (NULL: whole net) */
-    am_module *pending;  /* first layer whose input gradient is computed on demand */
+    const am_act *top; /* output of the last forward */
+    const am_act *dxp; /* gradient w.r.t. the network input after backward */
+    am_module *stop; /* module the forward stops after (NULL: whole net) */
+    am_module *pending; /* first layer whose input gradient is computed on demand */
     int stopped, have_fwd, have_bwd, have_dx;
 };
 
@@ -181,8 +181,8 @@ typedef struct am_layer_ops {
     /* need_dx 0: the input's gradient is not wanted (the first layer) */
     am_status (*backward)(am_module *m, am_net *net, const am_act *dy, int need_dx);
 } am_layer_ops;
-extern const am_layer_ops am_conv_ops, am_batchnorm_ops, am_groupnorm_ops, am_relu_ops, am_maxpool_ops,
-    am_avgpool_ops, am_linear_ops, am_flatten_ops;
+extern const am_layer_ops am_conv_ops, am_batchnorm_ops, am_groupnorm_ops, am_relu_ops, am_maxpool_ops, am_avgpool_ops,
+    am_linear_ops, am_flatten_ops;
 /* NULL for containers (sequential, residual) */
 const am_layer_ops *am_layer_ops_of(am_module_kind kind);
 /* A window op's output shape (convolution, max-pooling), PyTorch's floor mode. */

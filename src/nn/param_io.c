@@ -48,7 +48,8 @@ am_status am_param_check(const am_param *p, const am_safetensors *st, const char
                         shape_str(p->value.ndim, p->value.shape, a, sizeof a));
     if (!entry_fits(e, p))
         return am_error(AM_ERR_SHAPE, "tensor '%s': file has shape %s, network expects %s", name,
-                        shape_str(e->ndim, e->shape, a, sizeof a), shape_str(p->value.ndim, p->value.shape, b, sizeof b));
+                        shape_str(e->ndim, e->shape, a, sizeof a),
+                        shape_str(p->value.ndim, p->value.shape, b, sizeof b));
     return AM_OK;
 }
 

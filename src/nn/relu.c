@@ -2,7 +2,6 @@
  * as PyTorch does (gradient passes where y > 0). */
 #include "nn/nn_internal.h"
 
-
 am_status am_relu_forward(am_module *m, am_net *net, const am_act *x)
 {
     if (m->fuse_relu) { /* the BatchNorm before already applied it */

@@ -8,7 +8,6 @@ const char *am_mod_who(const am_module *m)
     return m->name[0] ? m->name : "network root";
 }
 
-
 /* PyTorch's output size of a window op (floor mode). */
 static int64_t window_out(int64_t in, int k, int s, int p) { return (in + 2 * p - k) / s + 1; }
 

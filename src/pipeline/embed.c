@@ -28,7 +28,7 @@ typedef struct {
     const am_embed_options *o;
     am_embeddings *E;
     int morph_channels; /* with morphology_each: the first image's channel count */
-    float *feats;       /* n × AM_MORPH_FEATURES, or NULL: not wanted */
+    float *feats; /* n × AM_MORPH_FEATURES, or NULL: not wanted */
 } job;
 
 /* How many images from i on share image i's size (1 when sizes are not known before reading);
@@ -57,8 +57,8 @@ static am_status row_morphology(const job *J, const am_tensor *image, int64_t ro
     int64_t c = image->shape[0], hw = image->shape[1] * image->shape[2];
     if (stats && each) {
         if (c != J->morph_channels)
-            return am_error(AM_ERR_SHAPE, "%s: %lld channel(s), the first image %d (morphology_channels = \"each\")", name,
-                            (long long)c, J->morph_channels);
+            return am_error(AM_ERR_SHAPE, "%s: %lld channel(s), the first image %d (morphology_channels = \"each\")",
+                            name, (long long)c, J->morph_channels);
         for (int64_t k = 0; k < c; k++) {
             am_status s = am_morphology_measure(image->data + k * hw, image->shape[1], image->shape[2], NULL, &mo);
             if (s != AM_OK) return am_error_prefix(s, "%s", name);
@@ -108,8 +108,7 @@ static am_status batch_input(const job *J, int64_t i, int64_t k, am_tensor *batc
 }
 
 /* One forward of k equal-size images (a run) on a model or replica. */
-static am_status embed_run(am_byol *b, const am_tensor *batch, int64_t k, am_embeddings *E, int64_t i,
-                           const char *name)
+static am_status embed_run(am_byol *b, const am_tensor *batch, int64_t k, am_embeddings *E, int64_t i, const char *name)
 {
     am_tensor emb;
     AM_TRY(am_byol_embed(b, batch, &emb));

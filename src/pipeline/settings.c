@@ -165,8 +165,9 @@ static am_status load_table(const loader *L, const am_settings_table *t, const a
             AM_TRY(load_table(L, t, v, key));
             continue;
         }
-        if (!k) return unknown_key(L, v->key_line ? v->key_line : v->line, v->key_line ? v->key_column : v->column,
-                                   t->name, key);
+        if (!k)
+            return unknown_key(L, v->key_line ? v->key_line : v->line, v->key_line ? v->key_column : v->column, t->name,
+                               key);
         if (!*t->name && !strcmp(key, "defaults")) continue; /* read first, in am_settings_load */
         AM_TRY(set_key(L, k, base, v, name));
     }
@@ -243,7 +244,8 @@ static am_status check_exists(const loader *L, const am_toml_value *where, const
     else snprintf(loc, sizeof loc, "%s %s", option, key);
     if (stat(path, &st) != 0) return am_error(AM_ERR_NOTFOUND, "%s: '%s' does not exist", loc, path);
     if (S_ISDIR(st.st_mode) && !dir_ok) return am_error(AM_ERR_VALUE, "%s: '%s' is a folder, not a file", loc, path);
-    if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) return am_error(AM_ERR_VALUE, "%s: '%s' is not a file", loc, path);
+    if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
+        return am_error(AM_ERR_VALUE, "%s: '%s' is not a file", loc, path);
     return AM_OK;
 }
 
@@ -294,7 +296,8 @@ static am_status apply_rules(loader *L, const am_toml_value *root, am_settings_c
     }
     if (cmd == AM_SETTINGS_TRAINING && !s->network_name && s->original_defaults) return missing(L, "network_name", "");
     AM_TRY(am_settings_complete(s, cmd));
-    if (am_augment_check(&s->augment) != AM_OK) return am_error_prefix(AM_ERR_VALUE, "%s", L->file ? L->file : "settings");
+    if (am_augment_check(&s->augment) != AM_OK)
+        return am_error_prefix(AM_ERR_VALUE, "%s", L->file ? L->file : "settings");
     return AM_OK;
 }
 
@@ -329,7 +332,8 @@ am_status am_settings_load(am_settings *s, const char *path, am_settings_command
     if (st == AM_OK && ov) {
         if (ov->datafile) st = set_string(&s->datafile, ov->datafile);
         if (st == AM_OK && ov->maskfile) st = set_string(&s->maskfile, ov->maskfile);
-        if (st == AM_OK && ov->trained_network_name) st = set_string(&s->trained_network_name, ov->trained_network_name);
+        if (st == AM_OK && ov->trained_network_name)
+            st = set_string(&s->trained_network_name, ov->trained_network_name);
         if (ov->resume) s->resume = 1;
     }
     /* files: required ones present, every given one existing */
@@ -346,7 +350,8 @@ am_status am_settings_load(am_settings *s, const char *path, am_settings_command
     for (size_t i = 0; st == AM_OK && i < sizeof files / sizeof files[0]; i++) {
         if (!*files[i].value) {
             if (files[i].needed)
-                st = path ? missing(&L, files[i].key, cmd == AM_SETTINGS_INFERENCE ? (i == 0 ? " (or give -d)" : " (or give -n)") : "")
+                st = path ? missing(&L, files[i].key,
+                                    cmd == AM_SETTINGS_INFERENCE ? (i == 0 ? " (or give -d)" : " (or give -n)") : "")
                           : am_error(AM_ERR_NOTFOUND, "no %s: give %s or a settings file with -c", files[i].key,
                                      files[i].option);
             continue;
@@ -364,7 +369,8 @@ am_status am_settings_load(am_settings *s, const char *path, am_settings_command
 
 void am_settings_free(am_settings *s)
 {
-    for (const am_settings_table *t = am_settings_tables(); t->name; t++) am_keys_free_texts(t->keys, (char *)s + t->base);
+    for (const am_settings_table *t = am_settings_tables(); t->name; t++)
+        am_keys_free_texts(t->keys, (char *)s + t->base);
     free(s->source);
     for (int i = 0; i < s->n_extra_keys; i++) free(s->extra_keys[i]);
     free(s->extra_keys);
@@ -380,7 +386,8 @@ static void print_keys(const am_settings *s, FILE *fp, int free_too)
         for (const am_key *k = t->keys; k->name; k++) {
             if (!free_too && (k->flags & AM_KEY_FREE)) continue;
             char value[1024];
-            if (am_key_format(k, (const char *)s + t->base, value, sizeof value)) fprintf(fp, "%s = %s\n", k->name, value);
+            if (am_key_format(k, (const char *)s + t->base, value, sizeof value))
+                fprintf(fp, "%s = %s\n", k->name, value);
             else fprintf(fp, "# %s: not set\n", k->name);
         }
     }

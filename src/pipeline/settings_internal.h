@@ -9,9 +9,9 @@
 #include "astromorph/settings.h"
 
 typedef struct am_settings_table {
-    const char *name;   /* "" the top level, "network_settings", ..., "augmentation"; NULL ends */
+    const char *name; /* "" the top level, "network_settings", ..., "augmentation"; NULL ends */
     const am_key *keys; /* rows; offsets from base */
-    size_t base;        /* where the table's struct is inside am_settings */
+    size_t base; /* where the table's struct is inside am_settings */
     const char *doc;
 } am_settings_table;
 

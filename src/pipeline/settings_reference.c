@@ -52,8 +52,9 @@ static void write_toml(FILE *fp, const am_settings *ours, const am_settings *ori
             fprintf(fp, "\n# %s%s%s\n", k->doc, (k->flags & AM_KEY_REQUIRED) ? "; required" : "",
                     (k->flags & AM_KEY_ORIGINAL) ? " [original]" : "");
             if (has) fprintf(fp, "%s = %s  # %s%s\n", k->name, value, rule, note);
-            else fprintf(fp, "%s%s = %s  # %s%s\n", (k->flags & AM_KEY_REQUIRED) ? "" : "# ", k->name,
-                         k->example ? k->example : "\"...\"", rule, note);
+            else
+                fprintf(fp, "%s%s = %s  # %s%s\n", (k->flags & AM_KEY_REQUIRED) ? "" : "# ", k->name,
+                        k->example ? k->example : "\"...\"", rule, note);
         }
     }
 }

@@ -39,7 +39,7 @@ typedef struct {
     int64_t ntrain;
     am_status tb_status; /* the first TensorBoard write error, reported at the end */
     am_dataset_source data; /* the trainer's source */
-    am_byol *byol;       /* for the collapse monitors */
+    am_byol *byol; /* for the collapse monitors */
     int64_t *monitor_idx, nmonitor; /* test images whose embeddings are monitored */
 } run;
 
@@ -80,7 +80,8 @@ static am_status embed_image(run *r, int64_t i, float *emb)
 {
     am_tensor img = {0}, x = {0}, e = {0};
     am_status s = am_dataset_get(r->ds, i, &img, NULL);
-    if (s == AM_OK) s = am_network_input(&img, r->s->stacksize, r->s->augment.normalization, r->s->augment.view_size, &x);
+    if (s == AM_OK)
+        s = am_network_input(&img, r->s->stacksize, r->s->augment.normalization, r->s->augment.view_size, &x);
     if (s == AM_OK) s = am_byol_embed(r->byol, &x, &e);
     if (s == AM_OK) memcpy(emb, e.data, (size_t)e.shape[1] * sizeof *emb);
     if (s != AM_OK) s = am_error_prefix(s, "%s", am_dataset_name(r->ds, i));
@@ -129,7 +130,8 @@ static void monitor(run *r, int epoch)
         am_log(AM_LOG_WARN, "collapse monitor: %s", am_errmsg());
         return;
     }
-    am_log(AM_LOG_INFO, "[Epoch %d] Embeddings of %lld test images: spread %.3f (1: even, 0: collapsed), effective rank %.1f of %d",
+    am_log(AM_LOG_INFO,
+           "[Epoch %d] Embeddings of %lld test images: spread %.3f (1: even, 0: collapsed), effective rank %.1f of %d",
            epoch, (long long)r->nmonitor, spread, erank, dim);
     scalar(r, "Embedding spread", epoch, spread);
     scalar(r, "Effective rank", epoch, erank);
@@ -147,10 +149,7 @@ static void on_epoch_start(void *user, int epoch, double lr)
     else am_progress_update(r->bar, 0, NAN); /* the clock starts with the epoch, not its first batch */
 }
 
-static void on_batch(void *user, int epoch, int64_t step, double loss)
-{
-    scalar(user, "Batch loss", step, loss);
-}
+static void on_batch(void *user, int epoch, int64_t step, double loss) { scalar(user, "Batch loss", step, loss); }
 
 static void on_progress(void *user, int epoch, int testing, int64_t done, int64_t total, double running)
 {
@@ -201,7 +200,8 @@ static am_status newest_checkpoint(char *out, size_t size)
 {
     static const char *const kinds[] = {".safetensors", NULL};
     am_status s = am_newest_file(SAVEDIR, "checkpoint_", kinds, out, size);
-    if (s == AM_ERR_IO) return am_error(AM_ERR_NOTFOUND, "resume: no %s/ folder here, so no checkpoint to resume from", SAVEDIR);
+    if (s == AM_ERR_IO)
+        return am_error(AM_ERR_NOTFOUND, "resume: no %s/ folder here, so no checkpoint to resume from", SAVEDIR);
     if (s != AM_OK) return am_error(AM_ERR_NOTFOUND, "resume: no checkpoint_*.safetensors in %s/", SAVEDIR);
     return AM_OK;
 }
@@ -291,12 +291,16 @@ am_status am_pipeline_train(am_settings *s, am_train_run *out)
         char logpath[64];
         snprintf(logpath, sizeof logpath, "logs/%s.log", label);
         AM_TRY(am_run_log_open(logpath));
-        if (stale) am_log(AM_LOG_INFO, "removed %d temporary file(s) left in %s/ by processes that ended", stale, SAVEDIR);
+        if (stale)
+            am_log(AM_LOG_INFO, "removed %d temporary file(s) left in %s/ by processes that ended", stale, SAVEDIR);
     } else {
         am_run_log_close(); /* a check writes no log file, but says what it found */
     }
     am_log(AM_LOG_INFO, "%s training run %s with settings:",
-           check_only ? "Checking" : resume_path[0] ? "Resuming" : "Starting", label);
+           check_only       ? "Checking"
+           : resume_path[0] ? "Resuming"
+                            : "Starting",
+           label);
     FILE *lf = am_run_log_file();
     am_settings_print(s, lf ? lf : stdout);
     if (lf) fflush(lf);
@@ -326,16 +330,15 @@ am_status am_pipeline_train(am_settings *s, am_train_run *out)
            s->datafile, (long long)am_dataset_n_skipped(r.ds));
 
     /* network and BYOL */
-    am_model_spec spec = {.network_name = s->network_name, .last_layer = s->last_layer,
-                          .in_channels = (int)shape[0] * s->stacksize};
+    am_model_spec spec = {
+        .network_name = s->network_name, .last_layer = s->last_layer, .in_channels = (int)shape[0] * s->stacksize};
     int dim = 0;
     if ((st = am_model_check(&spec)) != AM_OK || (st = am_model_embedding_dim(&spec, &dim)) != AM_OK) goto done;
     if (s->representation_size && s->representation_size != dim)
-        am_log(AM_LOG_WARN,
-               "byol_settings.representation_size = %d does not match %s's %d features at '%s'; using %d",
+        am_log(AM_LOG_WARN, "byol_settings.representation_size = %d does not match %s's %d features at '%s'; using %d",
                s->representation_size, s->network_name, dim, s->byol.hidden_layer, dim);
-    am_log(AM_LOG_INFO, "network %s (%d input channel(s)): %d features at '%s'", s->network_name, spec.in_channels,
-           dim, s->byol.hidden_layer);
+    am_log(AM_LOG_INFO, "network %s (%d input channel(s)): %d features at '%s'", s->network_name, spec.in_channels, dim,
+           s->byol.hidden_layer);
     if (check_only) goto done;
     am_byol_options bo = s->byol;
     bo.representation_size = dim;
@@ -379,9 +382,13 @@ am_status am_pipeline_train(am_settings *s, am_train_run *out)
     ts.cancel = am_interrupt_flag();
     r.data = (am_dataset_source){.ds = r.ds, .augment = &s->augment, .stacksize = s->stacksize};
     am_train_source src = am_dataset_source_make(&r.data, n);
-    am_train_hooks hooks = {.on_split = on_split, .on_epoch_start = on_epoch_start, .on_batch = on_batch,
-                            .on_progress = on_progress, .on_epoch_end = on_epoch_end,
-                            .on_checkpoint = on_checkpoint, .user = &r};
+    am_train_hooks hooks = {.on_split = on_split,
+                            .on_epoch_start = on_epoch_start,
+                            .on_batch = on_batch,
+                            .on_progress = on_progress,
+                            .on_epoch_end = on_epoch_end,
+                            .on_checkpoint = on_checkpoint,
+                            .user = &r};
     if ((st = am_trainer_create(&trainer, byol, &src, &ts, &hooks)) != AM_OK) goto done;
     am_log(AM_LOG_INFO, "%d replica(s) of the model on %d thread(s)", am_trainer_replicas(trainer), am_get_threads());
     if (resume_path[0]) {
@@ -408,16 +415,21 @@ am_status am_pipeline_train(am_settings *s, am_train_run *out)
         snprintf(view, sizeof view, "%d", s->augment.view_size);
         char *hybrid = NULL;
         if (s->hybrid_weight > 0) {
-            am_log(AM_LOG_INFO, "Fitting the hybrid embedding (statistics weight %g) on %lld images...", s->hybrid_weight,
-                   (long long)n);
+            am_log(AM_LOG_INFO, "Fitting the hybrid embedding (statistics weight %g) on %lld images...",
+                   s->hybrid_weight, (long long)n);
             if ((st = fit_hybrid(&r, spec.in_channels, &hybrid)) != AM_OK) goto done;
         }
         /* what inference needs to see images as training did */
         const char *keys[] = {AM_META_NETWORK,    AM_META_LAST_LAYER, AM_META_CHANNELS,      AM_META_STACKSIZE,
                               AM_META_NAN_POLICY, AM_META_VIEW_SIZE,  AM_META_NORMALIZATION, AM_META_HYBRID};
-        const char *vals[] = {s->network_name, s->last_layer, channels, stack,
-                              am_nan_policy_name(s->data.fits.nan_policy), view,
-                              am_normalization_name(s->augment.normalization), hybrid};
+        const char *vals[] = {s->network_name,
+                              s->last_layer,
+                              channels,
+                              stack,
+                              am_nan_policy_name(s->data.fits.nan_policy),
+                              view,
+                              am_normalization_name(s->augment.normalization),
+                              hybrid};
         st = am_byol_save(byol, model_path, keys, vals, hybrid ? 8 : 7);
         free(hybrid);
         if (st != AM_OK) goto done;
@@ -438,4 +450,3 @@ done:
     am_st_free(&start);
     return st;
 }
-

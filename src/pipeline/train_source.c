@@ -63,8 +63,13 @@ static void src_prefetch(void *user, const int64_t *order, int64_t n)
 am_train_source am_dataset_source_make(am_dataset_source *d, int64_t count)
 {
     d->seconds_get = d->seconds_augment = 0;
-    am_train_source src = {.count = count, .get = src_get, .augment = src_augment, .name = src_name,
-                           .prefetch = src_prefetch, .thread_safe = 1, .fixed_view = d->augment->view_size > 0,
+    am_train_source src = {.count = count,
+                           .get = src_get,
+                           .augment = src_augment,
+                           .name = src_name,
+                           .prefetch = src_prefetch,
+                           .thread_safe = 1,
+                           .fixed_view = d->augment->view_size > 0,
                            .user = d};
     return src;
 }

@@ -75,7 +75,8 @@ static am_status get_i64(const am_safetensors *st, const char *key, int64_t *v)
     char *end;
     errno = 0;
     long long x = strtoll(s, &end, 10);
-    if (errno || *end || end == s) return am_error(AM_ERR_FORMAT, "checkpoint metadata %s = '%s' is not an integer", key, s);
+    if (errno || *end || end == s)
+        return am_error(AM_ERR_FORMAT, "checkpoint metadata %s = '%s' is not an integer", key, s);
     *v = (int64_t)x;
     return AM_OK;
 }
@@ -144,7 +145,8 @@ static am_status read_all(am_trainer *t, const am_safetensors *st)
     AM_TRY(get_i64(st, "tested", &tested));
     AM_TRY(get_f64(st, "epoch_loss_sum", &loss));
     if (epoch < 0 || pos < 0 || pos > t->ntrain || steps < 0 || adam_step < 0)
-        return am_error(AM_ERR_FORMAT, "checkpoint position (epoch %" PRId64 ", image %" PRId64 ") is invalid", epoch, pos);
+        return am_error(AM_ERR_FORMAT, "checkpoint position (epoch %" PRId64 ", image %" PRId64 ") is invalid", epoch,
+                        pos);
 
     AM_TRY(am_byol_load_state(t->byol, st));
     char name[512];

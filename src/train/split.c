@@ -9,8 +9,8 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-am_status am_split(int64_t count, double test_fraction, uint64_t seed, int64_t **train, int64_t *ntrain,
-                   int64_t **test, int64_t *ntest)
+am_status am_split(int64_t count, double test_fraction, uint64_t seed, int64_t **train, int64_t *ntrain, int64_t **test,
+                   int64_t *ntest)
 {
     *train = *test = NULL;
     *ntrain = *ntest = 0;

@@ -10,8 +10,8 @@ double am_lr_at(const am_train_settings *s, int epochs_done, int64_t steps_done,
 
 /* Seeded split of 0..count-1: floor((1 − test_fraction)·count) training items, the rest test,
  * both sorted; the permutation comes from (seed, stream "split"). */
-am_status am_split(int64_t count, double test_fraction, uint64_t seed, int64_t **train, int64_t *ntrain,
-                   int64_t **test, int64_t *ntest);
+am_status am_split(int64_t count, double test_fraction, uint64_t seed, int64_t **train, int64_t *ntrain, int64_t **test,
+                   int64_t *ntest);
 
 struct am_trainer {
     am_byol *byol; /* the master copy: optimizer state lives against its parameters */
@@ -22,19 +22,19 @@ struct am_trainer {
 
     am_byol **rep; /* replicas that do the work (NULL until first given work) */
     int nrep;
-    char *fresh;   /* fresh[r]: replica r holds the master's current state */
+    char *fresh; /* fresh[r]: replica r holds the master's current state */
     am_param **params; /* master's trainable parameters */
     const char **param_names;
     size_t nparams;
     am_adam adam;
 
     int64_t *train_idx, *test_idx, ntrain, ntest;
-    int epoch;            /* epochs completed */
-    int64_t pos;          /* images of the current epoch done (always at a step boundary) */
-    int64_t steps;        /* optimizer steps done */
-    double epoch_loss;    /* sum of per-image losses of the current epoch so far */
-    int tested;           /* a test pass has run (AM_NORM_COMPAT: EVAL from then on) */
-    int last_ckpt_epoch;  /* -1 when none written */
+    int epoch; /* epochs completed */
+    int64_t pos; /* images of the current epoch done (always at a step boundary) */
+    int64_t steps; /* optimizer steps done */
+    double epoch_loss; /* sum of per-image losses of the current epoch so far */
+    int tested; /* a test pass has run (AM_NORM_COMPAT: EVAL from then on) */
+    int last_ckpt_epoch; /* -1 when none written */
 };
 
 /* Checkpoints: the BYOL state plus optimizer, schedule and position (checkpoint.c). */

@@ -63,7 +63,8 @@ static am_status check_settings(const am_train_settings *s, const am_train_sourc
     if (s->batch_size < 1) return am_error(AM_ERR_VALUE, "train: batch_size = %d must be >= 1", s->batch_size);
     if (!(s->learning_rate > 0) || !isfinite(s->learning_rate))
         return am_error(AM_ERR_VALUE, "train: learning_rate = %g must be > 0", s->learning_rate);
-    if (!(s->weight_decay >= 0)) return am_error(AM_ERR_VALUE, "train: weight_decay = %g must be >= 0", s->weight_decay);
+    if (!(s->weight_decay >= 0))
+        return am_error(AM_ERR_VALUE, "train: weight_decay = %g must be >= 0", s->weight_decay);
     if (!(s->beta1 >= 0 && s->beta1 < 1) || !(s->beta2 >= 0 && s->beta2 < 1) || !(s->eps > 0))
         return am_error(AM_ERR_VALUE, "train: Adam betas (%g, %g) must be in [0, 1) and eps %g > 0", s->beta1, s->beta2,
                         s->eps);
@@ -75,7 +76,8 @@ static am_status check_settings(const am_train_settings *s, const am_train_sourc
     if (s->images_per_forward < 1)
         return am_error(AM_ERR_VALUE, "train: images_per_forward = %d must be >= 1", s->images_per_forward);
     if (s->max_forward_pixels < 0)
-        return am_error(AM_ERR_VALUE, "train: max_forward_pixels = %lld must be >= 0", (long long)s->max_forward_pixels);
+        return am_error(AM_ERR_VALUE, "train: max_forward_pixels = %lld must be >= 0",
+                        (long long)s->max_forward_pixels);
     if (s->replicas < 0) return am_error(AM_ERR_VALUE, "train: replicas = %d must be >= 0", s->replicas);
     if (s->checkpoint_every < 0)
         return am_error(AM_ERR_VALUE, "train: checkpoint_every = %d must be >= 0", s->checkpoint_every);
@@ -101,7 +103,8 @@ am_status am_trainer_create(am_trainer **out, am_byol *byol, const am_train_sour
         if (!t->ckpt_path) st = am_error(AM_ERR_NOMEM, "train: out of memory");
         t->s.checkpoint_path = t->ckpt_path;
     }
-    if (st == AM_OK) st = am_split(src->count, s->test_fraction, s->seed, &t->train_idx, &t->ntrain, &t->test_idx, &t->ntest);
+    if (st == AM_OK)
+        st = am_split(src->count, s->test_fraction, s->seed, &t->train_idx, &t->ntrain, &t->test_idx, &t->ntest);
 
     /* The master's trainable parameters and their full names (for the optimizer's state). */
     t->nparams = am_byol_param_count(byol);
@@ -280,8 +283,8 @@ static am_status run_replica(void *user, int r, int worker)
  * images_per_forward) goes to replica g mod R, which takes its groups in order. gl[g] is the
  * summed per-image loss of group g. With grad, gradients of the summed losses accumulate in the
  * replicas. *ngroups is the number of groups. */
-static am_status run_images(am_trainer *t, const int64_t *idx, int64_t n, int epoch, am_mode mode, int grad,
-                            double *gl, int64_t *ngroups)
+static am_status run_images(am_trainer *t, const int64_t *idx, int64_t n, int epoch, am_mode mode, int grad, double *gl,
+                            int64_t *ngroups)
 {
     job j = {.t = t, .idx = idx, .epoch = epoch, .grad = grad, .gl = gl};
     j.items = calloc((size_t)n, sizeof *j.items);
@@ -301,7 +304,8 @@ static am_status run_images(am_trainer *t, const int64_t *idx, int64_t n, int ep
     for (int64_t i = 0; st == AM_OK && i < n; i++) {
         am_tensor it = j.items[i];
         int64_t id = idx[i], k = i;
-        for (; k > 0 && !t->src.fixed_view && shape_before(&it, &j.items[k - 1]); k--) j.items[k] = j.items[k - 1], sorted[k] = sorted[k - 1];
+        for (; k > 0 && !t->src.fixed_view && shape_before(&it, &j.items[k - 1]); k--)
+            j.items[k] = j.items[k - 1], sorted[k] = sorted[k - 1];
         j.items[k] = it, sorted[k] = id;
     }
     if (st == AM_OK) j.idx = idx = sorted;
@@ -311,10 +315,8 @@ static am_status run_images(am_trainer *t, const int64_t *idx, int64_t n, int ep
         /* fixed views: every item gives one view shape, so any images share a forward */
         int fits = t->src.fixed_view || t->s.max_forward_pixels <= 0 || values <= t->s.max_forward_pixels;
         int same = t->src.fixed_view || am_tensor_same_shape(&j.items[last ? last->first : i], &j.items[i]);
-        if (last && last->len < t->s.images_per_forward && fits && same)
-            last->len++;
-        else
-            j.g[j.ng].first = i, j.g[j.ng].len = 1, j.ng++;
+        if (last && last->len < t->s.images_per_forward && fits && same) last->len++;
+        else j.g[j.ng].first = i, j.g[j.ng].len = 1, j.ng++;
     }
     *ngroups = j.ng;
     if (st == AM_OK && !t->src.thread_safe && t->src.augment) {
@@ -356,8 +358,7 @@ static am_status run_images(am_trainer *t, const int64_t *idx, int64_t n, int ep
         if (j.bad[failed] >= 0)
             st = am_error(st, "train: epoch %d, item %lld %s: %s", epoch + 1, (long long)j.bad[failed],
                           item_name(t, j.bad[failed]), msg);
-        else
-            st = am_error(st, "train: epoch %d: %s", epoch + 1, msg);
+        else st = am_error(st, "train: epoch %d: %s", epoch + 1, msg);
     }
     for (int64_t i = 0; j.items && i < n; i++) am_tensor_free(&j.items[i]);
     for (int64_t k = 0; j.views && k < 2 * j.ng; k++) am_tensor_free(&j.views[k]);

@@ -121,10 +121,12 @@ int main(void)
     }
     CHECK(atoll(field(out_text, 1, 1, f, sizeof f)) == best, "nearest is row %s, brute force %lld", f, (long long)best);
     CHECK(fabs(atof(field(out_text, 1, 7, f, sizeof f)) - bs) < 1e-5, "score %s vs %.6f", f, bs);
-    CHECK(!strstr(out_text, "\n1;1;obj_0") && !strstr(out_text, ";1;obj_0;"), "same-object row 1 returned: %s", out_text);
+    CHECK(!strstr(out_text, "\n1;1;obj_0") && !strstr(out_text, ";1;obj_0;"), "same-object row 1 returned: %s",
+          out_text);
     CHECK(run("similar --embeddings emb.safetensors --object obj_0 -k 1 --keep-same-object") == 0, "%s", err_text);
     CHECK(atoll(field(out_text, 1, 1, f, sizeof f)) == 1, "--keep-same-object: nearest is %s, want the twin row 1", f);
-    CHECK(run("similar --embeddings emb.safetensors --file stel_m83.fits -k 2 --metric euclidean --figure sim.png") == 0,
+    CHECK(run("similar --embeddings emb.safetensors --file stel_m83.fits -k 2 --metric euclidean --figure sim.png") ==
+              0,
           "similar by file: %s", err_text);
     CHECK(strstr(err_text, "using row 1") != NULL, "several rows share the file: note missing: %s", err_text);
     CHECK(strstr(out_text, ";distance\n") != NULL, "euclidean column: %.100s", out_text);
@@ -215,7 +217,8 @@ int main(void)
               count_lines(err_text) == 1,
           "missing file: %s", err_text);
     CHECK(run("similar --embeddings emb.safetensors") == 2 && strstr(err_text, "--object"), "no query: %s", err_text);
-    CHECK(run("similar --embeddings emb.safetensors --index 0 --metric manhattan") == 2 && strstr(err_text, "manhattan"),
+    CHECK(run("similar --embeddings emb.safetensors --index 0 --metric manhattan") == 2 &&
+              strstr(err_text, "manhattan"),
           "bad metric: %s", err_text);
     CHECK(run("similar --embeddings emb.safetensors --object nobody") == 1 && strstr(err_text, "nobody"),
           "unknown object: %s", err_text);
@@ -232,7 +235,8 @@ int main(void)
           "perplexity too large: %s", err_text);
     /* a table that cannot be written (full disk) is an error with the reason, not exit 0 */
     char full[1200];
-    snprintf(full, sizeof full, "cd '%s' && '%s' outliers --embeddings emb.safetensors -k 3 >/dev/full 2>err.txt", dir, cli);
+    snprintf(full, sizeof full, "cd '%s' && '%s' outliers --embeddings emb.safetensors -k 3 >/dev/full 2>err.txt", dir,
+             cli);
     int fst = system(full);
     snprintf(path, sizeof path, "%s/err.txt", dir);
     slurp(path, err_text, sizeof err_text);
@@ -242,9 +246,11 @@ int main(void)
     snprintf(path, sizeof path, "%s/biglabel.csv", dir);
     FILE *bl = fopen(path, "w");
     fputs(";cluster;object;right ascension;declination;rest freq;filepath;emb_dim_0;emb_dim_1\n"
-          "0;2147483647;a;N/A;N/A;N/A;a.fits;0.5;0.1\n1;0;b;N/A;N/A;N/A;b.fits;0.2;0.3\n", bl);
+          "0;2147483647;a;N/A;N/A;N/A;a.fits;0.5;0.1\n1;0;b;N/A;N/A;N/A;b.fits;0.2;0.3\n",
+          bl);
     fclose(bl);
-    CHECK(run("project --method pca --embeddings biglabel.csv") == 1 && strstr(err_text, "not an integer in 0..1000000"),
+    CHECK(run("project --method pca --embeddings biglabel.csv") == 1 &&
+              strstr(err_text, "not an integer in 0..1000000"),
           "label INT32_MAX: %s", err_text);
 
     am_embeddings_free(&e);

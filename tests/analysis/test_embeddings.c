@@ -134,8 +134,8 @@ int main(void)
     CHECK_OK(am_embeddings_load(&pd, am_test_path("tests/analysis/pandas_export.csv")));
     CHECK(pd.n == 3 && pd.dim == 4, "pandas export read as %lldx%lld", (long long)pd.n, (long long)pd.dim);
     if (pd.n == 3 && pd.dim == 4) {
-        const float want[12] = {0.1f, -2.5f, 1e-30f, 123456.78f, 3.0f, 0.33333334f, -0.0f, 7.25e-5f,
-                                -1.5f, 2.0f, 65504.0f, 1.0f / 3.0f};
+        const float want[12] = {0.1f,  -2.5f,    1e-30f, 123456.78f, 3.0f,     0.33333334f,
+                                -0.0f, 7.25e-5f, -1.5f,  2.0f,       65504.0f, 1.0f / 3.0f};
         CHECK(memcmp(pd.data, want, sizeof want) == 0, "pandas export values differ");
         CHECK(strcmp(pd.meta[1].object, "semi;colon \"quoted\"") == 0, "quoted object '%s'", pd.meta[1].object);
         CHECK(pd.labels && pd.labels[0] == 2 && pd.labels[2] == 1, "pandas export labels");

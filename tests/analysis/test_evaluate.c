@@ -57,7 +57,8 @@ static void test_against_reference(void)
     while (fgets(line, sizeof line, fp)) {
         char what[16], a[16], b[16], kbuf[16];
         double value;
-        if (sscanf(line, "%15[^,],%15[^,],%15[^,],%15[^,],%lf", what, a, b, kbuf, &value) == 5 && !strcmp(what, "knn")) {
+        if (sscanf(line, "%15[^,],%15[^,],%15[^,],%15[^,],%lf", what, a, b, kbuf, &value) == 5 &&
+            !strcmp(what, "knn")) {
             float *xv = NULL;
             int64_t dv = 0;
             CHECK_OK(am_eval_prepare(x, N, D, variant_of(a), &xv, &dv));
@@ -164,7 +165,8 @@ static void test_spread(void)
      * eigenvalues (one direction, the mean's, is lost to centring) */
     for (int i = 0; i < M * M; i++) e[i] = i % (M + 1) == 0 ? 1.0f : 0.0f;
     CHECK_OK(am_embedding_spread(e, M, M, &spread, &erank));
-    CHECK(fabs(spread - sqrt(1.0 - 1.0 / M)) < 1e-6, "spread of the basis %.6f, want %.6f", spread, sqrt(1.0 - 1.0 / M));
+    CHECK(fabs(spread - sqrt(1.0 - 1.0 / M)) < 1e-6, "spread of the basis %.6f, want %.6f", spread,
+          sqrt(1.0 - 1.0 / M));
     CHECK(fabs(erank - (M - 1)) < 1e-6, "effective rank of the basis %.6f, want %d", erank, M - 1);
     CHECK_OK(am_embedding_spread(same, 4, 3, &spread, &erank));
     CHECK(spread == 0 && erank == 1, "collapsed rows: spread %g, rank %g", spread, erank);
@@ -323,7 +325,8 @@ static void test_cli(const char *dir)
     CHECK(fabs(report_value(dir, "knn,20,euclidean,whitened,") - 0.9) < 1e-4, "whitened");
     CHECK(report_value(dir, "labelled,,,,") == 90, "labelled count");
     /* a spot at a class-dependent place: the pixels' 1-NN gets every image right */
-    CHECK(report_value(dir, "knn,1,euclidean,pixels,") == 1.0, "pixels: %g", report_value(dir, "knn,1,euclidean,pixels,"));
+    CHECK(report_value(dir, "knn,1,euclidean,pixels,") == 1.0, "pixels: %g",
+          report_value(dir, "knn,1,euclidean,pixels,"));
     double probe = report_value(dir, "linear_probe,,,,");
     CHECK(probe > 0.8 && probe <= 1.0, "probe %g", probe);
     snprintf(p, sizeof p, "%s/conf.png", dir);
@@ -339,8 +342,10 @@ static void test_cli(const char *dir)
     CHECK(strstr(out_text, "hybrid 0.30") != NULL, "hybrid column: %s", out_text);
     /* PCA against the statistics: PC1 is the stretched axis, which the statistic "size" is */
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' project --method pca --embeddings emb.safetensors -o pca.csv "
-             "--correlations corr.csv --correlations-figure corr.png >out.txt 2>err.txt", dir, cli);
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && '%s' project --method pca --embeddings emb.safetensors -o pca.csv "
+             "--correlations corr.csv --correlations-figure corr.png >out.txt 2>err.txt",
+             dir, cli);
     st = system(cmd);
     snprintf(p, sizeof p, "%s/corr.csv", dir);
     FILE *cf = fopen(p, "r");
@@ -356,23 +361,25 @@ static void test_cli(const char *dir)
     /* filtering on a statistic and colouring by it: the kept count is the rows that qualify */
     int qualify = 0;
     for (int i = 0; i <= N; i++) qualify += stat[2 * i] > 3.0f;
-    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' project --method pca --embeddings emb.safetensors --where 'size > 3' "
-             "--color-by noise --figure col.png -o sel.csv >out.txt 2>err.txt", dir, cli);
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && '%s' project --method pca --embeddings emb.safetensors --where 'size > 3' "
+             "--color-by noise --figure col.png -o sel.csv >out.txt 2>err.txt",
+             dir, cli);
     st = system(cmd);
     snprintf(p, sizeof p, "%s/err.txt", dir);
     FILE *ef = fopen(p, "r");
     char el[512] = "", want[128];
-    while (ef && fgets(el, sizeof el, ef) && !strstr(el, "kept by --where")) {
-    }
+    while (ef && fgets(el, sizeof el, ef) && !strstr(el, "kept by --where")) {}
     if (ef) fclose(ef);
     snprintf(want, sizeof want, "%d of %d images kept by --where", qualify, N + 1);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0 && strstr(el, want), "--where: exit %d, '%s', want '%s'", st, el, want);
-    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' outliers --embeddings emb.safetensors --where 'nothing > 1' >out.txt 2>err.txt",
-             dir, cli);
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && '%s' outliers --embeddings emb.safetensors --where 'nothing > 1' >out.txt 2>err.txt", dir,
+             cli);
     st = system(cmd);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1, "--where on an unknown statistic fails");
-    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' outliers --embeddings emb.safetensors --where 'size >> 1' >out.txt 2>err.txt",
-             dir, cli);
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && '%s' outliers --embeddings emb.safetensors --where 'size >> 1' >out.txt 2>err.txt", dir, cli);
     st = system(cmd);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1, "--where with a bad operator fails");
     /* `astromorph morphology` on a list of three of the images: a header and three rows */

@@ -21,7 +21,8 @@ static am_status fits_thumb(void *user, int64_t row, int size, am_thumbnail *out
     const am_embeddings *e = user;
     am_tensor img;
     AM_TRY(am_fits_read(e->meta[row].filepath, NULL, &img, NULL));
-    am_status s = am_thumbnail_make(img.data, (int)img.shape[0], (int)img.shape[1], (int)img.shape[2], size, NULL, out, NULL);
+    am_status s =
+        am_thumbnail_make(img.data, (int)img.shape[0], (int)img.shape[1], (int)img.shape[2], size, NULL, out, NULL);
     am_tensor_free(&img);
     return s;
 }
@@ -92,7 +93,8 @@ int main(void)
         am_meta m;
         if (am_fits_read(path, NULL, &img, &m) != AM_OK) continue;
         am_thumbnail t;
-        if (am_thumbnail_make(img.data, (int)img.shape[0], (int)img.shape[1], (int)img.shape[2], side, NULL, &t, NULL) == AM_OK) {
+        if (am_thumbnail_make(img.data, (int)img.shape[0], (int)img.shape[1], (int)img.shape[2], side, NULL, &t,
+                              NULL) == AM_OK) {
             for (int q = 0; q < side * side; q++) {
                 const uint8_t *px = t.pixels + (size_t)q * t.channels;
                 e.data[n * side * side + q] = (float)(px[0] + px[t.channels - 1]) / 510.0f;
@@ -151,7 +153,12 @@ int main(void)
     am_tsne_options_default(&to);
     float *y = malloc((size_t)n * 2 * sizeof *y);
     CHECK_OK(am_tsne(e.data, n, D, &to, y, NULL));
-    am_fig_panel tp = {.coords = y, .stride = 2, .ax = 0, .ay = 1, .xlabel = "t-SNE 1", .ylabel = "t-SNE 2",
+    am_fig_panel tp = {.coords = y,
+                       .stride = 2,
+                       .ax = 0,
+                       .ay = 1,
+                       .xlabel = "t-SNE 1",
+                       .ylabel = "t-SNE 2",
                        .title = "t-SNE of the sample (perplexity 30)"};
     snprintf(path, sizeof path, "%s/tsne.png", dir);
     CHECK_OK(am_figure_map(path, &e, &tp, 1, km.labels, 40, &fo));

@@ -34,7 +34,8 @@ static double naive_silhouette(const float *x, int64_t n, int64_t dim, const int
             cnt[lab[j]]++;
             if (j == i) continue;
             double s = 0;
-            for (int64_t d = 0; d < dim; d++) s += ((double)x[i * dim + d] - x[j * dim + d]) * ((double)x[i * dim + d] - x[j * dim + d]);
+            for (int64_t d = 0; d < dim; d++)
+                s += ((double)x[i * dim + d] - x[j * dim + d]) * ((double)x[i * dim + d] - x[j * dim + d]);
             sum[lab[j]] += sqrt(s);
         }
         if (cnt[lab[i]] <= 1) continue;
@@ -111,8 +112,9 @@ int main(void)
     o.k = 3;
     am_kmeans_result_free(&r);
     CHECK_OK(am_kmeans(same, 10, 4, &o, &r));
-    CHECK(r.inertia == 0 && r.sizes[0] > 0 && r.sizes[1] > 0 && r.sizes[2] > 0, "identical points: inertia %g sizes %lld %lld %lld",
-          r.inertia, (long long)r.sizes[0], (long long)r.sizes[1], (long long)r.sizes[2]);
+    CHECK(r.inertia == 0 && r.sizes[0] > 0 && r.sizes[1] > 0 && r.sizes[2] > 0,
+          "identical points: inertia %g sizes %lld %lld %lld", r.inertia, (long long)r.sizes[0], (long long)r.sizes[1],
+          (long long)r.sizes[2]);
     am_kmeans_result_free(&r);
     o.k = 11;
     CHECK_FAILS(am_kmeans(same, 10, 4, &o, &r), AM_ERR_VALUE, "cannot form k = 11");

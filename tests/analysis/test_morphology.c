@@ -104,9 +104,10 @@ static void test_flags(void)
     for (int i = 0; i < S * S; i++) img[i] = (float)(0.01 * am_rng_normal(&r));
     am_morphology m;
     CHECK_OK(am_morphology_measure(img, S, S, NULL, &m));
-    CHECK((m.flags & (AM_MORPH_NO_SOURCE | AM_MORPH_FEW_PIXELS)) && isnan(m.concentration), "pure noise: flags %d, C %g",
-          m.flags, m.concentration);
-    img[5 * S + 0] = 10, img[5 * S + 1] = 8, img[6 * S + 0] = 8, img[6 * S + 1] = 7, img[4 * S + 0] = 6, img[4 * S + 1] = 5;
+    CHECK((m.flags & (AM_MORPH_NO_SOURCE | AM_MORPH_FEW_PIXELS)) && isnan(m.concentration),
+          "pure noise: flags %d, C %g", m.flags, m.concentration);
+    img[5 * S + 0] = 10, img[5 * S + 1] = 8, img[6 * S + 0] = 8, img[6 * S + 1] = 7, img[4 * S + 0] = 6,
+                img[4 * S + 1] = 5;
     img[7 * S + 0] = 5, img[7 * S + 1] = 4;
     CHECK_OK(am_morphology_measure(img, S, S, NULL, &m));
     CHECK((m.flags & AM_MORPH_EDGE) && !isnan(m.gini), "a source on the border: flags %d", m.flags);

@@ -41,8 +41,8 @@ int main(void)
         CHECK_OK(am_outlier_scores(x, n, dim, m, 10, knn, lof));
         CHECK_OK(am_rank_desc(knn, n, order));
         for (int p = 0; p < 5; p++)
-            CHECK(in_set(order[p], planted, 5), "%s kNN rank %d is row %lld, not a planted outlier", am_metric_name(m), p,
-                  (long long)order[p]);
+            CHECK(in_set(order[p], planted, 5), "%s kNN rank %d is row %lld, not a planted outlier", am_metric_name(m),
+                  p, (long long)order[p]);
         CHECK_OK(am_rank_desc(lof, n, order));
         for (int p = 0; p < 5; p++)
             CHECK(in_set(order[p], planted, 5), "%s LOF rank %d is row %lld (LOF %g)", am_metric_name(m), p,

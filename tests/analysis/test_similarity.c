@@ -56,8 +56,8 @@ int main(void)
             brute(x, n, dim, q, m, NULL, ref);
             CHECK(found == 10, "found %d", found);
             for (int j = 0; j < found; j++) {
-                CHECK(got[j].index == ref[j].i, "%s query %d rank %d: index %lld, brute force %lld",
-                      am_metric_name(m), qi, j, (long long)got[j].index, (long long)ref[j].i);
+                CHECK(got[j].index == ref[j].i, "%s query %d rank %d: index %lld, brute force %lld", am_metric_name(m),
+                      qi, j, (long long)got[j].index, (long long)ref[j].i);
                 double want = m == AM_METRIC_EUCLIDEAN ? ref[j].bad : -ref[j].bad;
                 CHECK(fabs(got[j].score - want) <= 1e-5 * fmax(1, fabs(want)), "score %g vs %g", got[j].score, want);
             }
@@ -65,8 +65,8 @@ int main(void)
     }
     /* The query itself is the best cosine match (score 1) until excluded. */
     CHECK_OK(am_similar(x, n, dim, sqn, x + 5 * dim, AM_METRIC_COSINE, 1, NULL, got, &found));
-    CHECK(found == 1 && got[0].index == 5 && fabs(got[0].score - 1) < 1e-6, "self match %lld %g", (long long)got[0].index,
-          got[0].score);
+    CHECK(found == 1 && got[0].index == 5 && fabs(got[0].score - 1) < 1e-6, "self match %lld %g",
+          (long long)got[0].index, got[0].score);
 
     /* Same-OBJECT exclusion: rows 0..9 share the query's object and must not appear. */
     am_embeddings e;

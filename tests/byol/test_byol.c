@@ -165,7 +165,8 @@ static void test_symmetric_reference(void)
         if (!am_st_find(&fx, key)) continue;
         am_tensor want;
         am_test_fixture_tensor(&fx, key, &want);
-        if (!am_test_close(name, p->value.data, want.data, am_tensor_numel(&want), p->is_buffer ? 1e-4 : 5e-4, 1e-2)) bad++;
+        if (!am_test_close(name, p->value.data, want.data, am_tensor_numel(&want), p->is_buffer ? 1e-4 : 5e-4, 1e-2))
+            bad++;
         compared++;
         am_tensor_free(&want);
     }

@@ -99,9 +99,9 @@ static void make_data(void)
         for (int y = 0; y < h; y++)
             for (int x = 0; x < w; x++) {
                 double r = hypot(y - h / 2.0, x - w / 2.0), v;
-                if (i % 3 == 0) v = exp(-r * r / 20.0);                  /* blob */
-                else if (i % 3 == 1) v = exp(-(r - 9) * (r - 9) / 4.0);  /* ring */
-                else v = (x + i) % 8 < 3 ? 1.0 : 0.1;                   /* stripes */
+                if (i % 3 == 0) v = exp(-r * r / 20.0); /* blob */
+                else if (i % 3 == 1) v = exp(-(r - 9) * (r - 9) / 4.0); /* ring */
+                else v = (x + i) % 8 < 3 ? 1.0 : 0.1; /* stripes */
                 t.data[y * w + x] = (float)(v * 100 + 0.01 * ((x * 7 + y * 13 + i) % 11));
             }
         am_meta m;
@@ -122,21 +122,22 @@ static void write_settings(const char *name, int epochs)
     char p[700];
     snprintf(p, sizeof p, "%s/%s", dir, name);
     FILE *fp = fopen(p, "w");
-    fprintf(fp, "# This is an example configfile\n"
-                "datafile = \"data/example_file.txt\"\n"
-                "# maskfile = \"data/example_mask.fits\"\n"
-                "epochs = %d\n"
-                "learning_rate = 6e-6\n"
-                "exponential_lr = true\n"
-                "gamma = 0.99\n"
-                "network_name = \"amm\"\n"
-                "export_to_csv = true\n"
-                "core_limit = 2\n"
-                "batch_size = 4\n\n"
-                "[network_settings]\nlast_layer = \"layer4\"\n\n"
-                "[data_settings]\nstacksize = 3\n\n"
-                "[byol_settings]\nrepresentation_size = 128\nprojection_size = 64\n"
-                "projection_hidden_size = 256\nuse_momentum = true\n",
+    fprintf(fp,
+            "# This is an example configfile\n"
+            "datafile = \"data/example_file.txt\"\n"
+            "# maskfile = \"data/example_mask.fits\"\n"
+            "epochs = %d\n"
+            "learning_rate = 6e-6\n"
+            "exponential_lr = true\n"
+            "gamma = 0.99\n"
+            "network_name = \"amm\"\n"
+            "export_to_csv = true\n"
+            "core_limit = 2\n"
+            "batch_size = 4\n\n"
+            "[network_settings]\nlast_layer = \"layer4\"\n\n"
+            "[data_settings]\nstacksize = 3\n\n"
+            "[byol_settings]\nrepresentation_size = 128\nprojection_size = 64\n"
+            "projection_hidden_size = 256\nuse_momentum = true\n",
             epochs);
     fclose(fp);
 }
@@ -308,7 +309,8 @@ static void check_inference(const char *model)
         CHECK(strstr(e.meta[5].filepath, "img05.fits") != NULL, "row → file mapping: %s", e.meta[5].filepath);
         /* the statistics: in both files, the same, and those of the image itself */
         int64_t gi = am_embeddings_stat_index(&e, "gini");
-        CHECK(gi >= 0 && c.nstats == e.nstats && am_embeddings_stat_index(&c, "gini") == gi, "statistics in both files");
+        CHECK(gi >= 0 && c.nstats == e.nstats && am_embeddings_stat_index(&c, "gini") == gi,
+              "statistics in both files");
         if (gi >= 0 && c.nstats == e.nstats) {
             am_test_close("CSV vs embeddings file statistics", c.stats, e.stats, e.n * e.nstats, 1e-5, 1e-6);
             am_tensor img;
@@ -493,7 +495,8 @@ static void check_interrupt_and_resume(void)
         }
         CHECK(started, "the resume started");
         char refused[700];
-        snprintf(refused, sizeof refused, "cd '%s' && '%s' training -c long.toml --resume >out2.txt 2>err2.txt", dir, cli);
+        snprintf(refused, sizeof refused, "cd '%s' && '%s' training -c long.toml --resume >out2.txt 2>err2.txt", dir,
+                 cli);
         int st2 = system(refused);
         char *err2 = output("err2.txt"), pidtxt[32];
         snprintf(pidtxt, sizeof pidtxt, "process %ld", (long)b);
@@ -584,10 +587,11 @@ static void check_pretrained_start(const char *model)
     mkdir(p, 0755);
     snprintf(pre, sizeof pre, "%s/pre/pre.toml", dir);
     FILE *fp = fopen(pre, "w");
-    fprintf(fp, "datafile = \"%s/data/example_file.txt\"\nnetwork_name = \"amm\"\nepochs = 1\nbatch_size = 4\n"
-                "learning_rate = 1e-30\nlr_schedule = \"constant\"\n[data_settings]\nstacksize = 3\n"
-                "[byol_settings]\nprojection_size = 64\nprojection_hidden_size = 256\n"
-                "[network_settings]\npretrained = \"%s/%s\"\n",
+    fprintf(fp,
+            "datafile = \"%s/data/example_file.txt\"\nnetwork_name = \"amm\"\nepochs = 1\nbatch_size = 4\n"
+            "learning_rate = 1e-30\nlr_schedule = \"constant\"\n[data_settings]\nstacksize = 3\n"
+            "[byol_settings]\nprojection_size = 64\nprojection_hidden_size = 256\n"
+            "[network_settings]\npretrained = \"%s/%s\"\n",
             dir, dir, model);
     fclose(fp);
     /* in its own folder, so that its log and models stand apart from the runs before */
@@ -624,13 +628,15 @@ static void check_pretrained_start(const char *model)
     /* another network's model is refused, naming both */
     snprintf(p, sizeof p, "%s/pre/bad.toml", dir);
     fp = fopen(p, "w");
-    fprintf(fp, "datafile = \"%s/data/example_file.txt\"\nnetwork_name = \"n_layer_resnet\"\nepochs = 1\n"
-                "[network_settings]\npretrained = \"%s/%s\"\n",
+    fprintf(fp,
+            "datafile = \"%s/data/example_file.txt\"\nnetwork_name = \"n_layer_resnet\"\nepochs = 1\n"
+            "[network_settings]\npretrained = \"%s/%s\"\n",
             dir, dir, model);
     fclose(fp);
     CHECK(run("training -c pre/bad.toml") == 1, "a model of another network is refused");
     err = output("err.txt");
-    CHECK(err && strstr(err, "is a amm model, this run trains n_layer_resnet"), "names both networks: %s", err ? err : "");
+    CHECK(err && strstr(err, "is a amm model, this run trains n_layer_resnet"), "names both networks: %s",
+          err ? err : "");
     free(err);
 }
 

@@ -81,8 +81,7 @@ static void test_defaults(void)
     am_train_settings_default(&ours);
     am_train_settings_original(&orig);
     CHECK_OK(am_settings_load(&s, write_file("d.toml", "datafile = \"files.txt\"\n"), AM_SETTINGS_TRAINING, NULL));
-    CHECK(s.train.learning_rate == ours.learning_rate && strcmp(s.network_name, "amm") == 0 &&
-              s.original_defaults == 0,
+    CHECK(s.train.learning_rate == ours.learning_rate && strcmp(s.network_name, "amm") == 0 && s.original_defaults == 0,
           "our defaults: lr %g", s.train.learning_rate);
     am_settings_free(&s);
     const char *orig_text = "defaults = \"original\"\n" BASE "[network_settings]\n[byol_settings]\n"
@@ -96,15 +95,17 @@ static void test_defaults(void)
     am_settings_free(&s);
     /* a file naming the original's value gets it, whatever the defaults */
     CHECK_OK(am_settings_load(&s, write_file("v.toml", BASE "learning_rate = 5e-6\nexponential_lr = false\n"),
-                                  AM_SETTINGS_TRAINING, NULL));
+                              AM_SETTINGS_TRAINING, NULL));
     CHECK(s.train.learning_rate == 5e-6 && s.train.schedule == AM_LR_CONSTANT, "explicit values win");
     am_settings_free(&s);
-    CHECK_OK(am_settings_load(&s, write_file("r.toml", BASE "resume = true\nseed = 7\n[byol_settings]\n"
-                                                              "loss = \"symmetric\"\n"),
-                                  AM_SETTINGS_TRAINING, NULL));
+    CHECK_OK(am_settings_load(&s,
+                              write_file("r.toml", BASE "resume = true\nseed = 7\n[byol_settings]\n"
+                                                        "loss = \"symmetric\"\n"),
+                              AM_SETTINGS_TRAINING, NULL));
     CHECK(s.resume == 1 && s.train.seed == 7 && s.byol.loss == AM_BYOL_LOSS_SYMMETRIC, "our keys");
     am_settings_free(&s);
-    CHECK_FAILS(load_text(BASE "core_limit = -1\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_VALUE, "core_limit = -1: must be between 0 and 4096");
+    CHECK_FAILS(load_text(BASE "core_limit = -1\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_VALUE,
+                "core_limit = -1: must be between 0 and 4096");
     CHECK_FAILS(load_text("defaults = \"original\"\ndatafile = \"files.txt\"\n", AM_SETTINGS_TRAINING, NULL),
                 AM_ERR_NOTFOUND, "missing required key 'network_name'");
     CHECK_FAILS(load_text("defaults = \"original\"\n" BASE "[network_settings]\n", AM_SETTINGS_TRAINING, NULL),
@@ -122,8 +123,10 @@ static void test_mistakes(void)
     CHECK_FAILS(load_text(BASE "epochs = -3\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_VALUE, "epochs = -3: must be > 0");
     CHECK_FAILS(load_text(BASE "epochs = 9223372036854775807\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_VALUE,
                 "epochs = 9223372036854775807: must be <= 2147483647");
-    CHECK_FAILS(load_text(BASE "gamma = 1.0\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_VALUE, "gamma = 1: must be in (0, 1)");
-    CHECK_FAILS(load_text(BASE "gamma = 0\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_VALUE, "gamma = 0: must be in (0, 1)");
+    CHECK_FAILS(load_text(BASE "gamma = 1.0\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_VALUE,
+                "gamma = 1: must be in (0, 1)");
+    CHECK_FAILS(load_text(BASE "gamma = 0\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_VALUE,
+                "gamma = 0: must be in (0, 1)");
     CHECK_FAILS(load_text(BASE "epochs = \"5\"\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_VALUE,
                 "s.toml:3:10: epochs must be an integer, not a string");
     CHECK_FAILS(load_text(BASE "export_to_csv = 1\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_VALUE,
@@ -132,8 +135,8 @@ static void test_mistakes(void)
                 "batch_size must be an integer");
     CHECK_FAILS(load_text(BASE "network_name = \"vgg\"\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_FORMAT,
                 "already defined");
-    CHECK_FAILS(load_text("datafile = \"files.txt\"\nnetwork_name = \"vgg\"\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_VALUE,
-                "network_name = \"vgg\": must be one of \"n_layer_resnet\", \"amm\"");
+    CHECK_FAILS(load_text("datafile = \"files.txt\"\nnetwork_name = \"vgg\"\n", AM_SETTINGS_TRAINING, NULL),
+                AM_ERR_VALUE, "network_name = \"vgg\": must be one of \"n_layer_resnet\", \"amm\"");
     CHECK_FAILS(load_text("datafile = \"nope.txt\"\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_NOTFOUND,
                 "s.toml:1:12: datafile: 'nope.txt' does not exist");
     CHECK_FAILS(load_text(BASE "byol_settings = 3\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_VALUE,
@@ -145,8 +148,9 @@ static void test_mistakes(void)
     CHECK_FAILS(load_text(BASE "epochs = 5\nepochs 6\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_FORMAT, "s.toml:4:8:");
     CHECK_FAILS(load_text(BASE "[augmentation]\nrotation.p = 2\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_VALUE,
                 "s.toml:4:14: augmentation.rotation.p = 2: must be in [0, 1]");
-    CHECK_FAILS(load_text(BASE "[data_settings]\nextra_keys = [\"TELESCOP\", \"NINECHARS\"]\n", AM_SETTINGS_TRAINING, NULL),
-                AM_ERR_VALUE, "data_settings.extra_keys[1] = \"NINECHARS\": must be a FITS keyword");
+    CHECK_FAILS(
+        load_text(BASE "[data_settings]\nextra_keys = [\"TELESCOP\", \"NINECHARS\"]\n", AM_SETTINGS_TRAINING, NULL),
+        AM_ERR_VALUE, "data_settings.extra_keys[1] = \"NINECHARS\": must be a FITS keyword");
     CHECK_FAILS(load_text(BASE "[augmentation]\norder = [\"hflip\", 3]\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_VALUE,
                 "augmentation.order[1] must be a string, not an integer");
     CHECK_FAILS(load_text(BASE "[augmentation]\nview_size = 64.5\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_VALUE,
@@ -157,9 +161,10 @@ static void test_mistakes(void)
                 "seed must be an integer, not a local date");
     /* nested tables and dotted keys are the same keys; numbers for the augment module's flags */
     am_settings s;
-    CHECK_OK(am_settings_load(&s, write_file("n.toml", BASE "[augmentation.rotation]\np = 0.25\n"
-                                                            "[augmentation]\nhflip.enabled = 0\nblur.enabled = true\n"
-                                                            "[data_settings]\nextra_keys = [\"TELESCOP\"]\n"),
+    CHECK_OK(am_settings_load(&s,
+                              write_file("n.toml", BASE "[augmentation.rotation]\np = 0.25\n"
+                                                        "[augmentation]\nhflip.enabled = 0\nblur.enabled = true\n"
+                                                        "[data_settings]\nextra_keys = [\"TELESCOP\"]\n"),
                               AM_SETTINGS_TRAINING, NULL));
     int blur_last = s.augment.n_order > 0 && s.augment.order[s.augment.n_order - 1] == AM_AUG_BLUR;
     CHECK(s.augment.step[AM_AUG_ROTATION].p == 0.25 && !s.augment.step[AM_AUG_HFLIP].enabled && blur_last &&
@@ -176,8 +181,9 @@ static void test_unknown_keys(void)
                 "(did you mean 'learning_rate'?)");
     CHECK_FAILS(load_text(BASE "stacksize = 3\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_NOTFOUND,
                 "unknown key 'stacksize' (it belongs in [data_settings])");
-    CHECK_FAILS(load_text(BASE "[byol_settings]\nprojection_sise = 64\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_NOTFOUND,
-                "s.toml:4:1: unknown key 'byol_settings.projection_sise' (did you mean 'byol_settings.projection_size'?)");
+    CHECK_FAILS(
+        load_text(BASE "[byol_settings]\nprojection_sise = 64\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_NOTFOUND,
+        "s.toml:4:1: unknown key 'byol_settings.projection_sise' (did you mean 'byol_settings.projection_size'?)");
     CHECK_FAILS(load_text(BASE "[network_settings]\nlast_layer = \"layer5\"\n", AM_SETTINGS_TRAINING, NULL),
                 AM_ERR_VALUE, "s.toml:4:14: network_settings.last_layer = \"layer5\": must be one of \"layer1\"");
     CHECK_FAILS(load_text(BASE "[network_settings]\nlastlayer = \"layer3\"\n", AM_SETTINGS_TRAINING, NULL),
@@ -216,7 +222,7 @@ static void test_print(void)
 {
     am_settings s;
     CHECK_OK(am_settings_load(&s, write_file("p.toml", BASE "epochs = 7\n[data_settings]\nstacksize = 2\n"),
-                                  AM_SETTINGS_TRAINING, NULL));
+                              AM_SETTINGS_TRAINING, NULL));
     char path[600];
     snprintf(path, sizeof path, "%s/printed.toml", dir);
     FILE *fp = fopen(path, "w");
@@ -335,8 +341,8 @@ static void check_key_lists(void)
     CHECK_OK(am_settings_load(&s, path, AM_SETTINGS_TRAINING, &ov));
     am_train_settings ours;
     am_train_settings_default(&ours);
-    CHECK(s.train.epochs == ours.epochs && s.train.learning_rate == ours.learning_rate &&
-              s.augment.view_size == 64 && s.hybrid_weight == 0.5,
+    CHECK(s.train.epochs == ours.epochs && s.train.learning_rate == ours.learning_rate && s.augment.view_size == 64 &&
+              s.hybrid_weight == 0.5,
           "reference.toml holds our defaults");
     am_settings_free(&s);
 }

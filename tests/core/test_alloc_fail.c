@@ -45,7 +45,10 @@ static int fail_now(void)
 void *__wrap_malloc(size_t n) { return fail_now() ? NULL : __real_malloc(n); }
 void *__wrap_calloc(size_t c, size_t n) { return fail_now() ? NULL : __real_calloc(c, n); }
 void *__wrap_realloc(void *p, size_t n) { return fail_now() ? NULL : __real_realloc(p, n); }
-int __wrap_posix_memalign(void **p, size_t a, size_t n) { return fail_now() ? 12 /* ENOMEM */ : __real_posix_memalign(p, a, n); }
+int __wrap_posix_memalign(void **p, size_t a, size_t n)
+{
+    return fail_now() ? 12 /* ENOMEM */ : __real_posix_memalign(p, a, n);
+}
 
 static char dir[600];
 static float data[64 * 24];

@@ -88,7 +88,8 @@ static void test_unknown_total_and_off(void)
     am_progress_update_at(p, 30, NAN, 3.0);
     am_progress_finish_at(p, 4.0);
     char *s = contents(f);
-    CHECK(strcmp(s, "infer: 30 done, 10.0 img/s\ninfer: 30 done, 7.5 img/s, took 0:04\n") == 0, "unknown total: '%s'", s);
+    CHECK(strcmp(s, "infer: 30 done, 10.0 img/s\ninfer: 30 done, 7.5 img/s, took 0:04\n") == 0, "unknown total: '%s'",
+          s);
     free(s);
     fclose(f);
 

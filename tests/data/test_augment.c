@@ -121,7 +121,8 @@ static void test_settings(void)
     am_augment a;
     am_augment_original(&a);
     CHECK(a.step[AM_AUG_HFLIP].p == 0.5 && a.step[AM_AUG_BLUR].p == 0.2 && a.step[AM_AUG_JITTER].p == 0.3 &&
-              a.step[AM_AUG_GRAYSCALE].p == 0.2 && a.rot_max_deg == 360 && a.blur_sigma_min == 1 && a.blur_sigma_max == 2,
+              a.step[AM_AUG_GRAYSCALE].p == 0.2 && a.rot_max_deg == 360 && a.blur_sigma_min == 1 &&
+              a.blur_sigma_max == 2,
           "defaults are the original's");
     CHECK_OK(am_augment_set(&a, "rotation.p", 0.25));
     CHECK(a.step[AM_AUG_ROTATION].p == 0.25, "rotation.p set");
@@ -139,7 +140,8 @@ static void test_settings(void)
     CHECK_FAILS(am_augment_set_str(&a, "order", "hflip,shear"), AM_ERR_VALUE, "\"shear\"");
     CHECK_FAILS(am_augment_set_str(&a, "order", "hflip,hflip"), AM_ERR_VALUE, "twice");
     CHECK_OK(am_augment_set_str(&a, "order", "rotation, vflip"));
-    CHECK(a.n_order == 2 && a.order[0] == AM_AUG_ROTATION && a.step[AM_AUG_VFLIP].enabled && !a.step[AM_AUG_BLUR].enabled,
+    CHECK(a.n_order == 2 && a.order[0] == AM_AUG_ROTATION && a.step[AM_AUG_VFLIP].enabled &&
+              !a.step[AM_AUG_BLUR].enabled,
           "order sets the list");
     CHECK_OK(am_augment_set(&a, "blur.enabled", 1));
     CHECK(a.n_order == 3 && a.order[2] == AM_AUG_BLUR, "enabling an unlisted transform appends it");

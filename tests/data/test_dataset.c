@@ -53,7 +53,8 @@ static void test_list_and_directory(void)
     CHECK_OK(am_dataset_open(&ds, lp, NULL));
     if (ds) {
         CHECK(am_dataset_size(ds) == 3, "3 entries, got %lld", (long long)am_dataset_size(ds));
-        CHECK(!strcmp(am_dataset_name(ds, 0), tf_path(dir, "imgs/a.fits")), "relative to the list: %s", am_dataset_name(ds, 0));
+        CHECK(!strcmp(am_dataset_name(ds, 0), tf_path(dir, "imgs/a.fits")), "relative to the list: %s",
+              am_dataset_name(ds, 0));
         CHECK(!strcmp(am_dataset_name(ds, 1), am_test_path("data/sample/stel_m83.fits")), "absolute kept");
         am_tensor img;
         am_meta m;
@@ -133,9 +134,13 @@ static void test_validation(void)
     am_log_set_sink(count_logs, NULL);
     CHECK_FAILS(am_dataset_validate(ds, &report), AM_ERR_IO, "list.txt: 6 of 10 images are bad (first: ");
     CHECK(strstr(am_errmsg(), "missing.fits: cannot open") != NULL, "first bad named: %s", am_errmsg());
-    CHECK(n_err == 6 && n_warn == 2, "one line per bad file (%d errors) and per left-out image (%d warnings)", n_err, n_warn);
-    const char *want[6] = {"missing.fits: cannot open", "text.fits: not a FITS file", "truncated.fits: truncated",
-                           "zero.fits: axis 1 has length 0", "cube.fits: 3 channels, the network takes at most 1",
+    CHECK(n_err == 6 && n_warn == 2, "one line per bad file (%d errors) and per left-out image (%d warnings)", n_err,
+          n_warn);
+    const char *want[6] = {"missing.fits: cannot open",
+                           "text.fits: not a FITS file",
+                           "truncated.fits: truncated",
+                           "zero.fits: axis 1 has length 0",
+                           "cube.fits: 3 channels, the network takes at most 1",
                            "table.fits: no image HDU"};
     for (int k = 0; k < 6; k++) CHECK(report && strstr(report, want[k]), "report names %s", want[k]);
     int lines = 0;

@@ -153,7 +153,8 @@ static void test_cubes_and_axes(void)
                 "cube.fits: 2 channels, the network takes at most 1");
     am_tensor t;
     CHECK_OK(am_tensor_alloc(&t, 3, (int64_t[]){4, 2, 2}));
-    CHECK_FAILS(am_image_check_channels(&t, 3, "x.fits"), AM_ERR_SHAPE, "x.fits: 4 channels, the network takes at most 3");
+    CHECK_FAILS(am_image_check_channels(&t, 3, "x.fits"), AM_ERR_SHAPE,
+                "x.fits: 4 channels, the network takes at most 3");
     CHECK_OK(am_image_check_channels(&t, 4, "x.fits"));
     CHECK_OK(am_image_check_channels(&t, 0, "x.fits"));
     am_tensor_free(&t);
@@ -290,7 +291,8 @@ static void test_compressed(void)
     am_fits_options o;
     am_fits_options_default(&o);
     o.max_pixels = 1 << 20;
-    CHECK_FAILS(am_fits_read(liar, &o, &img, NULL), AM_ERR_FORMAT, "liar.fits.gz: gzip trailer claims 4043309055 bytes");
+    CHECK_FAILS(am_fits_read(liar, &o, &img, NULL), AM_ERR_FORMAT,
+                "liar.fits.gz: gzip trailer claims 4043309055 bytes");
 }
 
 /* A header card's integer value in a FITS header block (0 when absent). */
@@ -343,7 +345,8 @@ static void test_corrupt_tile(void)
         long theap = card_long(b + h2, end - h2, "THEAP");
         if (!theap) theap = naxis1 * naxis2;
         const unsigned char *d = (const unsigned char *)b + end;
-        long count = (long)d[0] << 24 | d[1] << 16 | d[2] << 8 | d[3], off = (long)d[4] << 24 | d[5] << 16 | d[6] << 8 | d[7];
+        long count = (long)d[0] << 24 | d[1] << 16 | d[2] << 8 | d[3],
+             off = (long)d[4] << 24 | d[5] << 16 | d[6] << 8 | d[7];
         size_t tile = end + (size_t)theap + (size_t)off;
         CHECK(count > 8 && tile + (size_t)count <= (size_t)n, "tile of %ld bytes at %zu", count, tile);
         if (count > 8 && tile + (size_t)count <= (size_t)n) {

@@ -29,11 +29,11 @@ static void test_binary(void)
 {
     double mask[H * W] = {0};
     /* Objects are numbered in reading order, as scipy.ndimage.label does: C, A, B. */
-    rect(mask, 2, 10, 3, 9, 1);   /* object A: 8x6 */
+    rect(mask, 2, 10, 3, 9, 1); /* object A: 8x6 */
     rect(mask, 10, 14, 9, 15, 1); /* touches A only at a corner: 8-connected, same object */
     rect(mask, 20, 28, 20, 35, 1); /* object B: 8x15 */
-    mask[21 * W + 22] = 0;        /* a hole inside B: outside the object, so 0 */
-    rect(mask, 1, 3, 30, 32, 1);  /* object C: 2x2, below min_object_size */
+    mask[21 * W + 22] = 0; /* a hole inside B: outside the object, so 0 */
+    rect(mask, 1, 3, 30, 32, 1); /* object C: 2x2, below min_object_size */
     write_mask("binary.fits", mask);
     am_dataset_options o;
     am_dataset_options_default(&o);
@@ -58,8 +58,7 @@ static void test_binary(void)
     CHECK(t.shape[1] == 8 && t.shape[2] == 15, "B 8x15");
     CHECK(t.data[1 * 15 + 2] == 0.0f, "hole in B is 0");
     CHECK(t.data[0] == (float)image[20 * W + 20], "B corner");
-    CHECK(strstr(am_dataset_name(ds, 1), "image.fits#label=3") != NULL, "name %s",
-          am_dataset_name(ds, 1));
+    CHECK(strstr(am_dataset_name(ds, 1), "image.fits#label=3") != NULL, "name %s", am_dataset_name(ds, 1));
     am_tensor_free(&t);
     am_meta_free(&m);
     am_dataset_free(ds);
@@ -78,7 +77,7 @@ static void test_binary(void)
 static void test_labels(void)
 {
     double mask[H * W] = {0};
-    rect(mask, 2, 8, 2, 8, 7);     /* label 7, in two parts */
+    rect(mask, 2, 8, 2, 8, 7); /* label 7, in two parts */
     rect(mask, 20, 26, 30, 38, 7);
     rect(mask, 10, 18, 10, 20, 3); /* label 3 */
     write_mask("labels.fits", mask);
@@ -111,8 +110,8 @@ static void test_labels(void)
     rect(frac, 2, 8, 2, 8, 2.5);
     long nx[2] = {W, H};
     tf_write(tf_path(dir, "fraction.fits"), FLOAT_IMG, 2, nx, frac, 1, 0, -1);
-    CHECK_FAILS(am_dataset_open_mask(&ds, tf_path(dir, "image.fits"), tf_path(dir, "fraction.fits"), NULL), AM_ERR_VALUE,
-                "fraction.fits: value 2.5 at row 2, column 2 is not an integer label");
+    CHECK_FAILS(am_dataset_open_mask(&ds, tf_path(dir, "image.fits"), tf_path(dir, "fraction.fits"), NULL),
+                AM_ERR_VALUE, "fraction.fits: value 2.5 at row 2, column 2 is not an integer label");
 }
 
 static void test_nan_and_errors(void)
@@ -157,8 +156,8 @@ static void test_nan_and_errors(void)
     long nx2[2] = {12, 10};
     other[5] = 1;
     tf_write(tf_path(dir, "othermask.fits"), SHORT_IMG, 2, nx2, other, 1, 0, -1);
-    CHECK_FAILS(am_dataset_open_mask(&ds, tf_path(dir, "image.fits"), tf_path(dir, "othermask.fits"), NULL), AM_ERR_SHAPE,
-                "othermask.fits: mask is 10x12, image ");
+    CHECK_FAILS(am_dataset_open_mask(&ds, tf_path(dir, "image.fits"), tf_path(dir, "othermask.fits"), NULL),
+                AM_ERR_SHAPE, "othermask.fits: mask is 10x12, image ");
     CHECK(strstr(am_errmsg(), "image.fits is 30x40") != NULL, "image named: %s", am_errmsg());
     CHECK_FAILS(am_dataset_open_mask(&ds, tf_path(dir, "image.fits"), tf_path(dir, "nomask.fits"), NULL), AM_ERR_IO,
                 "nomask.fits: cannot open");
@@ -169,15 +168,15 @@ static void test_nan_and_errors(void)
     memset(cube, 0, sizeof cube);
     long nx3[3] = {W, H, 2};
     tf_write(tf_path(dir, "cubemask.fits"), SHORT_IMG, 3, nx3, cube, 1, 0, -1);
-    CHECK_FAILS(am_dataset_open_mask(&ds, tf_path(dir, "image.fits"), tf_path(dir, "cubemask.fits"), NULL), AM_ERR_SHAPE,
-                "cubemask.fits: mask has 2 planes");
+    CHECK_FAILS(am_dataset_open_mask(&ds, tf_path(dir, "image.fits"), tf_path(dir, "cubemask.fits"), NULL),
+                AM_ERR_SHAPE, "cubemask.fits: mask has 2 planes");
     /* A constant object is left out with a warning, not turned into NaN */
     double flat[H * W];
     for (int i = 0; i < H * W; i++) flat[i] = 4;
     tf_write(tf_path(dir, "flatimage.fits"), FLOAT_IMG, 2, nx, flat, 1, 0, -1);
     memset(mask, 0, sizeof mask);
-    rect(mask, 2, 8, 2, 8, 1);                       /* a square: fills its box, constant */
-    rect(mask, 10, 20, 10, 13, 1);                   /* an L: flat, but its shape shows against 0 */
+    rect(mask, 2, 8, 2, 8, 1); /* a square: fills its box, constant */
+    rect(mask, 10, 20, 10, 13, 1); /* an L: flat, but its shape shows against 0 */
     rect(mask, 17, 20, 13, 20, 1);
     write_mask("flatmask.fits", mask);
     o.fits.nan_policy = AM_NAN_ZERO;
@@ -189,8 +188,8 @@ static void test_nan_and_errors(void)
     memset(mask, 0, sizeof mask);
     rect(mask, 2, 8, 2, 8, 1);
     write_mask("flatmask.fits", mask);
-    CHECK_FAILS(am_dataset_open_mask(&ds, tf_path(dir, "flatimage.fits"), tf_path(dir, "flatmask.fits"), &o), AM_ERR_VALUE,
-                "flatmask.fits: no usable object (1 left out");
+    CHECK_FAILS(am_dataset_open_mask(&ds, tf_path(dir, "flatimage.fits"), tf_path(dir, "flatmask.fits"), &o),
+                AM_ERR_VALUE, "flatmask.fits: no usable object (1 left out");
 }
 
 int main(void)

@@ -108,7 +108,8 @@ static void test_keys(void)
     CHECK_FAILS(am_augment_set(&a, "crop.scale_min", 0), AM_ERR_VALUE, "crop.scale_min = 0: must be in (0, 1]");
     CHECK_FAILS(am_augment_set(&a, "crop.ratio", 0.5), AM_ERR_VALUE, "crop.ratio");
     CHECK_FAILS(am_augment_set(&a, "crop.size", 1), AM_ERR_NOTFOUND, "unknown key");
-    CHECK_FAILS(am_augment_set_str(&a, "normalization", "log"), AM_ERR_VALUE, "normalization = \"log\": must be one of \"minmax\", \"asinh\"");
+    CHECK_FAILS(am_augment_set_str(&a, "normalization", "log"), AM_ERR_VALUE,
+                "normalization = \"log\": must be one of \"minmax\", \"asinh\"");
     a.crop_scale_min = 0.9, a.crop_scale_max = 0.5;
     CHECK_FAILS(am_augment_check(&a), AM_ERR_VALUE, "crop.scale_min 0.9 is above crop.scale_max 0.5");
 }

@@ -235,7 +235,8 @@ static void check_checkpoint_faults(void)
     const char *last = err ? last_line(err) : "";
     CHECK(rc == 1 && strstr(last, "saved_models/checkpoint_") && strstr(last, "File too large"),
           "a failed checkpoint save names the file and why (rc %d): %s", rc, last);
-    CHECK(count_names("saved_models", ".tmp.", NULL, 0) == 0, "no temporary left (stale ones removed, the failed one too)");
+    CHECK(count_names("saved_models", ".tmp.", NULL, 0) == 0,
+          "no temporary left (stale ones removed, the failed one too)");
     char *after = read_dir_file(rel, &n_after);
     CHECK(before && after && n_before == n_after && !memcmp(before, after, n_before),
           "the previous checkpoint is unchanged byte for byte");
@@ -314,11 +315,12 @@ int main(void)
           "header only: %s", err_text);
     write_text("long_row.csv", ";cluster;object;right ascension;declination;rest freq;filepath;emb_dim_0\n"
                                "0;0;a;N/A;N/A;N/A;a.fits;0.5;0.7\n");
-    CHECK(run("outliers -k 1 --embeddings long_row.csv") == 1 && strstr(err_text, "long_row.csv:2: 9 fields, the header has 8"),
+    CHECK(run("outliers -k 1 --embeddings long_row.csv") == 1 &&
+              strstr(err_text, "long_row.csv:2: 9 fields, the header has 8"),
           "a long row: %s", err_text);
     /* a labels file that is not one */
     write_text("labels.csv", "file;kind\na;b\n");
-    CHECK(run("evaluate --labels labels.csv --embeddings long_row.csv") == 1 && one_line(err_text),
-          "bad labels: %s", err_text);
+    CHECK(run("evaluate --labels labels.csv --embeddings long_row.csv") == 1 && one_line(err_text), "bad labels: %s",
+          err_text);
     return am_test_finish();
 }

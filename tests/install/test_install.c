@@ -35,8 +35,10 @@ int main(void)
     char cmd[8192];
     snprintf(cmd, sizeof cmd, "cmake --install '%s' --prefix '%s/prefix'", build, dir);
     CHECK(sh(cmd) == 0, "cmake --install: %s", out);
-    snprintf(cmd, sizeof cmd, "test -f '%s/prefix/lib/libastromorph.a' && test -f '%s/prefix/include/astromorph.h' && "
-                              "test -x '%s/prefix/bin/astromorph'", dir, dir, dir);
+    snprintf(cmd, sizeof cmd,
+             "test -f '%s/prefix/lib/libastromorph.a' && test -f '%s/prefix/include/astromorph.h' && "
+             "test -x '%s/prefix/bin/astromorph'",
+             dir, dir, dir);
     CHECK(sh(cmd) == 0, "the library, the umbrella header and the program are installed");
     /* a program of one's own, away from the source tree */
     char src[700];

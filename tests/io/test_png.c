@@ -23,8 +23,7 @@ static void test_formats(void)
         CHECK(png_read_back(path, &img), "libpng cannot read %s", path);
         if (img.pixels) {
             CHECK(img.width == w && img.height == h && img.channels == c && img.depth == 8,
-                  "%d channels: read %dx%d, %d channels, depth %d", c, img.width, img.height, img.channels,
-                  img.depth);
+                  "%d channels: read %dx%d, %d channels, depth %d", c, img.width, img.height, img.channels, img.depth);
             int bad = 0;
             for (int y = 0; y < h && img.width == w && img.channels == c; y++)
                 bad += memcmp(img.pixels + (size_t)y * w * c, px + (size_t)y * stride, (size_t)w * c) != 0;

@@ -131,7 +131,8 @@ static void test_full(void)
     CHECK(c != NULL, "no projector_config.pbtxt");
     if (c) {
         CHECK(strstr(c, "tensor_path: \"tensors.tsv\"") && strstr(c, "metadata_path: \"metadata.tsv\"") &&
-                  strstr(c, "image_path: \"sprite.png\"") && strstr(c, "single_image_dim: 144\n    single_image_dim: 144"),
+                  strstr(c, "image_path: \"sprite.png\"") &&
+                  strstr(c, "single_image_dim: 144\n    single_image_dim: 144"),
               "config:\n%s", c);
         free(c);
     }

@@ -147,7 +147,7 @@ static void test_events(void)
     CHECK(strstr(strrchr(path, '/'), host) != NULL, "host name %s missing from %s", host, path);
 
     const scalar want[] = {
-        {"Batch loss", 0, 1.75, 1800000000.25}, {"Batch loss", 1, 0.1, 1800000001.5},
+        {"Batch loss", 0, 1.75, 1800000000.25},  {"Batch loss", 1, 0.1, 1800000001.5},
         {"Batch loss", 2, 0.0625, 1800000002.0}, {"Train loss", 0, 0.640625, 1800000003.0},
         {"Test loss", 0, 0.7, 1800000004.0},     {"Batch loss", 123456789012LL, -2.5e-7, 1800000005.0},
     };
@@ -192,10 +192,8 @@ static void test_events(void)
             CHECK(field(t, "simple_value", v, sizeof v) && (float)strtod(v, NULL) == (float)s.value,
                   "record %d value %s, want %g", i + 1, v, s.value);
             double wall = field(t, "wall_time", v, sizeof v) ? strtod(v, NULL) : 0;
-            if (i < nw)
-                CHECK(wall == s.wall, "record %d wall time %.17g, want %.17g", i + 1, wall, s.wall);
-            else
-                CHECK(fabs(wall - (double)time(NULL)) < 600, "record %d wall time %.17g is not now", i + 1, wall);
+            if (i < nw) CHECK(wall == s.wall, "record %d wall time %.17g, want %.17g", i + 1, wall, s.wall);
+            else CHECK(fabs(wall - (double)time(NULL)) < 600, "record %d wall time %.17g is not now", i + 1, wall);
             free(t);
         }
         /* The checker itself must notice a damaged record. */

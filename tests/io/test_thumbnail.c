@@ -146,7 +146,8 @@ static void test_stretch(void)
             if (d > worst) worst = d;
         }
         CHECK(worst <= 1, "stretch %d: off by %d grey levels", k, worst);
-        CHECK(t.pixels[48 * w + 50] == 0 && t.pixels[52 * w + 50] == 0 && t.pixels[49 * w + 50] != 0, "rows outside the 3-row image must be black");
+        CHECK(t.pixels[48 * w + 50] == 0 && t.pixels[52 * w + 50] == 0 && t.pixels[49 * w + 50] != 0,
+              "rows outside the 3-row image must be black");
         am_thumbnail_free(&t);
     }
 }
@@ -170,7 +171,8 @@ static void test_rgb_and_aspect(void)
         CHECK(c[1] > 200 && c[0] == 0 && c[2] == 0, "centre RGB %d %d %d, want green", c[0], c[1], c[2]);
         int pad = 0;
         for (int y = 0; y < size; y++)
-            for (int x = 0; x < 16; x++) pad += t.pixels[((size_t)y * size + x) * 3 + 1] + t.pixels[((size_t)y * size + 63 - x) * 3 + 1];
+            for (int x = 0; x < 16; x++)
+                pad += t.pixels[((size_t)y * size + x) * 3 + 1] + t.pixels[((size_t)y * size + 63 - x) * 3 + 1];
         CHECK(pad == 0, "side padding is not black (%d)", pad);
         CHECK(nz[1].max > 90 && nz[0].max < 10, "per-channel noise: max %g %g", nz[0].max, nz[1].max);
     }
@@ -198,13 +200,15 @@ static void test_resize(void)
         for (int x = 0; x < 8; x++) in.pixels[y * 8 + x] = (uint8_t)((x + y) % 2 ? 255 : 0);
     CHECK_OK(am_thumbnail_resize(&in, 4, &out));
     int worst = 0;
-    for (int i = 0; out.pixels && i < 16; i++) worst = abs(out.pixels[i] - 128) > worst ? abs(out.pixels[i] - 128) : worst;
+    for (int i = 0; out.pixels && i < 16; i++)
+        worst = abs(out.pixels[i] - 128) > worst ? abs(out.pixels[i] - 128) : worst;
     CHECK(out.size == 4 && worst <= 1, "halved checkerboard off mid-grey by %d", worst);
     am_thumbnail_free(&out);
     memset(in.pixels, 200, 64);
     CHECK_OK(am_thumbnail_resize(&in, 13, &out));
     worst = 0;
-    for (int i = 0; out.pixels && i < 169; i++) worst = abs(out.pixels[i] - 200) > worst ? abs(out.pixels[i] - 200) : worst;
+    for (int i = 0; out.pixels && i < 169; i++)
+        worst = abs(out.pixels[i] - 200) > worst ? abs(out.pixels[i] - 200) : worst;
     CHECK(out.size == 13 && worst == 0, "grown flat tile off by %d", worst);
     am_thumbnail_free(&out);
     CHECK_FAILS(am_thumbnail_resize(&in, 0, &out), AM_ERR_VALUE, "size");

@@ -144,7 +144,8 @@ static void test_init(void)
         am_param *p = am_net_param(r, i), *q = am_net_param(r2, i), *o = am_net_param(r3, i);
         int64_t n = am_tensor_numel(&p->value);
         same &= memcmp(p->value.data, q->value.data, (size_t)n * sizeof(float)) == 0;
-        if (!p->is_buffer && p->value.ndim > 1) differ += memcmp(p->value.data, o->value.data, (size_t)n * sizeof(float)) != 0;
+        if (!p->is_buffer && p->value.ndim > 1)
+            differ += memcmp(p->value.data, o->value.data, (size_t)n * sizeof(float)) != 0;
     }
     CHECK(same, "same seed gave different networks");
     CHECK(differ == 21, "another seed changed %d of the 21 conv/linear weights", differ);

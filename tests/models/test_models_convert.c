@@ -12,10 +12,7 @@
 #include "astromorph/models.h"
 #include "test_util.h"
 
-static int have_torch(void)
-{
-    return system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") == 0;
-}
+static int have_torch(void) { return system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") == 0; }
 
 static int sh(const char *fmt, const char *a, const char *b, const char *c)
 {
@@ -109,8 +106,8 @@ static void test_torchvision(void)
         am_net_free(net);
     }
     /* A file that is not a ResNet18 state dict is refused with the reason. */
-    rc = sh("/usr/bin/python3 %s '%s' '%s/x.safetensors' 2>/dev/null", am_test_path("tools/convert_torchvision.py"), out,
-            dir);
+    rc = sh("/usr/bin/python3 %s '%s' '%s/x.safetensors' 2>/dev/null", am_test_path("tools/convert_torchvision.py"),
+            out, dir);
     CHECK(rc != 0, "convert_torchvision.py accepted a safetensors file as a .pth");
     am_st_free(&st);
 }

@@ -51,12 +51,10 @@ static void compare(const char *what, const float *got, int64_t n, const am_safe
          * float32 itself cannot do better (ill-conditioned BatchNorm); plus what ReLU / max-pool
          * decisions closer than float32 resolves could change. */
         am_test_close(what, got, want.data, n, (fmax(rtol * scale, K_TORCH * torch_err) + flips) / scale, 1e-6);
-        if (torch_err > rtol * scale)
-            worst_vs_torch = fmax(worst_vs_torch, diff / torch_err), ill_conditioned++;
+        if (torch_err > rtol * scale) worst_vs_torch = fmax(worst_vs_torch, diff / torch_err), ill_conditioned++;
         else if (diff > rtol * scale)
             flip_used++, worst_flip = fmax(worst_flip, flips > 0 ? (diff - rtol * scale) / flips : INFINITY);
-        else
-            *worst = fmax(*worst, diff / scale);
+        else *worst = fmax(*worst, diff / scale);
     }
     am_tensor_free(&want);
     am_tensor_free(&err);

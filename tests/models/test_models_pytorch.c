@@ -10,10 +10,7 @@
 #include "model_fixture.h"
 #include "test_util.h"
 
-static int have_torch(void)
-{
-    return system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") == 0;
-}
+static int have_torch(void) { return system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") == 0; }
 
 static void write_check_file(am_net *net, const char *path, const am_model_spec *spec, const am_tensor *x,
                              const am_tensor *y_train, const am_tensor *y_eval, const am_tensor *emb)
@@ -78,7 +75,8 @@ static void run(const char *network, const char *last, int channels, int h, int 
         y_eval.data[3] += 0.01f * (1.0f + fabsf(y_eval.data[3]));
         snprintf(path, sizeof path, "%s/tampered.safetensors", am_test_tmpdir());
         write_check_file(net, path, &spec, &x, &y_train, &y_eval, &emb);
-        snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s '%s' >/dev/null", am_test_path("tools/load_in_pytorch.py"), path);
+        snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s '%s' >/dev/null", am_test_path("tools/load_in_pytorch.py"),
+                 path);
         CHECK(system(cmd) != 0, "load_in_pytorch.py accepted a tampered output (%s)", path);
     }
     am_tensor_free(&img);

@@ -131,7 +131,8 @@ static void test_errors(void)
     CHECK(am_net_find_param(b, "layer2.4.running_var")->value.data[0] ==
               am_net_find_param(b0, "layer2.4.running_var")->value.data[0],
           "an allowed missing tensor keeps its value");
-    CHECK(am_net_find_param(b, "layer2.4.weight")->value.data[5] == am_net_find_param(a, "layer2.4.weight")->value.data[5],
+    CHECK(am_net_find_param(b, "layer2.4.weight")->value.data[5] ==
+              am_net_find_param(a, "layer2.4.weight")->value.data[5],
           "the others load");
 
     write_variant(a, path, NULL, PREFIX "layer3.0.weight");

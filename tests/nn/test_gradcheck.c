@@ -33,8 +33,12 @@ static am_module *add_all(am_module *root, am_module **kids, int n)
 
 static am_module *smooth_net(void)
 {
-    am_module *k[] = {am_conv2d("conv", 3, 16, 3, 2, 1, 1), am_batchnorm2d("bn", 16),  am_groupnorm("gn", 4, 16),
-                      am_adaptive_avgpool2d("avgpool"),     am_flatten("flatten"),     am_linear("fc", 16, 5, 1),
+    am_module *k[] = {am_conv2d("conv", 3, 16, 3, 2, 1, 1),
+                      am_batchnorm2d("bn", 16),
+                      am_groupnorm("gn", 4, 16),
+                      am_adaptive_avgpool2d("avgpool"),
+                      am_flatten("flatten"),
+                      am_linear("fc", 16, 5, 1),
                       am_batchnorm1d("bn1d", 5)};
     return add_all(am_sequential(""), k, 7);
 }
@@ -42,9 +46,9 @@ static am_module *smooth_net(void)
 static am_module *block_net(void)
 {
     am_module *ds[] = {am_conv2d("0", 3, 16, 1, 2, 0, 0), am_batchnorm2d("1", 16)};
-    am_module *k[] = {am_conv2d("conv1", 3, 16, 3, 2, 1, 0), am_batchnorm2d("bn1", 16), am_relu("relu"),
-                      am_conv2d("conv2", 16, 16, 3, 1, 1, 0), am_batchnorm2d("bn2", 16),
-                      add_all(am_shortcut("downsample"), ds, 2)};
+    am_module *k[] = {
+        am_conv2d("conv1", 3, 16, 3, 2, 1, 0),  am_batchnorm2d("bn1", 16), am_relu("relu"),
+        am_conv2d("conv2", 16, 16, 3, 1, 1, 0), am_batchnorm2d("bn2", 16), add_all(am_shortcut("downsample"), ds, 2)};
     return add_all(am_residual(""), k, 6);
 }
 
@@ -116,7 +120,8 @@ static void run(const char *label, am_module *root, am_mode mode, int64_t out_nu
         am_param *p = am_net_param(net, i);
         if (p->is_integer || p->value.ndim != 1) continue;
         for (int64_t j = 0; j < am_tensor_numel(&p->value); j++)
-            p->value.data[j] += 0.3f * (float)(strstr(p->name, "running_var") ? am_rng_uniform(&rng) : am_rng_normal(&rng));
+            p->value.data[j] +=
+                0.3f * (float)(strstr(p->name, "running_var") ? am_rng_uniform(&rng) : am_rng_normal(&rng));
     }
     am_net_params_changed(net);
     CHECK_OK(am_net_forward(net, &x, NULL, &y)); /* sizes y */
@@ -153,10 +158,10 @@ static void run(const char *label, am_module *root, am_mode mode, int64_t out_nu
 
 int main(void)
 {
-    const char *smooth[] = {"conv.weight", "conv.bias", "bn.weight", "bn.bias", "gn.weight", "gn.bias",
+    const char *smooth[] = {"conv.weight", "conv.bias", "bn.weight",   "bn.bias",   "gn.weight", "gn.bias",
                             "fc.weight",   "fc.bias",   "bn1d.weight", "bn1d.bias", NULL};
-    const char *block[] = {"conv1.weight", "bn1.weight", "bn1.bias", "conv2.weight", "bn2.weight",
-                           "downsample.0.weight", "downsample.1.bias", NULL};
+    const char *block[] = {"conv1.weight", "bn1.weight",          "bn1.bias",          "conv2.weight",
+                           "bn2.weight",   "downsample.0.weight", "downsample.1.bias", NULL};
     const char *pool[] = {"conv.weight", "conv.bias", "fc.weight", NULL};
     eps = 1e-2f;
     run("smooth", smooth_net(), AM_MODE_TRAIN, 20, smooth);

@@ -11,7 +11,6 @@
 #include "astromorph/nn.h"
 #include "test_util.h"
 
-
 /* The module a spec string of layers.py describes (same grammar as its build()). */
 static am_module *build(const char *spec)
 {

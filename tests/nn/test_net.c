@@ -17,7 +17,7 @@ static am_module *small_resnet(int in_ch)
     am_module *root = am_sequential(""), *l1 = am_sequential("layer1"), *l2 = am_sequential("layer2");
     am_module *b1 = am_residual("0"), *b2 = am_residual("0"), *ds = am_shortcut("downsample");
     am_status st = AM_OK;
-#define ADD(p, c) \
+#define ADD(p, c)                                                                                                      \
     if (st == AM_OK) st = am_module_add(p, c)
     ADD(b1, am_conv2d("conv1", 16, 16, 3, 1, 1, 0));
     ADD(b1, am_batchnorm2d("bn1", 16));
@@ -67,8 +67,9 @@ static void test_names_and_init(void)
     CHECK_OK(am_net_create(&same, small_resnet(3), 42));
     CHECK_OK(am_net_create(&other, small_resnet(3), 43));
     if (!net || !same || !other) goto done;
-    static const char *first[] = {"conv1.weight", "bn1.weight", "bn1.bias", "bn1.running_mean", "bn1.running_var",
-                                  "bn1.num_batches_tracked", "layer1.0.conv1.weight", "layer1.0.bn1.weight"};
+    static const char *first[] = {"conv1.weight",          "bn1.weight",         "bn1.bias",
+                                  "bn1.running_mean",      "bn1.running_var",    "bn1.num_batches_tracked",
+                                  "layer1.0.conv1.weight", "layer1.0.bn1.weight"};
     for (size_t i = 0; i < sizeof first / sizeof *first; i++)
         CHECK(!strcmp(am_net_param(net, i)->name, first[i]), "param %zu is %s, want %s", i, am_net_param(net, i)->name,
               first[i]);
@@ -104,7 +105,8 @@ static void test_names_and_init(void)
     /* ResNet18-style cost: conv1 alone at 4×3×37×53 is 2·4·16·19·27·3·49 FLOP. */
     int64_t shape[4] = {4, 3, 37, 53};
     double conv1 = 2.0 * 4 * 16 * 19 * 27 * 3 * 49;
-    CHECK(fabs(am_net_forward_flops(net, shape, "conv1") - conv1) < 1, "conv1 flops %g", am_net_forward_flops(net, shape, "conv1"));
+    CHECK(fabs(am_net_forward_flops(net, shape, "conv1") - conv1) < 1, "conv1 flops %g",
+          am_net_forward_flops(net, shape, "conv1"));
     CHECK(am_net_forward_flops(net, shape, NULL) > conv1, "whole net costs more than conv1");
 done:
     am_net_free(net);
@@ -372,7 +374,9 @@ static void test_sharing(void)
     step(same, &x, &y, &g, &ok);
     CHECK(ok, "shared gradients: %s", am_errmsg());
     am_param *src_g = am_net_find_param(net, "layer1.0.conv1.weight");
-    if (ok) am_test_close("shared gradients land in the source", src_g->grad.data, gd.data, am_tensor_numel(&gd), 1e-4, 1e-6);
+    if (ok)
+        am_test_close("shared gradients land in the source", src_g->grad.data, gd.data, am_tensor_numel(&gd), 1e-4,
+                      1e-6);
 
     /* New values through the source (then declared) reach every copy and its weight layouts. */
     for (int64_t i = 0; i < am_tensor_numel(&w->value); i++) w->value.data[i] *= 0.25f;

@@ -30,7 +30,7 @@ static void run(int decoupled)
         for (int j = 0; j < N; j++) {
             double g = prm.grad.data[j];
             if (decoupled) p[j] *= 1 - lr * wd; /* torch AdamW */
-            else g += wd * p[j];                /* torch Adam */
+            else g += wd * p[j]; /* torch Adam */
             m[j] = b1 * m[j] + (1 - b1) * g;
             v[j] = b2 * v[j] + (1 - b2) * g * g;
             p[j] -= lr / bc1 * m[j] / (sqrt(v[j]) / sqrt(bc2) + eps);

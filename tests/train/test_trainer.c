@@ -16,9 +16,9 @@
 typedef struct toy {
     int64_t gets;
     int64_t nan_after; /* get number from which item 3 is NaN (-1: never) */
-    int serial;        /* 1: declare augment not thread-safe (views made beforehand) */
+    int serial; /* 1: declare augment not thread-safe (views made beforehand) */
     int64_t announced; /* items announced through prefetch */
-    int big;           /* 1: ~100 px images, where oneDNN splits a first layer's weight gradient */
+    int big; /* 1: ~100 px images, where oneDNN splits a first layer's weight gradient */
 } toy;
 
 static void toy_prefetch(void *user, const int64_t *order, int64_t n)
@@ -216,7 +216,8 @@ static void test_run_and_hooks(void)
     CHECK(rec.epochs_ended == 2, "two epochs");
     CHECK(rec.lr[0] == 1e-3 && rec.lr[1] == 5e-4, "exponential schedule per epoch: %g %g", rec.lr[0], rec.lr[1]);
     for (int e = 0; e < 2; e++)
-        CHECK(isfinite(rec.train_loss[e]) && rec.train_loss[e] > 0 && rec.train_loss[e] < 4 && isfinite(rec.test_loss[e]),
+        CHECK(isfinite(rec.train_loss[e]) && rec.train_loss[e] > 0 && rec.train_loss[e] < 4 &&
+                  isfinite(rec.test_loss[e]),
               "epoch %d losses %g %g", e + 1, rec.train_loss[e], rec.test_loss[e]);
     /* Train loss is the mean per image: batch losses (means of 3, 3, 2 images) weighted back. */
     double mean = (3 * rec.batch_loss[0] + 3 * rec.batch_loss[1] + 2 * rec.batch_loss[2]) / 8;
@@ -250,8 +251,7 @@ static void test_norm_policies(void)
         if (pol[k] == AM_NORM_COMPAT)
             CHECK(rec.bn_mean[0] != init && rec.bn_mean[1] == rec.bn_mean[0],
                   "compat: statistics move in epoch 1 only (%g %g %g)", init, rec.bn_mean[0], rec.bn_mean[1]);
-        if (pol[k] == AM_NORM_TRAIN)
-            CHECK(rec.bn_mean[1] != rec.bn_mean[0], "train: statistics move every epoch");
+        if (pol[k] == AM_NORM_TRAIN) CHECK(rec.bn_mean[1] != rec.bn_mean[0], "train: statistics move every epoch");
         if (pol[k] == AM_NORM_FROZEN) CHECK(rec.bn_mean[1] == init, "frozen: statistics never move");
         am_byol_free(b);
     }
@@ -410,7 +410,8 @@ static void test_nan_stops(void)
     am_status st;
     am_byol *b = train(&s, &data, &rec, NULL, &st);
     CHECK(st == AM_ERR_NUMERIC, "NaN -> %s", am_status_name(st));
-    CHECK(strstr(am_errmsg(), "d.fits") && strstr(am_errmsg(), "last good checkpoint") && strstr(am_errmsg(), "epoch 1"),
+    CHECK(strstr(am_errmsg(), "d.fits") && strstr(am_errmsg(), "last good checkpoint") &&
+              strstr(am_errmsg(), "epoch 1"),
           "message names the image and the checkpoint: %s", am_errmsg());
     am_safetensors ck;
     CHECK_OK(am_st_read(&ck, path));
