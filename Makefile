@@ -3,7 +3,7 @@ JOBS ?= 2
 BUILD ?= build
 CTEST_ARGS ?= --output-on-failure
 
-.PHONY: all deps build install test test-sanitize demo bench fixtures fuzz clean
+.PHONY: all deps test-deps build install test test-sanitize demo bench fixtures fuzz clean
 all: build
 
 deps:
@@ -17,7 +17,10 @@ PREFIX ?= /usr/local
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
-test: deps build
+test-deps:
+	@scripts/install-deps --test
+
+test: test-deps build
 	cd $(BUILD) && ctest $(CTEST_ARGS) -j 1
 
 test-sanitize: deps
