@@ -8,7 +8,8 @@
  *   bench_train peak                        measured FP32 FMA peak of this machine (GFLOP/s)
  *   bench_train train  --data LIST [options]  trainer run: images/s, GFLOP/s, % of peak, RSS
  *   bench_train infer  --data LIST [options]  embeddings: one at a time, parallel, batched
- *   bench_train phases --data LIST [options]  per-phase time of the trainer's work
+ *   bench_train phases --data LIST [options]  a trainer run, then where its last epoch's time went
+ *                                              (am_trainer_times: the path users run)
  * options: --network resnet|amm (resnet = n_layer_resnet to layer4, stacksize 3; amm: stacksize 1)
  *          --images N (first N of the list) --epochs E --threads T --batch B
  *          --settings original|ours (trainer defaults; original: one image per forward)
@@ -33,8 +34,6 @@
 #include "astromorph/rng.h"
 #include "astromorph/runtime.h"
 #include "astromorph/train.h"
-/* Adam alone, for the phase breakdown (the trainer has no timing hooks). */
-#include "train/train_internal.h"
 #include "core/internal.h"
 
 #define CHECK(expr)                                                                                                    \
@@ -316,6 +315,9 @@ typedef struct {
     double *train_s, *epoch_s;
     int64_t ntrain, ntest;
     const int64_t *train_idx;
+    am_trainer *trainer;
+    int last_epoch;
+    am_train_times last_start; /* the trainer's times when the last epoch began */
 } timing;
 
 static void on_split(void *user, const int64_t *train_idx, int64_t ntrain, const int64_t *test_idx, int64_t ntest)
@@ -327,7 +329,12 @@ static void on_split(void *user, const int64_t *train_idx, int64_t ntrain, const
     t->train_idx = copy;
 }
 
-static void on_epoch_start(void *user, int epoch, double lr) { ((timing *)user)->epoch_start = now_s(); }
+static void on_epoch_start(void *user, int epoch, double lr)
+{
+    timing *t = user;
+    t->epoch_start = now_s();
+    if (epoch == t->last_epoch && t->trainer) am_trainer_times(t->trainer, &t->last_start);
+}
 static void on_batch(void *user, int epoch, int64_t step, double loss) { ((timing *)user)->last_batch = now_s(); }
 
 static void on_epoch_end(void *user, int epoch, double train_loss, double test_loss, double seconds)
@@ -340,7 +347,9 @@ static void on_epoch_end(void *user, int epoch, double train_loss, double test_l
     fflush(stdout);
 }
 
-static int train(const opts *o, double peak, const char *isa, int threads)
+static void print_phases(const timing *tm, int threads);
+
+static int train(const opts *o, double peak, const char *isa, int threads, int phases)
 {
     source s;
     open_source(&s, o);
@@ -351,6 +360,7 @@ static int train(const opts *o, double peak, const char *isa, int threads)
     ts.epochs = o->epochs;
     ts.batch_size = o->batch;
     if (o->replicas > 0) ts.replicas = o->replicas;
+    ts.profile = phases;
     double rss0 = peak_rss_mib();
     timing tm = {0};
     tm.train_s = calloc((size_t)o->epochs, sizeof(double));
@@ -363,6 +373,7 @@ static int train(const opts *o, double peak, const char *isa, int threads)
                         .user = &tm};
     am_trainer *t;
     CHECK(am_trainer_create(&t, b, &src, &ts, &h));
+    tm.trainer = t, tm.last_epoch = o->epochs;
     header(o, peak, isa, threads);
     printf("# train: %lld images, %s settings, %s: batch %d, %d image(s) per forward, %d replica(s)\n",
            (long long)s.count, o->settings, o->precision, ts.batch_size, ts.images_per_forward, am_trainer_replicas(t));
@@ -396,11 +407,56 @@ static int train(const opts *o, double peak, const char *isa, int threads)
         "rss_mib=%.0f\n",
         o->network, o->settings, o->precision, (long long)s.count, (long long)tm.ntrain, o->epochs, threads, ips,
         flops * 1e-9, gflops, peak, gflops / peak, epoch_s, px, 1e6 / ips / px, peak_rss_mib());
+    if (phases) print_phases(&tm, am_trainer_replicas(t) < threads ? am_trainer_replicas(t) : threads);
     am_trainer_free(t);
     am_byol_free(b);
     am_dataset_free(s.ds);
     free((void *)tm.train_idx), free(tm.train_s), free(tm.epoch_s);
     return 0;
+}
+
+/* ---- phases: where the last epoch's time went, from the trainer's own clocks ---- */
+
+static void print_phases(const timing *tm, int side_by_side)
+{
+    am_train_times end, d;
+    am_trainer_times(tm->trainer, &end);
+    const am_train_times *a = &tm->last_start;
+    d.read = end.read - a->read, d.views = end.views - a->views, d.step = end.step - a->step;
+    d.reduce = end.reduce - a->reduce, d.optimizer = end.optimizer - a->optimizer, d.ema = end.ema - a->ema;
+    d.test = end.test - a->test, d.checkpoint = end.checkpoint - a->checkpoint, d.images = end.images - a->images;
+    if (d.images <= 0) return;
+    /* the replicas' parts ran side by side: their share of the wall is thread time / replicas */
+    const char *name[] = {"read (source items)",
+                          "views (augment, 2 per image)",
+                          "step (forwards, loss, backward)",
+                          "reduce (gradients, BN statistics)",
+                          "optimizer (Adam)",
+                          "EMA of target",
+                          "test pass",
+                          "checkpoint"};
+    const char *key[] = {"read", "views", "step", "reduce", "adam", "ema", "test", "checkpoint"};
+    double w[] = {d.read,      d.views / side_by_side, d.step / side_by_side, d.reduce, d.optimizer, d.ema, d.test,
+                  d.checkpoint};
+    double sum = 0;
+    for (int p = 0; p < 8; p++) sum += w[p];
+    printf("# the last epoch by phase (am_trainer_times; replicas' parts / %d side by side), ms per training image\n",
+           side_by_side);
+    printf("%-36s %10s %8s\n", "phase", "ms/image", "share");
+    for (int p = 0; p < 8; p++)
+        printf("%-36s %10.2f %7.1f%%\n", name[p], 1e3 * w[p] / (double)d.images, 100 * w[p] / sum);
+    printf("# online networks by layer kind, whole run, ms per image step (forward, backward)\n");
+    const am_net_profile *pr = &end.layers;
+    const double per = 1e3 / side_by_side / (double)end.images;
+    for (int k = 0; k <= AM_MOD_FLATTEN; k++)
+        if (pr->forward_s[k] + pr->backward_s[k] > 0)
+            printf("%-36s %10.2f %10.2f\n", am_module_kind_name((am_module_kind)k), per * pr->forward_s[k],
+                   per * pr->backward_s[k]);
+    printf("RESULT mode=phases images=%lld", (long long)d.images);
+    for (int p = 0; p < 8; p++) printf(" %s_ms=%.3f", key[p], 1e3 * w[p] / (double)d.images);
+    printf(" conv_fwd_ms=%.3f conv_bwd_ms=%.3f bn_fwd_ms=%.3f bn_bwd_ms=%.3f\n", per * pr->forward_s[AM_MOD_CONV2D],
+           per * pr->backward_s[AM_MOD_CONV2D], per * pr->forward_s[AM_MOD_BATCHNORM2D],
+           per * pr->backward_s[AM_MOD_BATCHNORM2D]);
 }
 
 /* ---- infer ---- */
@@ -524,164 +580,6 @@ static int infer(const opts *o, double peak, const char *isa, int threads)
     return 0;
 }
 
-/* ---- phases: the trainer's work for one epoch, redone step by step through the public API
- * (original settings: one image per forward, one replica per thread, an Adam step every
- * --batch images), each part timed ---- */
-
-enum { PH_LOAD, PH_D2, PH_AUG, PH_FWD, PH_BWD, PH_SYNC, PH_REDUCE, PH_ADAM, PH_EMA, PH_N };
-static const char *phase_name[PH_N] = {"load (FITS read, first pass)",
-                                       "D2 copies + normalise",
-                                       "augment (2 views)",
-                                       "forward (target + online + loss)",
-                                       "backward (online)",
-                                       "replica state (BN statistics)",
-                                       "gradient reduction",
-                                       "optimizer (Adam)",
-                                       "EMA of target"};
-
-static int phases(const opts *o, double peak, const char *isa, int threads)
-{
-    source s;
-    opts o2 = *o;
-    open_source(&s, &o2);
-    am_byol *master = make_byol(o, s.stacksize);
-    header(o, peak, isa, threads);
-    am_byol **rep = calloc((size_t)threads, sizeof *rep), **fwd = calloc((size_t)threads, sizeof *fwd);
-    for (int r = 0; r < threads; r++) {
-        /* as the trainer's replicas: the master's weights, replica 0 with the master's gradients */
-        CHECK(am_byol_replica(&rep[r], master, r == 0));
-        CHECK(am_byol_replica(&fwd[r], master, 0));
-        am_byol_set_mode(fwd[r], AM_MODE_TRAIN);
-        am_net_set_profiling(am_byol_network(rep[r]), 1);
-    }
-    size_t np = am_byol_param_count(master);
-    am_param **params = calloc(np, sizeof *params);
-    for (size_t i = 0; i < np; i++) params[i] = am_byol_param(master, i);
-    am_adam adam;
-    CHECK(am_adam_init(&adam, params, np, 0.9, 0.999, 1e-8, 0));
-    double ph[PH_N] = {0}; /* wall seconds for serial parts, thread seconds for parallel ones */
-    const int64_t n = s.count;
-    int failed = 0;
-    /* Two passes over the images: the first creates the primitives of every shape and reads the
-     * files (its load time is kept: later passes hit the dataset's cache), the second is timed. */
-    double t_all = 0, load_first = 0;
-    for (int pass = 0; pass < 2; pass++) {
-        if (pass == 1) {
-            load_first = ph[PH_LOAD];
-            memset(ph, 0, sizeof ph);
-            for (int r = 0; r < threads; r++) am_net_set_profiling(am_byol_network(rep[r]), 1);
-            t_all = now_s();
-        }
-        for (int64_t pos = 0; pos < n && !failed; pos += o->batch) {
-            int64_t m = n - pos < o->batch ? n - pos : o->batch;
-            double t0 = now_s();
-            for (int r = 0; r < threads; r++) {
-                CHECK(am_byol_copy_state(rep[r], master));
-                am_byol_set_mode(rep[r], AM_MODE_TRAIN);
-                am_byol_zero_grad(rep[r]);
-            }
-            ph[PH_SYNC] += now_s() - t0;
-#pragma omp parallel num_threads(threads) reduction(+ : ph[:PH_N])
-            {
-                const int r = omp_get_thread_num();
-                for (int64_t k = pos + r; k < pos + m; k += threads) {
-                    double a = now_s();
-                    am_tensor img = {0}, d2 = {0}, v1 = {0}, v2 = {0};
-                    am_status st = am_dataset_get(s.ds, k, &img, NULL);
-                    double b1 = now_s();
-                    if (st == AM_OK) st = am_d2_copies(&img, s.stacksize, &d2);
-                    if (st == AM_OK) am_normalize_batch(&d2);
-                    double c = now_s();
-                    if (st == AM_OK) st = am_augment_view(&s.aug, &d2, &v1, 42, (uint64_t)pass, (uint64_t)k, 1);
-                    if (st == AM_OK) st = am_augment_view(&s.aug, &d2, &v2, 42, (uint64_t)pass, (uint64_t)k, 2);
-                    double d = now_s(), loss;
-                    /* forward alone, on a copy of its own (its running statistics move, the replica's
-                     * stay as the trainer's), then forward + backward on the replica with the same
-                     * views: the difference is the backward */
-                    if (st == AM_OK) st = am_byol_step(fwd[r], &v1, &v2, 0.0f, &loss);
-                    double e = now_s();
-                    if (st == AM_OK) st = am_byol_step(rep[r], &v1, &v2, 1.0f, &loss);
-                    double f = now_s();
-                    ph[PH_LOAD] += b1 - a, ph[PH_D2] += c - b1, ph[PH_AUG] += d - c, ph[PH_FWD] += e - d;
-                    ph[PH_BWD] += (f - e) - (e - d);
-                    if (st != AM_OK) {
-#pragma omp atomic write
-                        failed = 1;
-                    }
-                    am_tensor_free(&img), am_tensor_free(&d2), am_tensor_free(&v1), am_tensor_free(&v2);
-                }
-            }
-            t0 = now_s();
-            for (size_t i = 0; i < np; i++) { /* as the trainer: replica gradients summed in order */
-                am_tensor *g = &params[i]->grad;
-                int64_t cnt = am_tensor_numel(g);
-                for (int r = 1; r < threads; r++) { /* replica 0's are the master's own */
-                    const float *src = am_byol_param(rep[r], i)->grad.data;
-#pragma omp parallel for schedule(static) if (cnt >= AM_PARALLEL_MIN)
-                    for (int64_t j = 0; j < cnt; j++) g->data[j] += src[j];
-                }
-            }
-            double t1 = now_s();
-            am_adam_step(&adam, params, 1e-4);
-            am_byol_params_changed(master);
-            double t2 = now_s();
-            am_byol_update_target(master);
-            double t3 = now_s();
-            ph[PH_REDUCE] += t1 - t0, ph[PH_ADAM] += t2 - t1, ph[PH_EMA] += t3 - t2;
-        }
-    }
-    double wall = now_s() - t_all;
-    ph[PH_LOAD] = load_first;
-    if (failed) {
-        fprintf(stderr, "bench_train: phases: a step failed: %s\n", am_errmsg());
-        return 1;
-    }
-    /* Parallel phases ran on `threads` threads at once: their wall share is thread time / threads. */
-    double sum = 0, w[PH_N];
-    for (int p = 0; p < PH_N; p++) {
-        int parallel = p <= PH_BWD;
-        w[p] = parallel ? ph[p] / threads : ph[p];
-        sum += w[p];
-    }
-    printf("# phases over %lld images, second pass (batch %d; the forward is run twice here, so the wall time is "
-           "not the trainer's)\n",
-           (long long)n, o->batch);
-    printf("%-34s %10s %8s\n", "phase", "ms/image", "share");
-    for (int p = 0; p < PH_N; p++)
-        printf("%-34s %10.2f %7.1f%%\n", phase_name[p], 1e3 * w[p] / (double)n, 100 * w[p] / sum);
-    printf("%-34s %10.2f (wall %.2f incl. the extra forward)\n", "sum", 1e3 * sum / (double)n, 1e3 * wall / (double)n);
-    /* The online network's layers, by kind (the engine's profile of the forward + backward run). */
-    double fs[AM_MOD_FLATTEN + 1] = {0}, bs[AM_MOD_FLATTEN + 1] = {0}, conv_flops = 0;
-    for (int r = 0; r < threads; r++) {
-        const am_net_profile *pr = am_net_get_profile(am_byol_network(rep[r]));
-        for (int k = 0; k <= AM_MOD_FLATTEN; k++) fs[k] += pr->forward_s[k], bs[k] += pr->backward_s[k];
-    }
-    for (int64_t k = 0; k < n; k++) conv_flops += item_flops(master, &s, k, 4);
-    printf("# online network by layer kind, ms/image (its forward is half of the forward above)\n");
-    printf("%-34s %10s %10s\n", "kind", "forward", "backward");
-    for (int k = 0; k <= AM_MOD_FLATTEN; k++)
-        if (fs[k] + bs[k] > 0)
-            printf("%-34s %10.2f %10.2f\n", am_module_kind_name((am_module_kind)k), 1e3 * fs[k] / threads / (double)n,
-                   1e3 * bs[k] / threads / (double)n);
-    /* Each thread runs its own image single-threaded, so compare with one thread's peak. */
-    const double per_thread_peak = peak / threads;
-    printf("Conv2d: forward %.1f GFLOP/s, backward %.1f GFLOP/s per thread (peak/thread %.1f)\n",
-           conv_flops / fs[AM_MOD_CONV2D] * 1e-9, 2 * conv_flops / bs[AM_MOD_CONV2D] * 1e-9, per_thread_peak);
-    printf("RESULT mode=phases network=%s images=%lld threads=%d", o->network, (long long)n, threads);
-    static const char *key[PH_N] = {"load", "d2", "augment", "forward", "backward", "sync", "reduce", "adam", "ema"};
-    for (int p = 0; p < PH_N; p++) printf(" %s_ms=%.3f", key[p], 1e3 * w[p] / (double)n);
-    printf(" conv_fwd_ms=%.3f conv_bwd_ms=%.3f bn_fwd_ms=%.3f bn_bwd_ms=%.3f mean_pixels=%.0f rss_mib=%.0f\n",
-           1e3 * fs[AM_MOD_CONV2D] / threads / (double)n, 1e3 * bs[AM_MOD_CONV2D] / threads / (double)n,
-           1e3 * fs[AM_MOD_BATCHNORM2D] / threads / (double)n, 1e3 * bs[AM_MOD_BATCHNORM2D] / threads / (double)n,
-           mean_pixels(&s, NULL, n), peak_rss_mib());
-    am_adam_free(&adam);
-    for (int r = 0; r < threads; r++) am_byol_free(rep[r]), am_byol_free(fwd[r]);
-    free(rep), free(fwd), free(params);
-    am_byol_free(master);
-    am_dataset_free(s.ds);
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     opts o = parse(argc, argv);
@@ -695,9 +593,9 @@ int main(int argc, char **argv)
         printf("RESULT mode=peak threads=%d peak=%.1f\n", threads, peak);
         return 0;
     }
-    if (!strcmp(o.mode, "train")) return train(&o, peak, isa, threads);
+    if (!strcmp(o.mode, "train")) return train(&o, peak, isa, threads, 0);
     if (!strcmp(o.mode, "infer")) return infer(&o, peak, isa, threads);
-    if (!strcmp(o.mode, "phases")) return phases(&o, peak, isa, threads);
+    if (!strcmp(o.mode, "phases")) return train(&o, peak, isa, threads, 1);
     usage();
     return 2;
 }

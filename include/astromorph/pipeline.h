@@ -60,6 +60,8 @@ typedef struct am_embed_options {
     int morphology_each; /* ... of every channel in turn, rather than of the channels' sum */
     int hybrid; /* apply the model's hybrid fit, when it has one (default 1) */
     int progress; /* a progress bar on stderr (default 1) */
+    const int64_t *rows; /* only these images of the data set, in this order (NULL: all) */
+    int64_t nrows;
 } am_embed_options;
 void am_embed_options_default(am_embed_options *o);
 

@@ -105,6 +105,7 @@ typedef struct am_train_settings {
      * naming the first line that differs. */
     const char *fingerprint;
     const volatile int *cancel; /* set non-zero (e.g. from SIGINT) to stop between images */
+    int profile; /* 1: the replicas' networks time each layer kind (am_trainer_times) */
 } am_train_settings;
 
 /* Our defaults (measured, docs/training.md). */
@@ -144,6 +145,25 @@ am_status am_trainer_run(am_trainer *t);
 am_status am_trainer_save_checkpoint(am_trainer *t, const char *path);
 
 int am_trainer_epochs_done(const am_trainer *t);
+
+/* Where a trainer's time went since it was made, in seconds. Wall times of the serial parts;
+ * the replicas' parts are summed over the replicas that ran side by side (thread time: divide by
+ * the replicas running at once for their share of the wall). The benchmarks' phase breakdown is
+ * this, so it measures the path users run. */
+typedef struct am_train_times {
+    double read; /* wall: the source's items (reading, decoding, the cache) */
+    double views; /* replicas: the two augmented views of every image */
+    double step; /* replicas: forwards of online and target networks, loss, backward */
+    double reduce; /* wall: replicas' gradients and BatchNorm statistics into the master */
+    double optimizer; /* wall: the Adam step and the weight copies it makes stale */
+    double ema; /* wall: the target network's update */
+    double test; /* wall: test passes, everything in them */
+    double checkpoint; /* wall: writing checkpoints */
+    int64_t images; /* training images stepped */
+    /* with settings.profile: the online networks' layers by kind, summed over replicas */
+    am_net_profile layers;
+} am_train_times;
+void am_trainer_times(const am_trainer *t, am_train_times *out);
 /* The number of replicas (settings' replicas, or the automatic choice for 0). */
 int am_trainer_replicas(const am_trainer *t);
 int64_t am_trainer_steps_done(const am_trainer *t);

@@ -31,16 +31,19 @@ typedef struct {
     float *feats; /* n × AM_MORPH_FEATURES, or NULL: not wanted */
 } job;
 
+/* The data set's index of embedding row `row`. */
+static int64_t item(const job *J, int64_t row) { return J->o->rows ? J->o->rows[row] : row; }
+
 /* How many images from i on share image i's size (1 when sizes are not known before reading);
  * with views at a common size, any images. */
 static int64_t same_size_run(const job *J, int64_t i, int64_t n)
 {
     if (J->m->view_size > 0) return n - i < EMBED_BATCH ? n - i : EMBED_BATCH;
     int64_t first[3], next[3];
-    if (am_dataset_item_shape(J->ds, i, first) != AM_OK) return 1;
+    if (am_dataset_item_shape(J->ds, item(J, i), first) != AM_OK) return 1;
     int64_t values = first[0] * first[1] * first[2], k = 1;
     while (i + k < n && k < EMBED_BATCH && (k + 1) * values <= EMBED_MAX_VALUES &&
-           am_dataset_item_shape(J->ds, i + k, next) == AM_OK && memcmp(first, next, sizeof first) == 0)
+           am_dataset_item_shape(J->ds, item(J, i + k), next) == AM_OK && memcmp(first, next, sizeof first) == 0)
         k++;
     return k;
 }
@@ -84,8 +87,8 @@ static am_status batch_input(const job *J, int64_t i, int64_t k, am_tensor *batc
     for (int64_t j = 0; j < k && s == AM_OK; j++) {
         am_tensor img = {0}, x = {0};
         am_meta meta;
-        const char *name = am_dataset_name(J->ds, i + j);
-        if ((s = am_dataset_get(J->ds, i + j, &img, &meta)) != AM_OK) break;
+        const char *name = am_dataset_name(J->ds, item(J, i + j));
+        if ((s = am_dataset_get(J->ds, item(J, i + j), &img, &meta)) != AM_OK) break;
         s = am_network_input(&img, J->m->stacksize, J->m->normalization, J->m->view_size, &x);
         if (s == AM_OK) s = row_morphology(J, &img, i + j, name);
         if (s == AM_OK && x.shape[1] != J->m->in_channels)
@@ -127,7 +130,7 @@ static am_status stat_columns(job *J)
     int64_t ncol = 0, shape[3] = {1, 0, 0};
     while (am_morphology_columns[ncol]) ncol++;
     if (!J->o->morphology_each) return am_embeddings_set_stats(J->E, ncol, am_morphology_columns, NULL);
-    if (J->E->n > 0) AM_TRY(am_dataset_item_shape(J->ds, 0, shape));
+    if (J->E->n > 0) AM_TRY(am_dataset_item_shape(J->ds, item(J, 0), shape));
     J->morph_channels = (int)shape[0];
     int64_t total = ncol * shape[0];
     char **names = calloc((size_t)(total ? total : 1), sizeof *names);
@@ -158,7 +161,7 @@ static am_status embed_job(void *user, int r, int worker)
 {
     embed_round *R = user;
     return embed_run(R->rep[worker], &R->batch[r], R->len[r], R->J->E, R->start[r],
-                     am_dataset_name(R->J->ds, R->start[r]));
+                     am_dataset_name(R->J->ds, item(R->J, R->start[r])));
 }
 
 /* Runs are read in order on this thread, then embedded side by side, one run per worker on its
@@ -215,7 +218,11 @@ am_status am_pipeline_embed_with_features(am_model *m, am_dataset *ds, const am_
     if (opt) o = *opt;
     else am_embed_options_default(&o);
     if (feats) *feats = NULL;
-    int64_t n = am_dataset_size(ds);
+    int64_t n = o.rows ? o.nrows : am_dataset_size(ds);
+    for (int64_t r = 0; o.rows && r < n; r++)
+        if (o.rows[r] < 0 || o.rows[r] >= am_dataset_size(ds))
+            return am_error(AM_ERR_VALUE, "embeddings: row %lld names image %lld of %lld", (long long)r,
+                            (long long)o.rows[r], (long long)am_dataset_size(ds));
     int hybrid = o.hybrid && m->hybrid.dim > 0;
     job J = {.m = m, .ds = ds, .o = &o, .E = E};
     AM_TRY(am_embeddings_alloc(E, n, am_byol_get_options(m->byol)->representation_size));

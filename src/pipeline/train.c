@@ -40,6 +40,7 @@ typedef struct {
     am_status tb_status; /* the first TensorBoard write error, reported at the end */
     am_dataset_source data; /* the trainer's source */
     am_byol *byol; /* for the collapse monitors */
+    int in_channels;
     int64_t *monitor_idx, nmonitor; /* test images whose embeddings are monitored */
 } run;
 
@@ -75,20 +76,6 @@ static void on_split(void *user, const int64_t *train_idx, int64_t ntrain, const
  * MONITOR_MAX) test images, as inference would compute them. BYOL's failure is a collapse of
  * every image onto one point, which the losses alone do not show. */
 
-/* Image i as inference will see it: its embedding (eval mode; the caller sets the mode). */
-static am_status embed_image(run *r, int64_t i, float *emb)
-{
-    am_tensor img = {0}, x = {0}, e = {0};
-    am_status s = am_dataset_get(r->ds, i, &img, NULL);
-    if (s == AM_OK)
-        s = am_network_input(&img, r->s->stacksize, r->s->augment.normalization, r->s->augment.view_size, &x);
-    if (s == AM_OK) s = am_byol_embed(r->byol, &x, &e);
-    if (s == AM_OK) memcpy(emb, e.data, (size_t)e.shape[1] * sizeof *emb);
-    if (s != AM_OK) s = am_error_prefix(s, "%s", am_dataset_name(r->ds, i));
-    am_tensor_free(&img), am_tensor_free(&x), am_tensor_free(&e);
-    return s;
-}
-
 /* The hybrid embedding's fit (include/astromorph/hybrid.h) over every image of the set, embedded
  * as inference embeds them (am_pipeline_embed), as a JSON text for the model file. */
 static am_status fit_hybrid(run *r, int in_channels, char **json)
@@ -116,16 +103,18 @@ static am_status fit_hybrid(run *r, int in_channels, char **json)
 static void monitor(run *r, int epoch)
 {
     if (!r->byol || r->nmonitor < 2) return;
-    int dim = am_byol_get_options(r->byol)->representation_size;
-    float *e = malloc((size_t)(r->nmonitor * dim) * sizeof *e);
-    am_mode was = am_byol_mode(r->byol);
-    am_byol_set_mode(r->byol, AM_MODE_EVAL);
-    am_status s = e ? AM_OK : am_error(AM_ERR_NOMEM, "out of memory");
-    for (int64_t k = 0; k < r->nmonitor && s == AM_OK; k++) s = embed_image(r, r->monitor_idx[k], e + k * dim);
-    am_byol_set_mode(r->byol, was);
+    am_model m;
+    am_model_wrap(&m, r->byol, r->in_channels, r->s->stacksize, r->s->augment.view_size, r->s->augment.normalization);
+    am_embed_options o;
+    am_embed_options_default(&o);
+    o.progress = 0, o.rows = r->monitor_idx, o.nrows = r->nmonitor;
+    am_embeddings E = {0};
+    am_status s = am_pipeline_embed(&m, r->ds, &o, &E);
     double spread = NAN, erank = NAN;
-    if (s == AM_OK) s = am_embedding_spread(e, r->nmonitor, dim, &spread, &erank);
-    free(e);
+    int dim = (int)E.dim;
+    if (s == AM_OK) s = am_embedding_spread(E.data, E.n, dim, &spread, &erank);
+    am_embeddings_free(&E);
+    am_model_close(&m);
     if (s != AM_OK) {
         am_log(AM_LOG_WARN, "collapse monitor: %s", am_errmsg());
         return;
@@ -352,7 +341,7 @@ am_status am_pipeline_train(am_settings *s, am_train_run *out)
         goto done;
     }
     if ((st = am_byol_create(&byol, net, &bo)) != AM_OK) goto done;
-    r.byol = byol;
+    r.byol = byol, r.in_channels = spec.in_channels;
     /* an astromorph model: the whole BYOL state (online, projector, predictor, target) */
     if (from_model && (st = am_byol_load_state(byol, &start)) != AM_OK) {
         st = am_error_prefix(st, "%s", s->pretrained);

@@ -35,6 +35,7 @@ struct am_trainer {
     double epoch_loss; /* sum of per-image losses of the current epoch so far */
     int tested; /* a test pass has run (AM_NORM_COMPAT: EVAL from then on) */
     int last_ckpt_epoch; /* -1 when none written */
+    am_train_times times; /* .layers left empty: summed from the replicas when asked */
 };
 
 /* Checkpoints: the BYOL state plus optimizer, schedule and position (checkpoint.c). */

@@ -236,6 +236,7 @@ typedef struct job {
     double *gl;
     am_tensor *views; /* 2 per group, made beforehand when the source is not thread-safe */
     int64_t *bad; /* per replica: the item its failure belongs to, or -1 */
+    double *busy; /* per replica: seconds making views [2r] and stepping [2r + 1] */
 } job;
 
 /* Orders shapes: channels, height, width, then batch size. */
@@ -260,6 +261,7 @@ static am_status run_replica(void *user, int r, int worker)
         const int64_t *gi = j->idx + j->g[k].first;
         am_tensor *items = j->items + j->g[k].first;
         int64_t bad = gi[0];
+        double t0 = now_s();
         if (j->views) {
             v1 = j->views[2 * k], v2 = j->views[2 * k + 1];
             memset(&j->views[2 * k], 0, 2 * sizeof *j->views);
@@ -268,9 +270,10 @@ static am_status run_replica(void *user, int r, int worker)
             if (s == AM_OK) s = group_views(t, items, gi, j->g[k].len, j->epoch, VIEW_TWO, &v2, &bad);
         }
         if (s == AM_OK) bad = j->g[k].len == 1 ? gi[0] : -1; /* a group's loss belongs to all its images */
-        double loss = 0;
+        double loss = 0, t1 = now_s();
         /* The original sums per-image mean losses: a group of len images weighs len. */
         if (s == AM_OK) s = am_byol_step(t->rep[r], &v1, &v2, j->grad ? (float)j->g[k].len : 0.0f, &loss);
+        j->busy[2 * r] += t1 - t0, j->busy[2 * r + 1] += now_s() - t1;
         j->gl[k] = loss * (double)j->g[k].len;
         am_tensor_free(&v1);
         am_tensor_free(&v2);
@@ -290,13 +293,16 @@ static am_status run_images(am_trainer *t, const int64_t *idx, int64_t n, int ep
     j.items = calloc((size_t)n, sizeof *j.items);
     j.g = calloc((size_t)n, sizeof *j.g);
     j.bad = calloc((size_t)t->nrep, sizeof *j.bad);
-    am_status st = j.items && j.g && j.bad ? AM_OK : am_error(AM_ERR_NOMEM, "train: out of memory");
+    j.busy = calloc((size_t)(2 * t->nrep), sizeof *j.busy);
+    am_status st = j.items && j.g && j.bad && j.busy ? AM_OK : am_error(AM_ERR_NOMEM, "train: out of memory");
+    double t_read = now_s();
     for (int64_t i = 0; st == AM_OK && i < n; i++) {
         st = t->src.get(t->src.user, idx[i], &j.items[i]);
         if (st != AM_OK) st = am_error_prefix(st, "train: item %lld %s", (long long)idx[i], item_name(t, idx[i]));
         else if (j.items[i].ndim != 4)
             st = am_error(AM_ERR_SHAPE, "train: item %lld is not an N×C×H×W batch", (long long)idx[i]);
     }
+    if (grad) t->times.read += now_s() - t_read;
     /* Equal sizes together (stable, so the order stays a function of the batch alone): with
      * images of several sizes, each size still fills whole forwards. */
     int64_t *sorted = malloc((size_t)n * sizeof *sorted);
@@ -337,7 +343,10 @@ static am_status run_images(am_trainer *t, const int64_t *idx, int64_t n, int ep
      * the master's weights (nothing to copy before a step); the first one adds its gradients
      * straight into the master's, where the others' are then summed. */
     for (int r = 0; st == AM_OK && r < t->nrep && r < j.ng; r++) {
-        if (!t->rep[r]) st = am_byol_replica(&t->rep[r], t->byol, r == 0);
+        if (!t->rep[r]) {
+            st = am_byol_replica(&t->rep[r], t->byol, r == 0);
+            if (st == AM_OK && t->s.profile) am_net_set_profiling(am_byol_network(t->rep[r]), 1);
+        }
         if (st == AM_OK && !t->fresh[r]) st = am_byol_copy_state(t->rep[r], t->byol);
         t->fresh[r] = st == AM_OK;
         if (st != AM_OK) break;
@@ -352,6 +361,9 @@ static am_status run_images(am_trainer *t, const int64_t *idx, int64_t n, int ep
     if (nw > j.ng) nw = (int)j.ng;
     int failed = -1;
     if (st == AM_OK) st = am_replicas_run(t->nrep, nw < 1 ? 1 : nw, run_replica, &j, &failed);
+    for (int r = 0; grad && j.busy && r < t->nrep; r++)
+        t->times.views += j.busy[2 * r], t->times.step += j.busy[2 * r + 1];
+    if (grad && st == AM_OK) t->times.images += n;
     if (st != AM_OK && st != AM_ERR_INTERRUPTED && failed >= 0) {
         char msg[256];
         snprintf(msg, sizeof msg, "%s", am_errmsg());
@@ -364,7 +376,7 @@ static am_status run_images(am_trainer *t, const int64_t *idx, int64_t n, int ep
     for (int64_t k = 0; j.views && k < 2 * j.ng; k++) am_tensor_free(&j.views[k]);
     free(j.views);
     free(sorted);
-    free(j.items), free(j.g), free(j.bad);
+    free(j.items), free(j.g), free(j.bad), free(j.busy);
     return st;
 }
 
@@ -419,9 +431,12 @@ static am_status train_batch(am_trainer *t, const int64_t *idx, int64_t n, int e
     free(gl);
     AM_TRY(st);
     *loss_sum = sum;
+    double t0 = now_s();
     AM_TRY(reduce(t, ng < t->nrep ? (int)ng : t->nrep, mode));
+    double t1 = now_s();
     am_adam_step(&t->adam, t->params, lr);
     am_byol_params_changed(t->byol);
+    double t2 = now_s();
     double decay = am_byol_get_options(t->byol)->moving_average_decay;
     if (t->s.ema == AM_EMA_COSINE) {
         /* t->steps counts the steps done before this one: k runs 0 .. K-1 */
@@ -429,6 +444,7 @@ static am_status train_batch(am_trainer *t, const int64_t *idx, int64_t n, int e
         decay = 1.0 - (1.0 - decay) * (cos(M_PI * k / (K > 1 ? K : 1)) + 1.0) / 2.0;
     }
     am_byol_update_target_with(t->byol, decay);
+    t->times.reduce += t1 - t0, t->times.optimizer += t2 - t1, t->times.ema += now_s() - t2;
     return AM_OK;
 }
 
@@ -455,9 +471,26 @@ static am_status test_pass(am_trainer *t, int epoch, double *mean)
 
 am_status am_trainer_test_loss(am_trainer *t, int epoch, double *loss) { return test_pass(t, epoch, loss); }
 
+void am_trainer_times(const am_trainer *t, am_train_times *out)
+{
+    *out = t->times;
+    memset(&out->layers, 0, sizeof out->layers);
+    for (int r = 0; r < t->nrep; r++) {
+        if (!t->rep[r]) continue;
+        const am_net_profile *p = am_net_get_profile(am_byol_network(t->rep[r]));
+        for (int k = 0; k <= AM_MOD_FLATTEN; k++) {
+            out->layers.forward_s[k] += p->forward_s[k], out->layers.backward_s[k] += p->backward_s[k];
+            out->layers.forward_calls[k] += p->forward_calls[k], out->layers.backward_calls[k] += p->backward_calls[k];
+        }
+    }
+}
+
 am_status am_trainer_save_checkpoint(am_trainer *t, const char *path)
 {
-    AM_TRY(am_checkpoint_write(t, path));
+    double t0 = now_s();
+    am_status st = am_checkpoint_write(t, path);
+    t->times.checkpoint += now_s() - t0;
+    AM_TRY(st);
     t->last_ckpt_epoch = t->epoch;
     if (t->h.on_checkpoint) t->h.on_checkpoint(t->h.user, path, t->epoch);
     return AM_OK;
@@ -506,7 +539,9 @@ am_status am_trainer_run(am_trainer *t)
         }
         double test = NAN;
         if (st == AM_OK && t->src.prefetch && t->ntest) t->src.prefetch(t->src.user, t->test_idx, t->ntest);
+        double t_test = now_s();
         if (st == AM_OK) st = test_pass(t, e, &test);
+        t->times.test += now_s() - t_test;
         if (st != AM_OK) break;
         t->tested = 1;
         if (t->h.on_epoch_end)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "astromorph/models.h"
 #include "astromorph/runtime.h"
@@ -226,6 +227,42 @@ static void test_run_and_hooks(void)
     am_byol_free(b);
 }
 
+/* The trainer's own clocks: every image stepped is counted, the parts are non-negative and
+ * within the run's wall time (the replicas' parts within wall x replicas), and with profiling
+ * the online networks' layers are timed. */
+static void test_times(void)
+{
+    am_train_settings s;
+    settings(&s);
+    s.profile = 1;
+    toy data = {0, -1, 1, 0, 0};
+    am_byol *b = make_byol();
+    am_train_source src = {10, toy_get, toy_augment, toy_name, 1, &data, toy_prefetch, 0};
+    am_trainer *t = NULL;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    CHECK_OK(am_trainer_create(&t, b, &src, &s, NULL));
+    CHECK_OK(am_trainer_run(t));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double wall = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    am_train_times tt;
+    am_trainer_times(t, &tt);
+    double serial = tt.read + tt.reduce + tt.optimizer + tt.ema + tt.test + tt.checkpoint;
+    int nrep = am_trainer_replicas(t);
+    CHECK(tt.images == 16, "2 epochs of 8 training images stepped: %lld", (long long)tt.images);
+    CHECK(tt.read >= 0 && tt.views > 0 && tt.step > 0 && tt.reduce >= 0 && tt.optimizer > 0 && tt.ema >= 0 &&
+              tt.test > 0 && tt.checkpoint == 0,
+          "parts: read %g views %g step %g reduce %g adam %g ema %g test %g", tt.read, tt.views, tt.step, tt.reduce,
+          tt.optimizer, tt.ema, tt.test);
+    CHECK(serial <= wall && tt.views + tt.step <= wall * nrep, "parts %g + %g within the wall %g (x %d)", serial,
+          tt.views + tt.step, wall, nrep);
+    double conv = 0;
+    for (int k = 0; k <= AM_MOD_FLATTEN; k++) conv += tt.layers.forward_s[k] + tt.layers.backward_s[k];
+    CHECK(conv > 0 && conv <= tt.step + tt.test, "layer profile %g within the steps %g", conv, tt.step + tt.test);
+    am_trainer_free(t);
+    am_byol_free(b);
+}
+
 static void test_norm_policies(void)
 {
     am_train_settings s;
@@ -435,6 +472,7 @@ int main(void)
     test_threads_one_replica();
     test_split_and_schedule();
     test_run_and_hooks();
+    test_times();
     test_norm_policies();
     test_threads_and_resume();
     test_forward_cap();
