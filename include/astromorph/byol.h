@@ -45,6 +45,12 @@ typedef am_status (*am_byol_loss_fn)(const float *pred, const float *target, int
 am_status am_byol_cosine_loss(const float *pred, const float *target, int64_t n, int64_t d, float *loss, float *dpred,
                               void *user);
 
+/* VICReg's variance and covariance terms on n embeddings of f values (row-major), weighted:
+ * penalty = variance_weight * V + covariance_weight * K (src/byol/byol_spread.c); dy (may be
+ * NULL) receives d penalty / d y. Fewer than 2 rows, or both weights 0: 0 and a zero gradient. */
+am_status am_byol_spread_penalty(const float *y, int64_t n, int64_t f, double variance_weight, double covariance_weight,
+                                 double *penalty, float *dy);
+
 typedef struct am_byol_options {
     const char *hidden_layer; /* module whose output is the embedding ("avgpool") */
     int representation_size; /* features of that output; 0: found by a probe forward */
@@ -55,6 +61,9 @@ typedef struct am_byol_options {
     double moving_average_decay; /* 0.99 */
     am_byol_loss_kind loss; /* AM_BYOL_LOSS_ONE_WAY */
     am_byol_loss_fn loss_fn; /* NULL: am_byol_cosine_loss */
+    /* weights of am_byol_spread_penalty on the online embeddings of each forward (0: BYOL's loss
+     * alone, the original's) */
+    double variance_weight, covariance_weight;
     void *loss_user;
     uint64_t seed; /* initialisation of projector and predictor */
 } am_byol_options;

@@ -25,7 +25,7 @@ struct am_byol {
     size_t nstate;
 
     /* Scratch reused between steps. */
-    float *tproj, *loss, *dpred, *drep;
+    float *tproj, *loss, *dpred, *drep; /* drep: the spread penalty's gradient at the hidden layer */
     size_t tproj_cap, loss_cap, dpred_cap, drep_cap;
 };
 

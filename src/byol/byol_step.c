@@ -63,9 +63,16 @@ static am_status step(am_byol *b, const am_tensor *xo, const am_tensor *xt, int6
     if (s == AM_OK) s = am_net_forward(b->part[AM_BYOL_PRED], &p, NULL, &q);
     am_byol_loss_fn fn = b->o.loss_fn ? b->o.loss_fn : am_byol_cosine_loss;
     if (s == AM_OK) s = fn(q.data, b->tproj, n, d, b->loss, scale != 0.0f ? b->dpred : NULL, b->o.loss_user);
-    double sum = 0;
+    double sum = 0, spread = 0;
     for (int64_t i = 0; s == AM_OK && i < n; i++) sum += b->loss[i];
-    *loss = sum / (double)samples;
+    /* the spread penalty of this forward's embeddings, weighed as one per-image loss */
+    const int64_t f = b->o.representation_size;
+    int spread_on = b->o.variance_weight != 0 || b->o.covariance_weight != 0;
+    if (s == AM_OK && spread_on) s = grow(&b->drep, &b->drep_cap, (size_t)(n * f));
+    if (s == AM_OK && spread_on)
+        s = am_byol_spread_penalty(y.data, n, f, b->o.variance_weight, b->o.covariance_weight, &spread,
+                                   scale != 0.0f ? b->drep : NULL);
+    *loss = sum / (double)samples + spread;
     if (s == AM_OK && !isfinite(*loss)) s = am_error(AM_ERR_NUMERIC, "byol: the loss is %g", *loss);
 
     if (s == AM_OK && scale != 0.0f) {
@@ -78,6 +85,10 @@ static am_status step(am_byol *b, const am_tensor *xo, const am_tensor *xt, int6
         if (s == AM_OK) s = dp ? am_net_backward(b->part[AM_BYOL_PROJ], dp) : AM_ERR_BACKEND;
         const am_tensor *dr = s == AM_OK ? am_net_input_grad(b->part[AM_BYOL_PROJ]) : NULL;
         if (s == AM_OK && !dr) s = AM_ERR_BACKEND;
+        if (s == AM_OK && spread_on) {
+            float *g = dr->data;
+            for (int64_t i = 0; i < n * f; i++) g[i] += scale * b->drep[i];
+        }
         if (s == AM_OK) {
             am_tensor dy = am_tensor_view(dr->data, y.ndim, y.shape);
             s = am_net_backward(b->part[AM_BYOL_NET], &dy);

@@ -171,6 +171,10 @@ static const am_key byol_keys[] = {
      .doc = "the target's EMA decay"},
     {"loss", AM_KEY_CHOICE, E(byol.loss), 0, 0, 0, .choices = loss_names,
      .doc = "\"one_way\": the original's; \"symmetric\": the BYOL paper's"},
+    {"variance_weight", AM_KEY_FLOAT, S(byol.variance_weight), 0, 100, 0,
+     .doc = "VICReg's variance term on each forward's embeddings (against dimensional collapse); 0: BYOL alone"},
+    {"covariance_weight", AM_KEY_FLOAT, S(byol.covariance_weight), 0, 100, 0,
+     .doc = "VICReg's covariance term on each forward's embeddings; 0: none"},
     {"hidden_layer", AM_KEY_TEXT, S(hidden_layer), 0, 0, 0, .doc = "the module whose output is the embedding"},
     {NULL}};
 

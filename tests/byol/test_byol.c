@@ -200,6 +200,44 @@ static void test_cosine_gradient(void)
     CHECK(fabs(l[0]) < 1e-6, "loss of a vector with itself is 0: %g", l[0]);
 }
 
+/* The spread penalty: an analytic case, and its gradient against central differences. The step
+ * h = 2^-10 is added to floats below 2 exactly, and the penalty is summed in double, so the
+ * differences' error is the truncation h^2/6 |V^(3)|, about 2e-7 for third derivatives up to 1
+ * (columns with spread 0.3 to 3): 1e-5 leaves room, and a wrong term is off by its own size. */
+static void test_spread_penalty(void)
+{
+    double pen;
+    const float two[2] = {0.0f, 0.5f}; /* var = 0.125, s = sqrt(0.125 + 1e-4) */
+    CHECK_OK(am_byol_spread_penalty(two, 2, 1, 1.0, 0.0, &pen, NULL));
+    CHECK(fabs(pen - (1 - sqrt(0.125 + 1e-4))) < 1e-12, "V of two values: %.15g", pen);
+    enum { N = 6, F = 4 };
+    float y[N * F], g[N * F];
+    const double col_scale[F] = {0.3, 0.8, 1.7, 3.0}; /* two columns inside the hinge, two beyond */
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < F; j++)
+            y[i * F + j] = (float)(col_scale[j] * sin(1.1 * i + 0.7 * j) + 0.2 * cos(2.3 * i * j));
+    const double wv = 1.0, wc = 0.5;
+    CHECK_OK(am_byol_spread_penalty(y, N, F, wv, wc, &pen, g));
+    CHECK(pen > 0, "a spread penalty on columns with std 0.3 and 0.8 and correlated columns: %g", pen);
+    const float h = 1.0f / 1024;
+    double worst = 0, largest = 0;
+    for (int k = 0; k < N * F; k++) {
+        float keep = y[k];
+        double up, down;
+        y[k] = keep + h;
+        am_byol_spread_penalty(y, N, F, wv, wc, &up, NULL);
+        y[k] = keep - h;
+        am_byol_spread_penalty(y, N, F, wv, wc, &down, NULL);
+        y[k] = keep;
+        worst = fmax(worst, fabs((up - down) / (2.0 * h) - g[k]));
+        largest = fmax(largest, fabs(g[k]));
+    }
+    CHECK(worst < 1e-5 && largest > 1e-2, "spread penalty gradient vs central differences: %g (largest %g)", worst,
+          largest);
+    CHECK_OK(am_byol_spread_penalty(y, N, F, 0.0, 0.0, &pen, g));
+    CHECK(pen == 0 && g[0] == 0 && g[N * F - 1] == 0, "no weights, no penalty");
+}
+
 static void fill_views(am_tensor *v1, am_tensor *v2, int h, int w)
 {
     am_tensor_alloc4(v1, 4, 1, h, w);
@@ -230,6 +268,22 @@ static void test_symmetric_and_momentum(void)
     am_byol_set_mode(c, AM_MODE_EVAL);
     CHECK_OK(am_byol_step(c, &v1, &v2, 0.0f, &sym));
     CHECK(fabs(sym - (l12 + l21)) < 1e-5 * fabs(sym), "symmetric %g vs %g + %g", sym, l12, l21);
+    am_byol_free(c);
+
+    /* With the spread penalty the step's loss is BYOL's plus the penalty of the embeddings of
+     * that forward (eval mode: am_byol_embed gives the same embeddings). */
+    CHECK_OK(am_net_clone(&copy, am_byol_network(b)));
+    so = *am_byol_get_options(b);
+    so.variance_weight = 1.0, so.covariance_weight = 0.04;
+    CHECK_OK(am_byol_create(&c, copy, &so));
+    am_byol_set_mode(c, AM_MODE_EVAL);
+    double with, pen;
+    am_tensor e = {0};
+    CHECK_OK(am_byol_step(c, &v1, &v2, 0.0f, &with));
+    CHECK_OK(am_byol_embed(c, &v1, &e));
+    CHECK_OK(am_byol_spread_penalty(e.data, e.shape[0], e.shape[1], 1.0, 0.04, &pen, NULL));
+    CHECK(pen > 0 && fabs(with - (l12 + pen)) < 1e-5 * with, "loss with the penalty %g = %g + %g", with, l12, pen);
+    am_tensor_free(&e);
     am_byol_free(c);
 
     /* Without momentum the target is the online encoder: update_target changes nothing. */
@@ -394,6 +448,7 @@ int main(void)
 {
     test_replicas();
     test_cosine_gradient();
+    test_spread_penalty();
     test_reference_run();
     test_symmetric_reference();
     test_symmetric_and_momentum();
