@@ -75,7 +75,16 @@ am_status am_embeddings_read_csv(am_embeddings *e, const char *path);
  * for other `;`-separated tables that carry the same metadata. */
 void am_csv_meta(FILE *fp, const am_meta *m);
 
-/* Reads either form, chosen by content (safetensors files start with an 8-byte length and `{`). */
+/* The FITS binary table form (`exported/<model>.fits`, extension EMBEDDINGS), for TOPCAT,
+ * astropy and Aladin: one row per image with FILE, HDU, OBJECT, OBSRA, OBSDEC, RESTFRQ (as the
+ * header wrote them), RA and DEC in degrees with RADEC_SRC ("wcs", "obsra" or empty), one text
+ * column per extra key, CLUSTER when there are labels, the statistics, and EMBEDDING (dim × E).
+ * Header keys EXTRACOL/NEXTRA and STATCOL/NSTATS say where the extra keys and statistics are. */
+am_status am_embeddings_write_fits(const am_embeddings *e, const char *path);
+am_status am_embeddings_read_fits(am_embeddings *e, const char *path);
+
+/* Reads any form, chosen by content (safetensors files start with an 8-byte length and `{`,
+ * FITS files with "SIMPLE  =", the rest is read as CSV). */
 am_status am_embeddings_load(am_embeddings *e, const char *path);
 
 #ifdef __cplusplus

@@ -15,11 +15,16 @@ typedef struct am_meta {
     char ra[AM_META_LEN]; /* OBSRA */
     char dec[AM_META_LEN]; /* OBSDEC */
     char restfreq[AM_META_LEN]; /* RESTFRQ */
+    /* The image's position: from its WCS at the centre pixel (or, for a mask object, at its box's
+     * centre) when the header has one, else OBSRA/OBSDEC read as degrees or sexagesimal. */
+    double ra_deg, dec_deg; /* NAN when unknown */
+    char radec_from[8]; /* "wcs", "obsra" or "" (unknown) */
+    int hdu; /* the 1-based HDU the pixels came from (0: unknown) */
     char *filepath; /* as given in the data list (with [ext] if any) */
     char *extra; /* "KEY=value;KEY=value" (configured keys, mask label and box), or NULL */
 } am_meta;
 
-/* Sets every field to "N/A" / NULL. */
+/* Sets every field to "N/A" / NULL / NAN. */
 void am_meta_init(am_meta *m);
 am_status am_meta_copy(am_meta *dst, const am_meta *src);
 void am_meta_free(am_meta *m);

@@ -14,8 +14,8 @@
 
 #define SPREAD_EPS 1e-4 /* VICReg's */
 
-am_status am_byol_spread_penalty(const float *y, int64_t n, int64_t f, double variance_weight,
-                                 double covariance_weight, double *penalty, float *dy)
+am_status am_byol_spread_penalty(const float *y, int64_t n, int64_t f, double variance_weight, double covariance_weight,
+                                 double *penalty, float *dy)
 {
     *penalty = 0;
     if (n < 2 || f < 1 || (variance_weight == 0 && covariance_weight == 0)) {

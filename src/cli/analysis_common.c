@@ -146,10 +146,10 @@ static int has_suffix(const char *s, const char *suf)
     return n > m && strcmp(s + n - m, suf) == 0;
 }
 
-/* The newest embeddings file in exported/ (a .safetensors wins a tie with a .csv). */
+/* The newest embeddings file in exported/ (a .safetensors wins a tie with a .fits or a .csv). */
 static am_status newest_export(char *out, size_t len)
 {
-    static const char *const kinds[] = {".safetensors", ".csv", NULL};
+    static const char *const kinds[] = {".safetensors", ".fits", ".csv", NULL};
     am_status s = am_newest_file("exported", "", kinds, out, len);
     if (s == AM_ERR_IO)
         return am_error(AM_ERR_NOTFOUND,

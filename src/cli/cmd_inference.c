@@ -60,6 +60,7 @@ static void usage(FILE *fp)
                 "Embeds every image with a trained model and writes:\n"
                 "  runs/<model>/          TensorBoard projector (tensors, metadata, sprite)\n"
                 "  exported/<model>.safetensors  embeddings + metadata (for similar/project/cluster/outliers)\n"
+                "  exported/<model>.fits  the same as a FITS table (positions from the WCS; TOPCAT, astropy)\n"
                 "  exported/<model>.csv   the original's ';'-separated export (export_to_csv = true)\n\n"
                 "  -c, --configfile FILE            settings (TOML); options below override it\n"
                 "  -d, --datafile FILE              list of FITS files, or a folder of them\n"
@@ -128,6 +129,11 @@ static am_status infer(am_settings *s)
         snprintf(path, sizeof path, "exported/%s.safetensors", name);
         st = am_embeddings_write(&E, path);
         if (st == AM_OK) printf("embeddings: %s (%lld x %lld)\n", path, (long long)E.n, (long long)E.dim);
+    }
+    if (st == AM_OK) {
+        snprintf(path, sizeof path, "exported/%s.fits", name);
+        st = am_embeddings_write_fits(&E, path);
+        if (st == AM_OK) printf("table:      %s (FITS; TOPCAT, astropy)\n", path);
     }
     if (st == AM_OK && s->export_to_csv) {
         snprintf(path, sizeof path, "exported/%s.csv", name);

@@ -2,6 +2,7 @@
 #include "astromorph/meta.h"
 
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 void am_meta_init(am_meta *m)
@@ -11,6 +12,7 @@ void am_meta_init(am_meta *m)
     strcpy(m->ra, "N/A");
     strcpy(m->dec, "N/A");
     strcpy(m->restfreq, "N/A");
+    m->ra_deg = m->dec_deg = NAN;
 }
 
 static char *dup_or_null(const char *s)

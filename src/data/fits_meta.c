@@ -1,4 +1,5 @@
-/* Header metadata (OBJECT, OBSRA, OBSDEC, RESTFRQ, configured keys) for outputs. */
+/* Header metadata (OBJECT, OBSRA, OBSDEC, RESTFRQ, the WCS position, configured keys) for outputs. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,12 +60,34 @@ static void fill(fitsfile *f, const char *key, char *dst)
     if (!lookup(f, key, dst, AM_META_LEN)) strcpy(dst, "N/A");
 }
 
+/* RA/Dec of the image's centre from its WCS, else from OBSRA/OBSDEC. */
+static void position(fitsfile *f, am_meta *meta)
+{
+    int st = 0, naxis = 0;
+    long size[3] = {0, 0, 0};
+    am_wcs *w = am_fits_wcs(f);
+    if (w && !fits_get_img_dim(f, &naxis, &st) && naxis >= 2 && !fits_get_img_size(f, 2, size, &st) &&
+        am_wcs_radec(w, (double)(size[0] - 1) / 2, (double)(size[1] - 1) / 2, &meta->ra_deg, &meta->dec_deg)) {
+        strcpy(meta->radec_from, "wcs");
+    } else {
+        double ra = am_parse_angle(meta->ra, 1), dec = am_parse_angle(meta->dec, 0);
+        if (isfinite(ra) && isfinite(dec) && ra >= 0 && ra < 360 && fabs(dec) <= 90) {
+            meta->ra_deg = ra, meta->dec_deg = dec;
+            strcpy(meta->radec_from, "obsra");
+        }
+    }
+    fits_clear_errmsg();
+    am_wcs_free(w);
+}
+
 am_status am_fits_header_meta(fitsfile *f, const char *path, const am_fits_options *opt, am_meta *meta)
 {
     fill(f, "OBJECT", meta->object);
     fill(f, "OBSRA", meta->ra);
     fill(f, "OBSDEC", meta->dec);
     fill(f, "RESTFRQ", meta->restfreq);
+    fits_get_hdu_num(f, &meta->hdu);
+    position(f, meta);
     meta->filepath = strdup(path);
     if (!meta->filepath) return am_error(AM_ERR_NOMEM, "%s: out of memory for metadata", path);
     if (!opt || opt->n_extra_keys <= 0) return AM_OK;

@@ -26,19 +26,6 @@ void am_fits_options_default(am_fits_options *o)
     o->max_pixels = (int64_t)1 << 31;
 }
 
-/* CFITSIO built without --enable-reentrant must not be entered by two threads at once. */
-static pthread_mutex_t cfitsio_lock = PTHREAD_MUTEX_INITIALIZER;
-
-void am_fits_lock(void)
-{
-    if (!fits_is_reentrant()) pthread_mutex_lock(&cfitsio_lock);
-}
-
-void am_fits_unlock(void)
-{
-    if (!fits_is_reentrant()) pthread_mutex_unlock(&cfitsio_lock);
-}
-
 static void cfitsio_text(int status, char *txt)
 {
     fits_get_errstatus(status, txt);

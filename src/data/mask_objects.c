@@ -170,7 +170,9 @@ static am_status cut_object(const am_tensor *image, const int64_t *lab, int64_t 
     return AM_OK;
 }
 
-static am_status read_with_meta(const char *path, const am_fits_options *fo, am_tensor *img, am_meta *meta)
+/* The pixels, and with meta the header's metadata and its WCS (*wcs, NULL when none). */
+static am_status read_with_meta(const char *path, const am_fits_options *fo, am_tensor *img, am_meta *meta,
+                                am_wcs **wcs)
 {
     fitsfile *f = NULL;
     am_fits_lock();
@@ -179,14 +181,15 @@ static am_status read_with_meta(const char *path, const am_fits_options *fo, am_
     if (s == AM_OK && meta) {
         s = am_fits_header_meta(f, path, fo, meta);
         if (s != AM_OK) am_tensor_free(img);
+        else *wcs = am_fits_wcs(f);
     }
     am_fits_close(f);
     am_fits_unlock();
     return s;
 }
 
-static am_status add_items(am_dataset *ds, const am_tensor *image, const am_meta *head, const int64_t *lab,
-                           const object *o, int64_t n_obj, const char *image_path)
+static am_status add_items(am_dataset *ds, const am_tensor *image, const am_meta *head, const am_wcs *wcs,
+                           const int64_t *lab, const object *o, int64_t n_obj, const char *image_path)
 {
     int64_t m = 0;
     for (int64_t k = 0; k < n_obj; k++) {
@@ -205,6 +208,10 @@ static am_status add_items(am_dataset *ds, const am_tensor *image, const am_meta
         }
         AM_TRY(s);
         AM_TRY(am_meta_copy(&it->meta, head));
+        /* the object's own position: its box's centre in the image's WCS */
+        if (wcs && am_wcs_radec(wcs, (double)(ob->x0 + ob->x1 - 1) / 2, (double)(ob->y0 + ob->y1 - 1) / 2,
+                                &it->meta.ra_deg, &it->meta.dec_deg))
+            strcpy(it->meta.radec_from, "wcs");
         char box[160];
         snprintf(box, sizeof box, "label=%lld;box=[%lld:%lld,%lld:%lld]", (long long)ob->label, (long long)ob->y0,
                  (long long)ob->y1, (long long)ob->x0, (long long)ob->x1);
@@ -240,9 +247,10 @@ am_status am_dataset_open_mask(am_dataset **out, const char *image_path, const c
     int64_t *lab = NULL, n_obj = 0;
     object *o = NULL;
     am_dataset *ds = NULL;
-    am_status s = read_with_meta(image_path, &opt->fits, &image, &head);
+    am_wcs *wcs = NULL;
+    am_status s = read_with_meta(image_path, &opt->fits, &image, &head, &wcs);
     if (s == AM_OK) s = am_image_check_channels(&image, opt->fits.max_channels, image_path);
-    if (s == AM_OK) s = read_with_meta(mask_path, &opt->fits, &mask, NULL);
+    if (s == AM_OK) s = read_with_meta(mask_path, &opt->fits, &mask, NULL, NULL);
     if (s == AM_OK && mask.shape[0] != 1)
         s = am_error(AM_ERR_SHAPE, "%s: mask has %lld planes, need one 2-D mask", mask_path, (long long)mask.shape[0]);
     if (s == AM_OK && (mask.shape[1] != image.shape[1] || mask.shape[2] != image.shape[2]))
@@ -272,7 +280,7 @@ am_status am_dataset_open_mask(am_dataset **out, const char *image_path, const c
     if (s == AM_OK) {
         ds->in_memory = 1;
         ds->n = 0; /* counts the kept objects as they are added */
-        s = add_items(ds, &image, &head, lab, o, n_obj, image_path);
+        s = add_items(ds, &image, &head, wcs, lab, o, n_obj, image_path);
     }
     if (s == AM_OK && ds->n == 0 && ds->n_skipped > 0)
         s = am_error(AM_ERR_VALUE, "%s: no usable object (%lld left out as constant or all NaN)", mask_path,
@@ -290,6 +298,7 @@ am_status am_dataset_open_mask(am_dataset **out, const char *image_path, const c
     am_tensor_free(&image);
     am_tensor_free(&mask);
     am_meta_free(&head);
+    am_wcs_free(wcs);
     *out = ds;
     return s;
 }

@@ -135,6 +135,12 @@ static char *rows_json(const am_embeddings *e)
                           : cJSON_AddNullToObject(o, "filepath")) ||
             !(m->extra ? cJSON_AddStringToObject(o, "extra", m->extra) : cJSON_AddNullToObject(o, "extra")))
             goto fail;
+        /* the position in degrees and where it came from, when known (version 1 files lack them) */
+        if (m->radec_from[0] &&
+            (!cJSON_AddNumberToObject(o, "ra_deg", m->ra_deg) || !cJSON_AddNumberToObject(o, "dec_deg", m->dec_deg) ||
+             !cJSON_AddStringToObject(o, "radec_from", m->radec_from)))
+            goto fail;
+        if (m->hdu > 0 && !cJSON_AddNumberToObject(o, "hdu", m->hdu)) goto fail;
     }
     char *s = cJSON_PrintUnformatted(arr);
     cJSON_Delete(arr);
@@ -203,6 +209,27 @@ static am_status json_dup(const cJSON *o, const char *key, char **dst, const cha
     return *dst ? AM_OK : am_error(AM_ERR_NOMEM, "%s: out of memory", path);
 }
 
+/* ra_deg, dec_deg, radec_from and hdu: all three position members or none; checked ranges. */
+static am_status json_position(const cJSON *o, am_meta *m, const char *path, int64_t row)
+{
+    const cJSON *ra = cJSON_GetObjectItemCaseSensitive(o, "ra_deg"),
+                *dec = cJSON_GetObjectItemCaseSensitive(o, "dec_deg");
+    const cJSON *from = cJSON_GetObjectItemCaseSensitive(o, "radec_from"),
+                *hdu = cJSON_GetObjectItemCaseSensitive(o, "hdu");
+    if (hdu && (!cJSON_IsNumber(hdu) || hdu->valuedouble < 1 || hdu->valuedouble > 100000))
+        return am_error(AM_ERR_FORMAT, "%s: rows[%lld].hdu is not an HDU number", path, (long long)row);
+    if (hdu) m->hdu = (int)hdu->valuedouble;
+    if (!ra && !dec && !from) return AM_OK;
+    if (!cJSON_IsNumber(ra) || !cJSON_IsNumber(dec) || !cJSON_IsString(from) ||
+        strlen(from->valuestring) >= sizeof m->radec_from || !(ra->valuedouble >= 0 && ra->valuedouble < 360) ||
+        !(fabs(dec->valuedouble) <= 90))
+        return am_error(AM_ERR_FORMAT, "%s: rows[%lld]: ra_deg, dec_deg and radec_from must be a position", path,
+                        (long long)row);
+    m->ra_deg = ra->valuedouble, m->dec_deg = dec->valuedouble;
+    strcpy(m->radec_from, from->valuestring);
+    return AM_OK;
+}
+
 static am_status parse_rows(am_embeddings *e, const char *json, const char *path)
 {
     cJSON *arr = cJSON_Parse(json);
@@ -225,6 +252,7 @@ static am_status parse_rows(am_embeddings *e, const char *json, const char *path
             (s = json_field(o, "dec", m->dec, path, i)) || (s = json_field(o, "restfreq", m->restfreq, path, i)) ||
             (s = json_dup(o, "filepath", &m->filepath, path, i)) || (s = json_dup(o, "extra", &m->extra, path, i)))
             goto done;
+        if ((s = json_position(o, m, path, i))) goto done;
         i++;
     }
 done:
@@ -351,5 +379,6 @@ am_status am_embeddings_load(am_embeddings *e, const char *path)
     /* safetensors: 8-byte little-endian header length, then the JSON header's '{'. A CSV
      * export starts with text (';' or a column name), never with a zero byte. */
     if (got == sizeof head && head[8] == '{' && head[7] == 0 && head[6] == 0) return am_embeddings_read(e, path);
+    if (got == sizeof head && !memcmp(head, "SIMPLE  =", 9)) return am_embeddings_read_fits(e, path);
     return am_embeddings_read_csv(e, path);
 }
