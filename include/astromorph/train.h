@@ -106,6 +106,11 @@ typedef struct am_train_settings {
     const char *fingerprint;
     const volatile int *cancel; /* set non-zero (e.g. from SIGINT) to stop between images */
     int profile; /* 1: the replicas' networks time each layer kind (am_trainer_times) */
+    /* more __metadata__ for every checkpoint (the pipeline: what inference needs to see images
+     * as training did, so that a checkpoint opens as a model); the strings must outlive the
+     * trainer */
+    const char *const *meta_keys, *const *meta_values;
+    int n_meta;
 } am_train_settings;
 
 /* Our defaults (measured, docs/training.md). */

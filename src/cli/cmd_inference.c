@@ -56,7 +56,8 @@ static am_status write_projector(const char *dir, am_dataset *ds, const am_embed
 
 static void usage(FILE *fp)
 {
-    fprintf(fp, "usage: astromorph inference [-c FILE] [-d DATAFILE] [-m MASKFILE] [-n MODEL] [-k K]\n\n"
+    fprintf(fp, "usage: astromorph inference [-c FILE] [-d DATAFILE] [-m MASKFILE] [-n MODEL] [-k K]\n"
+                "       astromorph inference MODEL [DATA] [options]\n\n"
                 "Embeds every image with a trained model and writes:\n"
                 "  runs/<model>/          TensorBoard projector (tensors, metadata, sprite)\n"
                 "  exported/<model>.safetensors  embeddings + metadata (for similar/project/cluster/outliers)\n"
@@ -65,7 +66,7 @@ static void usage(FILE *fp)
                 "  -c, --configfile FILE            settings (TOML); options below override it\n"
                 "  -d, --datafile FILE              list of FITS files, or a folder of them\n"
                 "  -m, --maskfile FILE              mask: the datafile is then one image cut into objects\n"
-                "  -n, --trained_network_name FILE  model from astromorph training\n"
+                "  -n, --trained_network_name FILE  model from astromorph training (or a checkpoint)\n"
                 "  -k, --clusters K                 k-means clusters (default 10)\n"
                 "  --csv                            also write exported/<model>.csv\n"
                 "  -h, --help                       this help\n");
@@ -182,6 +183,9 @@ int am_cmd_inference(int argc, char **argv)
         default: usage(stderr); return 2;
         }
     }
+    /* MODEL [DATA] as words, as the options -n and -d */
+    if (optind < argc && !ov.trained_network_name) ov.trained_network_name = argv[optind++];
+    if (optind < argc && !ov.datafile) ov.datafile = argv[optind++];
     if (optind < argc) {
         fprintf(stderr, "astromorph inference: unexpected argument '%s' (try --help)\n", argv[optind]);
         return 2;

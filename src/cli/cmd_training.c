@@ -1,4 +1,4 @@
-/* `astromorph training -c FILE [--resume [CHECKPOINT]] [--check]`: the options, then
+/* `astromorph training [DATA] [-c FILE] [--resume [CHECKPOINT]] [--check]`: the options, then
  * am_pipeline_train (src/pipeline/train.c) does the run. */
 #include <getopt.h>
 #include <stdio.h>
@@ -10,15 +10,18 @@
 
 static void usage(FILE *fp)
 {
-    fprintf(fp, "usage: astromorph training -c FILE [--resume [CHECKPOINT]] [--check]\n\n"
-                "Trains a BYOL model on the images listed in the settings file's datafile.\n\n"
+    fprintf(fp, "usage: astromorph training -c FILE [--resume [CHECKPOINT]] [--check]\n"
+                "       astromorph training DATA [-c FILE] [--resume [CHECKPOINT]] [--check]\n\n"
+                "Trains a BYOL model on the images listed in the settings file's datafile, or on DATA (a\n"
+                "folder of FITS files or a list of them) with our defaults for every key not given.\n\n"
                 "  -c, --configfile FILE  settings (TOML; the original package's files work unchanged)\n"
                 "  --resume [CHECKPOINT]  continue an interrupted run (default: the newest\n"
                 "                         saved_models/checkpoint_*.safetensors); also resume = true\n"
                 "  --check                check the settings and the data, print them, and stop\n"
                 "  -h, --help             this help\n\n"
-                "Writes logs/<time>.log, runs/<time>/ (TensorBoard scalars), and\n"
-                "saved_models/improved_net_e_<epochs>_<time>.safetensors. Ctrl-C saves a checkpoint.\n");
+                "Writes logs/<time>.log, runs/<time>/ (TensorBoard scalars),\n"
+                "saved_models/improved_net_e_<epochs>_<time>.safetensors and beside it the settings it\n"
+                "used (.toml, for -c to repeat the run). Ctrl-C saves a checkpoint.\n");
 }
 
 int am_cmd_training(int argc, char **argv)
@@ -45,16 +48,18 @@ int am_cmd_training(int argc, char **argv)
         default: usage(stderr); return 2;
         }
     }
+    const char *data = optind < argc ? argv[optind++] : NULL;
     if (optind < argc) {
         fprintf(stderr, "astromorph training: unexpected argument '%s' (try --help)\n", argv[optind]);
         return 2;
     }
-    if (!config) {
-        fprintf(stderr, "astromorph training: a settings file is required: -c FILE (try --help)\n");
+    if (!config && !data) {
+        fprintf(stderr, "astromorph training: give the images (a folder or a list) or a settings file: -c FILE "
+                        "(try --help)\n");
         return 2;
     }
     am_settings s;
-    am_settings_overrides ov = {.resume = resume};
+    am_settings_overrides ov = {.resume = resume, .datafile = data};
     if (am_settings_load(&s, config, AM_SETTINGS_TRAINING, &ov) != AM_OK) return am_cli_fail("training");
     am_train_run run = {.resume_from = resume_from, .check_only = check};
     am_status st = am_pipeline_train(&s, &run);

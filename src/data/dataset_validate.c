@@ -66,6 +66,36 @@ static void compact(am_dataset *ds, const char *drop)
     ds->pos_of = NULL;
 }
 
+/* With skip_bad_files: one network takes one channel count, so an image whose count differs from
+ * the most common one (a 5-channel cube among 2-D maps) is a bad file, named like the others. */
+static void mark_odd_channels(am_dataset *ds, am_status *st, char **msg)
+{
+    int64_t counts[8] = {0}, chans[8] = {0}, n = ds->n;
+    int kinds = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t sh[3];
+        if (st[i] != AM_OK || am_dataset_item_shape(ds, i, sh) != AM_OK) continue;
+        int k = 0;
+        while (k < kinds && chans[k] != sh[0]) k++;
+        if (k == kinds && kinds < 8) chans[kinds++] = sh[0];
+        if (k < kinds) counts[k]++;
+    }
+    if (kinds < 2) return;
+    int best = 0;
+    for (int k = 1; k < kinds; k++)
+        if (counts[k] > counts[best]) best = k;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t sh[3];
+        if (st[i] != AM_OK || am_dataset_item_shape(ds, i, sh) != AM_OK || sh[0] == chans[best]) continue;
+        char line[4400];
+        snprintf(line, sizeof line, "%s: %lld channel(s), the other images %lld (one network takes one channel count)",
+                 ds->items[i].name, (long long)sh[0], (long long)chans[best]);
+        st[i] = AM_ERR_SHAPE;
+        free(msg[i]);
+        msg[i] = strdup(line);
+    }
+}
+
 am_status am_dataset_validate(am_dataset *ds, char **report)
 {
     if (report) *report = NULL;
@@ -83,6 +113,8 @@ am_status am_dataset_validate(am_dataset *ds, char **report)
     }
 #pragma omp parallel for schedule(dynamic)
     for (int64_t i = 0; i < n; i++) st[i] = check_item(ds, i, &msg[i]);
+
+    if (ds->opt.skip_bad_files) mark_odd_channels(ds, st, msg);
 
     int64_t n_bad = 0, n_dropped = 0, first_bad = -1;
     char *lines = NULL;

@@ -92,7 +92,11 @@ static size_t widest(const am_embeddings *e, int field)
     size_t w = 1;
     for (int64_t i = 0; i < e->n; i++) {
         const am_meta *m = &e->meta[i];
-        const char *s = field == 0 ? m->filepath : field == 1 ? m->object : field == 2 ? m->ra : field == 3 ? m->dec : m->restfreq;
+        const char *s = field == 0   ? m->filepath
+                        : field == 1 ? m->object
+                        : field == 2 ? m->ra
+                        : field == 3 ? m->dec
+                                     : m->restfreq;
         size_t l = strlen(cell_text(s));
         if (l > w) w = l;
     }
@@ -208,7 +212,8 @@ static int write_table(fitsfile *f, const am_embeddings *e, int *st)
 
 am_status am_embeddings_write_fits(const am_embeddings *e, const char *path)
 {
-    if (e->nstats > 60) return am_error(AM_ERR_VALUE, "%s: %lld statistics columns, at most 60", path, (long long)e->nstats);
+    if (e->nstats > 60)
+        return am_error(AM_ERR_VALUE, "%s: %lld statistics columns, at most 60", path, (long long)e->nstats);
     size_t len = strlen(path) + 32;
     char *tmp = malloc(len), *bang = malloc(len + 1);
     if (!tmp || !bang) {

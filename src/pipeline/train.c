@@ -360,8 +360,24 @@ am_status am_pipeline_train(am_settings *s, am_train_run *out)
     snprintf(logdir, sizeof logdir, "runs/%s/", label);
     if ((st = am_tfevents_open(&r.tb, logdir)) != AM_OK) goto done;
 
+    /* what inference needs to see images as training did: in the model and every checkpoint */
+    char channels[16], stack[16], view[16];
+    snprintf(channels, sizeof channels, "%d", spec.in_channels);
+    snprintf(stack, sizeof stack, "%d", s->stacksize);
+    snprintf(view, sizeof view, "%d", s->augment.view_size);
+    const char *keys[] = {AM_META_NETWORK,    AM_META_LAST_LAYER, AM_META_CHANNELS,      AM_META_STACKSIZE,
+                          AM_META_NAN_POLICY, AM_META_VIEW_SIZE,  AM_META_NORMALIZATION, AM_META_HYBRID};
+    const char *vals[] = {s->network_name,
+                          s->last_layer,
+                          channels,
+                          stack,
+                          am_nan_policy_name(s->data.fits.nan_policy),
+                          view,
+                          am_normalization_name(s->augment.normalization),
+                          NULL};
     am_train_settings ts = s->train;
     ts.checkpoint_path = ckpt;
+    ts.meta_keys = keys, ts.meta_values = vals, ts.n_meta = 7;
     fingerprint = am_settings_fingerprint(s);
     if (!fingerprint) {
         st = am_error(AM_ERR_NOMEM, "out of memory");
@@ -392,38 +408,36 @@ am_status am_pipeline_train(am_settings *s, am_train_run *out)
     if (st == AM_ERR_INTERRUPTED) {
         am_log(AM_LOG_WARN, "interrupted after %d epoch(s); checkpoint saved to %s", am_trainer_epochs_done(trainer),
                ckpt);
-        am_log(AM_LOG_INFO, "continue with: astromorph training -c %s --resume %s", s->source, ckpt);
+        if (s->source) am_log(AM_LOG_INFO, "continue with: astromorph training -c %s --resume %s", s->source, ckpt);
+        else am_log(AM_LOG_INFO, "continue with: astromorph training %s --resume %s", s->datafile, ckpt);
         goto done;
     }
     if (st != AM_OK) goto done;
 
     {
-        char channels[16], stack[16], view[16];
-        snprintf(channels, sizeof channels, "%d", spec.in_channels);
-        snprintf(stack, sizeof stack, "%d", s->stacksize);
-        snprintf(view, sizeof view, "%d", s->augment.view_size);
         char *hybrid = NULL;
         if (s->hybrid_weight > 0) {
             am_log(AM_LOG_INFO, "Fitting the hybrid embedding (statistics weight %g) on %lld images...",
                    s->hybrid_weight, (long long)n);
             if ((st = fit_hybrid(&r, spec.in_channels, &hybrid)) != AM_OK) goto done;
         }
-        /* what inference needs to see images as training did */
-        const char *keys[] = {AM_META_NETWORK,    AM_META_LAST_LAYER, AM_META_CHANNELS,      AM_META_STACKSIZE,
-                              AM_META_NAN_POLICY, AM_META_VIEW_SIZE,  AM_META_NORMALIZATION, AM_META_HYBRID};
-        const char *vals[] = {s->network_name,
-                              s->last_layer,
-                              channels,
-                              stack,
-                              am_nan_policy_name(s->data.fits.nan_policy),
-                              view,
-                              am_normalization_name(s->augment.normalization),
-                              hybrid};
+        vals[7] = hybrid;
         st = am_byol_save(byol, model_path, keys, vals, hybrid ? 8 : 7);
         free(hybrid);
         if (st != AM_OK) goto done;
     }
     am_log(AM_LOG_INFO, "Model saved to %s", model_path);
+    /* the settings it used beside it, so that `training -c` repeats the run */
+    {
+        char toml[1100];
+        snprintf(toml, sizeof toml, "%.*s.toml", (int)(strlen(model_path) - strlen(".safetensors")), model_path);
+        am_atomic_file af;
+        if ((st = am_atomic_open(&af, toml, 0)) != AM_OK) goto done;
+        fprintf(af.fp, "# the settings of the run that trained %s\n", model_path);
+        am_settings_print(s, af.fp);
+        if ((st = am_atomic_commit(&af)) != AM_OK) goto done;
+        am_log(AM_LOG_INFO, "Settings saved to %s", toml);
+    }
     am_log(AM_LOG_INFO, "Training took %.1f s", difftime(time(NULL), started));
 done:
     am_progress_finish(r.bar);

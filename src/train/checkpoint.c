@@ -55,6 +55,7 @@ static am_status write_all(am_trainer *t, am_st_writer *w)
     AM_TRY(meta_i64(w, "schedule", t->s.schedule));
     AM_TRY(meta_i64(w, "norm", t->s.norm));
     if (t->s.fingerprint) AM_TRY(am_st_writer_meta(w, "settings", t->s.fingerprint));
+    for (int i = 0; i < t->s.n_meta; i++) AM_TRY(am_st_writer_meta(w, t->s.meta_keys[i], t->s.meta_values[i]));
     return meta_f64(w, "next_lr", am_trainer_lr(t));
 }
 

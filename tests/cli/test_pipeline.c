@@ -15,6 +15,7 @@
 #include "astromorph/embeddings.h"
 #include "astromorph/fits.h"
 #include "astromorph/morphology.h"
+#include "astromorph/settings.h"
 #include "astromorph/safetensors.h"
 #include "astromorph/tfevents.h"
 #include "test_util.h"
@@ -640,6 +641,60 @@ static void check_pretrained_start(const char *model)
     free(err);
 }
 
+/* Without a settings file: `training DATA` checks with our defaults; a run writes the settings it
+ * used beside the model, which `training -c` reads back to the same settings; a checkpoint is a
+ * model for inference, and `inference MODEL DATA` needs no options. */
+static void check_zero_config(void)
+{
+    char p[800];
+    snprintf(p, sizeof p, "%s/zc", dir);
+    mkdir(p, 0755);
+    snprintf(p, sizeof p, "%s/zc/one.toml", dir);
+    FILE *fp = fopen(p, "w");
+    fprintf(fp, "epochs = 1\nbatch_size = 4\n");
+    fclose(fp);
+    char cmd[2000];
+    snprintf(cmd, sizeof cmd, "cd '%s/zc' && '%s' training ../data --check >../out.txt 2>../err.txt </dev/null", dir,
+             cli);
+    int rc = system(cmd);
+    char *out = output("out.txt");
+    CHECK(WIFEXITED(rc) && WEXITSTATUS(rc) == 0 && out && strstr(out, "settings and data are fine"),
+          "training DATA --check with no settings file");
+    free(out);
+    snprintf(cmd, sizeof cmd, "cd '%s/zc' && '%s' training ../data -c one.toml >../out.txt 2>../err.txt </dev/null",
+             dir, cli);
+    rc = system(cmd);
+    CHECK(WIFEXITED(rc) && WEXITSTATUS(rc) == 0, "training DATA -c FILE");
+    char toml[700], model[700], ckpt[700];
+    CHECK(find_one("zc/saved_models", "improved_net_e_1_", ".toml", toml, sizeof toml) == 1, "the run's settings");
+    CHECK(find_one("zc/saved_models", "improved_net_e_1_", ".safetensors", model, sizeof model) == 1, "the model");
+    CHECK(find_one("zc/saved_models", "checkpoint_", ".safetensors", ckpt, sizeof ckpt) == 1, "the checkpoint");
+    /* the saved settings are the run's: read back, they print the same (but for the file's name) */
+    am_settings a, b;
+    char full[900], one[900];
+    snprintf(full, sizeof full, "%s/%s", dir, toml);
+    snprintf(one, sizeof one, "%s/zc/one.toml", dir);
+    char data[900];
+    snprintf(data, sizeof data, "%s/data", dir);
+    am_settings_overrides ov = {.datafile = data};
+    CHECK_OK(am_settings_load(&a, one, AM_SETTINGS_TRAINING, &ov));
+    CHECK_OK(am_settings_load(&b, full, AM_SETTINGS_TRAINING, &ov));
+    char *fa = am_settings_fingerprint(&a), *fb = am_settings_fingerprint(&b);
+    CHECK(fa && fb && !strcmp(fa, fb) && a.train.epochs == 1 && b.train.epochs == 1,
+          "the saved settings read back as the run's");
+    free(fa), free(fb);
+    am_settings_free(&a), am_settings_free(&b);
+    /* a checkpoint as the model, model and data as words */
+    snprintf(cmd, sizeof cmd, "cd '%s/zc' && '%s' inference %s ../data >../out.txt 2>../err.txt </dev/null", dir, cli,
+             ckpt + 3);
+    rc = system(cmd);
+    char *err = output("err.txt");
+    CHECK(WIFEXITED(rc) && WEXITSTATUS(rc) == 0, "inference CHECKPOINT DATA: %s", err ? err : "");
+    free(err);
+    char emb[700];
+    CHECK(find_one("zc/exported", "checkpoint_", ".fits", emb, sizeof emb) == 1, "its FITS table");
+}
+
 int main(void)
 {
     cli = getenv("AM_CLI");
@@ -665,6 +720,7 @@ int main(void)
     check_original_example();
     check_interrupt_and_resume();
     check_pretrained_start(model);
+    check_zero_config();
     /* every output was written under a temporary name and renamed: none may be left */
     CHECK(count_temporaries(dir) == 0, "temporary files left in %s", dir);
     return am_test_finish();

@@ -169,6 +169,26 @@ static void test_validation(void)
     CHECK(s1.hits == s0.hits + 1, "validated images are served from the cache");
     am_tensor_free(&img);
     am_dataset_free(ds);
+
+    /* a 3-channel cube among 2-D maps: with skip_bad_files it is left out by name, as a file of
+     * the wrong channel count; without, validation leaves it to the network (training refuses) */
+    lp = tf_path(bad, "mixed.txt");
+    write_text(lp, "good1.fits\ncube.fits\ngood2.fits\n");
+    am_dataset_options_default(&o);
+    o.skip_bad_files = 1;
+    CHECK_OK(am_dataset_open(&ds, lp, &o));
+    char *rep = NULL;
+    CHECK_OK(am_dataset_validate(ds, &rep));
+    CHECK(am_dataset_size(ds) == 2 && am_dataset_n_skipped(ds) == 1 && rep &&
+              strstr(rep, "cube.fits: 3 channel(s), the other images 1"),
+          "the odd channel count named and left out: %s", rep ? rep : "");
+    free(rep);
+    am_dataset_free(ds);
+    o.skip_bad_files = 0;
+    CHECK_OK(am_dataset_open(&ds, lp, &o));
+    CHECK_OK(am_dataset_validate(ds, NULL));
+    CHECK(am_dataset_size(ds) == 3, "without skip_bad_files nothing is left out here");
+    am_dataset_free(ds);
 }
 
 static void test_cache_and_prefetch(void)
