@@ -78,10 +78,18 @@ void am_csv_meta(FILE *fp, const am_meta *m);
 /* The FITS binary table form (`exported/<model>.fits`, extension EMBEDDINGS), for TOPCAT,
  * astropy and Aladin: one row per image with FILE, HDU, OBJECT, OBSRA, OBSDEC, RESTFRQ (as the
  * header wrote them), RA and DEC in degrees with RADEC_SRC ("wcs", "obsra" or empty), one text
- * column per extra key, CLUSTER when there are labels, the statistics, and EMBEDDING (dim × E).
+ * column per extra key, CLUSTER when there are labels, the statistics, the `more` columns, and
+ * EMBEDDING (dim × E). Units, UCDs and a description of every column are in the header.
  * Header keys EXTRACOL/NEXTRA and STATCOL/NSTATS say where the extra keys and statistics are. */
-am_status am_embeddings_write_fits(const am_embeddings *e, const char *path);
+/* More columns for the catalogue forms (outlier scores, map coordinates): n values each. */
+typedef struct am_table_column {
+    const char *name, *unit, *comment;
+    const double *values;
+} am_table_column;
+am_status am_embeddings_write_fits(const am_embeddings *e, const am_table_column *more, int nmore, const char *path);
 am_status am_embeddings_read_fits(am_embeddings *e, const char *path);
+/* The same columns as an IVOA VOTable 1.4 (TABLEDATA), for TOPCAT, Aladin and astropy. */
+am_status am_embeddings_write_votable(const am_embeddings *e, const am_table_column *more, int nmore, const char *path);
 
 /* Reads any form, chosen by content (safetensors files start with an 8-byte length and `{`,
  * FITS files with "SIMPLE  =", the rest is read as CSV). */

@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "astromorph/kmeans.h"
+#include "astromorph/outliers.h"
+#include "astromorph/pca.h"
 #include "astromorph/pipeline.h"
 #include "astromorph/projector.h"
 #include "astromorph/runtime.h"
@@ -54,6 +56,56 @@ static am_status write_projector(const char *dir, am_dataset *ds, const am_embed
     return am_projector_commit(p);
 }
 
+/* Above this many images the exact outlier scores (O(n^2)) are left to `astromorph outliers`. */
+#define CATALOGUE_OUTLIER_MAX 20000
+
+/* exported/<model>.fits (and .vot): the embeddings with an outlier score and the first two
+ * principal components as columns, so that a catalogue tool can sort and plot them at once. */
+static am_status write_catalogues(const am_embeddings *E, const char *name, int votable)
+{
+    double *score = NULL, *pc = NULL;
+    float *proj = NULL;
+    am_table_column cols[3];
+    int ncols = 0;
+    am_status st = AM_OK;
+    if (E->n > 5 && E->n <= CATALOGUE_OUTLIER_MAX) {
+        if (!(score = malloc((size_t)E->n * sizeof *score))) return am_error(AM_ERR_NOMEM, "out of memory");
+        st = am_outlier_scores(E->data, E->n, E->dim, AM_METRIC_COSINE, 5, score, NULL);
+        if (st == AM_OK)
+            cols[ncols++] = (am_table_column){
+                "OUTLIER_KNN", "", "mean cosine distance to the 5 nearest embeddings (outliers --method knn)", score};
+    } else if (E->n > CATALOGUE_OUTLIER_MAX) {
+        am_log(AM_LOG_INFO, "%lld images: no outlier column in the table (astromorph outliers ranks them)",
+               (long long)E->n);
+    }
+    am_pca pca = {0};
+    if (st == AM_OK && E->n > 2 && E->dim >= 2) {
+        proj = malloc((size_t)E->n * 2 * sizeof *proj);
+        pc = malloc((size_t)E->n * 2 * sizeof *pc);
+        st = proj && pc ? am_pca_fit(E->data, E->n, E->dim, 2, &pca) : am_error(AM_ERR_NOMEM, "out of memory");
+        if (st == AM_OK) st = am_pca_transform(&pca, E->data, E->n, proj);
+        for (int64_t i = 0; st == AM_OK && i < E->n; i++) pc[i] = proj[2 * i], pc[E->n + i] = proj[2 * i + 1];
+        if (st == AM_OK) {
+            cols[ncols++] = (am_table_column){"PCA1", "", "first principal component of the embeddings", pc};
+            cols[ncols++] = (am_table_column){"PCA2", "", "second principal component of the embeddings", pc + E->n};
+        }
+        am_pca_free(&pca);
+    }
+    char path[1024];
+    if (st == AM_OK) {
+        snprintf(path, sizeof path, "exported/%s.fits", name);
+        st = am_embeddings_write_fits(E, cols, ncols, path);
+        if (st == AM_OK) printf("table:      %s (FITS; TOPCAT, astropy)\n", path);
+    }
+    if (st == AM_OK && votable) {
+        snprintf(path, sizeof path, "exported/%s.vot", name);
+        st = am_embeddings_write_votable(E, cols, ncols, path);
+        if (st == AM_OK) printf("votable:    %s\n", path);
+    }
+    free(score), free(pc), free(proj);
+    return st;
+}
+
 static void usage(FILE *fp)
 {
     fprintf(fp, "usage: astromorph inference [-c FILE] [-d DATAFILE] [-m MASKFILE] [-n MODEL] [-k K]\n"
@@ -69,10 +121,11 @@ static void usage(FILE *fp)
                 "  -n, --trained_network_name FILE  model from astromorph training (or a checkpoint)\n"
                 "  -k, --clusters K                 k-means clusters (default 10)\n"
                 "  --csv                            also write exported/<model>.csv\n"
+                "  --votable                        also write exported/<model>.vot (IVOA VOTable)\n"
                 "  -h, --help                       this help\n");
 }
 
-static am_status infer(am_settings *s)
+static am_status infer(am_settings *s, int votable)
 {
     am_model m = {0};
     am_dataset *ds = NULL;
@@ -131,11 +184,7 @@ static am_status infer(am_settings *s)
         st = am_embeddings_write(&E, path);
         if (st == AM_OK) printf("embeddings: %s (%lld x %lld)\n", path, (long long)E.n, (long long)E.dim);
     }
-    if (st == AM_OK) {
-        snprintf(path, sizeof path, "exported/%s.fits", name);
-        st = am_embeddings_write_fits(&E, path);
-        if (st == AM_OK) printf("table:      %s (FITS; TOPCAT, astropy)\n", path);
-    }
+    if (st == AM_OK) st = write_catalogues(&E, name, votable);
     if (st == AM_OK && s->export_to_csv) {
         snprintf(path, sizeof path, "exported/%s.csv", name);
         st = am_embeddings_write_csv(&E, path);
@@ -156,11 +205,12 @@ int am_cmd_inference(int argc, char **argv)
                                          {"trained_network_name", required_argument, NULL, 'n'},
                                          {"clusters", required_argument, NULL, 'k'},
                                          {"csv", no_argument, NULL, 'x'},
+                                         {"votable", no_argument, NULL, 'v'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *config = NULL;
     am_settings_overrides ov = {0};
-    int clusters = 0, csv = 0, c;
+    int clusters = 0, csv = 0, votable = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:d:m:n:k:h", opts, NULL)) != -1) {
         switch (c) {
@@ -179,6 +229,7 @@ int am_cmd_inference(int argc, char **argv)
             break;
         }
         case 'x': csv = 1; break;
+        case 'v': votable = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -195,7 +246,7 @@ int am_cmd_inference(int argc, char **argv)
     if (clusters) s.n_clusters = clusters;
     if (csv) s.export_to_csv = 1;
     am_run_log_close(); /* INFO lines on the terminal, as the original's logger */
-    am_status st = infer(&s);
+    am_status st = infer(&s, votable);
     am_settings_free(&s);
     return st == AM_OK ? 0 : am_cli_fail("inference");
 }

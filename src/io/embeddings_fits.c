@@ -3,7 +3,6 @@
  * from, the header's OBSRA/OBSDEC/RESTFRQ, one column per extra header key, the cluster, the
  * statistics and the embedding as one fixed-length array column. Written under a temporary name
  * and renamed when complete. */
-#include <ctype.h>
 #include <fitsio.h>
 #include <math.h>
 #include <stdio.h>
@@ -13,6 +12,7 @@
 
 #include "astromorph/embeddings.h"
 #include "io/cfitsio_lock.h"
+#include "io/emb_table.h"
 
 #define EXTNAME "EMBEDDINGS"
 enum { MAX_EXTRA = 64, NAME_LEN = 64 };
@@ -25,199 +25,88 @@ static am_status fits_fail(int st, const char *path, const char *what)
     return am_error(AM_ERR_IO, "%s: %s (%s)", path, what, txt);
 }
 
-/* "N/A" is the metadata's "unknown": an empty cell in a table. */
-static const char *cell_text(const char *s) { return !s || !strcmp(s, "N/A") ? "" : s; }
-
-/* The extra keys of all rows ("KEY=value;KEY=value"), in order of first appearance. */
-static int extra_keys(const am_embeddings *e, char keys[][NAME_LEN])
+static int write_table(fitsfile *f, const emb_table *t, int *st)
 {
-    int n = 0;
-    for (int64_t i = 0; i < e->n; i++) {
-        const char *p = e->meta[i].extra;
-        while (p && *p) {
-            size_t len = strcspn(p, "=;");
-            if (p[len] == '=' && len > 0 && len < NAME_LEN) {
-                int known = 0;
-                for (int k = 0; k < n && !known; k++) known = strlen(keys[k]) == len && !strncmp(keys[k], p, len);
-                if (!known && n < MAX_EXTRA) snprintf(keys[n++], NAME_LEN, "%.*s", (int)len, p);
-            }
-            p += strcspn(p, ";");
-            if (*p == ';') p++;
-        }
+    const am_embeddings *e = t->e;
+    int n = t->ncols;
+    char **ttype = calloc((size_t)n, sizeof *ttype), **tform = calloc((size_t)n, sizeof *tform);
+    char **tunit = calloc((size_t)n, sizeof *tunit), (*forms)[24] = calloc((size_t)n, sizeof *forms);
+    if (!ttype || !tform || !tunit || !forms) {
+        free(ttype), free(tform), free(tunit), free(forms);
+        return *st = MEMORY_ALLOCATION;
     }
-    return n;
-}
-
-/* Row i's value of extra key `key` into out ("" when it has none). A value runs to the next ';'
- * outside brackets (a mask box is "[y0:y1,x0:x1]"). */
-static void extra_value(const char *extra, const char *key, char *out, size_t size)
-{
-    out[0] = 0;
-    size_t klen = strlen(key);
-    for (const char *p = extra; p && *p;) {
-        size_t len = strcspn(p, ";");
-        if (!strncmp(p, key, klen) && p[klen] == '=') {
-            size_t v = len - klen - 1;
-            snprintf(out, size, "%.*s", (int)(v < size ? v : size - 1), p + klen + 1);
-            return;
-        }
-        p += len + (p[len] == ';');
+    for (int k = 0; k < n; k++) {
+        const emb_col *c = &t->cols[k];
+        static const char code[] = {
+            [EMB_TEXT] = 'A', [EMB_INT] = 'J', [EMB_DOUBLE] = 'D', [EMB_FLOAT] = 'E', [EMB_VECTOR] = 'E'};
+        if (c->type == EMB_TEXT || c->type == EMB_VECTOR)
+            snprintf(forms[k], sizeof forms[k], "%d%c", c->width, code[c->type]);
+        else snprintf(forms[k], sizeof forms[k], "%c", code[c->type]);
+        ttype[k] = (char *)c->name, tform[k] = forms[k], tunit[k] = (char *)c->unit;
     }
-}
-
-/* A column name FITS tools accept: letters, digits and '_' ("conc" stays, "m20" stays). */
-static void column_name(const char *in, char *out, size_t size)
-{
-    size_t n = 0;
-    for (const char *p = in; *p && n + 1 < size; p++) out[n++] = isalnum((unsigned char)*p) ? *p : '_';
-    out[n] = 0;
-    if (!n) snprintf(out, size, "COL");
-}
-
-typedef struct {
-    char name[NAME_LEN], form[24], unit[16], comment[72];
-} column;
-
-static void add_col(column *c, int *n, const char *name, const char *form, const char *unit, const char *comment)
-{
-    column *x = &c[(*n)++];
-    snprintf(x->name, sizeof x->name, "%s", name);
-    snprintf(x->form, sizeof x->form, "%s", form);
-    snprintf(x->unit, sizeof x->unit, "%s", unit);
-    snprintf(x->comment, sizeof x->comment, "%s", comment);
-}
-
-static size_t widest(const am_embeddings *e, int field)
-{
-    size_t w = 1;
-    for (int64_t i = 0; i < e->n; i++) {
-        const am_meta *m = &e->meta[i];
-        const char *s = field == 0   ? m->filepath
-                        : field == 1 ? m->object
-                        : field == 2 ? m->ra
-                        : field == 3 ? m->dec
-                                     : m->restfreq;
-        size_t l = strlen(cell_text(s));
-        if (l > w) w = l;
-    }
-    return w;
-}
-
-static int write_table(fitsfile *f, const am_embeddings *e, int *st)
-{
-    char keys[MAX_EXTRA][NAME_LEN];
-    int nextra = extra_keys(e, keys);
-    int ncol_max = 12 + nextra + (int)e->nstats;
-    column *c = calloc((size_t)ncol_max, sizeof *c);
-    if (!c) return *st = MEMORY_ALLOCATION;
-    int n = 0;
-    char form[24];
-    const char *texts[5][2] = {{"FILE", "the image file, as listed (with [ext] if any)"},
-                               {"OBJECT", "OBJECT of the header"},
-                               {"OBSRA", "OBSRA of the header, as written"},
-                               {"OBSDEC", "OBSDEC of the header, as written"},
-                               {"RESTFRQ", "RESTFRQ of the header, as written"}};
-    for (int t = 0; t < 5; t++) {
-        snprintf(form, sizeof form, "%zuA", widest(e, t));
-        add_col(c, &n, texts[t][0], form, "", texts[t][1]);
-        if (t == 0) add_col(c, &n, "HDU", "J", "", "the HDU the pixels came from (1: primary)");
-    }
-    add_col(c, &n, "RA", "D", "deg", "right ascension of the image centre");
-    add_col(c, &n, "DEC", "D", "deg", "declination of the image centre");
-    add_col(c, &n, "RADEC_SRC", "8A", "", "wcs: the image's WCS; obsra: OBSRA/OBSDEC; empty: unknown");
-    const int first_extra = n + 1;
-    for (int k = 0; k < nextra; k++) {
-        size_t w = 1;
-        char v[512], name[NAME_LEN];
-        for (int64_t i = 0; i < e->n; i++) {
-            extra_value(e->meta[i].extra, keys[k], v, sizeof v);
-            if (strlen(v) > w) w = strlen(v);
-        }
-        snprintf(form, sizeof form, "%zuA", w);
-        column_name(keys[k], name, sizeof name);
-        add_col(c, &n, name, form, "", "extra header key (data_settings.extra_keys) or mask object");
-    }
-    if (e->labels) add_col(c, &n, "CLUSTER", "J", "", "k-means cluster of the embedding");
-    const int first_stat = n + 1;
-    for (int64_t k = 0; k < e->nstats; k++) {
-        char name[NAME_LEN];
-        column_name(e->stat_names[k], name, sizeof name);
-        add_col(c, &n, name, "E", "", "morphology statistic (docs/analysis.md)");
-    }
-    snprintf(form, sizeof form, "%lldE", (long long)e->dim);
-    add_col(c, &n, "EMBEDDING", form, "", "the embedding (the vector similarity and maps use)");
-    char *ttype[160], *tform[160], *tunit[160]; /* 11 + 64 extra keys + 60 statistics at most */
-    for (int k = 0; k < n; k++) ttype[k] = c[k].name, tform[k] = c[k].form, tunit[k] = c[k].unit;
     fits_create_tbl(f, BINARY_TBL, (LONGLONG)e->n, n, ttype, tform, tunit, EXTNAME, st);
     for (int k = 0; k < n && !*st; k++) {
+        const emb_col *c = &t->cols[k];
         char key[16];
         snprintf(key, sizeof key, "TTYPE%d", k + 1);
-        fits_modify_comment(f, key, c[k].comment, st);
+        fits_modify_comment(f, key, (char *)c->desc, st);
         snprintf(key, sizeof key, "TCOMM%d", k + 1);
-        fits_update_key(f, TSTRING, key, c[k].comment, NULL, st);
+        fits_update_key(f, TSTRING, key, (char *)c->desc, NULL, st);
+        if (c->ucd[0]) {
+            snprintf(key, sizeof key, "TUCD%d", k + 1);
+            fits_update_key(f, TSTRING, key, (char *)c->ucd, NULL, st);
+        }
+        /* the integer columns' "none": HDU 0, cluster -1 */
+        if (c->type == EMB_INT) {
+            long null = c->source == EMB_HDU ? 0 : -1;
+            snprintf(key, sizeof key, "TNULL%d", k + 1);
+            fits_update_key(f, TLONG, key, &null, NULL, st);
+        }
     }
-    int hdu_col = 2, cl_col = first_stat - 1, emb_col = n;
-    long null_j = -1;
-    char key[16];
-    snprintf(key, sizeof key, "TNULL%d", hdu_col);
-    fits_update_key(f, TLONG, key, &(long){0}, "0: unknown", st);
-    if (e->labels) {
-        snprintf(key, sizeof key, "TNULL%d", cl_col);
-        fits_update_key(f, TLONG, key, &null_j, NULL, st);
-    }
-    /* where the variable groups of columns are, for our reader */
-    int nx = nextra, ns = (int)e->nstats;
-    fits_update_key(f, TINT, "EXTRACOL", (void *)&first_extra, "first extra-key column", st);
-    fits_update_key(f, TINT, "NEXTRA", &nx, "extra-key columns", st);
-    fits_update_key(f, TINT, "STATCOL", (void *)&first_stat, "first statistics column", st);
-    fits_update_key(f, TINT, "NSTATS", &ns, "statistics columns", st);
+    /* where the variable groups of columns are, for our reader (1-based) */
+    int first_extra = t->first_extra + 1, first_stat = t->first_stat + 1, nx = t->nextra, ns = (int)e->nstats;
     long dim = (long)e->dim;
+    fits_update_key(f, TINT, "EXTRACOL", &first_extra, "first extra-key column", st);
+    fits_update_key(f, TINT, "NEXTRA", &nx, "extra-key columns", st);
+    fits_update_key(f, TINT, "STATCOL", &first_stat, "first statistics column", st);
+    fits_update_key(f, TINT, "NSTATS", &ns, "statistics columns", st);
     fits_update_key(f, TLONG, "EMBDIM", &dim, "values per embedding", st);
     if (e->model) fits_update_key(f, TSTRING, "MODEL", e->model, "the model that made the embeddings", st);
-    fits_update_key(f, TSTRING, "CREATOR", "astromorph", "https://github.com/onsala-space-observatory/astromorph", st);
+    fits_update_key(f, TSTRING, "CREATOR", "astromorph", "self-supervised morphology of astronomical images", st);
     fits_write_date(f, st);
+    char cell[4096], *pc = cell;
     for (int64_t i = 0; i < e->n && !*st; i++) {
-        const am_meta *m = &e->meta[i];
-        LONGLONG row = i + 1;
-        const char *vals[5] = {cell_text(m->filepath), cell_text(m->object), cell_text(m->ra), cell_text(m->dec),
-                               cell_text(m->restfreq)};
-        int cols[5] = {1, 3, 4, 5, 6};
-        for (int t = 0; t < 5; t++) {
-            char *v = (char *)vals[t];
-            fits_write_col(f, TSTRING, cols[t], row, 1, 1, &v, st);
+        for (int k = 0; k < n && !*st; k++) {
+            const emb_col *c = &t->cols[k];
+            if (c->type == EMB_TEXT) {
+                emb_table_text(t, c, i, cell, sizeof cell);
+                fits_write_col(f, TSTRING, k + 1, i + 1, 1, 1, &pc, st);
+            } else if (c->type == EMB_VECTOR) {
+                fits_write_col(f, TFLOAT, k + 1, i + 1, 1, (LONGLONG)e->dim, e->data + i * e->dim, st);
+            } else if (c->type == EMB_INT) {
+                long v = (long)emb_table_number(t, c, i);
+                fits_write_col(f, TLONG, k + 1, i + 1, 1, 1, &v, st);
+            } else {
+                double v = emb_table_number(t, c, i);
+                fits_write_col(f, TDOUBLE, k + 1, i + 1, 1, 1, &v, st);
+            }
         }
-        long hdu = m->hdu;
-        fits_write_col(f, TLONG, hdu_col, row, 1, 1, &hdu, st);
-        double ra = m->radec_from[0] ? m->ra_deg : NAN, dec = m->radec_from[0] ? m->dec_deg : NAN;
-        fits_write_col(f, TDOUBLE, 7, row, 1, 1, &ra, st);
-        fits_write_col(f, TDOUBLE, 8, row, 1, 1, &dec, st);
-        char *from = (char *)m->radec_from;
-        fits_write_col(f, TSTRING, 9, row, 1, 1, &from, st);
-        for (int k = 0; k < nextra; k++) {
-            char v[512], *pv = v;
-            extra_value(m->extra, keys[k], v, sizeof v);
-            fits_write_col(f, TSTRING, first_extra + k, row, 1, 1, &pv, st);
-        }
-        if (e->labels) {
-            long l = e->labels[i];
-            fits_write_col(f, TLONG, cl_col, row, 1, 1, &l, st);
-        }
-        for (int64_t k = 0; k < e->nstats && first_stat + k < emb_col; k++)
-            fits_write_col(f, TFLOAT, first_stat + (int)k, row, 1, 1, &e->stats[i * e->nstats + k], st);
-        fits_write_col(f, TFLOAT, emb_col, row, 1, (LONGLONG)e->dim, e->data + i * e->dim, st);
     }
-    free(c);
+    free(ttype), free(tform), free(tunit), free(forms);
     return *st;
 }
 
-am_status am_embeddings_write_fits(const am_embeddings *e, const char *path)
+am_status am_embeddings_write_fits(const am_embeddings *e, const am_table_column *more, int nmore, const char *path)
 {
     if (e->nstats > 60)
         return am_error(AM_ERR_VALUE, "%s: %lld statistics columns, at most 60", path, (long long)e->nstats);
+    emb_table t;
+    AM_TRY(emb_table_make(&t, e, more, nmore));
     size_t len = strlen(path) + 32;
     char *tmp = malloc(len), *bang = malloc(len + 1);
     if (!tmp || !bang) {
         free(tmp), free(bang);
+        emb_table_free(&t);
         return am_error(AM_ERR_NOMEM, "%s: out of memory", path);
     }
     snprintf(tmp, len, "%s.tmp.%ld", path, (long)getpid());
@@ -228,7 +117,7 @@ am_status am_embeddings_write_fits(const am_embeddings *e, const char *path)
     fits_create_file(&f, bang, &st);
     /* an empty primary HDU, as FITS tables have */
     if (!st) fits_create_img(f, BYTE_IMG, 0, NULL, &st);
-    if (!st) write_table(f, e, &st);
+    if (!st) write_table(f, &t, &st);
     int st_close = 0;
     if (f) fits_close_file(f, &st_close);
     if (!st) st = st_close;
@@ -237,6 +126,7 @@ am_status am_embeddings_write_fits(const am_embeddings *e, const char *path)
     if (s == AM_OK && rename(tmp, path) != 0) s = am_error(AM_ERR_IO, "%s: cannot rename %s into place", path, tmp);
     if (s != AM_OK) remove(tmp);
     free(tmp), free(bang);
+    emb_table_free(&t);
     return s;
 }
 

@@ -120,7 +120,14 @@ static void test_round_trip(int astropy)
     fill(&e);
     char path[600];
     snprintf(path, sizeof path, "%s/emb.fits", dir);
-    CHECK_OK(am_embeddings_write_fits(&e, path));
+    const double score[3] = {0.5, 0.25, 0.125};
+    const am_table_column more = {"OUTLIER_KNN", "", "a score", score};
+    CHECK_OK(am_embeddings_write_fits(&e, &more, 1, path));
+    char vot[600];
+    snprintf(vot, sizeof vot, "%s/emb.vot", dir);
+    e.meta[1].extra = strdup("TELESCOP=<&\">"); /* XML's special characters */
+    CHECK_OK(am_embeddings_write_votable(&e, &more, 1, vot));
+    free(e.meta[1].extra), e.meta[1].extra = NULL;
     CHECK_OK(am_embeddings_load(&r, path)); /* chosen by content */
     CHECK(r.n == 3 && r.dim == 4 && r.nstats == 2 && r.labels && r.model && !strcmp(r.model, e.model),
           "shape, labels, statistics, model");
@@ -158,11 +165,18 @@ static void test_round_trip(int astropy)
               "assert list(t['HDU']) == [1, 2, 3]\n"
               "assert s(t['RADEC_SRC'][0]).rstrip() == 'wcs' and s(t['RADEC_SRC'][2]).rstrip() == 'obsra'\n"
               "assert t.meta['MODEL'] == 'improved_net_e_5_20261202_0300'\n"
+              "assert list(t['OUTLIER_KNN']) == [0.5, 0.25, 0.125]\n"
+              "from astropy.io.votable import parse_single_table\n"
+              "v = parse_single_table(sys.argv[2]).to_table()\n"
+              "assert v.colnames == t.colnames, (v.colnames, t.colnames)\n"
+              "assert (v['EMBEDDING'] == t['EMBEDDING']).all() and list(v['CLUSTER']) == [2, 0, 1]\n"
+              "assert str(v['RA'].unit) == 'deg' and v['RA'][0] == 204.25 and v['TELESCOP'][1] == '<&\">'\n"
+              "assert v['OBJECT'][2] == 'NGC 1068' and list(v['OUTLIER_KNN']) == [0.5, 0.25, 0.125]\n"
               "print('astropy ok')\n",
               fp);
         fclose(fp);
-        snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s %s", script, path);
-        CHECK(system(cmd) == 0, "astropy reads the table as written");
+        snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s %s %s", script, path, vot);
+        CHECK(system(cmd) == 0, "astropy reads the FITS table and the VOTable as written");
     }
     am_embeddings_free(&r);
     /* a file that is not ours is refused by name */
