@@ -9,6 +9,7 @@
 
 #include "astromorph/augment.h"
 #include "astromorph/byol.h"
+#include "astromorph/curate.h"
 #include "astromorph/dataset.h"
 #include "astromorph/status.h"
 #include "astromorph/train.h"
@@ -50,6 +51,8 @@ typedef struct am_settings {
     int morphology; /* inference adds the morphology statistics (true; false in the original's) */
     int morphology_each; /* morphology_channels = "each": per channel (columns <name>_c<k>); "sum" (default) */
     double hybrid_weight; /* the statistics' share of the hybrid embedding; 0: learned alone */
+    am_curate_options curation; /* [curation]: astromorph curate -c */
+    char *curation_output; /* [curation] output: the cutouts' folder */
 } am_settings;
 
 /* Reads and checks `path` (may be NULL for inference driven by options alone) for `cmd`, then

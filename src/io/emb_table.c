@@ -86,8 +86,10 @@ am_status emb_table_make(emb_table *t, const am_embeddings *e, const am_table_co
         "wcs: the image's WCS; obsra: OBSRA/OBSDEC; empty: unknown");
     t->first_extra = t->ncols;
     for (int k = 0; k < t->nextra; k++)
-        add(t, t->extra[k], EMB_TEXT, EMB_EXTRA, k, "", "", "extra header key (data_settings.extra_keys) or mask object");
-    if (e->labels) add(t, "CLUSTER", EMB_INT, EMB_CLUSTER, 0, "", "meta.code.class", "k-means cluster of the embedding");
+        add(t, t->extra[k], EMB_TEXT, EMB_EXTRA, k, "", "",
+            "extra header key (data_settings.extra_keys) or mask object");
+    if (e->labels)
+        add(t, "CLUSTER", EMB_INT, EMB_CLUSTER, 0, "", "meta.code.class", "k-means cluster of the embedding");
     t->first_stat = t->ncols;
     for (int64_t k = 0; k < e->nstats; k++)
         add(t, e->stat_names[k], EMB_FLOAT, EMB_STAT, (int)k, "", "", "morphology statistic (docs/analysis.md)");

@@ -20,10 +20,10 @@ typedef enum {
     EMB_RA,
     EMB_DEC,
     EMB_RADEC_SRC,
-    EMB_EXTRA,   /* index: which extra key */
+    EMB_EXTRA, /* index: which extra key */
     EMB_CLUSTER,
-    EMB_STAT,    /* index: which statistic */
-    EMB_MORE,    /* index: which caller column */
+    EMB_STAT, /* index: which statistic */
+    EMB_MORE, /* index: which caller column */
     EMB_EMBEDDING
 } emb_col_source;
 
@@ -32,9 +32,9 @@ typedef struct emb_col {
     emb_col_type type;
     emb_col_source source;
     int index;
-    int width;         /* EMB_TEXT: the widest cell (at least 1); EMB_VECTOR: the values */
-    const char *unit;  /* "" when none */
-    const char *ucd;   /* IVOA UCD, "" when none */
+    int width; /* EMB_TEXT: the widest cell (at least 1); EMB_VECTOR: the values */
+    const char *unit; /* "" when none */
+    const char *ucd; /* IVOA UCD, "" when none */
     char desc[100];
 } emb_col;
 

@@ -27,8 +27,8 @@ static void xml_text(FILE *fp, const char *s)
 
 static void field(FILE *fp, const emb_col *c)
 {
-    static const char *const type[] = {[EMB_TEXT] = "char", [EMB_INT] = "int", [EMB_DOUBLE] = "double",
-                                       [EMB_FLOAT] = "float", [EMB_VECTOR] = "float"};
+    static const char *const type[] = {
+        [EMB_TEXT] = "char", [EMB_INT] = "int", [EMB_DOUBLE] = "double", [EMB_FLOAT] = "float", [EMB_VECTOR] = "float"};
     fprintf(fp, "      <FIELD name=\"%s\" datatype=\"%s\"", c->name, type[c->type]);
     if (c->type == EMB_TEXT) fputs(" arraysize=\"*\"", fp);
     if (c->type == EMB_VECTOR) fprintf(fp, " arraysize=\"%d\"", c->width);

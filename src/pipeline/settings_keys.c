@@ -178,13 +178,39 @@ static const am_key byol_keys[] = {
     {"hidden_layer", AM_KEY_TEXT, S(hidden_layer), 0, 0, 0, .doc = "the module whose output is the embedding"},
     {NULL}};
 
+static const char *const grouping_names[] = {"dbscan", "sep", NULL};
+static const char *const scale_names[] = {"linear", "log", "asinh", NULL};
+#define C(field) offsetof(am_settings, curation.field)
+
+static const am_key curation_keys[] = {
+    {"output", AM_KEY_TEXT, S(curation_output), 0, 0, FREE,
+     .doc = "the folder of the cutouts, files.txt and curation.csv", .example = "\"cutouts\""},
+    {"nsigma", AM_KEY_FLOAT, C(nsigma), 0, 1000, FREE | AM_KEY_OPEN_LO,
+     .doc = "detection and clipping threshold, in RMS"},
+    {"size", AM_KEY_INT, C(size), 8, 4096, FREE, .doc = "cutout side in pixels"},
+    {"grouping", AM_KEY_CHOICE, AM_KEY_ENUM_AT(am_settings, curation.grouping), 0, 0, FREE, .choices = grouping_names,
+     .doc = "\"dbscan\": DBSCAN on above-threshold pixels (the paper's); \"sep\": SEP's extraction, deblended"},
+    {"eps", AM_KEY_FLOAT, C(eps), 1, 100, FREE, .doc = "DBSCAN radius in pixels"},
+    {"min_samples", AM_KEY_INT, C(min_samples), 1, 10000, FREE,
+     .doc = "DBSCAN: above-threshold pixels within eps that make a core pixel"},
+    {"min_pixels", AM_KEY_INT, C(min_pixels), 1, 1 << 30, FREE, .doc = "the smallest group kept, in pixels"},
+    {"min_separation", AM_KEY_FLOAT, C(min_separation), 0, 1e6, FREE | AM_KEY_ZERO_OK,
+     .doc = "groups closer than this (pixels) are one source; 0: size / 4"},
+    {"clip", AM_KEY_BOOL, C(clip), 0, 0, FREE, .doc = "cutout pixels below nsigma x RMS set to 0"},
+    {"scale", AM_KEY_CHOICE, AM_KEY_ENUM_AT(am_settings, curation.scale), 0, 0, FREE, .choices = scale_names,
+     .doc = "of the cutouts, in units of the RMS (log: the paper's cloud maps)"},
+    {"background_tile", AM_KEY_INT, C(background_tile), 8, 1 << 16, FREE, .doc = "SEP's background tile, in pixels"},
+    {NULL}};
+
 /* the augment module's rows, inside am_settings at .augment */
-static const am_settings_table tables[] = {{"", root_keys, 0, NULL},
-                                           {"network_settings", network_keys, 0, "the network"},
-                                           {"data_settings", data_keys, 0, "reading the images"},
-                                           {"byol_settings", byol_keys, 0, "BYOL around the network"},
-                                           {"augmentation", am_augment_keys, offsetof(am_settings, augment),
-                                            "the views BYOL compares: every transform and parameter can be set"},
-                                           {NULL, NULL, 0, NULL}};
+static const am_settings_table tables[] = {
+    {"", root_keys, 0, NULL},
+    {"network_settings", network_keys, 0, "the network"},
+    {"data_settings", data_keys, 0, "reading the images"},
+    {"byol_settings", byol_keys, 0, "BYOL around the network"},
+    {"augmentation", am_augment_keys, offsetof(am_settings, augment),
+     "the views BYOL compares: every transform and parameter can be set"},
+    {"curation", curation_keys, 0, "astromorph curate -c: archive maps into cutouts"},
+    {NULL, NULL, 0, NULL}};
 
 const am_settings_table *am_settings_tables(void) { return tables; }
