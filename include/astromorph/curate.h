@@ -25,32 +25,32 @@ typedef enum { AM_GROUP_DBSCAN = 0, AM_GROUP_SEP } am_grouping;
 typedef enum { AM_SCALE_LINEAR = 0, AM_SCALE_LOG, AM_SCALE_ASINH } am_curate_scale;
 
 typedef struct am_curate_options {
-    double nsigma;         /* detection and clipping threshold in RMS units (3) */
-    int size;              /* cutout side in pixels (100) */
-    am_grouping grouping;  /* DBSCAN (the paper's) or SEP */
-    double eps;            /* DBSCAN radius in pixels (1.5: the 8 neighbours) */
-    int min_samples;       /* DBSCAN: above-threshold pixels within eps for a core pixel (4) */
-    int min_pixels;        /* smallest group kept (5) */
+    double nsigma; /* detection and clipping threshold in RMS units (3) */
+    int size; /* cutout side in pixels (100) */
+    am_grouping grouping; /* DBSCAN (the paper's) or SEP */
+    double eps; /* DBSCAN radius in pixels (1.5: the 8 neighbours) */
+    int min_samples; /* DBSCAN: above-threshold pixels within eps for a core pixel (4) */
+    int min_pixels; /* smallest group kept (5) */
     double min_separation; /* groups closer than this (pixels) are one source (size / 4 when 0) */
-    int clip;              /* cutout pixels below nsigma x RMS set to 0 (1) */
+    int clip; /* cutout pixels below nsigma x RMS set to 0 (1) */
     am_curate_scale scale; /* of the cutouts (linear) */
-    int background_tile;   /* SEP background tile side in pixels (64) */
+    int background_tile; /* SEP background tile side in pixels (64) */
 } am_curate_options;
 
 void am_curate_options_default(am_curate_options *o);
 
 /* One group of the map: where it is, what it is, and what became of it. */
 typedef struct am_curate_source {
-    char parent[1024];  /* the map */
-    int id;             /* 1.. within its map, brightest first */
-    double x, y;        /* flux-weighted centre, 0-based pixels of the map */
-    double ra, dec;     /* degrees from the map's WCS (NAN without one) */
-    long npix;          /* pixels above the threshold */
-    double flux;        /* their summed background-subtracted value */
-    double peak_snr;    /* brightest pixel / RMS there */
+    char parent[1024]; /* the map */
+    int id; /* 1.. within its map, brightest first */
+    double x, y; /* flux-weighted centre, 0-based pixels of the map */
+    double ra, dec; /* degrees from the map's WCS (NAN without one) */
+    long npix; /* pixels above the threshold */
+    double flux; /* their summed background-subtracted value */
+    double peak_snr; /* brightest pixel / RMS there */
     int kept;
-    char reason[64];    /* why not kept ("merged into 2", "7 pixels < min_pixels 10") */
-    char cutout[1024];  /* the cutout written, "" when none */
+    char reason[64]; /* why not kept ("merged into 2", "7 pixels < min_pixels 10") */
+    char cutout[1024]; /* the cutout written, "" when none */
 } am_curate_source;
 
 typedef struct am_curate_report {

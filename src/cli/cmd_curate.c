@@ -13,26 +13,25 @@
 
 static void usage(FILE *fp)
 {
-    fprintf(fp,
-            "usage: astromorph curate IMAGE... -o DIR [options]\n"
-            "       astromorph curate -c FILE [IMAGE...]   (the [curation] table; datafile lists the maps)\n\n"
-            "Cuts clean fixed-size cutouts around every source of large maps (2-D, or 4-D ALMA\n"
-            "products with NaN outside the primary beam), with the parent's WCS and provenance in\n"
-            "each header; DIR/files.txt lists them for training, DIR/curation.csv reports every\n"
-            "source kept or rejected and why.\n\n"
-            "  -o, --output DIR        where the cutouts go\n"
-            "  --pb FILE               the primary-beam response of the one IMAGE (noise flattened by\n"
-            "                          it); a map named *.pbcor.fits finds its *.pb.fits by itself\n"
-            "  --nsigma N              detection and clipping threshold in RMS (3)\n"
-            "  --size S                cutout side in pixels (100)\n"
-            "  --grouping dbscan|sep   DBSCAN on above-threshold pixels (the paper's) or SEP (dbscan)\n"
-            "  --eps E --min-samples K DBSCAN's radius (1.5 pixels) and core count (4)\n"
-            "  --min-pixels P          smallest group kept (5)\n"
-            "  --min-separation D      closer groups are one source (size / 4)\n"
-            "  --no-clip               keep values below the threshold\n"
-            "  --scale linear|log|asinh  of the cutouts, in units of the RMS (linear)\n"
-            "  -c, --configfile FILE   settings with a [curation] table\n"
-            "  -h, --help              this help\n");
+    fprintf(fp, "usage: astromorph curate IMAGE... -o DIR [options]\n"
+                "       astromorph curate -c FILE [IMAGE...]   (the [curation] table; datafile lists the maps)\n\n"
+                "Cuts clean fixed-size cutouts around every source of large maps (2-D, or 4-D ALMA\n"
+                "products with NaN outside the primary beam), with the parent's WCS and provenance in\n"
+                "each header; DIR/files.txt lists them for training, DIR/curation.csv reports every\n"
+                "source kept or rejected and why.\n\n"
+                "  -o, --output DIR        where the cutouts go\n"
+                "  --pb FILE               the primary-beam response of the one IMAGE (noise flattened by\n"
+                "                          it); a map named *.pbcor.fits finds its *.pb.fits by itself\n"
+                "  --nsigma N              detection and clipping threshold in RMS (3)\n"
+                "  --size S                cutout side in pixels (100)\n"
+                "  --grouping dbscan|sep   DBSCAN on above-threshold pixels (the paper's) or SEP (dbscan)\n"
+                "  --eps E --min-samples K DBSCAN's radius (1.5 pixels) and core count (4)\n"
+                "  --min-pixels P          smallest group kept (5)\n"
+                "  --min-separation D      closer groups are one source (size / 4)\n"
+                "  --no-clip               keep values below the threshold\n"
+                "  --scale linear|log|asinh  of the cutouts, in units of the RMS (linear)\n"
+                "  -c, --configfile FILE   settings with a [curation] table\n"
+                "  -h, --help              this help\n");
 }
 
 /* A map named X.pbcor.fits (ALMA's products) finds X.pb.fits beside it. */
@@ -157,8 +156,7 @@ int am_cmd_curate(int argc, char **argv)
     for (int i = optind; st == AM_OK && i < argc; i++)
         st = am_curate_image(argv[i], pb ? pb : sibling_pb(argv[i], pbbuf, sizeof pbbuf), outdir, &o, &rep);
     if (st == AM_OK) st = am_curate_report_write(&rep, outdir);
-    if (st == AM_OK)
-        printf("%d cutout(s) of %d source(s) in %s/ (files.txt, curation.csv)\n", rep.kept, rep.n, outdir);
+    if (st == AM_OK) printf("%d cutout(s) of %d source(s) in %s/ (files.txt, curation.csv)\n", rep.kept, rep.n, outdir);
     am_curate_report_free(&rep);
     if (have_settings) am_settings_free(&s);
     return st == AM_OK ? 0 : am_cli_fail("curate");

@@ -119,8 +119,16 @@ static am_status sep_groups(const map *m, const am_curate_options *o, group_acc 
         return am_error(AM_ERR_NOMEM, "%s: out of memory", path);
     }
     for (size_t p = 0; p < n; p++) mask[p] = !isfinite(m->sub[p]), data[p] = mask[p] ? 0.0f : m->sub[p];
-    sep_image im = {.data = data, .noise = m->rms, .mask = mask, .dtype = SEP_TFLOAT, .ndtype = SEP_TFLOAT,
-                    .mdtype = SEP_TBYTE, .w = m->w, .h = m->h, .noise_type = SEP_NOISE_STDDEV, .maskthresh = 0.0};
+    sep_image im = {.data = data,
+                    .noise = m->rms,
+                    .mask = mask,
+                    .dtype = SEP_TFLOAT,
+                    .ndtype = SEP_TFLOAT,
+                    .mdtype = SEP_TBYTE,
+                    .w = m->w,
+                    .h = m->h,
+                    .noise_type = SEP_NOISE_STDDEV,
+                    .maskthresh = 0.0};
     static const float conv[9] = {1, 2, 1, 2, 4, 2, 1, 2, 1};
     sep_catalog *cat = NULL;
     /* room for large maps' pixel stacks */
@@ -183,7 +191,10 @@ static void cut(const map *m, const am_curate_options *o, long x0, long y0, floa
         }
 }
 
-static const char *scale_name(am_curate_scale s) { return s == AM_SCALE_LOG ? "log" : s == AM_SCALE_ASINH ? "asinh" : "linear"; }
+static const char *scale_name(am_curate_scale s)
+{
+    return s == AM_SCALE_LOG ? "log" : s == AM_SCALE_ASINH ? "asinh" : "linear";
+}
 
 /* One cutout file: the parent's header (so its WCS and metadata), CRPIX moved by the offset,
  * provenance keys; under a temporary name, then renamed. */

@@ -80,16 +80,16 @@ static void check_found(const am_curate_report *rep, const char *what)
             hits += d < 5;
             if (d < best) best = d;
         }
-        CHECK(hits == 1 && best < 1.0, "%s: source %d found once (%d), %.2f px from where it was planted", what, k, hits,
-              best);
+        CHECK(hits == 1 && best < 1.0, "%s: source %d found once (%d), %.2f px from where it was planted", what, k,
+              hits, best);
     }
     int faint = 0, dbl = 0;
     for (int i = 0; i < rep->n; i++) {
         faint += rep->src[i].kept && hypot(rep->src[i].x - 130, rep->src[i].y - 150) < 5;
         dbl += rep->src[i].kept && hypot(rep->src[i].x - 330, rep->src[i].y - 160) < 6;
     }
-    CHECK(faint == 0 && dbl == 1, "%s: nothing below the threshold (%d), the double source one cutout (%d)", what, faint,
-          dbl);
+    CHECK(faint == 0 && dbl == 1, "%s: nothing below the threshold (%d), the double source one cutout (%d)", what,
+          faint, dbl);
 }
 
 /* Every cutout's WCS gives the parent's position for the same parent pixel. */
@@ -203,7 +203,8 @@ static void test_command(void)
     CHECK(cli != NULL, "AM_CLI is not set (ctest sets it)");
     if (!cli) return;
     char cmd[2400];
-    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' curate member.pbcor.fits -o cmd_out --size 48 >out.txt 2>err.txt", dir, cli);
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' curate member.pbcor.fits -o cmd_out --size 48 >out.txt 2>err.txt", dir,
+             cli);
     CHECK(system(cmd) == 0, "astromorph curate");
     char p[700];
     snprintf(p, sizeof p, "%s/out.txt", dir);
@@ -213,8 +214,7 @@ static void test_command(void)
     snprintf(p, sizeof p, "%s/cmd_out/curation.csv", dir);
     char *csv = am_test_slurp(p, NULL);
     const char *header = "parent,id,x,y,ra,dec,npix,flux,peak_snr,kept,reason,cutout\n";
-    CHECK(csv && !strncmp(csv, header, strlen(header)) &&
-              strstr(csv, "merged into"),
+    CHECK(csv && !strncmp(csv, header, strlen(header)) && strstr(csv, "merged into"),
           "the report's header and a merged row");
     free(csv);
     snprintf(cmd, sizeof cmd, "cd '%s' && '%s' training cmd_out/files.txt --check >out.txt 2>err.txt", dir, cli);
