@@ -2,6 +2,9 @@
 #ifndef ASTROMORPH_META_H
 #define ASTROMORPH_META_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "astromorph/status.h"
 
 #ifdef __cplusplus
@@ -28,6 +31,13 @@ typedef struct am_meta {
 void am_meta_init(am_meta *m);
 am_status am_meta_copy(am_meta *dst, const am_meta *src);
 void am_meta_free(am_meta *m);
+
+/* The value of extra key `key` ("KEY=value;KEY=value", a value running to the next ';') into
+ * out; "" when the row has none. */
+void am_meta_extra_value(const am_meta *m, const char *key, char *out, size_t size);
+/* The extra keys of n rows, in order of first appearance, at most max of up to 63 characters;
+ * returns how many. */
+int am_meta_extra_keys(const am_meta *rows, int64_t n, char (*keys)[64], int max);
 
 #ifdef __cplusplus
 }

@@ -16,6 +16,8 @@ int am_cmd_evaluate(int argc, char **argv);
 /* Classic morphology statistics (issue 20). */
 int am_cmd_morphology(int argc, char **argv);
 
+/* The explorer page (issue 19). */
+int am_cmd_explore(int argc, char **argv);
 /* Archive maps into cutouts (issue 18). */
 int am_cmd_curate(int argc, char **argv);
 /* Every settings key, or a file's effective settings. */

@@ -21,6 +21,7 @@ static const command commands[] = {
     {"outliers", NULL, am_cmd_outliers, "rank images by how unusual their embedding is"},
     {"evaluate", NULL, am_cmd_evaluate, "how well embeddings group labelled images (kNN, linear probe)"},
     {"morphology", NULL, am_cmd_morphology, "classic morphology statistics (C, A, S, Gini, M20, ...) per image"},
+    {"explore", NULL, am_cmd_explore, "an explorer page: map, look-alikes, outliers (any browser, offline)"},
     {"curate", NULL, am_cmd_curate, "archive maps into clean cutouts around every source (SEP, DBSCAN, WCS)"},
     {"settings", NULL, am_cmd_settings, "every settings key with its default, or a file's effective settings"},
 };

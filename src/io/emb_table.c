@@ -10,42 +10,6 @@
 
 static const char *cell_text(const char *s) { return !s || !strcmp(s, "N/A") ? "" : s; }
 
-/* The extra keys of all rows ("KEY=value;KEY=value"), in order of first appearance. */
-static void find_extra_keys(emb_table *t)
-{
-    const am_embeddings *e = t->e;
-    for (int64_t i = 0; i < e->n; i++) {
-        const char *p = e->meta[i].extra;
-        while (p && *p) {
-            size_t len = strcspn(p, "=;");
-            if (p[len] == '=' && len > 0 && len < sizeof t->extra[0]) {
-                int known = 0;
-                for (int k = 0; k < t->nextra && !known; k++)
-                    known = strlen(t->extra[k]) == len && !strncmp(t->extra[k], p, len);
-                if (!known && t->nextra < 64) snprintf(t->extra[t->nextra++], sizeof t->extra[0], "%.*s", (int)len, p);
-            }
-            p += strcspn(p, ";");
-            if (*p == ';') p++;
-        }
-    }
-}
-
-/* The value of extra key `key` in "KEY=value;..." ("" when absent). */
-static void extra_value(const char *extra, const char *key, char *out, size_t size)
-{
-    out[0] = 0;
-    size_t klen = strlen(key);
-    for (const char *p = extra; p && *p;) {
-        size_t len = strcspn(p, ";");
-        if (!strncmp(p, key, klen) && p[klen] == '=') {
-            size_t v = len - klen - 1;
-            snprintf(out, size, "%.*s", (int)(v < size ? v : size - 1), p + klen + 1);
-            return;
-        }
-        p += len + (p[len] == ';');
-    }
-}
-
 /* A column name catalogue tools accept: letters, digits and '_'. */
 static void column_name(const char *in, char *out, size_t size)
 {
@@ -70,7 +34,7 @@ am_status emb_table_make(emb_table *t, const am_embeddings *e, const am_table_co
 {
     memset(t, 0, sizeof *t);
     t->e = e, t->more = more, t->nmore = nmore;
-    find_extra_keys(t);
+    t->nextra = am_meta_extra_keys(e->meta, e->n, t->extra, 64);
     int max = 12 + t->nextra + (int)e->nstats + nmore;
     t->cols = calloc((size_t)max, sizeof *t->cols);
     if (!t->cols) return am_error(AM_ERR_NOMEM, "embeddings table: out of memory");
@@ -129,7 +93,7 @@ void emb_table_text(const emb_table *t, const emb_col *c, int64_t row, char *out
     case EMB_OBSDEC: s = cell_text(m->dec); break;
     case EMB_RESTFRQ: s = cell_text(m->restfreq); break;
     case EMB_RADEC_SRC: s = m->radec_from; break;
-    case EMB_EXTRA: extra_value(m->extra, t->extra[c->index], out, size); return;
+    case EMB_EXTRA: am_meta_extra_value(m, t->extra[c->index], out, size); return;
     default: break;
     }
     snprintf(out, size, "%s", s);

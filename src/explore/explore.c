@@ -1,0 +1,306 @@
+/* The explorer's folder (include/astromorph/explore.h): the map, the look-alike lists, the
+ * outlier ranking and the columns as data.js, the thumbnails as atlases, the page beside them. */
+#include "astromorph/explore.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "astromorph/outliers.h"
+#include "astromorph/pca.h"
+#include "astromorph/png.h"
+#include "astromorph/runtime.h"
+#include "astromorph/similarity.h"
+#include "astromorph/tsne.h"
+#include "core/internal.h"
+
+extern const char am_explore_page[];
+extern const size_t am_explore_page_len;
+
+enum { ATLAS_COLS = 32 }; /* 32 x 32 thumbnails per atlas image */
+
+void am_explore_options_default(am_explore_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->neighbours = 10;
+    o->thumb_size = 64;
+}
+
+/* A JSON string. */
+static void json_str(FILE *fp, const char *s)
+{
+    fputc('"', fp);
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+        if (*p == '"' || *p == '\\') fprintf(fp, "\\%c", *p);
+        else if (*p < 0x20) fprintf(fp, "\\u%04x", *p);
+        else if (*p == '<') fputs("\\u003c", fp); /* no "</script>" inside a script */
+        else fputc(*p, fp);
+    }
+    fputc('"', fp);
+}
+
+static void json_num(FILE *fp, double v)
+{
+    if (isfinite(v)) fprintf(fp, "%.7g", v);
+    else fputs("null", fp);
+}
+
+static const char *known(const char *s) { return s && strcmp(s, "N/A") ? s : ""; }
+
+/* A category column: the distinct values (at most 64 listed; the rest share a colour). */
+static void category_column(FILE *fp, const char *name, const am_embeddings *e, const char *key, int cluster)
+{
+    char cats[64][80];
+    int nc = 0;
+    char v[256];
+    fputs("{\"name\":", fp);
+    json_str(fp, name);
+    fputs(",\"kind\":\"category\",\"values\":[", fp);
+    for (int64_t i = 0; i < e->n; i++) {
+        if (cluster) snprintf(v, sizeof v, "%d", e->labels[i]);
+        else if (!strcmp(key, "RESTFRQ")) snprintf(v, sizeof v, "%s", known(e->meta[i].restfreq));
+        else am_meta_extra_value(&e->meta[i], key, v, sizeof v);
+        fputs(i ? "," : "", fp);
+        json_str(fp, v);
+        int k = 0;
+        while (k < nc && strcmp(cats[k], v)) k++;
+        if (k == nc && nc < 64 && v[0]) snprintf(cats[nc++], sizeof cats[0], "%s", v);
+    }
+    fputs("],\"categories\":[", fp);
+    for (int k = 0; k < nc; k++) {
+        fputs(k ? "," : "", fp);
+        json_str(fp, cats[k]);
+    }
+    fputs("]}", fp);
+}
+
+/* A number column with its range. */
+static void number_column(FILE *fp, const char *name, const double *v, int64_t n)
+{
+    double lo = INFINITY, hi = -INFINITY;
+    for (int64_t i = 0; i < n; i++)
+        if (isfinite(v[i])) lo = fmin(lo, v[i]), hi = fmax(hi, v[i]);
+    fputs("{\"name\":", fp);
+    json_str(fp, name);
+    fputs(",\"kind\":\"number\",\"min\":", fp);
+    json_num(fp, isfinite(lo) ? lo : 0);
+    fputs(",\"max\":", fp);
+    json_num(fp, isfinite(hi) ? hi : 0);
+    fputs(",\"values\":[", fp);
+    for (int64_t i = 0; i < n; i++) {
+        fputs(i ? "," : "", fp);
+        json_num(fp, v[i]);
+    }
+    fputs("]}", fp);
+}
+
+typedef struct {
+    float *xy; /* n x 2 map coordinates */
+    int64_t *nb; /* n x k look-alikes, or NULL */
+    float *sim; /* n x k their cosine similarities */
+    int k;
+    double *outlier; /* n, or NULL */
+    int64_t *rank; /* rows by descending outlier score */
+    int *thumb; /* n: atlas slot or -1 */
+    int nthumb;
+    const char *map;
+} explore_data;
+
+static am_status write_data(const am_embeddings *e, const explore_data *d, const am_explore_options *o, const char *dir)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s/data.js", dir);
+    am_atomic_file af;
+    AM_TRY(am_atomic_open(&af, path, 0));
+    FILE *fp = af.fp;
+    const int64_t n = e->n;
+    fprintf(fp, "/* written by astromorph explore */\nwindow.ASTROMORPH_DATA = {\"n\":%lld,\"map\":", (long long)n);
+    json_str(fp, d->map);
+    const char *axis[2] = {"x", "y"};
+    for (int a = 0; a < 2; a++) {
+        fprintf(fp, ",\n\"%s\":[", axis[a]);
+        /* screen y grows downwards: the map's y is drawn upwards */
+        for (int64_t i = 0; i < n; i++) fprintf(fp, "%s%.6g", i ? "," : "", a ? -d->xy[2 * i + 1] : d->xy[2 * i]);
+        fputc(']', fp);
+    }
+    fputs(",\n\"object\":[", fp);
+    for (int64_t i = 0; i < n; i++) fputs(i ? "," : "", fp), json_str(fp, known(e->meta[i].object));
+    fputs("],\n\"file\":[", fp);
+    for (int64_t i = 0; i < n; i++) fputs(i ? "," : "", fp), json_str(fp, e->meta[i].filepath);
+    fputs("],\n\"thumb\":[", fp);
+    for (int64_t i = 0; i < n; i++) fprintf(fp, "%s%d", i ? "," : "", d->thumb[i]);
+    fprintf(fp, "],\n\"atlas\":{\"size\":%d,\"cols\":%d,\"files\":[", o->thumb_size, ATLAS_COLS);
+    int per = ATLAS_COLS * ATLAS_COLS, natlas = (d->nthumb + per - 1) / per;
+    for (int a = 0; a < natlas; a++) fprintf(fp, "%s\"atlas_%d.png\"", a ? "," : "", a);
+    fputs("]},\n\"neighbours\":[", fp);
+    for (int64_t i = 0; d->nb && i < n; i++) {
+        fputs(i ? ",[" : "[", fp);
+        for (int j = 0; j < d->k; j++) fprintf(fp, "%s%lld", j ? "," : "", (long long)d->nb[i * d->k + j]);
+        fputc(']', fp);
+    }
+    fputs("],\n\"similarity\":[", fp);
+    for (int64_t i = 0; d->nb && i < n; i++) {
+        fputs(i ? ",[" : "[", fp);
+        for (int j = 0; j < d->k; j++) fprintf(fp, "%s%.4f", j ? "," : "", d->sim[i * d->k + j]);
+        fputc(']', fp);
+    }
+    fputs("],\n\"outlier_rank\":[", fp);
+    for (int64_t i = 0; d->rank && i < n && i < 1000; i++) fprintf(fp, "%s%lld", i ? "," : "", (long long)d->rank[i]);
+    fputs("],\n\"columns\":[", fp);
+    int nc = 0;
+    if (e->labels) category_column(fp, "cluster", e, NULL, 1), nc++;
+    if (d->outlier) fputs(nc++ ? ",\n" : "", fp), number_column(fp, "outlier score", d->outlier, n);
+    double *col = malloc((size_t)(n ? n : 1) * sizeof *col);
+    am_status s = col ? AM_OK : am_error(AM_ERR_NOMEM, "explore: out of memory");
+    for (int c = 0; s == AM_OK && c < 2; c++) {
+        int any = 0;
+        for (int64_t i = 0; i < n; i++) {
+            const am_meta *m = &e->meta[i];
+            col[i] = m->radec_from[0] ? (c ? m->dec_deg : m->ra_deg) : NAN;
+            any |= isfinite(col[i]);
+        }
+        if (any) fputs(nc++ ? ",\n" : "", fp), number_column(fp, c ? "DEC" : "RA", col, n);
+    }
+    int freq = 0;
+    for (int64_t i = 0; i < n; i++) freq |= known(e->meta[i].restfreq)[0] != 0;
+    if (freq) fputs(nc++ ? ",\n" : "", fp), category_column(fp, "RESTFRQ", e, "RESTFRQ", 0);
+    char keys[32][64];
+    int nk = am_meta_extra_keys(e->meta, e->n, keys, 32);
+    for (int k = 0; k < nk; k++) fputs(nc++ ? ",\n" : "", fp), category_column(fp, keys[k], e, keys[k], 0);
+    for (int64_t k = 0; s == AM_OK && k < e->nstats; k++) {
+        for (int64_t i = 0; i < n; i++) col[i] = e->stats[i * e->nstats + k];
+        fputs(nc++ ? ",\n" : "", fp), number_column(fp, e->stat_names[k], col, n);
+    }
+    free(col);
+    fputs("]};\n", fp);
+    if (s != AM_OK) {
+        am_atomic_abort(&af);
+        return s;
+    }
+    return am_atomic_commit(&af);
+}
+
+/* atlas_<k>.png, then blank for the next thumbnails. */
+static am_status write_atlas(uint8_t *atlas, int side, const char *dir, int k)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s/atlas_%d.png", dir, k);
+    am_status s = am_png_write(path, atlas, side, side, 3, (size_t)side * 3);
+    memset(atlas, 0, (size_t)side * side * 3);
+    return s;
+}
+
+/* The thumbnails, 32 x 32 to an RGB atlas image; d->thumb[i] gets row i's slot. */
+static am_status write_atlases(const am_embeddings *e, const am_explore_options *o, am_explore_thumb_fn fn, void *user,
+                               explore_data *d, const char *dir)
+{
+    const int S = o->thumb_size, side = S * ATLAS_COLS, per = ATLAS_COLS * ATLAS_COLS;
+    for (int64_t i = 0; i < e->n; i++) d->thumb[i] = -1;
+    if (!fn) return AM_OK;
+    uint8_t *atlas = calloc((size_t)side * side * 3, 1);
+    if (!atlas) return am_error(AM_ERR_NOMEM, "explore: out of memory for the thumbnails");
+    am_status s = AM_OK;
+    int slot = 0, missing = 0;
+    for (int64_t i = 0; s == AM_OK && i < e->n; i++) {
+        am_thumbnail t = {0};
+        am_status ts = fn(user, i, S, &t);
+        int added = ts == AM_OK && t.size == S && (t.channels == 1 || t.channels == 3);
+        if (added) {
+            int j = slot % per, ox = (j % ATLAS_COLS) * S, oy = (j / ATLAS_COLS) * S;
+            for (int y = 0; y < S; y++)
+                for (int x = 0; x < S; x++)
+                    for (int c = 0; c < 3; c++)
+                        atlas[((size_t)(oy + y) * side + ox + x) * 3 + c] =
+                            t.pixels[((size_t)y * S + x) * t.channels + (t.channels == 3 ? c : 0)];
+            d->thumb[i] = slot++;
+        } else {
+            missing++;
+        }
+        am_thumbnail_free(&t);
+        if (added && slot % per == 0) s = write_atlas(atlas, side, dir, slot / per - 1); /* a full one */
+    }
+    if (s == AM_OK && slot % per) s = write_atlas(atlas, side, dir, slot / per); /* the last, part-filled */
+    if (missing)
+        am_log(AM_LOG_WARN, "explore: %d of %lld images had no thumbnail (drawn as points)", missing, (long long)e->n);
+    d->nthumb = slot;
+    free(atlas);
+    return s;
+}
+
+/* The map: t-SNE, or the first two principal components. */
+static am_status make_map(const am_embeddings *e, const am_explore_options *o, explore_data *d)
+{
+    int tsne = o->map == AM_EXPLORE_MAP_TSNE || (o->map == AM_EXPLORE_MAP_AUTO && e->n <= AM_EXPLORE_EXACT_MAX);
+    if (tsne && e->n >= 4) {
+        am_tsne_options to;
+        am_tsne_options_default(&to);
+        to.seed = o->seed;
+        d->map = "t-SNE";
+        return am_tsne(e->data, e->n, e->dim, &to, d->xy, NULL);
+    }
+    d->map = "PCA";
+    if (e->n < 2 || e->dim < 2) {
+        for (int64_t i = 0; i < e->n; i++) d->xy[2 * i] = (float)i, d->xy[2 * i + 1] = 0;
+        return AM_OK;
+    }
+    am_pca p;
+    AM_TRY(am_pca_fit(e->data, e->n, e->dim, 2, &p));
+    am_status s = am_pca_transform(&p, e->data, e->n, d->xy);
+    am_pca_free(&p);
+    return s;
+}
+
+static am_status write_page(const char *dir)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s/index.html", dir);
+    am_atomic_file af;
+    AM_TRY(am_atomic_open(&af, path, 0));
+    if (fwrite(am_explore_page, 1, am_explore_page_len, af.fp) != am_explore_page_len) {
+        am_atomic_abort(&af);
+        return am_error(AM_ERR_IO, "%s: cannot write", path);
+    }
+    return am_atomic_commit(&af);
+}
+
+am_status am_explore_write(const am_embeddings *e, const am_explore_options *opt, am_explore_thumb_fn thumb, void *user,
+                           const char *dir)
+{
+    am_explore_options o;
+    if (opt) o = *opt;
+    else am_explore_options_default(&o);
+    if (e->n < 1) return am_error(AM_ERR_VALUE, "explore: no embeddings");
+    if (o.thumb_size < 8 || o.thumb_size > 256 || o.neighbours < 1)
+        return am_error(AM_ERR_VALUE, "explore: thumbnails of 8 to 256 pixels and at least one look-alike");
+    AM_TRY(am_mkdirs(dir));
+    explore_data d = {0};
+    d.k = o.neighbours < e->n - 1 ? o.neighbours : (int)(e->n - 1);
+    d.xy = malloc((size_t)e->n * 2 * sizeof *d.xy);
+    d.thumb = malloc((size_t)e->n * sizeof *d.thumb);
+    am_status s = d.xy && d.thumb ? AM_OK : am_error(AM_ERR_NOMEM, "explore: out of memory");
+    if (s == AM_OK) s = make_map(e, &o, &d);
+    if (s == AM_OK && d.k >= 1 && e->n <= AM_EXPLORE_EXACT_MAX) {
+        d.nb = malloc((size_t)e->n * d.k * sizeof *d.nb);
+        d.sim = malloc((size_t)e->n * d.k * sizeof *d.sim);
+        d.outlier = malloc((size_t)e->n * sizeof *d.outlier);
+        d.rank = malloc((size_t)e->n * sizeof *d.rank);
+        s = d.nb && d.sim && d.outlier && d.rank ? AM_OK : am_error(AM_ERR_NOMEM, "explore: out of memory");
+        if (s == AM_OK) s = am_knn_all(e->data, e->n, e->dim, AM_METRIC_COSINE, d.k, d.nb, d.sim);
+        /* the outlier score of `outliers --method knn --metric cosine`: mean distance to the k nearest */
+        for (int64_t i = 0; s == AM_OK && i < e->n; i++) {
+            double sum = 0;
+            for (int j = 0; j < d.k; j++) sum += 1.0 - d.sim[i * d.k + j];
+            d.outlier[i] = sum / d.k;
+        }
+        if (s == AM_OK) s = am_rank_desc(d.outlier, e->n, d.rank);
+    } else if (s == AM_OK) {
+        am_log(AM_LOG_INFO, "explore: %lld objects: no look-alike lists above %d (astromorph similar finds them)",
+               (long long)e->n, AM_EXPLORE_EXACT_MAX);
+    }
+    if (s == AM_OK) s = write_atlases(e, &o, thumb, user, &d, dir);
+    if (s == AM_OK) s = write_data(e, &d, &o, dir);
+    if (s == AM_OK) s = write_page(dir);
+    free(d.xy), free(d.thumb), free(d.nb), free(d.sim), free(d.outlier), free(d.rank);
+    return s;
+}
