@@ -48,6 +48,15 @@ static void json_num(FILE *fp, double v)
 
 static const char *known(const char *s) { return s && strcmp(s, "N/A") ? s : ""; }
 
+static int by_category(const void *a, const void *b)
+{
+    const char *x = a, *y = b;
+    char *ex, *ey;
+    double u = strtod(x, &ex), v = strtod(y, &ey);
+    if (ex != x && !*ex && ey != y && !*ey) return (u > v) - (u < v);
+    return strcmp(x, y);
+}
+
 /* A category column: the distinct values (at most 64 listed; the rest share a colour). */
 static void category_column(FILE *fp, const char *name, const am_embeddings *e, const char *key, int cluster)
 {
@@ -67,6 +76,8 @@ static void category_column(FILE *fp, const char *name, const am_embeddings *e, 
         while (k < nc && strcmp(cats[k], v)) k++;
         if (k == nc && nc < 64 && v[0]) snprintf(cats[nc++], sizeof cats[0], "%s", v);
     }
+    /* the legend in order: numbers by value (cluster 2 before 10), text alphabetically */
+    qsort(cats, (size_t)nc, sizeof cats[0], by_category);
     fputs("],\"categories\":[", fp);
     for (int k = 0; k < nc; k++) {
         fputs(k ? "," : "", fp);
