@@ -59,11 +59,14 @@ typedef struct am_curate_report {
     int kept;
 } am_curate_report;
 
-/* Curates `image` (with `pb`, its primary-beam response, or NULL) into folder `outdir` (made
- * when absent): <image name>_src<NNN>.fits cutouts, each written under a temporary name and
- * renamed; every group is added to rep. */
+/* Curates `image` (with `pb`, its primary-beam response; NULL: X.pb.fits beside an X.pbcor.fits,
+ * or none) into folder `outdir` (made when absent): <image name>_src<NNN>.fits cutouts, each
+ * written under a temporary name and renamed; every group is added to rep. */
 am_status am_curate_image(const char *image, const char *pb, const char *outdir, const am_curate_options *o,
                           am_curate_report *rep);
+/* Every map of a datafile (a list, a folder or one FITS file, read as training reads it). */
+am_status am_curate_datafile(const char *datafile, const char *outdir, const am_curate_options *o,
+                             am_curate_report *rep);
 /* outdir/curation.csv (a row per group) and outdir/files.txt (the kept cutouts, for training). */
 am_status am_curate_report_write(const am_curate_report *rep, const char *outdir);
 void am_curate_report_free(am_curate_report *rep);

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "astromorph/curate.h"
 #include "astromorph/settings.h"
@@ -32,15 +31,6 @@ static void usage(FILE *fp)
                 "  --scale linear|log|asinh  of the cutouts, in units of the RMS (linear)\n"
                 "  -c, --configfile FILE   settings with a [curation] table\n"
                 "  -h, --help              this help\n");
-}
-
-/* A map named X.pbcor.fits (ALMA's products) finds X.pb.fits beside it. */
-static const char *sibling_pb(const char *image, char *buf, size_t size)
-{
-    const char *at = strstr(image, ".pbcor.");
-    if (!at) return NULL;
-    snprintf(buf, size, "%.*s.pb.%s", (int)(at - image), image, at + strlen(".pbcor."));
-    return access(buf, R_OK) == 0 ? buf : NULL;
 }
 
 static int parse_choice(const char *v, const char *const *names, int *out, const char *opt)
@@ -140,21 +130,8 @@ int am_cmd_curate(int argc, char **argv)
     }
     am_curate_report rep = {0};
     am_status st = AM_OK;
-    char pbbuf[4200];
-    if (list) {
-        /* one map per line of the datafile (as training reads it), or the map itself */
-        FILE *fp = strstr(list, ".fits") ? NULL : fopen(list, "r");
-        char line[4096];
-        if (!fp) st = am_curate_image(list, sibling_pb(list, pbbuf, sizeof pbbuf), outdir, &o, &rep);
-        while (fp && st == AM_OK && fgets(line, sizeof line, fp)) {
-            line[strcspn(line, "\r\n")] = 0;
-            if (!line[0] || line[0] == '#') continue;
-            st = am_curate_image(line, sibling_pb(line, pbbuf, sizeof pbbuf), outdir, &o, &rep);
-        }
-        if (fp) fclose(fp);
-    }
-    for (int i = optind; st == AM_OK && i < argc; i++)
-        st = am_curate_image(argv[i], pb ? pb : sibling_pb(argv[i], pbbuf, sizeof pbbuf), outdir, &o, &rep);
+    if (list) st = am_curate_datafile(list, outdir, &o, &rep);
+    for (int i = optind; st == AM_OK && i < argc; i++) st = am_curate_image(argv[i], pb, outdir, &o, &rep);
     if (st == AM_OK) st = am_curate_report_write(&rep, outdir);
     if (st == AM_OK) printf("%d cutout(s) of %d source(s) in %s/ (files.txt, curation.csv)\n", rep.kept, rep.n, outdir);
     am_curate_report_free(&rep);

@@ -14,6 +14,7 @@
 #include "astromorph/runtime.h"
 #include "core/internal.h"
 #include "curate/curate_internal.h"
+#include "data/dataset_internal.h"
 #include "data/fits_internal.h"
 
 void am_curate_options_default(am_curate_options *o)
@@ -280,9 +281,32 @@ static void stem(const char *path, char *out, size_t size)
     }
 }
 
+/* ALMA's products: X.pbcor.fits has its primary beam beside it as X.pb.fits. */
+static const char *sibling_pb(const char *image, char *buf, size_t size)
+{
+    const char *at = strstr(image, ".pbcor.");
+    if (!at) return NULL;
+    snprintf(buf, size, "%.*s.pb.%s", (int)(at - image), image, at + strlen(".pbcor."));
+    return access(buf, R_OK) == 0 ? buf : NULL;
+}
+
+am_status am_curate_datafile(const char *datafile, const char *outdir, const am_curate_options *o,
+                             am_curate_report *rep)
+{
+    char **paths = NULL;
+    int64_t n = 0;
+    AM_TRY(am_read_datafile(datafile, &paths, &n));
+    am_status s = AM_OK;
+    for (int64_t i = 0; s == AM_OK && i < n; i++) s = am_curate_image(paths[i], NULL, outdir, o, rep);
+    am_free_paths(paths, n);
+    return s;
+}
+
 am_status am_curate_image(const char *image, const char *pb, const char *outdir, const am_curate_options *opt,
                           am_curate_report *rep)
 {
+    char pb_beside[4200];
+    if (!pb) pb = sibling_pb(image, pb_beside, sizeof pb_beside);
     am_curate_options o;
     if (opt) o = *opt;
     else am_curate_options_default(&o);

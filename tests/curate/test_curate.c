@@ -219,6 +219,21 @@ static void test_command(void)
     free(csv);
     snprintf(cmd, sizeof cmd, "cd '%s' && '%s' training cmd_out/files.txt --check >out.txt 2>err.txt", dir, cli);
     CHECK(system(cmd) == 0, "the cutouts are a data set training takes");
+    /* the same from settings: datafile lists the map (relative to the list), [curation] says the rest */
+    snprintf(p, sizeof p, "%s/maps.txt", dir);
+    FILE *fp = fopen(p, "w");
+    fputs("member.pbcor.fits\n", fp);
+    fclose(fp);
+    snprintf(p, sizeof p, "%s/cur.toml", dir);
+    fp = fopen(p, "w");
+    fputs("datafile = \"maps.txt\"\n[curation]\noutput = \"from_settings\"\nsize = 48\n", fp);
+    fclose(fp);
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' curate -c cur.toml >out.txt 2>err.txt", dir, cli);
+    CHECK(system(cmd) == 0, "astromorph curate -c");
+    snprintf(p, sizeof p, "%s/out.txt", dir);
+    out = am_test_slurp(p, NULL);
+    CHECK(out && strstr(out, "7 cutout(s)") && strstr(out, "from_settings"), "curate -c: %s", out ? out : "");
+    free(out);
     snprintf(cmd, sizeof cmd, "cd '%s' && '%s' curate member.pbcor.fits field.fits --pb member.pb.fits -o x 2>err.txt",
              dir, cli);
     CHECK(system(cmd) != 0, "--pb with two maps is refused");
