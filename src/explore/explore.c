@@ -14,6 +14,7 @@
 #include "astromorph/similarity.h"
 #include "astromorph/tsne.h"
 #include "core/internal.h"
+#include "io/emb_table.h"
 
 extern const char am_explore_page[];
 extern const size_t am_explore_page_len;
@@ -46,8 +47,6 @@ static void json_num(FILE *fp, double v)
     else fputs("null", fp);
 }
 
-static const char *known(const char *s) { return s && strcmp(s, "N/A") ? s : ""; }
-
 static int by_category(const void *a, const void *b)
 {
     const char *x = a, *y = b;
@@ -57,53 +56,58 @@ static int by_category(const void *a, const void *b)
     return strcmp(x, y);
 }
 
-/* A category column: the distinct values (at most 64 listed; the rest share a colour). */
-static void category_column(FILE *fp, const char *name, const am_embeddings *e, const char *key, int cluster)
+/* Cell text of a text or integer column ("" unknown). */
+static void cell(const emb_table *t, const emb_col *c, int64_t row, char *out, size_t size)
 {
-    char cats[64][80];
-    int nc = 0;
-    char v[256];
-    fputs("{\"name\":", fp);
-    json_str(fp, name);
-    fputs(",\"kind\":\"category\",\"values\":[", fp);
-    for (int64_t i = 0; i < e->n; i++) {
-        if (cluster) snprintf(v, sizeof v, "%d", e->labels[i]);
-        else if (!strcmp(key, "RESTFRQ")) snprintf(v, sizeof v, "%s", known(e->meta[i].restfreq));
-        else am_meta_extra_value(&e->meta[i], key, v, sizeof v);
-        fputs(i ? "," : "", fp);
-        json_str(fp, v);
-        int k = 0;
-        while (k < nc && strcmp(cats[k], v)) k++;
-        if (k == nc && nc < 64 && v[0]) snprintf(cats[nc++], sizeof cats[0], "%s", v);
-    }
-    /* the legend in order: numbers by value (cluster 2 before 10), text alphabetically */
-    qsort(cats, (size_t)nc, sizeof cats[0], by_category);
-    fputs("],\"categories\":[", fp);
-    for (int k = 0; k < nc; k++) {
-        fputs(k ? "," : "", fp);
-        json_str(fp, cats[k]);
-    }
-    fputs("]}", fp);
+    if (c->type == EMB_TEXT) emb_table_text(t, c, row, out, size);
+    else snprintf(out, size, "%lld", (long long)emb_table_number(t, c, row));
 }
 
-/* A number column with its range. */
-static void number_column(FILE *fp, const char *name, const double *v, int64_t n)
+/* A column the page can colour by: text and integer columns as categories (at most 64 listed,
+ * the rest share a colour), numbers with their range; 0 when no row has a value. */
+static int page_column(FILE *fp, const emb_table *t, const emb_col *c, int first)
 {
+    const int64_t n = t->e->n;
+    char cats[64][80], v[256];
+    int nc = 0, any = 0;
+    const int category = c->type == EMB_TEXT || c->type == EMB_INT;
     double lo = INFINITY, hi = -INFINITY;
-    for (int64_t i = 0; i < n; i++)
-        if (isfinite(v[i])) lo = fmin(lo, v[i]), hi = fmax(hi, v[i]);
+    for (int64_t i = 0; i < n; i++) {
+        if (category) {
+            cell(t, c, i, v, sizeof v);
+            any |= v[0] != 0;
+            int k = 0;
+            while (k < nc && strcmp(cats[k], v)) k++;
+            if (k == nc && nc < 64 && v[0]) snprintf(cats[nc++], sizeof cats[0], "%s", v);
+        } else {
+            double x = emb_table_number(t, c, i);
+            if (isfinite(x)) lo = fmin(lo, x), hi = fmax(hi, x), any = 1;
+        }
+    }
+    if (!any) return 0;
+    fputs(first ? "" : ",\n", fp);
     fputs("{\"name\":", fp);
-    json_str(fp, name);
-    fputs(",\"kind\":\"number\",\"min\":", fp);
-    json_num(fp, isfinite(lo) ? lo : 0);
-    fputs(",\"max\":", fp);
-    json_num(fp, isfinite(hi) ? hi : 0);
+    json_str(fp, c->name);
+    if (category) {
+        /* the legend in order: numbers by value (cluster 2 before 10), text alphabetically */
+        qsort(cats, (size_t)nc, sizeof cats[0], by_category);
+        fputs(",\"kind\":\"category\",\"categories\":[", fp);
+        for (int k = 0; k < nc; k++) fputs(k ? "," : "", fp), json_str(fp, cats[k]);
+        fputs("]", fp);
+    } else {
+        fputs(",\"kind\":\"number\",\"min\":", fp);
+        json_num(fp, lo);
+        fputs(",\"max\":", fp);
+        json_num(fp, hi);
+    }
     fputs(",\"values\":[", fp);
     for (int64_t i = 0; i < n; i++) {
         fputs(i ? "," : "", fp);
-        json_num(fp, v[i]);
+        if (category) cell(t, c, i, v, sizeof v), json_str(fp, v);
+        else json_num(fp, emb_table_number(t, c, i));
     }
     fputs("]}", fp);
+    return 1;
 }
 
 typedef struct {
@@ -118,8 +122,9 @@ typedef struct {
     const char *map;
 } explore_data;
 
-static am_status write_data(const am_embeddings *e, const explore_data *d, const am_explore_options *o, const char *dir)
+static am_status write_data(const emb_table *t, const explore_data *d, const am_explore_options *o, const char *dir)
 {
+    const am_embeddings *e = t->e;
     char path[1100];
     snprintf(path, sizeof path, "%s/data.js", dir);
     am_atomic_file af;
@@ -136,7 +141,13 @@ static am_status write_data(const am_embeddings *e, const explore_data *d, const
         fputc(']', fp);
     }
     fputs(",\n\"object\":[", fp);
-    for (int64_t i = 0; i < n; i++) fputs(i ? "," : "", fp), json_str(fp, known(e->meta[i].object));
+    char text[1024];
+    const emb_col *object = t->cols;
+    while (object->source != EMB_OBJECT) object++; /* the table always has one */
+    for (int64_t i = 0; i < n; i++) {
+        emb_table_text(t, object, i, text, sizeof text); /* "" when unknown */
+        fputs(i ? "," : "", fp), json_str(fp, text);
+    }
     fputs("],\n\"file\":[", fp);
     for (int64_t i = 0; i < n; i++) fputs(i ? "," : "", fp), json_str(fp, e->meta[i].filepath);
     fputs("],\n\"thumb\":[", fp);
@@ -158,37 +169,19 @@ static am_status write_data(const am_embeddings *e, const explore_data *d, const
     }
     fputs("],\n\"outlier_rank\":[", fp);
     for (int64_t i = 0; d->rank && i < n && i < 1000; i++) fprintf(fp, "%s%lld", i ? "," : "", (long long)d->rank[i]);
+    /* the catalogue's columns (emb_table.h, as the FITS table and VOTable have them) that can
+     * colour a map: the cluster first, then the header's, the statistics and the outlier score */
     fputs("],\n\"columns\":[", fp);
     int nc = 0;
-    if (e->labels) category_column(fp, "cluster", e, NULL, 1), nc++;
-    if (d->outlier) fputs(nc++ ? ",\n" : "", fp), number_column(fp, "outlier score", d->outlier, n);
-    double *col = malloc((size_t)(n ? n : 1) * sizeof *col);
-    am_status s = col ? AM_OK : am_error(AM_ERR_NOMEM, "explore: out of memory");
-    for (int c = 0; s == AM_OK && c < 2; c++) {
-        int any = 0;
-        for (int64_t i = 0; i < n; i++) {
-            const am_meta *m = &e->meta[i];
-            col[i] = m->radec_from[0] ? (c ? m->dec_deg : m->ra_deg) : NAN;
-            any |= isfinite(col[i]);
+    for (int pass = 0; pass < 2; pass++)
+        for (int k = 0; k < t->ncols; k++) {
+            const emb_col *c = &t->cols[k];
+            int skip = c->source == EMB_FILE || c->source == EMB_HDU || c->source == EMB_OBJECT ||
+                       c->source == EMB_OBSRA || c->source == EMB_OBSDEC || c->source == EMB_RADEC_SRC ||
+                       c->source == EMB_EMBEDDING;
+            if (!skip && (c->source == EMB_CLUSTER) == (pass == 0)) nc += page_column(fp, t, c, nc == 0);
         }
-        if (any) fputs(nc++ ? ",\n" : "", fp), number_column(fp, c ? "DEC" : "RA", col, n);
-    }
-    int freq = 0;
-    for (int64_t i = 0; i < n; i++) freq |= known(e->meta[i].restfreq)[0] != 0;
-    if (freq) fputs(nc++ ? ",\n" : "", fp), category_column(fp, "RESTFRQ", e, "RESTFRQ", 0);
-    char keys[32][64];
-    int nk = am_meta_extra_keys(e->meta, e->n, keys, 32);
-    for (int k = 0; k < nk; k++) fputs(nc++ ? ",\n" : "", fp), category_column(fp, keys[k], e, keys[k], 0);
-    for (int64_t k = 0; s == AM_OK && k < e->nstats; k++) {
-        for (int64_t i = 0; i < n; i++) col[i] = e->stats[i * e->nstats + k];
-        fputs(nc++ ? ",\n" : "", fp), number_column(fp, e->stat_names[k], col, n);
-    }
-    free(col);
     fputs("]};\n", fp);
-    if (s != AM_OK) {
-        am_atomic_abort(&af);
-        return s;
-    }
     return am_atomic_commit(&af);
 }
 
@@ -310,7 +303,12 @@ am_status am_explore_write(const am_embeddings *e, const am_explore_options *opt
                (long long)e->n, AM_EXPLORE_EXACT_MAX);
     }
     if (s == AM_OK) s = write_atlases(e, &o, thumb, user, &d, dir);
-    if (s == AM_OK) s = write_data(e, &d, &o, dir);
+    /* the outlier score as the FITS table's column of the same name */
+    am_table_column score = {"OUTLIER_KNN", "", "mean cosine distance to the nearest embeddings", d.outlier};
+    emb_table t = {0};
+    if (s == AM_OK) s = emb_table_make(&t, e, &score, d.outlier ? 1 : 0);
+    if (s == AM_OK) s = write_data(&t, &d, &o, dir);
+    emb_table_free(&t);
     if (s == AM_OK) s = write_page(dir);
     free(d.xy), free(d.thumb), free(d.nb), free(d.sim), free(d.outlier), free(d.rank);
     return s;
