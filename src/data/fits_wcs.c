@@ -85,11 +85,8 @@ double am_parse_angle(const char *text, int hours)
         if (!*p) break;
     }
     if (n == 0 || *p) return NAN;
-    if (n == 1 && !hours) return neg ? -part[0] : part[0]; /* plain degrees */
-    if (n == 1) {
-        /* a plain number for RA: degrees (what OBSRA holds in most archives) */
-        return neg ? NAN : part[0];
-    }
+    /* one number is degrees (what OBSRA holds in most archives); a negative RA is none */
+    if (n == 1) return neg ? (hours ? NAN : -part[0]) : part[0];
     if (part[1] >= 60 || part[2] >= 60) return NAN;
     double v = part[0] + part[1] / 60 + part[2] / 3600;
     if (hours) v *= 15;

@@ -304,7 +304,9 @@ am_status am_explore_write(const am_embeddings *e, const am_explore_options *opt
     }
     if (s == AM_OK) s = write_atlases(e, &o, thumb, user, &d, dir);
     /* the outlier score as the FITS table's column of the same name */
-    am_table_column score = {"OUTLIER_KNN", "", "mean cosine distance to the nearest embeddings", d.outlier};
+    char what[96];
+    snprintf(what, sizeof what, "mean cosine distance to the %d nearest embeddings", d.k);
+    am_table_column score = {"OUTLIER_KNN", "", what, d.outlier};
     emb_table t = {0};
     if (s == AM_OK) s = emb_table_make(&t, e, &score, d.outlier ? 1 : 0);
     if (s == AM_OK) s = write_data(&t, &d, &o, dir);
