@@ -62,6 +62,10 @@ typedef struct am_embed_options {
     int progress; /* a progress bar on stderr (default 1) */
     const int64_t *rows; /* only these images of the data set, in this order (NULL: all) */
     int64_t nrows;
+    /* Over MPI ranks (include/astromorph/dist.h) every rank calls this together: each embeds its
+     * share of the images and rank 0 receives every row (other ranks hold only their own).
+     * local = 1: this process embeds all the images on its own. */
+    int local;
 } am_embed_options;
 void am_embed_options_default(am_embed_options *o);
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "astromorph/dist.h"
 #include "astromorph/kmeans.h"
 #include "astromorph/outliers.h"
 #include "astromorph/pca.h"
@@ -15,7 +16,6 @@
 #include "astromorph/runtime.h"
 #include "astromorph/thumbnail.h"
 #include "cli/commands.h"
-#include "astromorph/pipeline.h"
 #include "astromorph/settings.h"
 #include "core/internal.h"
 
@@ -156,6 +156,8 @@ static am_status infer(am_settings *s, int votable)
         eo.morphology = s->morphology, eo.morphology_each = s->morphology_each;
         st = am_pipeline_embed(&m, ds, &eo, &E);
     }
+    /* over MPI ranks every rank embedded its share and rank 0 holds every row: it writes */
+    if (am_dist_rank() != 0) goto done;
     model_basename(s->trained_network_name, name, sizeof name);
     if (st == AM_OK) st = am_embeddings_set_model(&E, name);
     if (st == AM_OK) {
@@ -190,6 +192,7 @@ static am_status infer(am_settings *s, int votable)
         st = am_embeddings_write_csv(&E, path);
         if (st == AM_OK) printf("csv:        %s\n", path);
     }
+done:
     am_kmeans_result_free(&km);
     am_embeddings_free(&E);
     am_dataset_free(ds);

@@ -2,7 +2,9 @@
  * the arguments. */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "astromorph/dist.h"
 #include "astromorph/runtime.h"
 #include "cli/commands.h"
 
@@ -10,20 +12,21 @@ typedef struct {
     const char *name, *alias;
     int (*run)(int argc, char **argv);
     const char *summary;
+    int mpi; /* shares its work over MPI ranks; the others run as one process */
 } command;
 
 static const command commands[] = {
-    {"training", "train", am_cmd_training, "train a BYOL model on FITS images (-c settings.toml)"},
-    {"inference", "infer", am_cmd_inference, "embeddings, k-means labels, TensorBoard projector, CSV export"},
-    {"similar", NULL, am_cmd_similar, "the images most similar to one image"},
-    {"project", NULL, am_cmd_project, "t-SNE or PCA map of the embeddings"},
-    {"cluster", NULL, am_cmd_cluster, "k-means clusters of the embeddings"},
-    {"outliers", NULL, am_cmd_outliers, "rank images by how unusual their embedding is"},
-    {"evaluate", NULL, am_cmd_evaluate, "how well embeddings group labelled images (kNN, linear probe)"},
-    {"morphology", NULL, am_cmd_morphology, "classic morphology statistics (C, A, S, Gini, M20, ...) per image"},
-    {"explore", NULL, am_cmd_explore, "an explorer page: map, look-alikes, outliers (any browser, offline)"},
-    {"curate", NULL, am_cmd_curate, "archive maps into clean cutouts around every source (SEP, DBSCAN, WCS)"},
-    {"settings", NULL, am_cmd_settings, "every settings key with its default, or a file's effective settings"},
+    {"training", "train", am_cmd_training, "train a BYOL model on FITS images (-c settings.toml)", 1},
+    {"inference", "infer", am_cmd_inference, "embeddings, k-means labels, TensorBoard projector, CSV export", 1},
+    {"similar", NULL, am_cmd_similar, "the images most similar to one image", 0},
+    {"project", NULL, am_cmd_project, "t-SNE or PCA map of the embeddings", 0},
+    {"cluster", NULL, am_cmd_cluster, "k-means clusters of the embeddings", 0},
+    {"outliers", NULL, am_cmd_outliers, "rank images by how unusual their embedding is", 0},
+    {"evaluate", NULL, am_cmd_evaluate, "how well embeddings group labelled images (kNN, linear probe)", 0},
+    {"morphology", NULL, am_cmd_morphology, "classic morphology statistics (C, A, S, Gini, M20, ...) per image", 0},
+    {"explore", NULL, am_cmd_explore, "an explorer page: map, look-alikes, outliers (any browser, offline)", 0},
+    {"curate", NULL, am_cmd_curate, "archive maps into clean cutouts around every source (SEP, DBSCAN, WCS)", 0},
+    {"settings", NULL, am_cmd_settings, "every settings key with its default, or a file's effective settings", 0},
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
 
@@ -41,14 +44,69 @@ static void usage(FILE *fp)
                 "\nrun 'astromorph COMMAND --help' for a command's options.\n");
 }
 
+/* Over MPI, ranks other than 0 keep quiet (rank 0 prints and logs for the job); their own
+ * stderr stays here for a failure only they know of. */
+static FILE *rank_err;
+
+static void rank_sink(am_log_level level, const char *msg, void *user)
+{
+    if (level == AM_LOG_ERROR && rank_err) fprintf(rank_err, "error: rank %d: %s\n", am_dist_rank(), msg);
+}
+
+static void quiet_other_ranks(void)
+{
+    if (am_dist_rank() == 0) return;
+    int fd = dup(STDERR_FILENO);
+    rank_err = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (rank_err) setvbuf(rank_err, NULL, _IOLBF, 0);
+    if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr)) {
+        /* nothing to do: the output then stays on the terminal */
+    }
+    am_log_set_sink(rank_sink, NULL);
+}
+
 int am_cli_fail(const char *cmd)
 {
     am_log(AM_LOG_DEBUG, "failed: %s", am_errmsg()); /* the log file keeps the reason too */
-    fprintf(stderr, "astromorph %s: %s\n", cmd, am_errmsg());
+    if (am_dist_size() > 1 && !am_dist_failure_agreed()) {
+        /* only this rank knows: it says so and ends the job, or the others would wait for it */
+        fprintf(rank_err ? rank_err : stderr, "astromorph %s: rank %d: %s\n", cmd, am_dist_rank(), am_errmsg());
+        fflush(NULL);
+        am_dist_abort(1);
+    }
+    if (am_dist_rank() == 0) fprintf(stderr, "astromorph %s: %s\n", cmd, am_errmsg());
     return 1;
 }
 
+static int main_command(int argc, char **argv);
+
+static int run_command(const command *c, int argc, char **argv)
+{
+    if (am_dist_size() > 1 && !c->mpi) {
+        if (am_dist_rank() == 0)
+            fprintf(stderr,
+                    "astromorph %s: runs as one process; start it without mpirun (training, inference, similar and "
+                    "outliers share their work over ranks)\n",
+                    c->name);
+        return 2;
+    }
+    return c->run(argc, argv);
+}
+
 int main(int argc, char **argv)
+{
+    if (am_dist_init(&argc, &argv) != AM_OK) {
+        fprintf(stderr, "astromorph: %s\n", am_errmsg());
+        return 1;
+    }
+    quiet_other_ranks();
+    int rc = main_command(argc, argv);
+    fflush(NULL);
+    am_dist_finalize();
+    return rc;
+}
+
+static int main_command(int argc, char **argv)
 {
     if (argc < 2) {
         usage(stderr);
@@ -59,14 +117,14 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
-        printf("astromorph %s\n", am_version());
+        printf("astromorph %s%s\n", am_version(), am_dist_built_with_mpi() ? " (with MPI)" : "");
         return 0;
     }
     for (int i = 0; i < N_COMMANDS; i++) {
         const command *c = &commands[i];
         if (strcmp(argv[1], c->name) != 0 && !(c->alias && strcmp(argv[1], c->alias) == 0)) continue;
         argv[1] = (char *)c->name;
-        return c->run(argc - 1, argv + 1);
+        return run_command(c, argc - 1, argv + 1);
     }
     fprintf(stderr, "astromorph: unknown command '%s' (try --help)\n", argv[1]);
     return 2;

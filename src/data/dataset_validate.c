@@ -5,6 +5,7 @@
 
 #include "astromorph/runtime.h"
 #include "data/dataset_internal.h"
+#include "dist/dist_internal.h"
 
 /* Reads item i; on success records its shape and keeps the image in the cache if it fits. */
 static am_status check_item(am_dataset *ds, int64_t i, char **msg)
@@ -96,6 +97,40 @@ static void mark_odd_channels(am_dataset *ds, am_status *st, char **msg)
     }
 }
 
+/* Over MPI ranks each rank reads every size-th image; the statuses, the good images' shapes and
+ * the bad images' messages then go to every rank, so all of them drop the same images and group
+ * them by size alike without reading them. */
+static am_status share_checks(am_dataset *ds, am_status *st, char **msg)
+{
+    const int64_t n = ds->n;
+    int32_t *code = calloc((size_t)(n ? n : 1) * 4, sizeof *code); /* status, then C, H, W */
+    if (!code) return am_error(AM_ERR_NOMEM, "out of memory to validate %lld images", (long long)n);
+    for (int64_t i = 0; i < n; i++) {
+        code[4 * i] = (int32_t)st[i];
+        if (st[i] == AM_OK && ds->items[i].shape_known)
+            for (int d = 0; d < 3; d++) code[4 * i + 1 + d] = (int32_t)ds->items[i].shape[d];
+    }
+    am_status s = am_dist_sum_disjoint_i32(code, 4 * n);
+    for (int64_t i = 0; s == AM_OK && i < n; i++) {
+        st[i] = (am_status)code[4 * i];
+        if (st[i] == AM_OK && code[4 * i + 1] > 0) {
+            pthread_mutex_lock(&ds->lock);
+            for (int d = 0; d < 3; d++) ds->items[i].shape[d] = code[4 * i + 1 + d];
+            ds->items[i].shape_known = 1;
+            pthread_mutex_unlock(&ds->lock);
+        }
+        if (st[i] == AM_OK) continue;
+        char line[4400] = "";
+        int owner = (int)(i % am_dist_size());
+        if (owner == am_dist_rank()) snprintf(line, sizeof line, "%s", msg[i] ? msg[i] : "");
+        s = am_dist_bcast(line, sizeof line, owner);
+        free(msg[i]);
+        msg[i] = line[0] ? strdup(line) : NULL;
+    }
+    free(code);
+    return s;
+}
+
 am_status am_dataset_validate(am_dataset *ds, char **report)
 {
     if (report) *report = NULL;
@@ -111,8 +146,18 @@ am_status am_dataset_validate(am_dataset *ds, char **report)
         free(drop);
         return am_error(AM_ERR_NOMEM, "%s: out of memory to validate %lld images", ds->source, (long long)n);
     }
+    const int rank = am_dist_rank(), size = am_dist_size();
 #pragma omp parallel for schedule(dynamic)
-    for (int64_t i = 0; i < n; i++) st[i] = check_item(ds, i, &msg[i]);
+    for (int64_t i = 0; i < n; i++)
+        if (i % size == rank) st[i] = check_item(ds, i, &msg[i]);
+    if (size > 1) {
+        am_status s = am_dist_agree(share_checks(ds, st, msg));
+        if (s != AM_OK) {
+            for (int64_t i = 0; i < n; i++) free(msg[i]);
+            free(msg), free(st), free(drop);
+            return s;
+        }
+    }
 
     if (ds->opt.skip_bad_files) mark_odd_channels(ds, st, msg);
 
@@ -151,6 +196,7 @@ am_status am_dataset_validate(am_dataset *ds, char **report)
         ds->n_skipped = n_dropped;
         pthread_mutex_unlock(&ds->lock);
     }
+    if (size > 1) s = am_dist_agree(s); /* every rank has the same verdict: known to all */
     if (report) *report = lines;
     else free(lines);
     for (int64_t i = 0; i < n; i++) free(msg[i]);

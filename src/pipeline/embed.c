@@ -9,6 +9,7 @@
 #include "astromorph/pipeline.h"
 #include "astromorph/progress.h"
 #include "astromorph/runtime.h"
+#include "dist/dist_internal.h"
 
 void am_embed_options_default(am_embed_options *o)
 {
@@ -27,6 +28,7 @@ typedef struct {
     am_dataset *ds;
     const am_embed_options *o;
     am_embeddings *E;
+    int64_t lo, hi; /* the rows this process embeds (over MPI ranks, its share of the runs) */
     int morph_channels; /* with morphology_each: the first image's channel count */
     float *feats; /* n × AM_MORPH_FEATURES, or NULL: not wanted */
 } job;
@@ -169,7 +171,7 @@ static am_status embed_job(void *user, int r, int worker)
  * cannot share a forward, and one image's layers are too small to keep all threads busy. */
 static am_status embed_runs(job *J, am_progress *bar)
 {
-    int64_t n = J->E->n;
+    int64_t n = J->hi;
     const int nthr = am_get_threads() > 0 ? am_get_threads() : 1;
     const int cap = RUNS_PER_THREAD * nthr;
     embed_round R = {.J = J};
@@ -179,7 +181,7 @@ static am_status embed_runs(job *J, am_progress *bar)
     am_status s = R.rep && R.batch && R.start && R.len ? AM_OK : am_error(AM_ERR_NOMEM, "embeddings: out of memory");
     if (s == AM_OK) R.rep[0] = J->m->byol;
     int nrep = 1;
-    for (int64_t i = 0; i < n && s == AM_OK;) {
+    for (int64_t i = J->lo; i < n && s == AM_OK;) {
         int nrun = 0;
         for (; nrun < cap && i < n && s == AM_OK; nrun++) {
             R.start[nrun] = i, R.len[nrun] = same_size_run(J, i, n);
@@ -191,7 +193,7 @@ static am_status embed_runs(job *J, am_progress *bar)
         for (; s == AM_OK && nrep < want; nrep++) s = am_byol_replica(&R.rep[nrep], J->m->byol, 0);
         if (s == AM_OK) s = am_replicas_run(nrun, want, embed_job, &R, NULL);
         for (int r = 0; r < nrun; r++) am_tensor_free(&R.batch[r]);
-        if (bar) am_progress_update(bar, i, NAN);
+        if (bar) am_progress_update(bar, i - J->lo, NAN);
     }
     for (int r = 1; r < nrep; r++) am_byol_free(R.rep[r]);
     free(R.rep), free(R.batch), free(R.start), free(R.len);
@@ -211,6 +213,27 @@ static am_status apply_hybrid(const am_hybrid *h, am_embeddings *E, const float 
     return AM_OK;
 }
 
+/* Over MPI ranks: the runs one process would make, shared out as contiguous blocks of runs, so
+ * that every image goes through the network in the same company as in one process (and so
+ * gives the same bits). lo[r] .. lo[r+1] − 1 are rank r's rows. */
+static am_status share_rows(const job *J, int64_t n, int64_t **lo)
+{
+    int size = am_dist_size();
+    *lo = calloc((size_t)size + 1, sizeof **lo);
+    int64_t *start = malloc((size_t)(n ? n : 1) * sizeof *start), nrun = 0;
+    if (!*lo || !start) {
+        free(start);
+        return am_error(AM_ERR_NOMEM, "embeddings: out of memory");
+    }
+    for (int64_t i = 0; i < n; i += same_size_run(J, i, n)) start[nrun++] = i;
+    for (int r = 0; r <= size; r++) {
+        int64_t q = nrun * r / size;
+        (*lo)[r] = q < nrun ? start[q] : n;
+    }
+    free(start);
+    return AM_OK;
+}
+
 am_status am_pipeline_embed_with_features(am_model *m, am_dataset *ds, const am_embed_options *opt, am_embeddings *E,
                                           float **feats)
 {
@@ -224,7 +247,13 @@ am_status am_pipeline_embed_with_features(am_model *m, am_dataset *ds, const am_
             return am_error(AM_ERR_VALUE, "embeddings: row %lld names image %lld of %lld", (long long)r,
                             (long long)o.rows[r], (long long)am_dataset_size(ds));
     int hybrid = o.hybrid && m->hybrid.dim > 0;
-    job J = {.m = m, .ds = ds, .o = &o, .E = E};
+    job J = {.m = m, .ds = ds, .o = &o, .E = E, .lo = 0, .hi = n};
+    int64_t *lo = NULL;
+    const int shared = am_dist_size() > 1 && !o.local;
+    if (shared) {
+        AM_TRY(share_rows(&J, n, &lo));
+        J.lo = lo[am_dist_rank()], J.hi = lo[am_dist_rank() + 1];
+    }
     AM_TRY(am_embeddings_alloc(E, n, am_byol_get_options(m->byol)->representation_size));
     am_status s = o.morphology ? stat_columns(&J) : AM_OK;
     if (s == AM_OK && hybrid && (m->hybrid.dim != E->dim || m->hybrid.nstat != AM_MORPH_FEATURES))
@@ -236,12 +265,17 @@ am_status am_pipeline_embed_with_features(am_model *m, am_dataset *ds, const am_
     am_mode was = am_byol_mode(m->byol);
     am_byol_set_mode(m->byol, AM_MODE_EVAL);
     am_progress *bar = NULL;
-    if (s == AM_OK && o.progress) {
-        if (am_progress_create(&bar, "embeddings", n, stderr, AM_PROGRESS_AUTO) != AM_OK) bar = NULL;
+    if (s == AM_OK && o.progress && am_dist_rank() == 0) {
+        if (am_progress_create(&bar, "embeddings", J.hi - J.lo, stderr, AM_PROGRESS_AUTO) != AM_OK) bar = NULL;
         else am_progress_update(bar, 0, NAN);
     }
     if (s == AM_OK) s = embed_runs(&J, bar);
     am_progress_finish(bar);
+    if (shared) {
+        s = am_dist_agree(s);
+        if (s == AM_OK) s = am_dist_gather_rows(E, lo, J.feats, J.feats ? AM_MORPH_FEATURES : 0);
+        free(lo);
+    }
     am_byol_set_mode(m->byol, was);
     if (s == AM_OK && hybrid) s = apply_hybrid(&m->hybrid, E, J.feats);
     if (s == AM_OK && feats) *feats = J.feats;

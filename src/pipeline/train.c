@@ -24,6 +24,7 @@
 #include "astromorph/tfevents.h"
 #include "astromorph/train.h"
 #include "core/internal.h"
+#include "dist/dist_internal.h"
 
 #define SAVEDIR "saved_models"
 enum { LABEL_LEN = 24, MONITOR_MAX = 256 };
@@ -88,8 +89,10 @@ static am_status fit_hybrid(run *r, int in_channels, char **json)
     float *f = NULL;
     am_status s = am_pipeline_embed_with_features(&m, r->ds, &o, &E, &f);
     am_hybrid h;
-    if (s == AM_OK) s = am_hybrid_fit(&h, E.data, E.n, E.dim, f, AM_MORPH_FEATURES, r->s->hybrid_weight);
-    if (s == AM_OK) {
+    /* over MPI ranks the embedding is shared out and its rows gathered at rank 0, which fits */
+    if (s == AM_OK && am_dist_rank() == 0)
+        s = am_hybrid_fit(&h, E.data, E.n, E.dim, f, AM_MORPH_FEATURES, r->s->hybrid_weight);
+    if (s == AM_OK && am_dist_rank() == 0) {
         *json = am_hybrid_to_json(&h);
         if (!*json) s = am_error(AM_ERR_NOMEM, "hybrid: out of memory");
         am_hybrid_free(&h);
@@ -112,9 +115,11 @@ static void monitor(run *r, int epoch)
     am_status s = am_pipeline_embed(&m, r->ds, &o, &E);
     double spread = NAN, erank = NAN;
     int dim = (int)E.dim;
+    if (s == AM_OK && am_dist_rank() != 0) s = AM_ERR_INTERRUPTED; /* rank 0 has the rows and reports */
     if (s == AM_OK) s = am_embedding_spread(E.data, E.n, dim, &spread, &erank);
     am_embeddings_free(&E);
     am_model_close(&m);
+    if (s == AM_ERR_INTERRUPTED) return;
     if (s != AM_OK) {
         am_log(AM_LOG_WARN, "collapse monitor: %s", am_errmsg());
         return;
@@ -260,15 +265,21 @@ am_status am_pipeline_train(am_settings *s, am_train_run *out)
     label[0] = ckpt[0] = model_path[0] = 0;
 
     time_t started = time(NULL);
+    const int lead = am_dist_rank() == 0; /* over MPI, rank 0 alone writes the run's files */
     am_time_label(label);
+    st = AM_OK;
     if (s->resume || resume_from) {
         if (resume_from) snprintf(resume_path, sizeof resume_path, "%s", resume_from);
-        else AM_TRY(newest_checkpoint(resume_path, sizeof resume_path));
+        else if (lead) st = newest_checkpoint(resume_path, sizeof resume_path);
         label_from_checkpoint(resume_path, label);
-    } else if (!check_only) {
+    } else if (!check_only && lead) {
         unique_label(label);
     }
-    if (!check_only) {
+    /* every rank names the run and its checkpoint as rank 0 does */
+    AM_TRY(am_dist_agree(st));
+    AM_TRY(am_dist_bcast(label, LABEL_LEN, 0));
+    AM_TRY(am_dist_bcast(resume_path, sizeof resume_path, 0));
+    if (!check_only && lead) {
         /* one process per run: a second one (a resume while the first still trains) would mix
          * its log, events and checkpoints into the first one's */
         char lockpath[96], what[64];
@@ -285,13 +296,14 @@ am_status am_pipeline_train(am_settings *s, am_train_run *out)
     } else {
         am_run_log_close(); /* a check writes no log file, but says what it found */
     }
+    if (am_dist_size() > 1) am_log(AM_LOG_INFO, "%d MPI ranks", am_dist_size());
     am_log(AM_LOG_INFO, "%s training run %s with settings:",
            check_only       ? "Checking"
            : resume_path[0] ? "Resuming"
                             : "Starting",
            label);
     FILE *lf = am_run_log_file();
-    am_settings_print(s, lf ? lf : stdout);
+    if (lead) am_settings_print(s, lf ? lf : stdout);
     if (lf) fflush(lf);
     if (s->core_limit > 0) am_set_threads(s->core_limit);
 
@@ -353,12 +365,14 @@ am_status am_pipeline_train(am_settings *s, am_train_run *out)
                from_model ? "an astromorph model" : "torchvision ImageNet weights");
 
     /* outputs */
-    if ((st = am_mkdirs(SAVEDIR)) != AM_OK || (st = write_gitignore()) != AM_OK) goto done;
+    if (lead && ((st = am_mkdirs(SAVEDIR)) != AM_OK || (st = write_gitignore()) != AM_OK)) goto agree;
     snprintf(ckpt, sizeof out->checkpoint_path, SAVEDIR "/checkpoint_%s.safetensors", label);
     snprintf(model_path, msize, SAVEDIR "/improved_net_e_%d_%s.safetensors", s->train.epochs, label);
     char logdir[64];
     snprintf(logdir, sizeof logdir, "runs/%s/", label);
-    if ((st = am_tfevents_open(&r.tb, logdir)) != AM_OK) goto done;
+    if (lead) st = am_tfevents_open(&r.tb, logdir);
+agree:
+    if ((st = am_dist_agree(st)) != AM_OK) goto done;
 
     /* what inference needs to see images as training did: in the model and every checkpoint */
     char channels[16], stack[16], view[16];
@@ -422,10 +436,11 @@ am_status am_pipeline_train(am_settings *s, am_train_run *out)
             if ((st = fit_hybrid(&r, spec.in_channels, &hybrid)) != AM_OK) goto done;
         }
         vals[7] = hybrid;
-        st = am_byol_save(byol, model_path, keys, vals, hybrid ? 8 : 7);
+        if (lead) st = am_byol_save(byol, model_path, keys, vals, hybrid ? 8 : 7);
         free(hybrid);
-        if (st != AM_OK) goto done;
+        if ((st = am_dist_agree(st)) != AM_OK) goto done;
     }
+    if (!lead) goto done;
     am_log(AM_LOG_INFO, "Model saved to %s", model_path);
     /* the settings it used beside it, so that `training -c` repeats the run */
     {

@@ -49,7 +49,7 @@ static am_status write_all(am_trainer *t, am_st_writer *w)
     AM_TRY(meta_i64(w, "batch_size", t->s.batch_size));
     AM_TRY(meta_i64(w, "images_per_forward", t->s.images_per_forward));
     AM_TRY(meta_i64(w, "max_forward_pixels", t->s.max_forward_pixels));
-    AM_TRY(meta_i64(w, "replicas", t->s.replicas));
+    AM_TRY(meta_i64(w, "replicas", t->nglobal)); /* over all ranks: what the results depend on */
     AM_TRY(meta_f64(w, "test_fraction", t->s.test_fraction));
     AM_TRY(meta_f64(w, "learning_rate", t->s.learning_rate));
     AM_TRY(meta_i64(w, "schedule", t->s.schedule));
@@ -131,7 +131,7 @@ static am_status read_all(am_trainer *t, const am_safetensors *st)
     AM_TRY(same(st, "batch_size", t->s.batch_size));
     AM_TRY(same(st, "images_per_forward", t->s.images_per_forward));
     AM_TRY(same(st, "max_forward_pixels", t->s.max_forward_pixels));
-    AM_TRY(same(st, "replicas", t->s.replicas));
+    AM_TRY(same(st, "replicas", t->nglobal));
     double tf;
     AM_TRY(get_f64(st, "test_fraction", &tf));
     if (tf != t->s.test_fraction)

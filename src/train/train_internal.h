@@ -21,7 +21,10 @@ struct am_trainer {
     char *ckpt_path;
 
     am_byol **rep; /* replicas that do the work (NULL until first given work) */
-    int nrep;
+    int nrep; /* on this rank */
+    /* MPI: this rank's replicas are the global replicas rank·nrep .. rank·nrep + nrep − 1 of
+     * nglobal = nranks·nrep, and group g of a batch goes to global replica g mod nglobal. */
+    int rank, nranks, nglobal;
     char *fresh; /* fresh[r]: replica r holds the master's current state */
     am_param **params; /* master's trainable parameters */
     const char **param_names;

@@ -10,6 +10,7 @@
 #include "astromorph/runtime.h"
 #include "train/train_internal.h"
 #include "core/internal.h"
+#include "dist/dist_internal.h"
 
 /* Stream tags, kept apart from the (epoch, image, view) streams of augmentations. */
 #define SHUFFLE_TAG 0x5ff1eULL
@@ -78,7 +79,8 @@ static am_status check_settings(const am_train_settings *s, const am_train_sourc
     if (s->max_forward_pixels < 0)
         return am_error(AM_ERR_VALUE, "train: max_forward_pixels = %lld must be >= 0",
                         (long long)s->max_forward_pixels);
-    if (s->replicas < 0) return am_error(AM_ERR_VALUE, "train: replicas = %d must be >= 0", s->replicas);
+    if (s->replicas < 0 || s->replicas > AM_DIST_MAX_LOCAL)
+        return am_error(AM_ERR_VALUE, "train: replicas = %d must be in [0, %d]", s->replicas, AM_DIST_MAX_LOCAL);
     if (s->checkpoint_every < 0)
         return am_error(AM_ERR_VALUE, "train: checkpoint_every = %d must be >= 0", s->checkpoint_every);
     if (!src || !src->get) return am_error(AM_ERR_VALUE, "train: the data source has no get function");
@@ -130,6 +132,8 @@ am_status am_trainer_create(am_trainer **out, am_byol *byol, const am_train_sour
     t->rep = calloc((size_t)t->s.replicas, sizeof *t->rep);
     if (st == AM_OK && !t->rep) st = am_error(AM_ERR_NOMEM, "train: out of memory");
     t->nrep = t->s.replicas; /* made when first given work (run_images) */
+    t->rank = am_dist_rank(), t->nranks = am_dist_size();
+    t->nglobal = t->nrep * t->nranks;
     t->fresh = calloc((size_t)t->s.replicas, 1);
     if (st == AM_OK && !t->fresh) st = am_error(AM_ERR_NOMEM, "train: out of memory");
     if (st != AM_OK) {
@@ -249,13 +253,27 @@ static int shape_before(const am_tensor *a, const am_tensor *b)
     return 0;
 }
 
-/* Replica r takes groups r, r + R, r + 2R, ... in order (am_replicas_run's job r). */
+/* This rank's global replica number of its replica r. */
+static int global_replica(const am_trainer *t, int r) { return t->rank * t->nrep + r; }
+
+/* Whether group k of a batch runs on this rank. */
+static int local_group(const am_trainer *t, int64_t k) { return k % t->nglobal / t->nrep == t->rank; }
+
+/* How many of this rank's replicas get a group when a batch has ng groups. */
+static int local_worked(const am_trainer *t, int64_t ng)
+{
+    int64_t w = (ng < t->nglobal ? ng : t->nglobal) - (int64_t)t->rank * t->nrep;
+    return w <= 0 ? 0 : w < t->nrep ? (int)w : t->nrep;
+}
+
+/* Replica r takes groups g, g + G, g + 2G, ... in order, where g is its global number and G the
+ * number of replicas over all ranks (am_replicas_run's job r). */
 static am_status run_replica(void *user, int r, int worker)
 {
     job *j = user;
     am_trainer *t = j->t;
     am_status s = AM_OK;
-    for (int64_t k = r; k < j->ng && s == AM_OK; k += t->nrep) {
+    for (int64_t k = global_replica(t, r); k < j->ng && s == AM_OK; k += t->nglobal) {
         if (cancelled(t)) return am_error(AM_ERR_INTERRUPTED, "train: cancelled");
         am_tensor v1 = {0}, v2 = {0};
         const int64_t *gi = j->idx + j->g[k].first;
@@ -283,9 +301,12 @@ static am_status run_replica(void *user, int r, int worker)
 }
 
 /* Runs the images idx[0..n) on the replicas: group g (equal-size images of the batch, at most
- * images_per_forward) goes to replica g mod R, which takes its groups in order. gl[g] is the
- * summed per-image loss of group g. With grad, gradients of the summed losses accumulate in the
- * replicas. *ngroups is the number of groups. */
+ * images_per_forward) goes to global replica g mod G, which takes its groups in order. gl[g] is
+ * the summed per-image loss of group g, on every rank. With grad, gradients of the summed losses
+ * accumulate in the replicas. *ngroups is the number of groups. Over MPI ranks, with views at a
+ * common size (groups are then runs of images_per_forward images in batch order) a rank reads
+ * only its groups' images; with views at each image's size every rank reads the batch to group
+ * it by size. Every rank returns the same status (am_dist_agree). */
 static am_status run_images(am_trainer *t, const int64_t *idx, int64_t n, int epoch, am_mode mode, int grad, double *gl,
                             int64_t *ngroups)
 {
@@ -295,8 +316,11 @@ static am_status run_images(am_trainer *t, const int64_t *idx, int64_t n, int ep
     j.bad = calloc((size_t)t->nrep, sizeof *j.bad);
     j.busy = calloc((size_t)(2 * t->nrep), sizeof *j.busy);
     am_status st = j.items && j.g && j.bad && j.busy ? AM_OK : am_error(AM_ERR_NOMEM, "train: out of memory");
+    for (int64_t k = 0; gl && k < n; k++) gl[k] = 0; /* other ranks' groups stay 0 until summed */
+    const int only_mine = t->nranks > 1 && t->src.fixed_view;
     double t_read = now_s();
     for (int64_t i = 0; st == AM_OK && i < n; i++) {
+        if (only_mine && !local_group(t, i / t->s.images_per_forward)) continue;
         st = t->src.get(t->src.user, idx[i], &j.items[i]);
         if (st != AM_OK) st = am_error_prefix(st, "train: item %lld %s", (long long)idx[i], item_name(t, idx[i]));
         else if (j.items[i].ndim != 4)
@@ -330,6 +354,7 @@ static am_status run_images(am_trainer *t, const int64_t *idx, int64_t n, int ep
         j.views = calloc((size_t)(2 * j.ng), sizeof *j.views);
         if (!j.views) st = am_error(AM_ERR_NOMEM, "train: out of memory");
         for (int64_t k = 0; st == AM_OK && k < j.ng; k++) {
+            if (!local_group(t, k)) continue;
             int64_t bad = idx[j.g[k].first];
             const int64_t *gi = idx + j.g[k].first;
             st = group_views(t, j.items + j.g[k].first, gi, j.g[k].len, epoch, VIEW_ONE, &j.views[2 * k], &bad);
@@ -342,7 +367,8 @@ static am_status run_images(am_trainer *t, const int64_t *idx, int64_t n, int ep
     /* Only replicas that get work are made and brought up to the master's state. Replicas read
      * the master's weights (nothing to copy before a step); the first one adds its gradients
      * straight into the master's, where the others' are then summed. */
-    for (int r = 0; st == AM_OK && r < t->nrep && r < j.ng; r++) {
+    const int worked = local_worked(t, j.ng);
+    for (int r = 0; st == AM_OK && r < worked; r++) {
         if (!t->rep[r]) {
             st = am_byol_replica(&t->rep[r], t->byol, r == 0);
             if (st == AM_OK && t->s.profile) am_net_set_profiling(am_byol_network(t->rep[r]), 1);
@@ -357,10 +383,9 @@ static am_status run_images(am_trainer *t, const int64_t *idx, int64_t n, int ep
      * would spin against each other for the same cores); a layer's result does not depend on
      * its team's size. */
     int nw = am_get_threads();
-    if (nw > t->nrep) nw = t->nrep;
-    if (nw > j.ng) nw = (int)j.ng;
+    if (nw > worked) nw = worked;
     int failed = -1;
-    if (st == AM_OK) st = am_replicas_run(t->nrep, nw < 1 ? 1 : nw, run_replica, &j, &failed);
+    if (st == AM_OK && worked > 0) st = am_replicas_run(worked, nw < 1 ? 1 : nw, run_replica, &j, &failed);
     for (int r = 0; grad && j.busy && r < t->nrep; r++)
         t->times.views += j.busy[2 * r], t->times.step += j.busy[2 * r + 1];
     if (grad && st == AM_OK) t->times.images += n;
@@ -372,6 +397,8 @@ static am_status run_images(am_trainer *t, const int64_t *idx, int64_t n, int ep
                           item_name(t, j.bad[failed]), msg);
         else st = am_error(st, "train: epoch %d: %s", epoch + 1, msg);
     }
+    st = am_dist_agree(st);
+    if (st == AM_OK && gl) st = am_dist_sum_disjoint_f64(gl, j.ng);
     for (int64_t i = 0; j.items && i < n; i++) am_tensor_free(&j.items[i]);
     for (int64_t k = 0; j.views && k < 2 * j.ng; k++) am_tensor_free(&j.views[k]);
     free(j.views);
@@ -380,41 +407,99 @@ static am_status run_images(am_trainer *t, const int64_t *idx, int64_t n, int ep
     return st;
 }
 
-/* Sums the replicas' gradients into the master in replica order (replica 0's are the master's
- * own) and merges their BatchNorm buffers (mean of the running statistics, summed batch counts). */
-static am_status reduce(am_trainer *t, int worked, am_mode mode)
+/* The replicas' gradients summed into the master in global replica order (replica 0's are the
+ * master's own), one after the other as one process adds them, whatever the rank count. */
+static am_status reduce_gradients(am_trainer *t, int lw)
 {
-    for (size_t i = 0; i < t->nparams; i++) {
-        float *dst = t->params[i]->grad.data;
-        const int64_t m = am_tensor_numel(&t->params[i]->grad);
-        const float *g0 = am_byol_param(t->rep[0], i)->grad.data;
-        if (g0 != dst) memcpy(dst, g0, (size_t)m * sizeof(float));
-        for (int r = 1; r < worked; r++) {
-            const float *src = am_byol_param(t->rep[r], i)->grad.data;
-#pragma omp parallel for schedule(static) if (m >= AM_PARALLEL_MIN)
-            for (int64_t j = 0; j < m; j++) dst[j] += src[j];
+    float *loc[AM_DIST_MAX_LOCAL];
+    if (t->nranks == 1) { /* in place, parameter by parameter */
+        for (size_t i = 0; i < t->nparams; i++) {
+            for (int r = 0; r < lw; r++) loc[r] = am_byol_param(t->rep[r], i)->grad.data;
+            AM_TRY(am_dist_chain_sum_f32(t->params[i]->grad.data, loc, lw, am_tensor_numel(&t->params[i]->grad)));
         }
-        int bad = 0;
-#pragma omp parallel for schedule(static) reduction(| : bad) if (m >= AM_PARALLEL_MIN)
-        for (int64_t j = 0; j < m; j++) bad |= !isfinite(dst[j]);
-        if (bad) return am_error(AM_ERR_NUMERIC, "train: the gradient of %s is not finite", t->param_names[i]);
+        return AM_OK;
     }
-    if (mode != AM_MODE_TRAIN) return AM_OK;
+    /* over ranks: every gradient in one flat array per replica, so the chain passes one message
+     * stream per step rather than one per parameter */
+    int64_t m = 0;
+    for (size_t i = 0; i < t->nparams; i++) m += am_tensor_numel(&t->params[i]->grad);
+    float *flat = am_malloc((size_t)(m ? m : 1) * (size_t)(lw + 1) * sizeof *flat);
+    if (!flat) return am_error(AM_ERR_NOMEM, "train: out of memory for the gradient sum");
+    for (int r = 0; r < lw; r++) {
+        loc[r] = flat + (int64_t)(r + 1) * m;
+        int64_t o = 0;
+        for (size_t i = 0; i < t->nparams; i++) {
+            const am_tensor *g = &am_byol_param(t->rep[r], i)->grad;
+            memcpy(loc[r] + o, g->data, (size_t)am_tensor_numel(g) * sizeof(float));
+            o += am_tensor_numel(g);
+        }
+    }
+    am_status st = am_dist_chain_sum_f32(flat, loc, lw, m);
+    for (size_t i = 0, o = 0; st == AM_OK && i < t->nparams; i++) {
+        am_tensor *g = &t->params[i]->grad;
+        memcpy(g->data, flat + o, (size_t)am_tensor_numel(g) * sizeof(float));
+        o += (size_t)am_tensor_numel(g);
+    }
+    am_free(flat);
+    return st;
+}
+
+/* BatchNorm buffers merged over the `worked` global replicas that ran, in their order: the mean
+ * of the running statistics, the batch counts summed. Each rank's replicas' buffers are gathered
+ * to every rank first (a few thousand values), so every rank merges the same numbers alike. */
+static am_status reduce_buffers(am_trainer *t, int worked, int lw)
+{
     size_t ns = am_byol_state_count(t->byol);
+    int64_t nb = 0;
     for (size_t j = 0; j < ns; j++) {
+        am_param *p = am_byol_state(t->byol, j, NULL);
+        if (p->is_buffer) nb += am_tensor_numel(&p->value);
+    }
+    float *mine = calloc((size_t)(nb ? nb : 1) * (size_t)t->nrep, sizeof *mine);
+    float *all = calloc((size_t)(nb ? nb : 1) * (size_t)t->nglobal, sizeof *all);
+    am_status st = mine && all ? AM_OK : am_error(AM_ERR_NOMEM, "train: out of memory");
+    for (int r = 0; st == AM_OK && r < lw; r++)
+        for (size_t j = 0, o = 0; j < ns; j++) {
+            const am_param *p = am_byol_state(t->rep[r], j, NULL);
+            if (!p->is_buffer) continue;
+            memcpy(mine + (int64_t)r * nb + (int64_t)o, p->value.data,
+                   (size_t)am_tensor_numel(&p->value) * sizeof *mine);
+            o += (size_t)am_tensor_numel(&p->value);
+        }
+    if (st == AM_OK) st = am_dist_allgather_f32(mine, nb * t->nrep, all);
+    for (size_t j = 0, o = 0; st == AM_OK && j < ns; j++) {
         am_param *p = am_byol_state(t->byol, j, NULL);
         if (!p->is_buffer) continue;
         int64_t m = am_tensor_numel(&p->value);
         for (int64_t e = 0; e < m; e++) {
             double base = p->value.data[e], acc = 0;
             for (int r = 0; r < worked; r++) {
-                double x = am_byol_state(t->rep[r], j, NULL)->value.data[e];
+                double x = all[(int64_t)r * nb + (int64_t)o + e];
                 acc += p->is_integer ? x - base : x;
             }
             p->value.data[e] = (float)(p->is_integer ? base + acc : acc / worked);
         }
+        o += (size_t)m;
     }
-    return AM_OK;
+    free(mine), free(all);
+    return st;
+}
+
+/* After a batch of ng groups: gradients summed and checked, BatchNorm buffers merged. */
+static am_status reduce(am_trainer *t, int64_t ng, am_mode mode)
+{
+    const int worked = (int)(ng < t->nglobal ? ng : t->nglobal), lw = local_worked(t, ng);
+    AM_TRY(reduce_gradients(t, lw));
+    for (size_t i = 0; i < t->nparams; i++) {
+        const float *g = t->params[i]->grad.data;
+        const int64_t m = am_tensor_numel(&t->params[i]->grad);
+        int bad = 0;
+#pragma omp parallel for schedule(static) reduction(| : bad) if (m >= AM_PARALLEL_MIN)
+        for (int64_t j = 0; j < m; j++) bad |= !isfinite(g[j]);
+        if (bad) return am_error(AM_ERR_NUMERIC, "train: the gradient of %s is not finite", t->param_names[i]);
+    }
+    if (mode != AM_MODE_TRAIN) return AM_OK;
+    return reduce_buffers(t, worked, lw);
 }
 
 /* One optimizer step over the images idx[0..n). */
@@ -432,7 +517,7 @@ static am_status train_batch(am_trainer *t, const int64_t *idx, int64_t n, int e
     AM_TRY(st);
     *loss_sum = sum;
     double t0 = now_s();
-    AM_TRY(reduce(t, ng < t->nrep ? (int)ng : t->nrep, mode));
+    AM_TRY(reduce(t, ng, mode));
     double t1 = now_s();
     am_adam_step(&t->adam, t->params, lr);
     am_byol_params_changed(t->byol);
@@ -488,7 +573,9 @@ void am_trainer_times(const am_trainer *t, am_train_times *out)
 am_status am_trainer_save_checkpoint(am_trainer *t, const char *path)
 {
     double t0 = now_s();
-    am_status st = am_checkpoint_write(t, path);
+    /* every rank holds the same state: rank 0 writes it, and all learn whether that worked */
+    am_status st = t->rank == 0 ? am_checkpoint_write(t, path) : AM_OK;
+    st = am_dist_agree(st);
     t->times.checkpoint += now_s() - t0;
     AM_TRY(st);
     t->last_ckpt_epoch = t->epoch;
@@ -510,6 +597,23 @@ static am_status stop_numeric(am_trainer *t)
     return am_error_prefix(AM_ERR_NUMERIC, "training stopped (no checkpoint was written yet)");
 }
 
+/* Tells the source which items come next, batch by batch from order[0..n): over MPI ranks with
+ * views at a common size, only the items of this rank's groups (those it will read). */
+static void prefetch(am_trainer *t, const int64_t *order, int64_t n)
+{
+    if (t->nranks == 1 || !t->src.fixed_view) {
+        t->src.prefetch(t->src.user, order, n);
+        return;
+    }
+    int64_t *mine = malloc((size_t)(n ? n : 1) * sizeof *mine), m = 0;
+    if (!mine) return; /* reading ahead is only an optimisation */
+    for (int64_t b = 0; b < n; b += t->s.batch_size)
+        for (int64_t i = 0; i < t->s.batch_size && b + i < n; i++)
+            if (local_group(t, i / t->s.images_per_forward)) mine[m++] = order[b + i];
+    t->src.prefetch(t->src.user, mine, m);
+    free(mine);
+}
+
 am_status am_trainer_run(am_trainer *t)
 {
     if (t->h.on_split) t->h.on_split(t->h.user, t->train_idx, t->ntrain, t->test_idx, t->ntest);
@@ -524,7 +628,7 @@ am_status am_trainer_run(am_trainer *t)
         am_rng r;
         am_rng_init(&r, t->s.seed, am_rng_stream(SHUFFLE_TAG, (uint64_t)e, 0));
         am_rng_shuffle(&r, order, t->ntrain);
-        if (t->src.prefetch) t->src.prefetch(t->src.user, order + t->pos, t->ntrain - t->pos);
+        if (t->src.prefetch) prefetch(t, order + t->pos, t->ntrain - t->pos);
         while (st == AM_OK && t->pos < t->ntrain) {
             int64_t n = t->ntrain - t->pos < t->s.batch_size ? t->ntrain - t->pos : t->s.batch_size;
             double loss = 0;
@@ -538,7 +642,7 @@ am_status am_trainer_run(am_trainer *t)
                 t->h.on_progress(t->h.user, e + 1, 0, t->pos, t->ntrain, t->epoch_loss / (double)t->pos);
         }
         double test = NAN;
-        if (st == AM_OK && t->src.prefetch && t->ntest) t->src.prefetch(t->src.user, t->test_idx, t->ntest);
+        if (st == AM_OK && t->src.prefetch && t->ntest) prefetch(t, t->test_idx, t->ntest);
         double t_test = now_s();
         if (st == AM_OK) st = test_pass(t, e, &test);
         t->times.test += now_s() - t_test;
