@@ -247,6 +247,30 @@ static am_status open_start(const char *path, const am_model_spec *spec, am_safe
     return s;
 }
 
+/* Over MPI ranks: what the exchange cost each rank, per optimizer step, into rank 0's log. The
+ * gradient and BatchNorm sums are the trainer's reduce phase; the rest of the time in MPI is
+ * spent waiting at the ranks' agreements for the slowest rank (docs/cluster.md). */
+static void log_communication(const am_trainer *t, double seconds)
+{
+    const int size = am_dist_size(), rank = am_dist_rank();
+    am_train_times tt;
+    am_trainer_times(t, &tt);
+    am_dist_stats ds;
+    am_dist_get_stats(&ds);
+    double *v = calloc((size_t)size * 4, sizeof *v);
+    if (!v) return;
+    const double steps = (double)(am_trainer_steps_done(t) > 0 ? am_trainer_steps_done(t) : 1);
+    v[4 * rank] = seconds / steps, v[4 * rank + 1] = tt.reduce / steps, v[4 * rank + 2] = ds.seconds / steps;
+    v[4 * rank + 3] = (double)ds.bytes_sent / steps;
+    if (am_dist_sum_disjoint_f64(v, 4 * size) == AM_OK)
+        for (int r = 0; r < size; r++)
+            am_log(AM_LOG_INFO,
+                   "MPI rank %d: %.1f ms per step, %.1f ms summing gradients and statistics, %.1f ms in MPI in all, "
+                   "%.2f MB sent per step",
+                   r, 1e3 * v[4 * r], 1e3 * v[4 * r + 1], 1e3 * v[4 * r + 2], 1e-6 * v[4 * r + 3]);
+    free(v);
+}
+
 /* Everything after the settings: data, network, trainer, outputs. */
 am_status am_pipeline_train(am_settings *s, am_train_run *out)
 {
@@ -415,8 +439,13 @@ agree:
         am_log(AM_LOG_INFO, "resumed from %s after epoch %d", resume_path, am_trainer_epochs_done(trainer));
     }
     am_interrupt_catch();
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     st = am_trainer_run(trainer);
     am_interrupt_release();
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double run_s = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    if (st == AM_OK && am_dist_size() > 1) log_communication(trainer, run_s);
     am_progress_finish(r.bar);
     r.bar = NULL;
     if (st == AM_ERR_INTERRUPTED) {

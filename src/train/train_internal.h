@@ -25,6 +25,7 @@ struct am_trainer {
     /* MPI: this rank's replicas are the global replicas rank·nrep .. rank·nrep + nrep − 1 of
      * nglobal = nranks·nrep, and group g of a batch goes to global replica g mod nglobal. */
     int rank, nranks, nglobal;
+    float *flat; /* over ranks: the gradients packed, one array per replica and the sum */
     char *fresh; /* fresh[r]: replica r holds the master's current state */
     am_param **params; /* master's trainable parameters */
     const char **param_names;

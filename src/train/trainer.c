@@ -150,6 +150,7 @@ void am_trainer_free(am_trainer *t)
     for (int r = 0; t->rep && r < t->nrep; r++) am_byol_free(t->rep[r]);
     free(t->rep);
     free(t->fresh);
+    am_free(t->flat);
     am_adam_free(&t->adam);
     free(t->params), free(t->param_names);
     free(t->train_idx), free(t->test_idx);
@@ -423,7 +424,9 @@ static am_status reduce_gradients(am_trainer *t, int lw)
      * stream per step rather than one per parameter */
     int64_t m = 0;
     for (size_t i = 0; i < t->nparams; i++) m += am_tensor_numel(&t->params[i]->grad);
-    float *flat = am_malloc((size_t)(m ? m : 1) * (size_t)(lw + 1) * sizeof *flat);
+    /* kept from step to step: fresh pages every step cost as much as the transfer */
+    if (!t->flat) t->flat = am_malloc((size_t)(m ? m : 1) * (size_t)(t->nrep + 1) * sizeof *t->flat);
+    float *flat = t->flat;
     if (!flat) return am_error(AM_ERR_NOMEM, "train: out of memory for the gradient sum");
     for (int r = 0; r < lw; r++) {
         loc[r] = flat + (int64_t)(r + 1) * m;
@@ -440,7 +443,6 @@ static am_status reduce_gradients(am_trainer *t, int lw)
         memcpy(g->data, flat + o, (size_t)am_tensor_numel(g) * sizeof(float));
         o += (size_t)am_tensor_numel(g);
     }
-    am_free(flat);
     return st;
 }
 
