@@ -66,6 +66,12 @@ am_status am_embeddings_set_model(am_embeddings *e, const char *model);
 am_status am_embeddings_write(const am_embeddings *e, const char *path);
 am_status am_embeddings_read(am_embeddings *e, const char *path);
 
+/* Rows lo .. hi − 1 of a native file, read without the others (the file is memory-mapped: only
+ * those rows' pages are touched, and only their metadata parsed), as one MPI rank's share. */
+am_status am_embeddings_read_rows(am_embeddings *e, const char *path, int64_t lo, int64_t hi);
+/* A native file's rows and dimensions, without reading its rows. */
+am_status am_embeddings_shape(const char *path, int64_t *n, int64_t *dim);
+
 /* The original's `;`-separated CSV export; written atomically. Rows without labels get
  * cluster 0 (the original always had labels). */
 am_status am_embeddings_write_csv(const am_embeddings *e, const char *path);

@@ -43,7 +43,8 @@ typedef struct am_safetensors {
     size_t count;
     char **meta_keys, **meta_values;
     size_t meta_count;
-    uint8_t *buffer; /* whole file */
+    uint8_t *buffer; /* whole file: read-only when mapped */
+    size_t mapped; /* bytes mapped (am_st_read), 0 when buffer is malloc'd */
     const uint8_t *data; /* data section inside buffer */
     uint64_t data_len;
 } am_safetensors;

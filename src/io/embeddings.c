@@ -230,29 +230,33 @@ static am_status json_position(const cJSON *o, am_meta *m, const char *path, int
     return AM_OK;
 }
 
-static am_status parse_rows(am_embeddings *e, const char *json, const char *path)
+/* Rows lo .. lo + e->n − 1 of the metadata array `json` (len bytes) of `total` rows into e. */
+static am_status parse_rows(am_embeddings *e, const char *json, size_t len, const char *path, int64_t lo, int64_t total)
 {
-    cJSON *arr = cJSON_Parse(json);
+    cJSON *arr = cJSON_ParseWithLength(json, len);
     if (!arr) return am_error(AM_ERR_FORMAT, "%s: metadata 'rows' is not valid JSON", path);
     am_status s = AM_OK;
-    if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) != e->n) {
-        s = am_error(AM_ERR_FORMAT, "%s: metadata 'rows' must be an array of %lld objects", path, (long long)e->n);
+    if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) != total) {
+        s = am_error(AM_ERR_FORMAT, "%s: metadata 'rows' must be an array of %lld objects", path, (long long)total);
         goto done;
     }
-    int64_t i = 0;
+    int64_t i = 0, at = -1;
     const cJSON *o;
     cJSON_ArrayForEach(o, arr)
     {
+        if (++at < lo) continue;
+        if (i == e->n) break;
         if (!cJSON_IsObject(o)) {
             s = am_error(AM_ERR_FORMAT, "%s: rows[%lld] is not an object", path, (long long)i);
             goto done;
         }
         am_meta *m = &e->meta[i];
-        if ((s = json_field(o, "object", m->object, path, i)) || (s = json_field(o, "ra", m->ra, path, i)) ||
-            (s = json_field(o, "dec", m->dec, path, i)) || (s = json_field(o, "restfreq", m->restfreq, path, i)) ||
-            (s = json_dup(o, "filepath", &m->filepath, path, i)) || (s = json_dup(o, "extra", &m->extra, path, i)))
+        const int64_t r = lo + i; /* the file's row, for messages */
+        if ((s = json_field(o, "object", m->object, path, r)) || (s = json_field(o, "ra", m->ra, path, r)) ||
+            (s = json_field(o, "dec", m->dec, path, r)) || (s = json_field(o, "restfreq", m->restfreq, path, r)) ||
+            (s = json_dup(o, "filepath", &m->filepath, path, r)) || (s = json_dup(o, "extra", &m->extra, path, r)))
             goto done;
-        if ((s = json_position(o, m, path, i))) goto done;
+        if ((s = json_position(o, m, path, r))) goto done;
         i++;
     }
 done:
@@ -260,16 +264,75 @@ done:
     return s;
 }
 
+/* Where elements lo .. hi − 1 of the JSON array text[0..len) lie, as text[*a..*b) (without the
+ * brackets), found by counting top-level commas outside strings: one MPI rank's rows of a large
+ * file are then parsed without building the whole array. */
+static int element_slice(const char *text, size_t len, int64_t lo, int64_t hi, size_t *a, size_t *b)
+{
+    size_t p = 0;
+    while (p < len && text[p] != '[') p++;
+    if (p == len) return 0;
+    int64_t elem = 0;
+    int depth = 0, in_str = 0;
+    *a = lo == 0 ? p + 1 : 0, *b = 0;
+    for (size_t q = p + 1; q < len; q++) {
+        char ch = text[q];
+        if (in_str) {
+            if (ch == '\\') q++;
+            else if (ch == '"') in_str = 0;
+            continue;
+        }
+        if (ch == '"') in_str = 1;
+        else if (ch == '{' || ch == '[') depth++;
+        else if ((ch == '}' || ch == ']') && depth > 0) depth--;
+        else if ((ch == ',' && depth == 0) || (ch == ']' && depth == 0)) {
+            elem++;
+            if (elem == lo) *a = q + 1;
+            if (elem == hi || ch == ']') {
+                *b = q;
+                return elem == hi;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Rows lo .. lo + e->n − 1 of the metadata, from the header's 'rows' or the 'rows_json' tensor. */
+static am_status read_rows_meta(am_embeddings *e, const am_safetensors *st, const char *path, int64_t lo, int64_t total)
+{
+    const char *rows = am_st_meta(st, "rows");
+    const am_st_entry *rj = am_st_find(st, "rows_json");
+    if (rows) return parse_rows(e, rows, strlen(rows), path, lo, total);
+    if (!rj) return AM_OK;
+    if (rj->dtype != AM_DT_U8 || rj->ndim != 1)
+        return am_error(AM_ERR_FORMAT, "%s: tensor 'rows_json' must be U8 and 1-D", path);
+    const char *text = (const char *)st->data + rj->begin;
+    size_t len = (size_t)(rj->end - rj->begin);
+    if (lo == 0 && e->n == total) return parse_rows(e, text, len, path, 0, total);
+    if (e->n == 0) return AM_OK;
+    size_t a, b;
+    if (!element_slice(text, len, lo, lo + e->n, &a, &b))
+        return am_error(AM_ERR_FORMAT, "%s: 'rows_json' has fewer than %lld rows", path, (long long)(lo + e->n));
+    char *part = malloc(b - a + 3);
+    if (!part) return am_error(AM_ERR_NOMEM, "%s: out of memory", path);
+    part[0] = '[';
+    memcpy(part + 1, text + a, b - a);
+    part[b - a + 1] = ']', part[b - a + 2] = 0;
+    am_status s = parse_rows(e, part, b - a + 2, path, 0, e->n);
+    free(part);
+    return s;
+}
+
 /* The optional statistics: tensor [N, S] F32 and its S names. */
-static am_status read_stats(am_embeddings *e, const am_safetensors *st, const char *path)
+static am_status read_stats(am_embeddings *e, const am_safetensors *st, const char *path, int64_t lo, int64_t total)
 {
     const am_st_entry *t = am_st_find(st, "statistics");
     const char *names = am_st_meta(st, "statistics");
     if (!t && !names) return AM_OK;
     if (!t || !names) return am_error(AM_ERR_FORMAT, "%s: statistics need both the tensor and their names", path);
-    if (t->ndim != 2 || t->shape[0] != e->n || t->shape[1] < 1 || t->shape[1] > 4096)
-        return am_error(AM_ERR_FORMAT, "%s: tensor 'statistics' must be [%lld, S] with 1 <= S <= 4096", path,
-                        (long long)e->n);
+    if (t->ndim != 2 || t->shape[0] != total || t->shape[1] < 1 || t->shape[1] > 4096 || t->dtype != AM_DT_F32)
+        return am_error(AM_ERR_FORMAT, "%s: tensor 'statistics' must be F32 [%lld, S] with 1 <= S <= 4096", path,
+                        (long long)total);
     cJSON *arr = cJSON_Parse(names);
     am_status s = AM_OK;
     if (!arr || !cJSON_IsArray(arr) || cJSON_GetArraySize(arr) != t->shape[1])
@@ -289,13 +352,16 @@ static am_status read_stats(am_embeddings *e, const am_safetensors *st, const ch
             list[k++] = it->valuestring;
         }
     if (s == AM_OK) s = am_embeddings_set_stats(e, t->shape[1], list, NULL);
-    if (s == AM_OK) s = am_st_copy_f32(st, "statistics", e->stats, e->n * e->nstats);
+    if (s == AM_OK)
+        memcpy(e->stats, st->data + t->begin + (size_t)(lo * e->nstats) * sizeof(float),
+               (size_t)(e->n * e->nstats) * sizeof(float));
     free(list);
     cJSON_Delete(arr);
     return s;
 }
 
-static am_status read_st(am_embeddings *e, const am_safetensors *st, const char *path)
+/* Rows lo .. hi − 1 (hi < 0: to the end) of a parsed embeddings file into e. */
+static am_status read_st(am_embeddings *e, const am_safetensors *st, const char *path, int64_t lo, int64_t hi)
 {
     const char *fmt = am_st_meta(st, "format");
     if (fmt && strcmp(fmt, EMB_FORMAT) != 0)
@@ -306,65 +372,73 @@ static am_status read_st(am_embeddings *e, const am_safetensors *st, const char 
                         EMB_VERSION);
     const am_st_entry *t = am_st_find(st, "embeddings");
     if (!t) return am_error(AM_ERR_FORMAT, "%s: no tensor 'embeddings'", path);
-    if (t->ndim != 2 || t->shape[1] < 1)
-        return am_error(AM_ERR_FORMAT, "%s: tensor 'embeddings' must be 2-D [N, D] with D >= 1", path);
-    AM_TRY(am_embeddings_alloc(e, t->shape[0], t->shape[1]));
-    AM_TRY(am_st_copy_f32(st, "embeddings", e->data, e->n * e->dim));
+    if (t->ndim != 2 || t->shape[1] < 1 || t->dtype != AM_DT_F32)
+        return am_error(AM_ERR_FORMAT, "%s: tensor 'embeddings' must be 2-D [N, D] of F32 with D >= 1", path);
+    const int64_t total = t->shape[0], dim = t->shape[1];
+    if (hi < 0) hi = total;
+    if (lo < 0 || lo > hi || hi > total)
+        return am_error(AM_ERR_VALUE, "%s: rows %lld to %lld of %lld", path, (long long)lo, (long long)hi,
+                        (long long)total);
+    AM_TRY(am_embeddings_alloc(e, hi - lo, dim));
+    memcpy(e->data, st->data + t->begin + (size_t)(lo * dim) * sizeof(float), (size_t)(e->n * dim) * sizeof(float));
     for (int64_t i = 0; i < e->n * e->dim; i++)
         if (!(e->data[i] - e->data[i] == 0))
             return am_error(AM_ERR_NUMERIC, "%s: embedding row %lld has a non-finite value", path,
-                            (long long)(i / e->dim));
+                            (long long)(lo + i / e->dim));
     const am_st_entry *l = am_st_find(st, "labels");
     if (l) {
-        if (l->ndim != 1 || l->shape[0] != e->n || (l->dtype != AM_DT_I32 && l->dtype != AM_DT_I64))
+        if (l->ndim != 1 || l->shape[0] != total || (l->dtype != AM_DT_I32 && l->dtype != AM_DT_I64))
             return am_error(AM_ERR_FORMAT, "%s: tensor 'labels' must be I32 or I64 of shape [%lld]", path,
-                            (long long)e->n);
+                            (long long)total);
         e->labels = malloc((size_t)(e->n ? e->n : 1) * sizeof(int32_t));
         if (!e->labels) return am_error(AM_ERR_NOMEM, "%s: out of memory", path);
         const uint8_t *p = st->data + l->begin;
         for (int64_t i = 0; i < e->n; i++) {
-            int64_t v;
+            int64_t v, r = lo + i;
             if (l->dtype == AM_DT_I32) {
                 int32_t v32;
-                memcpy(&v32, p + 4 * i, 4);
+                memcpy(&v32, p + 4 * r, 4);
                 v = v32;
             } else {
-                memcpy(&v, p + 8 * i, 8);
+                memcpy(&v, p + 8 * r, 8);
             }
             if (v < 0 || v > AM_EMB_MAX_LABEL)
                 return am_error(AM_ERR_FORMAT, "%s: cluster label %lld of row %lld is out of range", path, (long long)v,
-                                (long long)i);
+                                (long long)r);
             e->labels[i] = (int32_t)v;
         }
     }
-    const char *rows = am_st_meta(st, "rows");
-    const am_st_entry *rj = am_st_find(st, "rows_json");
-    if (rows) {
-        AM_TRY(parse_rows(e, rows, path));
-    } else if (rj) {
-        if (rj->dtype != AM_DT_U8 || rj->ndim != 1)
-            return am_error(AM_ERR_FORMAT, "%s: tensor 'rows_json' must be U8 and 1-D", path);
-        size_t len = (size_t)(rj->end - rj->begin);
-        char *text = malloc(len + 1);
-        if (!text) return am_error(AM_ERR_NOMEM, "%s: out of memory", path);
-        memcpy(text, st->data + rj->begin, len);
-        text[len] = 0;
-        am_status s = parse_rows(e, text, path);
-        free(text);
-        AM_TRY(s);
-    }
-    AM_TRY(read_stats(e, st, path));
+    AM_TRY(read_rows_meta(e, st, path, lo, total));
+    AM_TRY(read_stats(e, st, path, lo, total));
     return am_embeddings_set_model(e, am_st_meta(st, "model"));
 }
 
-am_status am_embeddings_read(am_embeddings *e, const char *path)
+static am_status read_range(am_embeddings *e, const char *path, int64_t lo, int64_t hi)
 {
     memset(e, 0, sizeof *e);
     am_safetensors st;
     AM_TRY(am_st_read(&st, path));
-    am_status s = read_st(e, &st, path);
+    am_status s = read_st(e, &st, path, lo, hi);
     am_st_free(&st);
     if (s != AM_OK) am_embeddings_free(e);
+    return s;
+}
+
+am_status am_embeddings_read(am_embeddings *e, const char *path) { return read_range(e, path, 0, -1); }
+
+am_status am_embeddings_read_rows(am_embeddings *e, const char *path, int64_t lo, int64_t hi)
+{
+    return read_range(e, path, lo, hi);
+}
+
+am_status am_embeddings_shape(const char *path, int64_t *n, int64_t *dim)
+{
+    am_safetensors st;
+    AM_TRY(am_st_read(&st, path));
+    const am_st_entry *t = am_st_find(&st, "embeddings");
+    am_status s = t && t->ndim == 2 ? AM_OK : am_error(AM_ERR_FORMAT, "%s: no 2-D tensor 'embeddings'", path);
+    if (s == AM_OK) *n = t->shape[0], *dim = t->shape[1];
+    am_st_free(&st);
     return s;
 }
 

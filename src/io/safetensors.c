@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "astromorph/runtime.h"
 
@@ -65,7 +66,8 @@ void am_st_free(am_safetensors *st)
     }
     free(st->meta_keys);
     free(st->meta_values);
-    free(st->buffer);
+    if (st->mapped) munmap(st->buffer, st->mapped);
+    else free(st->buffer);
     memset(st, 0, sizeof *st);
 }
 
@@ -244,6 +246,17 @@ am_status am_st_read(am_safetensors *st, const char *path)
     if (size < 0) {
         fclose(fp);
         return am_error(AM_ERR_IO, "%s: cannot tell size", path);
+    }
+    /* Mapped, not read: a reader of a few rows of a large file (one MPI rank's share of the
+     * embeddings) touches only their pages. Files are replaced by rename, never rewritten in
+     * place, so the mapping stays valid. */
+    void *map = size > 0 ? mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fileno(fp), 0) : MAP_FAILED;
+    if (map != MAP_FAILED) {
+        fclose(fp);
+        st->buffer = map, st->mapped = (size_t)size, st->data_len = (uint64_t)size;
+        am_status s = parse_owned(st, path);
+        if (s != AM_OK) am_st_free(st);
+        return s;
     }
     st->buffer = malloc(size ? (size_t)size : 1);
     if (!st->buffer) {

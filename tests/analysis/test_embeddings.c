@@ -215,6 +215,52 @@ int main(void)
               "rows_json tensor not read");
         am_embeddings_free(&big);
     }
+    /* A share of the rows (one MPI rank's): the same rows as reading all and keeping those, from
+     * the header's metadata and from a rows_json tensor whose strings hold commas, brackets and
+     * escaped quotes (the slice is found by counting elements outside strings). */
+    {
+        am_embeddings all, part;
+        CHECK_OK(am_embeddings_load(&all, st_path));
+        int64_t n = 0, d = 0;
+        CHECK_OK(am_embeddings_shape(st_path, &n, &d));
+        CHECK(n == all.n && d == all.dim, "shape %lldx%lld, rows %lldx%lld", (long long)n, (long long)d,
+              (long long)all.n, (long long)all.dim);
+        for (int64_t lo = 0; lo <= all.n; lo++)
+            for (int64_t hi = lo; hi <= all.n; hi++) {
+                CHECK_OK(am_embeddings_read_rows(&part, st_path, lo, hi));
+                CHECK(part.n == hi - lo, "rows %lld..%lld: %lld rows", (long long)lo, (long long)hi, (long long)part.n);
+                for (int64_t i = 0; i < part.n; i++) {
+                    CHECK(!memcmp(part.data + i * d, all.data + (lo + i) * d, (size_t)d * sizeof(float)),
+                          "row %lld's values", (long long)(lo + i));
+                    CHECK(!strcmp(part.meta[i].object, all.meta[lo + i].object), "row %lld's object",
+                          (long long)(lo + i));
+                    CHECK(part.labels[i] == all.labels[lo + i], "row %lld's label", (long long)(lo + i));
+                }
+                am_embeddings_free(&part);
+            }
+        CHECK_FAILS(am_embeddings_read_rows(&part, st_path, 1, all.n + 1), AM_ERR_VALUE, "rows 1 to");
+        am_embeddings_free(&all);
+
+        const char *rj =
+            "[{\"object\":\"a,[b]\"}, {\"object\":\"c\\\"},{\\\"\"},\n {\"object\":\"d\",\"extra\":\"K={1,2}\"}]";
+        const char *want[] = {"a,[b]", "c\"},{\"", "d"};
+        int64_t len = (int64_t)strlen(rj), sh3[2] = {3, 2};
+        float v3[6] = {1, 2, 3, 4, 5, 6};
+        am_st_writer *w3 = am_st_writer_new();
+        CHECK_OK(am_st_writer_add(w3, "embeddings", AM_DT_F32, 2, sh3, v3));
+        CHECK_OK(am_st_writer_add(w3, "rows_json", AM_DT_U8, 1, &len, rj));
+        CHECK_OK(am_st_writer_write(w3, p4));
+        am_st_writer_free(w3);
+        for (int64_t lo = 0; lo < 3; lo++)
+            for (int64_t hi = lo + 1; hi <= 3; hi++) {
+                CHECK_OK(am_embeddings_read_rows(&part, p4, lo, hi));
+                for (int64_t i = 0; i < part.n; i++)
+                    CHECK(!strcmp(part.meta[i].object, want[lo + i]) && part.data[2 * i] == v3[2 * (lo + i)],
+                          "rows_json rows %lld..%lld: row %lld is '%s'", (long long)lo, (long long)hi,
+                          (long long)(lo + i), part.meta[i].object);
+                am_embeddings_free(&part);
+            }
+    }
 
     /* Another program's safetensors file is refused by its format tag. */
     am_st_writer *w = am_st_writer_new();
