@@ -28,6 +28,11 @@ const char *am_outlier_method_name(am_outlier_method m);
 am_status am_outlier_scores(const float *x, int64_t n, int64_t dim, am_metric metric, int k, double *knn_score,
                             double *lof_score);
 
+/* am_outlier_scores over MPI ranks (collective): this rank's rows are global rows row0 ..
+ * row0 + n − 1; scores for them, equal to one process's over all rows. */
+am_status am_outlier_scores_ranks(const float *x, int64_t n, int64_t row0, int64_t dim, am_metric metric, int k,
+                                  double *knn_score, double *lof_score);
+
 /* Row indices sorted by descending score (ties by index). */
 am_status am_rank_desc(const double *score, int64_t n, int64_t *order);
 

@@ -9,6 +9,7 @@
 
 #include "astromorph/tensor.h"
 #include "distance.h"
+#include "search_internal.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -89,7 +90,7 @@ static double exact_bad(const float *a, const float *b, int64_t dim, am_metric m
     return (aa > 0 && bb > 0) ? -ab / sqrt(aa * bb) : 0.0;
 }
 
-static float bad_to_score(double bad, am_metric metric)
+float am_bad_to_score(double bad, am_metric metric)
 {
     return metric == AM_METRIC_EUCLIDEAN ? (float)sqrt(bad) : (float)-bad;
 }
@@ -101,22 +102,28 @@ static double approx_bad(float dot, float xn, float qn, am_metric metric)
     return (xn > 0 && qn > 0) ? -(double)dot / sqrt((double)xn * qn) : 0.0;
 }
 
-/* Re-scores the heap's candidates exactly and writes the best k, best first. */
-static int finish(cand *h, int size, int k, const float *x, int64_t dim, const float *q, am_metric metric,
-                  am_neighbor *out)
+/* Re-scores the heap's candidates exactly and sorts them, best first; returns min(size, k). */
+static int finish_exact(cand *h, int size, int k, const float *x, int64_t dim, const float *q, am_metric metric)
 {
     for (int i = 0; i < size; i++) h[i].bad = exact_bad(x + h[i].index * dim, q, dim, metric);
     qsort(h, (size_t)size, sizeof *h, cmp_cand);
-    int m = size < k ? size : k;
+    return size < k ? size : k;
+}
+
+/* ... and writes the best k as neighbours. */
+static int finish(cand *h, int size, int k, const float *x, int64_t dim, const float *q, am_metric metric,
+                  am_neighbor *out)
+{
+    int m = finish_exact(h, size, k, x, dim, q, metric);
     for (int i = 0; i < m; i++) {
         out[i].index = h[i].index;
-        out[i].score = bad_to_score(h[i].bad, metric);
+        out[i].score = am_bad_to_score(h[i].bad, metric);
     }
     return m;
 }
 
-am_status am_similar(const float *x, int64_t n, int64_t dim, const float *sqnorms, const float *q, am_metric metric,
-                     int k, const uint8_t *exclude, am_neighbor *out, int *found)
+am_status am_similar_exact(const float *x, int64_t n, int64_t dim, const float *sqnorms, const float *q,
+                           am_metric metric, int k, const uint8_t *exclude, int64_t *idx, double *bad, int *found)
 {
     *found = 0;
     if (k < 1) return am_error(AM_ERR_VALUE, "similarity: k = %d, must be at least 1", k);
@@ -144,23 +151,106 @@ am_status am_similar(const float *x, int64_t n, int64_t dim, const float *sqnorm
         cand c = {approx_bad(dots[i], sqnorms[i], (float)qn, metric), i};
         heap_push(h, &size, cap, c);
     }
-    *found = finish(h, size, k, x, dim, q, metric, out);
+    *found = finish_exact(h, size, k, x, dim, q, metric);
+    for (int i = 0; i < *found; i++) idx[i] = h[i].index, bad[i] = h[i].bad;
     am_free(dots);
     am_free(own);
     free(h);
     return AM_OK;
 }
 
+am_status am_similar(const float *x, int64_t n, int64_t dim, const float *sqnorms, const float *q, am_metric metric,
+                     int k, const uint8_t *exclude, am_neighbor *out, int *found)
+{
+    *found = 0;
+    if (k < 1) return am_error(AM_ERR_VALUE, "similarity: k = %d, must be at least 1", k);
+    int64_t *idx = malloc((size_t)k * sizeof *idx);
+    double *bad = malloc((size_t)k * sizeof *bad);
+    am_status s = idx && bad ? am_similar_exact(x, n, dim, sqnorms, q, metric, k, exclude, idx, bad, found)
+                             : am_error(AM_ERR_NOMEM, "similarity: out of memory");
+    for (int i = 0; s == AM_OK && i < *found; i++)
+        out[i].index = idx[i], out[i].score = am_bad_to_score(bad[i], metric);
+    free(idx), free(bad);
+    return s;
+}
+
+am_status am_knn_block(const float *q, int64_t nq, int64_t q0, const float *x, int64_t nx, int64_t x0, int64_t dim,
+                       am_metric metric, int k, int64_t *idx, double *bad, int *count)
+{
+    if (nq == 0 || nx == 0) return AM_OK;
+    if (nq > INT32_MAX || nx > INT32_MAX) return am_error(AM_ERR_VALUE, "k nearest neighbours: too many rows");
+    const int cap = k + SIM_MARGIN;
+    int64_t blk = (16 << 20) / nx;
+    blk = blk < 16 ? 16 : blk > 1024 ? 1024 : blk;
+    float *qn = am_malloc((size_t)nq * sizeof(float)), *xn = am_malloc((size_t)nx * sizeof(float));
+    float *g = am_malloc((size_t)(blk < nq ? blk : nq) * (size_t)nx * sizeof(float));
+    int nt = 1;
+#ifdef _OPENMP
+    nt = omp_get_max_threads();
+#endif
+    cand *heaps = malloc((size_t)nt * (size_t)(cap + k) * sizeof *heaps);
+    if (!qn || !xn || !g || !heaps) {
+        am_free(qn), am_free(xn), am_free(g);
+        free(heaps);
+        return am_error(AM_ERR_NOMEM, "k nearest neighbours: out of memory for %lld x %lld rows", (long long)nq,
+                        (long long)nx);
+    }
+    am_sqnorms(q, nq, dim, qn);
+    am_sqnorms(x, nx, dim, xn);
+    for (int64_t b0 = 0; b0 < nq; b0 += blk) {
+        int64_t nb = nq - b0 < blk ? nq - b0 : blk;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, (int)nx, (int)dim, 1.0f, q + b0 * dim, (int)dim,
+                    x, (int)dim, 0.0f, g, (int)nx);
+#pragma omp parallel for schedule(dynamic, 8)
+        for (int64_t i = 0; i < nb; i++) {
+            int t = 0;
+#ifdef _OPENMP
+            t = omp_get_thread_num();
+#endif
+            cand *h = heaps + (size_t)t * (cap + k), *merged = h + cap;
+            const int64_t row = b0 + i, self = q0 + row;
+            const float *gi = g + i * nx;
+            int size = 0;
+            for (int64_t j = 0; j < nx; j++) {
+                if (x0 + j == self) continue;
+                cand c = {approx_bad(gi[j], xn[j], qn[row], metric), j};
+                heap_push(h, &size, cap, c);
+            }
+            int m = finish_exact(h, size, k, x, dim, q + row * dim, metric);
+            /* this block's best, numbered globally, merged with the lists of earlier blocks */
+            int64_t *li = idx + row * k;
+            double *lb = bad + row * k;
+            int a = 0, b = 0, c = 0;
+            while (c < k && (a < count[row] || b < m)) {
+                cand from_block = {b < m ? h[b].bad : 0, b < m ? x0 + h[b].index : 0};
+                cand from_list = {a < count[row] ? lb[a] : 0, a < count[row] ? li[a] : 0};
+                int take_block = a == count[row] || (b < m && worse(&from_list, &from_block));
+                merged[c++] = take_block ? (b++, from_block) : (a++, from_list);
+            }
+            for (int j = 0; j < c; j++) li[j] = merged[j].index, lb[j] = merged[j].bad;
+            count[row] = c;
+        }
+    }
+    am_free(qn), am_free(xn), am_free(g);
+    free(heaps);
+    return AM_OK;
+}
+
 static int known_object(const char *s) { return s[0] && strcmp(s, "N/A") != 0; }
+
+void am_similar_exclusions_object(const am_embeddings *e, int64_t self, const char *object, int keep_same_object,
+                                  uint8_t *exclude)
+{
+    for (int64_t i = 0; i < e->n; i++)
+        exclude[i] = i == self || (!keep_same_object && known_object(object) && strcmp(e->meta[i].object, object) == 0);
+}
 
 am_status am_similar_exclusions(const am_embeddings *e, int64_t query, int keep_same_object, uint8_t *exclude)
 {
     if (query < 0 || query >= e->n)
         return am_error(AM_ERR_VALUE, "similarity: query row %lld outside [0, %lld)", (long long)query,
                         (long long)e->n);
-    const char *obj = e->meta[query].object;
-    for (int64_t i = 0; i < e->n; i++)
-        exclude[i] = i == query || (!keep_same_object && known_object(obj) && strcmp(e->meta[i].object, obj) == 0);
+    am_similar_exclusions_object(e, query, e->meta[query].object, keep_same_object, exclude);
     return AM_OK;
 }
 

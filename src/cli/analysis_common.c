@@ -9,8 +9,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "astromorph/dist.h"
 #include "astromorph/fits.h"
 #include "core/internal.h"
+#include "dist/dist_internal.h"
 
 const char AC_COMMON_HELP[] =
     "  --embeddings FILE    embeddings from inference (.safetensors) or its CSV export\n"
@@ -210,22 +212,87 @@ static am_status where_mask(const ac_common *c, const am_embeddings *e, const ch
     return AM_OK;
 }
 
+/* Keeps the rows that pass every --where. */
+static am_status apply_where(const ac_common *c, am_embeddings *e)
+{
+    uint8_t *keep = malloc((size_t)(e->n ? e->n : 1));
+    am_status s = keep ? AM_OK : am_error(AM_ERR_NOMEM, "out of memory");
+    if (keep) memset(keep, 1, (size_t)e->n);
+    for (int w = 0; w < c->nwhere && s == AM_OK; w++) s = where_mask(c, e, c->where[w], keep);
+    if (s == AM_OK) s = am_embeddings_select(e, keep);
+    free(keep);
+    return s;
+}
+
 am_status ac_load(ac_common *c, am_embeddings *e)
 {
     AM_TRY(ac_load_all(c, e));
     if (c->nwhere == 0) return AM_OK;
-    uint8_t *keep = malloc((size_t)e->n);
-    am_status s = keep ? AM_OK : am_error(AM_ERR_NOMEM, "out of memory");
-    if (keep) memset(keep, 1, (size_t)e->n);
-    for (int w = 0; w < c->nwhere && s == AM_OK; w++) s = where_mask(c, e, c->where[w], keep);
     int64_t before = e->n;
-    if (s == AM_OK) s = am_embeddings_select(e, keep);
-    free(keep);
+    am_status s = apply_where(c, e);
     if (s == AM_OK && e->n == 0)
         s = am_error(AM_ERR_VALUE, "--where: none of the %lld images qualifies", (long long)before);
     if (s == AM_OK)
         fprintf(stderr, "astromorph %s: %lld of %lld images kept by --where\n", c->cmd, (long long)e->n,
                 (long long)before);
+    if (s != AM_OK) am_embeddings_free(e);
+    return s;
+}
+
+/* Every rank's count (exact in double), summed in rank order: this rank's first row and the total. */
+static am_status rank_offsets(int64_t n, int64_t *row0, int64_t *total)
+{
+    const int size = am_dist_size(), rank = am_dist_rank();
+    double *v = calloc((size_t)size, sizeof *v);
+    if (!v) return am_error(AM_ERR_NOMEM, "out of memory");
+    v[rank] = (double)n;
+    am_status s = am_dist_sum_disjoint_f64(v, size);
+    *row0 = *total = 0;
+    for (int r = 0; s == AM_OK && r < size; r++) {
+        if (r < rank) *row0 += (int64_t)v[r];
+        *total += (int64_t)v[r];
+    }
+    free(v);
+    return s;
+}
+
+am_status ac_load_share(ac_common *c, am_embeddings *e, int64_t *row0, int64_t *total)
+{
+    memset(e, 0, sizeof *e);
+    const int size = am_dist_size(), rank = am_dist_rank();
+    if (size == 1) {
+        AM_TRY(ac_load(c, e));
+        *row0 = 0, *total = e->n;
+        return AM_OK;
+    }
+    static char chosen[4096];
+    if (c->threads > 0) am_set_threads(c->threads);
+    am_status s = AM_OK;
+    if (!c->embeddings && (s = newest_export(chosen, sizeof chosen)) == AM_OK) c->embeddings = chosen;
+    int64_t n = 0, dim = 0;
+    /* the native form: only this rank's rows are read; the others are read whole, then cut */
+    if (s == AM_OK && am_embeddings_shape(c->embeddings, &n, &dim) == AM_OK) {
+        s = am_embeddings_read_rows(e, c->embeddings, n * rank / size, n * (rank + 1) / size);
+    } else if (s == AM_OK && (s = am_embeddings_load(e, c->embeddings)) == AM_OK) {
+        n = e->n;
+        uint8_t *keep = calloc((size_t)(n ? n : 1), 1);
+        for (int64_t i = n * rank / size; keep && i < n * (rank + 1) / size; i++) keep[i] = 1;
+        s = keep ? am_embeddings_select(e, keep) : am_error(AM_ERR_NOMEM, "out of memory");
+        free(keep);
+    }
+    if (s == AM_OK && c->nwhere) s = apply_where(c, e);
+    s = am_dist_agree(s);
+    if (s == AM_OK) s = rank_offsets(e->n, row0, total);
+    if (s == AM_OK && *total == 0)
+        s = c->nwhere ? am_error(AM_ERR_VALUE, "--where: none of the %lld images qualifies", (long long)n)
+                      : am_error(AM_ERR_VALUE, "%s: no embeddings in the file", c->embeddings);
+    if (s == AM_OK && rank == 0) {
+        fprintf(stderr, "astromorph %s: using %s, %lld rows over %d MPI ranks\n", c->cmd, c->embeddings, (long long)n,
+                size);
+        if (c->nwhere)
+            fprintf(stderr, "astromorph %s: %lld of %lld images kept by --where\n", c->cmd, (long long)*total,
+                    (long long)n);
+    }
     if (s != AM_OK) am_embeddings_free(e);
     return s;
 }
@@ -351,6 +418,59 @@ static const char *base_name(const char *p)
     return s ? s + 1 : p;
 }
 
+/* The first of e's rows that match (case-insensitively for an OBJECT when `loose`), and how many. */
+static int64_t first_match(const am_embeddings *e, const char *object, const char *file, int loose, int64_t *count)
+{
+    int64_t hit = -1;
+    *count = 0;
+    for (int64_t i = 0; i < e->n; i++) {
+        const char *fp = e->meta[i].filepath ? e->meta[i].filepath : "";
+        int match = object ? (loose ? strcasecmp : strcmp)(e->meta[i].object, object) == 0
+                           : (strcmp(fp, file) == 0 || strcmp(base_name(fp), base_name(file)) == 0);
+        if (match && (*count)++ == 0) hit = i;
+    }
+    return hit;
+}
+
+am_status ac_find_row_share(const ac_common *c, const am_embeddings *e, int64_t row0, int64_t total, const char *object,
+                            const char *file, long index, int64_t *row)
+{
+    if (am_dist_size() == 1) return ac_find_row(c, e, object, file, index, row);
+    if (index >= 0) {
+        if (index >= total)
+            return am_error(AM_ERR_VALUE, "--index %ld: %s has %lld rows", index, c->embeddings, (long long)total);
+        *row = index;
+        return AM_OK;
+    }
+    /* every rank's first match and count: the global first is the lowest rank's */
+    const int size = am_dist_size(), rank = am_dist_rank();
+    double *v = calloc((size_t)size * 2, sizeof *v);
+    if (!v) return am_error(AM_ERR_NOMEM, "out of memory");
+    int64_t hit = -1, count = 0;
+    am_status s = AM_OK;
+    for (int loose = 0; loose < (object ? 2 : 1) && hit < 0 && s == AM_OK; loose++) {
+        memset(v, 0, (size_t)size * 2 * sizeof *v);
+        int64_t n = 0, h = first_match(e, object, file, loose, &n);
+        v[2 * rank] = h >= 0 ? (double)(row0 + h) + 1 : 0, v[2 * rank + 1] = (double)n;
+        s = am_dist_sum_disjoint_f64(v, 2 * size);
+        for (int r = 0; r < size && s == AM_OK; r++) {
+            if (hit < 0 && v[2 * r] > 0) hit = (int64_t)v[2 * r] - 1;
+            count += (int64_t)v[2 * r + 1];
+        }
+        if (loose && hit >= 0) count = 1;
+    }
+    free(v);
+    AM_TRY(s);
+    if (hit < 0)
+        return am_error(AM_ERR_NOTFOUND, "no image with %s '%s' in %s", object ? "OBJECT" : "file path",
+                        object ? object : file, c->embeddings);
+    if (count > 1 && rank == 0)
+        fprintf(stderr, "astromorph %s: %lld images match '%s'; using row %lld (choose with --index)\n", c->cmd,
+                (long long)count, object ? object : file, (long long)hit);
+    *row = hit;
+    return AM_OK;
+}
+
 am_status ac_find_row(const ac_common *c, const am_embeddings *e, const char *object, const char *file, long index,
                       int64_t *row)
 {
@@ -360,16 +480,11 @@ am_status ac_find_row(const ac_common *c, const am_embeddings *e, const char *ob
         *row = index;
         return AM_OK;
     }
-    int64_t hit = -1, count = 0;
-    for (int64_t i = 0; i < e->n; i++) {
-        const char *fp = e->meta[i].filepath ? e->meta[i].filepath : "";
-        int match = object ? strcmp(e->meta[i].object, object) == 0
-                           : (strcmp(fp, file) == 0 || strcmp(base_name(fp), base_name(file)) == 0);
-        if (match && count++ == 0) hit = i;
+    int64_t count = 0, hit = first_match(e, object, file, 0, &count);
+    if (hit < 0 && object) { /* a second chance, ignoring case */
+        hit = first_match(e, object, file, 1, &count);
+        count = 1;
     }
-    if (hit < 0 && object) /* a second chance, ignoring case */
-        for (int64_t i = 0; i < e->n && hit < 0; i++)
-            if (strcasecmp(e->meta[i].object, object) == 0) hit = i, count = 1;
     if (hit < 0)
         return am_error(AM_ERR_NOTFOUND, "no image with %s '%s' in %s", object ? "OBJECT" : "file path",
                         object ? object : file, c->embeddings);

@@ -64,6 +64,11 @@ int ac_parse_double(const ac_common *c, const char *name, const char *arg, doubl
  * which on stderr). Also applies --threads. */
 am_status ac_load(ac_common *c, am_embeddings *e);
 
+/* Over MPI ranks (every rank calls it): this rank's share of the embeddings, after --where, as
+ * global rows *row0 .. *row0 + e->n − 1 of *total. A native file is read only for the share's
+ * rows; a CSV or FITS table is read whole and cut. One process: ac_load. */
+am_status ac_load_share(ac_common *c, am_embeddings *e, int64_t *row0, int64_t *total);
+
 /* The table's destination: stdout, or an atomic file for -o. */
 typedef struct ac_table {
     FILE *fp;
@@ -96,5 +101,9 @@ am_status ac_image_path(const ac_common *c, const am_embeddings *e, int64_t row,
  * with a note on stderr. */
 am_status ac_find_row(const ac_common *c, const am_embeddings *e, const char *object, const char *file, long index,
                       int64_t *row);
+
+/* ac_find_row over the ranks' shares (every rank calls it): the same global row on every rank. */
+am_status ac_find_row_share(const ac_common *c, const am_embeddings *e, int64_t row0, int64_t total, const char *object,
+                            const char *file, long index, int64_t *row);
 
 #endif

@@ -4,9 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "astromorph/dist.h"
 #include "astromorph/outliers.h"
 #include "cli/analysis_common.h"
 #include "cli/commands.h"
+#include "dist/dist_internal.h"
 #include "astromorph/pipeline.h"
 
 enum { OPT_TOP = AC_OPT_FIRST_FREE, OPT_METHOD, OPT_METRIC };
@@ -75,6 +77,64 @@ static am_status run(ac_common *c, const out_opts *oo)
     return s;
 }
 
+/* Over MPI ranks: scores for each rank's share (the k-NN graph passed round the ranks), gathered
+ * at rank 0, which ranks them and prints the table with the metadata of the rows it lists. */
+static am_status run_ranks(ac_common *c, const out_opts *oo)
+{
+    if (c->figure)
+        return am_error(AM_ERR_VALUE, "--figure: draw the figure from one process (it shows every row's thumbnail)");
+    am_embeddings e;
+    int64_t row0 = 0, total = 0;
+    AM_TRY(ac_load_share(c, &e, &row0, &total));
+    const int size = am_dist_size(), rank = am_dist_rank();
+    am_status s = AM_OK;
+    if (total <= oo->k)
+        s = am_error(AM_ERR_VALUE, "-k %ld: needs more than %ld images, %s has %lld", oo->k, oo->k, c->embeddings,
+                     (long long)total);
+    double *mine = malloc((size_t)(e.n ? e.n : 1) * 2 * sizeof *mine);
+    double *all = rank == 0 ? malloc((size_t)total * 2 * sizeof *all) : NULL;
+    int64_t *counts = calloc((size_t)size, sizeof *counts),
+            *order = rank == 0 ? malloc((size_t)total * sizeof *order) : NULL;
+    if (s == AM_OK && (!mine || !counts || (rank == 0 && (!all || !order))))
+        s = am_error(AM_ERR_NOMEM, "out of memory");
+    s = am_dist_agree(s);
+    if (s == AM_OK) s = am_outlier_scores_ranks(e.data, e.n, row0, e.dim, oo->metric, (int)oo->k, mine, mine + e.n);
+    /* rank 0 gets every rank's kNN scores, then every rank's LOF scores */
+    double *share = calloc((size_t)size, sizeof *share);
+    if (s == AM_OK && !share) s = am_error(AM_ERR_NOMEM, "out of memory");
+    if (s == AM_OK) {
+        share[rank] = (double)e.n;
+        s = am_dist_sum_disjoint_f64(share, size);
+    }
+    for (int r = 0; s == AM_OK && r < size; r++) counts[r] = (int64_t)share[r] * (int64_t)sizeof(double);
+    if (s == AM_OK) s = am_dist_gatherv(mine, e.n * (int64_t)sizeof(double), all, counts, 0);
+    if (s == AM_OK) s = am_dist_gatherv(mine + e.n, e.n * (int64_t)sizeof(double), all ? all + total : NULL, counts, 0);
+    const double *knn = all, *lof = all ? all + total : NULL;
+    int64_t rows = oo->top > 0 && oo->top < total ? oo->top : total;
+    if (s == AM_OK && rank == 0) s = am_rank_desc(oo->method == AM_OUTLIER_KNN ? knn : lof, total, order);
+    am_meta *meta = rank == 0 ? calloc((size_t)(rows ? rows : 1), sizeof *meta) : NULL;
+    if (s == AM_OK && rank == 0 && !meta) s = am_error(AM_ERR_NOMEM, "out of memory");
+    s = am_dist_agree(s);
+    for (int64_t r = 0; meta && r < rows; r++) am_meta_init(&meta[r]);
+    if (s == AM_OK) s = am_dist_fetch_meta(e.meta, e.n, row0, order, rows, meta);
+    ac_table t;
+    if (s == AM_OK && rank == 0 && (s = ac_table_open(&t, c)) == AM_OK) {
+        ac_meta_header(t.fp, "rank;");
+        fputs(";knn_distance;lof\n", t.fp);
+        for (int64_t r = 0; r < rows; r++) {
+            fprintf(t.fp, "%lld;%lld;", (long long)(r + 1), (long long)order[r]);
+            am_csv_meta(t.fp, &meta[r]);
+            fprintf(t.fp, ";%.6g;%.6g\n", knn[order[r]], lof[order[r]]);
+        }
+        s = ac_table_close(&t, s);
+    }
+    s = am_dist_agree(s);
+    for (int64_t r = 0; meta && r < rows; r++) am_meta_free(&meta[r]);
+    free(meta), free(mine), free(all), free(counts), free(order), free(share);
+    am_embeddings_free(&e);
+    return s;
+}
+
 static int option(const ac_common *c, void *user, int opt, const char *arg)
 {
     out_opts *oo = user;
@@ -104,5 +164,5 @@ int am_cmd_outliers(int argc, char **argv)
     out_opts oo = {.top = 0, .k = 10, .method = AM_OUTLIER_KNN, .metric = AM_METRIC_EUCLIDEAN};
     int st = ac_parse(&cmd, &c, &oo, argc, argv);
     if (st >= 0) return st;
-    return run(&c, &oo) == AM_OK ? 0 : am_cli_fail("outliers");
+    return (am_dist_size() > 1 ? run_ranks : run)(&c, &oo) == AM_OK ? 0 : am_cli_fail("outliers");
 }

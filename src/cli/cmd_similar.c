@@ -5,10 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "astromorph/dist.h"
 #include "astromorph/pca.h"
 #include "astromorph/similarity.h"
 #include "cli/analysis_common.h"
 #include "cli/commands.h"
+#include "dist/dist_internal.h"
 #include "astromorph/pipeline.h"
 
 enum { OPT_OBJECT = AC_OPT_FIRST_FREE, OPT_FILE, OPT_INDEX, OPT_METRIC, OPT_KEEP };
@@ -81,6 +83,69 @@ static am_status run(ac_common *c, const char *object, const char *file, long in
     return s;
 }
 
+/* Over MPI ranks: each rank searches its share of the rows, the lists merge, and rank 0 prints
+ * the table with the metadata of the rows found, fetched from their ranks. */
+static am_status run_ranks(ac_common *c, const char *object, const char *file, long index, int k, am_metric metric,
+                           int keep)
+{
+    if (c->figure)
+        return am_error(AM_ERR_VALUE, "--figure: draw the figure from one process (its map needs every row at once)");
+    am_embeddings e;
+    int64_t row0 = 0, total = 0, q = -1;
+    AM_TRY(ac_load_share(c, &e, &row0, &total));
+    am_status s = ac_find_row_share(c, &e, row0, total, object, file, index, &q);
+    /* the query's vector and OBJECT, from the rank that holds it */
+    const int size = am_dist_size(), rank = am_dist_rank(), mine = q >= row0 && q < row0 + e.n;
+    int32_t *owner = calloc((size_t)size, sizeof *owner);
+    float *qv = malloc((size_t)e.dim * sizeof *qv);
+    char qobj[AM_META_LEN] = "";
+    uint8_t *ex = malloc((size_t)(e.n ? e.n : 1));
+    am_neighbor *nb = malloc((size_t)k * sizeof *nb);
+    am_meta *found_meta = calloc((size_t)k, sizeof *found_meta);
+    int64_t *rows = malloc((size_t)k * sizeof *rows);
+    if (s == AM_OK && (!owner || !qv || !ex || !nb || !found_meta || !rows))
+        s = am_error(AM_ERR_NOMEM, "out of memory");
+    s = am_dist_agree(s);
+    if (s == AM_OK) {
+        owner[rank] = mine;
+        s = am_dist_sum_disjoint_i32(owner, size);
+    }
+    int from = 0;
+    while (s == AM_OK && from < size && !owner[from]) from++;
+    if (s == AM_OK && mine) {
+        memcpy(qv, e.data + (q - row0) * e.dim, (size_t)e.dim * sizeof *qv);
+        snprintf(qobj, sizeof qobj, "%s", e.meta[q - row0].object);
+    }
+    if (s == AM_OK) s = am_dist_bcast(qv, e.dim * (int64_t)sizeof *qv, from);
+    if (s == AM_OK) s = am_dist_bcast(qobj, sizeof qobj, from);
+    int found = 0;
+    if (s == AM_OK) {
+        am_similar_exclusions_object(&e, mine ? q - row0 : -1, qobj, keep, ex);
+        s = am_similar_ranks(e.data, e.n, row0, e.dim, qv, metric, k, ex, nb, &found);
+    }
+    for (int j = 0; j < k; j++) am_meta_init(&found_meta[j]);
+    for (int j = 0; s == AM_OK && j < found; j++) rows[j] = nb[j].index;
+    if (s == AM_OK) s = am_dist_fetch_meta(e.meta, e.n, row0, rows, found, found_meta);
+    if (s == AM_OK && rank == 0 && found < k)
+        fprintf(stderr, "astromorph similar: only %d other image%s to compare with\n", found, found == 1 ? "" : "s");
+    ac_table t;
+    if (s == AM_OK && rank == 0 && (s = ac_table_open(&t, c)) == AM_OK) {
+        ac_meta_header(t.fp, "rank;");
+        fprintf(t.fp, ";%s\n", metric == AM_METRIC_COSINE ? "cosine" : "distance");
+        for (int j = 0; j < found; j++) {
+            fprintf(t.fp, "%d;%lld;", j + 1, (long long)nb[j].index);
+            am_csv_meta(t.fp, &found_meta[j]);
+            fprintf(t.fp, ";%.6g\n", nb[j].score);
+        }
+        s = ac_table_close(&t, s);
+    }
+    s = am_dist_agree(s);
+    for (int j = 0; found_meta && j < k; j++) am_meta_free(&found_meta[j]);
+    free(owner), free(qv), free(ex), free(nb), free(found_meta), free(rows);
+    am_embeddings_free(&e);
+    return s;
+}
+
 typedef struct {
     const char *object, *file;
     long index, k;
@@ -126,5 +191,7 @@ int am_cmd_similar(int argc, char **argv)
         fprintf(stderr, "astromorph similar: give exactly one of --object, --file or --index (try --help)\n");
         return 2;
     }
-    return run(&c, so.object, so.file, so.index, (int)so.k, so.metric, so.keep) == AM_OK ? 0 : am_cli_fail("similar");
+    am_status (*how)(ac_common *, const char *, const char *, long, int, am_metric, int) =
+        am_dist_size() > 1 ? run_ranks : run;
+    return how(&c, so.object, so.file, so.index, (int)so.k, so.metric, so.keep) == AM_OK ? 0 : am_cli_fail("similar");
 }

@@ -18,10 +18,10 @@ typedef struct {
 static const command commands[] = {
     {"training", "train", am_cmd_training, "train a BYOL model on FITS images (-c settings.toml)", 1},
     {"inference", "infer", am_cmd_inference, "embeddings, k-means labels, TensorBoard projector, CSV export", 1},
-    {"similar", NULL, am_cmd_similar, "the images most similar to one image", 0},
+    {"similar", NULL, am_cmd_similar, "the images most similar to one image", 1},
     {"project", NULL, am_cmd_project, "t-SNE or PCA map of the embeddings", 0},
     {"cluster", NULL, am_cmd_cluster, "k-means clusters of the embeddings", 0},
-    {"outliers", NULL, am_cmd_outliers, "rank images by how unusual their embedding is", 0},
+    {"outliers", NULL, am_cmd_outliers, "rank images by how unusual their embedding is", 1},
     {"evaluate", NULL, am_cmd_evaluate, "how well embeddings group labelled images (kNN, linear probe)", 0},
     {"morphology", NULL, am_cmd_morphology, "classic morphology statistics (C, A, S, Gini, M20, ...) per image", 0},
     {"explore", NULL, am_cmd_explore, "an explorer page: map, look-alikes, outliers (any browser, offline)", 0},

@@ -32,11 +32,18 @@ void am_dist_sum_in_order(float *dst, float *const *local, int nlocal, int64_t m
 am_status am_dist_allgather_f32(const float *mine, int64_t count, float *all);
 /* Bytes from root to every rank. */
 am_status am_dist_bcast(void *buf, int64_t bytes, int root);
+/* Passes a block round the ring: sbytes to rank + 1, rbytes from rank − 1 (sizes known to all). */
+am_status am_dist_ring_shift(const void *send, int64_t sbytes, void *recv, int64_t rbytes);
 /* Bytes gathered at root, rank after rank: counts[r] bytes from rank r (counts known to all). */
 am_status am_dist_gatherv(const void *mine, int64_t bytes, void *all, const int64_t *counts, int root);
 
 /* Rows lo[r] .. lo[r+1] − 1 of E (values, statistics, metadata) and of feats (n × nfeat, may be
  * NULL) made on rank r, brought to rank 0 (src/dist/gather_rows.c). Other ranks keep theirs. */
 am_status am_dist_gather_rows(am_embeddings *E, const int64_t *lo, float *feats, int64_t nfeat);
+/* The metadata of global rows rows[0..nrows) (the list is rank 0's) into out[0..nrows) on rank
+ * 0 (am_meta_init'ed by the caller), each from the rank whose share (local: n rows from global
+ * row row0) holds it. */
+am_status am_dist_fetch_meta(const am_meta *local, int64_t n, int64_t row0, const int64_t *rows, int64_t nrows,
+                             am_meta *out);
 
 #endif

@@ -137,3 +137,47 @@ am_status am_dist_gather_rows(am_embeddings *E, const int64_t *lo, float *feats,
     free(all), free(counts);
     return st;
 }
+
+am_status am_dist_fetch_meta(const am_meta *local, int64_t n, int64_t row0, const int64_t *rows, int64_t nrows,
+                             am_meta *out)
+{
+    const int size = am_dist_size(), rank = am_dist_rank();
+    if (size == 1) {
+        am_status st = AM_OK;
+        for (int64_t j = 0; j < nrows && st == AM_OK; j++) st = am_meta_copy(&out[j], &local[rows[j] - row0]);
+        return st;
+    }
+    /* the list is rank 0's; every rank learns it, and every rank's share */
+    int64_t *list = rank == 0 ? (int64_t *)rows : malloc((size_t)(nrows ? nrows : 1) * sizeof *list);
+    double *share = calloc((size_t)size * 2, sizeof *share);
+    am_status st = list && share ? AM_OK : am_error(AM_ERR_NOMEM, "MPI: out of memory");
+    st = am_dist_agree(st);
+    if (st == AM_OK) st = am_dist_bcast(list, nrows * (int64_t)sizeof *list, 0);
+    if (st == AM_OK) {
+        share[2 * rank] = (double)row0, share[2 * rank + 1] = (double)n;
+        st = am_dist_sum_disjoint_f64(share, 2 * size);
+    }
+    /* this rank's rows of the list, in list order, packed */
+    size_t bytes = 0;
+    for (int64_t j = 0; st == AM_OK && j < nrows; j++)
+        if (list[j] >= row0 && list[j] < row0 + n) bytes += meta_size(&local[list[j] - row0]);
+    unsigned char *buf = st == AM_OK ? malloc(bytes ? bytes : 1) : NULL, *p = buf;
+    if (st == AM_OK && !buf) st = am_error(AM_ERR_NOMEM, "MPI: out of memory for metadata");
+    st = am_dist_agree(st);
+    for (int64_t j = 0; st == AM_OK && j < nrows; j++)
+        if (list[j] >= row0 && list[j] < row0 + n) p = pack(&local[list[j] - row0], p);
+    void *all = NULL;
+    int64_t *counts = NULL;
+    if (st == AM_OK) st = gather_block(buf, (int64_t)bytes, &all, &counts);
+    if (st == AM_OK && rank == 0) {
+        const unsigned char *q = all;
+        for (int r = 0; r < size; r++) {
+            int64_t a = (int64_t)share[2 * r], b = a + (int64_t)share[2 * r + 1];
+            for (int64_t j = 0; j < nrows; j++)
+                if (list[j] >= a && list[j] < b) q = unpack(&out[j], q, &st);
+        }
+    }
+    free(all), free(counts), free(buf), free(share);
+    if (rank != 0) free(list);
+    return st;
+}

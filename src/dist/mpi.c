@@ -221,6 +221,26 @@ am_status am_dist_bcast(void *buf, int64_t bytes, int root)
     return AM_OK;
 }
 
+am_status am_dist_ring_shift(const void *send, int64_t sbytes, void *recv, int64_t rbytes)
+{
+    if (g_size == 1) {
+        if (recv != send) memmove(recv, send, (size_t)sbytes);
+        return AM_OK;
+    }
+    double t0 = now_s();
+    const int next = (g_rank + 1) % g_size, prev = (g_rank + g_size - 1) % g_size;
+    const int64_t step = (int64_t)CHUNK * 4;
+    int rc = MPI_SUCCESS;
+    for (int64_t o = 0; rc == MPI_SUCCESS && (o < sbytes || o < rbytes); o += step) {
+        int sc = (int)(sbytes - o > step ? step : sbytes - o > 0 ? sbytes - o : 0);
+        int rcount = (int)(rbytes - o > step ? step : rbytes - o > 0 ? rbytes - o : 0);
+        rc = MPI_Sendrecv((const char *)send + (sc ? o : 0), sc, MPI_BYTE, next, 2, (char *)recv + (rcount ? o : 0),
+                          rcount, MPI_BYTE, prev, 2, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    }
+    account(t0, sbytes);
+    return rc == MPI_SUCCESS ? AM_OK : mpi_fail(rc, "ring shift");
+}
+
 /* Point to point from every rank to root, in rank order: counts can pass 2^31 bytes in all. */
 am_status am_dist_gatherv(const void *mine, int64_t bytes, void *all, const int64_t *counts, int root)
 {

@@ -83,6 +83,32 @@ done
 diff -q <(grep -v '^$' inf1/out.txt) <(grep -v '^$' inf3/out.txt) >/dev/null || fail "inference printed differently on 3 ranks"
 echo "ok: inference on 3 ranks = 1 process (csv, safetensors, FITS table, VOTable)"
 
+# similar and outliers over ranks (each rank its share of the rows): the tables one process prints
+emb=$(ls "$work"/inf1/exported/*.safetensors)
+csv=$(ls "$work"/inf1/exported/*.csv)
+search() { # RANKS FILE ARGS...: the command's table
+    if [ "$1" = 1 ]; then "$cli" "${@:3}" --embeddings "$2"; else ranks "$1" "$cli" "${@:3}" --embeddings "$2"; fi
+}
+n=0
+for args in "similar --index 5" "similar --object ring --metric euclidean -k 40" "similar --index 3 --keep-same-object" \
+    "outliers" "outliers --method lof -k 5" "outliers --metric cosine --top 7" "outliers --where cluster<5 --method lof" \
+    "similar --index 2 --where gini>0.2"; do
+    for f in "$emb" "$csv"; do
+        # shellcheck disable=SC2086
+        search 1 "$f" $args >one.txt 2>/dev/null || fail "$args: $(search 1 "$f" $args 2>&1 | tail -n 1)"
+        [ "$(wc -l <one.txt)" -gt 3 ] || fail "$args printed $(wc -l <one.txt) lines"
+        for np in 2 3; do
+            # shellcheck disable=SC2086
+            search $np "$f" $args >many.txt 2>err.txt || fail "$args on $np ranks: $(tail -n 2 err.txt)"
+            cmp -s one.txt many.txt || fail "$args on $np ranks ($(basename "$f")): $(diff one.txt many.txt | head -n 4)"
+            n=$((n + 1))
+        done
+    done
+done
+ranks 2 "$cli" similar --index 1 --embeddings "$emb" --figure f.png >/dev/null 2>err.txt && fail "--figure over ranks"
+grep -q 'one process' err.txt || fail "--figure over ranks: $(cat err.txt)"
+echo "ok: similar and outliers on 2 and 3 ranks print one process's tables ($n comparisons, native and CSV files)"
+
 # an interrupted run (SIGTERM, as SLURM sends at the time limit) resumes on another rank count
 export EPOCHS=30
 long="checkpoint_every = 1"

@@ -1,0 +1,24 @@
+/* Exact nearest-neighbour search in pieces (src/analysis/similarity.c), for searches whose rows
+ * are split over MPI ranks (src/analysis/search_ranks.c). Badness is lower-is-better in double:
+ * the squared Euclidean distance, or minus the cosine; ties go to the lower row. */
+#ifndef AM_ANALYSIS_SEARCH_INTERNAL_H
+#define AM_ANALYSIS_SEARCH_INTERNAL_H
+
+#include <stdint.h>
+
+#include "astromorph/similarity.h"
+
+/* The score a neighbour list shows for an exact badness. */
+float am_bad_to_score(double bad, am_metric metric);
+
+/* am_similar's search with the exact badness of each of the *found best rows (idx into x). */
+am_status am_similar_exact(const float *x, int64_t n, int64_t dim, const float *sqnorms, const float *q,
+                           am_metric metric, int k, const uint8_t *exclude, int64_t *idx, double *bad, int *found);
+
+/* Query rows q (global rows q0 ..) against the block x (global rows x0 ..), a row never its own
+ * neighbour: each query's best k in the block, found as am_knn_all finds them, merged into its
+ * running list idx/bad[row·k ..] of count[row] entries (global rows, best first). */
+am_status am_knn_block(const float *q, int64_t nq, int64_t q0, const float *x, int64_t nx, int64_t x0, int64_t dim,
+                       am_metric metric, int k, int64_t *idx, double *bad, int *count);
+
+#endif
