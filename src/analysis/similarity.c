@@ -110,17 +110,6 @@ static int finish_exact(cand *h, int size, int k, const float *x, int64_t dim, c
     return size < k ? size : k;
 }
 
-/* ... and writes the best k as neighbours. */
-static int finish(cand *h, int size, int k, const float *x, int64_t dim, const float *q, am_metric metric,
-                  am_neighbor *out)
-{
-    int m = finish_exact(h, size, k, x, dim, q, metric);
-    for (int i = 0; i < m; i++) {
-        out[i].index = h[i].index;
-        out[i].score = am_bad_to_score(h[i].bad, metric);
-    }
-    return m;
-}
 
 am_status am_similar_exact(const float *x, int64_t n, int64_t dim, const float *sqnorms, const float *q,
                            am_metric metric, int k, const uint8_t *exclude, int64_t *idx, double *bad, int *found)
@@ -259,57 +248,12 @@ am_status am_knn_all(const float *x, int64_t n, int64_t dim, am_metric metric, i
     if (k < 1 || n <= k)
         return am_error(AM_ERR_VALUE, "k nearest neighbours: need n > k >= 1 (n = %lld, k = %d)", (long long)n, k);
     if (n > INT32_MAX) return am_error(AM_ERR_VALUE, "k nearest neighbours: too many rows");
-    int cap = k + SIM_MARGIN;
-    if ((int64_t)cap > n - 1) cap = (int)(n - 1);
-    /* Rows per block: the block's scores stay within ~64 MiB. */
-    int64_t blk = (16 << 20) / n;
-    blk = blk < 16 ? 16 : blk > 1024 ? 1024 : blk;
-    float *xn = am_malloc((size_t)n * sizeof(float));
-    float *g = am_malloc((size_t)blk * (size_t)n * sizeof(float));
-    int nt = 1;
-#ifdef _OPENMP
-    nt = omp_get_max_threads();
-#endif
-    cand *heaps = malloc((size_t)nt * (size_t)cap * sizeof *heaps);
-    if (!xn || !g || !heaps) {
-        am_free(xn);
-        am_free(g);
-        free(heaps);
-        return am_error(AM_ERR_NOMEM, "k nearest neighbours: out of memory for %lld rows", (long long)n);
-    }
-    am_sqnorms(x, n, dim, xn);
-    for (int64_t b0 = 0; b0 < n; b0 += blk) {
-        int64_t nb = n - b0 < blk ? n - b0 : blk;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, (int)n, (int)dim, 1.0f, x + b0 * dim, (int)dim, x,
-                    (int)dim, 0.0f, g, (int)n);
-#pragma omp parallel for schedule(dynamic, 8)
-        for (int64_t i = 0; i < nb; i++) {
-            int t = 0;
-#ifdef _OPENMP
-            t = omp_get_thread_num();
-#endif
-            cand *h = heaps + (size_t)t * cap;
-            int64_t row = b0 + i;
-            const float *gi = g + i * n;
-            int size = 0;
-            for (int64_t j = 0; j < n; j++) {
-                if (j == row) continue;
-                cand c = {approx_bad(gi[j], xn[j], xn[row], metric), j};
-                heap_push(h, &size, cap, c);
-            }
-            am_neighbor nbuf[256], *nb_out = k <= 256 ? nbuf : malloc((size_t)k * sizeof *nb_out);
-            int m = nb_out ? finish(h, size, k, x, dim, x + row * dim, metric, nb_out) : 0;
-            for (int j = 0; j < k; j++) {
-                idx[row * k + j] = j < m ? nb_out[j].index : -1;
-                score[row * k + j] = j < m ? nb_out[j].score : NAN;
-            }
-            if (nb_out != nbuf) free(nb_out);
-        }
-    }
-    am_free(xn);
-    am_free(g);
-    free(heaps);
-    for (int64_t i = 0; i < n * k; i++)
-        if (idx[i] < 0) return am_error(AM_ERR_NOMEM, "k nearest neighbours: out of memory");
-    return AM_OK;
+    /* the whole set as one block against itself */
+    double *bad = malloc((size_t)n * (size_t)k * sizeof *bad);
+    int *count = calloc((size_t)n, sizeof *count);
+    am_status s = bad && count ? am_knn_block(x, n, 0, x, n, 0, dim, metric, k, idx, bad, count)
+                               : am_error(AM_ERR_NOMEM, "k nearest neighbours: out of memory for %lld rows", (long long)n);
+    for (int64_t i = 0; s == AM_OK && i < n * k; i++) score[i] = am_bad_to_score(bad[i], metric);
+    free(bad), free(count);
+    return s;
 }
