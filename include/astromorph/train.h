@@ -160,6 +160,7 @@ typedef struct am_train_times {
     double views; /* replicas: the two augmented views of every image */
     double step; /* replicas: forwards of online and target networks, loss, backward */
     double reduce; /* wall: replicas' gradients and BatchNorm statistics into the master */
+    double reduce_comm; /* of reduce, over MPI ranks: the time in MPI (transfers and waiting) */
     double optimizer; /* wall: the Adam step and the weight copies it makes stale */
     double ema; /* wall: the target network's update */
     double test; /* wall: test passes, everything in them */

@@ -110,7 +110,6 @@ static int finish_exact(cand *h, int size, int k, const float *x, int64_t dim, c
     return size < k ? size : k;
 }
 
-
 am_status am_similar_exact(const float *x, int64_t n, int64_t dim, const float *sqnorms, const float *q,
                            am_metric metric, int k, const uint8_t *exclude, int64_t *idx, double *bad, int *found)
 {
@@ -251,8 +250,9 @@ am_status am_knn_all(const float *x, int64_t n, int64_t dim, am_metric metric, i
     /* the whole set as one block against itself */
     double *bad = malloc((size_t)n * (size_t)k * sizeof *bad);
     int *count = calloc((size_t)n, sizeof *count);
-    am_status s = bad && count ? am_knn_block(x, n, 0, x, n, 0, dim, metric, k, idx, bad, count)
-                               : am_error(AM_ERR_NOMEM, "k nearest neighbours: out of memory for %lld rows", (long long)n);
+    am_status s = bad && count
+                      ? am_knn_block(x, n, 0, x, n, 0, dim, metric, k, idx, bad, count)
+                      : am_error(AM_ERR_NOMEM, "k nearest neighbours: out of memory for %lld rows", (long long)n);
     for (int64_t i = 0; s == AM_OK && i < n * k; i++) score[i] = am_bad_to_score(bad[i], metric);
     free(bad), free(count);
     return s;

@@ -2,6 +2,7 @@
  * joined only when a launcher started this process, so a plain `astromorph` never touches it.
  * Calls come from the main thread only (MPI_THREAD_FUNNELED): the replicas' threads compute,
  * this thread communicates between their rounds. */
+#include <math.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 
 /* Messages at most this many elements: MPI counts are int, and chunks pipeline the chain. */
 enum { CHUNK = 1 << 18, MSG_LEN = 1024 };
+#define ALPHA_OVER_BETA 16384.0 /* bytes */
 
 static int g_rank = 0, g_size = 1, g_joined = 0, g_we_init = 0, g_agreed = 0;
 static am_dist_stats g_stats;
@@ -142,7 +144,17 @@ am_status am_dist_sum_disjoint_i32(int32_t *x, int64_t n) { return sum_disjoint(
 
 /* The chain: the first rank with arrays starts the sum, every later rank receives the running
  * sum, adds its own arrays in order and passes it on, chunk by chunk so that the ranks work on
- * successive chunks at once; the last rank's sum then goes to every rank. */
+ * successive chunks at once; the last rank's sum then goes to every rank. A chunk of c bytes
+ * costs a latency α plus c·β per hop and the chain takes (chunks + hops − 1) of them, least for
+ * c = sqrt(m·(α/β)/hops) (docs/scaling.md); α/β, the message size whose transfer takes as long
+ * as its latency, is about 16 KB on the 10-100 Gb/s networks of clusters. */
+static int64_t chain_chunk(int64_t m, int hops)
+{
+    double c = sqrt((double)m * (double)sizeof(float) * ALPHA_OVER_BETA / (hops > 0 ? hops : 1)) / sizeof(float);
+    int64_t lo = 4096, hi = CHUNK;
+    return c < (double)lo ? lo : c > (double)hi ? hi : (int64_t)c;
+}
+
 am_status am_dist_chain_sum_f32(float *dst, float *const *local, int nlocal, int64_t m)
 {
     if (g_size == 1 || m == 0) {
@@ -167,21 +179,23 @@ am_status am_dist_chain_sum_f32(float *dst, float *const *local, int nlocal, int
         return rc != MPI_SUCCESS ? mpi_fail(rc, "allgather") : AM_OK;
     }
     int in_chain = g_rank >= first && g_rank <= last;
-    for (int64_t o = 0; in_chain && rc == MPI_SUCCESS && o < m; o += CHUNK) {
-        int c = (int)(m - o < CHUNK ? m - o : CHUNK);
+    const int64_t step = chain_chunk(m, last - first);
+    for (int64_t o = 0; in_chain && rc == MPI_SUCCESS && o < m; o += step) {
+        int c = (int)(m - o < step ? m - o : step);
         float *d = dst + o;
         if (g_rank == first) {
             float *part[AM_DIST_MAX_LOCAL];
             for (int l = 0; l < nlocal; l++) part[l] = local[l] + o;
             am_dist_sum_in_order(d, part, nlocal, c);
         } else {
-            rc = MPI_Recv(run, c, MPI_FLOAT, g_rank - 1, (int)(o / CHUNK), MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            /* messages between two ranks arrive in order: one tag for all chunks */
+            rc = MPI_Recv(run, c, MPI_FLOAT, g_rank - 1, 3, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
             for (int l = 0; l < nlocal; l++)
                 for (int j = 0; j < c; j++) run[j] += local[l][o + j];
             memcpy(d, run, (size_t)c * sizeof *d);
         }
         if (rc == MPI_SUCCESS && g_rank < last) {
-            rc = MPI_Send(d, c, MPI_FLOAT, g_rank + 1, (int)(o / CHUNK), MPI_COMM_WORLD);
+            rc = MPI_Send(d, c, MPI_FLOAT, g_rank + 1, 3, MPI_COMM_WORLD);
             sent += (int64_t)c * (int64_t)sizeof *d;
         }
     }

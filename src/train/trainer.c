@@ -491,7 +491,12 @@ static am_status reduce_buffers(am_trainer *t, int worked, int lw)
 static am_status reduce(am_trainer *t, int64_t ng, am_mode mode)
 {
     const int worked = (int)(ng < t->nglobal ? ng : t->nglobal), lw = local_worked(t, ng);
-    AM_TRY(reduce_gradients(t, lw));
+    am_dist_stats c0, c1;
+    am_dist_get_stats(&c0);
+    am_status st = reduce_gradients(t, lw);
+    am_dist_get_stats(&c1);
+    t->times.reduce_comm += c1.seconds - c0.seconds;
+    AM_TRY(st);
     for (size_t i = 0; i < t->nparams; i++) {
         const float *g = t->params[i]->grad.data;
         const int64_t m = am_tensor_numel(&t->params[i]->grad);
@@ -501,7 +506,11 @@ static am_status reduce(am_trainer *t, int64_t ng, am_mode mode)
         if (bad) return am_error(AM_ERR_NUMERIC, "train: the gradient of %s is not finite", t->param_names[i]);
     }
     if (mode != AM_MODE_TRAIN) return AM_OK;
-    return reduce_buffers(t, worked, lw);
+    am_dist_get_stats(&c0);
+    st = reduce_buffers(t, worked, lw);
+    am_dist_get_stats(&c1);
+    t->times.reduce_comm += c1.seconds - c0.seconds;
+    return st;
 }
 
 /* One optimizer step over the images idx[0..n). */
