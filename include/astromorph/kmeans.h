@@ -36,12 +36,23 @@ typedef struct am_kmeans_result {
 am_status am_kmeans(const float *x, int64_t n, int64_t dim, const am_kmeans_options *opts, am_kmeans_result *res);
 void am_kmeans_result_free(am_kmeans_result *res);
 
+/* am_kmeans over MPI ranks (include/astromorph/dist.h), every rank calling it: this rank holds
+ * global rows row0 .. row0 + n − 1, the shares following each other in rank order and each but
+ * the last ending on a multiple of AM_KMEANS_ALIGN rows. Every sum over rows is carried through
+ * the ranks in row order, so the result is one process's over all rows: res's labels are this
+ * rank's rows', its centroids, sizes and inertia the whole set's. */
+#define AM_KMEANS_ALIGN 64
+am_status am_kmeans_ranks(const float *x, int64_t n, int64_t row0, int64_t dim, const am_kmeans_options *opts,
+                          am_kmeans_result *res);
+
 /* Mean silhouette coefficient (Euclidean) of a labelling with k clusters. Exact, O(m² dim) over
  * m points: when sample > 0 and sample < n, a seeded random subset of `sample` points is scored
  * (as scikit-learn's sample_size). Points in singleton clusters score 0. per_point (optional,
  * n entries) receives each scored point's coefficient and NaN for points not in the sample. */
 am_status am_silhouette(const float *x, int64_t n, int64_t dim, const int32_t *labels, int k, int64_t sample,
                         uint64_t seed, double *mean, float *per_point);
+/* The rows am_silhouette scores: the first m of idx (n entries, sorted ascending), returning m. */
+int64_t am_silhouette_sample(int64_t n, int64_t sample, uint64_t seed, int64_t *idx);
 
 #ifdef __cplusplus
 }

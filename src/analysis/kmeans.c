@@ -9,6 +9,7 @@
 
 #include "astromorph/rng.h"
 #include "astromorph/tensor.h"
+#include "dist/dist_internal.h"
 #include "distance.h"
 
 enum { KM_BLOCK = 2048 }; /* rows per distance block: bounds the scratch to KM_BLOCK × k floats */
@@ -38,6 +39,19 @@ typedef struct {
     const float *x, *xn;
     int64_t n, dim;
     int k;
+    /* Over MPI ranks (am_kmeans_ranks): x holds global rows row0 .. row0 + n − 1 of ntot; every
+     * sum over rows is carried through the ranks in row order (am_dist_ordered_f64), so it is
+     * one process's sum. One process: row0 = 0, ntot = n, ranks = 0. */
+    int ranks;
+    int64_t row0, ntot;
+    int64_t *first; /* ranks + 1: each rank's first global row */
+    /* over ranks, accumulate() logs each chunk's float sums instead of adding them: chunk c's
+     * touched clusters log_c[c·T ..], their count log_n[c], their sums log_p[(c·T + t)·dim ..] */
+    float *log_p;
+    int32_t *log_c, *log_n;
+    am_status err; /* the first failure of a collective step */
+    int trials; /* seeding: the trial centres whose potentials are summed */
+    const double *means; /* the columns' means, for their variances */
     float *c, *cn; /* k × dim centroids and their squared norms */
     float *scratch; /* KM_BLOCK × k */
     double *mind; /* n: squared distance to the nearest chosen centre (seeding) */
@@ -76,6 +90,16 @@ static void accumulate(km_work *w, int64_t b0, int64_t nb)
                 const float *r = w->x + (b0 + q) * dim;
                 for (int64_t d = d0; d < d1; d++) part[d] += r[d];
             }
+            if (w->log_p) { /* the sums wait for the running totals of the ranks before */
+                int64_t chunk = (b0 + q0) / KM_CHUNK, T = w->k < KM_CHUNK ? w->k : KM_CHUNK;
+                if (sl == 0) w->log_n[chunk] = nt;
+                for (int t = 0; t < nt; t++) {
+                    if (sl == 0) w->log_c[chunk * T + t] = touched[t];
+                    memcpy(w->log_p + (chunk * T + t) * dim + d0, w->part + (int64_t)touched[t] * dim + d0,
+                           (size_t)(d1 - d0) * sizeof(float));
+                }
+                continue;
+            }
             for (int t = 0; t < nt; t++) {
                 double *sum = w->sum + (int64_t)touched[t] * dim;
                 const float *part = w->part + (int64_t)touched[t] * dim;
@@ -83,6 +107,68 @@ static void accumulate(km_work *w, int64_t b0, int64_t nb)
             }
         }
     }
+}
+
+/* ---- sums over every row, in row order, on one process or carried through the ranks ---- */
+
+/* acc (m doubles) += this process's terms, in row order, by add; over ranks the running sum
+ * goes rank to rank (am_dist_ordered_f64). A failure is kept in w->err. */
+static void ordered(km_work *w, double *acc, int64_t m, void (*add)(void *w, double *acc))
+{
+    if (!w->ranks) {
+        add(w, acc);
+        return;
+    }
+    am_status s = am_dist_ordered_f64(acc, m, add, w);
+    if (s != AM_OK && w->err == AM_OK) w->err = s;
+}
+
+/* Integer counts summed over ranks (exact in double in any order). */
+static void count_over_ranks(km_work *w, int64_t *v, int m)
+{
+    if (!w->ranks) return;
+    const int size = am_dist_size(), rank = am_dist_rank();
+    double *all = calloc((size_t)size * (size_t)m, sizeof *all);
+    am_status s = all ? AM_OK : am_error(AM_ERR_NOMEM, "k-means: out of memory");
+    for (int j = 0; all && j < m; j++) all[(int64_t)rank * m + j] = (double)v[j];
+    if (s == AM_OK) s = am_dist_sum_disjoint_f64(all, (int64_t)size * m);
+    for (int j = 0; s == AM_OK && j < m; j++) {
+        v[j] = 0;
+        for (int r = 0; r < size; r++) v[j] += (int64_t)all[(int64_t)r * m + j];
+    }
+    free(all);
+    if (s != AM_OK && w->err == AM_OK) w->err = s;
+}
+
+/* The rank holding global row g. */
+static int owner_of(const km_work *w, int64_t g)
+{
+    int r = 0;
+    while (w->ranks && r + 1 < am_dist_size() && w->first[r + 1] <= g) r++;
+    return r;
+}
+
+/* Global row g's values into dst, from the rank that holds it. */
+static void row_values(km_work *w, int64_t g, float *dst)
+{
+    int from = owner_of(w, g);
+    if (!w->ranks || from == am_dist_rank()) memcpy(dst, w->x + (g - w->row0) * w->dim, (size_t)w->dim * sizeof(float));
+    if (!w->ranks) return;
+    am_status s = am_dist_bcast(dst, w->dim * (int64_t)sizeof(float), from);
+    if (s != AM_OK && w->err == AM_OK) w->err = s;
+}
+
+/* The logged chunk sums of this rank, in chunk order, into the centroids' double sums. */
+static void replay_chunks(void *user, double *sum)
+{
+    km_work *w = user;
+    const int64_t dim = w->dim, T = w->k < KM_CHUNK ? w->k : KM_CHUNK;
+    for (int64_t c = 0; c < (w->n + KM_CHUNK - 1) / KM_CHUNK; c++)
+        for (int t = 0; t < w->log_n[c]; t++) {
+            double *dst = sum + (int64_t)w->log_c[c * T + t] * dim;
+            const float *part = w->log_p + (c * T + t) * dim;
+            for (int64_t d = 0; d < dim; d++) dst[d] += part[d];
+        }
 }
 
 /* Nearest centroid of every row (ties keep the current cluster, so a relocated centre keeps
@@ -110,7 +196,45 @@ static void assign(km_work *w, int64_t *changed, int sums)
         }
         if (sums) accumulate(w, b0, nb);
     }
-    if (changed) *changed = ch;
+    if (sums && w->ranks) {
+        ordered(w, w->sum, (int64_t)w->k * w->dim, replay_chunks);
+        count_over_ranks(w, w->cnt, w->k);
+    }
+    if (changed) {
+        count_over_ranks(w, &ch, 1);
+        *changed = ch;
+    }
+}
+
+/* The row farthest from its centroid among clusters of more than one row (the first such row
+ * when several are as far; row 0 when none): over ranks, each rank's candidate, the farthest and
+ * then the lowest row winning. */
+static int64_t farthest_row(km_work *w)
+{
+    int64_t far = 0;
+    double fd = -1;
+    for (int64_t i = 0; i < w->n; i++) {
+        double dd = am_sqdist_exact(w->x + i * w->dim, w->c + (int64_t)w->lab[i] * w->dim, w->dim);
+        if (dd > fd && w->cnt[w->lab[i]] > 1) {
+            fd = dd;
+            far = w->row0 + i;
+        }
+    }
+    if (!w->ranks) return far;
+    const int size = am_dist_size(), rank = am_dist_rank();
+    double *v = calloc((size_t)size * 2, sizeof *v);
+    am_status s = v ? AM_OK : am_error(AM_ERR_NOMEM, "k-means: out of memory");
+    if (s == AM_OK) {
+        v[2 * rank] = fd, v[2 * rank + 1] = (double)far;
+        s = am_dist_sum_disjoint_f64(v, 2 * size);
+    }
+    double best = -1;
+    far = 0;
+    for (int r = 0; s == AM_OK && r < size; r++)
+        if (v[2 * r] > best) best = v[2 * r], far = (int64_t)v[2 * r + 1];
+    free(v);
+    if (s != AM_OK && w->err == AM_OK) w->err = s;
+    return far;
 }
 
 /* New centroids from the sums of the last assign(); an empty cluster first takes the row
@@ -120,23 +244,29 @@ static double update(km_work *w)
     int64_t dim = w->dim;
     for (int j = 0; j < w->k; j++) {
         if (w->cnt[j] > 0) continue;
-        int64_t far = 0;
-        double fd = -1;
-        for (int64_t i = 0; i < w->n; i++) {
-            double dd = am_sqdist_exact(w->x + i * dim, w->c + (int64_t)w->lab[i] * dim, dim);
-            if (dd > fd && w->cnt[w->lab[i]] > 1) {
-                fd = dd;
-                far = i;
-            }
+        int64_t far = farthest_row(w);
+        int mine = !w->ranks || owner_of(w, far) == am_dist_rank();
+        /* the row's values and its cluster, from its rank */
+        float *xf = w->cand; /* free between seedings */
+        row_values(w, far, xf);
+        int64_t old = mine ? w->lab[far - w->row0] : 0;
+        if (w->ranks) {
+            double o = (double)old;
+            double *v = calloc((size_t)am_dist_size(), sizeof *v);
+            if (v && mine) v[am_dist_rank()] = o + 1;
+            am_status s = v ? am_dist_sum_disjoint_f64(v, am_dist_size()) : am_error(AM_ERR_NOMEM, "k-means");
+            for (int r = 0; v && r < am_dist_size(); r++)
+                if (v[r] > 0) old = (int64_t)v[r] - 1;
+            free(v);
+            if (s != AM_OK && w->err == AM_OK) w->err = s;
         }
-        int old = w->lab[far];
         for (int64_t d = 0; d < dim; d++) {
-            w->sum[(int64_t)old * dim + d] -= w->x[far * dim + d];
-            w->sum[(int64_t)j * dim + d] = w->x[far * dim + d];
+            w->sum[old * dim + d] -= xf[d];
+            w->sum[(int64_t)j * dim + d] = xf[d];
         }
         w->cnt[old]--;
         w->cnt[j] = 1;
-        w->lab[far] = j;
+        if (mine) w->lab[far - w->row0] = j;
     }
     double shift = 0;
     for (int j = 0; j < w->k; j++) {
@@ -152,18 +282,27 @@ static double update(km_work *w)
     return shift;
 }
 
-/* Samples a row with probability proportional to mind. */
-static int64_t sample_d2(const km_work *w, double total, am_rng *r)
+/* ---- seeding ---- */
+
+/* The walk of sample_d2 through this rank's rows: acc[0] the running sum, acc[1] the chosen
+ * global row + 1 (0: not yet), acc[2] the last row with a positive distance, acc[3] the target. */
+static void walk_d2(void *user, double *acc)
 {
-    double u = am_rng_uniform(r) * total, acc = 0;
-    int64_t last = 0;
-    for (int64_t i = 0; i < w->n; i++) {
+    km_work *w = user;
+    for (int64_t i = 0; i < w->n && acc[1] == 0; i++) {
         if (w->mind[i] <= 0) continue;
-        acc += w->mind[i];
-        last = i;
-        if (acc > u) return i;
+        acc[0] += w->mind[i];
+        acc[2] = (double)(w->row0 + i);
+        if (acc[0] > acc[3]) acc[1] = (double)(w->row0 + i) + 1;
     }
-    return last;
+}
+
+/* Samples a row with probability proportional to mind. */
+static int64_t sample_d2(km_work *w, double total, am_rng *r)
+{
+    double acc[4] = {0, 0, 0, am_rng_uniform(r) * total};
+    ordered(w, acc, 4, walk_d2);
+    return acc[1] > 0 ? (int64_t)acc[1] - 1 : (int64_t)acc[2];
 }
 
 /* Squared distances (float, from BLAS) of every row to the m trial centres in w->cand. */
@@ -177,151 +316,236 @@ static void trial_distances(km_work *w, int m)
     }
 }
 
+static void first_distances(void *user, double *pot)
+{
+    km_work *w = user;
+    for (int64_t i = 0; i < w->n; i++) {
+        w->mind[i] = w->cd[i * KM_TRIALS];
+        pot[0] += w->mind[i];
+    }
+}
+
+static void potentials(void *user, double *p)
+{
+    km_work *w = user;
+    for (int t = 0; t < w->trials; t++)
+        for (int64_t i = 0; i < w->n; i++) {
+            double d = w->cd[i * KM_TRIALS + t];
+            p[t] += d < w->mind[i] ? d : w->mind[i];
+        }
+}
+
 /* Greedy k-means++: each new centre is the best (lowest potential) of a few rows sampled with
  * probability proportional to their squared distance to the nearest chosen centre. Sums run in
- * row order, so the choice does not depend on the thread count. */
+ * row order, so the choice does not depend on the thread count, nor on the rank count. */
 static void seed_plusplus(km_work *w, am_rng *r)
 {
     int64_t dim = w->dim, n = w->n;
-    int64_t first = (int64_t)am_rng_below(r, (uint32_t)n);
-    memcpy(w->c, w->x + first * dim, (size_t)dim * sizeof(float));
+    int64_t first = (int64_t)am_rng_below(r, (uint32_t)w->ntot);
+    row_values(w, first, w->c);
     memcpy(w->cand, w->c, (size_t)dim * sizeof(float));
     trial_distances(w, 1);
     double pot = 0;
-    for (int64_t i = 0; i < n; i++) {
-        w->mind[i] = w->cd[i * KM_TRIALS];
-        pot += w->mind[i];
-    }
+    ordered(w, &pot, 1, first_distances);
     int trials = 2 + (int)log((double)w->k);
     if (trials > KM_TRIALS) trials = KM_TRIALS;
     for (int j = 1; j < w->k; j++) {
-        int64_t pick[KM_TRIALS];
         for (int t = 0; t < trials; t++) {
             /* All rows coincide with chosen centres: any row will do. */
-            pick[t] = pot > 0 ? sample_d2(w, pot, r) : (int64_t)am_rng_below(r, (uint32_t)n);
-            memcpy(w->cand + t * dim, w->x + pick[t] * dim, (size_t)dim * sizeof(float));
+            int64_t pick = pot > 0 ? sample_d2(w, pot, r) : (int64_t)am_rng_below(r, (uint32_t)w->ntot);
+            row_values(w, pick, w->cand + t * dim);
         }
         trial_distances(w, trials);
+        double p[KM_TRIALS] = {0};
+        w->trials = trials;
+        ordered(w, p, trials, potentials);
         int best = 0;
         double best_pot = INFINITY;
-        for (int t = 0; t < trials; t++) {
-            double p = 0;
-            for (int64_t i = 0; i < n; i++) {
-                double d = w->cd[i * KM_TRIALS + t];
-                p += d < w->mind[i] ? d : w->mind[i];
-            }
-            if (p < best_pot) {
-                best_pot = p;
+        for (int t = 0; t < trials; t++)
+            if (p[t] < best_pot) {
+                best_pot = p[t];
                 best = t;
             }
-        }
         for (int64_t i = 0; i < n; i++) {
             double d = w->cd[i * KM_TRIALS + best];
             if (d < w->mind[i]) w->mind[i] = d;
         }
         pot = best_pot;
-        memcpy(w->c + (int64_t)j * dim, w->x + pick[best] * dim, (size_t)dim * sizeof(float));
+        memcpy(w->c + (int64_t)j * dim, w->cand + best * dim, (size_t)dim * sizeof(float));
     }
     am_sqnorms(w->c, w->k, dim, w->cn);
 }
 
-am_status am_kmeans(const float *x, int64_t n, int64_t dim, const am_kmeans_options *o, am_kmeans_result *res)
+/* ---- the whole run ---- */
+
+static void column_sums(void *user, double *m)
+{
+    km_work *w = user;
+    for (int64_t d = 0; d < w->dim; d++)
+        for (int64_t i = 0; i < w->n; i++) m[d] += w->x[i * w->dim + d];
+}
+
+static void column_squares(void *user, double *m2)
+{
+    km_work *w = user;
+    for (int64_t d = 0; d < w->dim; d++)
+        for (int64_t i = 0; i < w->n; i++)
+            m2[d] += (w->x[i * w->dim + d] - w->means[d]) * (w->x[i * w->dim + d] - w->means[d]);
+}
+
+static void inertia_sum(void *user, double *acc)
+{
+    km_work *w = user;
+    for (int64_t i = 0; i < w->n; i++)
+        acc[0] += am_sqdist_exact(w->x + i * w->dim, w->c + (int64_t)w->lab[i] * w->dim, w->dim);
+}
+
+static am_status run(km_work *w, const am_kmeans_options *o, am_kmeans_result *res)
 {
     memset(res, 0, sizeof *res);
+    const int64_t n = w->n, dim = w->dim, ntot = w->ntot;
     if (o->k < 1) return am_error(AM_ERR_VALUE, "k-means: k = %d, must be at least 1", o->k);
-    if (n < o->k) return am_error(AM_ERR_VALUE, "k-means: %lld points cannot form k = %d clusters", (long long)n, o->k);
-    if (n > UINT32_MAX) return am_error(AM_ERR_VALUE, "k-means: too many points (%lld)", (long long)n);
+    if (ntot < o->k)
+        return am_error(AM_ERR_VALUE, "k-means: %lld points cannot form k = %d clusters", (long long)ntot, o->k);
+    if (ntot > UINT32_MAX) return am_error(AM_ERR_VALUE, "k-means: too many points (%lld)", (long long)ntot);
     if (o->restarts < 1 || o->max_iter < 1 || !(o->tol >= 0))
         return am_error(AM_ERR_VALUE, "k-means: restarts and max_iter must be >= 1 and tol >= 0");
     int k = o->k;
-    km_work w = {.x = x, .n = n, .dim = dim, .k = k};
-    float *xn = am_malloc((size_t)n * sizeof(float));
-    w.c = am_malloc((size_t)k * (size_t)dim * sizeof(float));
-    w.cn = am_malloc((size_t)k * sizeof(float));
-    w.scratch = am_malloc((size_t)KM_BLOCK * (size_t)k * sizeof(float));
-    w.mind = malloc((size_t)n * sizeof(double));
-    w.stamp = malloc((size_t)((dim + KM_SLICE - 1) / KM_SLICE) * (size_t)k * sizeof(int64_t));
-    w.cand = am_malloc((size_t)KM_TRIALS * (size_t)dim * sizeof(float));
-    w.candn = am_malloc((size_t)KM_TRIALS * sizeof(float));
-    w.cd = am_malloc((size_t)n * KM_TRIALS * sizeof(float));
-    w.lab = malloc((size_t)n * sizeof(int32_t));
-    w.sum = malloc((size_t)k * (size_t)dim * sizeof(double));
-    w.part = am_malloc((size_t)k * (size_t)dim * sizeof(float));
-    w.cnt = malloc((size_t)k * sizeof(int64_t));
-    res->labels = malloc((size_t)n * sizeof(int32_t));
+    const int64_t nchunk = (n + KM_CHUNK - 1) / KM_CHUNK, T = k < KM_CHUNK ? k : KM_CHUNK;
+    float *xn = am_malloc((size_t)(n ? n : 1) * sizeof(float));
+    w->c = am_malloc((size_t)k * (size_t)dim * sizeof(float));
+    w->cn = am_malloc((size_t)k * sizeof(float));
+    w->scratch = am_malloc((size_t)KM_BLOCK * (size_t)k * sizeof(float));
+    w->mind = malloc((size_t)(n ? n : 1) * sizeof(double));
+    w->stamp = malloc((size_t)((dim + KM_SLICE - 1) / KM_SLICE) * (size_t)k * sizeof(int64_t));
+    w->cand = am_malloc((size_t)KM_TRIALS * (size_t)dim * sizeof(float));
+    w->candn = am_malloc((size_t)KM_TRIALS * sizeof(float));
+    w->cd = am_malloc((size_t)(n ? n : 1) * KM_TRIALS * sizeof(float));
+    w->lab = malloc((size_t)(n ? n : 1) * sizeof(int32_t));
+    w->sum = malloc((size_t)k * (size_t)dim * sizeof(double));
+    w->part = am_malloc((size_t)k * (size_t)dim * sizeof(float));
+    w->cnt = malloc((size_t)k * sizeof(int64_t));
+    if (w->ranks) {
+        w->log_p = am_malloc((size_t)(nchunk ? nchunk : 1) * (size_t)T * (size_t)dim * sizeof(float));
+        w->log_c = malloc((size_t)(nchunk ? nchunk : 1) * (size_t)T * sizeof(int32_t));
+        w->log_n = malloc((size_t)(nchunk ? nchunk : 1) * sizeof(int32_t));
+    }
+    double *mean = calloc((size_t)dim, sizeof *mean), *m2 = calloc((size_t)dim, sizeof *m2);
+    res->labels = malloc((size_t)(n ? n : 1) * sizeof(int32_t));
     res->centroids = am_malloc((size_t)k * (size_t)dim * sizeof(float));
     res->sizes = malloc((size_t)k * sizeof(int64_t));
     am_status s = AM_OK;
-    if (!xn || !w.c || !w.cn || !w.scratch || !w.mind || !w.stamp || !w.cand || !w.candn || !w.cd || !w.lab || !w.sum ||
-        !w.part || !w.cnt || !res->labels || !res->centroids || !res->sizes) {
+    if (!xn || !w->c || !w->cn || !w->scratch || !w->mind || !w->stamp || !w->cand || !w->candn || !w->cd || !w->lab ||
+        !w->sum || !w->part || !w->cnt || !mean || !m2 || !res->labels || !res->centroids || !res->sizes ||
+        (w->ranks && (!w->log_p || !w->log_c || !w->log_n)))
         s = am_error(AM_ERR_NOMEM, "k-means: out of memory for %lld x %lld, k = %d", (long long)n, (long long)dim, k);
-        goto done;
-    }
-    for (int64_t i = 0; i < n * dim; i++)
-        if (!isfinite(x[i])) {
-            s = am_error(AM_ERR_NUMERIC, "k-means: row %lld has a non-finite value", (long long)(i / dim));
-            goto done;
-        }
-    w.xn = xn;
-    am_sqnorms(x, n, dim, xn);
+    for (int64_t i = 0; s == AM_OK && i < n * dim; i++)
+        if (!isfinite(w->x[i]))
+            s = am_error(AM_ERR_NUMERIC, "k-means: row %lld has a non-finite value", (long long)(w->row0 + i / dim));
+    if (w->ranks) s = am_dist_agree(s);
+    if (s != AM_OK) goto done;
+    w->xn = xn;
+    am_sqnorms(w->x, n, dim, xn);
     /* Tolerance relative to the data's spread, as scikit-learn: tol × mean feature variance. */
+    ordered(w, mean, dim, column_sums);
+    for (int64_t d = 0; d < dim; d++) mean[d] /= (double)ntot;
+    w->means = mean;
+    ordered(w, m2, dim, column_squares);
     double var = 0;
-    for (int64_t d = 0; d < dim; d++) {
-        double m = 0, m2 = 0;
-        for (int64_t i = 0; i < n; i++) m += x[i * dim + d];
-        m /= (double)n;
-        for (int64_t i = 0; i < n; i++) m2 += (x[i * dim + d] - m) * (x[i * dim + d] - m);
-        var += m2 / (double)n;
-    }
+    for (int64_t d = 0; d < dim; d++) var += m2[d] / (double)ntot;
     double tol = o->tol * var / (double)dim;
     res->inertia = DBL_MAX;
     res->k = k;
     res->n = n;
     res->dim = dim;
-    for (int rs = 0; rs < o->restarts; rs++) {
+    for (int rs = 0; rs < o->restarts && w->err == AM_OK; rs++) {
         am_rng r;
         am_rng_init(&r, o->seed, am_rng_stream(0x6b6d65616e73ULL, (uint64_t)rs, 0));
-        seed_plusplus(&w, &r);
-        for (int64_t i = 0; i < n; i++) w.lab[i] = -1;
+        seed_plusplus(w, &r);
+        for (int64_t i = 0; i < n; i++) w->lab[i] = -1;
         int it = 0;
-        for (; it < o->max_iter; it++) {
+        for (; it < o->max_iter && w->err == AM_OK; it++) {
             int64_t changed;
-            assign(&w, &changed, 1);
+            assign(w, &changed, 1);
             if (changed == 0 && it > 0) break;
-            double shift = update(&w);
+            double shift = update(w);
             if (shift <= tol) {
-                assign(&w, NULL, 0);
+                assign(w, NULL, 0);
                 it++;
                 break;
             }
         }
         /* Inertia exactly, in double, so that restarts compare fairly. */
         double inertia = 0;
-        for (int64_t i = 0; i < n; i++) inertia += am_sqdist_exact(x + i * dim, w.c + (int64_t)w.lab[i] * dim, dim);
+        ordered(w, &inertia, 1, inertia_sum);
         if (inertia < res->inertia) {
             res->inertia = inertia;
             res->iterations = it;
-            memcpy(res->labels, w.lab, (size_t)n * sizeof(int32_t));
-            memcpy(res->centroids, w.c, (size_t)k * (size_t)dim * sizeof(float));
+            memcpy(res->labels, w->lab, (size_t)n * sizeof(int32_t));
+            memcpy(res->centroids, w->c, (size_t)k * (size_t)dim * sizeof(float));
         }
     }
+    s = w->err;
     memset(res->sizes, 0, (size_t)k * sizeof(int64_t));
-    for (int64_t i = 0; i < n; i++) res->sizes[res->labels[i]]++;
+    for (int64_t i = 0; s == AM_OK && i < n; i++) res->sizes[res->labels[i]]++;
+    if (s == AM_OK) count_over_ranks(w, res->sizes, k);
+    if (s == AM_OK) s = w->err;
 done:
     am_free(xn);
-    am_free(w.c);
-    am_free(w.cn);
-    am_free(w.scratch);
-    free(w.mind);
-    free(w.stamp);
-    am_free(w.cand);
-    am_free(w.candn);
-    am_free(w.cd);
-    free(w.lab);
-    free(w.sum);
-    am_free(w.part);
-    free(w.cnt);
+    am_free(w->c);
+    am_free(w->cn);
+    am_free(w->scratch);
+    free(w->mind);
+    free(w->stamp);
+    am_free(w->cand);
+    am_free(w->candn);
+    am_free(w->cd);
+    free(w->lab);
+    free(w->sum);
+    am_free(w->part);
+    free(w->cnt);
+    am_free(w->log_p);
+    free(w->log_c), free(w->log_n);
+    free(mean), free(m2);
     if (s != AM_OK) am_kmeans_result_free(res);
+    return s;
+}
+
+am_status am_kmeans(const float *x, int64_t n, int64_t dim, const am_kmeans_options *o, am_kmeans_result *res)
+{
+    km_work w = {.x = x, .n = n, .dim = dim, .k = o->k, .ntot = n};
+    return run(&w, o, res);
+}
+
+am_status am_kmeans_ranks(const float *x, int64_t n, int64_t row0, int64_t dim, const am_kmeans_options *o,
+                          am_kmeans_result *res)
+{
+    memset(res, 0, sizeof *res);
+    if (am_dist_size() == 1) {
+        if (row0 != 0) return am_error(AM_ERR_VALUE, "k-means: one process holds every row, from row 0");
+        return am_kmeans(x, n, dim, o, res);
+    }
+    const int size = am_dist_size(), rank = am_dist_rank();
+    km_work w = {.x = x, .n = n, .dim = dim, .k = o->k, .ranks = 1, .row0 = row0};
+    double *v = calloc((size_t)size, sizeof *v);
+    w.first = calloc((size_t)size + 1, sizeof *w.first);
+    am_status s = v && w.first ? AM_OK : am_error(AM_ERR_NOMEM, "k-means: out of memory");
+    if (s == AM_OK) {
+        v[rank] = (double)n;
+        s = am_dist_sum_disjoint_f64(v, size);
+    }
+    for (int r = 0; s == AM_OK && r < size; r++) w.first[r + 1] = w.first[r] + (int64_t)v[r];
+    w.ntot = s == AM_OK ? w.first[size] : 0;
+    /* chunks of KM_CHUNK rows must fall where one process's fall, and shares follow each other */
+    if (s == AM_OK && (row0 != w.first[rank] || (rank + 1 < size && (row0 + n) % KM_CHUNK != 0)))
+        s = am_error(AM_ERR_VALUE,
+                     "k-means over ranks: rank %d holds rows %lld..%lld; shares must follow each other "
+                     "in rank order and end on multiples of %d rows",
+                     rank, (long long)row0, (long long)(row0 + n), KM_CHUNK);
+    s = am_dist_agree(s);
+    free(v);
+    if (s == AM_OK) s = run(&w, o, res);
+    free(w.first);
     return s;
 }
 
@@ -329,6 +553,20 @@ static int cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return (x > y) - (x < y);
+}
+
+int64_t am_silhouette_sample(int64_t n, int64_t sample, uint64_t seed, int64_t *idx)
+{
+    int64_t m = (sample > 0 && sample < n) ? sample : n;
+    for (int64_t i = 0; i < n; i++) idx[i] = i;
+    if (m < n) {
+        am_rng r;
+        am_rng_init(&r, seed, am_rng_stream(0x73696c68ULL, 0, 0));
+        am_rng_shuffle(&r, idx, n);
+        /* Sorted, so the subset's order (and the sums below) follow the rows' order. */
+        qsort(idx, (size_t)m, sizeof *idx, cmp_i64);
+    }
+    return m;
 }
 
 am_status am_silhouette(const float *x, int64_t n, int64_t dim, const int32_t *labels, int k, int64_t sample,
@@ -353,14 +591,7 @@ am_status am_silhouette(const float *x, int64_t n, int64_t dim, const int32_t *l
         s = am_error(AM_ERR_NOMEM, "silhouette: out of memory for %lld points", (long long)m);
         goto done;
     }
-    for (int64_t i = 0; i < n; i++) idx[i] = i;
-    if (m < n) {
-        am_rng r;
-        am_rng_init(&r, seed, am_rng_stream(0x73696c68ULL, 0, 0));
-        am_rng_shuffle(&r, idx, n);
-        /* Sorted, so the subset's order (and the sums below) follow the rows' order. */
-        qsort(idx, (size_t)m, sizeof *idx, cmp_i64);
-    }
+    am_silhouette_sample(n, sample, seed, idx);
     for (int64_t i = 0; i < m; i++) {
         memcpy(sub + i * dim, x + idx[i] * dim, (size_t)dim * sizeof(float));
         csize[labels[idx[i]]]++;

@@ -256,7 +256,15 @@ static am_status rank_offsets(int64_t n, int64_t *row0, int64_t *total)
     return s;
 }
 
-am_status ac_load_share(ac_common *c, am_embeddings *e, int64_t *row0, int64_t *total)
+/* Rank r's rows of n, the shares' ends on multiples of align. */
+static int64_t share_start(int64_t n, int r, int size, int64_t align)
+{
+    if (r >= size) return n;
+    int64_t a = n * r / size / align * align;
+    return a < n ? a : n;
+}
+
+am_status ac_load_share(ac_common *c, am_embeddings *e, int64_t align, int64_t *row0, int64_t *total)
 {
     memset(e, 0, sizeof *e);
     const int size = am_dist_size(), rank = am_dist_rank();
@@ -272,11 +280,13 @@ am_status ac_load_share(ac_common *c, am_embeddings *e, int64_t *row0, int64_t *
     int64_t n = 0, dim = 0;
     /* the native form: only this rank's rows are read; the others are read whole, then cut */
     if (s == AM_OK && am_embeddings_shape(c->embeddings, &n, &dim) == AM_OK) {
-        s = am_embeddings_read_rows(e, c->embeddings, n * rank / size, n * (rank + 1) / size);
+        s = am_embeddings_read_rows(e, c->embeddings, share_start(n, rank, size, align),
+                                    share_start(n, rank + 1, size, align));
     } else if (s == AM_OK && (s = am_embeddings_load(e, c->embeddings)) == AM_OK) {
         n = e->n;
         uint8_t *keep = calloc((size_t)(n ? n : 1), 1);
-        for (int64_t i = n * rank / size; keep && i < n * (rank + 1) / size; i++) keep[i] = 1;
+        for (int64_t i = share_start(n, rank, size, align); keep && i < share_start(n, rank + 1, size, align); i++)
+            keep[i] = 1;
         s = keep ? am_embeddings_select(e, keep) : am_error(AM_ERR_NOMEM, "out of memory");
         free(keep);
     }

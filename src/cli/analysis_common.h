@@ -65,9 +65,10 @@ int ac_parse_double(const ac_common *c, const char *name, const char *arg, doubl
 am_status ac_load(ac_common *c, am_embeddings *e);
 
 /* Over MPI ranks (every rank calls it): this rank's share of the embeddings, after --where, as
- * global rows *row0 .. *row0 + e->n − 1 of *total. A native file is read only for the share's
- * rows; a CSV or FITS table is read whole and cut. One process: ac_load. */
-am_status ac_load_share(ac_common *c, am_embeddings *e, int64_t *row0, int64_t *total);
+ * global rows *row0 .. *row0 + e->n − 1 of *total; shares of the file end on multiples of
+ * align rows. A native file is read only for the share's rows; a CSV or FITS table is read whole
+ * and cut. One process: ac_load. */
+am_status ac_load_share(ac_common *c, am_embeddings *e, int64_t align, int64_t *row0, int64_t *total);
 
 /* The table's destination: stdout, or an atomic file for -o. */
 typedef struct ac_table {

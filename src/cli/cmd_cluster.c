@@ -5,9 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "astromorph/dist.h"
 #include "astromorph/kmeans.h"
 #include "cli/analysis_common.h"
 #include "cli/commands.h"
+#include "dist/dist_internal.h"
 #include "astromorph/pipeline.h"
 
 enum { OPT_RESTARTS = AC_OPT_FIRST_FREE, OPT_SEED, OPT_MAXITER, OPT_SAMPLE, OPT_EXAMPLES, OPT_SAVE };
@@ -124,6 +126,119 @@ static am_status run(ac_common *c, const cl_opts *co)
     return s;
 }
 
+/* Over MPI ranks: k-means with every sum carried through the ranks in row order (the labels,
+ * inertia and sizes one process finds), the silhouette of the same sample on rank 0, which
+ * prints the table with every row's metadata fetched from its rank. */
+static am_status run_ranks(ac_common *c, const cl_opts *co)
+{
+    if (c->figure || co->save || c->nwhere)
+        return am_error(AM_ERR_VALUE, "%s: run it from one process (over MPI ranks, cluster writes the table only)",
+                        c->figure  ? "--figure"
+                        : co->save ? "--save"
+                                   : "--where");
+    am_embeddings e;
+    int64_t row0 = 0, total = 0;
+    AM_TRY(ac_load_share(c, &e, AM_KMEANS_ALIGN, &row0, &total));
+    const int size = am_dist_size(), rank = am_dist_rank();
+    am_kmeans_result r = {0};
+    am_status s = AM_OK;
+    if (co->km.k > total)
+        s = am_error(AM_ERR_VALUE, "-k %d: only %lld images in %s", co->km.k, (long long)total, c->embeddings);
+    s = am_dist_agree(s);
+    if (s == AM_OK) s = am_kmeans_ranks(e.data, e.n, row0, e.dim, &co->km, &r);
+    /* every row's cluster and distance to its centre, and the sampled rows' values, to rank 0 */
+    int64_t *idx = malloc((size_t)(total ? total : 1) * sizeof *idx), m = 0, mine = 0;
+    double *ld = malloc((size_t)(e.n ? e.n : 1) * 2 * sizeof *ld);
+    double *all = rank == 0 ? malloc((size_t)(total ? total : 1) * 2 * sizeof *all) : NULL;
+    int64_t *counts = calloc((size_t)size, sizeof *counts);
+    double *share = calloc((size_t)size * 2, sizeof *share);
+    if (s == AM_OK && (!idx || !ld || !counts || !share || (rank == 0 && !all)))
+        s = am_error(AM_ERR_NOMEM, "out of memory");
+    s = am_dist_agree(s);
+    if (s == AM_OK) m = am_silhouette_sample(total, co->sample, co->km.seed, idx);
+    for (int64_t j = 0; s == AM_OK && j < m; j++) mine += idx[j] >= row0 && idx[j] < row0 + e.n;
+    float *sub = s == AM_OK ? malloc((size_t)(mine ? mine : 1) * (size_t)(e.dim + 1) * sizeof *sub) : NULL;
+    float *subs = rank == 0 && s == AM_OK ? malloc((size_t)(m ? m : 1) * (size_t)(e.dim + 1) * sizeof *subs) : NULL;
+    if (s == AM_OK && (!sub || (rank == 0 && !subs))) s = am_error(AM_ERR_NOMEM, "out of memory");
+    s = am_dist_agree(s);
+    for (int64_t i = 0; s == AM_OK && i < e.n; i++) {
+        double d2 = 0;
+        for (int64_t d = 0; d < e.dim; d++) {
+            double t = (double)e.data[i * e.dim + d] - r.centroids[(int64_t)r.labels[i] * e.dim + d];
+            d2 += t * t;
+        }
+        ld[i] = r.labels[i], ld[e.n + i] = sqrt(d2);
+    }
+    /* the sampled rows, each with its label, in row order (ranks hold rows in order) */
+    for (int64_t j = 0, q = 0; s == AM_OK && j < m; j++)
+        if (idx[j] >= row0 && idx[j] < row0 + e.n) {
+            memcpy(sub + q * (e.dim + 1), e.data + (idx[j] - row0) * e.dim, (size_t)e.dim * sizeof *sub);
+            sub[q * (e.dim + 1) + e.dim] = (float)r.labels[idx[j] - row0];
+            q++;
+        }
+    if (s == AM_OK) {
+        share[2 * rank] = (double)e.n, share[2 * rank + 1] = (double)mine;
+        s = am_dist_sum_disjoint_f64(share, 2 * size);
+    }
+    for (int part = 0; part < 2 && s == AM_OK; part++) {
+        for (int q = 0; q < size; q++) counts[q] = (int64_t)share[2 * q] * (int64_t)sizeof(double);
+        s = am_dist_gatherv(ld + part * e.n, e.n * (int64_t)sizeof(double), all ? all + part * total : NULL, counts, 0);
+    }
+    for (int q = 0; s == AM_OK && q < size; q++)
+        counts[q] = (int64_t)share[2 * q + 1] * (e.dim + 1) * (int64_t)sizeof(float);
+    if (s == AM_OK) s = am_dist_gatherv(sub, mine * (e.dim + 1) * (int64_t)sizeof(float), subs, counts, 0);
+    am_meta *meta = rank == 0 ? calloc((size_t)(total ? total : 1), sizeof *meta) : NULL;
+    if (s == AM_OK && rank == 0 && !meta) s = am_error(AM_ERR_NOMEM, "out of memory");
+    s = am_dist_agree(s);
+    for (int64_t i = 0; meta && i < total; i++) am_meta_init(&meta[i]);
+    for (int64_t i = 0; s == AM_OK && i < total; i++) idx[i] = i;
+    if (s == AM_OK) s = am_dist_fetch_meta(e.meta, e.n, row0, idx, total, meta);
+    if (s == AM_OK && rank == 0) {
+        /* the silhouette of the sample, as one process scores it (the rows in the same order) */
+        float *x = malloc((size_t)(m ? m : 1) * (size_t)e.dim * sizeof *x),
+              *coef = malloc((size_t)(m ? m : 1) * sizeof *coef);
+        int32_t *lab = malloc((size_t)(m ? m : 1) * sizeof *lab);
+        float *sil = malloc((size_t)(total ? total : 1) * sizeof *sil);
+        double mean_sil = 0;
+        s = x && coef && lab && sil ? AM_OK : am_error(AM_ERR_NOMEM, "out of memory");
+        for (int64_t j = 0; s == AM_OK && j < m; j++) {
+            memcpy(x + j * e.dim, subs + j * (e.dim + 1), (size_t)e.dim * sizeof *x);
+            lab[j] = (int32_t)subs[j * (e.dim + 1) + e.dim];
+        }
+        if (s == AM_OK) s = am_silhouette(x, m, e.dim, lab, r.k, 0, co->km.seed, &mean_sil, coef);
+        am_silhouette_sample(total, co->sample, co->km.seed, idx);
+        for (int64_t i = 0; s == AM_OK && i < total; i++) sil[i] = NAN;
+        for (int64_t j = 0; s == AM_OK && j < m; j++) sil[idx[j]] = coef[j];
+        if (s == AM_OK) {
+            fprintf(stderr,
+                    "k = %d: inertia %.6g, mean silhouette %.4f (%lld of %lld images), %d iterations\ncluster sizes:",
+                    r.k, r.inertia, mean_sil, (long long)m, (long long)total, r.iterations);
+            for (int j = 0; j < r.k; j++) fprintf(stderr, " %lld", (long long)r.sizes[j]);
+            fputc('\n', stderr);
+        }
+        ac_table t;
+        if (s == AM_OK && (s = ac_table_open(&t, c)) == AM_OK) {
+            ac_meta_header(t.fp, NULL);
+            fputs(";cluster;distance;silhouette\n", t.fp);
+            for (int64_t i = 0; i < total; i++) {
+                fprintf(t.fp, "%lld;", (long long)i);
+                am_csv_meta(t.fp, &meta[i]);
+                fprintf(t.fp, ";%d;%.6g;", (int)all[i], all[total + i]);
+                if (!isnan(sil[i])) fprintf(t.fp, "%.4f", sil[i]);
+                fputc('\n', t.fp);
+            }
+            s = ac_table_close(&t, s);
+        }
+        free(x), free(coef), free(lab), free(sil);
+    }
+    s = am_dist_agree(s);
+    for (int64_t i = 0; meta && i < total; i++) am_meta_free(&meta[i]);
+    free(meta), free(idx), free(ld), free(all), free(counts), free(share), free(sub), free(subs);
+    am_kmeans_result_free(&r);
+    am_embeddings_free(&e);
+    return s;
+}
+
 static int option(const ac_common *c, void *user, int opt, const char *arg)
 {
     cl_opts *co = user;
@@ -168,5 +283,5 @@ int am_cmd_cluster(int argc, char **argv)
     am_kmeans_options_default(&co.km);
     int st = ac_parse(&cmd, &c, &co, argc, argv);
     if (st >= 0) return st;
-    return run(&c, &co) == AM_OK ? 0 : am_cli_fail("cluster");
+    return (am_dist_size() > 1 ? run_ranks : run)(&c, &co) == AM_OK ? 0 : am_cli_fail("cluster");
 }

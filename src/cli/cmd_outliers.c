@@ -85,7 +85,7 @@ static am_status run_ranks(ac_common *c, const out_opts *oo)
         return am_error(AM_ERR_VALUE, "--figure: draw the figure from one process (it shows every row's thumbnail)");
     am_embeddings e;
     int64_t row0 = 0, total = 0;
-    AM_TRY(ac_load_share(c, &e, &row0, &total));
+    AM_TRY(ac_load_share(c, &e, 1, &row0, &total));
     const int size = am_dist_size(), rank = am_dist_rank();
     am_status s = AM_OK;
     if (total <= oo->k)

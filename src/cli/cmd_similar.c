@@ -92,7 +92,7 @@ static am_status run_ranks(ac_common *c, const char *object, const char *file, l
         return am_error(AM_ERR_VALUE, "--figure: draw the figure from one process (its map needs every row at once)");
     am_embeddings e;
     int64_t row0 = 0, total = 0, q = -1;
-    AM_TRY(ac_load_share(c, &e, &row0, &total));
+    AM_TRY(ac_load_share(c, &e, 1, &row0, &total));
     am_status s = ac_find_row_share(c, &e, row0, total, object, file, index, &q);
     /* the query's vector and OBJECT, from the rank that holds it */
     const int size = am_dist_size(), rank = am_dist_rank(), mine = q >= row0 && q < row0 + e.n;

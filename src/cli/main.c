@@ -20,7 +20,7 @@ static const command commands[] = {
     {"inference", "infer", am_cmd_inference, "embeddings, k-means labels, TensorBoard projector, CSV export", 1},
     {"similar", NULL, am_cmd_similar, "the images most similar to one image", 1},
     {"project", NULL, am_cmd_project, "t-SNE or PCA map of the embeddings", 0},
-    {"cluster", NULL, am_cmd_cluster, "k-means clusters of the embeddings", 0},
+    {"cluster", NULL, am_cmd_cluster, "k-means clusters of the embeddings", 1},
     {"outliers", NULL, am_cmd_outliers, "rank images by how unusual their embedding is", 1},
     {"evaluate", NULL, am_cmd_evaluate, "how well embeddings group labelled images (kNN, linear probe)", 0},
     {"morphology", NULL, am_cmd_morphology, "classic morphology statistics (C, A, S, Gini, M20, ...) per image", 0},
@@ -85,8 +85,8 @@ static int run_command(const command *c, int argc, char **argv)
     if (am_dist_size() > 1 && !c->mpi) {
         if (am_dist_rank() == 0)
             fprintf(stderr,
-                    "astromorph %s: runs as one process; start it without mpirun (training, inference, similar and "
-                    "outliers share their work over ranks)\n",
+                    "astromorph %s: runs as one process; start it without mpirun (training, inference, similar, "
+                    "outliers and cluster share their work over ranks)\n",
                     c->name);
         return 2;
     }

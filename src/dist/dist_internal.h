@@ -28,6 +28,11 @@ am_status am_dist_sum_disjoint_i32(int32_t *x, int64_t n);
 am_status am_dist_chain_sum_f32(float *dst, float *const *local, int nlocal, int64_t m);
 /* dst = ((local[0] + local[1]) + ...) on this rank alone (local[0] may be dst). */
 void am_dist_sum_in_order(float *dst, float *const *local, int nlocal, int64_t m);
+/* A running sum carried through the ranks in order: acc (m doubles, as rank 0 starts it) arrives
+ * from rank − 1, add(user, acc) adds this rank's terms into it one after the other, it goes on
+ * to rank + 1, and the last rank's result comes back to every rank. The additions are one
+ * process's, in the same order, so the sum does not depend on the rank count. */
+am_status am_dist_ordered_f64(double *acc, int64_t m, void (*add)(void *user, double *acc), void *user);
 /* Every rank's `count` floats, rank after rank, into all (size · count floats) on every rank. */
 am_status am_dist_allgather_f32(const float *mine, int64_t count, float *all);
 /* Bytes from root to every rank. */

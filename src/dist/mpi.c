@@ -209,6 +209,26 @@ am_status am_dist_chain_sum_f32(float *dst, float *const *local, int nlocal, int
     return rc == MPI_SUCCESS ? AM_OK : mpi_fail(rc, "gradient sum");
 }
 
+am_status am_dist_ordered_f64(double *acc, int64_t m, void (*add)(void *user, double *acc), void *user)
+{
+    if (g_size == 1) {
+        add(user, acc);
+        return AM_OK;
+    }
+    if (m > INT32_MAX) return am_error(AM_ERR_VALUE, "MPI: an ordered sum of %lld values is too long", (long long)m);
+    double t0 = now_s();
+    int rc = MPI_SUCCESS;
+    if (g_rank > 0) rc = MPI_Recv(acc, (int)m, MPI_DOUBLE, g_rank - 1, 4, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    double t1 = now_s();
+    if (rc == MPI_SUCCESS) add(user, acc);
+    double t2 = now_s();
+    if (rc == MPI_SUCCESS && g_rank < g_size - 1) rc = MPI_Send(acc, (int)m, MPI_DOUBLE, g_rank + 1, 4, MPI_COMM_WORLD);
+    if (rc == MPI_SUCCESS) rc = MPI_Bcast(acc, (int)m, MPI_DOUBLE, g_size - 1, MPI_COMM_WORLD);
+    g_stats.seconds -= t2 - t1; /* the additions are not communication */
+    account(t0, m * (int64_t)sizeof *acc);
+    return rc == MPI_SUCCESS ? AM_OK : mpi_fail(rc, "ordered sum");
+}
+
 am_status am_dist_allgather_f32(const float *mine, int64_t count, float *all)
 {
     if (g_size == 1) {

@@ -25,6 +25,12 @@ am_status am_dist_chain_sum_f32(float *dst, float *const *local, int nlocal, int
     return AM_OK;
 }
 
+am_status am_dist_ordered_f64(double *acc, int64_t m, void (*add)(void *user, double *acc), void *user)
+{
+    add(user, acc);
+    return AM_OK;
+}
+
 am_status am_dist_allgather_f32(const float *mine, int64_t count, float *all)
 {
     if (all != mine) memmove(all, mine, (size_t)count * sizeof *all);

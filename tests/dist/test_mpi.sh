@@ -110,9 +110,32 @@ for args in "similar --index 5" "similar --object ring --metric euclidean -k 40"
         done
     done
 done
+# k-means over ranks: 3 000 rows of 12 blobs (several 2 048-row blocks and 64-row chunks per
+# rank), as a CSV (read whole, then cut) and as the native file cluster --save writes
+awk 'BEGIN { srand(7); printf ";cluster;object;right ascension;declination;rest freq;filepath";
+    for (d = 0; d < 8; d++) printf ";emb_dim_%d", d; printf "\n";
+    for (c = 0; c < 12; c++) for (d = 0; d < 8; d++) m[c, d] = 6 * rand() - 3;
+    for (i = 0; i < 3000; i++) { printf "%d;0;obj%d;N/A;N/A;N/A;f%d.fits", i, i % 40, i;
+        for (d = 0; d < 8; d++) printf ";%.5f", m[i % 12, d] + rand() - rand(); printf "\n" } }' >blobs.csv
+"$cli" cluster --embeddings blobs.csv -k 12 --save blobs.safetensors >/dev/null 2>&1 || fail "cluster --save"
+for f in "$emb" "$csv" blobs.csv blobs.safetensors; do
+    for args in "-k 4" "-k 25 --silhouette-sample 500 --seed 3" "-k 12 --restarts 2"; do
+        # shellcheck disable=SC2086
+        "$cli" cluster --embeddings "$f" $args >one.txt 2>one_err.txt || fail "cluster $args: $(tail -n 1 one_err.txt)"
+        for np in 2 3; do
+            # shellcheck disable=SC2086
+            ranks $np "$cli" cluster --embeddings "$f" $args >many.txt 2>many_err.txt ||
+                fail "cluster $args on $np ranks: $(tail -n 2 many_err.txt)"
+            cmp -s one.txt many.txt || fail "cluster $args on $np ranks ($(basename "$f")): $(diff one.txt many.txt | head -n 4)"
+            grep -v 'MPI ranks' many_err.txt | cmp -s one_err.txt - ||
+                fail "cluster $args on $np ranks: inertia, silhouette or sizes differ: $(cat many_err.txt)"
+            n=$((n + 1))
+        done
+    done
+done
 ranks 2 "$cli" similar --index 1 --embeddings "$emb" --figure f.png >/dev/null 2>err.txt && fail "--figure over ranks"
 grep -q 'one process' err.txt || fail "--figure over ranks: $(cat err.txt)"
-echo "ok: similar and outliers on 2 and 3 ranks print one process's tables ($n comparisons, native and CSV files)"
+echo "ok: similar, outliers and cluster on 2 and 3 ranks print one process's tables ($n comparisons, native and CSV files)"
 
 # an interrupted run (SIGTERM, as SLURM sends at the time limit) resumes on another rank count
 export EPOCHS=30
