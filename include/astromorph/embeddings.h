@@ -45,6 +45,9 @@ typedef struct am_embeddings {
     int64_t nstats;
     char **stat_names;
     float *stats;
+    /* Over MPI ranks, the global row of the first row held (am_pipeline_embed on a rank other
+     * than 0, which holds only its share); 0 otherwise. */
+    int64_t row0;
 } am_embeddings;
 
 /* Allocates n rows of dim zeros, metadata "N/A", no labels, no model name. n >= 0, dim >= 1. */

@@ -63,7 +63,8 @@ typedef struct am_embed_options {
     const int64_t *rows; /* only these images of the data set, in this order (NULL: all) */
     int64_t nrows;
     /* Over MPI ranks (include/astromorph/dist.h) every rank calls this together: each embeds its
-     * share of the images and rank 0 receives every row (other ranks hold only their own).
+     * share of the images and rank 0 receives every row; the other ranks hold only their own
+     * (E->n of them, from global row E->row0).
      * local = 1: this process embeds all the images on its own. */
     int local;
 } am_embed_options;

@@ -18,6 +18,7 @@
 #include "cli/commands.h"
 #include "astromorph/settings.h"
 #include "core/internal.h"
+#include "dist/dist_internal.h"
 
 /* The original's model_basename: the file name without folders, cut at its first '.'. */
 static void model_basename(const char *path, char *out, size_t size)
@@ -125,6 +126,53 @@ static void usage(FILE *fp)
                 "  -h, --help                       this help\n");
 }
 
+/* k-means labels of every row, into rank 0's E. Over MPI ranks each rank clusters the rows it
+ * embedded (am_kmeans_ranks: one process's result) when the shares start on multiples of
+ * AM_KMEANS_ALIGN rows, as they do with views at a common size; otherwise rank 0 clusters
+ * every row alone, with the same result. */
+static am_status cluster_rows(am_embeddings *E, int64_t total, const am_kmeans_options *ko)
+{
+    const int size = am_dist_size(), rank = am_dist_rank();
+    am_kmeans_result km = {0};
+    am_status st = AM_OK;
+    if (size == 1) {
+        st = am_kmeans(E->data, E->n, E->dim, ko, &km);
+        if (st == AM_OK) st = am_embeddings_set_labels(E, km.labels);
+        am_kmeans_result_free(&km);
+        return st;
+    }
+    /* the shares: rank 0 holds every row, its own share ends where rank 1's begins */
+    double *v = calloc((size_t)size * 2, sizeof *v);
+    int64_t *first = calloc((size_t)size + 1, sizeof *first), *bytes = calloc((size_t)size, sizeof *bytes);
+    int32_t *labels = rank == 0 ? malloc((size_t)(total ? total : 1) * sizeof *labels) : NULL;
+    if (!v || !first || !bytes || (rank == 0 && !labels)) st = am_error(AM_ERR_NOMEM, "out of memory");
+    st = am_dist_agree(st);
+    if (st == AM_OK) {
+        v[2 * rank] = (double)E->row0, v[2 * rank + 1] = rank == 0 ? 0 : (double)E->n;
+        st = am_dist_sum_disjoint_f64(v, 2 * size);
+    }
+    int aligned = 1;
+    for (int r = 1; st == AM_OK && r < size; r++) first[r] = (int64_t)v[2 * r];
+    first[size] = total;
+    for (int r = 0; st == AM_OK && r < size; r++) {
+        bytes[r] = (first[r + 1] - first[r]) * (int64_t)sizeof(int32_t);
+        if (first[r] % AM_KMEANS_ALIGN != 0) aligned = 0;
+    }
+    const int64_t mine = first[rank + 1] - first[rank];
+    if (st == AM_OK && aligned) {
+        st = am_kmeans_ranks(E->data, mine, first[rank], E->dim, ko, &km);
+        if (st == AM_OK) st = am_dist_gatherv(km.labels, mine * (int64_t)sizeof(int32_t), labels, bytes, 0);
+    } else if (st == AM_OK) {
+        if (rank == 0) st = am_kmeans(E->data, E->n, E->dim, ko, &km);
+        if (st == AM_OK && rank == 0) memcpy(labels, km.labels, (size_t)total * sizeof *labels);
+        st = am_dist_agree(st);
+    }
+    if (st == AM_OK && rank == 0) st = am_embeddings_set_labels(E, labels);
+    am_kmeans_result_free(&km);
+    free(v), free(first), free(bytes), free(labels);
+    return st;
+}
+
 static am_status infer(am_settings *s, int votable)
 {
     am_model m = {0};
@@ -156,24 +204,24 @@ static am_status infer(am_settings *s, int votable)
         eo.morphology = s->morphology, eo.morphology_each = s->morphology_each;
         st = am_pipeline_embed(&m, ds, &eo, &E);
     }
-    /* over MPI ranks every rank embedded its share and rank 0 holds every row: it writes */
-    if (am_dist_rank() != 0) goto done;
-    model_basename(s->trained_network_name, name, sizeof name);
-    if (st == AM_OK) st = am_embeddings_set_model(&E, name);
     if (st == AM_OK) {
+        const int64_t total = am_dataset_size(ds);
         am_kmeans_options ko;
         am_kmeans_options_default(&ko);
         ko.k = s->n_clusters;
         ko.seed = s->train.seed;
-        if (ko.k > E.n) {
-            am_log(AM_LOG_WARN, "n_clusters = %d but only %lld images: using %lld clusters", ko.k, (long long)E.n,
-                   (long long)E.n);
-            ko.k = (int)E.n;
+        if (ko.k > total) {
+            am_log(AM_LOG_WARN, "n_clusters = %d but only %lld images: using %lld clusters", ko.k, (long long)total,
+                   (long long)total);
+            ko.k = (int)total;
         }
         am_log(AM_LOG_INFO, "Clustering embeddings (k = %d)...", ko.k);
-        st = am_kmeans(E.data, E.n, E.dim, &ko, &km);
-        if (st == AM_OK) st = am_embeddings_set_labels(&E, km.labels);
+        st = cluster_rows(&E, total, &ko);
     }
+    /* over MPI ranks rank 0 now holds every row and its label: it writes */
+    if (am_dist_rank() != 0) goto done;
+    model_basename(s->trained_network_name, name, sizeof name);
+    if (st == AM_OK) st = am_embeddings_set_model(&E, name);
     if (st == AM_OK) {
         am_log(AM_LOG_INFO, "Producing thumbnails and projector files...");
         snprintf(path, sizeof path, "runs/%s", name);

@@ -42,8 +42,9 @@ am_status am_dist_ring_shift(const void *send, int64_t sbytes, void *recv, int64
 /* Bytes gathered at root, rank after rank: counts[r] bytes from rank r (counts known to all). */
 am_status am_dist_gatherv(const void *mine, int64_t bytes, void *all, const int64_t *counts, int root);
 
-/* Rows lo[r] .. lo[r+1] − 1 of E (values, statistics, metadata) and of feats (n × nfeat, may be
- * NULL) made on rank r, brought to rank 0 (src/dist/gather_rows.c). Other ranks keep theirs. */
+/* Rows lo[r] .. lo[r+1] − 1 of E (values, statistics, metadata) and of feats (rows × nfeat, may
+ * be NULL), made on rank r and held there from index 0, brought to rank 0, whose E and feats
+ * hold every row (src/dist/gather_rows.c). Other ranks keep theirs. */
 am_status am_dist_gather_rows(am_embeddings *E, const int64_t *lo, float *feats, int64_t nfeat);
 /* The metadata of global rows rows[0..nrows) (the list is rank 0's) into out[0..nrows) on rank
  * 0 (am_meta_init'ed by the caller), each from the rank whose share (local: n rows from global

@@ -1,6 +1,6 @@
 /* Rows of embeddings made on the ranks brought to rank 0: rank r made rows lo[r] .. lo[r+1] − 1
- * (contiguous, in rank order), each with its values, statistics, metadata and (for a hybrid fit)
- * morphology features. Metadata travels as bytes: the fixed fields, then the file path and
+ * (contiguous, in rank order, held from its index 0; rank 0 holds room for every row), each
+ * with its values, statistics, metadata and (for a hybrid fit) morphology features. Metadata travels as bytes: the fixed fields, then the file path and
  * the extra keys as length-prefixed strings. */
 #include <stdlib.h>
 #include <string.h>
@@ -96,7 +96,7 @@ am_status am_dist_gather_rows(am_embeddings *E, const int64_t *lo, float *feats,
 {
     int size = am_dist_size(), rank = am_dist_rank();
     if (size == 1) return AM_OK;
-    const int64_t a = lo[rank], b = lo[rank + 1];
+    const int64_t a = lo[rank], b = lo[rank + 1]; /* held from index 0 (rank 0: a = 0) */
     /* values, statistics and features are fixed-size rows: each rank's block lands in place */
     struct {
         float *base;
@@ -108,7 +108,7 @@ am_status am_dist_gather_rows(am_embeddings *E, const int64_t *lo, float *feats,
         int64_t *counts = calloc((size_t)size, sizeof *counts);
         if (!counts) return am_error(AM_ERR_NOMEM, "MPI: out of memory");
         for (int r = 0; r < size; r++) counts[r] = (lo[r + 1] - lo[r]) * blocks[k].width * (int64_t)sizeof(float);
-        float *mine = blocks[k].base + a * blocks[k].width;
+        float *mine = blocks[k].base;
         /* rank 0's rows come first and are in place already */
         st = am_dist_gatherv(mine, counts[rank], blocks[k].base, counts, 0);
         free(counts);
@@ -116,7 +116,7 @@ am_status am_dist_gather_rows(am_embeddings *E, const int64_t *lo, float *feats,
     if (st != AM_OK) return st;
     /* metadata: variable-size rows packed into one block per rank */
     size_t bytes = 0;
-    for (int64_t i = a; i < b; i++) bytes += meta_size(&E->meta[i]);
+    for (int64_t i = 0; i < b - a; i++) bytes += meta_size(&E->meta[i]);
     unsigned char *buf = malloc(bytes ? bytes : 1), *p = buf;
     st = buf ? AM_OK : am_error(AM_ERR_NOMEM, "MPI: out of memory for metadata");
     st = am_dist_agree(st);
@@ -124,7 +124,7 @@ am_status am_dist_gather_rows(am_embeddings *E, const int64_t *lo, float *feats,
         free(buf);
         return st;
     }
-    for (int64_t i = a; i < b; i++) p = pack(&E->meta[i], p);
+    for (int64_t i = 0; i < b - a; i++) p = pack(&E->meta[i], p);
     void *all = NULL;
     int64_t *counts = NULL;
     st = gather_block(buf, (int64_t)bytes, &all, &counts);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "astromorph/kmeans.h"
 #include "astromorph/morphology.h"
 #include "astromorph/pipeline.h"
 #include "astromorph/progress.h"
@@ -29,6 +30,8 @@ typedef struct {
     const am_embed_options *o;
     am_embeddings *E;
     int64_t lo, hi; /* the rows this process embeds (over MPI ranks, its share of the runs) */
+    int64_t base; /* the row stored first in E: 0, or over ranks, on ranks other than 0, lo */
+    int64_t n; /* rows in all */
     int morph_channels; /* with morphology_each: the first image's channel count */
     float *feats; /* n × AM_MORPH_FEATURES, or NULL: not wanted */
 } job;
@@ -68,15 +71,15 @@ static am_status row_morphology(const job *J, const am_tensor *image, int64_t ro
             am_status s = am_morphology_measure(image->data + k * hw, image->shape[1], image->shape[2], NULL, &mo);
             if (s != AM_OK) return am_error_prefix(s, "%s", name);
             int n = am_morphology_row(&mo, v);
-            for (int j = 0; j < n; j++) stats[(row * c + k) * n + j] = (float)v[j];
+            for (int j = 0; j < n; j++) stats[((row - J->base) * c + k) * n + j] = (float)v[j];
         }
     }
     if ((stats && !each) || J->feats) {
         am_status s = am_morphology_measure_image(image, NULL, &mo);
         if (s != AM_OK) return am_error_prefix(s, "%s", name);
         int n = am_morphology_row(&mo, v);
-        for (int j = 0; stats && !each && j < n; j++) stats[row * n + j] = (float)v[j];
-        if (J->feats) am_morphology_features(&mo, J->feats + row * AM_MORPH_FEATURES);
+        for (int j = 0; stats && !each && j < n; j++) stats[(row - J->base) * n + j] = (float)v[j];
+        if (J->feats) am_morphology_features(&mo, J->feats + (row - J->base) * AM_MORPH_FEATURES);
     }
     return AM_OK;
 }
@@ -101,8 +104,8 @@ static am_status batch_input(const job *J, int64_t i, int64_t k, am_tensor *batc
             s = am_error(AM_ERR_SHAPE, "%s: image size changed while reading", name);
         if (s == AM_OK) {
             memcpy(batch->data + j * am_tensor_numel(&x), x.data, (size_t)am_tensor_numel(&x) * sizeof(float));
-            am_meta_free(&J->E->meta[i + j]);
-            s = am_meta_copy(&J->E->meta[i + j], &meta);
+            am_meta_free(&J->E->meta[i + j - J->base]);
+            s = am_meta_copy(&J->E->meta[i + j - J->base], &meta);
         }
         am_tensor_free(&x);
         am_tensor_free(&img);
@@ -132,7 +135,7 @@ static am_status stat_columns(job *J)
     int64_t ncol = 0, shape[3] = {1, 0, 0};
     while (am_morphology_columns[ncol]) ncol++;
     if (!J->o->morphology_each) return am_embeddings_set_stats(J->E, ncol, am_morphology_columns, NULL);
-    if (J->E->n > 0) AM_TRY(am_dataset_item_shape(J->ds, item(J, 0), shape));
+    if (J->n > 0) AM_TRY(am_dataset_item_shape(J->ds, item(J, 0), shape));
     J->morph_channels = (int)shape[0];
     int64_t total = ncol * shape[0];
     char **names = calloc((size_t)(total ? total : 1), sizeof *names);
@@ -162,7 +165,7 @@ typedef struct embed_round {
 static am_status embed_job(void *user, int r, int worker)
 {
     embed_round *R = user;
-    return embed_run(R->rep[worker], &R->batch[r], R->len[r], R->J->E, R->start[r],
+    return embed_run(R->rep[worker], &R->batch[r], R->len[r], R->J->E, R->start[r] - R->J->base,
                      am_dataset_name(R->J->ds, item(R->J, R->start[r])));
 }
 
@@ -215,7 +218,9 @@ static am_status apply_hybrid(const am_hybrid *h, am_embeddings *E, const float 
 
 /* Over MPI ranks: the runs one process would make, shared out as contiguous blocks of runs, so
  * that every image goes through the network in the same company as in one process (and so
- * gives the same bits). lo[r] .. lo[r+1] − 1 are rank r's rows. */
+ * gives the same bits). lo[r] .. lo[r+1] − 1 are rank r's rows: about n/size each, starting
+ * on a multiple of AM_KMEANS_ALIGN rows where a run starts there (always with views at a
+ * common size), so that k-means can run over the same shares. */
 static am_status share_rows(const job *J, int64_t n, int64_t **lo)
 {
     int size = am_dist_size();
@@ -227,8 +232,14 @@ static am_status share_rows(const job *J, int64_t n, int64_t **lo)
     }
     for (int64_t i = 0; i < n; i += same_size_run(J, i, n)) start[nrun++] = i;
     for (int r = 0; r <= size; r++) {
-        int64_t q = nrun * r / size;
-        (*lo)[r] = q < nrun ? start[q] : n;
+        int64_t want = n * r / size / AM_KMEANS_ALIGN * AM_KMEANS_ALIGN, q = 0;
+        while (q < nrun && start[q] < want) q++; /* the first run starting at or after it */
+        int64_t at = r == size || q == nrun ? n : start[q];
+        if (at != want && r < size) { /* no run starts there: the even share of runs */
+            int64_t even = nrun * r / size;
+            at = even < nrun ? start[even] : n;
+        }
+        (*lo)[r] = r > 0 && at < (*lo)[r - 1] ? (*lo)[r - 1] : at;
     }
     free(start);
     return AM_OK;
@@ -247,20 +258,28 @@ am_status am_pipeline_embed_with_features(am_model *m, am_dataset *ds, const am_
             return am_error(AM_ERR_VALUE, "embeddings: row %lld names image %lld of %lld", (long long)r,
                             (long long)o.rows[r], (long long)am_dataset_size(ds));
     int hybrid = o.hybrid && m->hybrid.dim > 0;
-    job J = {.m = m, .ds = ds, .o = &o, .E = E, .lo = 0, .hi = n};
+    job J = {.m = m, .ds = ds, .o = &o, .E = E, .lo = 0, .hi = n, .n = n};
     int64_t *lo = NULL;
     const int shared = am_dist_size() > 1 && !o.local;
     if (shared) {
         AM_TRY(share_rows(&J, n, &lo));
         J.lo = lo[am_dist_rank()], J.hi = lo[am_dist_rank() + 1];
     }
-    AM_TRY(am_embeddings_alloc(E, n, am_byol_get_options(m->byol)->representation_size));
-    am_status s = o.morphology ? stat_columns(&J) : AM_OK;
+    /* over ranks, rank 0 holds every row (it receives the others'), the others only their own */
+    J.base = shared && am_dist_rank() != 0 ? J.lo : 0;
+    const int64_t held = shared && am_dist_rank() != 0 ? J.hi - J.lo : n;
+    am_status s = am_embeddings_alloc(E, held, am_byol_get_options(m->byol)->representation_size);
+    if (s != AM_OK) {
+        free(lo);
+        return s;
+    }
+    E->row0 = J.base;
+    if (o.morphology) s = stat_columns(&J);
     if (s == AM_OK && hybrid && (m->hybrid.dim != E->dim || m->hybrid.nstat != AM_MORPH_FEATURES))
         s = am_error(AM_ERR_FORMAT, "the model's hybrid fit is for %lld + %lld values, the network gives %lld + %d",
                      (long long)m->hybrid.dim, (long long)m->hybrid.nstat, (long long)E->dim, AM_MORPH_FEATURES);
     if (s == AM_OK && (hybrid || feats) &&
-        !(J.feats = malloc((size_t)(n ? n : 1) * AM_MORPH_FEATURES * sizeof *J.feats)))
+        !(J.feats = malloc((size_t)(held ? held : 1) * AM_MORPH_FEATURES * sizeof *J.feats)))
         s = am_error(AM_ERR_NOMEM, "embeddings: out of memory");
     am_mode was = am_byol_mode(m->byol);
     am_byol_set_mode(m->byol, AM_MODE_EVAL);

@@ -73,8 +73,10 @@ same_run nat1 nat2 "native sizes: 2 ranks x 1 replica = 1 process x 2 replicas"
 
 # inference on 3 ranks writes what one process writes
 model=$(ls "$work"/one4/saved_models/improved_net_*.safetensors)
+# 192 images: each of 3 ranks embeds and clusters 64 (k-means over ranks)
+"$synth" many --per-class 24 --size 40 --seed 5 >/dev/null || fail "synthetic_set"
 for d in inf1 inf3; do
-    mkdir -p $d && settings 1 "" >$d/s.toml
+    mkdir -p $d && settings 1 "" "$work/many/files.txt" >$d/s.toml
 done
 (cd inf1 && "$cli" inference -c s.toml -n "$model" --csv --votable >out.txt 2>err.txt) || fail "inference: $(cat inf1/err.txt)"
 (cd inf3 && ranks 3 "$cli" inference -c s.toml -n "$model" --csv --votable >out.txt 2>err.txt) ||
