@@ -87,8 +87,12 @@ for f in inf1/exported/*; do
     cmp -s <(undated "$f") <(undated "inf3/exported/$(basename "$f")") || fail "inference: $(basename "$f") differs on 3 ranks"
 done
 [ "$(ls inf1/exported | wc -l)" -ge 4 ] || fail "inference wrote $(ls inf1/exported | wc -l) files"
+for f in inf1/runs/*/*; do # the TensorBoard projector: tensors, metadata, sprite, config
+    cmp -s "$f" "inf3/runs/${f#inf1/runs/}" || fail "inference: projector file ${f#inf1/runs/} differs on 3 ranks"
+done
+[ "$(ls inf1/runs/*/ | wc -l)" -ge 3 ] || fail "inference wrote no projector"
 diff -q <(grep -v '^$' inf1/out.txt) <(grep -v '^$' inf3/out.txt) >/dev/null || fail "inference printed differently on 3 ranks"
-echo "ok: inference on 3 ranks = 1 process (csv, safetensors, FITS table, VOTable)"
+echo "ok: inference on 3 ranks = 1 process (csv, safetensors, FITS table, VOTable, projector, k-means labels)"
 
 # similar and outliers over ranks (each rank its share of the rows): the tables one process prints
 emb=$(ls "$work"/inf1/exported/*.safetensors)
@@ -164,16 +168,40 @@ cmp -s ref/saved_models/improved_net_*.safetensors cut/saved_models/improved_net
     fail "2 ranks interrupted and resumed on 1 process differ from an uninterrupted run"
 echo "ok: SIGTERM on 2 ranks, resumed on 1 process = uninterrupted"
 
+# rank_pid DIR RANK: the pid of that rank of the run in DIR (empty until it has started)
+rank_pid() {
+    for p in $(pgrep -f "$cli training -c s.toml"); do
+        [ "$(readlink /proc/$p/cwd)" = "$work/$1" ] || continue
+        tr '\0' '\n' </proc/$p/environ 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$2" && echo "$p"
+    done
+}
+
+# SIGTERM to one rank alone stops every rank at the same step, with a checkpoint
+mkdir -p one_term && settings 1 "$long" >one_term/s.toml
+(cd one_term && exec timeout 120 "$mpirun" -np 2 "$cli" training -c s.toml >out.txt 2>err.txt) &
+pid=$!
+victim=""
+for _ in $(seq 600); do
+    victim=$(rank_pid one_term 1)
+    [ -n "$victim" ] && ls one_term/saved_models/checkpoint_*.safetensors >/dev/null 2>&1 && break
+    sleep 0.1
+done
+[ -n "$victim" ] || fail "could not find rank 1"
+kill -TERM "$victim"
+wait $pid
+rc=$?
+[ $rc -ne 124 ] || fail "SIGTERM to rank 1 left the job running"
+grep -q 'interrupted after' one_term/err.txt || fail "SIGTERM to rank 1 alone: $(tail -n 3 one_term/err.txt)"
+grep -q 'WARNING | interrupted after' one_term/logs/*.log || fail "rank 0's log does not say the run was interrupted"
+echo "ok: SIGTERM to rank 1 alone stops both ranks with a checkpoint"
+
 # a rank that dies ends the job, naming it, in bounded time
 mkdir -p die && settings 1 "$long" >die/s.toml
 (cd die && exec timeout 120 "$mpirun" -np 2 "$cli" training -c s.toml >out.txt 2>err.txt) &
 pid=$!
 victim=""
 for _ in $(seq 600); do
-    for p in $(pgrep -f "$cli training -c s.toml"); do
-        [ "$(readlink /proc/$p/cwd)" = "$work/die" ] || continue
-        tr '\0' '\n' </proc/$p/environ 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=1' && victim=$p
-    done
+    victim=$(rank_pid die 1)
     [ -n "$victim" ] && ls die/saved_models/checkpoint_*.safetensors >/dev/null 2>&1 && break
     sleep 0.1
 done
