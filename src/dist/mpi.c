@@ -57,6 +57,12 @@ am_status am_dist_init(int *argc, char ***argv)
         int provided = 0;
         MPI_TRY(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided), "init");
         g_we_init = 1;
+        if (provided < MPI_THREAD_FUNNELED) {
+            MPI_Finalize();
+            g_we_init = 0;
+            return am_error(AM_ERR_BACKEND, "this MPI library does not allow threads beside MPI calls "
+                                            "(MPI_THREAD_FUNNELED), which training and inference need");
+        }
     }
     /* errors come back as codes, so they reach the caller's message, not a bare abort */
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
