@@ -304,8 +304,18 @@ static double mean_pixels(const source *s, const int64_t *idx, int64_t n)
 
 static void header(const opts *o, double peak, const char *isa, int threads)
 {
+    char cpu[256] = "unknown CPU";
+    FILE *fp = fopen("/proc/cpuinfo", "r");
+    for (char line[512]; fp && fgets(line, sizeof line, fp);)
+        if (!strncmp(line, "model name", 10) && strchr(line, ':')) {
+            snprintf(cpu, sizeof cpu, "%s", strchr(line, ':') + 2);
+            cpu[strcspn(cpu, "\n")] = 0;
+            break;
+        }
+    if (fp) fclose(fp);
     printf("# %s, data %s, threads %d, FP32 FMA peak %.1f GFLOP/s (%s, measured now)\n", o->network, o->data, threads,
            peak, isa);
+    printf("# CPU %s; oneDNN dispatches %s; precision %s\n", cpu, am_cpu_isa_name(), o->precision);
 }
 
 /* ---- train ---- */

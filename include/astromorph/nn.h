@@ -129,6 +129,13 @@ am_mode am_net_mode(const am_net *net);
  * BF16 kernel on this CPU stays FP32. Expect ~1 % relative differences from FP32. */
 typedef enum { AM_PRECISION_FP32, AM_PRECISION_BF16 } am_precision;
 am_status am_net_set_precision(am_net *net, am_precision p);
+/* The instruction set oneDNN dispatches to on this CPU ("avx512_core_amx", "avx512_core_bf16",
+ * "avx512_core", "avx2", ...), as benchmarks report it. */
+const char *am_cpu_isa_name(void);
+/* What precision = "auto" runs on this CPU: BF16 only where oneDNN has AMX tiles; on CPUs with
+ * AVX512-BF16 alone (and older ones) BF16 training was measured slower than FP32 (issue 15: 12.0
+ * against 16.5 ResNet18 images/s), so FP32. */
+am_precision am_precision_auto(void);
 
 /* y: a zeroed am_tensor the first time (allocated here, am_tensor_free it), reused while its size
  * fits; a view (owns = 0) must already have the right size; NULL: output not wanted. stop_at may

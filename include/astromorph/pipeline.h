@@ -34,6 +34,7 @@ extern "C" {
 #define AM_META_VIEW_SIZE "view_size" /* 0 or absent: images at their own size */
 #define AM_META_NORMALIZATION "normalization" /* absent: "minmax" */
 #define AM_META_HYBRID "hybrid" /* absent: the learned embedding alone (hybrid.h, JSON) */
+#define AM_META_PRECISION "precision" /* the convolutions' arithmetic in training: "fp32" or "bf16" */
 
 /* A model as inference uses it: the BYOL model in eval mode, and how images are fed to it. */
 typedef struct am_model {

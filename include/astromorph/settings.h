@@ -50,6 +50,7 @@ typedef struct am_settings {
     int sprite; /* projector sprite on/off (true) */
     int morphology; /* inference adds the morphology statistics (true; false in the original's) */
     int morphology_each; /* morphology_channels = "each": per channel (columns <name>_c<k>); "sum" (default) */
+    int precision; /* 0 "fp32" (default), 1 "bf16", 2 "auto" (am_precision_auto) */
     double hybrid_weight; /* the statistics' share of the hybrid embedding; 0: learned alone */
     am_curate_options curation; /* [curation]: astromorph curate -c */
     char *curation_output; /* [curation] output: the cutouts' folder */
@@ -69,6 +70,9 @@ void am_settings_print(const am_settings *s, FILE *fp);
  * am_settings_print except those a resumed run may change (epochs, to extend a run; where
  * the data and outputs are; threads; reading and inference options). */
 char *am_settings_fingerprint(const am_settings *s);
+
+/* precision as the engine runs it ("auto" resolved for this CPU: am_precision_auto). */
+am_precision am_settings_precision(const am_settings *s);
 
 /* The i-th key a settings file may hold (from 0; NULL past the last) and, in *table (may be
  * NULL), its table: "" the top level, "network_settings", "data_settings", "byol_settings",

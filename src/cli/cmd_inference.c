@@ -183,6 +183,12 @@ static am_status infer(am_settings *s, int votable)
     if (s->core_limit > 0) am_set_threads(s->core_limit);
     am_log(AM_LOG_INFO, "Loading pretrained model %s...", s->trained_network_name);
     am_status st = am_model_open(&m, s->trained_network_name);
+    if (st == AM_OK) { /* the forward-only copies that embed side by side inherit it */
+        am_precision prec = am_settings_precision(s);
+        st = am_net_set_precision(am_byol_network(m.byol), prec);
+        am_log(AM_LOG_INFO, "convolutions in %s (oneDNN dispatches %s)", prec == AM_PRECISION_BF16 ? "BF16" : "FP32",
+               am_cpu_isa_name());
+    }
     if (st == AM_OK && s->network_name && strcmp(s->network_name, m.network) != 0)
         am_log(AM_LOG_WARN, "the settings name network_name = \"%s\", but %s is a %s model: using the model's",
                s->network_name, s->trained_network_name, m.network);

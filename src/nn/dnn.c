@@ -252,3 +252,25 @@ void am_dnn_stream_free(am_net *net)
     if (net->stream) dnnl_stream_destroy((dnnl_stream_t)net->stream);
     net->stream = NULL;
 }
+
+const char *am_cpu_isa_name(void)
+{
+    switch (dnnl_get_effective_cpu_isa()) {
+    case dnnl_cpu_isa_sse41: return "sse41";
+    case dnnl_cpu_isa_avx: return "avx";
+    case dnnl_cpu_isa_avx2: return "avx2";
+    case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni";
+    case dnnl_cpu_isa_avx512_mic: return "avx512_mic";
+    case dnnl_cpu_isa_avx512_mic_4ops: return "avx512_mic_4ops";
+    case dnnl_cpu_isa_avx512_core: return "avx512_core";
+    case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx";
+    default: return "other";
+    }
+}
+
+am_precision am_precision_auto(void)
+{
+    return dnnl_get_effective_cpu_isa() == dnnl_cpu_isa_avx512_core_amx ? AM_PRECISION_BF16 : AM_PRECISION_FP32;
+}

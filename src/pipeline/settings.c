@@ -413,3 +413,8 @@ char *am_settings_fingerprint(const am_settings *s)
     }
     return text;
 }
+
+am_precision am_settings_precision(const am_settings *s)
+{
+    return s->precision == 1 ? AM_PRECISION_BF16 : s->precision == 2 ? am_precision_auto() : AM_PRECISION_FP32;
+}

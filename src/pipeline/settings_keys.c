@@ -73,6 +73,7 @@ static const char *const layer_names[] = {"layer1", "layer2", "layer3", "layer4"
 static const char *const nan_names[] = {"zero", "min", "median", NULL};
 static const char *const mask_names[] = {"auto", "binary", "labels", NULL};
 static const char *const loss_names[] = {"one_way", "symmetric", NULL};
+static const char *const precision_names[] = {"fp32", "bf16", "auto", NULL};
 
 static const am_key root_keys[] = {
     /* the original package's keys */
@@ -129,6 +130,8 @@ static const am_key root_keys[] = {
      .doc = "\"sum\": of the channels' sum; \"each\": per channel (columns <name>_c<k>)"},
     {"hybrid_weight", AM_KEY_FLOAT, S(hybrid_weight), 0, 1, FREE,
      .doc = "the statistics' share of the hybrid embedding; 0: the learned features alone (docs/quality.md)"},
+    {"precision", AM_KEY_CHOICE, E(precision), 0, 0, 0, .choices = precision_names,
+     .doc = "convolutions in \"fp32\", \"bf16\" (FP32 master weights), or \"auto\": bf16 only where the CPU has AMX"},
     {NULL}};
 
 static const am_key network_keys[] = {

@@ -374,6 +374,11 @@ am_status am_pipeline_train(am_settings *s, am_train_run *out)
     int from_model = 0;
     if (s->pretrained && (st = open_start(s->pretrained, &spec, &start, &from_model)) != AM_OK) goto done;
     if ((st = am_model_create(&net, &spec, s->train.seed)) != AM_OK) goto done;
+    /* set before BYOL wraps it: the target network and the replicas inherit it */
+    const am_precision prec = am_settings_precision(s);
+    am_net_set_precision(net, prec);
+    am_log(AM_LOG_INFO, "convolutions in %s%s (oneDNN dispatches %s)", prec == AM_PRECISION_BF16 ? "BF16" : "FP32",
+           s->precision == 2 ? ", chosen for this CPU" : "", am_cpu_isa_name());
     if (s->pretrained && !from_model && (st = am_model_load_pretrained(net, &spec, s->pretrained)) != AM_OK) {
         am_net_free(net);
         goto done;
@@ -405,8 +410,9 @@ agree:
     snprintf(channels, sizeof channels, "%d", spec.in_channels);
     snprintf(stack, sizeof stack, "%d", s->stacksize);
     snprintf(view, sizeof view, "%d", s->augment.view_size);
-    const char *keys[] = {AM_META_NETWORK,    AM_META_LAST_LAYER, AM_META_CHANNELS,      AM_META_STACKSIZE,
-                          AM_META_NAN_POLICY, AM_META_VIEW_SIZE,  AM_META_NORMALIZATION, AM_META_HYBRID};
+    const char *keys[] = {AM_META_NETWORK,       AM_META_LAST_LAYER, AM_META_CHANNELS,
+                          AM_META_STACKSIZE,     AM_META_NAN_POLICY, AM_META_VIEW_SIZE,
+                          AM_META_NORMALIZATION, AM_META_PRECISION,  AM_META_HYBRID};
     const char *vals[] = {s->network_name,
                           s->last_layer,
                           channels,
@@ -414,10 +420,11 @@ agree:
                           am_nan_policy_name(s->data.fits.nan_policy),
                           view,
                           am_normalization_name(s->augment.normalization),
+                          prec == AM_PRECISION_BF16 ? "bf16" : "fp32",
                           NULL};
     am_train_settings ts = s->train;
     ts.checkpoint_path = ckpt;
-    ts.meta_keys = keys, ts.meta_values = vals, ts.n_meta = 7;
+    ts.meta_keys = keys, ts.meta_values = vals, ts.n_meta = 8;
     fingerprint = am_settings_fingerprint(s);
     if (!fingerprint) {
         st = am_error(AM_ERR_NOMEM, "out of memory");
@@ -466,8 +473,8 @@ agree:
                    s->hybrid_weight, (long long)n);
             if ((st = fit_hybrid(&r, spec.in_channels, &hybrid)) != AM_OK) goto done;
         }
-        vals[7] = hybrid;
-        if (lead) st = am_byol_save(byol, model_path, keys, vals, hybrid ? 8 : 7);
+        vals[8] = hybrid;
+        if (lead) st = am_byol_save(byol, model_path, keys, vals, hybrid ? 9 : 8);
         free(hybrid);
         if ((st = am_dist_agree(st)) != AM_OK) goto done;
     }

@@ -15,6 +15,7 @@
 #include "astromorph/embeddings.h"
 #include "astromorph/fits.h"
 #include "astromorph/morphology.h"
+#include "astromorph/pipeline.h"
 #include "astromorph/settings.h"
 #include "astromorph/safetensors.h"
 #include "astromorph/tfevents.h"
@@ -695,6 +696,53 @@ static void check_zero_config(void)
     CHECK(find_one("zc/exported", "checkpoint_", ".fits", emb, sizeof emb) == 1, "its FITS table");
 }
 
+/* precision: what the model records, "auto" resolved by the CPU check that runs on every CPU
+ * (BF16 only where oneDNN dispatches AMX), and an inference in BF16. */
+static void check_precision(void)
+{
+    const char *isa = am_cpu_isa_name();
+    CHECK(strcmp(isa, "other") != 0, "oneDNN's ISA has no name here");
+    CHECK((am_precision_auto() == AM_PRECISION_BF16) == (strcmp(isa, "avx512_core_amx") == 0), "auto chose %s on %s",
+          am_precision_auto() == AM_PRECISION_BF16 ? "BF16" : "FP32", isa);
+    const char *kinds[] = {"bf16", "auto"};
+    for (int k = 0; k < 2; k++) {
+        char p[800], cmd[2000];
+        snprintf(p, sizeof p, "%s/prec_%s", dir, kinds[k]);
+        mkdir(p, 0755);
+        snprintf(p, sizeof p, "%s/prec_%s/s.toml", dir, kinds[k]);
+        FILE *fp = fopen(p, "w");
+        fprintf(fp, "datafile = \"../data\"\nepochs = 1\nbatch_size = 4\nprecision = \"%s\"\n", kinds[k]);
+        fclose(fp);
+        snprintf(cmd, sizeof cmd, "cd '%s/prec_%s' && '%s' training -c s.toml >../out.txt 2>../err.txt </dev/null", dir,
+                 kinds[k], cli);
+        int rc = system(cmd);
+        char *err = output("err.txt");
+        CHECK(WIFEXITED(rc) && WEXITSTATUS(rc) == 0, "training with precision = %s: %s", kinds[k], err ? err : "");
+        free(err);
+        char model[700], dirname[64];
+        snprintf(dirname, sizeof dirname, "prec_%s/saved_models", kinds[k]);
+        CHECK(find_one(dirname, "improved_net_e_1_", ".safetensors", model, sizeof model) == 1, "the model");
+        char path[1600];
+        snprintf(path, sizeof path, "%s/%s", dir, model);
+        am_safetensors st;
+        if (am_st_read(&st, path) == AM_OK) {
+            const char *v = am_st_meta(&st, AM_META_PRECISION);
+            const char *want = k == 0 || am_precision_auto() == AM_PRECISION_BF16 ? "bf16" : "fp32";
+            CHECK(v && !strcmp(v, want), "precision = %s recorded as %s, not %s", kinds[k], v ? v : "(none)", want);
+            am_st_free(&st);
+        }
+        if (k == 0) {
+            snprintf(cmd, sizeof cmd, "cd '%s/prec_bf16' && '%s' inference -c s.toml -n %s >../out.txt 2>../err.txt",
+                     dir, cli, model + strlen("prec_bf16/"));
+            rc = system(cmd);
+            err = output("err.txt");
+            CHECK(WIFEXITED(rc) && WEXITSTATUS(rc) == 0 && err && strstr(err, "convolutions in BF16"),
+                  "inference with precision = bf16: %s", err ? err : "");
+            free(err);
+        }
+    }
+}
+
 int main(void)
 {
     cli = getenv("AM_CLI");
@@ -721,6 +769,7 @@ int main(void)
     check_interrupt_and_resume();
     check_pretrained_start(model);
     check_zero_config();
+    check_precision();
     /* every output was written under a temporary name and renamed: none may be left */
     CHECK(count_temporaries(dir) == 0, "temporary files left in %s", dir);
     return am_test_finish();
