@@ -5,7 +5,7 @@
 // objects, a selection lists the right look-alikes, a search finds an object, a box selection
 // downloads the right names; writes OUT_DIR/explorer.png. Prints "explorer ok" or the failure.
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync, existsSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -46,7 +46,17 @@ function waitFor(pred, ms = 20000) {
   });
 }
 const trace = process.env.AM_TRACE ? m => console.error(m) : () => {};
-function fail(why) { console.log(`explorer FAILED: ${why}`); browser.kill(); process.exit(1); }
+// Ends the browser, then removes its profile (it writes there until it has exited).
+let ending = null;
+function finish(code) {
+  if (ending !== null) return; /* the first verdict stands */
+  ending = code;
+  const done = () => { rmSync(profile, { recursive: true, force: true }); process.exit(code); };
+  browser.once("exit", done);
+  setTimeout(done, 5000);
+  browser.kill();
+}
+function fail(why) { console.log(`explorer FAILED: ${why}`); finish(1); }
 
 const watchdog = setTimeout(() => fail("the whole run took over 60 s"), 60000);
 try {
@@ -126,11 +136,13 @@ try {
     await s("Input.dispatchMouseEvent", { type: "mouseWheel", x: rect[0] + zx, y: rect[1] + zy, deltaX: 0, deltaY: -300 });
   shot = await s("Page.captureScreenshot", { format: "png" });
   writeFileSync(join(outDir, "explorer.png"), Buffer.from(shot.data, "base64"));
-  if (errors.length) fail(`script errors: ${errors.join("; ")}`);
-  console.log(`explorer ok: ${count} objects, ${nb.length} look-alikes, ${sel.length} selected, ${requests.length} local requests`);
   clearTimeout(watchdog);
-  browser.kill();
-  process.exit(existsSync(join(outDir, "explorer.png")) ? 0 : 1);
+  if (errors.length) fail(`script errors: ${errors.join("; ")}`);
+  else if (!existsSync(join(outDir, "explorer.png"))) fail("no screenshot written");
+  else {
+    console.log(`explorer ok: ${count} objects, ${nb.length} look-alikes, ${sel.length} selected, ${requests.length} local requests`);
+    finish(0);
+  }
 } catch (e) {
   fail(e.message);
 }
