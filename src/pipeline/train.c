@@ -43,7 +43,15 @@ typedef struct {
     am_byol *byol; /* for the collapse monitors */
     int in_channels;
     int64_t *monitor_idx, nmonitor; /* test images whose embeddings are monitored */
+    double first_epoch_s; /* the first epoch this run trained (it also makes the primitives) */
 } run;
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 /* ---- trainer hooks: log, progress bar, TensorBoard ---- */
 
@@ -166,6 +174,7 @@ static void on_epoch_end(void *user, int epoch, double train_loss, double test_l
     am_log(AM_LOG_INFO, "[Epoch %d] Test OOS loss: %.3e", epoch, test_loss);
     am_log(AM_LOG_INFO, "[Epoch %d] %.1f s (%.1f images/s)", epoch, seconds,
            seconds > 0 ? (double)r->ntrain / seconds : 0.0);
+    if (r->first_epoch_s == 0) r->first_epoch_s = seconds;
     /* epochs count from 1, as the original's writer.add_scalar(..., epoch) */
     scalar(r, "Train loss", epoch, train_loss);
     scalar(r, "Test loss", epoch, test_loss);
@@ -290,7 +299,8 @@ am_status am_pipeline_train(am_settings *s, am_train_run *out)
     _Static_assert(sizeof out->label == LABEL_LEN, "am_train_run.label holds a label");
     label[0] = ckpt[0] = model_path[0] = 0;
 
-    time_t started = time(NULL);
+    const double t_start = mono_s(); /* then: data read and checked, network made, epochs, fit, files */
+    double t_data = t_start, t_setup = t_start, t_epochs = t_start, t_fit = t_start;
     const int lead = am_dist_rank() == 0; /* over MPI, rank 0 alone writes the run's files */
     am_time_label(label);
     st = AM_OK;
@@ -355,6 +365,7 @@ am_status am_pipeline_train(am_settings *s, am_train_run *out)
     if (st != AM_OK) goto done;
     am_log(AM_LOG_INFO, "%lld images of %lld channel(s) from %s (%lld left out)", (long long)n, (long long)shape[0],
            s->datafile, (long long)am_dataset_n_skipped(r.ds));
+    t_data = mono_s();
 
     /* network and BYOL */
     am_model_spec spec = {
@@ -448,13 +459,11 @@ agree:
         am_log(AM_LOG_INFO, "resumed from %s after epoch %d", resume_path, am_trainer_epochs_done(trainer));
     }
     am_interrupt_catch();
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    t_setup = mono_s();
     st = am_trainer_run(trainer);
     am_interrupt_release();
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double run_s = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-    if (st == AM_OK && am_dist_size() > 1) log_communication(trainer, run_s);
+    t_epochs = mono_s();
+    if (st == AM_OK && am_dist_size() > 1) log_communication(trainer, t_epochs - t_setup);
     am_progress_finish(r.bar);
     r.bar = NULL;
     if (st == AM_ERR_INTERRUPTED) {
@@ -473,6 +482,7 @@ agree:
                    s->hybrid_weight, (long long)n);
             if ((st = fit_hybrid(&r, spec.in_channels, &hybrid)) != AM_OK) goto done;
         }
+        t_fit = mono_s();
         vals[8] = hybrid;
         if (lead) st = am_byol_save(byol, model_path, keys, vals, hybrid ? 9 : 8);
         free(hybrid);
@@ -491,7 +501,17 @@ agree:
         if ((st = am_atomic_commit(&af)) != AM_OK) goto done;
         am_log(AM_LOG_INFO, "Settings saved to %s", toml);
     }
-    am_log(AM_LOG_INFO, "Training took %.1f s", difftime(time(NULL), started));
+    {
+        /* where the command's time went (issue 15: the whole command, not just the epochs) */
+        am_train_times tt;
+        am_trainer_times(trainer, &tt);
+        double t_end = mono_s();
+        am_log(AM_LOG_INFO,
+               "Training took %.1f s: data %.1f s, network and trainer %.1f s, epochs %.1f s (the first %.1f s, "
+               "checkpoints %.1f s), hybrid fit %.1f s, model and settings files %.1f s",
+               t_end - t_start, t_data - t_start, t_setup - t_data, t_epochs - t_setup, r.first_epoch_s, tt.checkpoint,
+               t_fit - t_epochs, t_end - t_fit);
+    }
 done:
     am_progress_finish(r.bar);
     if (r.tb) {
