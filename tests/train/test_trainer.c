@@ -257,7 +257,7 @@ static void test_times(void)
     CHECK(serial <= wall && tt.views + tt.step <= wall * nrep, "parts %g + %g within the wall %g (x %d)", serial,
           tt.views + tt.step, wall, nrep);
     double conv = 0;
-    for (int k = 0; k <= AM_MOD_FLATTEN; k++) conv += tt.layers.forward_s[k] + tt.layers.backward_s[k];
+    for (int k = 0; k < AM_MOD_KINDS; k++) conv += tt.layers.forward_s[k] + tt.layers.backward_s[k];
     CHECK(conv > 0 && conv <= tt.step + tt.test, "layer profile %g within the steps %g", conv, tt.step + tt.test);
     am_trainer_free(t);
     am_byol_free(b);
