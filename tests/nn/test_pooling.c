@@ -1,7 +1,8 @@
 /* The poolings to 1×1 besides the average: intensity-weighted (am_intensity_pool2d) and
  * generalized mean (am_gem_pool2d). Forward against a reference written here in double from the
  * definitions in nn.h; backward (the map's gradient and, for the intensity weights, the network
- * input's) against central differences.
+ * input's) against central differences; in amm, the embedding at "avgpool" against the
+ * reference on amm's own last map, and a BYOL step.
  *
  * The networks: input x (N×C×9×7) → MaxPool2d(kernel 1, stride 2), which picks every other pixel
  * (5×4) exactly, → the pooling. A change of one input value then changes the pooled map at most
@@ -22,7 +23,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "astromorph/byol.h"
+#include "astromorph/models.h"
 #include "astromorph/nn.h"
+#include "astromorph/pipeline.h"
 #include "astromorph/rng.h"
 #include "test_util.h"
 
@@ -240,6 +244,122 @@ static void check_constant(void)
     am_tensor_free(&x), am_tensor_free(&ya), am_tensor_free(&yi), am_tensor_free(&yg);
 }
 
+/* amm with each pooling: "avgpool" holds the right kind, the embedding is the reference pooling
+ * of amm's own last map (layer2) with the view's weights, at a size that divides (64 → 8) and one
+ * that does not (50 → 7); a BYOL step trains it. */
+static void check_amm(am_pooling pooling, am_module_kind kind)
+{
+    const char *what = am_pooling_name(pooling);
+    am_model_spec spec = {"amm", NULL, 1, pooling};
+    am_net *net = NULL;
+    CHECK_OK(am_model_create(&net, &spec, 3));
+    if (!net) return;
+    am_module *m = am_net_find_module(net, AM_MODEL_HIDDEN_LAYER);
+    CHECK(m && am_module_kind_of(m) == kind, "amm %s: avgpool is a %s", what,
+          m ? am_module_kind_name(am_module_kind_of(m)) : "(none)");
+    am_net_set_mode(net, AM_MODE_EVAL);
+    const int sizes[2] = {64, 50};
+    for (int t = 0; t < 2; t++) {
+        int s = sizes[t];
+        am_tensor x, map = {0}, y = {0};
+        CHECK_OK(am_tensor_alloc4(&x, 2, 1, s, s));
+        for (int64_t i = 0; i < am_tensor_numel(&x); i++) {
+            int64_t px = i % s, py = i / s % s;
+            double r2 = (double)((px - s / 3) * (px - s / 3) + (py - s / 2) * (py - s / 2));
+            x.data[i] = (float)(exp(-r2 / (double)(s * s / 30)) - 0.05 + 0.02 * sin((double)i));
+        }
+        CHECK_OK(am_net_forward(net, &x, "layer2", &map));
+        CHECK_OK(am_net_forward(net, &x, AM_MODEL_HIDDEN_LAYER, &y));
+        int c = (int)map.shape[1], mh = (int)map.shape[2], mw = (int)map.shape[3];
+        double ref[2 * 128];
+        float reff[2 * 128];
+        ref_pool(kind, map.data, c, mh, mw, x.data, 1, s, s, 2, ref);
+        for (int i = 0; i < 2 * c; i++) reff[i] = (float)ref[i];
+        char label[96];
+        snprintf(label, sizeof label, "amm %s at %dx%d (map %dx%d)", what, s, s, mh, mw);
+        CHECK(am_tensor_numel(&y) == 2 * c, "%s: %lld features", label, (long long)am_tensor_numel(&y));
+        am_test_close(label, y.data, reff, 2 * c, 1e-5, 1e-6);
+        am_tensor_free(&x), am_tensor_free(&map), am_tensor_free(&y);
+    }
+    am_byol_options o;
+    am_byol_options_default(&o);
+    o.projection_size = 8, o.projection_hidden_size = 16, o.seed = 2, o.loss = AM_BYOL_LOSS_SYMMETRIC;
+    am_byol *b = NULL;
+    CHECK_OK(am_byol_create(&b, net, &o));
+    if (!b) return;
+    am_byol_set_mode(b, AM_MODE_TRAIN);
+    am_tensor v1, v2;
+    CHECK_OK(am_tensor_alloc4(&v1, 4, 1, 32, 32));
+    CHECK_OK(am_tensor_alloc4(&v2, 4, 1, 32, 32));
+    for (int64_t i = 0; i < am_tensor_numel(&v1); i++) {
+        v1.data[i] = (float)(0.5 + 0.5 * sin(0.37 * (double)i));
+        v2.data[i] = (float)(0.5 + 0.5 * cos(0.11 * (double)i));
+    }
+    double l;
+    am_byol_zero_grad(b);
+    CHECK_OK(am_byol_step(b, &v1, &v2, 1.0f, &l));
+    double g = 0;
+    for (size_t i = 0; i < am_byol_param_count(b); i++) {
+        am_param *p = am_byol_param(b, i);
+        if (strcmp(p->name, "conv1.weight") != 0) continue;
+        for (int64_t k = 0; k < am_tensor_numel(&p->grad); k++) g += fabs(p->grad.data[k]);
+    }
+    CHECK(isfinite(l) && g > 0, "amm %s: a BYOL step (loss %g) reaches conv1 (|grad| %g)", what, l, g);
+    am_tensor_free(&v1), am_tensor_free(&v2);
+    am_byol_free(b);
+}
+
+/* A model file records the pooling and am_model_open rebuilds it, so that inference embeds as
+ * training did; a file without the key is the average (older files); an unknown one is refused. */
+static void check_model_file(void)
+{
+    const char *dir = am_test_tmpdir();
+    char path[600];
+    snprintf(path, sizeof path, "%s/gem.safetensors", dir);
+    am_model_spec spec = {"amm", NULL, 1, AM_POOLING_GEM};
+    am_net *net = NULL;
+    am_byol *b = NULL;
+    am_byol_options o;
+    am_byol_options_default(&o);
+    o.projection_size = 8, o.projection_hidden_size = 16;
+    CHECK_OK(am_model_create(&net, &spec, 4));
+    CHECK_OK(am_byol_create(&b, net, &o));
+    if (!b) return;
+    const char *keys[] = {AM_META_NETWORK, AM_META_CHANNELS, AM_META_STACKSIZE, AM_META_POOLING};
+    const char *vals[] = {"amm", "1", "1", "gem"};
+    for (int t = 0; t < 3; t++) {
+        vals[3] = t == 0 ? "gem" : t == 1 ? "max" : "average";
+        CHECK_OK(am_byol_save(b, path, keys, vals, t == 2 ? 3 : 4)); /* t = 2: no pooling key */
+        am_model m;
+        am_status st = am_model_open(&m, path);
+        if (t == 1) {
+            CHECK(st == AM_ERR_FORMAT && strstr(am_errmsg(), "pooling"), "an unknown pooling is refused: %s",
+                  am_errmsg());
+            continue;
+        }
+        CHECK_OK(st);
+        if (st != AM_OK) continue;
+        am_pooling want = t == 0 ? AM_POOLING_GEM : AM_POOLING_AVERAGE;
+        am_module *pool = am_net_find_module(am_byol_network(m.byol), AM_MODEL_HIDDEN_LAYER);
+        CHECK(m.pooling == want && pool &&
+                  am_module_kind_of(pool) == (t == 0 ? AM_MOD_GEM_POOL2D : AM_MOD_ADAPTIVE_AVGPOOL2D),
+              "model file %d: pooling %s rebuilt", t, am_pooling_name(m.pooling));
+        if (t == 0) {
+            am_tensor x, e1 = {0}, e2 = {0};
+            CHECK_OK(am_tensor_alloc4(&x, 2, 1, 40, 40));
+            for (int64_t i = 0; i < am_tensor_numel(&x); i++) x.data[i] = (float)(0.5 + 0.5 * sin(0.21 * (double)i));
+            am_byol_set_mode(b, AM_MODE_EVAL);
+            CHECK_OK(am_byol_embed(b, &x, &e1));
+            CHECK_OK(am_byol_embed(m.byol, &x, &e2));
+            am_test_close("the opened gem model embeds as the trained one", e2.data, e1.data, am_tensor_numel(&e1),
+                          1e-6, 1e-6);
+            am_tensor_free(&x), am_tensor_free(&e1), am_tensor_free(&e2);
+        }
+        am_model_close(&m);
+    }
+    am_byol_free(b);
+}
+
 int main(void)
 {
     check_kind(AM_MOD_INTENSITY_POOL2D, 3);
@@ -247,5 +367,9 @@ int main(void)
     check_kind(AM_MOD_GEM_POOL2D, 3);
     check_kind(AM_MOD_GEM_POOL2D, 16);
     check_constant();
+    check_amm(AM_POOLING_AVERAGE, AM_MOD_ADAPTIVE_AVGPOOL2D);
+    check_amm(AM_POOLING_INTENSITY, AM_MOD_INTENSITY_POOL2D);
+    check_amm(AM_POOLING_GEM, AM_MOD_GEM_POOL2D);
+    check_model_file();
     return am_test_finish();
 }
