@@ -298,7 +298,7 @@ int main(int argc, char **argv)
     printf("\n  FP32, per step, by layer kind (profiled, %d steps):\n  %-18s %6s %9s %9s\n", steps, "kind", "calls",
            "fwd ms", "bwd ms");
     double sum = 0;
-    for (int k = 0; k <= AM_MOD_FLATTEN; k++) {
+    for (int k = 0; k < AM_MOD_KINDS; k++) {
         if (!pr->forward_calls[k] && !pr->backward_calls[k]) continue;
         printf("  %-18s %6ld %9.2f %9.2f\n", am_module_kind_name((am_module_kind)k), pr->forward_calls[k] / steps,
                pr->forward_s[k] / steps * 1e3, pr->backward_s[k] / steps * 1e3);

@@ -458,7 +458,7 @@ static void print_phases(const timing *tm, int side_by_side)
     printf("# online networks by layer kind, whole run, ms per image step (forward, backward)\n");
     const am_net_profile *pr = &end.layers;
     const double per = 1e3 / side_by_side / (double)end.images;
-    for (int k = 0; k <= AM_MOD_FLATTEN; k++)
+    for (int k = 0; k < AM_MOD_KINDS; k++)
         if (pr->forward_s[k] + pr->backward_s[k] > 0)
             printf("%-36s %10.2f %10.2f\n", am_module_kind_name((am_module_kind)k), per * pr->forward_s[k],
                    per * pr->backward_s[k]);

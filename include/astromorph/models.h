@@ -8,7 +8,9 @@
  *                   32->64->128, avgpool, fc = Linear(128, 64). Names: layer2.3.weight, layer2.4.running_var...
  *
  * Input channels follow the data (FITS channels x stacksize); the original hard-codes 3 (ResNet)
- * and 1 (amm). The embedding is the output of the module AM_MODEL_HIDDEN_LAYER ("avgpool").
+ * and 1 (amm). The embedding is the output of the module AM_MODEL_HIDDEN_LAYER ("avgpool"), the
+ * average of the last feature map as in the original, or with `pooling` (am_model_spec) an
+ * average weighted by the input's intensity or a generalized mean (nn.h).
  *
  * State dicts move through safetensors under an optional name prefix. A BYOL model file stores
  * the online network under "online_encoder.network." (the original's BYOL module names, without
@@ -31,10 +33,23 @@ extern "C" {
 #define AM_MODEL_HIDDEN_LAYER "avgpool"
 #define AM_MODEL_OUTPUT_DIM 64 /* fc output of both networks */
 
+/* How the last feature map becomes the embedding at "avgpool" (a module of that name either way;
+ * it has no parameters, so state dicts do not depend on it). */
+typedef enum {
+    AM_POOLING_AVERAGE, /* AdaptiveAvgPool2d(1), the original's */
+    AM_POOLING_INTENSITY, /* weighted by the input's intensity (am_intensity_pool2d, nn.h) */
+    AM_POOLING_GEM /* generalized mean, p = 3 (am_gem_pool2d, nn.h) */
+} am_pooling;
+/* "average", "intensity", "gem" (the settings' and the model files' names); NULL for others. */
+const char *am_pooling_name(am_pooling p);
+/* The pooling of a name; AM_ERR_VALUE naming the choices when there is none. */
+am_status am_pooling_parse(const char *name, am_pooling *p);
+
 typedef struct am_model_spec {
     const char *network_name; /* "n_layer_resnet" or "amm" */
     const char *last_layer; /* n_layer_resnet: "layer1".."layer4"; NULL means "layer4"; amm: ignored */
     int in_channels; /* channels of the image x stacksize, >= 1 */
+    am_pooling pooling; /* 0: the average */
 } am_model_spec;
 
 /* Checks names and channel count; the error names the bad setting. */

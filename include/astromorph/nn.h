@@ -42,7 +42,10 @@ typedef enum {
     AM_MOD_MAXPOOL2D,
     AM_MOD_ADAPTIVE_AVGPOOL2D, /* to 1×1 */
     AM_MOD_LINEAR,
-    AM_MOD_FLATTEN
+    AM_MOD_FLATTEN,
+    AM_MOD_INTENSITY_POOL2D, /* to 1×1, each pixel weighted by the network input's intensity there */
+    AM_MOD_GEM_POOL2D, /* to 1×1, generalized mean (p = 3) */
+    AM_MOD_KINDS /* how many kinds there are */
 } am_module_kind;
 
 typedef struct am_module am_module;
@@ -60,6 +63,19 @@ am_module *am_groupnorm(const char *name, int groups, int channels);
 am_module *am_relu(const char *name);
 am_module *am_maxpool2d(const char *name, int kernel, int stride, int padding);
 am_module *am_adaptive_avgpool2d(const char *name);
+/* Pooling to 1×1 by an average over the pixels weighted by the intensity of the network's own
+ * input (x of am_net_forward) under each: the input's channel mean, area-averaged to the pooled
+ * map's size, clipped at 0 and normalised to sum 1 per image (uniform, i.e. the plain average,
+ * for an image with nothing above 0). The source counts more than the empty sky around it. The
+ * weights are a function of x, so dL/dx (am_net_input_grad) includes the path through them. */
+am_module *am_intensity_pool2d(const char *name);
+/* Generalized-mean pooling to 1×1 (Radenović, Tolias & Chum 2018): y = (mean max(x, eps)^p)^(1/p)
+ * per channel, p = AM_GEM_P, eps = AM_GEM_EPS; p = 1 would be the average, p → ∞ the maximum.
+ * Values below eps count as eps (≈ 0) and pass no gradient: after a layer without a ReLU (amm
+ * ends with a BatchNorm) the negative responses are left out, as a ReLU before the pooling would. */
+#define AM_GEM_P 3.0
+#define AM_GEM_EPS 1e-6
+am_module *am_gem_pool2d(const char *name);
 am_module *am_linear(const char *name, int in_features, int out_features, int bias);
 am_module *am_flatten(const char *name);
 /* Appends child to a sequential or residual parent, which takes ownership (on failure the child
@@ -153,8 +169,8 @@ const am_tensor *am_net_input_grad(am_net *net);
 /* Wall time spent in each kind of leaf layer (indexed by am_module_kind), summed over calls since
  * profiling was switched on; for benchmarks. Off by default (costs two clock reads per layer). */
 typedef struct am_net_profile {
-    double forward_s[AM_MOD_FLATTEN + 1], backward_s[AM_MOD_FLATTEN + 1];
-    long forward_calls[AM_MOD_FLATTEN + 1], backward_calls[AM_MOD_FLATTEN + 1];
+    double forward_s[AM_MOD_KINDS], backward_s[AM_MOD_KINDS];
+    long forward_calls[AM_MOD_KINDS], backward_calls[AM_MOD_KINDS];
 } am_net_profile;
 /* on = 1 starts (and zeroes) the profile, 0 stops it. */
 void am_net_set_profiling(am_net *net, int on);

@@ -33,6 +33,7 @@ extern "C" {
 #define AM_META_NAN_POLICY "nan_policy"
 #define AM_META_VIEW_SIZE "view_size" /* 0 or absent: images at their own size */
 #define AM_META_NORMALIZATION "normalization" /* absent: "minmax" */
+#define AM_META_POOLING "pooling" /* absent: "average" (am_pooling_name) */
 #define AM_META_HYBRID "hybrid" /* absent: the learned embedding alone (hybrid.h, JSON) */
 #define AM_META_PRECISION "precision" /* the convolutions' arithmetic in training: "fp32" or "bf16" */
 
@@ -40,6 +41,7 @@ extern "C" {
 typedef struct am_model {
     am_byol *byol; /* owned unless opened with am_model_wrap */
     char network[32], last_layer[32];
+    am_pooling pooling; /* how the network pools its last feature map */
     int in_channels, stacksize;
     int view_size; /* 0: images at their own size */
     am_normalization normalization;

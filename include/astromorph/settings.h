@@ -11,6 +11,7 @@
 #include "astromorph/byol.h"
 #include "astromorph/curate.h"
 #include "astromorph/dataset.h"
+#include "astromorph/models.h"
 #include "astromorph/status.h"
 #include "astromorph/train.h"
 
@@ -33,6 +34,7 @@ typedef struct am_settings {
     char *network_name; /* "n_layer_resnet" | "amm" */
     char *last_layer; /* [network_settings] last_layer ("layer4") */
     char *pretrained; /* [network_settings] pretrained: torchvision ResNet18 weights, or NULL */
+    am_pooling pooling; /* [network_settings] pooling of the last feature map ("average") */
     int stacksize; /* [data_settings] stacksize (1) */
     char **extra_keys; /* [data_settings] extra_keys: more FITS header keys for the outputs */
     int n_extra_keys;

@@ -5,6 +5,32 @@
 #include "models/internal.h"
 
 static const char *const resnet_layers[] = {"layer1", "layer2", "layer3", "layer4"};
+static const char *const pooling_names[] = {"average", "intensity", "gem"};
+
+const char *am_pooling_name(am_pooling p)
+{
+    return (unsigned)p < sizeof pooling_names / sizeof *pooling_names ? pooling_names[p] : NULL;
+}
+
+am_status am_pooling_parse(const char *name, am_pooling *p)
+{
+    for (int i = 0; name && i < (int)(sizeof pooling_names / sizeof *pooling_names); i++)
+        if (strcmp(name, pooling_names[i]) == 0) {
+            *p = (am_pooling)i;
+            return AM_OK;
+        }
+    return am_error(AM_ERR_VALUE, "pooling: '%s' (expected average, intensity or gem)", name ? name : "");
+}
+
+am_module *am__pooling_module(am_pooling pooling)
+{
+    switch (pooling) {
+    case AM_POOLING_AVERAGE: return am_adaptive_avgpool2d(AM_MODEL_HIDDEN_LAYER);
+    case AM_POOLING_INTENSITY: return am_intensity_pool2d(AM_MODEL_HIDDEN_LAYER);
+    case AM_POOLING_GEM: return am_gem_pool2d(AM_MODEL_HIDDEN_LAYER);
+    }
+    return NULL;
+}
 
 static int resnet_depth(const char *last_layer)
 {
@@ -17,6 +43,9 @@ static int resnet_depth(const char *last_layer)
 am_status am_model_check(const am_model_spec *spec)
 {
     if (!spec || !spec->network_name) return am_error(AM_ERR_VALUE, "network_name: not set");
+    if (!am_pooling_name(spec->pooling))
+        return am_error(AM_ERR_VALUE, "network_settings.pooling: %d (expected average, intensity or gem)",
+                        (int)spec->pooling);
     if (spec->in_channels < 1)
         return am_error(AM_ERR_VALUE, "network input channels: %d (need channels x stacksize >= 1)", spec->in_channels);
     if (strcmp(spec->network_name, "amm") == 0) return AM_OK;
@@ -45,8 +74,8 @@ am_status am_model_build(am_module **root, const am_model_spec *spec)
     am_module *r = am_sequential("");
     if (!r) return am_error(AM_ERR_NOMEM, "out of memory building %s", spec->network_name);
     am_status s = strcmp(spec->network_name, "amm") == 0
-                      ? am__build_amm(r, spec->in_channels)
-                      : am__build_resnet(r, spec->in_channels, resnet_depth(spec->last_layer));
+                      ? am__build_amm(r, spec->in_channels, spec->pooling)
+                      : am__build_resnet(r, spec->in_channels, resnet_depth(spec->last_layer), spec->pooling);
     if (s != AM_OK) {
         am_module_free(r);
         return s;

@@ -29,7 +29,7 @@ static am_status basic_block(am_module *layer, int index, int in, int out, int s
     return AM_OK;
 }
 
-am_status am__build_resnet(am_module *r, int in_channels, int depth)
+am_status am__build_resnet(am_module *r, int in_channels, int depth, am_pooling pooling)
 {
     AM_TRY(am_module_add(r, am_conv2d("conv1", in_channels, 64, 7, 2, 3, 0)));
     AM_TRY(am_module_add(r, am_batchnorm2d("bn1", 64)));
@@ -46,7 +46,7 @@ am_status am__build_resnet(am_module *r, int in_channels, int depth)
         AM_TRY(basic_block(layer, 1, out, out, 1));
         in = out;
     }
-    AM_TRY(am_module_add(r, am_adaptive_avgpool2d("avgpool")));
+    AM_TRY(am_module_add(r, am__pooling_module(pooling)));
     AM_TRY(am_module_add(r, am_flatten("flatten")));
     return am_module_add(r, am_linear("fc", in, 64, 1));
 }

@@ -35,7 +35,7 @@ am_status am_avgpool_backward(am_module *m, am_net *net, const am_act *dy, int n
     return AM_OK;
 }
 
-static am_status avgpool_shape(const am_module *m, const am_shape *in, am_shape *out)
+am_status am_global_pool_out_shape(const am_module *m, const am_shape *in, am_shape *out)
 {
     char b[64];
     if (in->ndim != 4)
@@ -45,4 +45,4 @@ static am_status avgpool_shape(const am_module *m, const am_shape *in, am_shape 
     return AM_OK;
 }
 
-const am_layer_ops am_avgpool_ops = {avgpool_shape, NULL, am_avgpool_forward, am_avgpool_backward};
+const am_layer_ops am_avgpool_ops = {am_global_pool_out_shape, NULL, am_avgpool_forward, am_avgpool_backward, NULL};

@@ -254,4 +254,4 @@ am_status am_norm_out_shape(const am_module *m, const am_shape *in, am_shape *ou
     return AM_OK;
 }
 
-const am_layer_ops am_batchnorm_ops = {am_norm_out_shape, NULL, am_bn_forward, am_bn_backward};
+const am_layer_ops am_batchnorm_ops = {am_norm_out_shape, NULL, am_bn_forward, am_bn_backward, NULL};

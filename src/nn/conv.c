@@ -228,4 +228,4 @@ static double conv_flops(const am_module *m, const am_shape *in, const am_shape 
     return 2.0 * (double)am_shape_numel(out) * m->in_ch * m->kernel * m->kernel;
 }
 
-const am_layer_ops am_conv_ops = {conv_shape, conv_flops, am_conv_forward, am_conv_backward};
+const am_layer_ops am_conv_ops = {conv_shape, conv_flops, am_conv_forward, am_conv_backward, NULL};

@@ -38,4 +38,4 @@ static am_status flatten_shape(const am_module *m, const am_shape *in, am_shape 
     return AM_OK;
 }
 
-const am_layer_ops am_flatten_ops = {flatten_shape, NULL, am_flatten_forward, am_flatten_backward};
+const am_layer_ops am_flatten_ops = {flatten_shape, NULL, am_flatten_forward, am_flatten_backward, NULL};

@@ -127,8 +127,9 @@ const am_net_profile *am_net_get_profile(const am_net *net) { return &net->profi
 
 const char *am_module_kind_name(am_module_kind kind)
 {
-    static const char *names[] = {"Sequential",        "Residual",  "Conv2d", "BatchNorm2d",
-                                  "BatchNorm1d",       "GroupNorm", "ReLU",   "MaxPool2d",
-                                  "AdaptiveAvgPool2d", "Linear",    "Flatten"};
+    static const char *names[] = {
+        "Sequential", "Residual",          "Conv2d", "BatchNorm2d", "BatchNorm1d",     "GroupNorm", "ReLU",
+        "MaxPool2d",  "AdaptiveAvgPool2d", "Linear", "Flatten",     "IntensityPool2d", "GeMPool2d"};
+    _Static_assert(sizeof names / sizeof *names == AM_MOD_KINDS, "a name for every module kind");
     return (unsigned)kind < sizeof names / sizeof *names ? names[kind] : "?";
 }

@@ -114,4 +114,4 @@ am_status am_gn_backward(am_module *m, am_net *net, const am_act *dy, int need_d
     return AM_OK;
 }
 
-const am_layer_ops am_groupnorm_ops = {am_norm_out_shape, NULL, am_gn_forward, am_gn_backward};
+const am_layer_ops am_groupnorm_ops = {am_norm_out_shape, NULL, am_gn_forward, am_gn_backward, NULL};

@@ -112,4 +112,4 @@ static double linear_flops(const am_module *m, const am_shape *in, const am_shap
     return 2.0 * (double)in->n * m->in_ch * m->out_ch;
 }
 
-const am_layer_ops am_linear_ops = {linear_shape, linear_flops, am_linear_forward, am_linear_backward};
+const am_layer_ops am_linear_ops = {linear_shape, linear_flops, am_linear_forward, am_linear_backward, NULL};

@@ -73,4 +73,4 @@ am_status am_maxpool_backward(am_module *m, am_net *net, const am_act *dy, int n
     return am_prim_run(&s->bwd, net, 3, a, am_mod_who(m));
 }
 
-const am_layer_ops am_maxpool_ops = {am_window_out_shape, NULL, am_maxpool_forward, am_maxpool_backward};
+const am_layer_ops am_maxpool_ops = {am_window_out_shape, NULL, am_maxpool_forward, am_maxpool_backward, NULL};

@@ -127,6 +127,8 @@ am_module *am_maxpool2d(const char *name, int kernel, int stride, int padding)
 }
 
 am_module *am_adaptive_avgpool2d(const char *name) { return new_module(AM_MOD_ADAPTIVE_AVGPOOL2D, name); }
+am_module *am_intensity_pool2d(const char *name) { return new_module(AM_MOD_INTENSITY_POOL2D, name); }
+am_module *am_gem_pool2d(const char *name) { return new_module(AM_MOD_GEM_POOL2D, name); }
 
 am_module *am_linear(const char *name, int in_features, int out_features, int bias)
 {

@@ -414,6 +414,7 @@ am_status am_net_forward(am_net *net, const am_tensor *x, const char *stop_at, a
     if (am_net_pools_outputs(net)) am_pool_reset(&net->ypool);
     AM_TRY(am_act_from_plain(net, &net->x, x->data, "forward input"));
     net->stopped = 0;
+    net->input_reader = NULL;
     const am_act *top;
     AM_TRY(am_mod_forward(net->root, net, &net->x, &top));
     net->top = top;
@@ -452,6 +453,18 @@ am_status am_net_backward(am_net *net, const am_tensor *dy)
     return AM_OK;
 }
 
+am_status am_net_reads_input(am_net *net, am_module *m)
+{
+    const am_layer_ops *ops = am_layer_ops_of(m->kind);
+    if (!ops || !ops->input_grad)
+        return am_error(AM_ERR_VALUE, "%s: reads the network input without its gradient", am_mod_who(m));
+    if (net->input_reader && net->input_reader != m)
+        return am_error(AM_ERR_VALUE, "%s: %s reads the network input already (one layer per network may)",
+                        am_mod_who(m), am_mod_who(net->input_reader));
+    net->input_reader = m;
+    return AM_OK;
+}
+
 /* The first layer's input gradient is only computed when asked for: training never needs it,
  * and for a 3-channel first convolution it costs as much as a whole layer. */
 const am_tensor *am_net_input_grad(am_net *net)
@@ -468,6 +481,9 @@ const am_tensor *am_net_input_grad(am_net *net)
         if (p && p->kind == AM_MOD_LINEAR) st = am_linear_backward_data(p, net, p->pending_dy);
         if (st == AM_OK) st = prepare_out(&net->dx_nchw, &net->x.s, "input gradient");
         if (st == AM_OK) st = am_act_to_plain(net, net->dxp, net->dx_nchw.data, "input gradient");
+        /* a layer that also read the input (intensity pooling's weights) adds that path */
+        am_module *r = net->input_reader;
+        if (st == AM_OK && r) st = am_layer_ops_of(r->kind)->input_grad(r, net, net->dx_nchw.data);
         if (st != AM_OK) return NULL;
         net->have_dx = 1;
     }

@@ -141,8 +141,16 @@ struct am_net {
     const am_act *dxp; /* gradient w.r.t. the network input after backward */
     am_module *stop; /* module the forward stops after (NULL: whole net) */
     am_module *pending; /* first layer whose input gradient is computed on demand */
+    am_module *input_reader; /* the layer of the last forward that read the network's input, or NULL */
     int stopped, have_fwd, have_bwd, have_dx;
 };
+
+/* The input of the network's current forward (x of am_net_forward in the network's layout), for
+ * a layer that reads it besides its own input (intensity pooling). It stays valid until the next
+ * forward; a layer that reads it sets net->input_reader (one per network), so that
+ * am_net_input_grad adds the gradient through it (am_layer_ops.input_grad). */
+static inline const am_act *am_net_input(const am_net *net) { return &net->x; }
+am_status am_net_reads_input(am_net *net, am_module *m);
 
 /* Where a module's output and a network's forward buffers live (own, or borrowed from a host). */
 static inline am_buf *am_mod_ybuf(am_module *m) { return m->yhost ? m->yhost : &m->ybuf; }
@@ -180,13 +188,19 @@ typedef struct am_layer_ops {
     am_status (*forward)(am_module *m, am_net *net, const am_act *x);
     /* need_dx 0: the input's gradient is not wanted (the first layer) */
     am_status (*backward)(am_module *m, am_net *net, const am_act *dy, int need_dx);
+    /* A layer that also reads the network's input (am_net_input; intensity pooling's weights):
+     * adds its share of dL/d(network input) into dx (NCHW, the input's shape), after its
+     * backward; am_net_input_grad calls it. NULL for the layers that read only their own input. */
+    am_status (*input_grad)(am_module *m, am_net *net, float *dx);
 } am_layer_ops;
 extern const am_layer_ops am_conv_ops, am_batchnorm_ops, am_groupnorm_ops, am_relu_ops, am_maxpool_ops, am_avgpool_ops,
-    am_linear_ops, am_flatten_ops;
+    am_linear_ops, am_flatten_ops, am_intensity_pool_ops, am_gem_pool_ops;
 /* NULL for containers (sequential, residual) */
 const am_layer_ops *am_layer_ops_of(am_module_kind kind);
 /* A window op's output shape (convolution, max-pooling), PyTorch's floor mode. */
 am_status am_window_out_shape(const am_module *m, const am_shape *in, am_shape *out);
+/* A pooling to 1×1's (average, intensity-weighted, generalized mean): N×C×1×1 from N×C×H×W. */
+am_status am_global_pool_out_shape(const am_module *m, const am_shape *in, am_shape *out);
 /* A normalisation's (BatchNorm, GroupNorm): the input's, N×C×H×W (N×C for BatchNorm1d). */
 am_status am_norm_out_shape(const am_module *m, const am_shape *in, am_shape *out);
 

@@ -40,4 +40,4 @@ static am_status same_shape(const am_module *m, const am_shape *in, am_shape *ou
     return AM_OK;
 }
 
-const am_layer_ops am_relu_ops = {same_shape, NULL, am_relu_forward, am_relu_backward};
+const am_layer_ops am_relu_ops = {same_shape, NULL, am_relu_forward, am_relu_backward, NULL};

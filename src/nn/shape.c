@@ -53,6 +53,8 @@ const am_layer_ops *am_layer_ops_of(am_module_kind kind)
     case AM_MOD_ADAPTIVE_AVGPOOL2D: return &am_avgpool_ops;
     case AM_MOD_LINEAR: return &am_linear_ops;
     case AM_MOD_FLATTEN: return &am_flatten_ops;
+    case AM_MOD_INTENSITY_POOL2D: return &am_intensity_pool_ops;
+    case AM_MOD_GEM_POOL2D: return &am_gem_pool_ops;
     default: return NULL;
     }
 }

@@ -19,7 +19,7 @@ static am_status meta_int(const am_safetensors *st, const char *path, const char
     return AM_OK;
 }
 
-/* How the model was fed: channels, stacking, view size, normalisation, hybrid fit. */
+/* How the model was fed: channels, stacking, view size, normalisation, pooling, hybrid fit. */
 static am_status read_meta(am_model *m, const am_safetensors *st, const char *path)
 {
     const char *net = am_st_meta(st, AM_META_NETWORK), *layer = am_st_meta(st, AM_META_LAST_LAYER);
@@ -36,6 +36,11 @@ static am_status read_meta(am_model *m, const am_safetensors *st, const char *pa
     if (norm && am_normalization_parse(norm, &m->normalization) != AM_OK)
         return am_error(AM_ERR_FORMAT, "%s: metadata '%s' = \"%s\" is not minmax or asinh", path, AM_META_NORMALIZATION,
                         norm);
+    const char *pool = am_st_meta(st, AM_META_POOLING);
+    m->pooling = AM_POOLING_AVERAGE;
+    if (pool && am_pooling_parse(pool, &m->pooling) != AM_OK)
+        return am_error(AM_ERR_FORMAT, "%s: metadata '%s' = \"%s\" is not average, intensity or gem", path,
+                        AM_META_POOLING, pool);
     const char *hy = am_st_meta(st, AM_META_HYBRID);
     return hy ? am_hybrid_from_json(&m->hybrid, hy, path) : AM_OK;
 }
@@ -49,7 +54,8 @@ am_status am_model_open(am_model *m, const char *path)
     am_byol_options bo;
     am_byol_options_default(&bo);
     if (s == AM_OK) s = am_byol_options_from_file(&bo, &st);
-    am_model_spec spec = {.network_name = m->network, .last_layer = m->last_layer, .in_channels = m->in_channels};
+    am_model_spec spec = {
+        .network_name = m->network, .last_layer = m->last_layer, .in_channels = m->in_channels, .pooling = m->pooling};
     am_net *n = NULL;
     if (s == AM_OK) s = am_model_create(&n, &spec, 0);
     bo.probe_channels = m->in_channels;

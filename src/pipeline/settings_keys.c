@@ -74,6 +74,7 @@ static const char *const nan_names[] = {"zero", "min", "median", NULL};
 static const char *const mask_names[] = {"auto", "binary", "labels", NULL};
 static const char *const loss_names[] = {"one_way", "symmetric", NULL};
 static const char *const precision_names[] = {"fp32", "bf16", "auto", NULL};
+static const char *const pooling_names[] = {"average", "intensity", "gem", NULL}; /* am_pooling's order */
 
 static const am_key root_keys[] = {
     /* the original package's keys */
@@ -140,6 +141,8 @@ static const am_key network_keys[] = {
     {"pretrained", AM_KEY_TEXT, S(pretrained), 0, 0, 0,
      .doc = "start from a model of astromorph training (same network and channels) or torchvision ResNet18 weights",
      .example = "\"start.safetensors\""},
+    {"pooling", AM_KEY_CHOICE, E(pooling), 0, 0, 0, .choices = pooling_names,
+     .doc = "the last feature map to the embedding: its average, weighted by the input's intensity, or GeM (p = 3)"},
     {NULL}};
 
 static const am_key data_keys[] = {

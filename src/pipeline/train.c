@@ -368,15 +368,18 @@ am_status am_pipeline_train(am_settings *s, am_train_run *out)
     t_data = mono_s();
 
     /* network and BYOL */
-    am_model_spec spec = {
-        .network_name = s->network_name, .last_layer = s->last_layer, .in_channels = (int)shape[0] * s->stacksize};
+    am_model_spec spec = {.network_name = s->network_name,
+                          .last_layer = s->last_layer,
+                          .in_channels = (int)shape[0] * s->stacksize,
+                          .pooling = s->pooling};
     int dim = 0;
     if ((st = am_model_check(&spec)) != AM_OK || (st = am_model_embedding_dim(&spec, &dim)) != AM_OK) goto done;
     if (s->representation_size && s->representation_size != dim)
         am_log(AM_LOG_WARN, "byol_settings.representation_size = %d does not match %s's %d features at '%s'; using %d",
                s->representation_size, s->network_name, dim, s->byol.hidden_layer, dim);
-    am_log(AM_LOG_INFO, "network %s (%d input channel(s)): %d features at '%s'", s->network_name, spec.in_channels, dim,
-           s->byol.hidden_layer);
+    am_log(AM_LOG_INFO, "network %s (%d input channel(s)): %d features at '%s'%s%s", s->network_name, spec.in_channels,
+           dim, s->byol.hidden_layer, s->pooling != AM_POOLING_AVERAGE ? ", pooling " : "",
+           s->pooling != AM_POOLING_AVERAGE ? am_pooling_name(s->pooling) : "");
     if (check_only) goto done;
     am_byol_options bo = s->byol;
     bo.representation_size = dim;
@@ -421,9 +424,9 @@ agree:
     snprintf(channels, sizeof channels, "%d", spec.in_channels);
     snprintf(stack, sizeof stack, "%d", s->stacksize);
     snprintf(view, sizeof view, "%d", s->augment.view_size);
-    const char *keys[] = {AM_META_NETWORK,       AM_META_LAST_LAYER, AM_META_CHANNELS,
-                          AM_META_STACKSIZE,     AM_META_NAN_POLICY, AM_META_VIEW_SIZE,
-                          AM_META_NORMALIZATION, AM_META_PRECISION,  AM_META_HYBRID};
+    const char *keys[] = {AM_META_NETWORK,    AM_META_LAST_LAYER, AM_META_CHANNELS,      AM_META_STACKSIZE,
+                          AM_META_NAN_POLICY, AM_META_VIEW_SIZE,  AM_META_NORMALIZATION, AM_META_POOLING,
+                          AM_META_PRECISION,  AM_META_HYBRID};
     const char *vals[] = {s->network_name,
                           s->last_layer,
                           channels,
@@ -431,11 +434,13 @@ agree:
                           am_nan_policy_name(s->data.fits.nan_policy),
                           view,
                           am_normalization_name(s->augment.normalization),
+                          am_pooling_name(s->pooling),
                           prec == AM_PRECISION_BF16 ? "bf16" : "fp32",
                           NULL};
+    enum { N_META = 9 }; /* the hybrid fit, at the end, only in the model */
     am_train_settings ts = s->train;
     ts.checkpoint_path = ckpt;
-    ts.meta_keys = keys, ts.meta_values = vals, ts.n_meta = 8;
+    ts.meta_keys = keys, ts.meta_values = vals, ts.n_meta = N_META;
     fingerprint = am_settings_fingerprint(s);
     if (!fingerprint) {
         st = am_error(AM_ERR_NOMEM, "out of memory");
@@ -483,8 +488,8 @@ agree:
             if ((st = fit_hybrid(&r, spec.in_channels, &hybrid)) != AM_OK) goto done;
         }
         t_fit = mono_s();
-        vals[8] = hybrid;
-        if (lead) st = am_byol_save(byol, model_path, keys, vals, hybrid ? 9 : 8);
+        vals[N_META] = hybrid;
+        if (lead) st = am_byol_save(byol, model_path, keys, vals, hybrid ? N_META + 1 : N_META);
         free(hybrid);
         if ((st = am_dist_agree(st)) != AM_OK) goto done;
     }

@@ -574,7 +574,7 @@ void am_trainer_times(const am_trainer *t, am_train_times *out)
     for (int r = 0; r < t->nrep; r++) {
         if (!t->rep[r]) continue;
         const am_net_profile *p = am_net_get_profile(am_byol_network(t->rep[r]));
-        for (int k = 0; k <= AM_MOD_FLATTEN; k++) {
+        for (int k = 0; k < AM_MOD_KINDS; k++) {
             out->layers.forward_s[k] += p->forward_s[k], out->layers.backward_s[k] += p->backward_s[k];
             out->layers.forward_calls[k] += p->forward_calls[k], out->layers.backward_calls[k] += p->backward_calls[k];
         }

@@ -186,6 +186,18 @@ static void test_unknown_keys(void)
         "s.toml:4:1: unknown key 'byol_settings.projection_sise' (did you mean 'byol_settings.projection_size'?)");
     CHECK_FAILS(load_text(BASE "[network_settings]\nlast_layer = \"layer5\"\n", AM_SETTINGS_TRAINING, NULL),
                 AM_ERR_VALUE, "s.toml:4:14: network_settings.last_layer = \"layer5\": must be one of \"layer1\"");
+    {
+        am_settings ps;
+        CHECK_OK(am_settings_load(&ps, write_file("s.toml", BASE "[network_settings]\npooling = \"gem\"\n"),
+                                  AM_SETTINGS_TRAINING, NULL));
+        CHECK(ps.pooling == AM_POOLING_GEM, "pooling = \"gem\" read: %d", (int)ps.pooling);
+        am_settings_free(&ps);
+        CHECK_OK(am_settings_load(&ps, write_file("s.toml", BASE), AM_SETTINGS_TRAINING, NULL));
+        CHECK(ps.pooling == AM_POOLING_AVERAGE, "pooling defaults to the average: %d", (int)ps.pooling);
+        am_settings_free(&ps);
+    }
+    CHECK_FAILS(load_text(BASE "[network_settings]\npooling = \"max\"\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_VALUE,
+                "s.toml:4:11: network_settings.pooling = \"max\": must be one of \"average\", \"intensity\", \"gem\"");
     CHECK_FAILS(load_text(BASE "[network_settings]\nlastlayer = \"layer3\"\n", AM_SETTINGS_TRAINING, NULL),
                 AM_ERR_NOTFOUND, "did you mean 'network_settings.last_layer'");
     /* nothing close: no guess */

@@ -52,7 +52,7 @@ static void test_structure(void)
         {&res, "n_layer_resnet", "layer3", "state_dict.layer3", 2, 256},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        am_model_spec spec = {cases[c].network, cases[c].last, cases[c].channels};
+        am_model_spec spec = {cases[c].network, cases[c].last, cases[c].channels, AM_POOLING_AVERAGE};
         char what[96];
         snprintf(what, sizeof what, "%s %s C=%d", spec.network_name, spec.last_layer ? spec.last_layer : "",
                  spec.in_channels);
@@ -75,8 +75,9 @@ static void test_structure(void)
 static void test_spec_errors(void)
 {
     am_net *net = NULL;
-    am_model_spec bad_name = {"resnet50", NULL, 1}, bad_last = {"n_layer_resnet", "layer5", 1},
-                  bad_ch = {"amm", NULL, 0}, none = {NULL, NULL, 1};
+    am_model_spec bad_name = {"resnet50", NULL, 1, AM_POOLING_AVERAGE},
+                  bad_last = {"n_layer_resnet", "layer5", 1, AM_POOLING_AVERAGE},
+                  bad_ch = {"amm", NULL, 0, AM_POOLING_AVERAGE}, none = {NULL, NULL, 1, AM_POOLING_AVERAGE};
     CHECK_FAILS(am_model_create(&net, &bad_name, 1), AM_ERR_VALUE, "resnet50");
     CHECK(net == NULL, "no network on error");
     CHECK_FAILS(am_model_create(&net, &bad_last, 1), AM_ERR_VALUE, "layer5");
@@ -117,7 +118,7 @@ static void check_param(am_net *net, const char *name, double want_mean, double 
 
 static void test_init(void)
 {
-    am_model_spec rs = {"n_layer_resnet", "layer4", 3}, as = {"amm", NULL, 2};
+    am_model_spec rs = {"n_layer_resnet", "layer4", 3, AM_POOLING_AVERAGE}, as = {"amm", NULL, 2, AM_POOLING_AVERAGE};
     am_net *r = NULL, *r2 = NULL, *r3 = NULL, *a = NULL;
     CHECK_OK(am_model_create(&r, &rs, 11));
     CHECK_OK(am_model_create(&r2, &rs, 11));

@@ -72,7 +72,7 @@ static const char *toy_name(void *user, int64_t i)
 
 static am_byol *make_byol(void)
 {
-    am_model_spec spec = {"amm", NULL, 1};
+    am_model_spec spec = {"amm", NULL, 1, AM_POOLING_AVERAGE};
     am_net *net = NULL;
     if (am_model_create(&net, &spec, 11) != AM_OK) return NULL;
     am_byol_options o;
@@ -257,7 +257,7 @@ static void test_times(void)
     CHECK(serial <= wall && tt.views + tt.step <= wall * nrep, "parts %g + %g within the wall %g (x %d)", serial,
           tt.views + tt.step, wall, nrep);
     double conv = 0;
-    for (int k = 0; k <= AM_MOD_FLATTEN; k++) conv += tt.layers.forward_s[k] + tt.layers.backward_s[k];
+    for (int k = 0; k < AM_MOD_KINDS; k++) conv += tt.layers.forward_s[k] + tt.layers.backward_s[k];
     CHECK(conv > 0 && conv <= tt.step + tt.test, "layer profile %g within the steps %g", conv, tt.step + tt.test);
     am_trainer_free(t);
     am_byol_free(b);
@@ -416,7 +416,7 @@ static void test_auto_replicas(void)
     am_train_source src = {10, toy_get, NULL, NULL, 0, &d, NULL, 0};
     am_byol *small = make_byol(), *large = NULL;
     am_net *net = NULL;
-    am_model_spec spec = {"n_layer_resnet", "layer4", 1};
+    am_model_spec spec = {"n_layer_resnet", "layer4", 1, AM_POOLING_AVERAGE};
     CHECK_OK(am_model_create(&net, &spec, 3));
     if (net) CHECK_OK(am_byol_create(&large, net, NULL));
     am_trainer *t = NULL;
