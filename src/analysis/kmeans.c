@@ -123,18 +123,17 @@ static void ordered(km_work *w, double *acc, int64_t m, void (*add)(void *w, dou
     if (s != AM_OK && w->err == AM_OK) w->err = s;
 }
 
-/* Integer counts summed over ranks (exact in double in any order). */
+/* Integer counts summed over ranks (exact in any order). */
 static void count_over_ranks(km_work *w, int64_t *v, int m)
 {
     if (!w->ranks) return;
-    const int size = am_dist_size(), rank = am_dist_rank();
-    double *all = calloc((size_t)size * (size_t)m, sizeof *all);
-    am_status s = all ? AM_OK : am_error(AM_ERR_NOMEM, "k-means: out of memory");
-    for (int j = 0; all && j < m; j++) all[(int64_t)rank * m + j] = (double)v[j];
-    if (s == AM_OK) s = am_dist_sum_disjoint_f64(all, (int64_t)size * m);
+    const int size = am_dist_size();
+    int64_t *all = calloc((size_t)size * (size_t)m, sizeof *all);
+    am_status s =
+        all ? am_dist_allgather(v, m * (int64_t)sizeof *v, all) : am_error(AM_ERR_NOMEM, "k-means: out of memory");
     for (int j = 0; s == AM_OK && j < m; j++) {
         v[j] = 0;
-        for (int r = 0; r < size; r++) v[j] += (int64_t)all[(int64_t)r * m + j];
+        for (int r = 0; r < size; r++) v[j] += all[(int64_t)r * m + j];
     }
     free(all);
     if (s != AM_OK && w->err == AM_OK) w->err = s;
@@ -221,13 +220,11 @@ static int64_t farthest_row(km_work *w)
         }
     }
     if (!w->ranks) return far;
-    const int size = am_dist_size(), rank = am_dist_rank();
+    /* every rank's farthest: (distance, row), the row exact in double */
+    const int size = am_dist_size();
     double *v = calloc((size_t)size * 2, sizeof *v);
-    am_status s = v ? AM_OK : am_error(AM_ERR_NOMEM, "k-means: out of memory");
-    if (s == AM_OK) {
-        v[2 * rank] = fd, v[2 * rank + 1] = (double)far;
-        s = am_dist_sum_disjoint_f64(v, 2 * size);
-    }
+    am_status s = v ? am_dist_allgather((double[2]){fd, (double)far}, 2 * sizeof(double), v)
+                    : am_error(AM_ERR_NOMEM, "k-means: out of memory");
     double best = -1;
     far = 0;
     for (int r = 0; s == AM_OK && r < size; r++)
@@ -251,13 +248,7 @@ static double update(km_work *w)
         row_values(w, far, xf);
         int64_t old = mine ? w->lab[far - w->row0] : 0;
         if (w->ranks) {
-            double o = (double)old;
-            double *v = calloc((size_t)am_dist_size(), sizeof *v);
-            if (v && mine) v[am_dist_rank()] = o + 1;
-            am_status s = v ? am_dist_sum_disjoint_f64(v, am_dist_size()) : am_error(AM_ERR_NOMEM, "k-means");
-            for (int r = 0; v && r < am_dist_size(); r++)
-                if (v[r] > 0) old = (int64_t)v[r] - 1;
-            free(v);
+            am_status s = am_dist_bcast(&old, sizeof old, owner_of(w, far));
             if (s != AM_OK && w->err == AM_OK) w->err = s;
         }
         for (int64_t d = 0; d < dim; d++) {
@@ -527,14 +518,10 @@ am_status am_kmeans_ranks(const float *x, int64_t n, int64_t row0, int64_t dim, 
     }
     const int size = am_dist_size(), rank = am_dist_rank();
     km_work w = {.x = x, .n = n, .dim = dim, .k = o->k, .ranks = 1, .row0 = row0};
-    double *v = calloc((size_t)size, sizeof *v);
     w.first = calloc((size_t)size + 1, sizeof *w.first);
-    am_status s = v && w.first ? AM_OK : am_error(AM_ERR_NOMEM, "k-means: out of memory");
-    if (s == AM_OK) {
-        v[rank] = (double)n;
-        s = am_dist_sum_disjoint_f64(v, size);
-    }
-    for (int r = 0; s == AM_OK && r < size; r++) w.first[r + 1] = w.first[r] + (int64_t)v[r];
+    am_status s =
+        w.first ? am_dist_allgather(&n, sizeof n, w.first + 1) : am_error(AM_ERR_NOMEM, "k-means: out of memory");
+    for (int r = 0; s == AM_OK && r < size; r++) w.first[r + 1] += w.first[r];
     w.ntot = s == AM_OK ? w.first[size] : 0;
     /* chunks of KM_CHUNK rows must fall where one process's fall, and shares follow each other */
     if (s == AM_OK && (row0 != w.first[rank] || (rank + 1 < size && (row0 + n) % KM_CHUNK != 0)))
@@ -543,7 +530,6 @@ am_status am_kmeans_ranks(const float *x, int64_t n, int64_t row0, int64_t dim, 
                      "in rank order and end on multiples of %d rows",
                      rank, (long long)row0, (long long)(row0 + n), KM_CHUNK);
     s = am_dist_agree(s);
-    free(v);
     if (s == AM_OK) s = run(&w, o, res);
     free(w.first);
     return s;

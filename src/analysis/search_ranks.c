@@ -13,18 +13,15 @@
 #include "dist/dist_internal.h"
 #include "search_internal.h"
 
-/* Every rank's row count and first row, on every rank (counts are exact in double). */
+/* Every rank's row count and first row, on every rank. */
 static am_status shares(int64_t n, int64_t row0, int64_t **count, int64_t **first)
 {
-    const int size = am_dist_size(), rank = am_dist_rank();
-    double *v = calloc((size_t)size * 2, sizeof *v);
+    const int size = am_dist_size();
+    int64_t *v = calloc((size_t)size * 2, sizeof *v);
     *count = malloc((size_t)size * sizeof **count), *first = malloc((size_t)size * sizeof **first);
     am_status s = v && *count && *first ? AM_OK : am_error(AM_ERR_NOMEM, "search: out of memory");
-    if (s == AM_OK) {
-        v[2 * rank] = (double)n, v[2 * rank + 1] = (double)row0;
-        s = am_dist_sum_disjoint_f64(v, 2 * size);
-    }
-    for (int r = 0; s == AM_OK && r < size; r++) (*count)[r] = (int64_t)v[2 * r], (*first)[r] = (int64_t)v[2 * r + 1];
+    if (s == AM_OK) s = am_dist_allgather((int64_t[2]){n, row0}, 2 * sizeof(int64_t), v);
+    for (int r = 0; s == AM_OK && r < size; r++) (*count)[r] = v[2 * r], (*first)[r] = v[2 * r + 1];
     free(v);
     if (s != AM_OK) free(*count), free(*first), *count = *first = NULL;
     return s;
@@ -35,20 +32,19 @@ am_status am_similar_ranks(const float *x, int64_t n, int64_t row0, int64_t dim,
 {
     *found = 0;
     if (k < 1) return am_error(AM_ERR_VALUE, "similarity: k = %d, must be at least 1", k);
-    const int size = am_dist_size(), rank = am_dist_rank();
+    const int size = am_dist_size();
     const int64_t w = 1 + 2 * (int64_t)k; /* per rank: found, then (badness, row) pairs */
-    double *all = calloc((size_t)size * (size_t)w, sizeof *all);
+    double *all = calloc((size_t)size * (size_t)w, sizeof *all), *list = calloc((size_t)w, sizeof *list);
     int64_t *idx = malloc((size_t)k * sizeof *idx);
     double *bad = malloc((size_t)k * sizeof *bad);
     int mine = 0;
-    am_status s = all && idx && bad ? am_similar_exact(x, n, dim, NULL, q, metric, k, exclude, idx, bad, &mine)
-                                    : am_error(AM_ERR_NOMEM, "similarity: out of memory");
+    am_status s = all && list && idx && bad ? am_similar_exact(x, n, dim, NULL, q, metric, k, exclude, idx, bad, &mine)
+                                            : am_error(AM_ERR_NOMEM, "similarity: out of memory");
     s = am_dist_agree(s);
     if (s == AM_OK) {
-        double *at = all + rank * w;
-        at[0] = mine;
-        for (int i = 0; i < mine; i++) at[1 + 2 * i] = bad[i], at[2 + 2 * i] = (double)(row0 + idx[i]);
-        s = am_dist_sum_disjoint_f64(all, size * w);
+        list[0] = mine;
+        for (int i = 0; i < mine; i++) list[1 + 2 * i] = bad[i], list[2 + 2 * i] = (double)(row0 + idx[i]);
+        s = am_dist_allgather(list, w * (int64_t)sizeof *list, all);
     }
     /* merge: the best of the ranks' heads, k times (rows are below 2^53, exact in double) */
     int *head = calloc((size_t)size, sizeof *head);
@@ -72,7 +68,7 @@ am_status am_similar_ranks(const float *x, int64_t n, int64_t row0, int64_t dim,
         out[*found].score = am_bad_to_score(b[1 + 2 * head[best]], metric);
         ++*found, head[best]++;
     }
-    free(head), free(all), free(idx), free(bad);
+    free(head), free(all), free(list), free(idx), free(bad);
     return s;
 }
 

@@ -239,18 +239,17 @@ am_status ac_load(ac_common *c, am_embeddings *e)
     return s;
 }
 
-/* Every rank's count (exact in double), summed in rank order: this rank's first row and the total. */
+/* Every rank's count, summed in rank order: this rank's first row and the total. */
 static am_status rank_offsets(int64_t n, int64_t *row0, int64_t *total)
 {
     const int size = am_dist_size(), rank = am_dist_rank();
-    double *v = calloc((size_t)size, sizeof *v);
+    int64_t *v = calloc((size_t)size, sizeof *v);
     if (!v) return am_error(AM_ERR_NOMEM, "out of memory");
-    v[rank] = (double)n;
-    am_status s = am_dist_sum_disjoint_f64(v, size);
+    am_status s = am_dist_allgather(&n, sizeof n, v);
     *row0 = *total = 0;
     for (int r = 0; s == AM_OK && r < size; r++) {
-        if (r < rank) *row0 += (int64_t)v[r];
-        *total += (int64_t)v[r];
+        if (r < rank) *row0 += v[r];
+        *total += v[r];
     }
     free(v);
     return s;
@@ -454,18 +453,16 @@ am_status ac_find_row_share(const ac_common *c, const am_embeddings *e, int64_t 
     }
     /* every rank's first match and count: the global first is the lowest rank's */
     const int size = am_dist_size(), rank = am_dist_rank();
-    double *v = calloc((size_t)size * 2, sizeof *v);
+    int64_t *v = calloc((size_t)size * 2, sizeof *v);
     if (!v) return am_error(AM_ERR_NOMEM, "out of memory");
     int64_t hit = -1, count = 0;
     am_status s = AM_OK;
     for (int loose = 0; loose < (object ? 2 : 1) && hit < 0 && s == AM_OK; loose++) {
-        memset(v, 0, (size_t)size * 2 * sizeof *v);
         int64_t n = 0, h = first_match(e, object, file, loose, &n);
-        v[2 * rank] = h >= 0 ? (double)(row0 + h) + 1 : 0, v[2 * rank + 1] = (double)n;
-        s = am_dist_sum_disjoint_f64(v, 2 * size);
+        s = am_dist_allgather((int64_t[2]){h >= 0 ? row0 + h : -1, n}, 2 * sizeof(int64_t), v);
         for (int r = 0; r < size && s == AM_OK; r++) {
-            if (hit < 0 && v[2 * r] > 0) hit = (int64_t)v[2 * r] - 1;
-            count += (int64_t)v[2 * r + 1];
+            if (hit < 0 && v[2 * r] >= 0) hit = v[2 * r];
+            count += v[2 * r + 1];
         }
         if (loose && hit >= 0) count = 1;
     }

@@ -151,7 +151,7 @@ static am_status run_ranks(ac_common *c, const cl_opts *co)
     double *ld = malloc((size_t)(e.n ? e.n : 1) * 2 * sizeof *ld);
     double *all = rank == 0 ? malloc((size_t)(total ? total : 1) * 2 * sizeof *all) : NULL;
     int64_t *counts = calloc((size_t)size, sizeof *counts);
-    double *share = calloc((size_t)size * 2, sizeof *share);
+    int64_t *share = calloc((size_t)size * 2, sizeof *share);
     if (s == AM_OK && (!idx || !ld || !counts || !share || (rank == 0 && !all)))
         s = am_error(AM_ERR_NOMEM, "out of memory");
     s = am_dist_agree(s);
@@ -176,16 +176,12 @@ static am_status run_ranks(ac_common *c, const cl_opts *co)
             sub[q * (e.dim + 1) + e.dim] = (float)r.labels[idx[j] - row0];
             q++;
         }
-    if (s == AM_OK) {
-        share[2 * rank] = (double)e.n, share[2 * rank + 1] = (double)mine;
-        s = am_dist_sum_disjoint_f64(share, 2 * size);
-    }
+    if (s == AM_OK) s = am_dist_allgather((int64_t[2]){e.n, mine}, 2 * sizeof(int64_t), share);
     for (int part = 0; part < 2 && s == AM_OK; part++) {
-        for (int q = 0; q < size; q++) counts[q] = (int64_t)share[2 * q] * (int64_t)sizeof(double);
+        for (int q = 0; q < size; q++) counts[q] = share[2 * q] * (int64_t)sizeof(double);
         s = am_dist_gatherv(ld + part * e.n, e.n * (int64_t)sizeof(double), all ? all + part * total : NULL, counts, 0);
     }
-    for (int q = 0; s == AM_OK && q < size; q++)
-        counts[q] = (int64_t)share[2 * q + 1] * (e.dim + 1) * (int64_t)sizeof(float);
+    for (int q = 0; s == AM_OK && q < size; q++) counts[q] = share[2 * q + 1] * (e.dim + 1) * (int64_t)sizeof(float);
     if (s == AM_OK) s = am_dist_gatherv(sub, mine * (e.dim + 1) * (int64_t)sizeof(float), subs, counts, 0);
     am_meta *meta = rank == 0 ? calloc((size_t)(total ? total : 1), sizeof *meta) : NULL;
     if (s == AM_OK && rank == 0 && !meta) s = am_error(AM_ERR_NOMEM, "out of memory");

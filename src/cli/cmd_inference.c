@@ -142,17 +142,12 @@ static am_status cluster_rows(am_embeddings *E, int64_t total, const am_kmeans_o
         return st;
     }
     /* the shares: rank 0 holds every row, its own share ends where rank 1's begins */
-    double *v = calloc((size_t)size * 2, sizeof *v);
     int64_t *first = calloc((size_t)size + 1, sizeof *first), *bytes = calloc((size_t)size, sizeof *bytes);
     int32_t *labels = rank == 0 ? malloc((size_t)(total ? total : 1) * sizeof *labels) : NULL;
-    if (!v || !first || !bytes || (rank == 0 && !labels)) st = am_error(AM_ERR_NOMEM, "out of memory");
+    if (!first || !bytes || (rank == 0 && !labels)) st = am_error(AM_ERR_NOMEM, "out of memory");
     st = am_dist_agree(st);
-    if (st == AM_OK) {
-        v[2 * rank] = (double)E->row0, v[2 * rank + 1] = rank == 0 ? 0 : (double)E->n;
-        st = am_dist_sum_disjoint_f64(v, 2 * size);
-    }
+    if (st == AM_OK) st = am_dist_allgather(&E->row0, sizeof E->row0, first);
     int aligned = 1;
-    for (int r = 1; st == AM_OK && r < size; r++) first[r] = (int64_t)v[2 * r];
     first[size] = total;
     for (int r = 0; st == AM_OK && r < size; r++) {
         bytes[r] = (first[r + 1] - first[r]) * (int64_t)sizeof(int32_t);
@@ -169,7 +164,7 @@ static am_status cluster_rows(am_embeddings *E, int64_t total, const am_kmeans_o
     }
     if (st == AM_OK && rank == 0) st = am_embeddings_set_labels(E, labels);
     am_kmeans_result_free(&km);
-    free(v), free(first), free(bytes), free(labels);
+    free(first), free(bytes), free(labels);
     return st;
 }
 

@@ -100,13 +100,8 @@ static am_status run_ranks(ac_common *c, const out_opts *oo)
     s = am_dist_agree(s);
     if (s == AM_OK) s = am_outlier_scores_ranks(e.data, e.n, row0, e.dim, oo->metric, (int)oo->k, mine, mine + e.n);
     /* rank 0 gets every rank's kNN scores, then every rank's LOF scores */
-    double *share = calloc((size_t)size, sizeof *share);
-    if (s == AM_OK && !share) s = am_error(AM_ERR_NOMEM, "out of memory");
-    if (s == AM_OK) {
-        share[rank] = (double)e.n;
-        s = am_dist_sum_disjoint_f64(share, size);
-    }
-    for (int r = 0; s == AM_OK && r < size; r++) counts[r] = (int64_t)share[r] * (int64_t)sizeof(double);
+    if (s == AM_OK) s = am_dist_allgather(&e.n, sizeof e.n, counts);
+    for (int r = 0; s == AM_OK && r < size; r++) counts[r] *= (int64_t)sizeof(double);
     if (s == AM_OK) s = am_dist_gatherv(mine, e.n * (int64_t)sizeof(double), all, counts, 0);
     if (s == AM_OK) s = am_dist_gatherv(mine + e.n, e.n * (int64_t)sizeof(double), all ? all + total : NULL, counts, 0);
     const double *knn = all, *lof = all ? all + total : NULL;
@@ -130,7 +125,7 @@ static am_status run_ranks(ac_common *c, const out_opts *oo)
     }
     s = am_dist_agree(s);
     for (int64_t r = 0; meta && r < rows; r++) am_meta_free(&meta[r]);
-    free(meta), free(mine), free(all), free(counts), free(order), free(share);
+    free(meta), free(mine), free(all), free(counts), free(order);
     am_embeddings_free(&e);
     return s;
 }

@@ -106,10 +106,7 @@ static am_status run_ranks(ac_common *c, const char *object, const char *file, l
     if (s == AM_OK && (!owner || !qv || !ex || !nb || !found_meta || !rows))
         s = am_error(AM_ERR_NOMEM, "out of memory");
     s = am_dist_agree(s);
-    if (s == AM_OK) {
-        owner[rank] = mine;
-        s = am_dist_sum_disjoint_i32(owner, size);
-    }
+    if (s == AM_OK) s = am_dist_allgather(&(int32_t){mine}, sizeof(int32_t), owner);
     int from = 0;
     while (s == AM_OK && from < size && !owner[from]) from++;
     if (s == AM_OK && mine) {

@@ -33,8 +33,9 @@ void am_dist_sum_in_order(float *dst, float *const *local, int nlocal, int64_t m
  * to rank + 1, and the last rank's result comes back to every rank. The additions are one
  * process's, in the same order, so the sum does not depend on the rank count. */
 am_status am_dist_ordered_f64(double *acc, int64_t m, void (*add)(void *user, double *acc), void *user);
-/* Every rank's `count` floats, rank after rank, into all (size · count floats) on every rank. */
-am_status am_dist_allgather_f32(const float *mine, int64_t count, float *all);
+/* Every rank's `bytes` bytes (the same count on every rank), rank after rank, into all
+ * (size · bytes) on every rank: how each rank learns every rank's counts, offsets or values. */
+am_status am_dist_allgather(const void *mine, int64_t bytes, void *all);
 /* Bytes from root to every rank. */
 am_status am_dist_bcast(void *buf, int64_t bytes, int root);
 /* Passes a block round the ring: sbytes to rank + 1, rbytes from rank − 1 (sizes known to all). */

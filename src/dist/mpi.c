@@ -235,17 +235,17 @@ am_status am_dist_ordered_f64(double *acc, int64_t m, void (*add)(void *user, do
     return rc == MPI_SUCCESS ? AM_OK : mpi_fail(rc, "ordered sum");
 }
 
-am_status am_dist_allgather_f32(const float *mine, int64_t count, float *all)
+am_status am_dist_allgather(const void *mine, int64_t bytes, void *all)
 {
     if (g_size == 1) {
-        if (all != mine) memmove(all, mine, (size_t)count * sizeof *all);
+        if (all != mine) memmove(all, mine, (size_t)bytes);
         return AM_OK;
     }
-    if (count > CHUNK * 64)
-        return am_error(AM_ERR_VALUE, "MPI: %lld values per rank is too many to gather", (long long)count);
+    if (bytes > (int64_t)CHUNK * 256)
+        return am_error(AM_ERR_VALUE, "MPI: %lld bytes per rank is too many to gather", (long long)bytes);
     double t0 = now_s();
-    MPI_TRY(MPI_Allgather(mine, (int)count, MPI_FLOAT, all, (int)count, MPI_FLOAT, MPI_COMM_WORLD), "allgather");
-    account(t0, count * (int64_t)sizeof *all);
+    MPI_TRY(MPI_Allgather(mine, (int)bytes, MPI_BYTE, all, (int)bytes, MPI_BYTE, MPI_COMM_WORLD), "allgather");
+    account(t0, bytes);
     return AM_OK;
 }
 

@@ -31,9 +31,9 @@ am_status am_dist_ordered_f64(double *acc, int64_t m, void (*add)(void *user, do
     return AM_OK;
 }
 
-am_status am_dist_allgather_f32(const float *mine, int64_t count, float *all)
+am_status am_dist_allgather(const void *mine, int64_t bytes, void *all)
 {
-    if (all != mine) memmove(all, mine, (size_t)count * sizeof *all);
+    if (all != mine) memmove(all, mine, (size_t)bytes);
     return AM_OK;
 }
 

@@ -261,7 +261,7 @@ static am_status open_start(const char *path, const am_model_spec *spec, am_safe
  * spent waiting at the ranks' agreements for the slowest rank (docs/cluster.md). */
 static void log_communication(const am_trainer *t, double seconds)
 {
-    const int size = am_dist_size(), rank = am_dist_rank();
+    const int size = am_dist_size();
     am_train_times tt;
     am_trainer_times(t, &tt);
     am_dist_stats ds;
@@ -270,10 +270,9 @@ static void log_communication(const am_trainer *t, double seconds)
     double *v = calloc((size_t)size * W, sizeof *v);
     if (!v) return;
     const double steps = (double)(am_trainer_steps_done(t) > 0 ? am_trainer_steps_done(t) : 1);
-    double *mine = v + W * rank;
-    mine[0] = seconds / steps, mine[1] = tt.reduce / steps, mine[2] = tt.reduce_comm / steps;
-    mine[3] = ds.seconds / steps, mine[4] = (double)ds.bytes_sent / steps;
-    if (am_dist_sum_disjoint_f64(v, W * size) == AM_OK)
+    const double mine[W] = {seconds / steps, tt.reduce / steps, tt.reduce_comm / steps, ds.seconds / steps,
+                            (double)ds.bytes_sent / steps};
+    if (am_dist_allgather(mine, sizeof mine, v) == AM_OK)
         for (int r = 0; r < size; r++)
             am_log(AM_LOG_INFO,
                    "MPI rank %d: %.1f ms per step, %.1f ms summing gradients and statistics (%.1f ms of it in MPI), "

@@ -468,7 +468,7 @@ static am_status reduce_buffers(am_trainer *t, int worked, int lw)
                    (size_t)am_tensor_numel(&p->value) * sizeof *mine);
             o += (size_t)am_tensor_numel(&p->value);
         }
-    if (st == AM_OK) st = am_dist_allgather_f32(mine, nb * t->nrep, all);
+    if (st == AM_OK) st = am_dist_allgather(mine, nb * t->nrep * (int64_t)sizeof *mine, all);
     for (size_t j = 0, o = 0; st == AM_OK && j < ns; j++) {
         am_param *p = am_byol_state(t->byol, j, NULL);
         if (!p->is_buffer) continue;

@@ -176,39 +176,32 @@ rank_pid() {
     done
 }
 
+# signal_rank DIR SIGNAL: start a 2-rank training in DIR, send SIGNAL to rank 1 once the first
+# checkpoint is written, and leave mpirun's exit status in $rc (124: the job outlived its limit)
+signal_rank() {
+    mkdir -p "$1" && settings 1 "$long" >"$1/s.toml"
+    (cd "$1" && exec timeout 120 "$mpirun" -np 2 "$cli" training -c s.toml >out.txt 2>err.txt) &
+    local pid=$! victim=""
+    for _ in $(seq 600); do
+        victim=$(rank_pid "$1" 1)
+        [ -n "$victim" ] && ls "$1"/saved_models/checkpoint_*.safetensors >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    [ -n "$victim" ] || fail "could not find rank 1 of the run in $1"
+    kill "-$2" "$victim"
+    wait $pid
+    rc=$?
+}
+
 # SIGTERM to one rank alone stops every rank at the same step, with a checkpoint
-mkdir -p one_term && settings 1 "$long" >one_term/s.toml
-(cd one_term && exec timeout 120 "$mpirun" -np 2 "$cli" training -c s.toml >out.txt 2>err.txt) &
-pid=$!
-victim=""
-for _ in $(seq 600); do
-    victim=$(rank_pid one_term 1)
-    [ -n "$victim" ] && ls one_term/saved_models/checkpoint_*.safetensors >/dev/null 2>&1 && break
-    sleep 0.1
-done
-[ -n "$victim" ] || fail "could not find rank 1"
-kill -TERM "$victim"
-wait $pid
-rc=$?
+signal_rank one_term TERM
 [ $rc -ne 124 ] || fail "SIGTERM to rank 1 left the job running"
 grep -q 'interrupted after' one_term/err.txt || fail "SIGTERM to rank 1 alone: $(tail -n 3 one_term/err.txt)"
 grep -q 'WARNING | interrupted after' one_term/logs/*.log || fail "rank 0's log does not say the run was interrupted"
 echo "ok: SIGTERM to rank 1 alone stops both ranks with a checkpoint"
 
 # a rank that dies ends the job, naming it, in bounded time
-mkdir -p die && settings 1 "$long" >die/s.toml
-(cd die && exec timeout 120 "$mpirun" -np 2 "$cli" training -c s.toml >out.txt 2>err.txt) &
-pid=$!
-victim=""
-for _ in $(seq 600); do
-    victim=$(rank_pid die 1)
-    [ -n "$victim" ] && ls die/saved_models/checkpoint_*.safetensors >/dev/null 2>&1 && break
-    sleep 0.1
-done
-[ -n "$victim" ] || fail "could not find rank 1"
-kill -KILL "$victim"
-wait $pid
-rc=$?
+signal_rank die KILL
 [ $rc -ne 0 ] && [ $rc -ne 124 ] || fail "a dead rank left the job with exit status $rc"
 grep -q 'rank 1' die/err.txt || fail "the job's message does not name rank 1: $(tail -n 5 die/err.txt)"
 echo "ok: a rank killed mid-run ends the job (exit $rc), naming rank 1"
