@@ -1,6 +1,10 @@
 /* Activations in the network's layout, and the growing buffers that hold them. */
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include <dnnl.h>
 #include <omp.h>
 
 #include "nn/nn_internal.h"
@@ -37,11 +41,27 @@ const char *am_shape_str(const am_shape *s, char *buf, size_t len)
     return buf;
 }
 
+int am_act_lanes(void)
+{
+    static atomic_int lanes;
+    int l = atomic_load_explicit(&lanes, memory_order_relaxed);
+    if (l) return l;
+    const char *env = getenv("AM_ACT_LANES");
+    if (env && (!strcmp(env, "8") || !strcmp(env, "16"))) l = atoi(env);
+    else {
+        /* the ISA values are nested bit sets: every AVX-512 core level contains avx512_core's bits */
+        unsigned isa = (unsigned)dnnl_get_effective_cpu_isa(), core = (unsigned)dnnl_cpu_isa_avx512_core;
+        l = (isa & core) == core ? 16 : 8;
+    }
+    atomic_store_explicit(&lanes, l, memory_order_relaxed);
+    return l;
+}
+
 am_status am_act_alloc(am_act *a, am_buf *b, const am_shape *s, const char *who)
 {
     a->s = *s;
-    a->blocked = s->ndim == 4 && s->c % 16 == 0;
-    /* At 1×1 pixels nChw16c and NCHW are the same bytes; plain lets them pass as views. */
+    a->blocked = s->ndim == 4 && s->c % am_act_lanes() == 0;
+    /* At 1×1 pixels nChw{L}c and NCHW are the same bytes; plain lets them pass as views. */
     if (s->h * s->w == 1) a->blocked = 0;
     AM_TRY(am_buf_reserve(b, (size_t)am_shape_numel(s), who));
     a->data = b->data;
@@ -55,8 +75,9 @@ float *am_act_chan(const am_act *a, int64_t n, int64_t c, int64_t *pixel_stride)
         *pixel_stride = 1;
         return a->data + (n * a->s.c + c) * hw;
     }
-    *pixel_stride = 16;
-    return a->data + ((n * (a->s.c / 16) + c / 16) * hw) * 16 + c % 16;
+    const int64_t L = am_act_lanes();
+    *pixel_stride = L;
+    return a->data + ((n * (a->s.c / L) + c / L) * hw) * L + c % L;
 }
 
 void am_accumulate(float *dst, const float *src, int64_t n)

@@ -27,15 +27,15 @@ static void bn_state_free(void *p)
     am_free(b);
 }
 
-/* The activation as groups of L channels (16 in nChw16c, else 1): the values of group g in
- * image n are `hw` rows of L consecutive floats starting at base(n, g). */
+/* The activation as groups of L channels (am_act_lanes() in the blocked layout, else 1): the
+ * values of group g in image n are `hw` rows of L consecutive floats starting at base(n, g). */
 typedef struct groups {
     int64_t n, count, hw, lanes;
 } groups;
 
 static groups groups_of(const am_act *a)
 {
-    groups g = {a->s.n, 0, a->s.h * a->s.w, a->blocked ? 16 : 1};
+    groups g = {a->s.n, 0, a->s.h * a->s.w, a->blocked ? am_act_lanes() : 1};
     g.count = a->s.c / g.lanes;
     return g;
 }
@@ -45,9 +45,10 @@ static float *base(const groups *g, const float *data, int64_t n, int64_t k)
     return (float *)data + (n * g->count + k) * g->hw * g->lanes;
 }
 
-/* Row kernels over one group block: hw rows of L lanes (L = 16 or 1). Cloned for AVX-512 (the
- * library's generic flags stop at SSE4.2) and picked at load time; partial sums stay in float
- * for 64 rows, then go to double. */
+/* Row kernels over one group block: hw rows of L lanes (L = 16, 8 or 1; 16 has its own loop,
+ * unrolled for AVX-512). Cloned for AVX-512 (the library's generic flags stop at SSE4.2) and
+ * picked at load time; partial sums stay in float for 64 rows, then go to double. Each lane adds
+ * its rows in the same order whatever L is, so the layout does not change the sums. */
 #define AM_HOT __attribute__((target_clones("avx512f", "default")))
 #define ROWS 64
 
@@ -66,11 +67,12 @@ AM_HOT static void rows_moments(const float *p, int64_t hw, int64_t L, const flo
                     b[l] += d * d;
                 }
         } else {
-            for (int64_t i = i0; i < i1; i++) {
-                float d = p[i] - k[0];
-                a[0] += d;
-                b[0] += d * d;
-            }
+            for (int64_t i = i0; i < i1; i++)
+                for (int64_t l = 0; l < L; l++) {
+                    float d = p[i * L + l] - k[l];
+                    a[l] += d;
+                    b[l] += d * d;
+                }
         }
         for (int64_t l = 0; l < L; l++) s[l] += a[l], s2[l] += b[l];
     }
@@ -89,7 +91,8 @@ AM_HOT static void rows_affine(const float *p, float *q, int64_t hw, int64_t L, 
 #pragma omp simd
             for (int l = 0; l < 16; l++) q[i * 16 + l] = max_lo((p[i * 16 + l] - mu[l]) * a[l] + b[l], lo);
     } else {
-        for (int64_t i = 0; i < hw; i++) q[i] = max_lo((p[i] - mu[0]) * a[0] + b[0], lo);
+        for (int64_t i = 0; i < hw; i++)
+            for (int64_t l = 0; l < L; l++) q[i * L + l] = max_lo((p[i * L + l] - mu[l]) * a[l] + b[l], lo);
     }
 }
 
@@ -110,11 +113,12 @@ AM_HOT static void rows_bwd_sums(const float *p, const float *d, const float *o,
                     b[l] += dd * (p[i * 16 + l] - mu[l]);
                 }
         } else {
-            for (int64_t i = i0; i < i1; i++) {
-                float dd = o[i] > lo ? d[i] : 0.0f;
-                a[0] += dd;
-                b[0] += dd * (p[i] - mu[0]);
-            }
+            for (int64_t i = i0; i < i1; i++)
+                for (int64_t l = 0; l < L; l++) {
+                    float dd = o[i * L + l] > lo ? d[i * L + l] : 0.0f;
+                    a[l] += dd;
+                    b[l] += dd * (p[i * L + l] - mu[l]);
+                }
         }
         for (int64_t l = 0; l < L; l++) sd[l] += a[l], sdx[l] += b[l];
     }
@@ -134,10 +138,11 @@ AM_HOT static void rows_bwd_apply(const float *p, const float *d, const float *o
                 q[i * 16 + l] = ca[l] * ((dd - m1[l]) - (p[i * 16 + l] - mu[l]) * k2[l]);
             }
     } else {
-        for (int64_t i = 0; i < hw; i++) {
-            float dd = o[i] > lo ? d[i] : 0.0f;
-            q[i] = ca[0] * ((dd - m1[0]) - (p[i] - mu[0]) * k2[0]);
-        }
+        for (int64_t i = 0; i < hw; i++)
+            for (int64_t l = 0; l < L; l++) {
+                float dd = o[i * L + l] > lo ? d[i * L + l] : 0.0f;
+                q[i * L + l] = ca[l] * ((dd - m1[l]) - (p[i * L + l] - mu[l]) * k2[l]);
+            }
     }
 }
 

@@ -3,7 +3,9 @@
  * in wcopies.c, shared by networks that share the values).
  * In BF16 precision the three convolutions read BF16 copies of their input, output gradient and
  * weights, and write FP32 (FP32 master weights and accumulation); a layer for which oneDNN has
- * only its reference kernel in BF16 stays in FP32. */
+ * only its reference kernel in BF16 stays in FP32. Where oneDNN has only its reference kernel for
+ * the FP32 weight gradient in the network's layout (AVX2: a 1-channel input with an nChw8c output
+ * gradient), the weight gradient reads a plain NCHW copy of the output gradient instead. */
 #include <string.h>
 
 #include "nn/dnn.h"
@@ -12,6 +14,7 @@ typedef struct conv_state {
     am_plan_key key; /* input shape and thread count the primitives are for */
     am_precision prec; /* precision asked for when they were made */
     int lowp; /* they run in BF16 */
+    int dy_copy; /* the weight gradient reads the output gradient's copy in dy16_md (BF16 or plain) */
     am_prim fwd, bwd_data, bwd_w;
     am_prim to_fwd, to_bwd; /* weights into each primitive's layout */
     am_prim dw_add, dw_set; /* weight gradient added to (written into) PyTorch's OIHW one */
@@ -73,6 +76,26 @@ static am_status make_convs(am_module *m, conv_state *c, const am_act *x, const 
     AM_TRY(am_prim_make_deterministic(&c->bwd_w, &d, c->fwd.pd, who));
     c->src16_md = src;
     c->dy16_md = ddst;
+    c->dy_copy = dt != dnnl_f32;
+    if (dt == dnnl_f32 && am_prim_is_reference(&c->bwd_w)) {
+        dnnl_memory_desc_t ddst_plain;
+        int64_t yd[4] = {y->s.n, y->s.c, y->s.h, y->s.w};
+        am_dnn_md(&ddst_plain, 4, yd, dnnl_nchw);
+        am_prim plain = {0};
+        if (am_dnn_ok(dnnl_convolution_backward_weights_desc_init(&d, dnnl_convolution_direct, &src, &dw_any,
+                                                                  m->bias ? &b : NULL, &ddst_plain, strides, pad_l,
+                                                                  pad_r),
+                      who) == AM_OK &&
+            am_prim_make_deterministic(&plain, &d, c->fwd.pd, who) == AM_OK && !am_prim_is_reference(&plain)) {
+            am_prim_free(&c->bwd_w);
+            c->bwd_w = plain;
+            c->dy16_md = ddst_plain;
+            c->dy_copy = 1;
+        } else {
+            am_prim_free(&plain);
+        }
+        am_clear_error();
+    }
     return AM_OK;
 }
 
@@ -92,10 +115,8 @@ static am_status plan(am_module *m, am_net *net, conv_state *c, const am_act *x,
         am_clear_error();
     }
     if (!c->lowp) AM_TRY(make_convs(m, c, x, y, dnnl_f32));
-    if (c->lowp) {
-        AM_TRY(am_prim_reorder(&c->to_src16, &src, &c->src16_md, 0, who));
-        AM_TRY(am_prim_reorder(&c->to_dy16, &dst, &c->dy16_md, 0, who));
-    }
+    if (c->lowp) AM_TRY(am_prim_reorder(&c->to_src16, &src, &c->src16_md, 0, who));
+    if (c->dy_copy) AM_TRY(am_prim_reorder(&c->to_dy16, &dst, &c->dy16_md, 0, who));
 
     dnnl_memory_desc_t wf = *am_prim_md(&c->fwd, dnnl_query_weights_md, 0);
     dnnl_memory_desc_t wb = *am_prim_md(&c->bwd_data, dnnl_query_weights_md, 0);
@@ -186,9 +207,9 @@ am_status am_conv_backward(am_module *m, am_net *net, const am_act *dy, int need
     dnnl_memory_desc_t src, ddst;
     am_dnn_md_act(&src, m->in);
     am_dnn_md_act(&ddst, dy);
-    if (c->lowp) {
-        /* The BF16 output gradient, kept for the data gradient (which may be deferred); the BF16
-         * input is the forward's copy. */
+    if (c->dy_copy) {
+        /* The BF16 (or plain) output gradient, kept for the data gradient (which may be
+         * deferred); the BF16 input is the forward's copy. */
         AM_TRY(am_buf_reserve(&c->dy16, floats_of(&c->dy16_md), who));
         AM_TRY(to_bf16(m, net, &c->to_dy16, dy, &c->dy16_md, &c->dy16));
     }
@@ -197,7 +218,7 @@ am_status am_conv_backward(am_module *m, am_net *net, const am_act *dy, int need
     AM_TRY(am_buf_reserve(&net->wgrad, floats_of(&c->dw_md), who));
     AM_TRY(am_buf_reserve(&c->db, (size_t)m->out_ch, who));
     am_dnn_arg a[4] = {{DNNL_ARG_SRC, c->lowp ? &c->src16_md : &src, c->lowp ? c->src16.data : m->in->data},
-                       {DNNL_ARG_DIFF_DST, c->lowp ? &c->dy16_md : &ddst, c->lowp ? c->dy16.data : dy->data},
+                       {DNNL_ARG_DIFF_DST, c->dy_copy ? &c->dy16_md : &ddst, c->dy_copy ? c->dy16.data : dy->data},
                        {DNNL_ARG_DIFF_WEIGHTS, &c->dw_md, net->wgrad.data},
                        {DNNL_ARG_DIFF_BIAS, &c->b_md, c->db.data}};
     AM_TRY(am_prim_run(&c->bwd_w, net, m->bias ? 4 : 3, a, who));

@@ -53,7 +53,7 @@ void am_dnn_md_act_dt(dnnl_memory_desc_t *md, const am_act *a, dnnl_data_type_t 
         am_dnn_md_dt(md, 2, d, dnnl_nc, dt);
     } else {
         int64_t d[4] = {a->s.n, a->s.c, a->s.h, a->s.w};
-        am_dnn_md_dt(md, 4, d, a->blocked ? dnnl_nChw16c : dnnl_nchw, dt);
+        am_dnn_md_dt(md, 4, d, !a->blocked ? dnnl_nchw : am_act_lanes() == 16 ? dnnl_nChw16c : dnnl_nChw8c, dt);
     }
 }
 
@@ -133,7 +133,12 @@ am_status am_prim_make_deterministic(am_prim *p, const void *op_desc, const_dnnl
 {
     const int nthr = omp_get_max_threads();
     AM_TRY(make(p, op_desc, hint, NULL, NULL, 0, what));
-    if (nthr == 1 || p->scratch_bytes == 0) return AM_OK;
+    /* oneDNN's GEMM-based weight gradient (plain layouts, and its AVX2 kernels' fallback) splits
+     * the batch between the threads it runs on, whatever scratch it asks for: one thread only. */
+    const char *impl = NULL;
+    int gemm = dnnl_primitive_desc_query(p->pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl &&
+               strstr(impl, "gemm");
+    if (nthr == 1 || (p->scratch_bytes == 0 && !gemm)) return AM_OK;
     /* Partial sums over the batch need a weight-gradient-sized buffer per extra thread; other
      * per-thread scratch (transposed inputs, bias sums) is smaller than that. */
     const size_t split = p->scratch_bytes,
@@ -142,7 +147,7 @@ am_status am_prim_make_deterministic(am_prim *p, const void *op_desc, const_dnnl
     am_status st = make(p, op_desc, hint, NULL, NULL, 0, what);
     omp_set_num_threads(nthr);
     AM_TRY(st);
-    if (split >= p->scratch_bytes + wbytes) {
+    if (split >= p->scratch_bytes + wbytes || gemm) {
         p->single = 1;
         return AM_OK;
     }

@@ -14,10 +14,10 @@ typedef struct am_shape {
     int64_t n, c, h, w;
 } am_shape;
 
-/* An activation inside a network. 4-D activations whose channel count is a multiple of 16 live
- * in oneDNN's nChw16c layout (what its AVX-512 kernels want), everything else (and 1×1 images,
- * where both layouts are the same bytes) in plain NCHW/NC. The rule depends only on the shape, so
- * producer and consumer always agree without asking. */
+/* An activation inside a network. 4-D activations whose channel count is a multiple of the
+ * lane count L (am_act_lanes) live in oneDNN's blocked nChw{L}c layout, everything else (and 1×1
+ * images, where both layouts are the same bytes) in plain NCHW/NC. The rule depends only on the
+ * shape and the process's L, so producer and consumer always agree without asking. */
 typedef struct am_act {
     am_shape s;
     int blocked;
@@ -48,6 +48,11 @@ const char *am_shape_str(const am_shape *s, char *buf, size_t len);
 am_status am_act_alloc(am_act *a, am_buf *b, const am_shape *s, const char *who);
 /* Pointer to channel c of image n, and the distance between consecutive pixels of it. */
 float *am_act_chan(const am_act *a, int64_t n, int64_t c, int64_t *pixel_stride);
+/* Channels per block of the blocked layout: 16 where oneDNN dispatches AVX-512 (its kernels
+ * there want nChw16c), else 8 (its AVX2 kernels want nChw8c; with 16 every convolution falls to
+ * the reference kernel, 100x slower). AM_ACT_LANES=8|16 overrides it, so the tests exercise
+ * both layouts on any CPU. Fixed for the process at its first call. */
+int am_act_lanes(void);
 
 /* What a layer's cached primitives were made for. oneDNN sizes its kernels for the thread count
  * at creation, and a kernel made for 2 threads deadlocks when run by 1 inside a parallel region,
