@@ -11,6 +11,7 @@
 #include "astromorph/byol.h"
 #include "astromorph/curate.h"
 #include "astromorph/dataset.h"
+#include "astromorph/hybrid.h"
 #include "astromorph/models.h"
 #include "astromorph/status.h"
 #include "astromorph/train.h"
@@ -54,6 +55,7 @@ typedef struct am_settings {
     int morphology_each; /* morphology_channels = "each": per channel (columns <name>_c<k>); "sum" (default) */
     int precision; /* 0 "fp32" (default), 1 "bf16", 2 "auto" (am_precision_auto) */
     double hybrid_weight; /* the statistics' share of the hybrid embedding; 0: learned alone */
+    am_hybrid_scale hybrid_learned_scale, hybrid_stats_scale; /* how each block is scaled ("columns") */
     am_curate_options curation; /* [curation]: astromorph curate -c */
     char *curation_output; /* [curation] output: the cutouts' folder */
 } am_settings;

@@ -28,32 +28,111 @@ static am_status alloc(am_hybrid *h, int64_t dim, int64_t nstat, double weight)
     return AM_OK;
 }
 
-/* Mean and share / (sqrt(width) · spread) of column j of x (n × d), finite values only. */
-static void fit_column(const float *x, int64_t n, int64_t d, int64_t j, double share, float *mean, float *scale)
+static const char *const scale_names[] = {"columns", "block", "robust"}; /* am_hybrid_scale's order */
+
+void am_hybrid_options_default(am_hybrid_options *o)
+{
+    o->weight = 0.5, o->learned = AM_HYBRID_COLUMNS, o->stats = AM_HYBRID_COLUMNS;
+}
+
+const char *am_hybrid_scale_name(am_hybrid_scale s) { return (unsigned)s < 3 ? scale_names[s] : "?"; }
+
+am_status am_hybrid_scale_parse(const char *name, am_hybrid_scale *s)
+{
+    for (int i = 0; i < 3; i++)
+        if (name && strcmp(name, scale_names[i]) == 0) {
+            *s = (am_hybrid_scale)i;
+            return AM_OK;
+        }
+    return am_error(AM_ERR_VALUE, "hybrid scaling '%s': must be \"columns\", \"block\" or \"robust\"",
+                    name ? name : "");
+}
+
+/* The finite values of column j of x (n × d) into v; their count. */
+static int64_t column(const float *x, int64_t n, int64_t d, int64_t j, double *v)
+{
+    int64_t k = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (isfinite(x[i * d + j])) v[k++] = x[i * d + j];
+    return k;
+}
+
+static void mean_sd(const double *v, int64_t k, double *mean, double *sd)
 {
     double s = 0, q = 0;
-    int64_t k = 0;
-    for (int64_t i = 0; i < n; i++) {
-        double v = x[i * d + j];
-        if (isfinite(v)) s += v, k++;
-    }
+    for (int64_t i = 0; i < k; i++) s += v[i];
     double m = k ? s / (double)k : 0;
-    for (int64_t i = 0; i < n; i++) {
-        double v = x[i * d + j];
-        if (isfinite(v)) q += (v - m) * (v - m);
+    for (int64_t i = 0; i < k; i++) q += (v[i] - m) * (v[i] - m);
+    *mean = m, *sd = k > 1 ? sqrt(q / (double)k) : 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The median of v[0..k), k >= 1; sorts v. */
+static double median(double *v, int64_t k)
+{
+    qsort(v, (size_t)k, sizeof *v, cmp_double);
+    return k % 2 ? v[k / 2] : 0.5 * (v[k / 2 - 1] + v[k / 2]);
+}
+
+/* Offsets and scales of the d columns of x (n × d) for a block of share `share`, into mean[0..d)
+ * and scale[0..d); v is scratch for n values. */
+static void fit_block(const float *x, int64_t n, int64_t d, double share, am_hybrid_scale how, double *v, float *mean,
+                      float *scale)
+{
+    double total = 0; /* the block's total variance, for AM_HYBRID_BLOCK */
+    for (int64_t j = 0; j < d; j++) {
+        int64_t k = column(x, n, d, j, v);
+        double m, sd;
+        mean_sd(v, k, &m, &sd);
+        total += sd * sd;
+        if (how == AM_HYBRID_ROBUST && k > 0) {
+            /* median and MAD, scaled to equal the standard deviation of a normal distribution */
+            double med = median(v, k);
+            for (int64_t i = 0; i < k; i++) v[i] = fabs(v[i] - med);
+            double mad = 1.4826 * median(v, k);
+            m = med;
+            if (mad > 0) sd = mad; /* over half the values equal: the spread of the rest decides */
+        }
+        mean[j] = (float)m;
+        scale[j] = sd > 0 ? (float)(share / (sqrt((double)d) * sd)) : 0.0f;
     }
-    double sd = k > 1 ? sqrt(q / (double)k) : 0;
-    *mean = (float)m;
-    *scale = sd > 0 ? (float)(share / (sqrt((double)d) * sd)) : 0.0f;
+    /* one scale for the whole block: its squared distances keep their shape and total share */
+    if (how == AM_HYBRID_BLOCK)
+        for (int64_t j = 0; j < d; j++) scale[j] = total > 0 ? (float)(share / sqrt(total)) : 0.0f;
+}
+
+am_status am_hybrid_fit_with(am_hybrid *h, const float *learned, int64_t n, int64_t dim, const float *stats,
+                             int64_t nstat, const am_hybrid_options *o)
+{
+    AM_TRY(alloc(h, dim, nstat, o->weight));
+    if ((unsigned)o->learned > AM_HYBRID_ROBUST || (unsigned)o->stats > AM_HYBRID_ROBUST) {
+        am_hybrid_free(h);
+        return am_error(AM_ERR_VALUE, "hybrid: unknown scaling %d / %d", (int)o->learned, (int)o->stats);
+    }
+    double *v = malloc((size_t)(n > 0 ? n : 1) * sizeof *v);
+    if (!v) {
+        am_hybrid_free(h);
+        return am_error(AM_ERR_NOMEM, "hybrid: out of memory");
+    }
+    h->learned_scale = o->learned, h->stats_scale = o->stats;
+    fit_block(learned, n, dim, 1 - o->weight, o->learned, v, h->mean, h->scale);
+    if (nstat > 0) fit_block(stats, n, nstat, o->weight, o->stats, v, h->mean + dim, h->scale + dim);
+    free(v);
+    return AM_OK;
 }
 
 am_status am_hybrid_fit(am_hybrid *h, const float *learned, int64_t n, int64_t dim, const float *stats, int64_t nstat,
                         double weight)
 {
-    AM_TRY(alloc(h, dim, nstat, weight));
-    for (int64_t j = 0; j < dim; j++) fit_column(learned, n, dim, j, 1 - weight, &h->mean[j], &h->scale[j]);
-    for (int64_t j = 0; j < nstat; j++) fit_column(stats, n, nstat, j, weight, &h->mean[dim + j], &h->scale[dim + j]);
-    return AM_OK;
+    am_hybrid_options o;
+    am_hybrid_options_default(&o);
+    o.weight = weight;
+    return am_hybrid_fit_with(h, learned, n, dim, stats, nstat, &o);
 }
 
 void am_hybrid_apply(const am_hybrid *h, const float *learned, const float *stats, float *out)
@@ -86,7 +165,9 @@ char *am_hybrid_to_json(const am_hybrid *h)
     cJSON *m = numbers(h->mean, h->dim + h->nstat), *s = numbers(h->scale, h->dim + h->nstat);
     char *text = NULL;
     if (m && s && cJSON_AddNumberToObject(o, "weight", h->weight) &&
-        cJSON_AddNumberToObject(o, "dim", (double)h->dim) && cJSON_AddNumberToObject(o, "nstat", (double)h->nstat)) {
+        cJSON_AddNumberToObject(o, "dim", (double)h->dim) && cJSON_AddNumberToObject(o, "nstat", (double)h->nstat) &&
+        cJSON_AddStringToObject(o, "learned_scale", am_hybrid_scale_name(h->learned_scale)) &&
+        cJSON_AddStringToObject(o, "stats_scale", am_hybrid_scale_name(h->stats_scale))) {
         cJSON_AddItemToObject(o, "mean", m);
         cJSON_AddItemToObject(o, "scale", s);
         m = s = NULL;
@@ -112,6 +193,11 @@ am_status am_hybrid_from_json(am_hybrid *h, const char *json, const char *what)
     if (st == AM_OK && (cJSON_GetArraySize(m) != h->dim + h->nstat || cJSON_GetArraySize(s) != h->dim + h->nstat))
         st = am_error(AM_ERR_FORMAT, "%s: metadata 'hybrid' has %d means for %lld columns", what, cJSON_GetArraySize(m),
                       (long long)(h->dim + h->nstat));
+    /* the scalings are a record of how the fit was made; older models lack them (columns) */
+    const cJSON *ls = cJSON_GetObjectItemCaseSensitive(o, "learned_scale"),
+                *ss = cJSON_GetObjectItemCaseSensitive(o, "stats_scale");
+    if (st == AM_OK && cJSON_IsString(ls)) st = am_hybrid_scale_parse(ls->valuestring, &h->learned_scale);
+    if (st == AM_OK && cJSON_IsString(ss)) st = am_hybrid_scale_parse(ss->valuestring, &h->stats_scale);
     int64_t i = 0;
     const cJSON *x;
     if (st == AM_OK) cJSON_ArrayForEach(x, m)

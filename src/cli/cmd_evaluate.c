@@ -17,7 +17,17 @@
 #include "astromorph/pipeline.h"
 #include "io/csv_internal.h"
 
-enum { OPT_LABELS = AC_OPT_FIRST_FREE, OPT_NO_PIXELS, OPT_PIXEL_SIDE, OPT_FOLDS, OPT_SEED, OPT_MORPHOLOGY, OPT_HYBRID };
+enum {
+    OPT_LABELS = AC_OPT_FIRST_FREE,
+    OPT_NO_PIXELS,
+    OPT_PIXEL_SIDE,
+    OPT_FOLDS,
+    OPT_SEED,
+    OPT_MORPHOLOGY,
+    OPT_HYBRID,
+    OPT_HYBRID_LEARNED,
+    OPT_HYBRID_STATS
+};
 
 static const int KS[] = {1, 5, 20};
 enum { NK = 3, ND = 2, NV = 3, MAIN_K = 1 /* KS[1] = 5 */ };
@@ -42,6 +52,9 @@ static void usage(FILE *fp)
             "                       ellipticity, size, radial profile; z-scored) as a baseline\n"
             "  --hybrid W           also embeddings and statistics side by side, each block\n"
             "                       z-scored, the statistics weighted W (0..1), the embeddings 1-W\n"
+            "  --hybrid-learned S   how the hybrid scales the embeddings: columns (default), block\n"
+            "                       (one scale for the whole block) or robust (median and MAD)\n"
+            "  --hybrid-stats S     the same for the statistics (default columns)\n"
             "  --folds N            folds of the linear probe (default 5)\n"
             "  --seed N             the probe's fold assignment (default 42)\n"
             "%s",
@@ -53,6 +66,7 @@ typedef struct ev_opts {
     int pixels, morphology;
     long side, folds, seed;
     double hybrid; /* weight of the statistics in the hybrid (0: no hybrid) */
+    am_hybrid_scale hybrid_learned, hybrid_stats; /* how the hybrid scales each block */
 } ev_opts;
 
 /* One feature set's numbers. */
@@ -186,12 +200,12 @@ static am_status image_features(const ac_common *c, const am_embeddings *e, cons
 }
 
 /* Rows as the hybrid embedding makes them (include/astromorph/hybrid.h), fitted on these rows:
- * learned (m × dl) beside stats (m × ds, may be NULL with ds 0), the statistics weighted w. */
-static am_status hybrid_rows(const float *learned, int64_t m, int64_t dl, const float *stats, int64_t ds, double w,
-                             float **out)
+ * learned (m × dl) beside stats (m × ds, may be NULL with ds 0), weighted and scaled as ho says. */
+static am_status hybrid_rows(const float *learned, int64_t m, int64_t dl, const float *stats, int64_t ds,
+                             const am_hybrid_options *ho, float **out)
 {
     am_hybrid h;
-    AM_TRY(am_hybrid_fit(&h, learned, m, dl, stats, ds, w));
+    AM_TRY(am_hybrid_fit_with(&h, learned, m, dl, stats, ds, ho));
     *out = malloc((size_t)(m * (dl + ds)) * sizeof **out);
     if (!*out) {
         am_hybrid_free(&h);
@@ -307,12 +321,14 @@ static am_status run(ac_common *c, const ev_opts *o)
         s = image_features(c, &e, rows, m, FEAT_MORPHOLOGY, 0, &fx[SET_MORPH], &fdim[SET_MORPH]);
     if (s == AM_OK && o->hybrid > 0 && fx[SET_MORPH]) {
         /* learned features and statistics side by side, each block z-scored and weighted */
-        s = hybrid_rows(fx[SET_EMB], m, fdim[SET_EMB], fx[SET_MORPH], fdim[SET_MORPH], o->hybrid, &fx[SET_HYBRID]);
+        am_hybrid_options ho = {.weight = o->hybrid, .learned = o->hybrid_learned, .stats = o->hybrid_stats};
+        s = hybrid_rows(fx[SET_EMB], m, fdim[SET_EMB], fx[SET_MORPH], fdim[SET_MORPH], &ho, &fx[SET_HYBRID]);
         fdim[SET_HYBRID] = fdim[SET_EMB] + fdim[SET_MORPH];
     }
     if (s == AM_OK && fx[SET_MORPH]) { /* the statistics' scales differ wildly: compared z-scored */
         float *z = NULL;
-        if (o->morphology) s = hybrid_rows(fx[SET_MORPH], m, fdim[SET_MORPH], NULL, 0, 0.0, &z);
+        am_hybrid_options zo = {.weight = 0, .learned = AM_HYBRID_COLUMNS, .stats = AM_HYBRID_COLUMNS};
+        if (o->morphology) s = hybrid_rows(fx[SET_MORPH], m, fdim[SET_MORPH], NULL, 0, &zo, &z);
         free(fx[SET_MORPH]);
         fx[SET_MORPH] = z; /* NULL when only wanted inside the hybrid */
     }
@@ -403,6 +419,13 @@ static am_status run(ac_common *c, const ev_opts *o)
     return s;
 }
 
+static int scale_option(const ac_common *c, const char *name, const char *arg, am_hybrid_scale *out)
+{
+    if (am_hybrid_scale_parse(arg, out) == AM_OK) return 1;
+    fprintf(stderr, "astromorph %s: %s %s: must be columns, block or robust\n", c->cmd, name, arg);
+    return 0;
+}
+
 static int option(const ac_common *c, void *user, int opt, const char *arg)
 {
     ev_opts *o = user;
@@ -414,6 +437,8 @@ static int option(const ac_common *c, void *user, int opt, const char *arg)
     case OPT_SEED: return ac_parse_int(c, "--seed", arg, 0, 2147483647L, &o->seed);
     case OPT_MORPHOLOGY: o->morphology = 1; return 1;
     case OPT_HYBRID: return ac_parse_double(c, "--hybrid", arg, 0, 1, &o->hybrid);
+    case OPT_HYBRID_LEARNED: return scale_option(c, "--hybrid-learned", arg, &o->hybrid_learned);
+    case OPT_HYBRID_STATS: return scale_option(c, "--hybrid-stats", arg, &o->hybrid_stats);
     default: return 0;
     }
 }
@@ -427,6 +452,8 @@ int am_cmd_evaluate(int argc, char **argv)
                                          {"seed", required_argument, NULL, OPT_SEED},
                                          {"morphology", no_argument, NULL, OPT_MORPHOLOGY},
                                          {"hybrid", required_argument, NULL, OPT_HYBRID},
+                                         {"hybrid-learned", required_argument, NULL, OPT_HYBRID_LEARNED},
+                                         {"hybrid-stats", required_argument, NULL, OPT_HYBRID_STATS},
                                          {NULL, 0, NULL, 0}};
     static const ac_command cmd = {"evaluate", opts, "", option, usage};
     ac_common c;

@@ -192,6 +192,7 @@ void am_settings_defaults(am_settings *s, int original)
     s->morphology = !original;
     /* learned features beside the morphology statistics, half and half (docs/quality.md) */
     s->hybrid_weight = original ? 0.0 : 0.5;
+    s->hybrid_learned_scale = s->hybrid_stats_scale = AM_HYBRID_COLUMNS;
     s->export_to_csv = 0;
     am_curate_options_default(&s->curation);
     if (!original) s->byol.loss = AM_BYOL_LOSS_SYMMETRIC; /* the BYOL paper's; measured in docs/quality.md */

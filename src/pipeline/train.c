@@ -99,7 +99,10 @@ static am_status fit_hybrid(run *r, int in_channels, char **json)
     am_hybrid h;
     /* over MPI ranks the embedding is shared out and its rows gathered at rank 0, which fits */
     if (s == AM_OK && am_dist_rank() == 0)
-        s = am_hybrid_fit(&h, E.data, E.n, E.dim, f, AM_MORPH_FEATURES, r->s->hybrid_weight);
+        s = am_hybrid_fit_with(&h, E.data, E.n, E.dim, f, AM_MORPH_FEATURES,
+                               &(am_hybrid_options){.weight = r->s->hybrid_weight,
+                                                    .learned = r->s->hybrid_learned_scale,
+                                                    .stats = r->s->hybrid_stats_scale});
     if (s == AM_OK && am_dist_rank() == 0) {
         *json = am_hybrid_to_json(&h);
         if (!*json) s = am_error(AM_ERR_NOMEM, "hybrid: out of memory");

@@ -208,6 +208,59 @@ static void test_hybrid(void)
     am_hybrid_free(&h), am_hybrid_free(&g);
 }
 
+/* The other scalings: "block" keeps the learned block's shape (one scale, the block's share of a
+ * squared distance still its weight, the ratio of its columns' spreads unchanged); "robust" sets
+ * a column by its median and MAD, which one wild value does not move. Both are recorded in the
+ * JSON, and a fit without the record (an older model) reads as per-column. */
+static void test_hybrid_scalings(void)
+{
+    enum { M = 41, DL = 3, DS = 2 };
+    float l[M * DL], st[M * DS], out[DL + DS];
+    am_rng r;
+    am_rng_init(&r, 5, 0);
+    for (int i = 0; i < M; i++) {
+        l[i * DL] = (float)(10 * am_rng_normal(&r)), l[i * DL + 1] = (float)am_rng_normal(&r);
+        l[i * DL + 2] = (float)(0.1 * am_rng_normal(&r));
+        st[i * DS] = (float)(i - 20); /* with the wild value below: median 0, MAD 1.4826 · 10 */
+        st[i * DS + 1] = (float)(i % 2); /* over half the values equal: MAD 0, the spread decides */
+    }
+    st[(M - 1) * DS] = 1e6f; /* a wild value: the mean and spread move, the median and MAD do not */
+    am_hybrid h, g;
+    CHECK_OK(
+        am_hybrid_fit_with(&h, l, M, DL, st, DS,
+                           &(am_hybrid_options){.weight = 0.4, .learned = AM_HYBRID_BLOCK, .stats = AM_HYBRID_ROBUST}));
+    CHECK(h.scale[0] == h.scale[1] && h.scale[1] == h.scale[2], "block: one scale, %g %g %g", h.scale[0], h.scale[1],
+          h.scale[2]);
+    double el = 0, c0 = 0, c2 = 0;
+    for (int i = 0; i < M; i++) {
+        am_hybrid_apply(&h, l + i * DL, st + i * DS, out);
+        for (int j = 0; j < DL; j++) el += (double)out[j] * out[j] / M;
+        c0 += (double)out[0] * out[0], c2 += (double)out[2] * out[2];
+    }
+    CHECK(fabs(el - 0.6 * 0.6) < 1e-5, "block share %.6f, want 0.36", el);
+    CHECK(c0 > 1000 * c2, "block keeps its shape: column spreads^2 %g and %g", c0, c2);
+    double mad = 1.4826 * 10, want = 0.4 / (sqrt(2.0) * mad);
+    CHECK(h.mean[DL] == 0 && fabs(h.scale[DL] - want) < 1e-6 * want, "robust: median %g, scale %g (want %g)",
+          h.mean[DL], h.scale[DL], want);
+    want = 0.4 / (sqrt(2.0) * sqrt(20.0 * 21.0) / M);
+    CHECK(h.mean[DL + 1] == 0 && fabs(h.scale[DL + 1] - want) < 1e-5 * want, "robust, MAD 0: scale %g (want %g)",
+          h.scale[DL + 1], want);
+    char *json = am_hybrid_to_json(&h);
+    CHECK(json && strstr(json, "\"learned_scale\":\"block\"") && strstr(json, "\"stats_scale\":\"robust\""),
+          "the scalings recorded: %s", json ? json : "(null)");
+    CHECK_OK(am_hybrid_from_json(&g, json, "test"));
+    CHECK(g.learned_scale == AM_HYBRID_BLOCK && g.stats_scale == AM_HYBRID_ROBUST, "scalings read back");
+    am_hybrid_free(&g);
+    CHECK_OK(am_hybrid_from_json(&g, "{\"weight\":0.5,\"dim\":1,\"nstat\":1,\"mean\":[0,0],\"scale\":[1,1]}", "old"));
+    CHECK(g.learned_scale == AM_HYBRID_COLUMNS && g.stats_scale == AM_HYBRID_COLUMNS, "an older fit reads as columns");
+    am_hybrid_free(&g);
+    am_hybrid_scale sc;
+    CHECK_FAILS(am_hybrid_scale_parse("pca", &sc), AM_ERR_VALUE,
+                "hybrid scaling 'pca': must be \"columns\", \"block\" or \"robust\"");
+    free(json);
+    am_hybrid_free(&h);
+}
+
 static void write_text(const char *path, const char *text)
 {
     FILE *fp = fopen(path, "w");
@@ -422,6 +475,7 @@ int main(void)
     test_resample();
     test_spread();
     test_hybrid();
+    test_hybrid_scalings();
     const char *dir = am_test_tmpdir();
     test_labels(dir);
     test_cli(dir);
