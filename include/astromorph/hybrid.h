@@ -38,6 +38,8 @@ typedef struct am_hybrid_options {
 
 /* Our defaults: weight 0.5, both blocks per column. */
 void am_hybrid_options_default(am_hybrid_options *o);
+/* The scalings' names in am_hybrid_scale's order, NULL-terminated (the settings' choices too). */
+extern const char *const am_hybrid_scale_names[];
 const char *am_hybrid_scale_name(am_hybrid_scale s);
 /* The scaling of a name ("columns", "block", "robust"); AM_ERR_VALUE naming the choices. */
 am_status am_hybrid_scale_parse(const char *name, am_hybrid_scale *s);

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "astromorph/tensor.h"
+
 void am_hybrid_free(am_hybrid *h)
 {
     free(h->mean), free(h->scale);
@@ -28,19 +30,19 @@ static am_status alloc(am_hybrid *h, int64_t dim, int64_t nstat, double weight)
     return AM_OK;
 }
 
-static const char *const scale_names[] = {"columns", "block", "robust"}; /* am_hybrid_scale's order */
+const char *const am_hybrid_scale_names[] = {"columns", "block", "robust", NULL};
 
 void am_hybrid_options_default(am_hybrid_options *o)
 {
     o->weight = 0.5, o->learned = AM_HYBRID_COLUMNS, o->stats = AM_HYBRID_COLUMNS;
 }
 
-const char *am_hybrid_scale_name(am_hybrid_scale s) { return (unsigned)s < 3 ? scale_names[s] : "?"; }
+const char *am_hybrid_scale_name(am_hybrid_scale s) { return (unsigned)s < 3 ? am_hybrid_scale_names[s] : "?"; }
 
 am_status am_hybrid_scale_parse(const char *name, am_hybrid_scale *s)
 {
     for (int i = 0; i < 3; i++)
-        if (name && strcmp(name, scale_names[i]) == 0) {
+        if (name && strcmp(name, am_hybrid_scale_names[i]) == 0) {
             *s = (am_hybrid_scale)i;
             return AM_OK;
         }
@@ -49,7 +51,7 @@ am_status am_hybrid_scale_parse(const char *name, am_hybrid_scale *s)
 }
 
 /* The finite values of column j of x (n × d) into v; their count. */
-static int64_t column(const float *x, int64_t n, int64_t d, int64_t j, double *v)
+static int64_t column(const float *x, int64_t n, int64_t d, int64_t j, float *v)
 {
     int64_t k = 0;
     for (int64_t i = 0; i < n; i++)
@@ -57,7 +59,7 @@ static int64_t column(const float *x, int64_t n, int64_t d, int64_t j, double *v
     return k;
 }
 
-static void mean_sd(const double *v, int64_t k, double *mean, double *sd)
+static void mean_sd(const float *v, int64_t k, double *mean, double *sd)
 {
     double s = 0, q = 0;
     for (int64_t i = 0; i < k; i++) s += v[i];
@@ -66,22 +68,16 @@ static void mean_sd(const double *v, int64_t k, double *mean, double *sd)
     *mean = m, *sd = k > 1 ? sqrt(q / (double)k) : 0;
 }
 
-static int cmp_double(const void *a, const void *b)
+/* The median of v[0..k), k >= 1; reorders v. */
+static double median(float *v, int64_t k)
 {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* The median of v[0..k), k >= 1; sorts v. */
-static double median(double *v, int64_t k)
-{
-    qsort(v, (size_t)k, sizeof *v, cmp_double);
-    return k % 2 ? v[k / 2] : 0.5 * (v[k / 2 - 1] + v[k / 2]);
+    double hi = am_select_kth(v, k, k / 2);
+    return k % 2 ? hi : 0.5 * (am_select_kth(v, k, k / 2 - 1) + hi);
 }
 
 /* Offsets and scales of the d columns of x (n × d) for a block of share `share`, into mean[0..d)
  * and scale[0..d); v is scratch for n values. */
-static void fit_block(const float *x, int64_t n, int64_t d, double share, am_hybrid_scale how, double *v, float *mean,
+static void fit_block(const float *x, int64_t n, int64_t d, double share, am_hybrid_scale how, float *v, float *mean,
                       float *scale)
 {
     double total = 0; /* the block's total variance, for AM_HYBRID_BLOCK */
@@ -93,7 +89,7 @@ static void fit_block(const float *x, int64_t n, int64_t d, double share, am_hyb
         if (how == AM_HYBRID_ROBUST && k > 0) {
             /* median and MAD, scaled to equal the standard deviation of a normal distribution */
             double med = median(v, k);
-            for (int64_t i = 0; i < k; i++) v[i] = fabs(v[i] - med);
+            for (int64_t i = 0; i < k; i++) v[i] = (float)fabs(v[i] - med);
             double mad = 1.4826 * median(v, k);
             m = med;
             if (mad > 0) sd = mad; /* over half the values equal: the spread of the rest decides */
@@ -114,7 +110,7 @@ am_status am_hybrid_fit_with(am_hybrid *h, const float *learned, int64_t n, int6
         am_hybrid_free(h);
         return am_error(AM_ERR_VALUE, "hybrid: unknown scaling %d / %d", (int)o->learned, (int)o->stats);
     }
-    double *v = malloc((size_t)(n > 0 ? n : 1) * sizeof *v);
+    float *v = malloc((size_t)(n > 0 ? n : 1) * sizeof *v);
     if (!v) {
         am_hybrid_free(h);
         return am_error(AM_ERR_NOMEM, "hybrid: out of memory");

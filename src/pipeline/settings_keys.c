@@ -75,7 +75,6 @@ static const char *const mask_names[] = {"auto", "binary", "labels", NULL};
 static const char *const loss_names[] = {"one_way", "symmetric", NULL};
 static const char *const precision_names[] = {"fp32", "bf16", "auto", NULL};
 static const char *const pooling_names[] = {"average", "intensity", "gem", NULL}; /* am_pooling's order */
-static const char *const hybrid_scale_names[] = {"columns", "block", "robust", NULL}; /* am_hybrid_scale's */
 
 static const am_key root_keys[] = {
     /* the original package's keys */
@@ -132,10 +131,10 @@ static const am_key root_keys[] = {
      .doc = "\"sum\": of the channels' sum; \"each\": per channel (columns <name>_c<k>)"},
     {"hybrid_weight", AM_KEY_FLOAT, S(hybrid_weight), 0, 1, FREE,
      .doc = "the statistics' share of the hybrid embedding; 0: the learned features alone (docs/quality.md)"},
-    {"hybrid_learned_scale", AM_KEY_CHOICE, E(hybrid_learned_scale), 0, 0, FREE, .choices = hybrid_scale_names,
+    {"hybrid_learned_scale", AM_KEY_CHOICE, E(hybrid_learned_scale), 0, 0, FREE, .choices = am_hybrid_scale_names,
      .doc = "the hybrid's learned block: each column to unit spread (\"columns\"), one scale for the whole block "
             "(\"block\": keeps its shape), or per column by median and MAD (\"robust\")"},
-    {"hybrid_stats_scale", AM_KEY_CHOICE, E(hybrid_stats_scale), 0, 0, FREE, .choices = hybrid_scale_names,
+    {"hybrid_stats_scale", AM_KEY_CHOICE, E(hybrid_stats_scale), 0, 0, FREE, .choices = am_hybrid_scale_names,
      .doc = "the hybrid's statistics block, scaled as hybrid_learned_scale says"},
     {"precision", AM_KEY_CHOICE, E(precision), 0, 0, 0, .choices = precision_names,
      .doc = "convolutions in \"fp32\", \"bf16\" (FP32 master weights), or \"auto\": bf16 only where the CPU has AMX"},
