@@ -1,6 +1,7 @@
 /* Exact nearest-neighbour search in pieces (src/analysis/similarity.c), for searches whose rows
- * are split over MPI ranks (src/analysis/search_ranks.c). Badness is lower-is-better in double:
- * the squared Euclidean distance, or minus the cosine; ties go to the lower row. */
+ * are split over MPI ranks (src/analysis/search_ranks.c) or whose candidates an index found
+ * (knn.c). Badness is lower-is-better in double: the squared Euclidean distance, or minus the
+ * cosine; ties go to the lower row. */
 #ifndef AM_ANALYSIS_SEARCH_INTERNAL_H
 #define AM_ANALYSIS_SEARCH_INTERNAL_H
 
@@ -20,5 +21,12 @@ am_status am_similar_exact(const float *x, int64_t n, int64_t dim, const float *
  * running list idx/bad[row·k ..] of count[row] entries (global rows, best first). */
 am_status am_knn_block(const float *q, int64_t nq, int64_t q0, const float *x, int64_t nx, int64_t x0, int64_t dim,
                        am_metric metric, int k, int64_t *idx, double *bad, int *count);
+
+/* The candidates an index found for query rows q0 .. q0 + nq − 1 of x (found: nq × nc rows of x,
+ * -1 for none; the row itself skipped) re-scored exactly, the best k of each kept as am_knn_block
+ * orders them: idx/bad[i·k ..], count[i] of them. count[i] < k (0 where the k-th score ties
+ * with the last candidate's, so unlisted rows may tie too) leaves the row to the exact search. */
+am_status am_knn_rescore(const float *x, int64_t dim, int64_t q0, int64_t nq, am_metric metric, int k,
+                         const int64_t *found, int nc, int64_t *idx, double *bad, int *count);
 
 #endif

@@ -19,6 +19,25 @@
  * whose scores differ by ~1e-6 relative, far fewer than this margin. */
 enum { SIM_MARGIN = 16 };
 
+/* Per-thread scratch: one slot per thread of the parallel loops below. */
+static int max_threads(void)
+{
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+static int thread_num(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
 am_status am_metric_parse(const char *s, const char *what, am_metric *m)
 {
     if (strcmp(s, "cosine") == 0) *m = AM_METRIC_COSINE;
@@ -172,10 +191,7 @@ am_status am_knn_block(const float *q, int64_t nq, int64_t q0, const float *x, i
     blk = blk < 16 ? 16 : blk > 1024 ? 1024 : blk;
     float *qn = am_malloc((size_t)nq * sizeof(float)), *xn = am_malloc((size_t)nx * sizeof(float));
     float *g = am_malloc((size_t)(blk < nq ? blk : nq) * (size_t)nx * sizeof(float));
-    int nt = 1;
-#ifdef _OPENMP
-    nt = omp_get_max_threads();
-#endif
+    const int nt = max_threads();
     cand *heaps = malloc((size_t)nt * (size_t)(cap + k) * sizeof *heaps);
     if (!qn || !xn || !g || !heaps) {
         am_free(qn), am_free(xn), am_free(g);
@@ -191,11 +207,7 @@ am_status am_knn_block(const float *q, int64_t nq, int64_t q0, const float *x, i
                     x, (int)dim, 0.0f, g, (int)nx);
 #pragma omp parallel for schedule(dynamic, 8)
         for (int64_t i = 0; i < nb; i++) {
-            int t = 0;
-#ifdef _OPENMP
-            t = omp_get_thread_num();
-#endif
-            cand *h = heaps + (size_t)t * (cap + k), *merged = h + cap;
+            cand *h = heaps + (size_t)thread_num() * (cap + k), *merged = h + cap;
             const int64_t row = b0 + i, self = q0 + row;
             const float *gi = g + i * nx;
             int size = 0;
@@ -221,6 +233,31 @@ am_status am_knn_block(const float *q, int64_t nq, int64_t q0, const float *x, i
     }
     am_free(qn), am_free(xn), am_free(g);
     free(heaps);
+    return AM_OK;
+}
+
+am_status am_knn_rescore(const float *x, int64_t dim, int64_t q0, int64_t nq, am_metric metric, int k,
+                         const int64_t *found, int nc, int64_t *idx, double *bad, int *count)
+{
+    const int nt = max_threads();
+    cand *lists = malloc((size_t)nt * (size_t)nc * sizeof *lists);
+    if (!lists) return am_error(AM_ERR_NOMEM, "k nearest neighbours: out of memory for %d candidates", nc);
+#pragma omp parallel for schedule(dynamic, 64)
+    for (int64_t i = 0; i < nq; i++) {
+        cand *h = lists + (size_t)thread_num() * nc;
+        const int64_t self = q0 + i;
+        int size = 0;
+        for (int j = 0; j < nc; j++) {
+            int64_t c = found[i * nc + j];
+            if (c >= 0 && c != self) h[size++] = (cand){0, c};
+        }
+        int m = finish_exact(h, size, k, x, dim, x + self * dim, metric);
+        /* a tie at the k-th score that reaches the last candidate may go on among rows the index
+         * did not return, and the lowest rows must win it: left to the exact search */
+        count[i] = m == k && size > k && h[k - 1].bad == h[size - 1].bad ? 0 : m;
+        for (int j = 0; j < count[i]; j++) idx[i * k + j] = h[j].index, bad[i * k + j] = h[j].bad;
+    }
+    free(lists);
     return AM_OK;
 }
 

@@ -1,0 +1,41 @@
+/* The k nearest other rows of every row, as t-SNE's affinities and the outlier scores need
+ * them (internal to src/analysis): the exact blocked-sgemm search (am_knn_all) for small sets,
+ * FAISS for large ones. Either way the candidates are re-scored exactly in double and ordered
+ * as am_knn_all orders them (badness, then the lower row), so only which rows the approximate
+ * index finds can differ from the exact search, never their scores or the order of ties. */
+#ifndef AM_ANALYSIS_KNN_H
+#define AM_ANALYSIS_KNN_H
+
+#include <stdint.h>
+
+#include "astromorph/similarity.h"
+
+typedef enum {
+    AM_KNN_AUTO, /* exact below AM_KNN_FAISS_MIN_ROWS rows (or without FAISS), IVF above */
+    AM_KNN_EXACT, /* am_knn_all: blocked sgemm, O(n² dim) */
+    AM_KNN_FLAT, /* FAISS flat index (IndexFlatL2 / IndexFlatIP): exhaustive, the exact answer */
+    AM_KNN_IVF /* FAISS IVF-flat: approximate, O(n · n/nlist · nprobe · dim) */
+} am_knn_method;
+
+/* Exact search is fast enough up to here (20 000 × 128 rows take seconds); IVF pays for its
+ * training above, and clustered embeddings are where its recall is high. */
+enum { AM_KNN_FAISS_MIN_ROWS = 50000 };
+
+typedef struct {
+    am_knn_method method; /* AM_KNN_AUTO also reads AM_KNN_METHOD (exact, flat or ivf) */
+    int64_t nlist; /* IVF lists; 0: 4·√n, at most n / 39 (FAISS's training minimum) */
+    int64_t nprobe; /* IVF lists searched per query; 0: 32, at most nlist */
+} am_knn_options;
+
+void am_knn_options_default(am_knn_options *o);
+/* Whether this build has FAISS (AM_KNN_FLAT and AM_KNN_IVF fail without it). */
+int am_knn_have_faiss(void);
+am_status am_knn_method_parse(const char *s, const char *what, am_knn_method *m);
+
+/* As am_knn_all (idx, score n × k, best first, self excluded; n > k >= 1), by the method o
+ * says (NULL: defaults). Rows with a NaN or Inf are refused (AM_ERR_NUMERIC). Deterministic for
+ * any thread count with every method. */
+am_status am_knn_search(const float *x, int64_t n, int64_t dim, am_metric metric, int k, const am_knn_options *o,
+                        int64_t *idx, float *score);
+
+#endif
