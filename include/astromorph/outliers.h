@@ -24,12 +24,13 @@ am_status am_outlier_method_parse(const char *s, const char *what, am_outlier_me
 const char *am_outlier_method_name(am_outlier_method m);
 
 /* Both scores for every row (either output may be NULL). Distances are Euclidean, or cosine
- * distance 1 - cos with AM_METRIC_COSINE. n > k >= 1. */
+ * distance 1 - cos with AM_METRIC_COSINE. n > k >= 1. Neighbours are exact below 50 000 rows,
+ * from a FAISS IVF index above (where built with FAISS; AM_KNN_METHOD=exact keeps them exact). */
 am_status am_outlier_scores(const float *x, int64_t n, int64_t dim, am_metric metric, int k, double *knn_score,
                             double *lof_score);
 
 /* am_outlier_scores over MPI ranks (collective): this rank's rows are global rows row0 ..
- * row0 + n − 1; scores for them, equal to one process's over all rows. */
+ * row0 + n − 1; scores for them, equal to one process's exact search over all rows. */
 am_status am_outlier_scores_ranks(const float *x, int64_t n, int64_t row0, int64_t dim, am_metric metric, int k,
                                   double *knn_score, double *lof_score);
 

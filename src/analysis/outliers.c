@@ -1,9 +1,12 @@
-/* Anomaly scores from the exact kNN graph: mean kNN distance and the local outlier factor. */
+/* Anomaly scores from the kNN graph (knn.h: exact, or FAISS at scale): mean kNN distance and
+ * the local outlier factor. */
 #include "astromorph/outliers.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "knn.h"
 
 am_status am_outlier_method_parse(const char *s, const char *what, am_outlier_method *m)
 {
@@ -27,7 +30,7 @@ am_status am_outlier_scores(const float *x, int64_t n, int64_t dim, am_metric me
         free(lrd);
         return am_error(AM_ERR_NOMEM, "outliers: out of memory for %lld rows", (long long)n);
     }
-    am_status s = am_knn_all(x, n, dim, metric, k, idx, sc);
+    am_status s = am_knn_search(x, n, dim, metric, k, NULL, idx, sc);
     if (s != AM_OK) goto done;
     /* Distances: cosine similarity becomes the cosine distance 1 - cos. */
     if (metric == AM_METRIC_COSINE)

@@ -1,5 +1,6 @@
-/* Barnes–Hut t-SNE: sparse input affinities from the exact kNN graph with per-point bandwidths
- * found by bisection, then gradient descent with early exaggeration, momentum and gains. */
+/* Barnes–Hut t-SNE: sparse input affinities from the kNN graph (knn.h: exact, or FAISS at
+ * scale) with per-point bandwidths found by bisection, then gradient descent with early
+ * exaggeration, momentum and gains. */
 #include "astromorph/tsne.h"
 
 #include <math.h>
@@ -11,6 +12,7 @@
 #include "astromorph/runtime.h"
 #include "astromorph/similarity.h"
 #include "bhtree.h"
+#include "knn.h"
 
 void am_tsne_options_default(am_tsne_options *o)
 {
@@ -95,7 +97,7 @@ static am_status affinities(const float *x, int64_t n, int64_t dim, double perpl
         s = am_error(AM_ERR_NOMEM, "t-SNE: out of memory for %lld × %d neighbours", (long long)n, K);
         goto done;
     }
-    s = am_knn_all(x, n, dim, AM_METRIC_EUCLIDEAN, K, idx, dist);
+    s = am_knn_search(x, n, dim, AM_METRIC_EUCLIDEAN, K, NULL, idx, dist);
     if (s != AM_OK) goto done;
     double lp = log(perplexity);
 #pragma omp parallel for schedule(dynamic, 64)
