@@ -3,7 +3,8 @@
 
 Generates test images with known answers (Sersic profiles of index 1 and 4, a point source, a
 flat elliptical disk at a known angle, a 180-degree symmetric pair, a lopsided source, and noisy
-versions), writes them as FITS, and measures them twice, independently of the C code:
+versions, two three-component radio sources, one straight and one bent), writes them as FITS, and
+measures them twice, independently of the C code:
   - Gini, ellipticity and orientation with photutils (Debian python3-photutils): its gini() and
     data_properties() on the same segmented, background-subtracted pixels;
   - everything else with the definitions of include/astromorph/morphology.h written out in numpy.
@@ -66,7 +67,64 @@ def images():
     sigma = 0.01
     out["noisy_exp"] = (sersic(1, 8.0, q=0.6, pa=-40) + 5.0 + rng.normal(0, sigma, (H, W)), 5.0, sigma)
     out["noisy_devauc"] = (sersic(4, 5.0, q=0.8, pa=70) + rng.normal(0, sigma, (H, W)), 0.0, sigma)
+
+    # a faint core between two bright lobes: edge-brightened (FR II-like), straight, then bent by
+    # 60 degrees (the lobes 120 degrees apart as seen from the core)
+    def blob(cx, cy, s, amp):
+        return amp * np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * s * s))
+
+    out["two_lobes"] = (blob(20.2, 47.6, 3.0, 1.0) + blob(76.1, 48.3, 3.0, 0.9) + blob(48.0, 48.0, 2.0, 0.3), 0.0, 0.01)
+    a = np.radians(120.0)
+    out["bent_lobes"] = (blob(48 + 26 * np.cos(-a / 2), 48 + 26 * np.sin(-a / 2), 3.0, 1.0) +
+                         blob(48 + 26 * np.cos(a / 2), 48 + 26 * np.sin(a / 2), 3.0, 0.9) + blob(48.0, 48.0, 2.0, 0.3),
+                         0.0, 0.01)
     return out
+
+
+def structure(I, lab, nl, best, min_pixels=5):
+    """The components' statistics of include/astromorph/morphology.h."""
+    idx = np.arange(1, nl + 1)
+    f = ndimage.sum_labels(I, lab, idx)
+    area = ndimage.sum_labels(np.ones_like(I), lab, idx)
+    Y, X = np.mgrid[0:H, 0:W].astype(np.float64)
+    cxs = ndimage.sum_labels(I * X, lab, idx) / f
+    cys = ndimage.sum_labels(I * Y, lab, idx) / f
+    reach = 0.35 * min(H, W)
+    fb = f[best - 1]
+    keep = [k for k in idx if k == best or (area[k - 1] >= min_pixels and f[k - 1] >= 0.02 * fb and
+                                            np.hypot(cxs[k - 1] - (W - 1) / 2, cys[k - 1] - (H - 1) / 2) <= reach)]
+    U = np.isin(lab, keep)
+    yy, xx = np.nonzero(U)  # raster order, as the C code walks the image
+    v = I[U]
+    Ft = v.sum()
+    cx, cy = (v * xx).sum() / Ft, (v * yy).sum() / Ft
+    ang = np.pi * np.arange(32) / 32
+    t = np.outer(xx, np.cos(ang)) + np.outer(yy, np.sin(ang))
+    las = (t.max(0) - t.min(0)).max()
+    dx, dy = xx - cx, yy - cy
+    phi = np.arctan2(dy, dx)
+    ok = np.hypot(dx, dy) > 0
+    four = [abs((v[ok] * np.exp(1j * m * phi[ok])).sum()) / Ft for m in (1, 2, 3)]
+    # 3x3 means over the pixels inside the image
+    s3 = ndimage.correlate(I, np.ones((3, 3)), mode="constant", cval=0.0)
+    n3 = ndimage.correlate(np.ones_like(I), np.ones((3, 3)), mode="constant", cval=0.0)
+    m3 = (s3 / n3)[U]
+    i1 = int(np.argmax(m3))
+    hx, hy = xx - (W - 1) / 2, yy - (H - 1) / 2  # about the host, the image centre
+    ux, uy = hx[i1], hy[i1]
+    other = hx * ux + hy * uy < 0
+    r1 = np.hypot(ux, uy)
+    po = min(1.0, 2 * r1 / las)
+    if other.any():
+        cand = np.nonzero(other)[0]
+        i2 = cand[int(np.argmax(m3[cand]))]
+        fr = min(1.0, np.hypot(xx[i2] - xx[i1], yy[i2] - yy[i1]) / las)
+        r2 = np.hypot(hx[i2], hy[i2])
+        bend = 1 + (ux * hx[i2] + uy * hy[i2]) / (r1 * r2) if fr > 0.2 and r1 > 0 and r2 > 0 else 0.0
+    else:
+        fr, bend = 0.0, 0.0
+    return dict(components=float(len(keep)), main_fraction=fb / Ft, las=las, fr_ratio=fr, peak_offset=po, bend=bend,
+                fourier_1=four[0], fourier_2=four[1], fourier_3=four[2])
 
 
 def measure(img, bkg, sigma):
@@ -135,7 +193,7 @@ def measure(img, bkg, sigma):
         prof.append(I[sel].mean() / inner if sel.any() else np.nan)
     return dict(concentration=5 * np.log10(r80 / r20), asymmetry=A, smoothness=S, gini=g, m20=np.log10(m20 / mtot),
                 ellipticity=ell, orientation=ori, r20=r20, r50=r50, r80=r80, area=float(len(v)), flux=F, xc=xc,
-                yc=yc, **{f"profile_{b}": prof[b] for b in range(8)},
+                yc=yc, **{f"profile_{b}": prof[b] for b in range(8)}, **structure(I, lab, nl, best),
                 sn_per_pixel=(F / len(v) / sigma) if sigma > 0 else np.nan)
 
 

@@ -58,6 +58,23 @@ typedef struct am_morphology {
     /* Mean intensity in annuli with edges at r/r50 = 0, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4 over the
      * whole image, in units of the source's mean intensity within r50 (scale-free). */
     double profile[AM_MORPH_PROFILE_BINS];
+    /* The source's structure over all its components (radio lobes, merging galaxies), which the
+     * statistics above, measured on one region, miss. The components are the 8-connected regions
+     * above the threshold with at least min_pixels pixels and 2 % of the main region's flux whose
+     * centroid lies within 0.35 of the image's shorter side from its centre, the main region
+     * always among them; I, x, y and the angle φ below run over their pixels, about their joint
+     * flux-weighted centroid C. */
+    double components; /* how many */
+    double main_fraction; /* the main region's share of their flux */
+    double las; /* largest angular size, pixels: the widest of 32 projections of the pixels' centres */
+    double fr_ratio; /* Fanaroff & Riley's ratio: the distance between the brightest pixel and the
+                        brightest on the other side of the host (the image centre: cutouts are
+                        centred on their target; a 3×3 mean finds the pixels) over the las; small
+                        for edge-darkened (FRI), towards 1 for edge-brightened (FRII) */
+    double peak_offset; /* distance of the brightest pixel from the host over las / 2, at most 1 */
+    double bend; /* 1 + cos of the angle at the host between those two pixels: 0 straight, towards
+                    1 bent; 0 where fr_ratio <= 0.2 (one peak, whose angle is noise) */
+    double fourier[3]; /* |Σ I e^{imφ}| / Σ I for m = 1, 2, 3: lopsided, bipolar, three-armed */
     int flags;
 } am_morphology;
 
@@ -71,9 +88,12 @@ struct am_tensor;
 am_status am_morphology_measure_image(const struct am_tensor *image, const am_morph_options *o, am_morphology *m);
 
 /* The statistics as a feature vector for comparisons (baseline, hybrid): C, A, S, G, M20,
- * ellipticity, log10 area, log10 r50, then the profile's bins (AM_MORPH_FEATURES values; NaN
- * where undefined). The orientation is left out: it is not a property of the shape. */
-enum { AM_MORPH_FEATURES = 8 + AM_MORPH_PROFILE_BINS };
+ * ellipticity, log10 area, log10 r50, then the profile's bins (AM_MORPH_FEATURES_V1 values: the
+ * first version's vector, which models fitted before the structure statistics use), then
+ * log2 components, main_fraction, log10 las, fr_ratio, peak_offset, bend and the three Fourier
+ * amplitudes (AM_MORPH_FEATURES in all; NaN where undefined). The orientation is left out: it
+ * is not a property of the shape. */
+enum { AM_MORPH_FEATURES_V1 = 8 + AM_MORPH_PROFILE_BINS, AM_MORPH_FEATURES = AM_MORPH_FEATURES_V1 + 9 };
 void am_morphology_features(const am_morphology *m, float *out);
 /* Names of the table columns am_morphology_row writes, in order (NULL-terminated). */
 extern const char *const am_morphology_columns[];

@@ -10,11 +10,12 @@
 
 static const double PROFILE_EDGES[AM_MORPH_PROFILE_BINS + 1] = {0, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4};
 
-const char *const am_morphology_columns[] = {"concentration", "asymmetry",   "smoothness",   "gini",        "m20",
-                                             "ellipticity",   "orientation", "r20",          "r50",         "r80",
-                                             "area",          "flux",        "xc",           "yc",          "profile_0",
-                                             "profile_1",     "profile_2",   "profile_3",    "profile_4",   "profile_5",
-                                             "profile_6",     "profile_7",   "sn_per_pixel", "morph_flags", NULL};
+const char *const am_morphology_columns[] = {
+    "concentration", "asymmetry",  "smoothness",    "gini",         "m20",         "ellipticity", "orientation",
+    "r20",           "r50",        "r80",           "area",         "flux",        "xc",          "yc",
+    "profile_0",     "profile_1",  "profile_2",     "profile_3",    "profile_4",   "profile_5",   "profile_6",
+    "profile_7",     "components", "main_fraction", "las",          "fr_ratio",    "peak_offset", "bend",
+    "fourier_1",     "fourier_2",  "fourier_3",     "sn_per_pixel", "morph_flags", NULL};
 
 void am_morph_options_default(am_morph_options *o)
 {
@@ -31,6 +32,10 @@ int am_morphology_row(const am_morphology *m, double *out)
     int n = (int)(sizeof v / sizeof v[0]);
     memcpy(out, v, sizeof v);
     for (int b = 0; b < AM_MORPH_PROFILE_BINS; b++) out[n++] = m->profile[b];
+    double st[] = {m->components, m->main_fraction, m->las, m->fr_ratio, m->peak_offset, m->bend};
+    memcpy(out + n, st, sizeof st);
+    n += (int)(sizeof st / sizeof st[0]);
+    for (int k = 0; k < 3; k++) out[n++] = m->fourier[k];
     out[n++] = m->sn_per_pixel;
     out[n++] = m->flags;
     return n;
@@ -48,13 +53,25 @@ void am_morphology_features(const am_morphology *m, float *out)
                    m->r50 > 0 ? log10(m->r50) : NAN};
     for (int i = 0; i < 8; i++) out[i] = (float)v[i];
     for (int b = 0; b < AM_MORPH_PROFILE_BINS; b++) out[8 + b] = (float)m->profile[b];
+    double st[9] = {m->components > 0 ? log2(m->components) : NAN,
+                    m->main_fraction,
+                    m->las > 0 ? log10(m->las) : NAN,
+                    m->fr_ratio,
+                    m->peak_offset,
+                    m->bend,
+                    m->fourier[0],
+                    m->fourier[1],
+                    m->fourier[2]};
+    for (int i = 0; i < 9; i++) out[AM_MORPH_FEATURES_V1 + i] = (float)st[i];
 }
 
 static void set_nan(am_morphology *m)
 {
-    double *fields[] = {&m->concentration, &m->asymmetry, &m->smoothness, &m->gini, &m->m20, &m->ellipticity,
-                        &m->orientation,   &m->r20,       &m->r50,        &m->r80,  &m->xc,  &m->yc,
-                        &m->sn_per_pixel};
+    double *fields[] = {
+        &m->concentration, &m->asymmetry,  &m->smoothness,    &m->gini,      &m->m20,      &m->ellipticity,
+        &m->orientation,   &m->r20,        &m->r50,           &m->r80,       &m->xc,       &m->yc,
+        &m->sn_per_pixel,  &m->components, &m->main_fraction, &m->las,       &m->fr_ratio, &m->peak_offset,
+        &m->bend,          &m->fourier[0], &m->fourier[1],    &m->fourier[2]};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) *fields[i] = NAN;
     for (int b = 0; b < AM_MORPH_PROFILE_BINS; b++) m->profile[b] = NAN;
 }
@@ -117,6 +134,101 @@ static double radius_at(const pix *p, int64_t n, double total, double frac)
         prev_r = p[i].r, prev_c = cum;
     }
     return p[n - 1].r;
+}
+
+/* Mean of the 3×3 pixels about p (those inside the image): the brightest pixel by it is not a
+ * single noise spike. */
+static double mean3(const float *I, int64_t h, int64_t w, int64_t p)
+{
+    int64_t y = p / w, x = p % w, k = 0;
+    double s = 0;
+    for (int64_t yy = y - 1; yy <= y + 1; yy++)
+        for (int64_t xx = x - 1; xx <= x + 1; xx++)
+            if (yy >= 0 && yy < h && xx >= 0 && xx < w) s += I[yy * w + xx], k++;
+    return s / (double)k;
+}
+
+/* The structure statistics over the source's components (include/astromorph/morphology.h);
+ * lab holds nlab regions, best is the main one. */
+static am_status measure_structure(const float *I, const int *lab, int nlab, int64_t h, int64_t w, int best,
+                                   int min_pixels, am_morphology *m)
+{
+    int64_t n = h * w;
+    double *f = calloc((size_t)nlab + 1, sizeof *f), *sx = calloc((size_t)nlab + 1, sizeof *sx),
+           *sy = calloc((size_t)nlab + 1, sizeof *sy);
+    int64_t *area = calloc((size_t)nlab + 1, sizeof *area);
+    uint8_t *in = calloc((size_t)nlab + 1, 1);
+    if (!f || !sx || !sy || !area || !in) {
+        free(f), free(sx), free(sy), free(area), free(in);
+        return am_error(AM_ERR_NOMEM, "morphology: out of memory");
+    }
+    for (int64_t i = 0; i < n; i++)
+        if (lab[i]) {
+            int k = lab[i];
+            f[k] += I[i], sx[k] += I[i] * (double)(i % w), sy[k] += I[i] * (double)(i / w), area[k]++;
+        }
+    double reach = 0.35 * (double)(h < w ? h : w), Ft = 0, cx = 0, cy = 0;
+    int ncomp = 0;
+    for (int k = 1; k <= nlab; k++) {
+        double dx = sx[k] / f[k] - 0.5 * (double)(w - 1), dy = sy[k] / f[k] - 0.5 * (double)(h - 1);
+        in[k] = k == best || (area[k] >= min_pixels && f[k] >= 0.02 * f[best] && dx * dx + dy * dy <= reach * reach);
+        if (in[k]) ncomp++, Ft += f[k], cx += sx[k], cy += sy[k];
+    }
+    cx /= Ft, cy /= Ft;
+    m->components = ncomp;
+    m->main_fraction = f[best] / Ft;
+    /* the widest projection, the brightest pixel, the Fourier sums */
+    enum { NDIR = 32 };
+    double lo[NDIR], hi[NDIR], cs[NDIR][2], re[3] = {0}, im[3] = {0}, top = -INFINITY;
+    for (int d = 0; d < NDIR; d++)
+        lo[d] = INFINITY, hi[d] = -INFINITY, cs[d][0] = cos(M_PI * d / NDIR), cs[d][1] = sin(M_PI * d / NDIR);
+    int64_t p1 = -1;
+    for (int64_t i = 0; i < n; i++) {
+        if (!lab[i] || !in[lab[i]]) continue;
+        double x = (double)(i % w), y = (double)(i / w), dx = x - cx, dy = y - cy;
+        for (int d = 0; d < NDIR; d++) {
+            double t = x * cs[d][0] + y * cs[d][1];
+            lo[d] = t < lo[d] ? t : lo[d], hi[d] = t > hi[d] ? t : hi[d];
+        }
+        double r = sqrt(dx * dx + dy * dy);
+        if (r > 0)
+            for (int k = 0; k < 3; k++) {
+                double phi = (double)(k + 1) * atan2(dy, dx);
+                re[k] += I[i] * cos(phi), im[k] += I[i] * sin(phi);
+            }
+        double v = mean3(I, h, w, i);
+        if (v > top) top = v, p1 = i;
+    }
+    double las = 0;
+    for (int d = 0; d < NDIR; d++) las = hi[d] - lo[d] > las ? hi[d] - lo[d] : las;
+    m->las = las;
+    for (int k = 0; k < 3; k++) m->fourier[k] = sqrt(re[k] * re[k] + im[k] * im[k]) / Ft;
+    /* the brightest pixel on the other side of the host from the brightest; the cutout is
+     * centred on its target, so the host is the image centre (the flux centroid is not: bent
+     * lobes pull it towards themselves and hide the bend) */
+    const double ox = 0.5 * (double)(w - 1), oy = 0.5 * (double)(h - 1);
+    double ux = (double)(p1 % w) - ox, uy = (double)(p1 / w) - oy, top2 = -INFINITY;
+    int64_t p2 = -1;
+    for (int64_t i = 0; i < n; i++) {
+        if (!lab[i] || !in[lab[i]]) continue;
+        double dx = (double)(i % w) - ox, dy = (double)(i / w) - oy;
+        if (dx * ux + dy * uy >= 0) continue;
+        double v = mean3(I, h, w, i);
+        if (v > top2) top2 = v, p2 = i;
+    }
+    double r1 = sqrt(ux * ux + uy * uy);
+    m->peak_offset = las > 0 ? fmin(1.0, 2 * r1 / las) : 0;
+    if (p2 >= 0 && las > 0) {
+        double vx = (double)(p2 % w) - ox, vy = (double)(p2 / w) - oy, r2 = sqrt(vx * vx + vy * vy);
+        double ex = (double)(p2 % w) - (double)(p1 % w), ey = (double)(p2 / w) - (double)(p1 / w);
+        m->fr_ratio = fmin(1.0, sqrt(ex * ex + ey * ey) / las);
+        /* the angle between two spots close together (a single peaked source) is noise */
+        m->bend = m->fr_ratio > 0.2 && r1 > 0 && r2 > 0 ? 1 + (ux * vx + uy * vy) / (r1 * r2) : 0;
+    } else {
+        m->fr_ratio = 0, m->bend = 0; /* nothing on the other side: one-sided or a single pixel */
+    }
+    free(f), free(sx), free(sy), free(area), free(in);
+    return AM_OK;
 }
 
 am_status am_morphology_measure(const float *img, int64_t h, int64_t w, const am_morph_options *o, am_morphology *m)
@@ -190,6 +302,7 @@ am_status am_morphology_measure(const float *img, int64_t h, int64_t w, const am
         goto done;
     }
     if (edge) m->flags |= AM_MORPH_EDGE;
+    if ((st = measure_structure(I, lab, nlab, h, w, best, o->min_pixels, m)) != AM_OK) goto done;
     xc /= F, yc /= F;
     m->xc = xc, m->yc = yc;
     m->sn_per_pixel = nz.sigma > 0 ? F / (double)np / nz.sigma : NAN;

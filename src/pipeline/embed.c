@@ -275,7 +275,9 @@ am_status am_pipeline_embed_with_features(am_model *m, am_dataset *ds, const am_
     }
     E->row0 = J.base;
     if (o.morphology) s = stat_columns(&J);
-    if (s == AM_OK && hybrid && (m->hybrid.dim != E->dim || m->hybrid.nstat != AM_MORPH_FEATURES))
+    /* a model fitted before the structure statistics uses the first version's prefix of them */
+    if (s == AM_OK && hybrid &&
+        (m->hybrid.dim != E->dim || (m->hybrid.nstat != AM_MORPH_FEATURES && m->hybrid.nstat != AM_MORPH_FEATURES_V1)))
         s = am_error(AM_ERR_FORMAT, "the model's hybrid fit is for %lld + %lld values, the network gives %lld + %d",
                      (long long)m->hybrid.dim, (long long)m->hybrid.nstat, (long long)E->dim, AM_MORPH_FEATURES);
     if (s == AM_OK && (hybrid || feats) &&

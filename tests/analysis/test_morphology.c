@@ -1,7 +1,8 @@
 /* Morphology statistics against an independent measurement (tools/morphology_reference.py:
  * photutils for Gini, ellipticity and orientation, numpy for the rest) of images with known
  * answers, and against the answers themselves: an exponential disk's concentration, a flat
- * ellipse's axis ratio and angle, a point-symmetric image's zero asymmetry. */
+ * ellipse's axis ratio and angle, a point-symmetric image's zero asymmetry, a three-component
+ * radio source's components, FR ratio and bend. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +64,22 @@ static void check_image(const char *name, double bkg, double sigma, char **col, 
     }
     if (!strcmp(name, "symmetric_pair")) CHECK(fabs(m.asymmetry) < 1e-5, "point-symmetric: A = %.3g", m.asymmetry);
     if (!strcmp(name, "point")) CHECK(m.gini > 0.9, "a point source: Gini %.3f near 1", m.gini);
+    /* two lobes 56 pixels apart, each about 8 pixels in radius above the threshold: las near 72,
+     * the brightest spots at the lobes' centres; seen from the core at 180 and 120 degrees */
+    if (!strcmp(name, "two_lobes") || !strcmp(name, "bent_lobes")) {
+        int bent = name[0] == 'b';
+        CHECK(m.components == 3 && fabs(m.main_fraction - 0.5) < 0.02, "%s: %g components, main share %.3f", name,
+              m.components, m.main_fraction);
+        CHECK(bent || fabs(m.las - 72) < 3, "two lobes: las %.2f, want about 72", m.las);
+        CHECK(m.fr_ratio > 0.7 && m.peak_offset > 0.7, "%s: edge-brightened, FR ratio %.3f, peak offset %.3f", name,
+              m.fr_ratio, m.peak_offset);
+        CHECK(fabs(m.bend - (bent ? 0.5 : 0)) < 0.03, "%s: bend %.3f, want %.1f", name, m.bend, bent ? 0.5 : 0.0);
+        CHECK(bent || (m.fourier[1] > 0.9 && m.fourier[0] < 0.05), "two lobes: bipolar, m=2 %.3f, m=1 %.3f",
+              m.fourier[1], m.fourier[0]);
+    }
+    if (!strcmp(name, "exp_disk") || !strcmp(name, "devauc"))
+        CHECK(m.components == 1 && m.bend == 0 && m.fr_ratio < 0.05, "%s: one smooth component (%g, FR %.3f)", name,
+              m.components, m.fr_ratio);
     CHECK(!(m.flags & (AM_MORPH_NO_SOURCE | AM_MORPH_FEW_PIXELS)), "%s flags %d", name, m.flags);
     am_tensor_free(&img);
 }
@@ -89,7 +106,7 @@ static void test_reference(void)
         nimg++;
     }
     fclose(fp);
-    CHECK(nimg == 8, "%d reference images, want 8", nimg);
+    CHECK(nimg == 10, "%d reference images, want 10", nimg);
     for (int c = 0; c < ncol; c++) free(col[c]);
 }
 

@@ -257,8 +257,8 @@ static void check_inference(const char *model)
     CHECK(count_lines(tensors) == N_IMAGES, "tensors.tsv rows");
     int tabs = 0;
     for (const char *c = tensors; c && *c && *c != '\n'; c++) tabs += *c == '\t';
-    /* our default: the hybrid of amm's 128 avgpool features and the 16 morphology features */
-    CHECK(tabs == 143, "144 columns (amm's avgpool beside the statistics), %d tabs", tabs);
+    /* our default: the hybrid of amm's 128 avgpool features and the 25 morphology features */
+    CHECK(tabs == 127 + AM_MORPH_FEATURES, "153 columns (amm's avgpool beside the statistics), %d tabs", tabs);
     free(tensors);
     snprintf(p, sizeof p, "runs/%s/projector_config.pbtxt", name);
     char *cfg = output(p);
@@ -274,7 +274,7 @@ static void check_inference(const char *model)
     char *csv = output(p);
     /* the original's columns, then the morphology statistics (our default) */
     CHECK(csv && strncmp(csv, ";cluster;object;right ascension;declination;rest freq;filepath;emb_dim_0;", 72) == 0 &&
-              strstr(csv, "emb_dim_143;concentration;asymmetry;") && strstr(csv, ";morph_flags\n") &&
+              strstr(csv, "emb_dim_152;concentration;asymmetry;") && strstr(csv, ";morph_flags\n") &&
               count_lines(csv) == N_IMAGES + 1,
           "exported CSV: the original's columns, then the statistics");
     free(csv);
@@ -300,7 +300,8 @@ static void check_inference(const char *model)
     am_embeddings_free(&one);
     snprintf(p, sizeof p, "%s/exported/%s.csv", dir, name);
     CHECK_OK(am_embeddings_read_csv(&c, p));
-    CHECK(e.n == N_IMAGES && e.dim == 144 && e.labels && e.model && strcmp(e.model, name) == 0, "embeddings file");
+    CHECK(e.n == N_IMAGES && e.dim == 128 + AM_MORPH_FEATURES && e.labels && e.model && strcmp(e.model, name) == 0,
+          "embeddings file");
     if (e.n == N_IMAGES && c.n == N_IMAGES) {
         int distinct = 0, in_range = 1, seen[10] = {0};
         for (int i = 0; i < N_IMAGES; i++) {
@@ -643,6 +644,41 @@ static void check_pretrained_start(const char *model)
     free(err);
 }
 
+/* A model fitted before the structure statistics (its hybrid fit holds the first version's 16)
+ * still embeds: the same rows as the full fit's, cut to that prefix. */
+static void check_first_statistics(const char *model)
+{
+    char full[800], data[800];
+    snprintf(full, sizeof full, "%s/%s", dir, model);
+    snprintf(data, sizeof data, "%s/data/example_file.txt", dir);
+    am_model m;
+    am_dataset *ds = NULL;
+    am_dataset_options dopt;
+    am_dataset_options_default(&dopt);
+    CHECK_OK(am_model_open(&m, full));
+    CHECK_OK(am_dataset_open(&ds, data, &dopt));
+    if (!ds) return;
+    am_embed_options o;
+    am_embed_options_default(&o);
+    o.progress = 0;
+    am_embeddings now = {0}, old = {0};
+    CHECK_OK(am_pipeline_embed(&m, ds, &o, &now));
+    const int64_t d = m.hybrid.dim;
+    CHECK(m.hybrid.nstat == AM_MORPH_FEATURES && now.dim == d + AM_MORPH_FEATURES, "a fit of %lld statistics",
+          (long long)m.hybrid.nstat);
+    m.hybrid.nstat = AM_MORPH_FEATURES_V1; /* its offsets and scales are a prefix already */
+    CHECK_OK(am_pipeline_embed(&m, ds, &o, &old));
+    int same = old.dim == d + AM_MORPH_FEATURES_V1 && old.n == now.n && now.data && old.data;
+    for (int64_t i = 0; same && i < old.n; i++)
+        same = !memcmp(old.data + i * old.dim, now.data + i * now.dim, (size_t)old.dim * sizeof(float));
+    CHECK(same, "the first statistics' fit gives the full rows' first %lld values (dim %lld)", (long long)(d + 16),
+          (long long)old.dim);
+    m.hybrid.nstat = AM_MORPH_FEATURES;
+    am_embeddings_free(&now), am_embeddings_free(&old);
+    am_dataset_free(ds);
+    am_model_close(&m);
+}
+
 /* Without a settings file: `training DATA` checks with our defaults; a run writes the settings it
  * used beside the model, which `training -c` reads back to the same settings; a checkpoint is a
  * model for inference, and `inference MODEL DATA` needs no options. */
@@ -769,6 +805,7 @@ int main(void)
     check_original_example();
     check_interrupt_and_resume();
     check_pretrained_start(model);
+    check_first_statistics(model);
     check_zero_config();
     check_precision();
     /* every output was written under a temporary name and renamed: none may be left */
