@@ -53,7 +53,11 @@ void am_dnn_md_act_dt(dnnl_memory_desc_t *md, const am_act *a, dnnl_data_type_t 
         am_dnn_md_dt(md, 2, d, dnnl_nc, dt);
     } else {
         int64_t d[4] = {a->s.n, a->s.c, a->s.h, a->s.w};
-        am_dnn_md_dt(md, 4, d, !a->blocked ? dnnl_nchw : am_act_lanes() == 16 ? dnnl_nChw16c : dnnl_nChw8c, dt);
+        dnnl_format_tag_t tag = a->layout == AM_LAYOUT_PLAIN  ? dnnl_nchw
+                                : a->layout == AM_LAYOUT_NHWC ? dnnl_nhwc
+                                : am_act_lanes() == 16        ? dnnl_nChw16c
+                                                              : dnnl_nChw8c;
+        am_dnn_md_dt(md, 4, d, tag, dt);
     }
 }
 
@@ -214,13 +218,13 @@ am_status am_dnn_reorder(am_net *net, const dnnl_memory_desc_t *src_md, const vo
 static void plain_md(dnnl_memory_desc_t *md, const am_act *a)
 {
     am_act plain = *a;
-    plain.blocked = 0;
+    plain.layout = AM_LAYOUT_PLAIN;
     am_dnn_md_act(md, &plain);
 }
 
 am_status am_act_to_plain(am_net *net, const am_act *a, float *plain, const char *what)
 {
-    if (!a->blocked) {
+    if (a->layout == AM_LAYOUT_PLAIN) {
         memcpy(plain, a->data, (size_t)am_shape_numel(&a->s) * sizeof(float));
         return AM_OK;
     }
@@ -232,7 +236,7 @@ am_status am_act_to_plain(am_net *net, const am_act *a, float *plain, const char
 
 am_status am_act_from_plain(am_net *net, am_act *a, const float *plain, const char *what)
 {
-    if (!a->blocked) {
+    if (a->layout == AM_LAYOUT_PLAIN) {
         memcpy(a->data, plain, (size_t)am_shape_numel(&a->s) * sizeof(float));
         return AM_OK;
     }
