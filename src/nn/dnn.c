@@ -132,6 +132,16 @@ am_status am_prim_make(am_prim *p, const void *op_desc, const_dnnl_primitive_des
     return make(p, op_desc, hint, NULL, NULL, 0, what);
 }
 
+am_status am_prim_make_single(am_prim *p, const void *op_desc, const_dnnl_primitive_desc_t hint, const char *what)
+{
+    const int nthr = omp_get_max_threads();
+    omp_set_num_threads(1); /* oneDNN plans for the threads it sees now */
+    am_status st = make(p, op_desc, hint, NULL, NULL, 0, what);
+    omp_set_num_threads(nthr);
+    p->single = st == AM_OK && nthr > 1;
+    return st;
+}
+
 am_status am_prim_make_deterministic(am_prim *p, const void *op_desc, const_dnnl_primitive_desc_t hint,
                                      const char *what)
 {
@@ -147,14 +157,8 @@ am_status am_prim_make_deterministic(am_prim *p, const void *op_desc, const_dnnl
      * per-thread scratch (transposed inputs, bias sums) is smaller than that. */
     const size_t split = p->scratch_bytes,
                  wbytes = dnnl_memory_desc_get_size(am_prim_md(p, dnnl_query_diff_weights_md, 0));
-    omp_set_num_threads(1); /* oneDNN plans for the threads it sees now */
-    am_status st = make(p, op_desc, hint, NULL, NULL, 0, what);
-    omp_set_num_threads(nthr);
-    AM_TRY(st);
-    if (split >= p->scratch_bytes + wbytes || gemm) {
-        p->single = 1;
-        return AM_OK;
-    }
+    AM_TRY(am_prim_make_single(p, op_desc, hint, what));
+    if (split >= p->scratch_bytes + wbytes || gemm) return AM_OK;
     return make(p, op_desc, hint, NULL, NULL, 0, what); /* from oneDNN's primitive cache */
 }
 
