@@ -142,7 +142,9 @@ am_mode am_net_mode(const am_net *net);
 /* Arithmetic. FP32 everywhere, or BF16 convolutions with FP32 master weights and accumulation
  * (inputs, output gradients and weights rounded to BF16 for the convolutions only; everything
  * else, and every gradient the API shows, stays FP32). A convolution for which oneDNN has no fast
- * BF16 kernel on this CPU stays FP32. Expect ~1 % relative differences from FP32. */
+ * BF16 kernel on this CPU stays FP32. Expect ~1 % relative differences from FP32. The layout of
+ * the network's activations follows the precision (channels-last for BF16 on AMX), so a change
+ * between a forward and its backward leaves no forward to go back through. */
 typedef enum { AM_PRECISION_FP32, AM_PRECISION_BF16 } am_precision;
 am_status am_net_set_precision(am_net *net, am_precision p);
 /* The instruction set oneDNN dispatches to on this CPU ("avx512_core_amx", "avx512_core_bf16",

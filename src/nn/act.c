@@ -57,27 +57,44 @@ int am_act_lanes(void)
     return l;
 }
 
-am_status am_act_alloc(am_act *a, am_buf *b, const am_shape *s, const char *who)
+am_layout am_act_layout(am_precision p)
+{
+    static atomic_int forced; /* 0: not read yet, 1: no, 2: blocked, 3: NHWC */
+    int f = atomic_load_explicit(&forced, memory_order_relaxed);
+    if (!f) {
+        const char *env = getenv("AM_ACT_LAYOUT");
+        f = env && !strcmp(env, "nhwc") ? 3 : env && !strcmp(env, "blocked") ? 2 : 1;
+        atomic_store_explicit(&forced, f, memory_order_relaxed);
+    }
+    if (f > 1) return f == 3 ? AM_LAYOUT_NHWC : AM_LAYOUT_BLOCKED;
+    unsigned isa = (unsigned)dnnl_get_effective_cpu_isa(), amx = (unsigned)dnnl_cpu_isa_avx512_core_amx;
+    return p == AM_PRECISION_BF16 && (isa & amx) == amx ? AM_LAYOUT_NHWC : AM_LAYOUT_BLOCKED;
+}
+
+am_status am_act_alloc(am_act *a, am_buf *b, const am_shape *s, am_layout layout, const char *who)
 {
     a->s = *s;
-    a->blocked = s->ndim == 4 && s->c % am_act_lanes() == 0;
-    /* At 1×1 pixels nChw{L}c and NCHW are the same bytes; plain lets them pass as views. */
-    if (s->h * s->w == 1) a->blocked = 0;
+    /* channels-last takes any channel count (oneDNN's NHWC kernels do, the 3-channel input too) */
+    const int fits = layout == AM_LAYOUT_NHWC || s->c % am_act_lanes() == 0;
+    a->layout = s->ndim == 4 && fits ? layout : AM_LAYOUT_PLAIN;
+    /* At 1×1 pixels every layout is the same bytes; plain lets them pass as views. */
+    if (s->h * s->w == 1) a->layout = AM_LAYOUT_PLAIN;
     AM_TRY(am_buf_reserve(b, (size_t)am_shape_numel(s), who));
     a->data = b->data;
     return AM_OK;
 }
 
+int64_t am_act_block(const am_act *a)
+{
+    return a->layout == AM_LAYOUT_BLOCKED ? am_act_lanes() : a->layout == AM_LAYOUT_NHWC ? a->s.c : 1;
+}
+
 float *am_act_chan(const am_act *a, int64_t n, int64_t c, int64_t *pixel_stride)
 {
-    int64_t hw = a->s.h * a->s.w;
-    if (!a->blocked) {
-        *pixel_stride = 1;
-        return a->data + (n * a->s.c + c) * hw;
-    }
-    const int64_t L = am_act_lanes();
-    *pixel_stride = L;
-    return a->data + ((n * (a->s.c / L) + c / L) * hw) * L + c % L;
+    /* nChw{B}c: image n, block c / B, pixel 0, lane c % B */
+    const int64_t hw = a->s.h * a->s.w, B = am_act_block(a);
+    *pixel_stride = B;
+    return a->data + (n * (a->s.c / B) + c / B) * hw * B + c % B;
 }
 
 void am_accumulate(float *dst, const float *src, int64_t n)
@@ -101,12 +118,13 @@ void *am_mod_state(am_module *m, size_t size, void (*free_fn)(void *))
 
 int am_plan_key_match(const am_plan_key *k, const am_shape *s, const am_net *net)
 {
-    return k->nthr == net->nthr && am_shape_equal(&k->s, s);
+    return k->nthr == net->nthr && k->layout == net->layout && am_shape_equal(&k->s, s);
 }
 
 void am_plan_key_set(am_plan_key *k, const am_shape *s, const am_net *net)
 {
     k->s = *s;
+    k->layout = net->layout;
     k->nthr = net->nthr;
 }
 

@@ -17,7 +17,7 @@ void am_pool_free(am_pool *p)
     for (int i = 0; i < AM_POOL; i++) am_buf_free(&p->buf[i]), p->busy[i] = 0;
 }
 
-am_status am_pool_take(am_pool *p, am_act *a, am_buf *own, const am_shape *s, const char *who)
+am_status am_pool_take(am_pool *p, am_act *a, am_buf *own, const am_shape *s, am_layout layout, const char *who)
 {
     /* The free buffer that fits most tightly, else the largest free one, grown. */
     const size_t need = (size_t)am_shape_numel(s);
@@ -28,8 +28,8 @@ am_status am_pool_take(am_pool *p, am_act *a, am_buf *own, const am_shape *s, co
         int fits = cap >= need, bfits = best >= 0 && bcap >= need;
         if (best < 0 || (fits && (!bfits || cap < bcap)) || (!fits && !bfits && cap > bcap)) best = i;
     }
-    if (best < 0) return am_act_alloc(a, own, s, who); /* all in use: deep nesting */
-    AM_TRY(am_act_alloc(a, &p->buf[best], s, who));
+    if (best < 0) return am_act_alloc(a, own, s, layout, who); /* all in use: deep nesting */
+    AM_TRY(am_act_alloc(a, &p->buf[best], s, layout, who));
     p->busy[best] = 1;
     return AM_OK;
 }
@@ -42,8 +42,8 @@ void am_pool_give(am_pool *p, const float *data)
 
 am_status am_grad_alloc_in(am_net *net, am_act *a, am_buf *own, const am_shape *s, const char *who)
 {
-    if (!net->in_backward) return am_act_alloc(a, own, s, who);
-    return am_pool_take(&net->gpool, a, own, s, who);
+    if (!net->in_backward) return am_act_alloc(a, own, s, net->layout, who);
+    return am_pool_take(&net->gpool, a, own, s, net->layout, who);
 }
 
 am_status am_grad_alloc(am_module *m, am_net *net, const am_shape *s)
@@ -55,8 +55,8 @@ void am_grad_release(am_net *net, const float *data) { am_pool_give(&net->gpool,
 
 am_status am_out_alloc(am_module *m, am_net *net, const am_shape *s)
 {
-    if (!am_net_pools_outputs(net)) return am_act_alloc(&m->y, am_mod_ybuf(m), s, am_mod_who(m));
-    return am_pool_take(&net->ypool, &m->y, am_mod_ybuf(m), s, am_mod_who(m));
+    if (!am_net_pools_outputs(net)) return am_act_alloc(&m->y, am_mod_ybuf(m), s, net->layout, am_mod_who(m));
+    return am_pool_take(&net->ypool, &m->y, am_mod_ybuf(m), s, net->layout, am_mod_who(m));
 }
 
 void am_out_release(am_net *net, const float *data)

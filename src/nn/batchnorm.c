@@ -27,33 +27,39 @@ static void bn_state_free(void *p)
     am_free(b);
 }
 
-/* The activation as groups of L channels (am_act_lanes() in the blocked layout, else 1): the
- * values of group g in image n are `hw` rows of L consecutive floats starting at base(n, g). */
+/* The activation as groups of L channels (am_act_lanes() in the blocked layout, and in the
+ * channels-last one when it divides C; else 1): the values of group g in image n are `hw` rows of
+ * L consecutive floats, one row every `stride` floats (the layout's block: L, C or 1), starting at
+ * base(n, g). */
 typedef struct groups {
-    int64_t n, count, hw, lanes;
+    int64_t n, count, hw, lanes, stride, c;
 } groups;
 
 static groups groups_of(const am_act *a)
 {
-    groups g = {a->s.n, 0, a->s.h * a->s.w, a->blocked ? am_act_lanes() : 1};
+    const int64_t L = am_act_lanes();
+    groups g = {a->s.n,          0,     a->s.h * a->s.w, a->layout != AM_LAYOUT_PLAIN && a->s.c % L == 0 ? L : 1,
+                am_act_block(a), a->s.c};
     g.count = a->s.c / g.lanes;
     return g;
 }
 
 static float *base(const groups *g, const float *data, int64_t n, int64_t k)
 {
-    return (float *)data + (n * g->count + k) * g->hw * g->lanes;
+    const int64_t c0 = k * g->lanes, B = g->stride;
+    return (float *)data + (n * (g->c / B) + c0 / B) * g->hw * B + c0 % B;
 }
 
-/* Row kernels over one group block: hw rows of L lanes (L = 16, 8 or 1; 16 has its own loop,
- * unrolled for AVX-512). Cloned for AVX-512 (the library's generic flags stop at SSE4.2) and
- * picked at load time; partial sums stay in float for 64 rows, then go to double. Each lane adds
- * its rows in the same order whatever L is, so the layout does not change the sums. */
+/* Row kernels over one group: hw rows of L lanes, st floats apart (L = 16, 8 or 1; 16 has its
+ * own loop, unrolled for AVX-512). Cloned for AVX-512 (the library's generic flags stop at SSE4.2)
+ * and picked at load time; partial sums stay in float for 64 rows, then go to double. Each lane
+ * adds its rows in the same order whatever L and st are, so the layout does not change the sums. */
 #define AM_HOT __attribute__((target_clones("avx512f", "default")))
 #define ROWS 64
 
 /* s += Σ (x - k), s2 += Σ (x - k)² per lane (k near the mean keeps the shifted form exact). */
-AM_HOT static void rows_moments(const float *p, int64_t hw, int64_t L, const float *k, double *s, double *s2)
+AM_HOT static void rows_moments(const float *p, int64_t hw, int64_t L, int64_t st, const float *k, double *s,
+                                double *s2)
 {
     for (int64_t i0 = 0; i0 < hw; i0 += ROWS) {
         int64_t i1 = i0 + ROWS < hw ? i0 + ROWS : hw;
@@ -62,14 +68,14 @@ AM_HOT static void rows_moments(const float *p, int64_t hw, int64_t L, const flo
             for (int64_t i = i0; i < i1; i++)
 #pragma omp simd
                 for (int l = 0; l < 16; l++) {
-                    float d = p[i * 16 + l] - k[l];
+                    float d = p[i * st + l] - k[l];
                     a[l] += d;
                     b[l] += d * d;
                 }
         } else {
             for (int64_t i = i0; i < i1; i++)
                 for (int64_t l = 0; l < L; l++) {
-                    float d = p[i * L + l] - k[l];
+                    float d = p[i * st + l] - k[l];
                     a[l] += d;
                     b[l] += d * d;
                 }
@@ -83,22 +89,22 @@ static inline float max_lo(float x, float lo) { return x > lo ? x : lo; }
 
 /* q = max((x - mu)·a + b, lo) per lane (subtracting first: x·a + (b - mu·a) would cancel when
  * the mean is large against the spread). */
-AM_HOT static void rows_affine(const float *p, float *q, int64_t hw, int64_t L, const float *mu, const float *a,
-                               const float *b, float lo)
+AM_HOT static void rows_affine(const float *p, float *q, int64_t hw, int64_t L, int64_t st, const float *mu,
+                               const float *a, const float *b, float lo)
 {
     if (L == 16) {
         for (int64_t i = 0; i < hw; i++)
 #pragma omp simd
-            for (int l = 0; l < 16; l++) q[i * 16 + l] = max_lo((p[i * 16 + l] - mu[l]) * a[l] + b[l], lo);
+            for (int l = 0; l < 16; l++) q[i * st + l] = max_lo((p[i * st + l] - mu[l]) * a[l] + b[l], lo);
     } else {
         for (int64_t i = 0; i < hw; i++)
-            for (int64_t l = 0; l < L; l++) q[i * L + l] = max_lo((p[i * L + l] - mu[l]) * a[l] + b[l], lo);
+            for (int64_t l = 0; l < L; l++) q[i * st + l] = max_lo((p[i * st + l] - mu[l]) * a[l] + b[l], lo);
     }
 }
 
 /* sd += Σ dy', sdx += Σ dy'·(x - mu), with dy' = dy masked by y > 0 when relu is set. */
-AM_HOT static void rows_bwd_sums(const float *p, const float *d, const float *o, int64_t hw, int64_t L, const float *mu,
-                                 int relu, double *sd, double *sdx)
+AM_HOT static void rows_bwd_sums(const float *p, const float *d, const float *o, int64_t hw, int64_t L, int64_t st,
+                                 const float *mu, int relu, double *sd, double *sdx)
 {
     float lo = relu ? 0.0f : -INFINITY;
     for (int64_t i0 = 0; i0 < hw; i0 += ROWS) {
@@ -108,16 +114,16 @@ AM_HOT static void rows_bwd_sums(const float *p, const float *d, const float *o,
             for (int64_t i = i0; i < i1; i++)
 #pragma omp simd
                 for (int l = 0; l < 16; l++) {
-                    float dd = o[i * 16 + l] > lo ? d[i * 16 + l] : 0.0f;
+                    float dd = o[i * st + l] > lo ? d[i * st + l] : 0.0f;
                     a[l] += dd;
-                    b[l] += dd * (p[i * 16 + l] - mu[l]);
+                    b[l] += dd * (p[i * st + l] - mu[l]);
                 }
         } else {
             for (int64_t i = i0; i < i1; i++)
                 for (int64_t l = 0; l < L; l++) {
-                    float dd = o[i * L + l] > lo ? d[i * L + l] : 0.0f;
+                    float dd = o[i * st + l] > lo ? d[i * st + l] : 0.0f;
                     a[l] += dd;
-                    b[l] += dd * (p[i * L + l] - mu[l]);
+                    b[l] += dd * (p[i * st + l] - mu[l]);
                 }
         }
         for (int64_t l = 0; l < L; l++) sd[l] += a[l], sdx[l] += b[l];
@@ -127,21 +133,22 @@ AM_HOT static void rows_bwd_sums(const float *p, const float *d, const float *o,
 /* dx = ca·((dy' - m1) - (x - mu)·k2) per lane: the differences first, as PyTorch does, since
  * dy' and its mean m1 often nearly cancel and scaling each before subtracting loses digits. */
 AM_HOT static void rows_bwd_apply(const float *p, const float *d, const float *o, float *q, int64_t hw, int64_t L,
-                                  const float *mu, const float *ca, const float *m1, const float *k2, int relu)
+                                  int64_t st, const float *mu, const float *ca, const float *m1, const float *k2,
+                                  int relu)
 {
     float lo = relu ? 0.0f : -INFINITY;
     if (L == 16) {
         for (int64_t i = 0; i < hw; i++)
 #pragma omp simd
             for (int l = 0; l < 16; l++) {
-                float dd = o[i * 16 + l] > lo ? d[i * 16 + l] : 0.0f;
-                q[i * 16 + l] = ca[l] * ((dd - m1[l]) - (p[i * 16 + l] - mu[l]) * k2[l]);
+                float dd = o[i * st + l] > lo ? d[i * st + l] : 0.0f;
+                q[i * st + l] = ca[l] * ((dd - m1[l]) - (p[i * st + l] - mu[l]) * k2[l]);
             }
     } else {
         for (int64_t i = 0; i < hw; i++)
             for (int64_t l = 0; l < L; l++) {
-                float dd = o[i * L + l] > lo ? d[i * L + l] : 0.0f;
-                q[i * L + l] = ca[l] * ((dd - m1[l]) - (p[i * L + l] - mu[l]) * k2[l]);
+                float dd = o[i * st + l] > lo ? d[i * st + l] : 0.0f;
+                q[i * st + l] = ca[l] * ((dd - m1[l]) - (p[i * st + l] - mu[l]) * k2[l]);
             }
     }
 }
@@ -186,7 +193,7 @@ am_status am_bn_forward(am_module *m, am_net *net, const am_act *x)
             float shift[16];
             const float *p0 = base(&g, x->data, 0, k);
             for (int64_t l = 0; l < L; l++) shift[l] = p0[l];
-            for (int64_t n = 0; n < g.n; n++) rows_moments(base(&g, x->data, n, k), g.hw, L, shift, s, s2);
+            for (int64_t n = 0; n < g.n; n++) rows_moments(base(&g, x->data, n, k), g.hw, L, g.stride, shift, s, s2);
             for (int64_t l = 0; l < L; l++) {
                 double dm = s[l] * inv_count, var = fmax(s2[l] * inv_count - dm * dm, 0.0);
                 s[l] = shift[l] + dm;
@@ -202,7 +209,7 @@ am_status am_bn_forward(am_module *m, am_net *net, const am_act *x)
             mu[l] = mean[c0 + l];
         }
         for (int64_t n = 0; n < g.n; n++)
-            rows_affine(base(&g, x->data, n, k), base(&g, m->y.data, n, k), g.hw, L, mu, a, sh, lo);
+            rows_affine(base(&g, x->data, n, k), base(&g, m->y.data, n, k), g.hw, L, g.stride, mu, a, sh, lo);
     }
     if (!eval) m->p[AM_P_BATCHES_TRACKED].value.data[0] += 1;
     return AM_OK;
@@ -231,8 +238,8 @@ am_status am_bn_backward(am_module *m, am_net *net, const am_act *dy, int need_d
         int64_t c0 = k * L;
         for (int64_t l = 0; l < L; l++) mu[l] = mean[c0 + l], rs[l] = rstd[c0 + l];
         for (int64_t n = 0; n < g.n; n++)
-            rows_bwd_sums(base(&g, x->data, n, k), base(&g, dy->data, n, k), base(&g, y, n, k), g.hw, L, mu, relu, sd,
-                          sdx);
+            rows_bwd_sums(base(&g, x->data, n, k), base(&g, dy->data, n, k), base(&g, y, n, k), g.hw, L, g.stride, mu,
+                          relu, sd, sdx);
         for (int64_t l = 0; l < L; l++) {
             double dg = sdx[l] * rs[l]; /* Σ dy'·xhat */
             dgamma[c0 + l] += (float)dg;
@@ -243,7 +250,7 @@ am_status am_bn_backward(am_module *m, am_net *net, const am_act *dy, int need_d
         }
         for (int64_t n = 0; n < g.n; n++)
             rows_bwd_apply(base(&g, x->data, n, k), base(&g, dy->data, n, k), base(&g, y, n, k),
-                           base(&g, m->dx.data, n, k), g.hw, L, mu, ca, m1, k2, relu);
+                           base(&g, m->dx.data, n, k), g.hw, L, g.stride, mu, ca, m1, k2, relu);
     }
     return AM_OK;
 }

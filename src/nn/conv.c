@@ -55,8 +55,11 @@ static am_status make_convs(am_module *m, conv_state *c, const am_act *x, const 
     am_dnn_md_dt(&w_any, 4, wd, dnnl_format_tag_any, dt);
     am_dnn_md(&dw_any, 4, wd, dnnl_format_tag_any);
     /* The data gradient in a layout of oneDNN's choice: for a 3-channel plain input only the
-     * reference kernel (1000× slower) writes NCHW, so it goes to a blocked buffer and back. */
-    am_dnn_md(&dsrc_any, 4, xd, dnnl_format_tag_any);
+     * reference kernel (1000× slower) writes NCHW, so it goes to a blocked buffer and back. In
+     * NHWC it is named: given "any", oneDNN 2.6's kernels pick nChw16c, which they cannot pair
+     * with an NHWC output gradient, and the reference kernel takes over. */
+    if (x->layout == AM_LAYOUT_NHWC) am_dnn_md_act(&dsrc_any, x);
+    else am_dnn_md(&dsrc_any, 4, xd, dnnl_format_tag_any);
     b = c->b_md;
     dnnl_convolution_desc_t d;
     AM_TRY(am_dnn_ok(dnnl_convolution_forward_desc_init(&d, dnnl_forward_training, dnnl_convolution_direct, &src,

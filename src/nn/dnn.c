@@ -53,7 +53,11 @@ void am_dnn_md_act_dt(dnnl_memory_desc_t *md, const am_act *a, dnnl_data_type_t 
         am_dnn_md_dt(md, 2, d, dnnl_nc, dt);
     } else {
         int64_t d[4] = {a->s.n, a->s.c, a->s.h, a->s.w};
-        am_dnn_md_dt(md, 4, d, !a->blocked ? dnnl_nchw : am_act_lanes() == 16 ? dnnl_nChw16c : dnnl_nChw8c, dt);
+        dnnl_format_tag_t tag = a->layout == AM_LAYOUT_PLAIN  ? dnnl_nchw
+                                : a->layout == AM_LAYOUT_NHWC ? dnnl_nhwc
+                                : am_act_lanes() == 16        ? dnnl_nChw16c
+                                                              : dnnl_nChw8c;
+        am_dnn_md_dt(md, 4, d, tag, dt);
     }
 }
 
@@ -128,6 +132,16 @@ am_status am_prim_make(am_prim *p, const void *op_desc, const_dnnl_primitive_des
     return make(p, op_desc, hint, NULL, NULL, 0, what);
 }
 
+am_status am_prim_make_single(am_prim *p, const void *op_desc, const_dnnl_primitive_desc_t hint, const char *what)
+{
+    const int nthr = omp_get_max_threads();
+    omp_set_num_threads(1); /* oneDNN plans for the threads it sees now */
+    am_status st = make(p, op_desc, hint, NULL, NULL, 0, what);
+    omp_set_num_threads(nthr);
+    p->single = st == AM_OK && nthr > 1;
+    return st;
+}
+
 am_status am_prim_make_deterministic(am_prim *p, const void *op_desc, const_dnnl_primitive_desc_t hint,
                                      const char *what)
 {
@@ -143,14 +157,8 @@ am_status am_prim_make_deterministic(am_prim *p, const void *op_desc, const_dnnl
      * per-thread scratch (transposed inputs, bias sums) is smaller than that. */
     const size_t split = p->scratch_bytes,
                  wbytes = dnnl_memory_desc_get_size(am_prim_md(p, dnnl_query_diff_weights_md, 0));
-    omp_set_num_threads(1); /* oneDNN plans for the threads it sees now */
-    am_status st = make(p, op_desc, hint, NULL, NULL, 0, what);
-    omp_set_num_threads(nthr);
-    AM_TRY(st);
-    if (split >= p->scratch_bytes + wbytes || gemm) {
-        p->single = 1;
-        return AM_OK;
-    }
+    AM_TRY(am_prim_make_single(p, op_desc, hint, what));
+    if (split >= p->scratch_bytes + wbytes || gemm) return AM_OK;
     return make(p, op_desc, hint, NULL, NULL, 0, what); /* from oneDNN's primitive cache */
 }
 
@@ -214,13 +222,13 @@ am_status am_dnn_reorder(am_net *net, const dnnl_memory_desc_t *src_md, const vo
 static void plain_md(dnnl_memory_desc_t *md, const am_act *a)
 {
     am_act plain = *a;
-    plain.blocked = 0;
+    plain.layout = AM_LAYOUT_PLAIN;
     am_dnn_md_act(md, &plain);
 }
 
 am_status am_act_to_plain(am_net *net, const am_act *a, float *plain, const char *what)
 {
-    if (!a->blocked) {
+    if (a->layout == AM_LAYOUT_PLAIN) {
         memcpy(plain, a->data, (size_t)am_shape_numel(&a->s) * sizeof(float));
         return AM_OK;
     }
@@ -232,7 +240,7 @@ am_status am_act_to_plain(am_net *net, const am_act *a, float *plain, const char
 
 am_status am_act_from_plain(am_net *net, am_act *a, const float *plain, const char *what)
 {
-    if (!a->blocked) {
+    if (a->layout == AM_LAYOUT_PLAIN) {
         memcpy(a->data, plain, (size_t)am_shape_numel(&a->s) * sizeof(float));
         return AM_OK;
     }

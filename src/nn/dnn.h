@@ -30,6 +30,9 @@ typedef struct am_prim {
 } am_prim;
 
 am_status am_prim_make(am_prim *p, const void *op_desc, const_dnnl_primitive_desc_t hint, const char *what);
+/* A primitive made for, and run on, one thread: for those whose result would depend on the
+ * thread count. */
+am_status am_prim_make_single(am_prim *p, const void *op_desc, const_dnnl_primitive_desc_t hint, const char *what);
 /* A weight-gradient primitive whose result does not depend on the thread count: when oneDNN
  * splits its sum over the batch between threads (seen as a scratchpad that grows by at least a
  * weight gradient over the one-thread plan: the partial sums, added in an order that depends on

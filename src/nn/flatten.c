@@ -1,14 +1,14 @@
 /* Flatten N×C×H×W to N×(C·H·W) in PyTorch's (NCHW) order: a view of plain activations, a
- * reorder of blocked ones. */
+ * reorder of blocked and channels-last ones. */
 #include "nn/dnn.h"
 
 am_status am_flatten_forward(am_module *m, am_net *net, const am_act *x)
 {
     am_shape ys;
     AM_TRY(am_leaf_out_shape(m, &x->s, &ys));
-    if (!x->blocked) {
+    if (x->layout == AM_LAYOUT_PLAIN) {
         m->y.s = ys;
-        m->y.blocked = 0;
+        m->y.layout = AM_LAYOUT_PLAIN;
         m->y.data = x->data;
         return AM_OK;
     }
@@ -19,9 +19,9 @@ am_status am_flatten_forward(am_module *m, am_net *net, const am_act *x)
 am_status am_flatten_backward(am_module *m, am_net *net, const am_act *dy, int need_dx)
 {
     const am_act *x = m->in;
-    if (!x->blocked) {
+    if (x->layout == AM_LAYOUT_PLAIN) {
         m->dx.s = x->s;
-        m->dx.blocked = 0;
+        m->dx.layout = AM_LAYOUT_PLAIN;
         m->dx.data = dy->data;
         return AM_OK;
     }

@@ -37,7 +37,10 @@ static am_status plan(am_module *m, am_net *net, pool_state *s, const am_act *x,
     AM_TRY(am_prim_make(&s->fwd, &d, NULL, am_mod_who(m)));
     AM_TRY(am_dnn_ok(dnnl_pooling_v2_backward_desc_init(&d, dnnl_pooling_max, &src, &dst, st, k, dil, pl, pr),
                      am_mod_who(m)));
-    AM_TRY(am_prim_make(&s->bwd, &d, s->fwd.pd, am_mod_who(m)));
+    /* On NHWC oneDNN 2.6's backward adds up overlapping windows in an order that depends on the
+     * thread count (the trained model did): one thread there. */
+    if (x->layout == AM_LAYOUT_NHWC) AM_TRY(am_prim_make_single(&s->bwd, &d, s->fwd.pd, am_mod_who(m)));
+    else AM_TRY(am_prim_make(&s->bwd, &d, s->fwd.pd, am_mod_who(m)));
     s->ws_md = am_prim_md(&s->fwd, dnnl_query_workspace_md, 0);
     AM_TRY(am_buf_reserve(&s->ws, (dnnl_memory_desc_get_size(s->ws_md) + 3) / 4, am_mod_who(m)));
     am_plan_key_set(&s->key, &x->s, net);

@@ -123,6 +123,7 @@ static am_status make_net(am_net **out, am_module *root, int grads, am_values *v
         return am_error(AM_ERR_NOMEM, "am_net_create: out of memory");
     }
     net->root = root;
+    net->layout = am_act_layout(net->precision);
     net->vals = vals ? vals : calloc(1, sizeof *net->vals);
     am_status st = net->vals ? AM_OK : am_error(AM_ERR_NOMEM, "am_net_create: out of memory");
     if (vals) vals->refs++;
@@ -211,6 +212,7 @@ am_status am_net_clone(am_net **dst, const am_net *src)
                (size_t)am_tensor_numel(&src->params[i]->value) * sizeof(float));
     (*dst)->mode = src->mode;
     (*dst)->precision = src->precision;
+    (*dst)->layout = src->layout;
     return AM_OK;
 }
 
@@ -255,6 +257,7 @@ am_status am_net_share(am_net **dst, am_net *src, am_grads grads)
     d->frozen = grads == AM_GRADS_NONE;
     d->mode = src->mode;
     d->precision = src->precision;
+    d->layout = src->layout;
     return AM_OK;
 }
 
@@ -349,6 +352,10 @@ am_status am_net_set_precision(am_net *net, am_precision p)
 {
     if (p != AM_PRECISION_FP32 && p != AM_PRECISION_BF16) return am_error(AM_ERR_VALUE, "unknown precision %d", (int)p);
     net->precision = p;
+    am_layout layout = am_act_layout(p);
+    /* the last forward's activations are in the old layout: no backward through them */
+    if (layout != net->layout) net->have_fwd = net->have_bwd = net->have_dx = 0;
+    net->layout = layout;
     return AM_OK;
 }
 
@@ -410,7 +417,7 @@ am_status am_net_forward(am_net *net, const am_tensor *x, const char *stop_at, a
     am_net_enter(net);
     AM_TRY(tensor_shape(x, &s, "forward input"));
     AM_TRY(resolve_stop(net, stop_at));
-    AM_TRY(am_act_alloc(&net->x, &am_net_bufs(net)->xbuf, &s, "forward input"));
+    AM_TRY(am_act_alloc(&net->x, &am_net_bufs(net)->xbuf, &s, net->layout, "forward input"));
     if (am_net_pools_outputs(net)) am_pool_reset(&net->ypool);
     AM_TRY(am_act_from_plain(net, &net->x, x->data, "forward input"));
     net->stopped = 0;
@@ -437,7 +444,7 @@ am_status am_net_backward(am_net *net, const am_tensor *dy)
     if (!am_shape_equal(&s, &net->top->s))
         return am_error(AM_ERR_SHAPE, "backward: gradient %s does not match output %s", am_shape_str(&s, a, sizeof a),
                         am_shape_str(&net->top->s, b, sizeof b));
-    AM_TRY(am_act_alloc(&net->dy, &net->dybuf, &s, "backward gradient"));
+    AM_TRY(am_act_alloc(&net->dy, &net->dybuf, &s, net->layout, "backward gradient"));
     AM_TRY(am_act_from_plain(net, &net->dy, dy->data, "backward gradient"));
     net->pending = NULL;
     net->have_bwd = net->have_dx = 0;

@@ -14,13 +14,18 @@ typedef struct am_shape {
     int64_t n, c, h, w;
 } am_shape;
 
-/* An activation inside a network. 4-D activations whose channel count is a multiple of the
- * lane count L (am_act_lanes) live in oneDNN's blocked nChw{L}c layout, everything else (and 1×1
- * images, where both layouts are the same bytes) in plain NCHW/NC. The rule depends only on the
- * shape and the process's L, so producer and consumer always agree without asking. */
+/* How a network lays out its 4-D activations' channels, each an nChw{B}c: plain NCHW (B = 1),
+ * oneDNN's blocked layout (B = L, am_act_lanes) or channels-last NHWC (B = C). */
+typedef enum am_layout { AM_LAYOUT_PLAIN, AM_LAYOUT_BLOCKED, AM_LAYOUT_NHWC } am_layout;
+
+/* An activation inside a network. 4-D activations live in the network's layout: NHWC for any
+ * channel count, blocked when the channel count is a multiple of the lane count L (am_act_lanes);
+ * everything else (and 1×1 images, where all layouts are the same bytes) in plain NCHW/NC. The
+ * rule depends only on the shape and the network's layout, so producer and consumer always agree
+ * without asking. */
 typedef struct am_act {
     am_shape s;
-    int blocked;
+    am_layout layout;
     float *data;
 } am_act;
 
@@ -44,8 +49,11 @@ typedef struct am_pool {
 int am_shape_equal(const am_shape *a, const am_shape *b);
 int64_t am_shape_numel(const am_shape *s);
 const char *am_shape_str(const am_shape *s, char *buf, size_t len);
-/* Sets a's shape and layout and points it at b, grown to fit. */
-am_status am_act_alloc(am_act *a, am_buf *b, const am_shape *s, const char *who);
+/* Sets a's shape and layout (the network's layout where the shape allows it, else plain) and
+ * points it at b, grown to fit. */
+am_status am_act_alloc(am_act *a, am_buf *b, const am_shape *s, am_layout layout, const char *who);
+/* Channels per block: 1 plain, L blocked, C channels-last. */
+int64_t am_act_block(const am_act *a);
 /* Pointer to channel c of image n, and the distance between consecutive pixels of it. */
 float *am_act_chan(const am_act *a, int64_t n, int64_t c, int64_t *pixel_stride);
 /* Channels per block of the blocked layout: 16 where oneDNN dispatches AVX-512 (its kernels
@@ -53,10 +61,16 @@ float *am_act_chan(const am_act *a, int64_t n, int64_t c, int64_t *pixel_stride)
  * the reference kernel, 100x slower). AM_ACT_LANES=8|16 overrides it, so the tests exercise
  * both layouts on any CPU. Fixed for the process at its first call. */
 int am_act_lanes(void);
+/* The layout of the activations of a network in precision p, the same for every network of the
+ * process in that precision: NHWC in BF16 where oneDNN dispatches AMX (oneDNN 2.6 runs its AMX
+ * convolutions only on channels-last activations; on nChw16c it takes a BF16 kernel slower than
+ * FP32), else blocked. AM_ACT_LAYOUT=nhwc|blocked forces one, so that the tests run the NHWC
+ * path on any CPU. The environment is read once. */
+am_layout am_act_layout(am_precision p);
 
 /* What a layer's cached primitives were made for. oneDNN sizes its kernels for the thread count
  * at creation, and a kernel made for 2 threads deadlocks when run by 1 inside a parallel region,
- * so the thread count is part of the key. */
+ * so the thread count is part of the key, as is the network's layout of activations. */
 /* Layouts of a layer's weights made for its primitives (wcopies.c), shared by networks that
  * share the layer's parameter values. */
 typedef struct am_wcopies am_wcopies;
@@ -74,6 +88,7 @@ typedef struct am_values {
 
 typedef struct am_plan_key {
     am_shape s;
+    am_layout layout; /* the network's */
     int nthr; /* 0: nothing made yet */
 } am_plan_key;
 
@@ -125,6 +140,7 @@ struct am_net {
     int frozen; /* no gradient buffers: forward only */
     am_mode mode;
     am_precision precision;
+    am_layout layout; /* of its activations: am_act_layout(precision) */
     int nthr; /* threads oneDNN uses in the current call */
     int profiling;
     int grads_zero; /* set by am_net_zero_grad, cleared by the backward that follows */
@@ -167,7 +183,7 @@ static inline int am_net_pools_outputs(const am_net *net) { return net->frozen &
  * pool and is handed back (by its data pointer) by whoever consumed it; else from m->dxbuf. In a
  * forward-only network's forward (frozen, borrowing nothing), m->y comes from its output pool and
  * is handed back once the next layer has used it; else from the module's own buffer. */
-am_status am_pool_take(am_pool *p, am_act *a, am_buf *own, const am_shape *s, const char *who);
+am_status am_pool_take(am_pool *p, am_act *a, am_buf *own, const am_shape *s, am_layout layout, const char *who);
 void am_pool_give(am_pool *p, const float *data);
 void am_pool_reset(am_pool *p);
 void am_pool_free(am_pool *p);
