@@ -216,7 +216,7 @@ static void check_training(char *label, size_t lsize, char *model, size_t msize)
         /* what inference needs to see images as training did (our defaults) */
         const char *view = am_st_meta(&st, "view_size"), *norm = am_st_meta(&st, "normalization"),
                    *hy = am_st_meta(&st, "hybrid"), *pool = am_st_meta(&st, "pooling");
-        CHECK(pool && !strcmp(pool, "average"), "model metadata: pooling %s", pool ? pool : "-");
+        CHECK(pool && !strcmp(pool, "gem"), "model metadata: pooling %s", pool ? pool : "-");
         CHECK(view && !strcmp(view, "64") && norm && !strcmp(norm, "asinh") && hy && strstr(hy, "\"weight\":0.5"),
               "model metadata: view_size %s, normalization %s, hybrid %.40s", view ? view : "-", norm ? norm : "-",
               hy ? hy : "-");

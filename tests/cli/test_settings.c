@@ -188,12 +188,19 @@ static void test_unknown_keys(void)
                 AM_ERR_VALUE, "s.toml:4:14: network_settings.last_layer = \"layer5\": must be one of \"layer1\"");
     {
         am_settings ps;
-        CHECK_OK(am_settings_load(&ps, write_file("s.toml", BASE "[network_settings]\npooling = \"gem\"\n"),
+        CHECK_OK(am_settings_load(&ps, write_file("s.toml", BASE "[network_settings]\npooling = \"average\"\n"),
                                   AM_SETTINGS_TRAINING, NULL));
-        CHECK(ps.pooling == AM_POOLING_GEM, "pooling = \"gem\" read: %d", (int)ps.pooling);
+        CHECK(ps.pooling == AM_POOLING_AVERAGE, "pooling = \"average\" read: %d", (int)ps.pooling);
         am_settings_free(&ps);
         CHECK_OK(am_settings_load(&ps, write_file("s.toml", BASE), AM_SETTINGS_TRAINING, NULL));
-        CHECK(ps.pooling == AM_POOLING_AVERAGE, "pooling defaults to the average: %d", (int)ps.pooling);
+        CHECK(ps.pooling == AM_POOLING_GEM, "pooling defaults to GeM: %d", (int)ps.pooling);
+        am_settings_free(&ps);
+        CHECK_OK(am_settings_load(&ps,
+                                  write_file("s.toml",
+                                             "defaults = \"original\"\n" BASE "[network_settings]\n[byol_settings]\n"
+                                             "representation_size = 128\n"),
+                                  AM_SETTINGS_TRAINING, NULL));
+        CHECK(ps.pooling == AM_POOLING_AVERAGE, "the original's defaults: the average: %d", (int)ps.pooling);
         am_settings_free(&ps);
     }
     CHECK_FAILS(load_text(BASE "[network_settings]\npooling = \"max\"\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_VALUE,
