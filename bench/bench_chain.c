@@ -13,13 +13,6 @@
 #include "astromorph/runtime.h"
 #include "dist/dist_internal.h"
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -59,9 +52,9 @@ int main(int argc, char **argv)
         for (int r = 0; r < repeats; r++) {
             double b = 0;
             am_dist_sum_disjoint_f64(&b, 1); /* a barrier: start together */
-            double t0 = now_s();
+            double t0 = am_monotonic_seconds();
             if (am_dist_chain_sum_f32(dst, loc, 1, m) != AM_OK) return 1;
-            t[r] = now_s() - t0;
+            t[r] = am_monotonic_seconds() - t0;
             /* the slowest rank's time is the step's */
             double *all = calloc((size_t)size, sizeof *all);
             all[rank] = t[r];

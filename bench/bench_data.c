@@ -6,13 +6,7 @@
 
 #include "astromorph/augment.h"
 #include "astromorph/dataset.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "astromorph/runtime.h"
 
 static int read_all(const char *dir, int prefetch, size_t cache, int passes, double *per_image_ms)
 {
@@ -25,7 +19,7 @@ static int read_all(const char *dir, int prefetch, size_t cache, int passes, dou
     int64_t n = am_dataset_size(ds);
     int64_t *order = malloc((size_t)n * sizeof *order);
     for (int64_t i = 0; i < n; i++) order[i] = i;
-    double t0 = now();
+    double t0 = am_monotonic_seconds();
     for (int p = 0; p < passes; p++) {
         am_dataset_prefetch(ds, order, n);
         for (int64_t i = 0; i < n; i++) {
@@ -34,7 +28,7 @@ static int read_all(const char *dir, int prefetch, size_t cache, int passes, dou
             am_tensor_free(&img);
         }
     }
-    *per_image_ms = 1e3 * (now() - t0) / (double)(n * passes);
+    *per_image_ms = 1e3 * (am_monotonic_seconds() - t0) / (double)(n * passes);
     free(order);
     am_dataset_free(ds);
     return 0;
@@ -47,7 +41,7 @@ static double augment_ms(int64_t c, int64_t h, int64_t w, int reps)
     for (int64_t i = 0; i < am_tensor_numel(&img); i++) img.data[i] = (float)((i * 2654435761u) % 1000);
     am_augment a;
     am_augment_original(&a);
-    double t0 = now();
+    double t0 = am_monotonic_seconds();
     for (int r = 0; r < reps; r++) {
         am_d2_copies(&img, 1, &d2);
         for (int view = 0; view < 2; view++) {
@@ -58,7 +52,7 @@ static double augment_ms(int64_t c, int64_t h, int64_t w, int reps)
         am_tensor_free(&d2);
     }
     am_tensor_free(&img);
-    return 1e3 * (now() - t0) / reps;
+    return 1e3 * (am_monotonic_seconds() - t0) / reps;
 }
 
 int main(int argc, char **argv)

@@ -12,13 +12,6 @@
 #include "astromorph/runtime.h"
 #include "astromorph/tensor.h"
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
 int main(int argc, char **argv)
 {
     int64_t n = argc > 1 ? atoll(argv[1]) : 20000, dim = argc > 2 ? atoll(argv[2]) : 128;
@@ -48,12 +41,12 @@ int main(int argc, char **argv)
         am_knn_options o;
         am_knn_options_default(&o);
         o.method = methods[m];
-        double t = now();
+        double t = am_monotonic_seconds();
         if (am_knn_search(x, n, dim, AM_METRIC_EUCLIDEAN, k, &o, m ? idx : want, sc) != AM_OK) {
             fprintf(stderr, "bench_knn: %s\n", am_errmsg());
             return 1;
         }
-        t = now() - t;
+        t = am_monotonic_seconds() - t;
         int64_t hits = 0;
         for (int64_t i = 0; m && i < n; i++)
             for (int a = 0; a < k; a++)

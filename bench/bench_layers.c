@@ -19,13 +19,6 @@
 #include "astromorph/rng.h"
 #include "astromorph/runtime.h"
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* 12 independent FMA chains per thread hide the FMA latency (4 cycles × 2 ports + slack); named
  * variables, not an array, so that they stay in registers. */
 #define FMA12(fma, a, m, c)                                                                                            \
@@ -69,11 +62,11 @@ static double per_call(work_fn fn, void *ctx, int rounds)
     fn(ctx); /* warm-up: primitive creation, first touch */
     for (int r = 0; r < rounds; r++) {
         long calls = 0;
-        double t0 = now(), part = 0;
+        double t0 = am_monotonic_seconds(), part = 0;
         do {
             part += fn(ctx);
             calls++;
-        } while (now() - t0 < 0.02);
+        } while (am_monotonic_seconds() - t0 < 0.02);
         bestt = fmin(bestt, part / (double)calls);
     }
     return bestt;
@@ -89,14 +82,14 @@ typedef struct fma_ctx {
 static double fma_burst(void *p)
 {
     fma_ctx *c = p;
-    double t0 = now();
+    double t0 = am_monotonic_seconds();
 #pragma omp parallel num_threads(c->threads)
     {
         float r = c->wide ? fma_avx512(FMA_ITERS) : fma_avx2(FMA_ITERS);
 #pragma omp atomic
         c->sink += r;
     }
-    return now() - t0;
+    return am_monotonic_seconds() - t0;
 }
 
 /* FP32 FMA peak of `threads` threads, GFLOP/s. */
@@ -135,7 +128,7 @@ typedef struct net_ctx {
 static double net_work(void *p)
 {
     net_ctx *c = p;
-    double t0 = now();
+    double t0 = am_monotonic_seconds();
     if (c->what == 0 || c->what == 3)
         if (am_net_forward(c->net, &c->x, NULL, &c->y) != AM_OK) die("forward");
     if (c->what >= 1) {
@@ -143,10 +136,10 @@ static double net_work(void *p)
         if (am_net_backward(c->net, &c->dy) != AM_OK) die("backward");
     }
     if (c->what == 2) {
-        t0 = now();
+        t0 = am_monotonic_seconds();
         if (!am_net_input_grad(c->net)) die("input gradient");
     }
-    return now() - t0;
+    return am_monotonic_seconds() - t0;
 }
 
 static void net_ctx_init(net_ctx *c, am_module *root, int64_t ch, int64_t hw)

@@ -12,13 +12,6 @@
 #include "astromorph/similarity.h"
 #include "astromorph/tensor.h"
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
 static int cmp_d(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -39,16 +32,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_similarity: out of memory for %lld x %lld\n", (long long)n, (long long)dim);
         return 1;
     }
-    double t0 = now();
+    double t0 = am_monotonic_seconds();
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; i++) {
         am_rng r;
         am_rng_init(&r, 1, (uint64_t)i);
         for (int64_t d = 0; d < dim; d++) x[i * dim + d] = (float)am_rng_normal(&r);
     }
-    double t1 = now();
+    double t1 = am_monotonic_seconds();
     am_row_sqnorms(x, n, dim, sq);
-    double t2 = now();
+    double t2 = am_monotonic_seconds();
     printf("data: %lld x %lld float32 (%.2f GB), generated in %.2f s; squared norms once: %.3f s\n", (long long)n,
            (long long)dim, n * dim * 4e-9, t1 - t0, t2 - t1);
     am_neighbor nb[10];
@@ -59,12 +52,12 @@ int main(int argc, char **argv)
         for (int q = 0; q < queries; q++) {
             int64_t row = (int64_t)q * (n / queries);
             ex[row] = 1;
-            double a = now();
+            double a = am_monotonic_seconds();
             if (am_similar(x, n, dim, sq, x + row * dim, metric, 10, ex, nb, &found) != AM_OK) {
                 fprintf(stderr, "bench_similarity: %s\n", am_errmsg());
                 return 1;
             }
-            t[q] = now() - a;
+            t[q] = am_monotonic_seconds() - a;
             ex[row] = 0;
         }
         qsort(t, (size_t)queries, sizeof *t, cmp_d);

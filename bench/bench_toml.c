@@ -10,13 +10,7 @@
 #include <time.h>
 
 #include "astromorph/toml.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "astromorph/runtime.h"
 
 /* kind 0: `a = [0,1,...]` on one line; kind 1: `k0 = 0` ... one key per line. */
 static char *document(int kind, long n, size_t *len)
@@ -39,9 +33,9 @@ static double seconds(int kind, long n)
     char *doc = document(kind, n, &len);
     if (!doc) return -1;
     am_toml_value *root = NULL;
-    double t0 = now();
+    double t0 = am_monotonic_seconds();
     am_status s = am_toml_parse(doc, len, "bench", &root);
-    double t = now() - t0;
+    double t = am_monotonic_seconds() - t0;
     if (s != AM_OK) fprintf(stderr, "bench_toml: %s\n", am_errmsg());
     am_toml_free(root);
     free(doc);

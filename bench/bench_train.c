@@ -45,13 +45,6 @@
         }                                                                                                              \
     } while (0)
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static double peak_rss_mib(void)
 {
     struct rusage ru;
@@ -101,7 +94,7 @@ static double fma_rounds(int threads, int avx512)
     double best = 0;
     for (int round = 0; round < 15; round++) {
         long bursts = 0;
-        double t0 = now_s(), t;
+        double t0 = am_monotonic_seconds(), t;
         do {
 #pragma omp parallel num_threads(threads)
             {
@@ -110,7 +103,7 @@ static double fma_rounds(int threads, int avx512)
                 peak_sink += r;
             }
             bursts++;
-            t = now_s() - t0;
+            t = am_monotonic_seconds() - t0;
         } while (t < 0.02);
         double g = flop * (double)bursts / t * 1e-9;
         if (g > best) best = g;
@@ -342,10 +335,13 @@ static void on_split(void *user, const int64_t *train_idx, int64_t ntrain, const
 static void on_epoch_start(void *user, int epoch, double lr)
 {
     timing *t = user;
-    t->epoch_start = now_s();
+    t->epoch_start = am_monotonic_seconds();
     if (epoch == t->last_epoch && t->trainer) am_trainer_times(t->trainer, &t->last_start);
 }
-static void on_batch(void *user, int epoch, int64_t step, double loss) { ((timing *)user)->last_batch = now_s(); }
+static void on_batch(void *user, int epoch, int64_t step, double loss)
+{
+    ((timing *)user)->last_batch = am_monotonic_seconds();
+}
 
 static void on_epoch_end(void *user, int epoch, double train_loss, double test_loss, double seconds)
 {
@@ -388,9 +384,9 @@ static int train(const opts *o, double peak, const char *isa, int threads, int p
     printf("# train: %lld images, %s settings, %s: batch %d, %d image(s) per forward, %d replica(s)\n",
            (long long)s.count, o->settings, o->precision, ts.batch_size, ts.images_per_forward, am_trainer_replicas(t));
     fflush(stdout);
-    double t0 = now_s();
+    double t0 = am_monotonic_seconds();
     CHECK(am_trainer_run(t));
-    double total = now_s() - t0;
+    double total = am_monotonic_seconds() - t0;
 
     /* Steady state: the epochs after the first (which also creates the primitives). */
     double steady = 0;
@@ -500,9 +496,9 @@ static am_status embed_group(void *user, int g, int worker)
 /* Seconds to embed the groups on `threads` replicas. */
 static double parallel_embed(embed_groups *G, int64_t ngroups, int threads)
 {
-    double t0 = now_s();
+    double t0 = am_monotonic_seconds();
     CHECK(am_replicas_run((int)ngroups, threads, embed_group, G, NULL));
-    return now_s() - t0;
+    return am_monotonic_seconds() - t0;
 }
 
 static int infer(const opts *o, double peak, const char *isa, int threads)
@@ -514,7 +510,7 @@ static int infer(const opts *o, double peak, const char *isa, int threads)
     am_byol_freeze(b); /* as `astromorph inference`: no gradients */
     header(o, peak, isa, threads);
     /* The network inputs, prepared as `astromorph inference` does (timed apart from the network). */
-    double t0 = now_s();
+    double t0 = am_monotonic_seconds();
     am_tensor *x = calloc((size_t)s.count, sizeof *x);
     for (int64_t i = 0; i < s.count; i++) {
         am_tensor img;
@@ -523,7 +519,7 @@ static int infer(const opts *o, double peak, const char *isa, int threads)
         am_normalize_batch(&x[i]);
         am_tensor_free(&img);
     }
-    double t_load = now_s() - t0, flops = 0;
+    double t_load = am_monotonic_seconds() - t0, flops = 0;
     for (int64_t i = 0; i < s.count; i++) flops += item_flops(b, &s, i, 1);
     flops /= (double)s.count;
     const int64_t dim = am_byol_get_options(b)->representation_size;
@@ -549,13 +545,13 @@ static int infer(const opts *o, double peak, const char *isa, int threads)
     am_tensor emb = {0};
     CHECK(am_byol_embed(b, &x[0], &emb)); /* warm-up: this network's plans for the first shape */
     am_tensor_free(&emb);
-    t0 = now_s();
+    t0 = am_monotonic_seconds();
     for (int64_t i = 0; i < s.count; i++) {
         CHECK(am_byol_embed(b, &x[i], &emb));
         memcpy(E + i * dim, emb.data, (size_t)dim * sizeof(float));
         am_tensor_free(&emb);
     }
-    double ips_serial = (double)s.count / (now_s() - t0);
+    double ips_serial = (double)s.count / (am_monotonic_seconds() - t0);
 
     /* 3. consecutive equal-size images stacked into batches of up to --batch, the batches run in
      * parallel on the copies (variable sizes rarely match: this then equals 2.) */

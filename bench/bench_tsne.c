@@ -14,13 +14,6 @@
 #include "astromorph/tensor.h"
 #include "astromorph/tsne.h"
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
-
 int main(int argc, char **argv)
 {
     int64_t n = argc > 1 ? atoll(argv[1]) : 20000, dim = argc > 2 ? atoll(argv[2]) : 512;
@@ -48,24 +41,24 @@ int main(int argc, char **argv)
     }
     printf("t-SNE bench: %lld x %lld, %d clusters, %d iterations, %d threads\n", (long long)n, (long long)dim, ncl,
            iters, am_get_threads());
-    double t0 = now();
+    double t0 = am_monotonic_seconds();
     if (am_knn_all(x, n, dim, AM_METRIC_EUCLIDEAN, 90, idx, sc) != AM_OK) {
         fprintf(stderr, "bench_tsne: %s\n", am_errmsg());
         return 1;
     }
-    double t1 = now();
+    double t1 = am_monotonic_seconds();
     printf("exact 90-NN graph (the affinity step's main cost): %.1f s\n", t1 - t0);
     am_tsne_options o;
     am_tsne_options_default(&o);
     o.iterations = iters;
     o.verbose = 0;
     double kl;
-    double t2 = now();
+    double t2 = am_monotonic_seconds();
     if (am_tsne(x, n, dim, &o, y, &kl) != AM_OK) {
         fprintf(stderr, "bench_tsne: %s\n", am_errmsg());
         return 1;
     }
-    double t3 = now();
+    double t3 = am_monotonic_seconds();
     /* Cluster 10-NN accuracy in the map, as a check that the run was meaningful. */
     int64_t *i10 = malloc((size_t)n * 10 * sizeof *i10);
     float *s10 = malloc((size_t)n * 10 * sizeof *s10);

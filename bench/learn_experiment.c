@@ -95,13 +95,6 @@ static am_status amm_groupnorm(am_net **net, uint64_t seed)
     return am_net_create(net, root, seed);
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void on_epoch_end(void *user, int epoch, double train, double test, double secs)
 {
     (void)user;
@@ -228,11 +221,11 @@ int main(int argc, char **argv)
         am_train_source src = am_dataset_source_make(&feed, n);
         am_train_hooks hooks = {.on_epoch_end = on_epoch_end};
         am_trainer *t = NULL;
-        double t0 = now_s();
+        double t0 = am_monotonic_seconds();
         st = am_trainer_create(&t, b, &src, &ts, &hooks);
         if (st == AM_OK) st = am_trainer_run(t);
         am_trainer_free(t);
-        double secs = now_s() - t0;
+        double secs = am_monotonic_seconds() - t0;
         if (st == AM_OK) st = embedded_knn5(b, d.ds, &d.aug, label, nclass, &after);
         if (st == AM_OK)
             printf("trained      5-NN accuracy %.3f  (%.0f s, %.1f images/s)\n", after, secs,

@@ -13,6 +13,9 @@ extern "C" {
 /* The library's version, "MAJOR.MINOR.PATCH". */
 const char *am_version(void);
 
+/* Seconds on a clock that only moves forward (CLOCK_MONOTONIC): for timings, not dates. */
+double am_monotonic_seconds(void);
+
 /* Threads used by OpenMP regions, oneDNN and OpenBLAS. n <= 0 means all cores. */
 void am_set_threads(int n);
 int am_get_threads(void);

@@ -1,6 +1,7 @@
 /* Progress reporting. Timing starts at the first update, so the rate and ETA count only the
  * work done while the bar was watching (a resumed epoch does not look impossibly fast). */
 #include "astromorph/progress.h"
+#include "astromorph/runtime.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -20,13 +21,6 @@ struct am_progress {
     int started, drawn_once;
     double loss; /* NaN until one is given */
 };
-
-static double monotonic_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 am_status am_progress_create(am_progress **out, const char *label, int64_t total, FILE *fp, am_progress_mode mode)
 {
@@ -124,7 +118,7 @@ void am_progress_update_at(am_progress *p, int64_t done, double loss, double now
 
 void am_progress_update(am_progress *p, int64_t done, double loss)
 {
-    am_progress_update_at(p, done, loss, monotonic_now());
+    am_progress_update_at(p, done, loss, am_monotonic_seconds());
 }
 
 void am_progress_finish_at(am_progress *p, double now)
@@ -138,4 +132,4 @@ void am_progress_finish_at(am_progress *p, double now)
     free(p);
 }
 
-void am_progress_finish(am_progress *p) { am_progress_finish_at(p, monotonic_now()); }
+void am_progress_finish(am_progress *p) { am_progress_finish_at(p, am_monotonic_seconds()); }

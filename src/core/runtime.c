@@ -3,12 +3,20 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <time.h>
 
 #include <omp.h>
 
 static int thread_count;
 
 const char *am_version(void) { return AM_VERSION; }
+
+double am_monotonic_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 void am_set_threads(int n)
 {

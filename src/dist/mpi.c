@@ -11,19 +11,14 @@
 
 #include "dist/dist_internal.h"
 
+#include "astromorph/runtime.h"
+
 /* Messages at most this many elements: MPI counts are int, and chunks pipeline the chain. */
 enum { CHUNK = 1 << 18, MSG_LEN = 1024 };
 #define ALPHA_OVER_BETA 16384.0 /* bytes */
 
 static int g_rank = 0, g_size = 1, g_joined = 0, g_we_init = 0, g_agreed = 0;
 static am_dist_stats g_stats;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* Launchers that start ranks set these: OpenMPI's mpirun, PMI-1/2 (MPICH, srun), PMIx (srun). */
 static int launched_by_mpi(void)
@@ -94,7 +89,7 @@ void am_dist_get_stats(am_dist_stats *out) { *out = g_stats; }
 
 static void account(double t0, int64_t bytes)
 {
-    g_stats.seconds += now_s() - t0;
+    g_stats.seconds += am_monotonic_seconds() - t0;
     g_stats.bytes_sent += bytes;
     g_stats.calls++;
 }
@@ -102,7 +97,7 @@ static void account(double t0, int64_t bytes)
 am_status am_dist_agree(am_status st)
 {
     if (g_size == 1) return st;
-    double t0 = now_s();
+    double t0 = am_monotonic_seconds();
     int key = st != AM_OK ? g_rank : g_size, low = g_size;
     MPI_TRY(MPI_Allreduce(&key, &low, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD), "allreduce");
     if (low == g_size) {
@@ -125,7 +120,7 @@ am_status am_dist_agree(am_status st)
 int am_dist_any(int flag)
 {
     if (g_size == 1) return flag != 0;
-    double t0 = now_s();
+    double t0 = am_monotonic_seconds();
     int in = flag != 0, out = in;
     if (MPI_Allreduce(&in, &out, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD) != MPI_SUCCESS) out = 1;
     account(t0, sizeof in);
@@ -135,7 +130,7 @@ int am_dist_any(int flag)
 static am_status sum_disjoint(void *x, int64_t n, MPI_Datatype type, size_t size)
 {
     if (g_size == 1) return AM_OK;
-    double t0 = now_s();
+    double t0 = am_monotonic_seconds();
     for (int64_t o = 0; o < n; o += CHUNK) {
         int c = (int)(n - o < CHUNK ? n - o : CHUNK);
         MPI_TRY(MPI_Allreduce(MPI_IN_PLACE, (char *)x + (size_t)o * size, c, type, MPI_SUM, MPI_COMM_WORLD),
@@ -167,7 +162,7 @@ am_status am_dist_chain_sum_f32(float *dst, float *const *local, int nlocal, int
         am_dist_sum_in_order(dst, local, nlocal, m);
         return AM_OK;
     }
-    double t0 = now_s();
+    double t0 = am_monotonic_seconds();
     int64_t sent = 0;
     int *counts = malloc((size_t)g_size * sizeof *counts);
     float *run = malloc((size_t)(m < CHUNK ? m : CHUNK) * sizeof *run);
@@ -222,12 +217,12 @@ am_status am_dist_ordered_f64(double *acc, int64_t m, void (*add)(void *user, do
         return AM_OK;
     }
     if (m > INT32_MAX) return am_error(AM_ERR_VALUE, "MPI: an ordered sum of %lld values is too long", (long long)m);
-    double t0 = now_s();
+    double t0 = am_monotonic_seconds();
     int rc = MPI_SUCCESS;
     if (g_rank > 0) rc = MPI_Recv(acc, (int)m, MPI_DOUBLE, g_rank - 1, 4, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-    double t1 = now_s();
+    double t1 = am_monotonic_seconds();
     if (rc == MPI_SUCCESS) add(user, acc);
-    double t2 = now_s();
+    double t2 = am_monotonic_seconds();
     if (rc == MPI_SUCCESS && g_rank < g_size - 1) rc = MPI_Send(acc, (int)m, MPI_DOUBLE, g_rank + 1, 4, MPI_COMM_WORLD);
     if (rc == MPI_SUCCESS) rc = MPI_Bcast(acc, (int)m, MPI_DOUBLE, g_size - 1, MPI_COMM_WORLD);
     g_stats.seconds -= t2 - t1; /* the additions are not communication */
@@ -243,7 +238,7 @@ am_status am_dist_allgather(const void *mine, int64_t bytes, void *all)
     }
     if (bytes > (int64_t)CHUNK * 256)
         return am_error(AM_ERR_VALUE, "MPI: %lld bytes per rank is too many to gather", (long long)bytes);
-    double t0 = now_s();
+    double t0 = am_monotonic_seconds();
     MPI_TRY(MPI_Allgather(mine, (int)bytes, MPI_BYTE, all, (int)bytes, MPI_BYTE, MPI_COMM_WORLD), "allgather");
     account(t0, bytes);
     return AM_OK;
@@ -252,7 +247,7 @@ am_status am_dist_allgather(const void *mine, int64_t bytes, void *all)
 am_status am_dist_bcast(void *buf, int64_t bytes, int root)
 {
     if (g_size == 1) return AM_OK;
-    double t0 = now_s();
+    double t0 = am_monotonic_seconds();
     for (int64_t o = 0; o < bytes; o += (int64_t)CHUNK * 4) {
         int c = (int)(bytes - o < (int64_t)CHUNK * 4 ? bytes - o : (int64_t)CHUNK * 4);
         MPI_TRY(MPI_Bcast((char *)buf + o, c, MPI_BYTE, root, MPI_COMM_WORLD), "bcast");
@@ -267,7 +262,7 @@ am_status am_dist_ring_shift(const void *send, int64_t sbytes, void *recv, int64
         if (recv != send) memmove(recv, send, (size_t)sbytes);
         return AM_OK;
     }
-    double t0 = now_s();
+    double t0 = am_monotonic_seconds();
     const int next = (g_rank + 1) % g_size, prev = (g_rank + g_size - 1) % g_size;
     const int64_t step = (int64_t)CHUNK * 4;
     int rc = MPI_SUCCESS;
@@ -288,7 +283,7 @@ am_status am_dist_gatherv(const void *mine, int64_t bytes, void *all, const int6
         if (all != mine) memmove(all, mine, (size_t)bytes);
         return AM_OK;
     }
-    double t0 = now_s();
+    double t0 = am_monotonic_seconds();
     int rc = MPI_SUCCESS;
     if (g_rank == root) {
         char *at = all;

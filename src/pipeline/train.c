@@ -46,13 +46,6 @@ typedef struct {
     double first_epoch_s; /* the first epoch this run trained (it also makes the primitives) */
 } run;
 
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* ---- trainer hooks: log, progress bar, TensorBoard ---- */
 
 static void scalar(run *r, const char *tag, int64_t step, double v)
@@ -301,7 +294,7 @@ am_status am_pipeline_train(am_settings *s, am_train_run *out)
     _Static_assert(sizeof out->label == LABEL_LEN, "am_train_run.label holds a label");
     label[0] = ckpt[0] = model_path[0] = 0;
 
-    const double t_start = mono_s(); /* then: data read and checked, network made, epochs, fit, files */
+    const double t_start = am_monotonic_seconds(); /* then: data read and checked, network made, epochs, fit, files */
     double t_data = t_start, t_setup = t_start, t_epochs = t_start, t_fit = t_start;
     const int lead = am_dist_rank() == 0; /* over MPI, rank 0 alone writes the run's files */
     am_time_label(label);
@@ -367,7 +360,7 @@ am_status am_pipeline_train(am_settings *s, am_train_run *out)
     if (st != AM_OK) goto done;
     am_log(AM_LOG_INFO, "%lld images of %lld channel(s) from %s (%lld left out)", (long long)n, (long long)shape[0],
            s->datafile, (long long)am_dataset_n_skipped(r.ds));
-    t_data = mono_s();
+    t_data = am_monotonic_seconds();
 
     /* network and BYOL */
     am_model_spec spec = {.network_name = s->network_name,
@@ -466,10 +459,10 @@ agree:
         am_log(AM_LOG_INFO, "resumed from %s after epoch %d", resume_path, am_trainer_epochs_done(trainer));
     }
     am_interrupt_catch();
-    t_setup = mono_s();
+    t_setup = am_monotonic_seconds();
     st = am_trainer_run(trainer);
     am_interrupt_release();
-    t_epochs = mono_s();
+    t_epochs = am_monotonic_seconds();
     if (st == AM_OK && am_dist_size() > 1) log_communication(trainer, t_epochs - t_setup);
     am_progress_finish(r.bar);
     r.bar = NULL;
@@ -489,7 +482,7 @@ agree:
                    s->hybrid_weight, (long long)n);
             if ((st = fit_hybrid(&r, spec.in_channels, &hybrid)) != AM_OK) goto done;
         }
-        t_fit = mono_s();
+        t_fit = am_monotonic_seconds();
         vals[N_META] = hybrid;
         if (lead) st = am_byol_save(byol, model_path, keys, vals, hybrid ? N_META + 1 : N_META);
         free(hybrid);
@@ -512,7 +505,7 @@ agree:
         /* where the command's time went (issue 15: the whole command, not just the epochs) */
         am_train_times tt;
         am_trainer_times(trainer, &tt);
-        double t_end = mono_s();
+        double t_end = am_monotonic_seconds();
         am_log(AM_LOG_INFO,
                "Training took %.1f s: data %.1f s, network and trainer %.1f s, epochs %.1f s (the first %.1f s, "
                "checkpoints %.1f s), hybrid fit %.1f s, model and settings files %.1f s",

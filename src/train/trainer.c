@@ -51,13 +51,6 @@ void am_train_settings_default(am_train_settings *s)
     s->images_per_forward = 32;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static am_status check_settings(const am_train_settings *s, const am_train_source *src)
 {
     if (s->epochs < 1) return am_error(AM_ERR_VALUE, "train: epochs = %d must be >= 1", s->epochs);
@@ -280,7 +273,7 @@ static am_status run_replica(void *user, int r, int worker)
         const int64_t *gi = j->idx + j->g[k].first;
         am_tensor *items = j->items + j->g[k].first;
         int64_t bad = gi[0];
-        double t0 = now_s();
+        double t0 = am_monotonic_seconds();
         if (j->views) {
             v1 = j->views[2 * k], v2 = j->views[2 * k + 1];
             memset(&j->views[2 * k], 0, 2 * sizeof *j->views);
@@ -289,10 +282,10 @@ static am_status run_replica(void *user, int r, int worker)
             if (s == AM_OK) s = group_views(t, items, gi, j->g[k].len, j->epoch, VIEW_TWO, &v2, &bad);
         }
         if (s == AM_OK) bad = j->g[k].len == 1 ? gi[0] : -1; /* a group's loss belongs to all its images */
-        double loss = 0, t1 = now_s();
+        double loss = 0, t1 = am_monotonic_seconds();
         /* The original sums per-image mean losses: a group of len images weighs len. */
         if (s == AM_OK) s = am_byol_step(t->rep[r], &v1, &v2, j->grad ? (float)j->g[k].len : 0.0f, &loss);
-        j->busy[2 * r] += t1 - t0, j->busy[2 * r + 1] += now_s() - t1;
+        j->busy[2 * r] += t1 - t0, j->busy[2 * r + 1] += am_monotonic_seconds() - t1;
         j->gl[k] = loss * (double)j->g[k].len;
         am_tensor_free(&v1);
         am_tensor_free(&v2);
@@ -319,7 +312,7 @@ static am_status run_images(am_trainer *t, const int64_t *idx, int64_t n, int ep
     am_status st = j.items && j.g && j.bad && j.busy ? AM_OK : am_error(AM_ERR_NOMEM, "train: out of memory");
     for (int64_t k = 0; gl && k < n; k++) gl[k] = 0; /* other ranks' groups stay 0 until summed */
     const int only_mine = t->nranks > 1 && t->src.fixed_view;
-    double t_read = now_s();
+    double t_read = am_monotonic_seconds();
     for (int64_t i = 0; st == AM_OK && i < n; i++) {
         if (only_mine && !local_group(t, i / t->s.images_per_forward)) continue;
         st = t->src.get(t->src.user, idx[i], &j.items[i]);
@@ -327,7 +320,7 @@ static am_status run_images(am_trainer *t, const int64_t *idx, int64_t n, int ep
         else if (j.items[i].ndim != 4)
             st = am_error(AM_ERR_SHAPE, "train: item %lld is not an N×C×H×W batch", (long long)idx[i]);
     }
-    if (grad) t->times.read += now_s() - t_read;
+    if (grad) t->times.read += am_monotonic_seconds() - t_read;
     /* Equal sizes together (stable, so the order stays a function of the batch alone): with
      * images of several sizes, each size still fills whole forwards. */
     int64_t *sorted = malloc((size_t)n * sizeof *sorted);
@@ -527,12 +520,12 @@ static am_status train_batch(am_trainer *t, const int64_t *idx, int64_t n, int e
     free(gl);
     AM_TRY(st);
     *loss_sum = sum;
-    double t0 = now_s();
+    double t0 = am_monotonic_seconds();
     AM_TRY(reduce(t, ng, mode));
-    double t1 = now_s();
+    double t1 = am_monotonic_seconds();
     am_adam_step(&t->adam, t->params, lr);
     am_byol_params_changed(t->byol);
-    double t2 = now_s();
+    double t2 = am_monotonic_seconds();
     double decay = am_byol_get_options(t->byol)->moving_average_decay;
     if (t->s.ema == AM_EMA_COSINE) {
         /* t->steps counts the steps done before this one: k runs 0 .. K-1 */
@@ -540,7 +533,7 @@ static am_status train_batch(am_trainer *t, const int64_t *idx, int64_t n, int e
         decay = 1.0 - (1.0 - decay) * (cos(M_PI * k / (K > 1 ? K : 1)) + 1.0) / 2.0;
     }
     am_byol_update_target_with(t->byol, decay);
-    t->times.reduce += t1 - t0, t->times.optimizer += t2 - t1, t->times.ema += now_s() - t2;
+    t->times.reduce += t1 - t0, t->times.optimizer += t2 - t1, t->times.ema += am_monotonic_seconds() - t2;
     return AM_OK;
 }
 
@@ -583,11 +576,11 @@ void am_trainer_times(const am_trainer *t, am_train_times *out)
 
 am_status am_trainer_save_checkpoint(am_trainer *t, const char *path)
 {
-    double t0 = now_s();
+    double t0 = am_monotonic_seconds();
     /* every rank holds the same state: rank 0 writes it, and all learn whether that worked */
     am_status st = t->rank == 0 ? am_checkpoint_write(t, path) : AM_OK;
     st = am_dist_agree(st);
-    t->times.checkpoint += now_s() - t0;
+    t->times.checkpoint += am_monotonic_seconds() - t0;
     AM_TRY(st);
     t->last_ckpt_epoch = t->epoch;
     if (t->h.on_checkpoint) t->h.on_checkpoint(t->h.user, path, t->epoch);
@@ -633,7 +626,7 @@ am_status am_trainer_run(am_trainer *t)
     am_status st = AM_OK;
     while (st == AM_OK && t->epoch < t->s.epochs) {
         const int e = t->epoch;
-        double t0 = now_s();
+        double t0 = am_monotonic_seconds();
         if (t->pos == 0 && t->h.on_epoch_start) t->h.on_epoch_start(t->h.user, e + 1, am_trainer_lr(t));
         memcpy(order, t->train_idx, (size_t)t->ntrain * sizeof *order);
         am_rng r;
@@ -654,13 +647,13 @@ am_status am_trainer_run(am_trainer *t)
         }
         double test = NAN;
         if (st == AM_OK && t->src.prefetch && t->ntest) prefetch(t, t->test_idx, t->ntest);
-        double t_test = now_s();
+        double t_test = am_monotonic_seconds();
         if (st == AM_OK) st = test_pass(t, e, &test);
-        t->times.test += now_s() - t_test;
+        t->times.test += am_monotonic_seconds() - t_test;
         if (st != AM_OK) break;
         t->tested = 1;
         if (t->h.on_epoch_end)
-            t->h.on_epoch_end(t->h.user, e + 1, t->epoch_loss / (double)t->ntrain, test, now_s() - t0);
+            t->h.on_epoch_end(t->h.user, e + 1, t->epoch_loss / (double)t->ntrain, test, am_monotonic_seconds() - t0);
         t->epoch++;
         t->pos = 0;
         t->epoch_loss = 0;
