@@ -23,11 +23,16 @@ uint64_t am_rng_stream(uint64_t a, uint64_t b, uint64_t c);
 void am_rng_init(am_rng *r, uint64_t seed, uint64_t stream);
 uint32_t am_rng_u32(am_rng *r);
 uint64_t am_rng_u64(am_rng *r);
+/* Skips the next `blocks` blocks of 4 words. From a state between blocks (after am_rng_init,
+ * or after a multiple of 4 words) a copy skipped by j blocks gives the words the original would
+ * give after 4·j: a long sequence can be drawn in pieces on several threads and come out as
+ * drawn in one. */
+void am_rng_skip(am_rng *r, uint64_t blocks);
 /* Uniform in [0, 1) with 53 random bits. */
 double am_rng_uniform(am_rng *r);
 /* Uniform integer in [0, n), unbiased. n > 0. */
 uint32_t am_rng_below(am_rng *r, uint32_t n);
-/* Standard normal (Box-Muller, both values used in turn is not kept: one draw per call). */
+/* Standard normal (Box-Muller, one value per call; it uses exactly one block of 4 words). */
 double am_rng_normal(am_rng *r);
 /* Fisher-Yates shuffle of an index array. */
 void am_rng_shuffle(am_rng *r, int64_t *idx, int64_t n);

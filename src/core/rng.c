@@ -67,6 +67,13 @@ uint64_t am_rng_u64(am_rng *r)
     return (hi << 32) | am_rng_u32(r);
 }
 
+void am_rng_skip(am_rng *r, uint64_t blocks)
+{
+    /* ctr[0..1] is the 64-bit number of the next block (am_rng_u32 carries into ctr[1]) */
+    uint64_t c = ((uint64_t)r->ctr[1] << 32 | r->ctr[0]) + blocks;
+    r->ctr[0] = (uint32_t)c, r->ctr[1] = (uint32_t)(c >> 32);
+}
+
 double am_rng_uniform(am_rng *r) { return (double)(am_rng_u64(r) >> 11) * 0x1.0p-53; }
 
 uint32_t am_rng_below(am_rng *r, uint32_t n)

@@ -29,6 +29,25 @@ static void test_rng(void)
     CHECK(same, "same key and stream must repeat");
     CHECK(differ > 990, "different streams must differ (%d)", differ);
 
+    /* a copy skipped by j blocks continues where 4·j words of the original would, also past a
+     * carry into the counter's high word */
+    uint32_t serial[64];
+    am_rng_init(&a, 9, 5);
+    for (int i = 0; i < 64; i++) serial[i] = am_rng_u32(&a);
+    int skipped = 1;
+    for (int j = 0; j < 16; j++) {
+        am_rng_init(&b, 9, 5);
+        am_rng_skip(&b, (uint64_t)j);
+        for (int i = 4 * j; i < 64; i++) skipped &= am_rng_u32(&b) == serial[i];
+    }
+    CHECK(skipped, "skipping j blocks gives the words after 4j");
+    am_rng_init(&a, 9, 5);
+    am_rng_skip(&a, 0xFFFFFFFFull);
+    for (int i = 0; i < 8; i++) (void)am_rng_u32(&a); /* two blocks: the counter crosses 2^32 */
+    am_rng_init(&b, 9, 5);
+    am_rng_skip(&b, 0x100000001ull);
+    CHECK(am_rng_u32(&a) == am_rng_u32(&b), "skipping across the counter's carry");
+
     am_rng_init(&a, 7, 0);
     double sum = 0, sum2 = 0, usum = 0;
     int hist[10] = {0};
