@@ -453,7 +453,10 @@ agree:
                             .on_checkpoint = on_checkpoint,
                             .user = &r};
     if ((st = am_trainer_create(&trainer, byol, &src, &ts, &hooks)) != AM_OK) goto done;
-    am_log(AM_LOG_INFO, "%d replica(s) of the model on %d thread(s)", am_trainer_replicas(trainer), am_get_threads());
+    const char *wait = getenv("OMP_WAIT_POLICY");
+    am_log(AM_LOG_INFO, "%d replica(s) of the model on %d thread(s), waiting %s", am_trainer_replicas(trainer),
+           am_get_threads(),
+           wait ? wait : "active (libgomp's default; OMP_WAIT_POLICY=passive where other work shares the cores)");
     if (resume_path[0]) {
         if ((st = am_trainer_resume(trainer, resume_path)) != AM_OK) goto done;
         am_log(AM_LOG_INFO, "resumed from %s after epoch %d", resume_path, am_trainer_epochs_done(trainer));

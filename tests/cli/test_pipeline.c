@@ -780,6 +780,34 @@ static void check_precision(void)
     }
 }
 
+/* Beside a busy process the command waits passively (it sets OMP_WAIT_POLICY and starts itself
+ * again); a policy the user set is kept. That it spins on an idle machine is not checked here:
+ * a test machine is not idle on demand. */
+static void check_wait_policy(void)
+{
+    char was[64] = "", spin[64] = "";
+    if (getenv("OMP_WAIT_POLICY")) snprintf(was, sizeof was, "%s", getenv("OMP_WAIT_POLICY"));
+    if (getenv("GOMP_SPINCOUNT")) snprintf(spin, sizeof spin, "%s", getenv("GOMP_SPINCOUNT"));
+    unsetenv("OMP_WAIT_POLICY"), unsetenv("GOMP_SPINCOUNT");
+    pid_t busy = fork();
+    if (busy == 0)
+        for (volatile unsigned long i = 0;; i++) {}
+    CHECK(busy > 0, "fork");
+    CHECK(run("training -c settings.toml") == 0, "training beside a busy process");
+    char *err = output("err.txt");
+    CHECK(err && strstr(err, "waiting passive"), "beside a busy process: %s", err ? err : "");
+    free(err);
+    setenv("OMP_WAIT_POLICY", "active", 1);
+    CHECK(run("training -c settings.toml") == 0, "training with OMP_WAIT_POLICY=active");
+    err = output("err.txt");
+    CHECK(err && strstr(err, "waiting active"), "the user's policy is kept: %s", err ? err : "");
+    free(err);
+    if (busy > 0) kill(busy, SIGKILL), waitpid(busy, NULL, 0);
+    if (was[0]) setenv("OMP_WAIT_POLICY", was, 1);
+    else unsetenv("OMP_WAIT_POLICY");
+    if (spin[0]) setenv("GOMP_SPINCOUNT", spin, 1);
+}
+
 int main(void)
 {
     cli = getenv("AM_CLI");
@@ -808,6 +836,7 @@ int main(void)
     check_first_statistics(model);
     check_zero_config();
     check_precision();
+    check_wait_policy();
     /* every output was written under a temporary name and renamed: none may be left */
     CHECK(count_temporaries(dir) == 0, "temporary files left in %s", dir);
     return am_test_finish();
