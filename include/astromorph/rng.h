@@ -34,6 +34,11 @@ double am_rng_uniform(am_rng *r);
 uint32_t am_rng_below(am_rng *r, uint32_t n);
 /* Standard normal (Box-Muller, one value per call; it uses exactly one block of 4 words). */
 double am_rng_normal(am_rng *r);
+/* n values from r's stream starting at block `first` (r itself is not advanced), drawn in chunks
+ * on the threads and equal to one serial pass: scale · a standard normal each (one block per
+ * value), or uniform in [-bound, bound) (half a block per value). r must be between blocks. */
+void am_rng_fill_normal(const am_rng *r, uint64_t first, float *out, int64_t n, double scale);
+void am_rng_fill_symmetric(const am_rng *r, uint64_t first, float *out, int64_t n, double bound);
 /* Fisher-Yates shuffle of an index array. */
 void am_rng_shuffle(am_rng *r, int64_t *idx, int64_t n);
 

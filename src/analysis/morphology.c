@@ -136,6 +136,27 @@ static double radius_at(const pix *p, int64_t n, double total, double frac)
     return p[n - 1].r;
 }
 
+/* Per-region sums over the labelled pixels (index 1..nlab): flux, flux-weighted x and y, pixels. */
+typedef struct regions {
+    double *f, *sx, *sy;
+    int64_t *area;
+} regions;
+
+static void regions_free(regions *R) { free(R->f), free(R->sx), free(R->sy), free(R->area); }
+
+static am_status regions_sum(regions *R, const float *I, const int *lab, int nlab, int64_t n, int64_t w)
+{
+    R->f = calloc((size_t)nlab + 1, sizeof *R->f), R->sx = calloc((size_t)nlab + 1, sizeof *R->sx);
+    R->sy = calloc((size_t)nlab + 1, sizeof *R->sy), R->area = calloc((size_t)nlab + 1, sizeof *R->area);
+    if (!R->f || !R->sx || !R->sy || !R->area) return am_error(AM_ERR_NOMEM, "morphology: out of memory");
+    for (int64_t i = 0; i < n; i++)
+        if (lab[i]) {
+            int k = lab[i];
+            R->f[k] += I[i], R->sx[k] += I[i] * (double)(i % w), R->sy[k] += I[i] * (double)(i / w), R->area[k]++;
+        }
+    return AM_OK;
+}
+
 /* Mean of the 3×3 pixels about p (those inside the image): the brightest pixel by it is not a
  * single noise spike. */
 static double mean3(const float *I, int64_t h, int64_t w, int64_t p)
@@ -149,29 +170,19 @@ static double mean3(const float *I, int64_t h, int64_t w, int64_t p)
 }
 
 /* The structure statistics over the source's components (include/astromorph/morphology.h);
- * lab holds nlab regions, best is the main one. */
-static am_status measure_structure(const float *I, const int *lab, int nlab, int64_t h, int64_t w, int best,
-                                   int min_pixels, am_morphology *m)
+ * lab holds nlab regions summed in R, best is the main one. */
+static am_status measure_structure(const float *I, const int *lab, const regions *R, int nlab, int64_t h, int64_t w,
+                                   int best, int min_pixels, am_morphology *m)
 {
     int64_t n = h * w;
-    double *f = calloc((size_t)nlab + 1, sizeof *f), *sx = calloc((size_t)nlab + 1, sizeof *sx),
-           *sy = calloc((size_t)nlab + 1, sizeof *sy);
-    int64_t *area = calloc((size_t)nlab + 1, sizeof *area);
+    const double *f = R->f, *sx = R->sx, *sy = R->sy;
     uint8_t *in = calloc((size_t)nlab + 1, 1);
-    if (!f || !sx || !sy || !area || !in) {
-        free(f), free(sx), free(sy), free(area), free(in);
-        return am_error(AM_ERR_NOMEM, "morphology: out of memory");
-    }
-    for (int64_t i = 0; i < n; i++)
-        if (lab[i]) {
-            int k = lab[i];
-            f[k] += I[i], sx[k] += I[i] * (double)(i % w), sy[k] += I[i] * (double)(i / w), area[k]++;
-        }
+    if (!in) return am_error(AM_ERR_NOMEM, "morphology: out of memory");
     double reach = 0.35 * (double)(h < w ? h : w), Ft = 0, cx = 0, cy = 0;
     int ncomp = 0;
     for (int k = 1; k <= nlab; k++) {
         double dx = sx[k] / f[k] - 0.5 * (double)(w - 1), dy = sy[k] / f[k] - 0.5 * (double)(h - 1);
-        in[k] = k == best || (area[k] >= min_pixels && f[k] >= 0.02 * f[best] && dx * dx + dy * dy <= reach * reach);
+        in[k] = k == best || (R->area[k] >= min_pixels && f[k] >= 0.02 * f[best] && dx * dx + dy * dy <= reach * reach);
         if (in[k]) ncomp++, Ft += f[k], cx += sx[k], cy += sy[k];
     }
     cx /= Ft, cy /= Ft;
@@ -227,7 +238,7 @@ static am_status measure_structure(const float *I, const int *lab, int nlab, int
     } else {
         m->fr_ratio = 0, m->bend = 0; /* nothing on the other side: one-sided or a single pixel */
     }
-    free(f), free(sx), free(sy), free(area), free(in);
+    free(in);
     return AM_OK;
 }
 
@@ -267,19 +278,15 @@ am_status am_morphology_measure(const float *img, int64_t h, int64_t w, const am
     /* the region with the most flux, discounted by its distance from the centre (cutouts are
      * centred on their target; a bright neighbour near the edge should not win) */
     int best = 0;
+    regions R = {0};
+    if (st == AM_OK && nlab > 0) st = regions_sum(&R, I, lab, nlab, n, w);
     if (st == AM_OK && nlab > 0) {
-        double *f = calloc((size_t)nlab + 1, sizeof *f), *sx = calloc((size_t)nlab + 1, sizeof *sx),
-               *sy = calloc((size_t)nlab + 1, sizeof *sy);
-        if (!f || !sx || !sy) st = am_error(AM_ERR_NOMEM, "morphology: out of memory");
-        for (int64_t i = 0; st == AM_OK && i < n; i++)
-            if (lab[i]) f[lab[i]] += I[i], sx[lab[i]] += I[i] * (double)(i % w), sy[lab[i]] += I[i] * (double)(i / w);
         double top = -1, scale = 0.25 * (double)(h < w ? h : w);
-        for (int k = 1; st == AM_OK && k <= nlab; k++) {
-            double dx = sx[k] / f[k] - 0.5 * (double)(w - 1), dy = sy[k] / f[k] - 0.5 * (double)(h - 1);
-            double score = f[k] / (1 + (dx * dx + dy * dy) / (scale * scale));
+        for (int k = 1; k <= nlab; k++) {
+            double dx = R.sx[k] / R.f[k] - 0.5 * (double)(w - 1), dy = R.sy[k] / R.f[k] - 0.5 * (double)(h - 1);
+            double score = R.f[k] / (1 + (dx * dx + dy * dy) / (scale * scale));
             if (score > top) top = score, best = k;
         }
-        free(f), free(sx), free(sy);
     }
     int64_t np = 0;
     double F = 0, xc = 0, yc = 0;
@@ -302,7 +309,7 @@ am_status am_morphology_measure(const float *img, int64_t h, int64_t w, const am
         goto done;
     }
     if (edge) m->flags |= AM_MORPH_EDGE;
-    if ((st = measure_structure(I, lab, nlab, h, w, best, o->min_pixels, m)) != AM_OK) goto done;
+    if ((st = measure_structure(I, lab, &R, nlab, h, w, best, o->min_pixels, m)) != AM_OK) goto done;
     xc /= F, yc /= F;
     m->xc = xc, m->yc = yc;
     m->sn_per_pixel = nz.sigma > 0 ? F / (double)np / nz.sigma : NAN;
@@ -395,6 +402,7 @@ am_status am_morphology_measure(const float *img, int64_t h, int64_t w, const am
                 rflux[AM_MORPH_PROFILE_BINS + b] > 0 ? rflux[b] / rflux[AM_MORPH_PROFILE_BINS + b] / inner : NAN;
     }
 done:
+    regions_free(&R);
     free(I), free(mask), free(lab), free(p), free(sm), free(rflux);
     return st;
 }

@@ -76,6 +76,33 @@ void am_rng_skip(am_rng *r, uint64_t blocks)
 
 double am_rng_uniform(am_rng *r) { return (double)(am_rng_u64(r) >> 11) * 0x1.0p-53; }
 
+/* out[k] = scale · (normal ? the k-th normal : 2u − 1 for the k-th uniform) of r's stream from
+ * block `first`: in chunks on the threads, each skipped to its place (a normal takes one block,
+ * a uniform half of one), so the values are those of one serial pass at any thread count. */
+static void fill(const am_rng *r0, uint64_t first, float *out, int64_t n, double scale, int normal)
+{
+    enum { CHUNK = 16384 }; /* even: a chunk of uniforms starts on a block */
+    const int64_t chunks = (n + CHUNK - 1) / CHUNK;
+#pragma omp parallel for schedule(static) if (chunks > 1)
+    for (int64_t c = 0; c < chunks; c++) {
+        am_rng r = *r0;
+        am_rng_skip(&r, first + (uint64_t)(normal ? c * CHUNK : c * (CHUNK / 2)));
+        const int64_t end = (c + 1) * CHUNK < n ? (c + 1) * CHUNK : n;
+        for (int64_t k = c * CHUNK; k < end; k++)
+            out[k] = (float)(scale * (normal ? am_rng_normal(&r) : 2.0 * am_rng_uniform(&r) - 1.0));
+    }
+}
+
+void am_rng_fill_normal(const am_rng *r, uint64_t first, float *out, int64_t n, double scale)
+{
+    fill(r, first, out, n, scale, 1);
+}
+
+void am_rng_fill_symmetric(const am_rng *r, uint64_t first, float *out, int64_t n, double bound)
+{
+    fill(r, first, out, n, bound, 0);
+}
+
 uint32_t am_rng_below(am_rng *r, uint32_t n)
 {
     /* Lemire's multiply-shift with rejection: unbiased. */

@@ -65,18 +65,8 @@ void am__init_resnet(am_net *net, uint64_t seed)
         double fan_out = (double)(p->value.shape[0] * p->value.shape[2] * p->value.shape[3]);
         double std = sqrt(2.0 / fan_out);
         int64_t count = am_tensor_numel(&p->value);
-        float *w = p->value.data;
-        /* 11 M draws for ResNet18 were half of a short run's set-up: in chunks on the threads,
-         * each from its place in the stream, so the values are those of one serial pass */
-        enum { CHUNK = 16384 };
-        const int64_t chunks = (count + CHUNK - 1) / CHUNK;
-#pragma omp parallel for schedule(static) if (chunks > 1)
-        for (int64_t c = 0; c < chunks; c++) {
-            am_rng r = rng;
-            am_rng_skip(&r, drawn + (uint64_t)(c * CHUNK));
-            const int64_t end = (c + 1) * CHUNK < count ? (c + 1) * CHUNK : count;
-            for (int64_t k = c * CHUNK; k < end; k++) w[k] = (float)(std * am_rng_normal(&r));
-        }
+        /* 11 M draws for ResNet18 were half of a short run's set-up: on the threads */
+        am_rng_fill_normal(&rng, drawn, p->value.data, count, std);
         drawn += (uint64_t)count;
     }
     am_net_params_changed(net);

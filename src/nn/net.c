@@ -79,20 +79,9 @@ static void list_params(am_module *m, am_param **out, size_t *k)
 
 static void fill_uniform(am_tensor *t, double bound, uint64_t seed, uint64_t index)
 {
-    am_rng r0;
-    am_rng_init(&r0, seed, am_rng_stream(index, 0, 0));
-    const int64_t n = am_tensor_numel(t);
-    /* in chunks on the threads, each from its place in the stream (a uniform takes half a block
-     * of 4 words), so the values are those of one serial pass */
-    enum { CHUNK = 16384 };
-    const int64_t chunks = (n + CHUNK - 1) / CHUNK;
-#pragma omp parallel for schedule(static) if (chunks > 1)
-    for (int64_t c = 0; c < chunks; c++) {
-        am_rng r = r0;
-        am_rng_skip(&r, (uint64_t)(c * (CHUNK / 2)));
-        const int64_t end = (c + 1) * CHUNK < n ? (c + 1) * CHUNK : n;
-        for (int64_t i = c * CHUNK; i < end; i++) t->data[i] = (float)((2.0 * am_rng_uniform(&r) - 1.0) * bound);
-    }
+    am_rng r;
+    am_rng_init(&r, seed, am_rng_stream(index, 0, 0));
+    am_rng_fill_symmetric(&r, 0, t->data, am_tensor_numel(t), bound);
 }
 
 static void fill_const(am_tensor *t, float v)

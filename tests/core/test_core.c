@@ -48,6 +48,21 @@ static void test_rng(void)
     am_rng_skip(&b, 0x100000001ull);
     CHECK(am_rng_u32(&a) == am_rng_u32(&b), "skipping across the counter's carry");
 
+    /* the threaded fills equal one serial pass, across their chunks of 16384 */
+    enum { NF = 40000 };
+    float *fn = malloc(NF * sizeof *fn), *fu = malloc(NF * sizeof *fu);
+    am_rng_init(&a, 11, 2);
+    am_rng_fill_normal(&a, 3, fn, NF, 0.5);
+    am_rng_fill_symmetric(&a, 0, fu, NF, 2.0);
+    am_rng_init(&b, 11, 2);
+    am_rng_skip(&b, 3);
+    am_rng_init(&c, 11, 2);
+    int fills = fn && fu;
+    for (int i = 0; fills && i < NF; i++)
+        fills = fn[i] == (float)(0.5 * am_rng_normal(&b)) && fu[i] == (float)(2.0 * (2.0 * am_rng_uniform(&c) - 1.0));
+    CHECK(fills, "the threaded fills give the serial values");
+    free(fn), free(fu);
+
     am_rng_init(&a, 7, 0);
     double sum = 0, sum2 = 0, usum = 0;
     int hist[10] = {0};
