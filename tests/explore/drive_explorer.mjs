@@ -46,15 +46,28 @@ function waitFor(pred, ms = 20000) {
   });
 }
 const trace = process.env.AM_TRACE ? m => console.error(m) : () => {};
-// Ends the browser, then removes its profile (it writes there until it has exited).
+// Ends the browser, then removes its profile. Chromium's helper processes can still be writing
+// there after the main one exits (CI once saw ENOTEMPTY), so the removal retries, and a profile
+// left in /tmp is reported on stderr without changing the verdict: it is not what the test checks.
 let ending = null;
 function finish(code) {
   if (ending !== null) return; /* the first verdict stands */
   ending = code;
-  const done = () => { rmSync(profile, { recursive: true, force: true }); process.exit(code); };
-  browser.once("exit", done);
+  let exited = false;
+  const done = () => {
+    if (exited) return;
+    exited = true;
+    try {
+      rmSync(profile, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
+    } catch (e) {
+      console.error(`note: could not remove the browser profile ${profile}: ${e.code || e.message}`);
+    }
+    process.exit(code);
+  };
+  browser.once("exit", () => setTimeout(done, 200));
   setTimeout(done, 5000);
-  browser.kill();
+  send("Browser.close").catch(() => {}); /* a clean close flushes and ends the helpers */
+  setTimeout(() => browser.kill(), 2000);
 }
 function fail(why) { console.log(`explorer FAILED: ${why}`); finish(1); }
 
