@@ -25,6 +25,9 @@ extern "C" {
 am_status am_d2_copies(const am_tensor *image, int stacksize, am_tensor *out);
 /* The same without the D2 copies: 1×(C·stacksize)×H×W, for inference. */
 am_status am_stack_channels(const am_tensor *image, int stacksize, am_tensor *out);
+/* A C×H×W image's channels summed in place into one (1×H×W; the buffer is kept): what a network
+ * trained with channels = "sum" sees (include/astromorph/settings.h). */
+void am_sum_channels(am_tensor *image);
 
 /* ---- single transforms on one C×H×W plane set (in place unless noted) ---- */
 

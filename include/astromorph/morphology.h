@@ -20,7 +20,7 @@
 extern "C" {
 #endif
 
-enum { AM_MORPH_PROFILE_BINS = 8 };
+enum { AM_MORPH_PROFILE_BINS = 8, AM_MORPH_MAX_BANDS = 5, AM_MORPH_MAX_COLOURS = 2 * (AM_MORPH_MAX_BANDS - 1) };
 
 /* Flags: why statistics are missing (NaN) or less trustworthy. */
 enum {
@@ -75,6 +75,15 @@ typedef struct am_morphology {
     double bend; /* 1 + cos of the angle at the host between those two pixels: 0 straight, towards
                     1 bent; 0 where fr_ratio <= 0.2 (one peak, whose angle is noise) */
     double fourier[3]; /* |Σ I e^{imφ}| / Σ I for m = 1, 2, 3: lopsided, bipolar, three-armed */
+    /* Colours of an image of 2 to AM_MORPH_MAX_BANDS channels (bands of one field, in the order
+     * of the file: g, r, i gives g - r, r - i), measured on the main region of the channels'
+     * sum with each band's own background taken off: colour[k] = -2.5 log10(F_k / F_{k+1}) over
+     * the region, colour[bands - 1 + k] the same within r50 minus beyond it (a bluer or redder
+     * centre). NaN where a band's flux is not positive. ncolours = 2 (bands - 1), 0 for one
+     * channel or for more than AM_MORPH_MAX_BANDS (a spectral cube, whose channels are not
+     * bands). */
+    int ncolours;
+    double colour[AM_MORPH_MAX_COLOURS];
     int flags;
 } am_morphology;
 
@@ -83,7 +92,7 @@ typedef struct am_morphology {
 am_status am_morphology_measure(const float *img, int64_t h, int64_t w, const am_morph_options *o, am_morphology *m);
 
 /* The same for a C×H×W image: measured on the sum of its channels (the `image` tensor of
- * include/astromorph/tensor.h, 3-D). */
+ * include/astromorph/tensor.h, 3-D), with the colours of its bands (2 to AM_MORPH_MAX_BANDS). */
 struct am_tensor;
 am_status am_morphology_measure_image(const struct am_tensor *image, const am_morph_options *o, am_morphology *m);
 
@@ -95,6 +104,13 @@ am_status am_morphology_measure_image(const struct am_tensor *image, const am_mo
  * is not a property of the shape. */
 enum { AM_MORPH_FEATURES_V1 = 8 + AM_MORPH_PROFILE_BINS, AM_MORPH_FEATURES = AM_MORPH_FEATURES_V1 + 9 };
 void am_morphology_features(const am_morphology *m, float *out);
+/* How many colours an image of this many channels has (2 (channels - 1) for 2 to
+ * AM_MORPH_MAX_BANDS, else 0), and the length of am_morphology_features_all's vector for it. */
+int am_morphology_colour_count(int64_t channels);
+int am_morphology_feature_count(int64_t channels);
+/* am_morphology_features, then the m->ncolours colours (docs/quality.md, seventh round: colour
+ * beside the shape is what separates a spiral from an elliptical of the same profile). */
+void am_morphology_features_all(const am_morphology *m, float *out);
 /* Names of the table columns am_morphology_row writes, in order (NULL-terminated). */
 extern const char *const am_morphology_columns[];
 /* The values of those columns (as many as names, NaN where undefined; flags as a number). */

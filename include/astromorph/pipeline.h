@@ -34,6 +34,7 @@ extern "C" {
 #define AM_META_VIEW_SIZE "view_size" /* 0 or absent: images at their own size */
 #define AM_META_NORMALIZATION "normalization" /* absent: "minmax" */
 #define AM_META_POOLING "pooling" /* absent: "average" (am_pooling_name) */
+#define AM_META_CHANNEL_SUM "channel_sum" /* "1": the network sees the channels' sum; absent: "0" */
 #define AM_META_HYBRID "hybrid" /* absent: the learned embedding alone (hybrid.h, JSON) */
 #define AM_META_PRECISION "precision" /* the convolutions' arithmetic in training: "fp32" or "bf16" */
 
@@ -43,6 +44,7 @@ typedef struct am_model {
     char network[32], last_layer[32];
     am_pooling pooling; /* how the network pools its last feature map */
     int in_channels, stacksize;
+    int channel_sum; /* 1: an image's channels summed into one before stacking (channels = "sum") */
     int view_size; /* 0: images at their own size */
     am_normalization normalization;
     am_hybrid hybrid; /* hybrid.dim 0: the learned embedding alone */
@@ -79,10 +81,11 @@ void am_embed_options_default(am_embed_options *o);
  * forward-only copies of the model; each row is the same at any thread count. */
 am_status am_pipeline_embed(am_model *m, am_dataset *ds, const am_embed_options *o, am_embeddings *E);
 
-/* The morphology feature vectors of the hybrid embedding (n × AM_MORPH_FEATURES) of every image,
- * read as the model reads them; for a hybrid fit. feats: allocated here, free() it. */
+/* The morphology feature vectors of the hybrid embedding (n × *nfeat: the statistics and the
+ * colours of the data set's bands, am_morphology_features_all) of every image, read as the
+ * model reads them; for a hybrid fit. feats: allocated here, free() it. */
 am_status am_pipeline_embed_with_features(am_model *m, am_dataset *ds, const am_embed_options *o, am_embeddings *E,
-                                          float **feats);
+                                          float **feats, int64_t *nfeat);
 
 /* ---- training ---- */
 
@@ -94,6 +97,7 @@ typedef struct am_dataset_source {
     am_dataset *ds;
     const am_augment *augment;
     int stacksize;
+    int channel_sum; /* 1: the channels summed into one first (am_sum_channels) */
     double seconds_get, seconds_augment;
 } am_dataset_source;
 am_train_source am_dataset_source_make(am_dataset_source *d, int64_t count);

@@ -36,6 +36,7 @@ typedef struct am_settings {
     char *last_layer; /* [network_settings] last_layer ("layer4") */
     char *pretrained; /* [network_settings] pretrained: torchvision ResNet18 weights, or NULL */
     am_pooling pooling; /* [network_settings] pooling of the last feature map ("average") */
+    int channels; /* [network_settings] channels: 0 "all", 1 "sum", 2 "auto" (am_settings_channel_sum) */
     int stacksize; /* [data_settings] stacksize (1) */
     char **extra_keys; /* [data_settings] extra_keys: more FITS header keys for the outputs */
     int n_extra_keys;
@@ -77,6 +78,10 @@ char *am_settings_fingerprint(const am_settings *s);
 
 /* precision as the engine runs it ("auto" resolved for this CPU: am_precision_auto). */
 am_precision am_settings_precision(const am_settings *s);
+
+/* Whether the network sees the sum of an image's channels (channels = "sum", or "auto" with 2 to
+ * AM_MORPH_MAX_BANDS of them) rather than every channel. */
+int am_settings_channel_sum(const am_settings *s, int64_t channels);
 
 /* The i-th key a settings file may hold (from 0; NULL past the last) and, in *table (may be
  * NULL), its table: "" the top level, "network_settings", "data_settings", "byol_settings",

@@ -65,6 +65,19 @@ void am_morphology_features(const am_morphology *m, float *out)
     for (int i = 0; i < 9; i++) out[AM_MORPH_FEATURES_V1 + i] = (float)st[i];
 }
 
+int am_morphology_colour_count(int64_t channels)
+{
+    return channels >= 2 && channels <= AM_MORPH_MAX_BANDS ? 2 * (int)(channels - 1) : 0;
+}
+
+int am_morphology_feature_count(int64_t channels) { return AM_MORPH_FEATURES + am_morphology_colour_count(channels); }
+
+void am_morphology_features_all(const am_morphology *m, float *out)
+{
+    am_morphology_features(m, out);
+    for (int k = 0; k < m->ncolours; k++) out[AM_MORPH_FEATURES + k] = (float)m->colour[k];
+}
+
 static void set_nan(am_morphology *m)
 {
     double *fields[] = {
@@ -74,6 +87,7 @@ static void set_nan(am_morphology *m)
         &m->bend,          &m->fourier[0], &m->fourier[1],    &m->fourier[2]};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) *fields[i] = NAN;
     for (int b = 0; b < AM_MORPH_PROFILE_BINS; b++) m->profile[b] = NAN;
+    for (int k = 0; k < AM_MORPH_MAX_COLOURS; k++) m->colour[k] = NAN;
 }
 
 /* Labels the 8-connected regions of mask (1 = above threshold) from 1 up; returns their count
@@ -242,7 +256,10 @@ static am_status measure_structure(const float *I, const int *lab, const regions
     return AM_OK;
 }
 
-am_status am_morphology_measure(const float *img, int64_t h, int64_t w, const am_morph_options *o, am_morphology *m)
+/* am_morphology_measure; region (h·w bytes, or NULL): 1 on the main region's pixels, left all 0
+ * when there is no usable source (the colours are measured there). */
+static am_status measure_plane(const float *img, int64_t h, int64_t w, const am_morph_options *o, am_morphology *m,
+                               uint8_t *region)
 {
     am_morph_options def;
     if (!o) am_morph_options_default(&def), o = &def;
@@ -309,6 +326,7 @@ am_status am_morphology_measure(const float *img, int64_t h, int64_t w, const am
         goto done;
     }
     if (edge) m->flags |= AM_MORPH_EDGE;
+    for (int64_t i = 0; region && i < n; i++) region[i] = lab[i] == best;
     if ((st = measure_structure(I, lab, &R, nlab, h, w, best, o->min_pixels, m)) != AM_OK) goto done;
     xc /= F, yc /= F;
     m->xc = xc, m->yc = yc;
@@ -407,17 +425,57 @@ done:
     return st;
 }
 
+am_status am_morphology_measure(const float *img, int64_t h, int64_t w, const am_morph_options *o, am_morphology *m)
+{
+    return measure_plane(img, h, w, o, m, NULL);
+}
+
+/* -2.5 log10 of a flux ratio: a colour in magnitudes; NaN unless both fluxes are positive. */
+static double colour_of(double fa, double fb) { return fa > 0 && fb > 0 ? -2.5 * log10(fa / fb) : NAN; }
+
+/* The colours of m (morphology.h) from the bands of image over the main region of their sum.
+ * Each band's background is its own (the bands' sky levels differ), fitted as the sum's is;
+ * non-finite pixels count as background, as in the sum. */
+static am_status measure_colours(const am_tensor *image, const uint8_t *region, am_morphology *m)
+{
+    const int64_t c = image->shape[0], h = image->shape[1], w = image->shape[2], hw = h * w;
+    m->ncolours = am_morphology_colour_count(c);
+    if (!m->ncolours || !(m->r50 > 0)) return AM_OK; /* no source: the colours stay NaN */
+    double inner[AM_MORPH_MAX_BANDS] = {0}, outer[AM_MORPH_MAX_BANDS] = {0};
+    for (int64_t k = 0; k < c; k++) {
+        const float *band = image->data + k * hw;
+        am_thumb_noise nz;
+        AM_TRY(am_thumb_noise_fit(band, hw, 5.0, &nz));
+        for (int64_t i = 0; i < hw; i++) {
+            if (!region[i] || !isfinite(band[i])) continue;
+            double dx = (double)(i % w) - m->xc, dy = (double)(i / w) - m->yc, v = band[i] - nz.mean;
+            if (dx * dx + dy * dy < m->r50 * m->r50) inner[k] += v;
+            else outer[k] += v;
+        }
+    }
+    for (int64_t k = 0; k + 1 < c; k++) {
+        m->colour[k] = colour_of(inner[k] + outer[k], inner[k + 1] + outer[k + 1]);
+        m->colour[c - 1 + k] = colour_of(inner[k], inner[k + 1]) - colour_of(outer[k], outer[k + 1]);
+    }
+    return AM_OK;
+}
+
 am_status am_morphology_measure_image(const am_tensor *image, const am_morph_options *o, am_morphology *m)
 {
     if (image->ndim != 3) return am_error(AM_ERR_SHAPE, "morphology: image must be C×H×W");
     int64_t c = image->shape[0], hw = image->shape[1] * image->shape[2];
     if (c == 1) return am_morphology_measure(image->data, image->shape[1], image->shape[2], o, m);
     float *sum = malloc((size_t)(hw ? hw : 1) * sizeof *sum);
-    if (!sum) return am_error(AM_ERR_NOMEM, "morphology: out of memory");
+    uint8_t *region = calloc((size_t)(hw ? hw : 1), 1);
+    if (!sum || !region) {
+        free(sum), free(region);
+        return am_error(AM_ERR_NOMEM, "morphology: out of memory");
+    }
     memcpy(sum, image->data, (size_t)hw * sizeof *sum);
     for (int64_t k = 1; k < c; k++)
         for (int64_t j = 0; j < hw; j++) sum[j] += image->data[k * hw + j];
-    am_status s = am_morphology_measure(sum, image->shape[1], image->shape[2], o, m);
-    free(sum);
+    am_status s = measure_plane(sum, image->shape[1], image->shape[2], o, m, region);
+    if (s == AM_OK) s = measure_colours(image, region, m);
+    free(sum), free(region);
     return s;
 }

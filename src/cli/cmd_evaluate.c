@@ -152,7 +152,7 @@ typedef enum { FEAT_PIXELS, FEAT_MORPHOLOGY } image_feature;
 
 /* Features of the matched rows' images: raw pixels (each image min-max normalised over all its
  * values, then area-averaged to side × side per channel) or the morphology statistics of the
- * channels' sum (include/astromorph/morphology.h). AM_OK with *x NULL when some image cannot be
+ * channels' sum with the colours of 2 to 5 bands (include/astromorph/morphology.h). AM_OK with *x NULL when some image cannot be
  * read (said on stderr): that baseline is then left out. */
 static am_status image_features(const ac_common *c, const am_embeddings *e, const int64_t *rows, int64_t m,
                                 image_feature kind, int side, float **x, int64_t *dim)
@@ -168,11 +168,11 @@ static am_status image_features(const ac_common *c, const am_embeddings *e, cons
         if (s == AM_OK) s = am_fits_read(path, NULL, &img, NULL);
         if (s == AM_OK && i == 0) {
             channels = img.shape[0];
-            per = kind == FEAT_PIXELS ? channels * side * side : AM_MORPH_FEATURES;
+            per = kind == FEAT_PIXELS ? channels * side * side : am_morphology_feature_count(channels);
             out = malloc((size_t)(m * per) * sizeof *out);
             if (!out) s = am_error(AM_ERR_NOMEM, "out of memory for the %s baseline", what);
         }
-        if (s == AM_OK && kind == FEAT_PIXELS && img.shape[0] != channels)
+        if (s == AM_OK && img.shape[0] != channels) /* pixels, or the bands' colours */
             s = am_error(AM_ERR_SHAPE, "%s has %lld channel(s), the first image %lld", path, (long long)img.shape[0],
                          (long long)channels);
         if (s == AM_OK && kind == FEAT_PIXELS) {
@@ -181,7 +181,7 @@ static am_status image_features(const ac_common *c, const am_embeddings *e, cons
         } else if (s == AM_OK) {
             am_morphology mo;
             s = am_morphology_measure_image(&img, NULL, &mo);
-            if (s == AM_OK) am_morphology_features(&mo, out + i * per);
+            if (s == AM_OK) am_morphology_features_all(&mo, out + i * per);
             if (s != AM_OK) s = am_error_prefix(s, "%s", path);
         }
         am_tensor_free(&img);

@@ -51,6 +51,14 @@ am_status am_d2_copies(const am_tensor *image, int stacksize, am_tensor *out)
     return AM_OK;
 }
 
+void am_sum_channels(am_tensor *image)
+{
+    const int64_t c = image->shape[0], hw = image->shape[1] * image->shape[2];
+    for (int64_t k = 1; k < c; k++)
+        for (int64_t j = 0; j < hw; j++) image->data[j] += image->data[k * hw + j];
+    image->shape[0] = 1;
+}
+
 am_status am_stack_channels(const am_tensor *image, int stacksize, am_tensor *out)
 {
     int64_t c, h, w;

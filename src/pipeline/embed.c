@@ -33,7 +33,9 @@ typedef struct {
     int64_t base; /* the row stored first in E: 0, or over ranks, on ranks other than 0, lo */
     int64_t n; /* rows in all */
     int morph_channels; /* with morphology_each: the first image's channel count */
-    float *feats; /* n × AM_MORPH_FEATURES, or NULL: not wanted */
+    int64_t channels; /* the first image's channel count: every image must have it for the colours */
+    int64_t nfeat; /* feature values per row: am_morphology_feature_count(channels) */
+    float *feats; /* n × nfeat, or NULL: not wanted */
 } job;
 
 /* The data set's index of embedding row `row`. */
@@ -79,7 +81,10 @@ static am_status row_morphology(const job *J, const am_tensor *image, int64_t ro
         if (s != AM_OK) return am_error_prefix(s, "%s", name);
         int n = am_morphology_row(&mo, v);
         for (int j = 0; stats && !each && j < n; j++) stats[(row - J->base) * n + j] = (float)v[j];
-        if (J->feats) am_morphology_features(&mo, J->feats + (row - J->base) * AM_MORPH_FEATURES);
+        if (J->feats && c != J->channels)
+            return am_error(AM_ERR_SHAPE, "%s: %lld channel(s), the first image %lld (the colours need the same bands)",
+                            name, (long long)c, (long long)J->channels);
+        if (J->feats) am_morphology_features_all(&mo, J->feats + (row - J->base) * J->nfeat);
     }
     return AM_OK;
 }
@@ -94,11 +99,14 @@ static am_status batch_input(const job *J, int64_t i, int64_t k, am_tensor *batc
         am_meta meta;
         const char *name = am_dataset_name(J->ds, item(J, i + j));
         if ((s = am_dataset_get(J->ds, item(J, i + j), &img, &meta)) != AM_OK) break;
-        s = am_network_input(&img, J->m->stacksize, J->m->normalization, J->m->view_size, &x);
-        if (s == AM_OK) s = row_morphology(J, &img, i + j, name);
+        const int64_t channels = img.shape[0];
+        s = row_morphology(J, &img, i + j, name); /* of every band, before a sum */
+        if (s == AM_OK && J->m->channel_sum) am_sum_channels(&img);
+        if (s == AM_OK) s = am_network_input(&img, J->m->stacksize, J->m->normalization, J->m->view_size, &x);
         if (s == AM_OK && x.shape[1] != J->m->in_channels)
-            s = am_error(AM_ERR_SHAPE, "%s: %lld channel(s) x stacksize %d, the model takes %d", name,
-                         (long long)img.shape[0], J->m->stacksize, J->m->in_channels);
+            s = am_error(AM_ERR_SHAPE, "%s: %lld channel(s)%s x stacksize %d, the model takes %d", name,
+                         (long long)channels, J->m->channel_sum ? " summed into 1" : "", J->m->stacksize,
+                         J->m->in_channels);
         if (s == AM_OK && j == 0) s = am_tensor_alloc4(batch, k, x.shape[1], x.shape[2], x.shape[3]);
         if (s == AM_OK && am_tensor_numel(&x) * k != am_tensor_numel(batch))
             s = am_error(AM_ERR_SHAPE, "%s: image size changed while reading", name);
@@ -154,6 +162,23 @@ static am_status stat_columns(job *J)
     return s;
 }
 
+/* The first image's channel count (it fixes the colours every row has): from the shapes the
+ * data set knows, else by reading it. 1 for an empty set. */
+static am_status first_channels(const job *J, int64_t *channels)
+{
+    int64_t shape[3] = {1, 0, 0};
+    *channels = 1;
+    if (J->n == 0) return AM_OK;
+    if (am_dataset_item_shape(J->ds, item(J, 0), shape) != AM_OK) {
+        am_tensor img;
+        AM_TRY(am_dataset_get(J->ds, item(J, 0), &img, NULL));
+        shape[0] = img.shape[0];
+        am_tensor_free(&img);
+    }
+    *channels = shape[0];
+    return AM_OK;
+}
+
 /* The runs read for one round, embedded by am_replicas_run: run r on worker w's copy. */
 typedef struct embed_round {
     job *J;
@@ -203,14 +228,14 @@ static am_status embed_runs(job *J, am_progress *bar)
     return s;
 }
 
-/* The learned embedding beside the statistics, as fitted in training. */
-static am_status apply_hybrid(const am_hybrid *h, am_embeddings *E, const float *feats)
+/* The learned embedding beside the statistics, as fitted in training (on the first h->nstat
+ * of each row's nfeat: a model fitted before the colours or the structure statistics). */
+static am_status apply_hybrid(const am_hybrid *h, am_embeddings *E, const float *feats, int64_t nfeat)
 {
     int64_t d = h->dim + h->nstat;
     float *out = am_malloc((size_t)(E->n ? E->n * d : 1) * sizeof *out);
     if (!out) return am_error(AM_ERR_NOMEM, "embeddings: out of memory");
-    for (int64_t i = 0; i < E->n; i++)
-        am_hybrid_apply(h, E->data + i * E->dim, feats + i * AM_MORPH_FEATURES, out + i * d);
+    for (int64_t i = 0; i < E->n; i++) am_hybrid_apply(h, E->data + i * E->dim, feats + i * nfeat, out + i * d);
     am_free(E->data);
     E->data = out, E->dim = d;
     return AM_OK;
@@ -246,12 +271,13 @@ static am_status share_rows(const job *J, int64_t n, int64_t **lo)
 }
 
 am_status am_pipeline_embed_with_features(am_model *m, am_dataset *ds, const am_embed_options *opt, am_embeddings *E,
-                                          float **feats)
+                                          float **feats, int64_t *nfeat)
 {
     am_embed_options o;
     if (opt) o = *opt;
     else am_embed_options_default(&o);
     if (feats) *feats = NULL;
+    if (nfeat) *nfeat = 0;
     int64_t n = o.rows ? o.nrows : am_dataset_size(ds);
     for (int64_t r = 0; o.rows && r < n; r++)
         if (o.rows[r] < 0 || o.rows[r] >= am_dataset_size(ds))
@@ -275,13 +301,16 @@ am_status am_pipeline_embed_with_features(am_model *m, am_dataset *ds, const am_
     }
     E->row0 = J.base;
     if (o.morphology) s = stat_columns(&J);
-    /* a model fitted before the structure statistics uses the first version's prefix of them */
+    if (s == AM_OK) s = first_channels(&J, &J.channels);
+    J.nfeat = am_morphology_feature_count(J.channels);
+    /* a model fitted before the colours, or before the structure statistics, uses a prefix */
     if (s == AM_OK && hybrid &&
-        (m->hybrid.dim != E->dim || (m->hybrid.nstat != AM_MORPH_FEATURES && m->hybrid.nstat != AM_MORPH_FEATURES_V1)))
-        s = am_error(AM_ERR_FORMAT, "the model's hybrid fit is for %lld + %lld values, the network gives %lld + %d",
-                     (long long)m->hybrid.dim, (long long)m->hybrid.nstat, (long long)E->dim, AM_MORPH_FEATURES);
+        (m->hybrid.dim != E->dim || (m->hybrid.nstat != J.nfeat && m->hybrid.nstat != AM_MORPH_FEATURES &&
+                                     m->hybrid.nstat != AM_MORPH_FEATURES_V1)))
+        s = am_error(AM_ERR_FORMAT, "the model's hybrid fit is for %lld + %lld values, the network gives %lld + %lld",
+                     (long long)m->hybrid.dim, (long long)m->hybrid.nstat, (long long)E->dim, (long long)J.nfeat);
     if (s == AM_OK && (hybrid || feats) &&
-        !(J.feats = malloc((size_t)(held ? held : 1) * AM_MORPH_FEATURES * sizeof *J.feats)))
+        !(J.feats = malloc((size_t)(held ? held : 1) * (size_t)J.nfeat * sizeof *J.feats)))
         s = am_error(AM_ERR_NOMEM, "embeddings: out of memory");
     am_mode was = am_byol_mode(m->byol);
     am_byol_set_mode(m->byol, AM_MODE_EVAL);
@@ -294,12 +323,12 @@ am_status am_pipeline_embed_with_features(am_model *m, am_dataset *ds, const am_
     am_progress_finish(bar);
     if (shared) {
         s = am_dist_agree(s);
-        if (s == AM_OK) s = am_dist_gather_rows(E, lo, J.feats, J.feats ? AM_MORPH_FEATURES : 0);
+        if (s == AM_OK) s = am_dist_gather_rows(E, lo, J.feats, J.feats ? J.nfeat : 0);
         free(lo);
     }
     am_byol_set_mode(m->byol, was);
-    if (s == AM_OK && hybrid) s = apply_hybrid(&m->hybrid, E, J.feats);
-    if (s == AM_OK && feats) *feats = J.feats;
+    if (s == AM_OK && hybrid) s = apply_hybrid(&m->hybrid, E, J.feats, J.nfeat);
+    if (s == AM_OK && feats) *feats = J.feats, *nfeat = J.nfeat;
     else free(J.feats);
     if (s != AM_OK) am_embeddings_free(E);
     return s;
@@ -307,5 +336,5 @@ am_status am_pipeline_embed_with_features(am_model *m, am_dataset *ds, const am_
 
 am_status am_pipeline_embed(am_model *m, am_dataset *ds, const am_embed_options *o, am_embeddings *E)
 {
-    return am_pipeline_embed_with_features(m, ds, o, E, NULL);
+    return am_pipeline_embed_with_features(m, ds, o, E, NULL, NULL);
 }

@@ -41,6 +41,10 @@ static am_status read_meta(am_model *m, const am_safetensors *st, const char *pa
     if (pool && am_pooling_parse(pool, &m->pooling) != AM_OK)
         return am_error(AM_ERR_FORMAT, "%s: metadata '%s' = \"%s\" is not average, intensity or gem", path,
                         AM_META_POOLING, pool);
+    const char *sum = am_st_meta(st, AM_META_CHANNEL_SUM);
+    m->channel_sum = sum && strcmp(sum, "1") == 0;
+    if (sum && !m->channel_sum && strcmp(sum, "0") != 0)
+        return am_error(AM_ERR_FORMAT, "%s: metadata '%s' = \"%s\" is not 0 or 1", path, AM_META_CHANNEL_SUM, sum);
     const char *hy = am_st_meta(st, AM_META_HYBRID);
     return hy ? am_hybrid_from_json(&m->hybrid, hy, path) : AM_OK;
 }

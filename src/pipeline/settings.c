@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "astromorph/fits.h"
+#include "astromorph/morphology.h"
 #include "astromorph/toml.h"
 #include "settings_internal.h"
 
@@ -187,6 +188,8 @@ void am_settings_defaults(am_settings *s, int original)
     s->stacksize = 1;
     /* GeM: better learned features on all six labelled sets, the hybrid on five (docs/quality.md) */
     s->pooling = original ? AM_POOLING_AVERAGE : AM_POOLING_GEM;
+    /* the network sees the sum of a few bands, their colours go to the hybrid (docs/quality.md) */
+    s->channels = original ? 0 : 2;
     s->core_limit = 0;
     s->n_clusters = 10;
     s->sprite = 1;
@@ -415,6 +418,12 @@ char *am_settings_fingerprint(const am_settings *s)
         return NULL;
     }
     return text;
+}
+
+int am_settings_channel_sum(const am_settings *s, int64_t channels)
+{
+    if (channels < 2) return 0;
+    return s->channels == 1 || (s->channels == 2 && channels <= AM_MORPH_MAX_BANDS);
 }
 
 am_precision am_settings_precision(const am_settings *s)

@@ -75,6 +75,7 @@ static const char *const mask_names[] = {"auto", "binary", "labels", NULL};
 static const char *const loss_names[] = {"one_way", "symmetric", NULL};
 static const char *const precision_names[] = {"fp32", "bf16", "auto", NULL};
 static const char *const pooling_names[] = {"average", "intensity", "gem", NULL}; /* am_pooling's order */
+static const char *const input_names[] = {"all", "sum", "auto", NULL};
 
 static const am_key root_keys[] = {
     /* the original package's keys */
@@ -148,6 +149,10 @@ static const am_key network_keys[] = {
      .example = "\"start.safetensors\""},
     {"pooling", AM_KEY_CHOICE, E(pooling), 0, 0, 0, .choices = pooling_names,
      .doc = "the last feature map to the embedding: its average, weighted by the input's intensity, or GeM (p = 3)"},
+    {"channels", AM_KEY_CHOICE, E(channels), 0, 0, 0, .choices = input_names,
+     .doc = "what the network sees of a multi-channel image: every channel, their sum (the bands' colours then "
+            "enter the hybrid as statistics), or \"auto\": the sum for 2 to 5 channels (bands), every channel of "
+            "a cube with more"},
     {NULL}};
 
 static const am_key data_keys[] = {

@@ -84,15 +84,17 @@ static am_status fit_hybrid(run *r, int in_channels, char **json)
 {
     am_model m;
     am_model_wrap(&m, r->byol, in_channels, r->s->stacksize, r->s->augment.view_size, r->s->augment.normalization);
+    m.channel_sum = r->data.channel_sum;
     am_embed_options o;
     am_embed_options_default(&o);
     am_embeddings E = {0};
     float *f = NULL;
-    am_status s = am_pipeline_embed_with_features(&m, r->ds, &o, &E, &f);
+    int64_t nfeat = 0;
+    am_status s = am_pipeline_embed_with_features(&m, r->ds, &o, &E, &f, &nfeat);
     am_hybrid h;
     /* over MPI ranks the embedding is shared out and its rows gathered at rank 0, which fits */
     if (s == AM_OK && am_dist_rank() == 0)
-        s = am_hybrid_fit_with(&h, E.data, E.n, E.dim, f, AM_MORPH_FEATURES,
+        s = am_hybrid_fit_with(&h, E.data, E.n, E.dim, f, nfeat,
                                &(am_hybrid_options){.weight = r->s->hybrid_weight,
                                                     .learned = r->s->hybrid_learned_scale,
                                                     .stats = r->s->hybrid_stats_scale});
@@ -112,6 +114,7 @@ static void monitor(run *r, int epoch)
     if (!r->byol || r->nmonitor < 2) return;
     am_model m;
     am_model_wrap(&m, r->byol, r->in_channels, r->s->stacksize, r->s->augment.view_size, r->s->augment.normalization);
+    m.channel_sum = r->data.channel_sum;
     am_embed_options o;
     am_embed_options_default(&o);
     o.progress = 0, o.rows = r->monitor_idx, o.nrows = r->nmonitor;
@@ -363,9 +366,13 @@ am_status am_pipeline_train(am_settings *s, am_train_run *out)
     t_data = am_monotonic_seconds();
 
     /* network and BYOL */
+    const int channel_sum = am_settings_channel_sum(s, shape[0]);
+    if (channel_sum)
+        am_log(AM_LOG_INFO, "the network sees the sum of the %lld channels; their colours go to the hybrid embedding",
+               (long long)shape[0]);
     am_model_spec spec = {.network_name = s->network_name,
                           .last_layer = s->last_layer,
-                          .in_channels = (int)shape[0] * s->stacksize,
+                          .in_channels = (channel_sum ? 1 : (int)shape[0]) * s->stacksize,
                           .pooling = s->pooling};
     int dim = 0;
     if ((st = am_model_check(&spec)) != AM_OK || (st = am_model_embedding_dim(&spec, &dim)) != AM_OK) goto done;
@@ -419,9 +426,9 @@ agree:
     snprintf(channels, sizeof channels, "%d", spec.in_channels);
     snprintf(stack, sizeof stack, "%d", s->stacksize);
     snprintf(view, sizeof view, "%d", s->augment.view_size);
-    const char *keys[] = {AM_META_NETWORK,    AM_META_LAST_LAYER, AM_META_CHANNELS,      AM_META_STACKSIZE,
-                          AM_META_NAN_POLICY, AM_META_VIEW_SIZE,  AM_META_NORMALIZATION, AM_META_POOLING,
-                          AM_META_PRECISION,  AM_META_HYBRID};
+    const char *keys[] = {AM_META_NETWORK,    AM_META_LAST_LAYER,  AM_META_CHANNELS,      AM_META_STACKSIZE,
+                          AM_META_NAN_POLICY, AM_META_VIEW_SIZE,   AM_META_NORMALIZATION, AM_META_POOLING,
+                          AM_META_PRECISION,  AM_META_CHANNEL_SUM, AM_META_HYBRID};
     const char *vals[] = {s->network_name,
                           s->last_layer,
                           channels,
@@ -431,8 +438,9 @@ agree:
                           am_normalization_name(s->augment.normalization),
                           am_pooling_name(s->pooling),
                           prec == AM_PRECISION_BF16 ? "bf16" : "fp32",
+                          channel_sum ? "1" : "0",
                           NULL};
-    enum { N_META = 9 }; /* the hybrid fit, at the end, only in the model */
+    enum { N_META = 10 }; /* the hybrid fit, at the end, only in the model */
     am_train_settings ts = s->train;
     ts.checkpoint_path = ckpt;
     ts.meta_keys = keys, ts.meta_values = vals, ts.n_meta = N_META;
@@ -443,7 +451,8 @@ agree:
     }
     ts.fingerprint = fingerprint;
     ts.cancel = am_interrupt_flag();
-    r.data = (am_dataset_source){.ds = r.ds, .augment = &s->augment, .stacksize = s->stacksize};
+    r.data =
+        (am_dataset_source){.ds = r.ds, .augment = &s->augment, .stacksize = s->stacksize, .channel_sum = channel_sum};
     am_train_source src = am_dataset_source_make(&r.data, n);
     am_train_hooks hooks = {.on_split = on_split,
                             .on_epoch_start = on_epoch_start,

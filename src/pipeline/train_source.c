@@ -13,6 +13,7 @@ static am_status src_get(void *user, int64_t i, am_tensor *out)
     double t0 = omp_get_wtime();
     am_tensor img;
     AM_TRY(am_dataset_get(d->ds, i, &img, NULL));
+    if (d->channel_sum) am_sum_channels(&img);
     /* Views at a common size are cut from the whole image; otherwise the item is its D2 copies. */
     am_status s = a->view_size > 0 ? am_stack_channels(&img, d->stacksize, out) : am_d2_copies(&img, d->stacksize, out);
     am_tensor_free(&img);

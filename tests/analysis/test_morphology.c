@@ -133,9 +133,77 @@ static void test_flags(void)
     CHECK(feat[3] == (float)m.gini && feat[0] == (float)m.concentration, "features in the documented order");
 }
 
+/* The colours of a source of three bands, each with its own sky level: a uniform colour comes
+ * out as -2.5 log10 of the bands' flux ratio with no gradient, a centre brighter in the first
+ * band as a negative gradient; one channel and a cube of 6 have none. */
+static void test_colours(void)
+{
+    enum { S = 48, C = 3 };
+    static float img[C * S * S];
+    am_rng r;
+    am_rng_init(&r, 5, 0);
+    const double sky[C] = {10, 40, 90}, amp[C] = {300, 150, 100}, noise = 0.05;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int c = 0; c < C; c++)
+            for (int y = 0; y < S; y++)
+                for (int x = 0; x < S; x++) {
+                    double r2 = (x - 23.5) * (x - 23.5) + (y - 23.5) * (y - 23.5);
+                    /* the second pass adds a compact core to the first band only */
+                    double core = pass && c == 0 ? 200 * exp(-r2 / 2.0) : 0;
+                    img[(c * S + y) * S + x] =
+                        (float)(sky[c] + amp[c] * exp(-r2 / 50.0) + core + noise * am_rng_normal(&r));
+                }
+        am_tensor t = am_tensor_view(img, 3, (int64_t[]){C, S, S});
+        am_morphology m;
+        CHECK_OK(am_morphology_measure_image(&t, NULL, &m));
+        CHECK(m.ncolours == 4, "3 bands: %d colours", m.ncolours);
+        if (pass == 0) {
+            /* The region holds the Gaussian down to about 3 sigma of the summed noise (sqrt(3) ·
+             * 0.05) out of a peak of 550: all but exp(-R²/50) of each band's flux, the same share
+             * in every band, so the ratio is exact but for the noise: about 0.05 · sqrt(pixels ·
+             * (1 + 1/4)) / flux of the second band, 2.5 / ln 10 of it in magnitudes, < 1e-4. */
+            const double want[2] = {-2.5 * log10(amp[0] / amp[1]), -2.5 * log10(amp[1] / amp[2])};
+            CHECK(fabs(m.colour[0] - want[0]) < 1e-3 && fabs(m.colour[1] - want[1]) < 1e-3,
+                  "uniform colours %.5f %.5f, want %.5f %.5f", m.colour[0], m.colour[1], want[0], want[1]);
+            CHECK(fabs(m.colour[2]) < 2e-3 && fabs(m.colour[3]) < 2e-3, "no gradient: %.5f %.5f", m.colour[2],
+                  m.colour[3]);
+        } else {
+            /* The core's 400 pi of flux lies within r50 (it is 1 pixel wide), where band 0 of the
+             * Gaussian holds A0 · 50 pi · f, f = 1 - exp(-r50² / 50); beyond it the bands keep their
+             * ratio. So the gradient is -2.5 log10(1 + 8 / (A0 f)); the pixel grid's version of f
+             * differs from the disk's by well under 10 %. */
+            const double f = 1 - exp(-m.r50 * m.r50 / 50), want = -2.5 * log10(1 + 8 / (amp[0] * f));
+            CHECK(fabs(m.colour[2] - want) < 0.1 * fabs(want) && fabs(m.colour[3]) < 2e-3,
+                  "a core bright in band 0: gradients %.4f %.4f, want %.4f 0", m.colour[2], m.colour[3], want);
+            CHECK(m.colour[0] < -2.5 * log10(amp[0] / amp[1]), "and bluer overall: %.4f", m.colour[0]);
+        }
+        am_morphology one;
+        CHECK_OK(am_morphology_measure_image(&(am_tensor){.ndim = 3, .shape = {1, S, S}, .data = img}, NULL, &one));
+        CHECK(one.ncolours == 0 && am_morphology_colour_count(1) == 0 && am_morphology_colour_count(6) == 0 &&
+                  am_morphology_feature_count(5) == AM_MORPH_FEATURES + 8,
+              "colours only of 2 to 5 bands");
+        float feat[AM_MORPH_FEATURES + AM_MORPH_MAX_COLOURS];
+        am_morphology_features_all(&m, feat);
+        CHECK(feat[AM_MORPH_FEATURES] == (float)m.colour[0] && feat[AM_MORPH_FEATURES + 3] == (float)m.colour[3],
+              "colours after the statistics");
+    }
+    /* a band seen in absorption (less flux than its sky): the colours with it are undefined */
+    for (int y = 0; y < S; y++)
+        for (int x = 0; x < S; x++) {
+            double r2 = (x - 23.5) * (x - 23.5) + (y - 23.5) * (y - 23.5);
+            img[(2 * S + y) * S + x] = (float)(90 - 50 * exp(-r2 / 50.0) + noise * am_rng_normal(&r));
+        }
+    am_tensor t = am_tensor_view(img, 3, (int64_t[]){C, S, S});
+    am_morphology m;
+    CHECK_OK(am_morphology_measure_image(&t, NULL, &m));
+    CHECK(!isnan(m.colour[0]) && isnan(m.colour[1]) && isnan(m.colour[3]),
+          "band 0 - band 1 defined (%g), band 1 - band 2 not (%g, %g)", m.colour[0], m.colour[1], m.colour[3]);
+}
+
 int main(void)
 {
     test_reference();
     test_flags();
+    test_colours();
     return am_test_finish();
 }

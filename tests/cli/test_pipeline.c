@@ -733,6 +733,89 @@ static void check_zero_config(void)
     CHECK(find_one("zc/exported", "checkpoint_", ".fits", emb, sizeof emb) == 1, "its FITS table");
 }
 
+/* Images of three bands: at our defaults (channels = "auto") the network sees their sum and the
+ * hybrid embedding ends with the bands' colours, which tell the red sources from the blue ones
+ * of the same shape; channels = "all" gives the network every band. */
+static void check_bands(void)
+{
+    enum { NB = 8, S = 32 };
+    char p[800], cmd[2000];
+    snprintf(p, sizeof p, "%s/bands", dir);
+    mkdir(p, 0755);
+    for (int i = 0; i < NB; i++) {
+        am_tensor t;
+        CHECK_OK(am_tensor_alloc(&t, 3, (int64_t[]){3, S, S}));
+        const double ratio = i % 2 ? 2.0 : 0.5; /* each band over the next: odd ones blue, even ones red */
+        for (int c = 0; c < 3; c++)
+            for (int y = 0; y < S; y++)
+                for (int x = 0; x < S; x++) {
+                    double r2 = (x - S / 2.0) * (x - S / 2.0) + (y - S / 2.0) * (y - S / 2.0);
+                    double v = 100 * pow(ratio, 2 - c) * exp(-r2 / (8.0 + i));
+                    t.data[(c * S + y) * S + x] = (float)(v + 5 * c + 0.05 * ((x * 7 + y * 13 + c + i) % 11));
+                }
+        snprintf(p, sizeof p, "%s/bands/b%02d.fits", dir, i);
+        CHECK_OK(am_fits_write(p, &t, NULL));
+        am_tensor_free(&t);
+    }
+    const char *modes[] = {"auto", "all"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(p, sizeof p, "%s/bands_%s", dir, modes[k]);
+        mkdir(p, 0755);
+        snprintf(p, sizeof p, "%s/bands_%s/s.toml", dir, modes[k]);
+        FILE *fp = fopen(p, "w");
+        fprintf(fp, "datafile = \"../bands\"\nepochs = 1\nbatch_size = 4\n[network_settings]\nchannels = \"%s\"\n",
+                modes[k]);
+        fclose(fp);
+        snprintf(cmd, sizeof cmd, "cd '%s/bands_%s' && '%s' training -c s.toml >../out.txt 2>../err.txt </dev/null",
+                 dir, modes[k], cli);
+        int rc = system(cmd);
+        char *err = output("err.txt");
+        CHECK(WIFEXITED(rc) && WEXITSTATUS(rc) == 0, "training on 3 bands, channels = %s: %s", modes[k],
+              err ? err : "");
+        free(err);
+        char model[700], sub[64];
+        snprintf(sub, sizeof sub, "bands_%s/saved_models", modes[k]);
+        if (find_one(sub, "improved_net_e_1_", ".safetensors", model, sizeof model) != 1) {
+            CHECK(0, "the model of channels = %s", modes[k]);
+            continue;
+        }
+        char path[1600];
+        snprintf(path, sizeof path, "%s/%s", dir, model);
+        am_model m;
+        CHECK_OK(am_model_open(&m, path));
+        const int nstat = am_morphology_feature_count(3);
+        CHECK(nstat == AM_MORPH_FEATURES + 4, "3 bands: 2 colours and 2 gradients (%d statistics)", nstat);
+        CHECK(m.channel_sum == (k == 0) && m.in_channels == (k == 0 ? 1 : 3) && m.hybrid.nstat == nstat,
+              "channels = %s: sum %d, %d input channel(s), hybrid of %lld statistics", modes[k], m.channel_sum,
+              m.in_channels, (long long)m.hybrid.nstat);
+        int64_t dim = m.hybrid.dim;
+        am_model_close(&m);
+        snprintf(cmd, sizeof cmd, "cd '%s/bands_%s' && '%s' inference -c s.toml -n %s >../out.txt 2>../err.txt", dir,
+                 modes[k], cli, model + strlen(sub) - strlen("saved_models"));
+        rc = system(cmd);
+        CHECK(WIFEXITED(rc) && WEXITSTATUS(rc) == 0, "inference on 3 bands, channels = %s", modes[k]);
+        char emb[700];
+        snprintf(sub, sizeof sub, "bands_%s/exported", modes[k]);
+        if (find_one(sub, "improved_net_e_1_", ".safetensors", emb, sizeof emb) != 1) {
+            CHECK(0, "the embeddings of channels = %s", modes[k]);
+            continue;
+        }
+        snprintf(path, sizeof path, "%s/%s", dir, emb);
+        am_embeddings e = {0};
+        CHECK_OK(am_embeddings_read(&e, path));
+        CHECK(e.n == NB && e.dim == dim + nstat, "%lld rows of %lld values", (long long)e.n, (long long)e.dim);
+        /* the first colour (band 0 - band 1, in magnitudes) z-scored: red sources above the mean */
+        int right = 0;
+        for (int64_t i = 0; e.data && e.dim == dim + nstat && i < e.n; i++) {
+            const char *name = strrchr(e.meta[i].filepath, '/');
+            int blue = name && atoi(name + 2) % 2;
+            right += (e.data[i * e.dim + dim + AM_MORPH_FEATURES] > 0) == !blue;
+        }
+        CHECK(right == NB, "the colour column tells red from blue in %d of %d", right, NB);
+        am_embeddings_free(&e);
+    }
+}
+
 /* precision: what the model records, "auto" resolved by the CPU check that runs on every CPU
  * (BF16 only where oneDNN dispatches AMX), and an inference in BF16. */
 static void check_precision(void)
@@ -835,6 +918,7 @@ int main(void)
     check_pretrained_start(model);
     check_first_statistics(model);
     check_zero_config();
+    check_bands();
     check_precision();
     check_wait_policy();
     /* every output was written under a temporary name and renamed: none may be left */
