@@ -83,6 +83,8 @@ int64_t am_dataset_n_skipped(const am_dataset *ds);
 
 /* C×H×W of item i when known (validated, loaded or in memory): AM_ERR_NOTFOUND otherwise. */
 am_status am_dataset_item_shape(const am_dataset *ds, int64_t i, int64_t shape[3]);
+/* The shape of item i: known, or found by reading it. */
+am_status am_dataset_item_shape_read(am_dataset *ds, int64_t i, int64_t shape[3]);
 
 /* Item i as a new C×H×W tensor (caller frees) and its metadata (may be NULL; am_meta_free). */
 am_status am_dataset_get(am_dataset *ds, int64_t i, am_tensor *image, am_meta *meta);

@@ -12,6 +12,7 @@
 #ifndef ASTROMORPH_MORPHOLOGY_H
 #define ASTROMORPH_MORPHOLOGY_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "astromorph/status.h"
@@ -111,6 +112,9 @@ int am_morphology_feature_count(int64_t channels);
 /* am_morphology_features, then the m->ncolours colours (docs/quality.md, seventh round: colour
  * beside the shape is what separates a spiral from an elliptical of the same profile). */
 void am_morphology_features_all(const am_morphology *m, float *out);
+/* The table column of colour k of an image of this many channels: "colour_0_1" (band 0 minus
+ * band 1, magnitudes), then "colour_gradient_0_1" (within r50 minus beyond it). */
+void am_morphology_colour_name(int64_t channels, int k, char *buf, size_t size);
 /* Names of the table columns am_morphology_row writes, in order (NULL-terminated). */
 extern const char *const am_morphology_columns[];
 /* The values of those columns (as many as names, NaN where undefined; flags as a number). */

@@ -2,6 +2,7 @@
 #include "astromorph/morphology.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,6 +77,12 @@ void am_morphology_features_all(const am_morphology *m, float *out)
 {
     am_morphology_features(m, out);
     for (int k = 0; k < m->ncolours; k++) out[AM_MORPH_FEATURES + k] = (float)m->colour[k];
+}
+
+void am_morphology_colour_name(int64_t channels, int k, char *buf, size_t size)
+{
+    const int pairs = (int)channels - 1, j = k % (pairs > 0 ? pairs : 1);
+    snprintf(buf, size, "colour_%s%d_%d", k < pairs ? "" : "gradient_", j, j + 1);
 }
 
 static void set_nan(am_morphology *m)

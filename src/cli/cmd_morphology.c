@@ -29,8 +29,10 @@ static void usage(FILE *fp)
                 "main one's flux share, the largest angular size (las), the Fanaroff-Riley ratio, the\n"
                 "brightest spot's offset from the centre, the bend and the m = 1, 2, 3 Fourier\n"
                 "amplitudes; then flags (1 no source, 2 too few pixels, 4 touches the edge, 8 no noise\n"
-                "measured). The source is the 8-connected region above background + threshold x noise\n"
-                "sigma with the most flux near the centre. Undefined values are written as nan.\n\n"
+                "measured); for images of 2 to 5 bands their colours (colour_0_1 = -2.5 log10 of band 0's\n"
+                "flux over band 1's) and colour gradients (within r50 minus beyond). The source is\n"
+                "the 8-connected region above background + threshold x noise sigma with the most flux\n"
+                "near the centre. Undefined values are written as nan.\n\n"
                 "  DATA                 a FITS file, a folder of them, or a list (as `datafile`)\n"
                 "  -c FILE              take the data and its reading options from a settings file\n"
                 "  -o FILE              write the table there (default: standard output)\n"
@@ -40,6 +42,7 @@ static void usage(FILE *fp)
                 "  -h, --help           this help\n");
 }
 
+/* One row: the statistics, then the colours of the bands (none per channel). */
 static am_status write_row(FILE *fp, int64_t i, const am_meta *meta, int channel, const am_morphology *m)
 {
     double v[64];
@@ -50,7 +53,9 @@ static am_status write_row(FILE *fp, int64_t i, const am_meta *meta, int channel
     am_csv_field(fp, meta->filepath ? meta->filepath : "N/A");
     fprintf(fp, ";%d", channel);
     for (int k = 0; k < n - 1; k++) fprintf(fp, isnan(v[k]) ? ";nan" : ";%.6g", v[k]);
-    fprintf(fp, ";%d\n", m->flags);
+    fprintf(fp, ";%d", m->flags);
+    for (int k = 0; k < m->ncolours; k++) fprintf(fp, isnan(m->colour[k]) ? ";nan" : ";%.6g", m->colour[k]);
+    fputc('\n', fp);
     return ferror(fp) ? am_error(AM_ERR_IO, "write failed: %s", am_errno_text()) : AM_OK;
 }
 
@@ -69,10 +74,19 @@ static am_status run(const char *data, const am_dataset_options *dopt, const am_
         }
         fp = af.fp;
     }
+    int64_t n = am_dataset_size(ds), bands = 0;
     fputs("index;object;filepath;channel", fp);
     for (int k = 0; am_morphology_columns[k]; k++) fprintf(fp, ";%s", am_morphology_columns[k]);
+    int64_t shape[3] = {1, 0, 0};
+    if (n > 0 && !per_channel && (s = am_dataset_item_shape_read(ds, 0, shape)) != AM_OK)
+        s = am_error_prefix(s, "%s", am_dataset_name(ds, 0));
+    if (!per_channel) bands = shape[0];
+    for (int k = 0; k < am_morphology_colour_count(bands); k++) {
+        char name[64];
+        am_morphology_colour_name(bands, k, name, sizeof name);
+        fprintf(fp, ";%s", name);
+    }
     fputc('\n', fp);
-    int64_t n = am_dataset_size(ds);
     am_progress *bar = NULL;
     if (output && am_progress_create(&bar, "morphology", n, stderr, AM_PROGRESS_AUTO) != AM_OK) bar = NULL;
     for (int64_t i = 0; i < n && s == AM_OK; i++) {
@@ -80,12 +94,13 @@ static am_status run(const char *data, const am_dataset_options *dopt, const am_
         am_meta meta;
         if ((s = am_dataset_get(ds, i, &img, &meta)) != AM_OK) break;
         int64_t c = img.shape[0], hw = img.shape[1] * img.shape[2];
-        if (!per_channel)
-            for (int64_t k = 1; k < c; k++)
-                for (int64_t j = 0; j < hw; j++) img.data[j] += img.data[k * hw + j];
+        if (!per_channel && c != bands)
+            s = am_error(AM_ERR_SHAPE, "%s: %lld channel(s), the first image %lld (one table has one set of colours)",
+                         am_dataset_name(ds, i), (long long)c, (long long)bands);
         for (int64_t k = 0; k < (per_channel ? c : 1) && s == AM_OK; k++) {
             am_morphology m;
-            s = am_morphology_measure(img.data + k * hw, img.shape[1], img.shape[2], mo, &m);
+            s = per_channel ? am_morphology_measure(img.data + k * hw, img.shape[1], img.shape[2], mo, &m)
+                            : am_morphology_measure_image(&img, mo, &m);
             if (s != AM_OK) s = am_error_prefix(s, "%s", am_dataset_name(ds, i));
             if (s == AM_OK) s = write_row(fp, i, &meta, per_channel ? (int)k : -1, &m);
             if (s != AM_OK && !output) s = am_error_prefix(s, "standard output");

@@ -182,6 +182,16 @@ am_status am_dataset_item_shape(const am_dataset *ds, int64_t i, int64_t shape[3
     return AM_OK;
 }
 
+am_status am_dataset_item_shape_read(am_dataset *ds, int64_t i, int64_t shape[3])
+{
+    if (am_dataset_item_shape(ds, i, shape) == AM_OK) return AM_OK;
+    am_tensor img;
+    AM_TRY(am_dataset_get(ds, i, &img, NULL));
+    memcpy(shape, img.shape, 3 * sizeof *shape);
+    am_tensor_free(&img);
+    return AM_OK;
+}
+
 am_status am_dataset_load(am_dataset *ds, int64_t i, am_tensor *image, am_meta *meta)
 {
     return am_fits_read(ds->items[i].name, &ds->opt.fits, image, meta);

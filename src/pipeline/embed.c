@@ -77,13 +77,15 @@ static am_status row_morphology(const job *J, const am_tensor *image, int64_t ro
         }
     }
     if ((stats && !each) || J->feats) {
+        if (am_morphology_colour_count(c) != am_morphology_colour_count(J->channels))
+            return am_error(AM_ERR_SHAPE, "%s: %lld channel(s), the first image %lld (the colours need the same bands)",
+                            name, (long long)c, (long long)J->channels);
         am_status s = am_morphology_measure_image(image, NULL, &mo);
         if (s != AM_OK) return am_error_prefix(s, "%s", name);
         int n = am_morphology_row(&mo, v);
-        for (int j = 0; stats && !each && j < n; j++) stats[(row - J->base) * n + j] = (float)v[j];
-        if (J->feats && c != J->channels)
-            return am_error(AM_ERR_SHAPE, "%s: %lld channel(s), the first image %lld (the colours need the same bands)",
-                            name, (long long)c, (long long)J->channels);
+        float *out = stats && !each ? stats + (row - J->base) * J->E->nstats : NULL;
+        for (int j = 0; out && j < n; j++) out[j] = (float)v[j];
+        for (int k = 0; out && k < mo.ncolours; k++) out[n + k] = (float)mo.colour[k];
         if (J->feats) am_morphology_features_all(&mo, J->feats + (row - J->base) * J->nfeat);
     }
     return AM_OK;
@@ -137,22 +139,23 @@ static am_status embed_run(am_byol *b, const am_tensor *batch, int64_t k, am_emb
     return s;
 }
 
-/* The statistics' columns: morphology.h's, or <name>_c<k> channel by channel. */
+/* The statistics' columns: morphology.h's and the colours of the bands (J->channels), or
+ * <name>_c<k> channel by channel. */
 static am_status stat_columns(job *J)
 {
-    int64_t ncol = 0, shape[3] = {1, 0, 0};
+    int64_t ncol = 0;
     while (am_morphology_columns[ncol]) ncol++;
-    if (!J->o->morphology_each) return am_embeddings_set_stats(J->E, ncol, am_morphology_columns, NULL);
-    if (J->n > 0) AM_TRY(am_dataset_item_shape(J->ds, item(J, 0), shape));
-    J->morph_channels = (int)shape[0];
-    int64_t total = ncol * shape[0];
+    const int each = J->o->morphology_each;
+    J->morph_channels = (int)J->channels;
+    const int64_t total = each ? ncol * J->channels : ncol + am_morphology_colour_count(J->channels);
     char **names = calloc((size_t)(total ? total : 1), sizeof *names);
-    for (int64_t k = 0; names && k < shape[0]; k++)
-        for (int64_t j = 0; j < ncol; j++) {
-            char buf[80];
-            snprintf(buf, sizeof buf, "%s_c%lld", am_morphology_columns[j], (long long)k);
-            names[k * ncol + j] = strdup(buf);
-        }
+    for (int64_t t = 0; names && t < total; t++) {
+        char buf[80];
+        if (!each && t < ncol) snprintf(buf, sizeof buf, "%s", am_morphology_columns[t]);
+        else if (!each) am_morphology_colour_name(J->channels, (int)(t - ncol), buf, sizeof buf);
+        else snprintf(buf, sizeof buf, "%s_c%lld", am_morphology_columns[t % ncol], (long long)(t / ncol));
+        names[t] = strdup(buf);
+    }
     int ok = names != NULL;
     for (int64_t t = 0; ok && t < total; t++) ok = names[t] != NULL;
     am_status s = ok ? am_embeddings_set_stats(J->E, total, (const char *const *)names, NULL)
@@ -160,23 +163,6 @@ static am_status stat_columns(job *J)
     for (int64_t t = 0; names && t < total; t++) free(names[t]);
     free(names);
     return s;
-}
-
-/* The first image's channel count (it fixes the colours every row has): from the shapes the
- * data set knows, else by reading it. 1 for an empty set. */
-static am_status first_channels(const job *J, int64_t *channels)
-{
-    int64_t shape[3] = {1, 0, 0};
-    *channels = 1;
-    if (J->n == 0) return AM_OK;
-    if (am_dataset_item_shape(J->ds, item(J, 0), shape) != AM_OK) {
-        am_tensor img;
-        AM_TRY(am_dataset_get(J->ds, item(J, 0), &img, NULL));
-        shape[0] = img.shape[0];
-        am_tensor_free(&img);
-    }
-    *channels = shape[0];
-    return AM_OK;
 }
 
 /* The runs read for one round, embedded by am_replicas_run: run r on worker w's copy. */
@@ -300,9 +286,11 @@ am_status am_pipeline_embed_with_features(am_model *m, am_dataset *ds, const am_
         return s;
     }
     E->row0 = J.base;
-    if (o.morphology) s = stat_columns(&J);
-    if (s == AM_OK) s = first_channels(&J, &J.channels);
-    J.nfeat = am_morphology_feature_count(J.channels);
+    /* the first image's channels fix the colours every row has */
+    int64_t first[3] = {1, 0, 0};
+    if (n > 0) s = am_dataset_item_shape_read(ds, item(&J, 0), first);
+    J.channels = first[0], J.nfeat = am_morphology_feature_count(first[0]);
+    if (s == AM_OK && o.morphology) s = stat_columns(&J);
     /* a model fitted before the colours, or before the structure statistics, uses a prefix */
     if (s == AM_OK && hybrid &&
         (m->hybrid.dim != E->dim || (m->hybrid.nstat != J.nfeat && m->hybrid.nstat != AM_MORPH_FEATURES &&

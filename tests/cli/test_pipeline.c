@@ -17,6 +17,7 @@
 #include "astromorph/morphology.h"
 #include "astromorph/pipeline.h"
 #include "astromorph/settings.h"
+#include "astromorph/rng.h"
 #include "astromorph/safetensors.h"
 #include "astromorph/tfevents.h"
 #include "test_util.h"
@@ -740,6 +741,8 @@ static void check_bands(void)
 {
     enum { NB = 8, S = 32 };
     char p[800], cmd[2000];
+    am_rng rng; /* Gaussian noise: each band's sky is fitted to it */
+    am_rng_init(&rng, 11, 0);
     snprintf(p, sizeof p, "%s/bands", dir);
     mkdir(p, 0755);
     for (int i = 0; i < NB; i++) {
@@ -751,12 +754,22 @@ static void check_bands(void)
                 for (int x = 0; x < S; x++) {
                     double r2 = (x - S / 2.0) * (x - S / 2.0) + (y - S / 2.0) * (y - S / 2.0);
                     double v = 100 * pow(ratio, 2 - c) * exp(-r2 / (8.0 + i));
-                    t.data[(c * S + y) * S + x] = (float)(v + 5 * c + 0.05 * ((x * 7 + y * 13 + c + i) % 11));
+                    t.data[(c * S + y) * S + x] = (float)(v + 5 * c + 0.05 * am_rng_normal(&rng));
                 }
         snprintf(p, sizeof p, "%s/bands/b%02d.fits", dir, i);
         CHECK_OK(am_fits_write(p, &t, NULL));
         am_tensor_free(&t);
     }
+    /* `astromorph morphology` of the bands: the colours after the statistics */
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' morphology bands >out.txt 2>err.txt </dev/null", dir, cli);
+    int mrc = system(cmd);
+    char *table = output("out.txt");
+    const char *head_end = table ? strchr(table, '\n') : NULL;
+    CHECK(WIFEXITED(mrc) && WEXITSTATUS(mrc) == 0 && head_end && count_lines(table) == NB + 1 &&
+              strstr(table, ";morph_flags;colour_0_1;colour_1_2;colour_gradient_0_1;colour_gradient_1_2\n") ==
+                  head_end - strlen(";morph_flags;colour_0_1;colour_1_2;colour_gradient_0_1;colour_gradient_1_2"),
+          "morphology of 3 bands: %s", table ? table : "(no output)");
+    free(table);
     const char *modes[] = {"auto", "all"};
     for (int k = 0; k < 2; k++) {
         snprintf(p, sizeof p, "%s/bands_%s", dir, modes[k]);
@@ -812,6 +825,15 @@ static void check_bands(void)
             right += (e.data[i * e.dim + dim + AM_MORPH_FEATURES] > 0) == !blue;
         }
         CHECK(right == NB, "the colour column tells red from blue in %d of %d", right, NB);
+        /* and the statistics stored beside the embeddings: -2.5 log10 2 for the blue ones */
+        int64_t g = am_embeddings_stat_index(&e, "colour_0_1"),
+                grad = am_embeddings_stat_index(&e, "colour_gradient_1_2");
+        CHECK(g >= 0 && grad == g + 3, "colour columns in the statistics (%lld, %lld)", (long long)g, (long long)grad);
+        for (int64_t i = 0; g >= 0 && e.stats && i < e.n; i++) {
+            const char *name = strrchr(e.meta[i].filepath, '/');
+            double want = (name && atoi(name + 2) % 2 ? -2.5 : 2.5) * log10(2.0), got = e.stats[i * e.nstats + g];
+            CHECK(fabs(got - want) < 0.01, "%s: colour_0_1 %.4f, want %.4f", e.meta[i].filepath, got, want);
+        }
         am_embeddings_free(&e);
     }
 }
