@@ -318,6 +318,18 @@ int main(void)
     CHECK(run("outliers -k 1 --embeddings long_row.csv") == 1 &&
               strstr(err_text, "long_row.csv:2: 9 fields, the header has 8"),
           "a long row: %s", err_text);
+    /* a native embeddings file whose header promises 1000 rows and which holds 4: refused in
+     * one line before the rows are mapped (no SIGBUS) */
+    {
+        const char hdr[] = "{\"embeddings\":{\"dtype\":\"F32\",\"shape\":[1000,4],\"data_offsets\":[0,16000]}}";
+        unsigned char buf[8 + sizeof hdr - 1 + 64] = {0};
+        buf[0] = (unsigned char)(sizeof hdr - 1);
+        memcpy(buf + 8, hdr, sizeof hdr - 1);
+        write_file("lying.safetensors", buf, sizeof buf);
+    }
+    CHECK(run("similar --index 0 --embeddings lying.safetensors") == 1 && one_line(err_text) &&
+              strstr(err_text, "lying.safetensors: truncated: the header promises 16000 bytes"),
+          "a truncated embeddings file: %s", err_text);
     /* a labels file that is not one */
     write_text("labels.csv", "file;kind\na;b\n");
     CHECK(run("evaluate --labels labels.csv --embeddings long_row.csv") == 1 && one_line(err_text), "bad labels: %s",
