@@ -102,6 +102,8 @@ int main(void)
     CHECK_OK(am_embeddings_write_csv(&e, path));
     snprintf(path, sizeof path, "%s/emb.safetensors", dir);
     CHECK_OK(am_embeddings_write(&e, path));
+    snprintf(path, sizeof path, "%s/emb16.safetensors", dir);
+    CHECK_OK(am_embeddings_write_f16(&e, path));
 
     /* similar: brute-force nearest by cosine, excluding row 0 and its same-object twin. */
     CHECK(run("similar --embeddings emb.safetensors --index 0 -k 5") == 0, "similar failed: %s", err_text);
@@ -182,6 +184,27 @@ int main(void)
     CHECK_OK(am_embeddings_load(&l, path));
     CHECK(l.labels && l.labels[5] == atoi(field(out_text, 6, 6, f, sizeof f)), "--save labels differ from the table");
     am_embeddings_free(&l);
+    /* the same groups from the float16 file (4.0 σ apart: half precision moves no row across) */
+    char *labels32 = strdup(out_text);
+    CHECK(run("cluster --embeddings emb16.safetensors -k 5") == 0, "cluster F16: %s", err_text);
+    for (int64_t i = 0; i < n; i++) {
+        char g[64];
+        CHECK(!strcmp(field(out_text, (int)i + 1, 6, f, sizeof f), field(labels32, (int)i + 1, 6, g, sizeof g)),
+              "row %lld: F16 file clusters differently", (long long)i);
+    }
+    free(labels32);
+    /* mini-batch k-means: its table, the same at 1 and 2 threads */
+    CHECK(run("cluster --embeddings emb.safetensors -k 3 --algorithm minibatch --batch 16 --threads 1") == 0 &&
+              strstr(err_text, "mini-batch k-means: ") && count_lines(out_text) == n + 1,
+          "cluster --algorithm minibatch: %s", err_text);
+    char *mb1 = strdup(out_text);
+    CHECK(run("cluster --embeddings emb.safetensors -k 3 --algorithm minibatch --batch 16 --threads 2") == 0 &&
+              !strcmp(mb1, out_text),
+          "mini-batch tables differ between 1 and 2 threads");
+    free(mb1);
+    CHECK(run("cluster --embeddings emb.safetensors --algorithm elkan") == 2 &&
+              strstr(err_text, "--algorithm: unknown k-means algorithm 'elkan'") && count_lines(err_text) == 1,
+          "bad algorithm: %s", err_text);
 
     /* outliers: the planted rows rank first, by either score. */
     for (int m = 0; m < 2; m++) {
