@@ -122,6 +122,8 @@ am_status am_embeddings_write_votable(const am_embeddings *e, const am_table_col
 /* Reads any form, chosen by content (safetensors files start with an 8-byte length and `{`,
  * FITS files with "SIMPLE  =", the rest is read as CSV). */
 am_status am_embeddings_load(am_embeddings *e, const char *path);
+/* The same, a native float16 file read as am_embeddings_read_stream does (data16, data NULL). */
+am_status am_embeddings_load_stream(am_embeddings *e, const char *path);
 
 #ifdef __cplusplus
 }

@@ -87,7 +87,10 @@ am_status am_embeddings_select(am_embeddings *e, const uint8_t *keep)
             continue;
         }
         if (m != i) {
-            memmove(e->data + m * e->dim, e->data + i * e->dim, (size_t)e->dim * sizeof *e->data);
+            if (e->data) memmove(e->data + m * e->dim, e->data + i * e->dim, (size_t)e->dim * sizeof *e->data);
+            else /* float16 rows kept in the copy-on-write mapping, which is writable */
+                memmove((uint16_t *)(uintptr_t)e->data16 + m * e->dim, e->data16 + i * e->dim,
+                        (size_t)e->dim * sizeof *e->data16);
             e->meta[m] = e->meta[i];
             am_meta_init(&e->meta[i]);
             if (e->labels) e->labels[m] = e->labels[i];
@@ -517,7 +520,7 @@ am_status am_embeddings_shape(const char *path, int64_t *n, int64_t *dim)
     return s;
 }
 
-am_status am_embeddings_load(am_embeddings *e, const char *path)
+static am_status load(am_embeddings *e, const char *path, int keep16)
 {
     memset(e, 0, sizeof *e);
     FILE *fp = fopen(path, "rb");
@@ -527,7 +530,11 @@ am_status am_embeddings_load(am_embeddings *e, const char *path)
     fclose(fp);
     /* safetensors: 8-byte little-endian header length, then the JSON header's '{'. A CSV
      * export starts with text (';' or a column name), never with a zero byte. */
-    if (got == sizeof head && head[8] == '{' && head[7] == 0 && head[6] == 0) return am_embeddings_read(e, path);
+    if (got == sizeof head && head[8] == '{' && head[7] == 0 && head[6] == 0) return read_range(e, path, 0, -1, keep16);
     if (got == sizeof head && !memcmp(head, "SIMPLE  =", 9)) return am_embeddings_read_fits(e, path);
     return am_embeddings_read_csv(e, path);
 }
+
+am_status am_embeddings_load(am_embeddings *e, const char *path) { return load(e, path, 0); }
+
+am_status am_embeddings_load_stream(am_embeddings *e, const char *path) { return load(e, path, 1); }

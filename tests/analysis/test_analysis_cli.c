@@ -12,6 +12,7 @@
 
 #include "astromorph/embeddings.h"
 #include "astromorph/pca.h"
+#include "astromorph/rows.h"
 #include "synth.h"
 #include "test_util.h"
 
@@ -154,6 +155,18 @@ int main(void)
     }
     CHECK(worst < 1e-4 * sqrt(p.variance[0]), "pca coordinates differ by %g", worst);
     am_pca_free(&p);
+    /* from the float16 file (streamed, never converted whole): the PCA of the rounded rows */
+    CHECK(run("project --embeddings emb16.safetensors --method pca") == 0, "pca F16: %s", err_text);
+    float *xh = malloc(sizeof(float) * (size_t)(n * D));
+    for (int64_t i = 0; i < n * D; i++) xh[i] = am_half_to_float(am_float_to_half(x[i]));
+    CHECK_OK(am_pca_fit(xh, n, D, 3, &p));
+    CHECK_OK(am_pca_transform(&p, xh, n, t));
+    worst = 0;
+    for (int64_t i = 0; i < n; i++)
+        worst = fmax(worst, fabs(atof(field(out_text, (int)i + 1, 6, f, sizeof f)) - t[3 * i]));
+    CHECK(worst < 1e-4 * sqrt(p.variance[0]), "F16 pca coordinates differ by %g", worst);
+    am_pca_free(&p);
+    free(xh);
 
     /* t-SNE: same seed, same table; 3-D has a z column; figure with two panels. */
     char first[1 << 16];

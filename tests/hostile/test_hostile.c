@@ -281,6 +281,16 @@ int main(void)
     CHECK(strstr(err_text, "bad.fits.fz") && strstr(err_text, "corrupt compressed image"), "says which was left out");
     CHECK(run("inference -c skip.toml -n \"$(ls saved_models/improved_net_*.safetensors | head -1)\"") == 0,
           "inference with a corrupt tile in the folder: %s", err_text);
+    /* embeddings_dtype = "f16": the export is half precision, and the analysis commands read it */
+    write_text("f16.toml", "datafile = \"data\"\nnetwork_name = \"amm\"\nembeddings_dtype = \"f16\"\n"
+                           "[data_settings]\nskip_bad_files = true\n");
+    CHECK(run("inference -c f16.toml -n \"$(ls saved_models/improved_net_*.safetensors | head -1)\"") == 0,
+          "inference with F16 embeddings: %s", err_text);
+    char *f16_out = read_dir_file("out.txt", NULL);
+    CHECK(f16_out && strstr(f16_out, ", F16)"), "inference says it wrote F16: %s", f16_out ? f16_out : "");
+    free(f16_out);
+    CHECK(run("cluster -k 2 --algorithm minibatch") == 0 && strstr(err_text, "mini-batch k-means"),
+          "cluster of the F16 export: %s", err_text);
     /* earlier outputs stay as they were when a later run fails */
     char before[700];
     snprintf(before, sizeof before, "%s/exported", dir);

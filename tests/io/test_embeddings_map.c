@@ -87,6 +87,12 @@ int main(void)
     float blk[7 * D];
     const float *got = am_rows_block(&r, 100, 7, blk);
     CHECK(b.data && !memcmp(got, b.data + 100 * D, sizeof blk), "a converted block differs from the F32 read");
+    CHECK_OK(am_embeddings_select(&c, keep)); /* moves half rows inside the mapping */
+    r = am_embeddings_rows(&c);
+    got = am_rows_block(&r, 0, 2, blk);
+    CHECK(c.n == 2 * N / 3 && b.data && !memcmp(got, b.data + D, sizeof(float) * D) &&
+              !memcmp(got + D, b.data + 2 * D, sizeof(float) * D),
+          "select on half rows");
     am_embeddings_free(&b);
     am_embeddings_free(&c);
     a.data[17] = 1e5f;
