@@ -415,7 +415,12 @@ static am_status read_data(am_embeddings *e, am_safetensors *st, const am_st_ent
     } else {
         e->data = am_malloc((size_t)(e->n ? e->n * e->dim : 1) * sizeof(float));
         if (!e->data) return am_error(AM_ERR_NOMEM, "%s: out of memory for %lld rows", path, (long long)e->n);
-        am_st_elements_f32(st, t, first, e->n * e->dim, e->data);
+        if (t->dtype == AM_DT_F16 && (uintptr_t)src % sizeof(uint16_t) == 0) {
+            am_rows half = {e->n, e->dim, NULL, (const uint16_t *)(const void *)src};
+            am_rows_block(&half, 0, e->n, e->data); /* by table, as the streaming readers convert */
+        } else {
+            am_st_elements_f32(st, t, first, e->n * e->dim, e->data);
+        }
     }
     if (e->data16) {
         for (int64_t i = 0; i < e->n * e->dim; i++)
