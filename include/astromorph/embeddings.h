@@ -2,7 +2,8 @@
  * and optional cluster labels. Written by `astromorph inference`, read by the analysis commands.
  *
  * Two file forms:
- *  - safetensors (the native form): tensor "embeddings" F32 [N, D], tensor "labels" I32 [N] when
+ *  - safetensors (the native form): tensor "embeddings" F32 [N, D] (or F16, written on request
+ *    to halve the file), tensor "labels" I32 [N] when
  *    labels are present, tensor "statistics" F32 [N, S] when per-image statistics are present
  *    (their names in __metadata__ "statistics", a JSON array); __metadata__ holds "format" =
  *    "astromorph.embeddings", "version" = "1",
@@ -24,6 +25,7 @@
 #include <stdio.h>
 
 #include "astromorph/meta.h"
+#include "astromorph/rows.h"
 #include "astromorph/status.h"
 
 #ifdef __cplusplus
@@ -48,6 +50,13 @@ typedef struct am_embeddings {
     /* Over MPI ranks, the global row of the first row held (am_pipeline_embed on a rank other
      * than 0, which holds only its share); 0 otherwise. */
     int64_t row0;
+    /* Internal: the memory-mapped native file that data (or data16) points into, or NULL when
+     * data is owned memory. The mapping is private and copy-on-write: the file is never
+     * written, and a caller that changes rows gets its own copies of only the pages it touches. */
+    void *mapping;
+    /* Only after am_embeddings_read_stream of a float16 file: the rows as half precision, and
+     * data is NULL (read them through am_embeddings_rows). */
+    const uint16_t *data16;
 } am_embeddings;
 
 /* Allocates n rows of dim zeros, metadata "N/A", no labels, no model name. n >= 0, dim >= 1. */
@@ -65,9 +74,19 @@ am_status am_embeddings_select(am_embeddings *e, const uint8_t *keep);
 /* Copies the model name in (NULL clears it). */
 am_status am_embeddings_set_model(am_embeddings *e, const char *model);
 
-/* Native safetensors form; written atomically. */
+/* Native safetensors form; written atomically. The reader maps the file: float32 rows (4-byte
+ * aligned, as our writer puts them) are used in place, not copied; float16 rows are converted to
+ * float32 once. Sizes are checked against the file's length before any row is touched. */
 am_status am_embeddings_write(const am_embeddings *e, const char *path);
 am_status am_embeddings_read(am_embeddings *e, const char *path);
+/* The same with the embeddings stored as F16 (half the bytes; about 3 significant digits, which
+ * the similarity and cluster results tolerate: docs/analysis.md). A value beyond ±65504 fails. */
+am_status am_embeddings_write_f16(const am_embeddings *e, const char *path);
+/* As am_embeddings_read, but float16 rows stay float16 in the mapping (data16, data NULL): for
+ * the streaming algorithms, which convert one block at a time (am_embeddings_rows). */
+am_status am_embeddings_read_stream(am_embeddings *e, const char *path);
+/* The rows as a block view, whichever form they are held in. */
+am_rows am_embeddings_rows(const am_embeddings *e);
 
 /* Rows lo .. hi − 1 of a native file, read without the others (the file is memory-mapped: only
  * those rows' pages are touched, and only their metadata parsed), as one MPI rank's share. */
@@ -103,6 +122,8 @@ am_status am_embeddings_write_votable(const am_embeddings *e, const am_table_col
 /* Reads any form, chosen by content (safetensors files start with an 8-byte length and `{`,
  * FITS files with "SIMPLE  =", the rest is read as CSV). */
 am_status am_embeddings_load(am_embeddings *e, const char *path);
+/* The same, a native float16 file read as am_embeddings_read_stream does (data16, data NULL). */
+am_status am_embeddings_load_stream(am_embeddings *e, const char *path);
 
 #ifdef __cplusplus
 }

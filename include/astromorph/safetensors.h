@@ -61,6 +61,9 @@ am_status am_st_get_f32(const am_safetensors *st, const char *name, am_tensor *o
 /* Copies into caller memory of exactly `count` float32 elements (shape is checked by count). */
 am_status am_st_copy_f32(const am_safetensors *st, const char *name, float *dst, int64_t count);
 
+/* Elements first .. first + count − 1 of tensor e (of st, in range), converted to float32. */
+void am_st_elements_f32(const am_safetensors *st, const am_st_entry *e, int64_t first, int64_t count, float *dst);
+
 typedef struct am_st_writer am_st_writer;
 am_st_writer *am_st_writer_new(void);
 /* Adds a tensor; the bytes are copied. Duplicate names are an error. */

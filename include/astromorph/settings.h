@@ -55,6 +55,7 @@ typedef struct am_settings {
     int morphology; /* inference adds the morphology statistics (true; false in the original's) */
     int morphology_each; /* morphology_channels = "each": per channel (columns <name>_c<k>); "sum" (default) */
     int precision; /* 0 "fp32" (default), 1 "bf16", 2 "auto" (am_precision_auto) */
+    int embeddings_f16; /* embeddings_dtype = "f16": exported/<model>.safetensors stores F16 ("f32", default) */
     double hybrid_weight; /* the statistics' share of the hybrid embedding; 0: learned alone */
     am_hybrid_scale hybrid_learned_scale, hybrid_stats_scale; /* how each block is scaled ("columns") */
     am_curate_options curation; /* [curation]: astromorph curate -c */

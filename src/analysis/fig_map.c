@@ -1,5 +1,7 @@
-/* Scatter maps (t-SNE, PCA) with thumbnails at their points, coloured by cluster. */
+/* Scatter maps (t-SNE, PCA) with thumbnails at their points, coloured by cluster; above a few
+ * thousand points a density image with thumbnails for a spatially spread sample instead. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +18,8 @@ enum {
     MARGIN_T = 90,
     MARGIN_B = 80,
     LEGEND_W = 230,
-    THUMB_SRC = 128
+    THUMB_SRC = 128,
+    DENSE_FROM = 5000 /* points from which a panel draws density rather than markers */
 };
 
 typedef struct {
@@ -50,6 +53,93 @@ static void label_rgb(const am_figure_options *o, int label, double rgb[3])
     for (int c = 0; c < 3; c++) rgb[c] = ramp[k][c] + f * (ramp[k + 1][c] - ramp[k][c]);
 }
 
+/* The points as an image on the plot area's pixel grid: each pixel the mean colour of the
+ * points in it (their clusters' colours blended), over white with an opacity rising with the log
+ * of its count, from 0.3 for one point to 1 for the fullest pixel. One pass over the points. */
+static am_status draw_density(am_canvas *c, const am_axes *a, const am_fig_panel *p, int64_t n, const int32_t *labels,
+                              const am_figure_options *o)
+{
+    const int W = (int)ceil(a->w), H = (int)ceil(a->h);
+    uint32_t *cnt = calloc((size_t)W * H, sizeof *cnt);
+    float *sum = calloc((size_t)W * H * 3, sizeof *sum);
+    cairo_surface_t *img = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, W, H);
+    if (!cnt || !sum || cairo_surface_status(img) != CAIRO_STATUS_SUCCESS) {
+        free(cnt), free(sum);
+        cairo_surface_destroy(img);
+        return am_error(AM_ERR_NOMEM, "%s: out of memory for a %d x %d density image", c->path, W, H);
+    }
+    double rgb[3];
+    int last = -1;
+    label_rgb(o, 0, rgb);
+    uint32_t top = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double x = am_axes_x(a, p->coords[i * p->stride + p->ax]) - a->x0;
+        double y = am_axes_y(a, p->coords[i * p->stride + p->ay]) - a->y0;
+        if (!(x >= 0 && x < W && y >= 0 && y < H)) continue;
+        size_t q = (size_t)(int)y * W + (size_t)(int)x;
+        if (labels && labels[i] != last) label_rgb(o, last = labels[i], rgb);
+        for (int k = 0; k < 3; k++) sum[3 * q + k] += (float)rgb[k];
+        if (++cnt[q] > top) top = cnt[q];
+    }
+    cairo_surface_flush(img);
+    unsigned char *px = cairo_image_surface_get_data(img);
+    const int stride = cairo_image_surface_get_stride(img);
+    const double lt = log1p((double)top);
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            size_t q = (size_t)y * W + x;
+            uint32_t *out = (uint32_t *)(void *)(px + (size_t)y * stride) + x;
+            if (!cnt[q]) {
+                *out = 0;
+                continue;
+            }
+            double alpha = 0.3 + 0.7 * (lt > log1p(1) ? (log1p(cnt[q]) - log1p(1)) / (lt - log1p(1)) : 1);
+            uint32_t v = (uint32_t)lrint(alpha * 255) << 24; /* premultiplied ARGB */
+            for (int k = 0; k < 3; k++) v |= (uint32_t)lrint(alpha * 255 * sum[3 * q + k] / cnt[q]) << (16 - 8 * k);
+            *out = v;
+        }
+    cairo_surface_mark_dirty(img);
+    cairo_save(c->cr);
+    cairo_set_source_surface(c->cr, img, a->x0, a->y0);
+    cairo_paint(c->cr);
+    cairo_restore(c->cr);
+    cairo_surface_destroy(img);
+    free(cnt), free(sum);
+    return AM_OK;
+}
+
+/* Rows for the thumbnails of a dense map, spread over it: the plot area cut into cells of a
+ * thumbnail's size, each occupied cell offering the point nearest its centre (the lowest row
+ * when several are as near), the cells taken in a seeded order. One pass over the points. */
+static int64_t spread_sample(const am_axes *a, const am_fig_panel *p, int64_t n, double ts, int64_t *order)
+{
+    const int nx = (int)fmax(1, floor(a->w / ts)), ny = (int)fmax(1, floor(a->h / ts));
+    const double cw = a->w / nx, ch = a->h / ny;
+    double *best = malloc((size_t)nx * ny * sizeof *best);
+    int64_t *who = malloc((size_t)nx * ny * sizeof *who), m = 0;
+    if (!best || !who) {
+        free(best), free(who);
+        return -1;
+    }
+    for (int i = 0; i < nx * ny; i++) best[i] = INFINITY, who[i] = -1;
+    for (int64_t i = 0; i < n; i++) {
+        double x = am_axes_x(a, p->coords[i * p->stride + p->ax]) - a->x0;
+        double y = am_axes_y(a, p->coords[i * p->stride + p->ay]) - a->y0;
+        if (!(x >= 0 && x < a->w && y >= 0 && y < a->h)) continue;
+        int cx = (int)(x / cw), cy = (int)(y / ch);
+        cx = cx < nx ? cx : nx - 1, cy = cy < ny ? cy : ny - 1;
+        double dx = x - (cx + 0.5) * cw, dy = y - (cy + 0.5) * ch, d = dx * dx + dy * dy;
+        if (d < best[cy * nx + cx]) best[cy * nx + cx] = d, who[cy * nx + cx] = i;
+    }
+    for (int i = 0; i < nx * ny; i++)
+        if (who[i] >= 0) order[m++] = who[i];
+    am_rng rng;
+    am_rng_init(&rng, 0, am_rng_stream(0x666967ULL, 1, 0));
+    am_rng_shuffle(&rng, order, m);
+    free(best), free(who);
+    return m;
+}
+
 static am_status draw_panel(am_canvas *c, const am_embeddings *e, const am_fig_panel *p, double ox,
                             const int32_t *labels, int max_thumbs, const am_figure_options *o)
 {
@@ -58,9 +148,11 @@ static am_status draw_panel(am_canvas *c, const am_embeddings *e, const am_fig_p
         .x0 = ox + MARGIN_L, .y0 = MARGIN_T, .w = PANEL_W - MARGIN_L - MARGIN_R, .h = PANEL_H - MARGIN_T - MARGIN_B};
     am_axes_fit(&a, p, e->n);
     am_axes_draw(c, &a, p->xlabel, p->ylabel, p->title);
+    const int dense = e->n >= DENSE_FROM;
+    if (dense) AM_TRY(draw_density(c, &a, p, e->n, labels, o));
     /* Points, smaller when there are many. */
-    double r = e->n > 20000 ? 1.2 : e->n > 2000 ? 2.0 : 3.5;
-    for (int64_t i = 0; i < e->n; i++) {
+    double r = e->n > 2000 ? 2.0 : 3.5;
+    for (int64_t i = 0; !dense && i < e->n; i++) {
         double rgb[3];
         label_rgb(o, labels ? labels[i] : 0, rgb);
         cairo_set_source_rgba(cr, rgb[0], rgb[1], rgb[2], 0.75);
@@ -82,12 +174,21 @@ static am_status draw_panel(am_canvas *c, const am_embeddings *e, const am_fig_p
         free(who);
         return am_error(AM_ERR_NOMEM, "%s: out of memory", c->path);
     }
-    for (int64_t i = 0; i < e->n; i++) order[i] = i;
-    am_rng rng;
-    am_rng_init(&rng, 0, am_rng_stream(0x666967ULL, 0, 0));
-    am_rng_shuffle(&rng, order, e->n);
+    int64_t cand = e->n;
+    if (dense) {
+        cand = spread_sample(&a, p, e->n, ts + 4, order);
+    } else {
+        for (int64_t i = 0; i < e->n; i++) order[i] = i;
+        am_rng rng;
+        am_rng_init(&rng, 0, am_rng_stream(0x666967ULL, 0, 0));
+        am_rng_shuffle(&rng, order, e->n);
+    }
+    if (cand < 0) {
+        free(order), free(placed), free(who);
+        return am_error(AM_ERR_NOMEM, "%s: out of memory", c->path);
+    }
     int np = 0;
-    for (int64_t t = 0; t < e->n && np < max_thumbs; t++) {
+    for (int64_t t = 0; t < cand && np < max_thumbs; t++) {
         int64_t i = order[t];
         double x = am_axes_x(&a, p->coords[i * p->stride + p->ax]), y = am_axes_y(&a, p->coords[i * p->stride + p->ay]);
         /* Keep thumbnails inside the plot area. */

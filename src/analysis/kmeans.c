@@ -24,6 +24,9 @@ void am_kmeans_options_default(am_kmeans_options *o)
     o->max_iter = 300;
     o->tol = 1e-4;
     o->seed = 0;
+    o->algorithm = AM_KMEANS_AUTO;
+    o->batch = 4096;
+    o->passes = 20;
 }
 
 void am_kmeans_result_free(am_kmeans_result *r)

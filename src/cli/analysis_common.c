@@ -315,7 +315,7 @@ static am_status ac_load_all(ac_common *c, am_embeddings *e)
         c->embeddings = chosen;
         fprintf(stderr, "astromorph %s: using %s\n", c->cmd, chosen);
     }
-    AM_TRY(am_embeddings_load(e, c->embeddings));
+    AM_TRY(c->keep_f16 ? am_embeddings_load_stream(e, c->embeddings) : am_embeddings_load(e, c->embeddings));
     if (e->n < 1) {
         am_embeddings_free(e);
         return am_error(AM_ERR_VALUE, "%s: no embeddings in the file", c->embeddings);

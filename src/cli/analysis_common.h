@@ -35,6 +35,7 @@ typedef struct ac_common {
     int threads; /* --threads N (0: all cores) */
     const char *where[8]; /* --where "STAT OP VALUE": rows kept by ac_load */
     int nwhere;
+    int keep_f16; /* set by a command that only streams the rows: a float16 file stays half (data16) */
 } ac_common;
 
 /* The common options' help lines. */

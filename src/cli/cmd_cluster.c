@@ -12,7 +12,16 @@
 #include "dist/dist_internal.h"
 #include "astromorph/pipeline.h"
 
-enum { OPT_RESTARTS = AC_OPT_FIRST_FREE, OPT_SEED, OPT_MAXITER, OPT_SAMPLE, OPT_EXAMPLES, OPT_SAVE };
+enum {
+    OPT_RESTARTS = AC_OPT_FIRST_FREE,
+    OPT_SEED,
+    OPT_MAXITER,
+    OPT_SAMPLE,
+    OPT_EXAMPLES,
+    OPT_SAVE,
+    OPT_ALGORITHM,
+    OPT_BATCH
+};
 
 static void usage(FILE *fp)
 {
@@ -26,6 +35,9 @@ static void usage(FILE *fp)
             "  --restarts R         k-means++ seedings, the lowest inertia wins (default 10)\n"
             "  --seed S             seed (default 0)\n"
             "  --max-iter N         Lloyd iterations per restart (default 300)\n"
+            "  --algorithm A        lloyd, minibatch (Sculley's mini-batch k-means, streamed) or auto\n"
+            "                       (default: minibatch from 100000 images, one process)\n"
+            "  --batch B            mini-batch rows per batch (default 4096)\n"
             "  --silhouette-sample N  images scored for the silhouette (default 10000; 0 = all)\n"
             "  --examples N         images per cluster in the figure (default 8)\n"
             "  --save FILE          also write the embeddings with these labels (.safetensors or .csv)\n"
@@ -59,7 +71,13 @@ static am_status run(ac_common *c, const cl_opts *co)
     am_status s = AM_OK;
     if (co->km.k > e.n)
         s = am_error(AM_ERR_VALUE, "-k %d: only %lld images in %s", co->km.k, (long long)e.n, c->embeddings);
-    if (s == AM_OK) s = am_kmeans(e.data, e.n, e.dim, &co->km, &r);
+    am_rows rows = am_embeddings_rows(&e);
+    if (s == AM_OK) s = am_kmeans_rows(&rows, &co->km, &r);
+    if (s == AM_OK && r.iterations > 0 &&
+        (co->km.algorithm == AM_KMEANS_MINIBATCH ||
+         (co->km.algorithm == AM_KMEANS_AUTO && e.n >= AM_KMEANS_MINIBATCH_FROM)))
+        fprintf(stderr, "mini-batch k-means: %d batches of %lld rows\n", r.iterations,
+                (long long)(co->km.batch < e.n ? co->km.batch : e.n));
     float *sil = malloc((size_t)e.n * sizeof *sil);
     dist_row *dr = malloc((size_t)e.n * sizeof *dr);
     int64_t *ex = malloc((size_t)co->km.k * (size_t)co->examples * sizeof *ex);
@@ -131,6 +149,8 @@ static am_status run(ac_common *c, const cl_opts *co)
  * prints the table with every row's metadata fetched from its rank. */
 static am_status run_ranks(ac_common *c, const cl_opts *co)
 {
+    if (co->km.algorithm == AM_KMEANS_MINIBATCH)
+        return am_error(AM_ERR_VALUE, "--algorithm minibatch: run it from one process (over MPI ranks: lloyd)");
     if (c->figure || co->save || c->nwhere)
         return am_error(AM_ERR_VALUE, "%s: run it from one process (over MPI ranks, cluster writes the table only)",
                         c->figure  ? "--figure"
@@ -260,6 +280,14 @@ static int option(const ac_common *c, void *user, int opt, const char *arg)
     case OPT_SAMPLE: return ac_parse_int(c, "--silhouette-sample", arg, 0, 10000000, &co->sample);
     case OPT_EXAMPLES: return ac_parse_int(c, "--examples", arg, 1, 50, &co->examples);
     case OPT_SAVE: co->save = arg; return 1;
+    case OPT_ALGORITHM:
+        if (am_kmeans_algorithm_parse(arg, "--algorithm", &co->km.algorithm) == AM_OK) return 1;
+        fprintf(stderr, "astromorph cluster: %s\n", am_errmsg());
+        return 0;
+    case OPT_BATCH:
+        ok = ac_parse_int(c, "--batch", arg, 1, 10000000, &v);
+        co->km.batch = v;
+        return ok;
     default: return 0;
     }
 }
@@ -272,6 +300,8 @@ int am_cmd_cluster(int argc, char **argv)
                                          {"silhouette-sample", required_argument, NULL, OPT_SAMPLE},
                                          {"examples", required_argument, NULL, OPT_EXAMPLES},
                                          {"save", required_argument, NULL, OPT_SAVE},
+                                         {"algorithm", required_argument, NULL, OPT_ALGORITHM},
+                                         {"batch", required_argument, NULL, OPT_BATCH},
                                          {NULL, 0, NULL, 0}};
     static const ac_command cmd = {"cluster", opts, "k:", option, usage};
     ac_common c;

@@ -232,8 +232,10 @@ static am_status infer(am_settings *s, int votable)
     if (st == AM_OK) st = am_mkdirs("exported");
     if (st == AM_OK) {
         snprintf(path, sizeof path, "exported/%s.safetensors", name);
-        st = am_embeddings_write(&E, path);
-        if (st == AM_OK) printf("embeddings: %s (%lld x %lld)\n", path, (long long)E.n, (long long)E.dim);
+        st = s->embeddings_f16 ? am_embeddings_write_f16(&E, path) : am_embeddings_write(&E, path);
+        if (st == AM_OK)
+            printf("embeddings: %s (%lld x %lld%s)\n", path, (long long)E.n, (long long)E.dim,
+                   s->embeddings_f16 ? ", F16" : "");
     }
     if (st == AM_OK) st = write_catalogues(&E, name, votable);
     if (st == AM_OK && s->export_to_csv) {

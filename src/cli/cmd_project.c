@@ -189,8 +189,10 @@ static am_status run(ac_common *c, const proj_opts *po)
     if (s == AM_OK && !po->tsne) {
         if (ncomp > e.dim)
             s = am_error(AM_ERR_VALUE, "--dims %d: the embeddings have only %lld dimensions", dims, (long long)e.dim);
-        if (s == AM_OK) s = am_pca_fit(e.data, e.n, e.dim, ncomp, &p);
-        if (s == AM_OK) s = am_pca_transform(&p, e.data, e.n, y);
+        /* streamed: a float16 file is converted a block at a time, never whole */
+        am_rows rows = am_embeddings_rows(&e);
+        if (s == AM_OK) s = am_pca_fit_rows(&rows, ncomp, &p);
+        if (s == AM_OK) s = am_pca_transform_rows(&p, &rows, y);
         if (s == AM_OK) {
             fprintf(stderr, "explained variance:");
             for (int j = 0; j < ncomp; j++) fprintf(stderr, " PC%d %.2f %%", j + 1, 100 * p.variance_ratio[j]);
@@ -320,5 +322,6 @@ int am_cmd_project(int argc, char **argv)
                 "astromorph project: --correlations needs --method pca (t-SNE axes have no meaning of their own)\n");
         return 2;
     }
+    c.keep_f16 = !po.tsne; /* PCA streams the rows; t-SNE reads them at random */
     return run(&c, &po) == AM_OK ? 0 : am_cli_fail("project");
 }

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "astromorph/safetensors.h"
 #include "astromorph/tensor.h"
@@ -17,16 +18,17 @@
  * safetensors readers (ours included) cap at 100 MB of header: about 300 000 rows fit below it. */
 enum { ROWS_IN_HEADER_MAX = 48 * 1000 * 1000 };
 
-am_status am_embeddings_alloc(am_embeddings *e, int64_t n, int64_t dim)
+/* n rows of metadata, and of zeros unless the rows will point into a mapped file. */
+static am_status emb_init(am_embeddings *e, int64_t n, int64_t dim, int with_data)
 {
     memset(e, 0, sizeof *e);
     if (n < 0 || dim < 1)
         return am_error(AM_ERR_VALUE, "embeddings: bad size %lld x %lld", (long long)n, (long long)dim);
     e->n = n;
     e->dim = dim;
-    e->data = am_calloc((size_t)(n ? n : 1) * (size_t)dim, sizeof(float));
+    if (with_data) e->data = am_calloc((size_t)(n ? n : 1) * (size_t)dim, sizeof(float));
     e->meta = calloc((size_t)(n ? n : 1), sizeof(am_meta));
-    if (!e->data || !e->meta) {
+    if ((with_data && !e->data) || !e->meta) {
         am_embeddings_free(e);
         return am_error(AM_ERR_NOMEM, "embeddings: out of memory for %lld x %lld", (long long)n, (long long)dim);
     }
@@ -34,13 +36,22 @@ am_status am_embeddings_alloc(am_embeddings *e, int64_t n, int64_t dim)
     return AM_OK;
 }
 
+am_status am_embeddings_alloc(am_embeddings *e, int64_t n, int64_t dim) { return emb_init(e, n, dim, 1); }
+
+am_rows am_embeddings_rows(const am_embeddings *e) { return (am_rows){e->n, e->dim, e->data, e->data16}; }
+
 void am_embeddings_free(am_embeddings *e)
 {
     if (!e) return;
     if (e->meta)
         for (int64_t i = 0; i < e->n; i++) am_meta_free(&e->meta[i]);
     free(e->meta);
-    am_free(e->data);
+    if (e->mapping) {
+        am_st_free(e->mapping);
+        free(e->mapping);
+    } else {
+        am_free(e->data);
+    }
     free(e->labels);
     free(e->model);
     for (int64_t k = 0; e->stat_names && k < e->nstats; k++) free(e->stat_names[k]);
@@ -76,7 +87,10 @@ am_status am_embeddings_select(am_embeddings *e, const uint8_t *keep)
             continue;
         }
         if (m != i) {
-            memmove(e->data + m * e->dim, e->data + i * e->dim, (size_t)e->dim * sizeof *e->data);
+            if (e->data) memmove(e->data + m * e->dim, e->data + i * e->dim, (size_t)e->dim * sizeof *e->data);
+            else /* float16 rows kept in the copy-on-write mapping, which is writable */
+                memmove((uint16_t *)(uintptr_t)e->data16 + m * e->dim, e->data16 + i * e->dim,
+                        (size_t)e->dim * sizeof *e->data16);
             e->meta[m] = e->meta[i];
             am_meta_init(&e->meta[i]);
             if (e->labels) e->labels[m] = e->labels[i];
@@ -150,14 +164,35 @@ fail:
     return NULL;
 }
 
-am_status am_embeddings_write(const am_embeddings *e, const char *path)
+/* The rows as F16 (n × dim half-precision values), refusing values that do not fit. */
+static am_status rows_to_half(const am_embeddings *e, const char *path, uint16_t **out)
+{
+    uint16_t *h = malloc((size_t)(e->n ? e->n * e->dim : 1) * sizeof *h);
+    if (!h) return am_error(AM_ERR_NOMEM, "%s: out of memory for F16 embeddings", path);
+    for (int64_t i = 0; i < e->n * e->dim; i++) {
+        h[i] = am_float_to_half(e->data[i]);
+        if ((h[i] & 0x7c00) == 0x7c00) {
+            free(h);
+            return am_error(AM_ERR_VALUE, "%s: embedding row %lld has %g, beyond float16's range", path,
+                            (long long)(i / e->dim), (double)e->data[i]);
+        }
+    }
+    *out = h;
+    return AM_OK;
+}
+
+static am_status write_as(const am_embeddings *e, const char *path, int half)
 {
     am_st_writer *w = am_st_writer_new();
     if (!w) return am_error(AM_ERR_NOMEM, "%s: out of memory", path);
     char *rows = rows_json(e);
     am_status s = rows ? AM_OK : am_error(AM_ERR_NOMEM, "%s: out of memory for row metadata", path);
     int64_t shape[2] = {e->n, e->dim};
-    if (s == AM_OK) s = am_st_writer_add(w, "embeddings", AM_DT_F32, 2, shape, e->data);
+    uint16_t *h = NULL;
+    if (s == AM_OK && half) s = rows_to_half(e, path, &h);
+    if (s == AM_OK)
+        s = am_st_writer_add(w, "embeddings", half ? AM_DT_F16 : AM_DT_F32, 2, shape, half ? (const void *)h : e->data);
+    free(h);
     if (s == AM_OK && e->labels) s = am_st_writer_add(w, "labels", AM_DT_I32, 1, shape, e->labels);
     char *names = NULL;
     if (s == AM_OK && e->nstats > 0) {
@@ -184,6 +219,10 @@ am_status am_embeddings_write(const am_embeddings *e, const char *path)
     am_st_writer_free(w);
     return s;
 }
+
+am_status am_embeddings_write(const am_embeddings *e, const char *path) { return write_as(e, path, 0); }
+
+am_status am_embeddings_write_f16(const am_embeddings *e, const char *path) { return write_as(e, path, 1); }
 
 /* Copies a JSON string member into a fixed metadata field ("N/A" when absent or null). */
 static am_status json_field(const cJSON *o, const char *key, char *dst, const char *path, int64_t row)
@@ -360,8 +399,46 @@ static am_status read_stats(am_embeddings *e, const am_safetensors *st, const ch
     return s;
 }
 
-/* Rows lo .. hi − 1 (hi < 0: to the end) of a parsed embeddings file into e. */
-static am_status read_st(am_embeddings *e, const am_safetensors *st, const char *path, int64_t lo, int64_t hi)
+/* The rows of tensor t from element `first` on: in place in the mapping when they are F32 and
+ * aligned (or F16 and kept so), converted to float32 otherwise; then checked finite. */
+static am_status read_data(am_embeddings *e, am_safetensors *st, const am_st_entry *t, int64_t first, int keep16,
+                           const char *path, int64_t lo)
+{
+    const uint8_t *src = st->data + t->begin + (size_t)first * am_dtype_size(t->dtype);
+    const int f32 = t->dtype == AM_DT_F32 && (uintptr_t)src % sizeof(float) == 0;
+    const int f16 = t->dtype == AM_DT_F16 && keep16 && (uintptr_t)src % sizeof(uint16_t) == 0;
+    /* copy-on-write, so that callers which change rows in place still can */
+    if (st->mapped && (f32 || f16) && mprotect(st->buffer, st->mapped, PROT_READ | PROT_WRITE) == 0) {
+        if (f32) e->data = (float *)(uintptr_t)src;
+        else e->data16 = (const uint16_t *)(const void *)src;
+        e->mapping = st;
+    } else {
+        e->data = am_malloc((size_t)(e->n ? e->n * e->dim : 1) * sizeof(float));
+        if (!e->data) return am_error(AM_ERR_NOMEM, "%s: out of memory for %lld rows", path, (long long)e->n);
+        if (t->dtype == AM_DT_F16 && (uintptr_t)src % sizeof(uint16_t) == 0) {
+            am_rows half = {e->n, e->dim, NULL, (const uint16_t *)(const void *)src};
+            am_rows_block(&half, 0, e->n, e->data); /* by table, as the streaming readers convert */
+        } else {
+            am_st_elements_f32(st, t, first, e->n * e->dim, e->data);
+        }
+    }
+    if (e->data16) {
+        for (int64_t i = 0; i < e->n * e->dim; i++)
+            if ((e->data16[i] & 0x7c00) == 0x7c00)
+                return am_error(AM_ERR_NUMERIC, "%s: embedding row %lld has a non-finite value", path,
+                                (long long)(lo + i / e->dim));
+        return AM_OK;
+    }
+    for (int64_t i = 0; i < e->n * e->dim; i++)
+        if (!(e->data[i] - e->data[i] == 0))
+            return am_error(AM_ERR_NUMERIC, "%s: embedding row %lld has a non-finite value", path,
+                            (long long)(lo + i / e->dim));
+    return AM_OK;
+}
+
+/* Rows lo .. hi − 1 (hi < 0: to the end) of a parsed embeddings file into e, which takes st
+ * over (e->mapping) when its rows stay in the mapping. */
+static am_status read_st(am_embeddings *e, am_safetensors *st, const char *path, int64_t lo, int64_t hi, int keep16)
 {
     const char *fmt = am_st_meta(st, "format");
     if (fmt && strcmp(fmt, EMB_FORMAT) != 0)
@@ -372,19 +449,15 @@ static am_status read_st(am_embeddings *e, const am_safetensors *st, const char 
                         EMB_VERSION);
     const am_st_entry *t = am_st_find(st, "embeddings");
     if (!t) return am_error(AM_ERR_FORMAT, "%s: no tensor 'embeddings'", path);
-    if (t->ndim != 2 || t->shape[1] < 1 || t->dtype != AM_DT_F32)
-        return am_error(AM_ERR_FORMAT, "%s: tensor 'embeddings' must be 2-D [N, D] of F32 with D >= 1", path);
+    if (t->ndim != 2 || t->shape[1] < 1 || (t->dtype != AM_DT_F32 && t->dtype != AM_DT_F16))
+        return am_error(AM_ERR_FORMAT, "%s: tensor 'embeddings' must be 2-D [N, D] of F32 or F16 with D >= 1", path);
     const int64_t total = t->shape[0], dim = t->shape[1];
     if (hi < 0) hi = total;
     if (lo < 0 || lo > hi || hi > total)
         return am_error(AM_ERR_VALUE, "%s: rows %lld to %lld of %lld", path, (long long)lo, (long long)hi,
                         (long long)total);
-    AM_TRY(am_embeddings_alloc(e, hi - lo, dim));
-    memcpy(e->data, st->data + t->begin + (size_t)(lo * dim) * sizeof(float), (size_t)(e->n * dim) * sizeof(float));
-    for (int64_t i = 0; i < e->n * e->dim; i++)
-        if (!(e->data[i] - e->data[i] == 0))
-            return am_error(AM_ERR_NUMERIC, "%s: embedding row %lld has a non-finite value", path,
-                            (long long)(lo + i / e->dim));
+    AM_TRY(emb_init(e, hi - lo, dim, 0));
+    AM_TRY(read_data(e, st, t, lo * dim, keep16, path, lo));
     const am_st_entry *l = am_st_find(st, "labels");
     if (l) {
         if (l->ndim != 1 || l->shape[0] != total || (l->dtype != AM_DT_I32 && l->dtype != AM_DT_I64))
@@ -413,22 +486,32 @@ static am_status read_st(am_embeddings *e, const am_safetensors *st, const char 
     return am_embeddings_set_model(e, am_st_meta(st, "model"));
 }
 
-static am_status read_range(am_embeddings *e, const char *path, int64_t lo, int64_t hi)
+static am_status read_range(am_embeddings *e, const char *path, int64_t lo, int64_t hi, int keep16)
 {
     memset(e, 0, sizeof *e);
-    am_safetensors st;
-    AM_TRY(am_st_read(&st, path));
-    am_status s = read_st(e, &st, path, lo, hi);
-    am_st_free(&st);
+    am_safetensors *st = malloc(sizeof *st);
+    if (!st) return am_error(AM_ERR_NOMEM, "%s: out of memory", path);
+    am_status s = am_st_read(st, path);
+    if (s != AM_OK) {
+        free(st);
+        return s;
+    }
+    s = read_st(e, st, path, lo, hi, keep16);
+    if (e->mapping != st) {
+        am_st_free(st);
+        free(st);
+    }
     if (s != AM_OK) am_embeddings_free(e);
     return s;
 }
 
-am_status am_embeddings_read(am_embeddings *e, const char *path) { return read_range(e, path, 0, -1); }
+am_status am_embeddings_read(am_embeddings *e, const char *path) { return read_range(e, path, 0, -1, 0); }
+
+am_status am_embeddings_read_stream(am_embeddings *e, const char *path) { return read_range(e, path, 0, -1, 1); }
 
 am_status am_embeddings_read_rows(am_embeddings *e, const char *path, int64_t lo, int64_t hi)
 {
-    return read_range(e, path, lo, hi);
+    return read_range(e, path, lo, hi, 0);
 }
 
 am_status am_embeddings_shape(const char *path, int64_t *n, int64_t *dim)
@@ -442,7 +525,7 @@ am_status am_embeddings_shape(const char *path, int64_t *n, int64_t *dim)
     return s;
 }
 
-am_status am_embeddings_load(am_embeddings *e, const char *path)
+static am_status load(am_embeddings *e, const char *path, int keep16)
 {
     memset(e, 0, sizeof *e);
     FILE *fp = fopen(path, "rb");
@@ -452,7 +535,11 @@ am_status am_embeddings_load(am_embeddings *e, const char *path)
     fclose(fp);
     /* safetensors: 8-byte little-endian header length, then the JSON header's '{'. A CSV
      * export starts with text (';' or a column name), never with a zero byte. */
-    if (got == sizeof head && head[8] == '{' && head[7] == 0 && head[6] == 0) return am_embeddings_read(e, path);
+    if (got == sizeof head && head[8] == '{' && head[7] == 0 && head[6] == 0) return read_range(e, path, 0, -1, keep16);
     if (got == sizeof head && !memcmp(head, "SIMPLE  =", 9)) return am_embeddings_read_fits(e, path);
     return am_embeddings_read_csv(e, path);
 }
+
+am_status am_embeddings_load(am_embeddings *e, const char *path) { return load(e, path, 0); }
+
+am_status am_embeddings_load_stream(am_embeddings *e, const char *path) { return load(e, path, 1); }

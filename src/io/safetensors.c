@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "astromorph/rows.h"
 #include "astromorph/runtime.h"
 
 enum { ST_MAX_HEADER = 100 * 1000 * 1000 };
@@ -214,6 +215,11 @@ static am_status parse_owned(am_safetensors *st, const char *label)
             return am_error(AM_ERR_FORMAT, "%s: tensor '%s' data overlaps or leaves a gap", label, st->entries[i].name);
         pos = st->entries[i].end;
     }
+    /* before any tensor is touched: a mapped file shorter than its header says would fault */
+    if (pos > st->data_len)
+        return am_error(AM_ERR_FORMAT,
+                        "%s: truncated: the header promises %llu bytes of tensor data, the file holds %llu", label,
+                        (unsigned long long)pos, (unsigned long long)st->data_len);
     if (pos != st->data_len)
         return am_error(AM_ERR_FORMAT, "%s: tensor data covers %llu of %llu bytes", label, (unsigned long long)pos,
                         (unsigned long long)st->data_len);
@@ -289,19 +295,6 @@ const char *am_st_meta(const am_safetensors *st, const char *key)
     return NULL;
 }
 
-static float half_to_float(uint16_t h)
-{
-    uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1f, man = h & 0x3ff;
-    float f;
-    if (exp == 0) {
-        f = ldexpf((float)man, -24);
-        return sign ? -f : f;
-    }
-    uint32_t bits = exp == 31 ? sign | 0x7f800000u | (man << 13) : sign | ((exp + 112) << 23) | (man << 13);
-    memcpy(&f, &bits, 4);
-    return f;
-}
-
 static void convert_to_f32(const am_st_entry *e, const uint8_t *src, float *dst, int64_t n)
 {
     for (int64_t i = 0; i < n; i++) {
@@ -322,7 +315,7 @@ static void convert_to_f32(const am_st_entry *e, const uint8_t *src, float *dst,
         case AM_DT_F16: {
             uint16_t v;
             memcpy(&v, p, 2);
-            dst[i] = half_to_float(v);
+            dst[i] = am_half_to_float(v);
             break;
         }
         case AM_DT_BF16: {
@@ -368,6 +361,11 @@ am_status am_st_copy_f32(const am_safetensors *st, const char *name, float *dst,
                         (long long)count);
     convert_to_f32(e, st->data + e->begin, dst, n);
     return AM_OK;
+}
+
+void am_st_elements_f32(const am_safetensors *st, const am_st_entry *e, int64_t first, int64_t count, float *dst)
+{
+    convert_to_f32(e, st->data + e->begin + (size_t)first * am_dtype_size(e->dtype), dst, count);
 }
 
 am_status am_st_get_f32(const am_safetensors *st, const char *name, am_tensor *out)

@@ -74,6 +74,7 @@ static const char *const nan_names[] = {"zero", "min", "median", NULL};
 static const char *const mask_names[] = {"auto", "binary", "labels", NULL};
 static const char *const loss_names[] = {"one_way", "symmetric", NULL};
 static const char *const precision_names[] = {"fp32", "bf16", "auto", NULL};
+static const char *const emb_dtype_names[] = {"f32", "f16", NULL};
 static const char *const pooling_names[] = {"average", "intensity", "gem", NULL}; /* am_pooling's order */
 static const char *const input_names[] = {"all", "sum", "auto", NULL};
 
@@ -137,6 +138,9 @@ static const am_key root_keys[] = {
             "(\"block\": keeps its shape), or per column by median and MAD (\"robust\")"},
     {"hybrid_stats_scale", AM_KEY_CHOICE, E(hybrid_stats_scale), 0, 0, FREE, .choices = am_hybrid_scale_names,
      .doc = "the hybrid's statistics block, scaled as hybrid_learned_scale says"},
+    {"embeddings_dtype", AM_KEY_CHOICE, E(embeddings_f16), 0, 0, FREE, .choices = emb_dtype_names,
+     .doc = "inference: exported/<model>.safetensors stores the embeddings as \"f32\" or \"f16\" (half the "
+            "bytes; the analysis commands read either)"},
     {"precision", AM_KEY_CHOICE, E(precision), 0, 0, 0, .choices = precision_names,
      .doc = "convolutions in \"fp32\", \"bf16\" (FP32 master weights), or \"auto\": bf16 only where the CPU has AMX"},
     {NULL}};

@@ -12,6 +12,7 @@
 
 #include "astromorph/embeddings.h"
 #include "astromorph/pca.h"
+#include "astromorph/rows.h"
 #include "synth.h"
 #include "test_util.h"
 
@@ -102,6 +103,8 @@ int main(void)
     CHECK_OK(am_embeddings_write_csv(&e, path));
     snprintf(path, sizeof path, "%s/emb.safetensors", dir);
     CHECK_OK(am_embeddings_write(&e, path));
+    snprintf(path, sizeof path, "%s/emb16.safetensors", dir);
+    CHECK_OK(am_embeddings_write_f16(&e, path));
 
     /* similar: brute-force nearest by cosine, excluding row 0 and its same-object twin. */
     CHECK(run("similar --embeddings emb.safetensors --index 0 -k 5") == 0, "similar failed: %s", err_text);
@@ -152,6 +155,18 @@ int main(void)
     }
     CHECK(worst < 1e-4 * sqrt(p.variance[0]), "pca coordinates differ by %g", worst);
     am_pca_free(&p);
+    /* from the float16 file (streamed, never converted whole): the PCA of the rounded rows */
+    CHECK(run("project --embeddings emb16.safetensors --method pca") == 0, "pca F16: %s", err_text);
+    float *xh = malloc(sizeof(float) * (size_t)(n * D));
+    for (int64_t i = 0; i < n * D; i++) xh[i] = am_half_to_float(am_float_to_half(x[i]));
+    CHECK_OK(am_pca_fit(xh, n, D, 3, &p));
+    CHECK_OK(am_pca_transform(&p, xh, n, t));
+    worst = 0;
+    for (int64_t i = 0; i < n; i++)
+        worst = fmax(worst, fabs(atof(field(out_text, (int)i + 1, 6, f, sizeof f)) - t[3 * i]));
+    CHECK(worst < 1e-4 * sqrt(p.variance[0]), "F16 pca coordinates differ by %g", worst);
+    am_pca_free(&p);
+    free(xh);
 
     /* t-SNE: same seed, same table; 3-D has a z column; figure with two panels. */
     char first[1 << 16];
@@ -182,6 +197,27 @@ int main(void)
     CHECK_OK(am_embeddings_load(&l, path));
     CHECK(l.labels && l.labels[5] == atoi(field(out_text, 6, 6, f, sizeof f)), "--save labels differ from the table");
     am_embeddings_free(&l);
+    /* the same groups from the float16 file (4.0 σ apart: half precision moves no row across) */
+    char *labels32 = strdup(out_text);
+    CHECK(run("cluster --embeddings emb16.safetensors -k 5") == 0, "cluster F16: %s", err_text);
+    for (int64_t i = 0; i < n; i++) {
+        char g[64];
+        CHECK(!strcmp(field(out_text, (int)i + 1, 6, f, sizeof f), field(labels32, (int)i + 1, 6, g, sizeof g)),
+              "row %lld: F16 file clusters differently", (long long)i);
+    }
+    free(labels32);
+    /* mini-batch k-means: its table, the same at 1 and 2 threads */
+    CHECK(run("cluster --embeddings emb.safetensors -k 3 --algorithm minibatch --batch 16 --threads 1") == 0 &&
+              strstr(err_text, "mini-batch k-means: ") && count_lines(out_text) == n + 1,
+          "cluster --algorithm minibatch: %s", err_text);
+    char *mb1 = strdup(out_text);
+    CHECK(run("cluster --embeddings emb.safetensors -k 3 --algorithm minibatch --batch 16 --threads 2") == 0 &&
+              !strcmp(mb1, out_text),
+          "mini-batch tables differ between 1 and 2 threads");
+    free(mb1);
+    CHECK(run("cluster --embeddings emb.safetensors --algorithm elkan") == 2 &&
+              strstr(err_text, "--algorithm: unknown k-means algorithm 'elkan'") && count_lines(err_text) == 1,
+          "bad algorithm: %s", err_text);
 
     /* outliers: the planted rows rank first, by either score. */
     for (int m = 0; m < 2; m++) {

@@ -281,6 +281,16 @@ int main(void)
     CHECK(strstr(err_text, "bad.fits.fz") && strstr(err_text, "corrupt compressed image"), "says which was left out");
     CHECK(run("inference -c skip.toml -n \"$(ls saved_models/improved_net_*.safetensors | head -1)\"") == 0,
           "inference with a corrupt tile in the folder: %s", err_text);
+    /* embeddings_dtype = "f16": the export is half precision, and the analysis commands read it */
+    write_text("f16.toml", "datafile = \"data\"\nnetwork_name = \"amm\"\nembeddings_dtype = \"f16\"\n"
+                           "[data_settings]\nskip_bad_files = true\n");
+    CHECK(run("inference -c f16.toml -n \"$(ls saved_models/improved_net_*.safetensors | head -1)\"") == 0,
+          "inference with F16 embeddings: %s", err_text);
+    char *f16_out = read_dir_file("out.txt", NULL);
+    CHECK(f16_out && strstr(f16_out, ", F16)"), "inference says it wrote F16: %s", f16_out ? f16_out : "");
+    free(f16_out);
+    CHECK(run("cluster -k 2 --algorithm minibatch") == 0 && strstr(err_text, "mini-batch k-means"),
+          "cluster of the F16 export: %s", err_text);
     /* earlier outputs stay as they were when a later run fails */
     char before[700];
     snprintf(before, sizeof before, "%s/exported", dir);
@@ -318,6 +328,18 @@ int main(void)
     CHECK(run("outliers -k 1 --embeddings long_row.csv") == 1 &&
               strstr(err_text, "long_row.csv:2: 9 fields, the header has 8"),
           "a long row: %s", err_text);
+    /* a native embeddings file whose header promises 1000 rows and which holds 4: refused in
+     * one line before the rows are mapped (no SIGBUS) */
+    {
+        const char hdr[] = "{\"embeddings\":{\"dtype\":\"F32\",\"shape\":[1000,4],\"data_offsets\":[0,16000]}}";
+        unsigned char buf[8 + sizeof hdr - 1 + 64] = {0};
+        buf[0] = (unsigned char)(sizeof hdr - 1);
+        memcpy(buf + 8, hdr, sizeof hdr - 1);
+        write_file("lying.safetensors", buf, sizeof buf);
+    }
+    CHECK(run("similar --index 0 --embeddings lying.safetensors") == 1 && one_line(err_text) &&
+              strstr(err_text, "lying.safetensors: truncated: the header promises 16000 bytes"),
+          "a truncated embeddings file: %s", err_text);
     /* a labels file that is not one */
     write_text("labels.csv", "file;kind\na;b\n");
     CHECK(run("evaluate --labels labels.csv --embeddings long_row.csv") == 1 && one_line(err_text), "bad labels: %s",
