@@ -1,11 +1,11 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Debian's python3-faiss on the rows bench_index dumped: the same index as astromorph's
 (the same nlist, nprobe, PQ bytes, k-means seed, rounds and sample size), timed the same way:
 build, QUERIES queries (the first of a seeded draw), recall@k of FAISS's own top k against an
 exact flat search (the query row itself left out), peak RSS.
 
     build/bench_index 100000 128 100 ivf 1000 10 /tmp/x.f32
-    python3 bench/bench_index.py /tmp/x.f32 128 ivf [QUERIES] [K]
+    /usr/bin/python3 bench/bench_index.py /tmp/x.f32 128 ivf [QUERIES] [K]
 """
 import math
 import resource
@@ -63,7 +63,8 @@ def main():
         w = set([c for c in want[i] if c != r][:k])
         hits += sum(c in w for c in g)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"python-faiss {kind:5s} n {n} d {dim} nlist {nlist} nprobe {nprobe} threads {faiss.omp_get_max_threads()}: "
+    lists = f" nlist {nlist} nprobe {nprobe}" if kind in ("ivf", "ivfpq") else ""
+    print(f"python-faiss {kind:5s} n {n} d {dim}{lists} threads {faiss.omp_get_max_threads()}: "
           f"build {build:.2f} s, {len(rows)} queries {search:.3f} s (exact {exact_s:.3f} s), "
           f"recall@{k} {hits / (len(rows) * k):.4f}, peak RSS {rss:.0f} MB")
 

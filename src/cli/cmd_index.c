@@ -122,7 +122,7 @@ static am_status run(ac_common *c, idx_opts *xo)
         double t = am_monotonic_seconds();
         s = am_knn_index_build(e.data, e.n, e.dim, &xo->io, &ix);
         if (s == AM_OK) s = am_knn_index_save(ix, path);
-        if (s == AM_OK) printf("built in %.2f s\n", am_monotonic_seconds() - t);
+        if (s == AM_OK) printf("built and saved in %.2f s\n", am_monotonic_seconds() - t);
     }
     if (s == AM_OK) describe(path, am_knn_index_get_info(ix));
     am_index_check r;
