@@ -114,6 +114,17 @@ int main(void)
     CHECK(truncate(p, st.st_size / 2) == 0, "truncate");
     same_as_exact("similar --index 3 --metric euclidean", "--exact", "truncated");
     CHECK(lines(err_text) == 2 && strstr(err_text, "exported/m.faiss"), "truncated, one line: %s", err_text);
+    /* the same file at 1 and 2 threads */
+    CHECK(run("index --type ivf --nlist 12 --threads 1 -o t1.faiss") == 0, "1 thread: %s", err_text);
+    CHECK(run("index --type ivf --nlist 12 --threads 2 -o t2.faiss") == 0, "2 threads: %s", err_text);
+    char t1[1 << 17], t2[1 << 17];
+    slurp("t1.faiss", t1, sizeof t1);
+    slurp("t2.faiss", t2, sizeof t2);
+    snprintf(p, sizeof p, "%s/t1.faiss", dir);
+    struct stat s1;
+    CHECK(stat(p, &s1) == 0 && s1.st_size > 1000 && s1.st_size < (off_t)sizeof t1 &&
+              !memcmp(t1, t2, (size_t)s1.st_size),
+          "the index differs at 1 and 2 threads");
     /* -o elsewhere, and bad options */
     CHECK(run("index --embeddings exported/m.safetensors --type ivfpq --pq-m 4 -o other.faiss") == 0, "ivfpq: %s",
           err_text);

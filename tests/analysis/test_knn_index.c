@@ -138,6 +138,17 @@ static void ivf_recall(const float *x)
     am_index_check r;
     CHECK_OK(am_knn_index_check(ix, x, QUERIES, K, 5, &r));
     CHECK(r.recall >= 0.98 && r.recall >= r.recall_raw, "ivf: recall %.4f (FAISS alone %.4f)", r.recall, r.recall_raw);
+    /* all but 3 rows excluded: too few for the index to find, the exact search's 3 */
+    uint8_t *ex = malloc(N);
+    memset(ex, 1, N);
+    ex[10] = ex[2000] = ex[3999] = 0;
+    am_neighbor nb[5], want[5];
+    int found = 0, wf = 0;
+    CHECK_OK(am_knn_index_similar(ix, x, x, 5, ex, nb, &found));
+    CHECK_OK(am_similar(x, N, DIM, NULL, x, AM_METRIC_EUCLIDEAN, 5, ex, want, &wf));
+    CHECK(found == 3 && wf == 3 && nb[0].index == want[0].index && nb[2].index == want[2].index,
+          "3 rows left: found %d, exact %d", found, wf);
+    free(ex);
     am_knn_index_free(ix);
     /* IVF-PQ: 8-byte codes a row, candidates re-scored exactly; the same clusters argument */
     am_knn_index *pq = build(x, N, AM_INDEX_IVFPQ, AM_METRIC_EUCLIDEAN, 0, 0);
