@@ -1,6 +1,7 @@
 /* The k nearest other rows of every row, as t-SNE's affinities and the outlier scores need
  * them (internal to src/analysis): the exact blocked-sgemm search (am_knn_all) for small sets,
- * FAISS for large ones. Either way the candidates are re-scored exactly in double and ordered
+ * a FAISS index built for the search for large ones, or the caller's saved index (knn_index.h)
+ * at any size. Either way the candidates are re-scored exactly in double and ordered
  * as am_knn_all orders them (badness, then the lower row), so only which rows the approximate
  * index finds can differ from the exact search, never their scores or the order of ties. */
 #ifndef AM_ANALYSIS_KNN_H
