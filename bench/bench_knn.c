@@ -8,7 +8,7 @@
 #include <time.h>
 
 #include "analysis/knn.h"
-#include "astromorph/rng.h"
+#include "bench_rows.h"
 #include "astromorph/runtime.h"
 #include "astromorph/tensor.h"
 
@@ -20,19 +20,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_knn [N > k] [D] [k] [clusters]\n");
         return 2;
     }
-    float *x = am_malloc((size_t)n * (size_t)dim * sizeof *x), *c = malloc((size_t)(ncl + 1) * dim * sizeof *c);
+    float *x = bench_rows(n, dim, ncl);
     int64_t *want = malloc((size_t)n * k * sizeof *want), *idx = malloc((size_t)n * k * sizeof *idx);
     float *sc = malloc((size_t)n * k * sizeof *sc);
-    if (!x || !c || !want || !idx || !sc) {
+    if (!x || !want || !idx || !sc) {
         fprintf(stderr, "bench_knn: out of memory\n");
         return 1;
     }
-    am_rng r;
-    am_rng_init(&r, 3, 0);
-    for (int64_t i = 0; i < (int64_t)ncl * dim; i++) c[i] = (float)(3 * am_rng_normal(&r));
-    for (int64_t i = 0; i < n; i++)
-        for (int64_t d = 0; d < dim; d++)
-            x[i * dim + d] = (ncl ? c[(i % ncl) * dim + d] : 0) + (float)am_rng_normal(&r);
     printf("kNN bench: %lld x %lld, k %d, %d clusters, %d threads, FAISS %s\n", (long long)n, (long long)dim, k, ncl,
            am_get_threads(), am_knn_have_faiss() ? "yes" : "no");
     const char *names[] = {"exact", "flat", "ivf"};
@@ -54,6 +48,6 @@ int main(int argc, char **argv)
         printf("%-6s %8.2f s  recall@%d %.4f\n", names[m], t, k, m ? (double)hits / ((double)n * k) : 1.0);
     }
     am_free(x);
-    free(c), free(want), free(idx), free(sc);
+    free(want), free(idx), free(sc);
     return 0;
 }

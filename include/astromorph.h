@@ -15,6 +15,7 @@
 #include "astromorph/fits.h"
 #include "astromorph/hybrid.h"
 #include "astromorph/kmeans.h"
+#include "astromorph/knn_index.h"
 #include "astromorph/labels.h"
 #include "astromorph/meta.h"
 #include "astromorph/models.h"

@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 
+#include "astromorph/knn_index.h"
 #include "astromorph/similarity.h"
 #include "astromorph/status.h"
 
@@ -28,6 +29,10 @@ const char *am_outlier_method_name(am_outlier_method m);
  * from a FAISS IVF index above (where built with FAISS; AM_KNN_METHOD=exact keeps them exact). */
 am_status am_outlier_scores(const float *x, int64_t n, int64_t dim, am_metric metric, int k, double *knn_score,
                             double *lof_score);
+/* The same with the neighbours from a saved index over x (knn_index.h, checked fresh by the
+ * caller; used when its metric is metric, NULL: as am_outlier_scores). */
+am_status am_outlier_scores_indexed(const float *x, int64_t n, int64_t dim, am_metric metric, int k,
+                                    const am_knn_index *index, double *knn_score, double *lof_score);
 
 /* am_outlier_scores over MPI ranks (collective): this rank's rows are global rows row0 ..
  * row0 + n − 1; scores for them, equal to one process's exact search over all rows. */

@@ -1,6 +1,6 @@
 /* Barnes–Hut t-SNE (van der Maaten 2014) in 2 or 3 dimensions.
  *  - input affinities from the 3×perplexity nearest neighbours (exact, or from a FAISS IVF
- *    index above 50 000 points, re-scored exactly), each point's Gaussian bandwidth found by
+ *    index above 50 000 points or a saved one, re-scored exactly), each point's Gaussian bandwidth found by
  *    bisection to match the perplexity, then symmetrised;
  *  - gradient descent with early exaggeration (12 for the first 250 iterations), momentum 0.5
  *    then 0.8, per-coordinate gains (+0.2 / ×0.8, floor 0.01);
@@ -12,6 +12,7 @@
 
 #include <stdint.h>
 
+#include "astromorph/knn_index.h"
 #include "astromorph/status.h"
 
 #ifdef __cplusplus
@@ -29,6 +30,9 @@ typedef struct am_tsne_options {
     int pca_init; /* 1: PCA initialisation (default); 0: seeded Gaussian */
     uint64_t seed; /* default 0 */
     int verbose; /* log KL divergence every 50 iterations at AM_LOG_INFO */
+    /* A saved Euclidean index over x (knn_index.h, checked fresh by the caller) for the kNN
+     * graph; NULL (default): exact below 50 000 rows, an IVF index built for the run above */
+    const am_knn_index *index;
 } am_tsne_options;
 
 void am_tsne_options_default(am_tsne_options *o);

@@ -3,9 +3,15 @@
 #include "faiss_shim.h"
 
 #include <faiss/IndexFlat.h>
+#include <faiss/IndexHNSW.h>
 #include <faiss/IndexIVFFlat.h>
+#include <faiss/IndexIVFPQ.h>
 #include <faiss/impl/FaissException.h>
+#include <faiss/impl/io.h>
+#include <faiss/index_io.h>
 
+#include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <memory>
 #include <new>
@@ -31,39 +37,59 @@ static am_status caught(const char *what)
     }
 }
 
-extern "C" am_status am_faiss_build(const float *x, int64_t n, int64_t dim, int inner_product, int64_t nlist,
-                                    int64_t nprobe, am_faiss_index **out)
+/* IVF rather than HNSW by default: HNSW's graph depends on the order its threads insert rows,
+ * so a deterministic one is built on one thread (13 s for 20 000 × 128 here, against 0.8 s).
+ * IVF's k-means runs on a sample drawn with a fixed seed, and FAISS splits its assignment,
+ * centroid sums and list filling so that each result is computed by one thread in row order:
+ * the same index at any thread count. */
+static void ivf_settings(faiss::IndexIVF *ivf, int64_t nlist, int64_t nprobe)
+{
+    ivf->own_fields = true;
+    ivf->cp.seed = 1234;
+    /* 64 rows a list and 10 rounds: lists good enough to probe, at a tenth of the default cost */
+    ivf->cp.max_points_per_centroid = 64;
+    ivf->cp.niter = 10;
+    ivf->cp.verbose = false;
+    /* knn.c keeps nlist <= n / 39 itself but for tiny sets (one list); no warning for those */
+    ivf->cp.min_points_per_centroid = 1;
+    ivf->nprobe = (size_t)(nprobe < nlist ? nprobe : nlist);
+}
+
+extern "C" am_status am_faiss_build(const float *x, int64_t n, int64_t dim, int inner_product, am_faiss_kind kind,
+                                    int64_t nlist, int64_t nprobe, int64_t pq_m, am_faiss_index **out)
 {
     *out = nullptr;
-    if (n < 1 || dim < 1 || nlist < 0 || (nlist > 0 && nprobe < 1))
-        return am_error(AM_ERR_VALUE, "FAISS: bad index size (n = %lld, dim = %lld, nlist = %lld, nprobe = %lld)",
-                        (long long)n, (long long)dim, (long long)nlist, (long long)nprobe);
+    const int ivf = kind == AM_FAISS_IVF || kind == AM_FAISS_IVFPQ;
+    if (n < 1 || dim < 1 || (ivf && (nlist < 1 || nprobe < 1)) ||
+        (kind == AM_FAISS_IVFPQ && (pq_m < 1 || dim % pq_m != 0)))
+        return am_error(AM_ERR_VALUE,
+                        "FAISS: bad index size (n = %lld, dim = %lld, nlist = %lld, nprobe = %lld, pq_m = %lld)",
+                        (long long)n, (long long)dim, (long long)nlist, (long long)nprobe, (long long)pq_m);
     try {
         auto ix = std::make_unique<am_faiss_index>();
         ix->dim = dim;
         const faiss::MetricType metric = inner_product ? faiss::METRIC_INNER_PRODUCT : faiss::METRIC_L2;
-        if (nlist == 0) {
+        if (kind == AM_FAISS_FLAT) {
             ix->index = std::make_unique<faiss::IndexFlat>(dim, metric);
+        } else if (kind == AM_FAISS_HNSW) {
+            ix->index = std::make_unique<faiss::IndexHNSWFlat>((int)dim, 32, metric);
         } else {
-            /* IVF rather than HNSW: HNSW's graph depends on the order its threads insert rows,
-             * so a deterministic one is built on one thread (13 s for 20 000 × 128 here, against
-             * 0.8 s). IVF's k-means runs on a sample drawn with a fixed seed, and FAISS splits its
-             * assignment, centroid sums and list filling so that each result is computed by one
-             * thread in row order: the same index at any thread count. */
             auto quantizer = std::make_unique<faiss::IndexFlat>(dim, metric);
-            auto ivf = std::make_unique<faiss::IndexIVFFlat>(quantizer.get(), dim, (size_t)nlist, metric);
+            std::unique_ptr<faiss::IndexIVF> iv;
+            if (kind == AM_FAISS_IVF)
+                iv = std::make_unique<faiss::IndexIVFFlat>(quantizer.get(), dim, (size_t)nlist, metric);
+            else {
+                auto pq = std::make_unique<faiss::IndexIVFPQ>(quantizer.get(), dim, (size_t)nlist, (size_t)pq_m, 8,
+                                                              metric);
+                /* 256 codes per sub-quantiser want 10 000 rows to be good; auto picks IVF-PQ only
+                 * for millions, so a smaller set asked for it is served without a warning */
+                pq->pq.cp.min_points_per_centroid = 1;
+                iv = std::move(pq);
+            }
             quantizer.release();
-            ivf->own_fields = true;
-            ivf->cp.seed = 1234;
-            /* 64 rows a list and 10 rounds: lists good enough to probe, at a tenth of the default cost */
-            ivf->cp.max_points_per_centroid = 64;
-            ivf->cp.niter = 10;
-            ivf->cp.verbose = false;
-            /* knn.c keeps nlist <= n / 39 itself but for tiny sets (one list); no warning for those */
-            ivf->cp.min_points_per_centroid = 1;
-            ivf->nprobe = (size_t)(nprobe < nlist ? nprobe : nlist);
-            ivf->train(n, x);
-            ix->index = std::move(ivf);
+            ivf_settings(iv.get(), nlist, nprobe);
+            iv->train(n, x);
+            ix->index = std::move(iv);
         }
         ix->index->add(n, x);
         *out = ix.release();
@@ -85,6 +111,44 @@ extern "C" am_status am_faiss_search(const am_faiss_index *ix, const float *q, i
         return AM_OK;
     } catch (...) {
         return caught("searching the index");
+    }
+}
+
+extern "C" am_status am_faiss_serialize(const am_faiss_index *ix, uint8_t **bytes, size_t *len)
+{
+    *bytes = nullptr;
+    *len = 0;
+    try {
+        faiss::VectorIOWriter w;
+        faiss::write_index(ix->index.get(), &w);
+        uint8_t *b = (uint8_t *)std::malloc(w.data.size() ? w.data.size() : 1);
+        if (!b) throw std::bad_alloc();
+        std::memcpy(b, w.data.data(), w.data.size());
+        *bytes = b;
+        *len = w.data.size();
+        return AM_OK;
+    } catch (...) {
+        return caught("writing the index");
+    }
+}
+
+extern "C" am_status am_faiss_deserialize(const uint8_t *bytes, size_t len, int64_t n, int64_t dim,
+                                          am_faiss_index **out)
+{
+    *out = nullptr;
+    try {
+        faiss::VectorIOReader r;
+        r.data.assign(bytes, bytes + len);
+        auto ix = std::make_unique<am_faiss_index>();
+        ix->index.reset(faiss::read_index(&r));
+        ix->dim = dim;
+        if (ix->index->d != dim || ix->index->ntotal != n || r.rp != len)
+            return am_error(AM_ERR_FORMAT, "FAISS: the index holds %lld rows of %d columns, not %lld of %lld",
+                            (long long)ix->index->ntotal, ix->index->d, (long long)n, (long long)dim);
+        *out = ix.release();
+        return AM_OK;
+    } catch (...) {
+        return caught("reading the index");
     }
 }
 

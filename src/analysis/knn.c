@@ -8,20 +8,16 @@
 
 #include "astromorph/tensor.h"
 #include "search_internal.h"
-#ifdef AM_HAVE_FAISS
-#include "faiss_shim.h"
-#endif
 
-/* Candidates asked of FAISS beyond k and the row itself: its float scores can reorder rows
- * whose exact scores differ by ~1e-6 relative, as in similarity.c. Queries go in blocks so that
- * the candidate lists stay small at any n. */
-enum { KNN_MARGIN = 16, KNN_BLOCK = 4096, KNN_NPROBE = 32 };
+/* Queries go to the index in blocks so that the candidate lists stay small at any n. */
+enum { KNN_BLOCK = 4096 };
 
 void am_knn_options_default(am_knn_options *o)
 {
     o->method = AM_KNN_AUTO;
     o->nlist = 0;
     o->nprobe = 0;
+    o->index = NULL;
 }
 
 int am_knn_have_faiss(void)
@@ -45,7 +41,7 @@ am_status am_knn_method_parse(const char *s, const char *what, am_knn_method *m)
     return am_error(AM_ERR_VALUE, "%s: unknown neighbour search '%s' (auto, exact, flat or ivf)", what, s);
 }
 
-static am_status check_finite(const float *x, int64_t n, int64_t dim)
+am_status am_knn_check_finite(const float *x, int64_t n, int64_t dim)
 {
     for (int64_t i = 0; i < n * dim; i++)
         if (!isfinite(x[i]))
@@ -63,48 +59,23 @@ static am_status resolve(const am_knn_options *o, int64_t n, am_knn_method *m)
     return AM_OK;
 }
 
-#ifdef AM_HAVE_FAISS
-/* Unit rows for cosine as an inner product; a zero row stays zero, cosine 0 to every row, as the
- * exact search scores it. */
-static float *unit_rows(const float *x, int64_t n, int64_t dim)
+/* Candidates from the index ix, re-scored exactly, a block of queries at a time. */
+static am_status knn_indexed(const am_knn_index *ix, const float *x, int64_t n, int64_t dim, am_metric metric, int k,
+                             int64_t *idx, float *score)
 {
-    float *u = am_malloc((size_t)n * (size_t)dim * sizeof *u);
-    if (!u) return NULL;
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; i++) {
-        double t = 0;
-        for (int64_t d = 0; d < dim; d++) t += (double)x[i * dim + d] * x[i * dim + d];
-        double s = t > 0 ? 1.0 / sqrt(t) : 0.0;
-        for (int64_t d = 0; d < dim; d++) u[i * dim + d] = (float)(x[i * dim + d] * s);
-    }
-    return u;
-}
-
-static am_status knn_faiss(const float *x, int64_t n, int64_t dim, am_metric metric, int k, am_knn_method method,
-                           const am_knn_options *o, int64_t *idx, float *score)
-{
-    const int cosine = metric == AM_METRIC_COSINE, nc = k + 1 + KNN_MARGIN;
-    int64_t nlist = 0;
-    if (method == AM_KNN_IVF) {
-        int64_t most = n / 39 > 1 ? n / 39 : 1;
-        nlist = o->nlist ? o->nlist : llround(4 * sqrt((double)n));
-        if (!o->nlist) nlist = nlist < 1 ? 1 : nlist > most ? most : nlist;
-    }
-    float *unit = cosine ? unit_rows(x, n, dim) : NULL;
+    /* the row itself comes back too, so one candidate more */
+    const int nc = am_knn_index_candidates(ix, k + 1);
     const int64_t bmax = n < KNN_BLOCK ? n : KNN_BLOCK;
     int64_t *labels = malloc((size_t)bmax * (size_t)nc * sizeof *labels);
     double *bad = malloc((size_t)bmax * (size_t)k * sizeof *bad);
     int *count = malloc((size_t)bmax * sizeof *count);
-    am_faiss_index *ix = NULL;
-    am_status s = (cosine && !unit) || !labels || !bad || !count
+    am_status s = !labels || !bad || !count
                       ? am_error(AM_ERR_NOMEM, "k nearest neighbours: out of memory for %lld rows", (long long)n)
                       : AM_OK;
-    const float *data = cosine ? unit : x;
-    if (s == AM_OK) s = am_faiss_build(data, n, dim, cosine, nlist, o->nprobe ? o->nprobe : KNN_NPROBE, &ix);
     for (int64_t b0 = 0; s == AM_OK && b0 < n; b0 += bmax) {
         const int64_t nb = n - b0 < bmax ? n - b0 : bmax;
-        s = am_faiss_search(ix, data + b0 * dim, nb, nc, labels);
-        if (s == AM_OK) s = am_knn_rescore(x, dim, b0, nb, metric, k, labels, nc, idx + b0 * k, bad, count);
+        s = am_knn_index_search(ix, x + b0 * dim, nb, nc, labels);
+        if (s == AM_OK) s = am_knn_rescore(x, dim, b0, NULL, nb, metric, k, labels, nc, idx + b0 * k, bad, count);
         for (int64_t i = 0; s == AM_OK && i < nb; i++) {
             /* Too few found (IVF's probed lists held under k other rows) or a tie that may
              * go on past the candidates: this row searched exactly. Rare, so one row at a
@@ -117,12 +88,25 @@ static am_status knn_faiss(const float *x, int64_t n, int64_t dim, am_metric met
             for (int j = 0; s == AM_OK && j < k; j++) score[(b0 + i) * k + j] = am_bad_to_score(bad[i * k + j], metric);
         }
     }
-    am_faiss_free(ix);
-    am_free(unit);
     free(labels), free(bad), free(count);
     return s;
 }
-#endif
+
+/* A flat or IVF index built for this one search. */
+static am_status knn_faiss(const float *x, int64_t n, int64_t dim, am_metric metric, int k, am_knn_method method,
+                           const am_knn_options *o, int64_t *idx, float *score)
+{
+    am_index_options io;
+    am_index_options_default(&io);
+    io.type = method == AM_KNN_IVF ? AM_INDEX_IVF : AM_INDEX_FLAT;
+    io.metric = metric;
+    io.nlist = o->nlist, io.nprobe = o->nprobe;
+    am_knn_index *ix = NULL;
+    am_status s = am_knn_index_build(x, n, dim, &io, &ix);
+    if (s == AM_OK) s = knn_indexed(ix, x, n, dim, metric, k, idx, score);
+    am_knn_index_free(ix);
+    return s;
+}
 
 am_status am_knn_search(const float *x, int64_t n, int64_t dim, am_metric metric, int k, const am_knn_options *o,
                         int64_t *idx, float *score)
@@ -138,14 +122,17 @@ am_status am_knn_search(const float *x, int64_t n, int64_t dim, am_metric metric
                         (long long)o->nlist, (long long)o->nprobe);
     am_knn_method m;
     AM_TRY(resolve(o, n, &m));
-    AM_TRY(check_finite(x, n, dim));
+    AM_TRY(am_knn_check_finite(x, n, dim));
+    const am_knn_index_info *info = o->index ? am_knn_index_get_info(o->index) : NULL;
+    if (info && (info->n != n || info->dim != dim))
+        return am_error(AM_ERR_VALUE, "k nearest neighbours: the index holds %lld x %lld rows, the search %lld x %lld",
+                        (long long)info->n, (long long)info->dim, (long long)n, (long long)dim);
+    if (info && info->metric == metric) return knn_indexed(o->index, x, n, dim, metric, k, idx, score);
     if (m == AM_KNN_EXACT) return am_knn_all(x, n, dim, metric, k, idx, score);
-#ifdef AM_HAVE_FAISS
+    if (!am_knn_have_faiss())
+        return am_error(AM_ERR_VALUE,
+                        "k nearest neighbours: the '%s' search needs FAISS, and this build has none (install "
+                        "libfaiss-dev and reconfigure)",
+                        method_names[m]);
     return knn_faiss(x, n, dim, metric, k, m, o, idx, score);
-#else
-    return am_error(AM_ERR_VALUE,
-                    "k nearest neighbours: the '%s' search needs FAISS, and this build has none (install "
-                    "libfaiss-dev and reconfigure)",
-                    method_names[m]);
-#endif
 }

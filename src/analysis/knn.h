@@ -1,6 +1,7 @@
 /* The k nearest other rows of every row, as t-SNE's affinities and the outlier scores need
  * them (internal to src/analysis): the exact blocked-sgemm search (am_knn_all) for small sets,
- * FAISS for large ones. Either way the candidates are re-scored exactly in double and ordered
+ * a FAISS index built for the search for large ones, or the caller's saved index (knn_index.h)
+ * at any size. Either way the candidates are re-scored exactly in double and ordered
  * as am_knn_all orders them (badness, then the lower row), so only which rows the approximate
  * index finds can differ from the exact search, never their scores or the order of ties. */
 #ifndef AM_ANALYSIS_KNN_H
@@ -8,6 +9,7 @@
 
 #include <stdint.h>
 
+#include "astromorph/knn_index.h"
 #include "astromorph/similarity.h"
 
 typedef enum {
@@ -25,16 +27,22 @@ typedef struct {
     am_knn_method method; /* AM_KNN_AUTO also reads AM_KNN_METHOD (exact, flat or ivf) */
     int64_t nlist; /* IVF lists; 0: 4·√n, at most n / 39 (FAISS's training minimum) */
     int64_t nprobe; /* IVF lists searched per query; 0: 32, at most nlist */
+    /* A saved index over these rows (knn_index.h; the caller has checked it is fresh), used
+     * instead of building one when its metric is the search's; NULL: none */
+    const am_knn_index *index;
 } am_knn_options;
 
 void am_knn_options_default(am_knn_options *o);
 /* Whether this build has FAISS (AM_KNN_FLAT and AM_KNN_IVF fail without it). */
 int am_knn_have_faiss(void);
 am_status am_knn_method_parse(const char *s, const char *what, am_knn_method *m);
+/* AM_ERR_NUMERIC naming the first row with a NaN or Inf. */
+am_status am_knn_check_finite(const float *x, int64_t n, int64_t dim);
 
 /* As am_knn_all (idx, score n × k, best first, self excluded; n > k >= 1), by the method o
  * says (NULL: defaults). Rows with a NaN or Inf are refused (AM_ERR_NUMERIC). Deterministic for
- * any thread count with every method. */
+ * any thread count with every method. With o->index (of o's metric) the index's candidates are
+ * re-scored instead, whatever the method. */
 am_status am_knn_search(const float *x, int64_t n, int64_t dim, am_metric metric, int k, const am_knn_options *o,
                         int64_t *idx, float *score);
 

@@ -21,6 +21,12 @@ const char *am_outlier_method_name(am_outlier_method m) { return m == AM_OUTLIER
 am_status am_outlier_scores(const float *x, int64_t n, int64_t dim, am_metric metric, int k, double *knn_score,
                             double *lof_score)
 {
+    return am_outlier_scores_indexed(x, n, dim, metric, k, NULL, knn_score, lof_score);
+}
+
+am_status am_outlier_scores_indexed(const float *x, int64_t n, int64_t dim, am_metric metric, int k,
+                                    const am_knn_index *index, double *knn_score, double *lof_score)
+{
     int64_t *idx = malloc((size_t)n * (size_t)k * sizeof *idx);
     float *sc = malloc((size_t)n * (size_t)k * sizeof *sc);
     double *lrd = malloc((size_t)n * sizeof *lrd);
@@ -30,7 +36,10 @@ am_status am_outlier_scores(const float *x, int64_t n, int64_t dim, am_metric me
         free(lrd);
         return am_error(AM_ERR_NOMEM, "outliers: out of memory for %lld rows", (long long)n);
     }
-    am_status s = am_knn_search(x, n, dim, metric, k, NULL, idx, sc);
+    am_knn_options ko;
+    am_knn_options_default(&ko);
+    ko.index = index;
+    am_status s = am_knn_search(x, n, dim, metric, k, &ko, idx, sc);
     if (s != AM_OK) goto done;
     /* Distances: cosine similarity becomes the cosine distance 1 - cos. */
     if (metric == AM_METRIC_COSINE)

@@ -22,11 +22,16 @@ am_status am_similar_exact(const float *x, int64_t n, int64_t dim, const float *
 am_status am_knn_block(const float *q, int64_t nq, int64_t q0, const float *x, int64_t nx, int64_t x0, int64_t dim,
                        am_metric metric, int k, int64_t *idx, double *bad, int *count);
 
-/* The candidates an index found for query rows q0 .. q0 + nq − 1 of x (found: nq × nc rows of x,
- * -1 for none; the row itself skipped) re-scored exactly, the best k of each kept as am_knn_block
- * orders them: idx/bad[i·k ..], count[i] of them. count[i] < k (0 where the k-th score ties
- * with the last candidate's, so unlisted rows may tie too) leaves the row to the exact search. */
-am_status am_knn_rescore(const float *x, int64_t dim, int64_t q0, int64_t nq, am_metric metric, int k,
-                         const int64_t *found, int nc, int64_t *idx, double *bad, int *count);
+/* The candidates an index found for query rows of x (found: nq × nc rows of x, -1 for none; the
+ * row itself skipped) re-scored exactly, the best k of each kept as am_knn_block orders them:
+ * idx/bad[i·k ..], count[i] of them. Query i is row rows[i], or q0 + i when rows is NULL.
+ * count[i] < k (0 where the k-th score ties with the last candidate's, so unlisted rows may tie
+ * too) leaves the row to the exact search. */
+am_status am_knn_rescore(const float *x, int64_t dim, int64_t q0, const int64_t *rows, int64_t nq, am_metric metric,
+                         int k, const int64_t *found, int nc, int64_t *idx, double *bad, int *count);
+
+/* The same for one query vector q with exclusion flags (NULL: none): *count of the best k. */
+am_status am_similar_rescore(const float *x, int64_t dim, const float *q, am_metric metric, int k, const int64_t *found,
+                             int nc, const uint8_t *exclude, int64_t *idx, double *bad, int *count);
 
 #endif

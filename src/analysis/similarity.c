@@ -236,28 +236,47 @@ am_status am_knn_block(const float *q, int64_t nq, int64_t q0, const float *x, i
     return AM_OK;
 }
 
-am_status am_knn_rescore(const float *x, int64_t dim, int64_t q0, int64_t nq, am_metric metric, int k,
-                         const int64_t *found, int nc, int64_t *idx, double *bad, int *count)
+/* The candidates found[0 .. nc) (-1 for none) but self and the excluded, re-scored exactly into
+ * idx/bad: how many of the best k, 0 where the k-th score ties with the last candidate's. */
+static int rescore(cand *h, const int64_t *found, int nc, int64_t self, const uint8_t *exclude, const float *x,
+                   int64_t dim, const float *q, am_metric metric, int k, int64_t *idx, double *bad)
+{
+    int size = 0;
+    for (int j = 0; j < nc; j++) {
+        int64_t c = found[j];
+        if (c >= 0 && c != self && !(exclude && exclude[c])) h[size++] = (cand){0, c};
+    }
+    int m = finish_exact(h, size, k, x, dim, q, metric);
+    /* a tie at the k-th score that reaches the last candidate may go on among rows the index
+     * did not return, and the lowest rows must win it: left to the exact search */
+    int count = m == k && size > k && h[k - 1].bad == h[size - 1].bad ? 0 : m;
+    for (int j = 0; j < count; j++) idx[j] = h[j].index, bad[j] = h[j].bad;
+    return count;
+}
+
+am_status am_knn_rescore(const float *x, int64_t dim, int64_t q0, const int64_t *rows, int64_t nq, am_metric metric,
+                         int k, const int64_t *found, int nc, int64_t *idx, double *bad, int *count)
 {
     const int nt = max_threads();
     cand *lists = malloc((size_t)nt * (size_t)nc * sizeof *lists);
     if (!lists) return am_error(AM_ERR_NOMEM, "k nearest neighbours: out of memory for %d candidates", nc);
 #pragma omp parallel for schedule(dynamic, 64)
     for (int64_t i = 0; i < nq; i++) {
-        cand *h = lists + (size_t)thread_num() * nc;
-        const int64_t self = q0 + i;
-        int size = 0;
-        for (int j = 0; j < nc; j++) {
-            int64_t c = found[i * nc + j];
-            if (c >= 0 && c != self) h[size++] = (cand){0, c};
-        }
-        int m = finish_exact(h, size, k, x, dim, x + self * dim, metric);
-        /* a tie at the k-th score that reaches the last candidate may go on among rows the index
-         * did not return, and the lowest rows must win it: left to the exact search */
-        count[i] = m == k && size > k && h[k - 1].bad == h[size - 1].bad ? 0 : m;
-        for (int j = 0; j < count[i]; j++) idx[i * k + j] = h[j].index, bad[i * k + j] = h[j].bad;
+        const int64_t self = rows ? rows[i] : q0 + i;
+        count[i] = rescore(lists + (size_t)thread_num() * nc, found + i * nc, nc, self, NULL, x, dim, x + self * dim,
+                           metric, k, idx + i * k, bad + i * k);
     }
     free(lists);
+    return AM_OK;
+}
+
+am_status am_similar_rescore(const float *x, int64_t dim, const float *q, am_metric metric, int k, const int64_t *found,
+                             int nc, const uint8_t *exclude, int64_t *idx, double *bad, int *count)
+{
+    cand *h = malloc((size_t)(nc ? nc : 1) * sizeof *h);
+    if (!h) return am_error(AM_ERR_NOMEM, "similarity: out of memory for %d candidates", nc);
+    *count = rescore(h, found, nc, -1, exclude, x, dim, q, metric, k, idx, bad);
+    free(h);
     return AM_OK;
 }
 

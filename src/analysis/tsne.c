@@ -26,6 +26,7 @@ void am_tsne_options_default(am_tsne_options *o)
     o->pca_init = 1;
     o->seed = 0;
     o->verbose = 0;
+    o->index = NULL;
 }
 
 /* Symmetric sparse P in CSR form. */
@@ -83,7 +84,8 @@ static int cmp_colval(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static am_status affinities(const float *x, int64_t n, int64_t dim, double perplexity, csr *P)
+static am_status affinities(const float *x, int64_t n, int64_t dim, double perplexity, const am_knn_index *index,
+                            csr *P)
 {
     int K = (int)fmin((double)(n - 1), floor(3 * perplexity + 1));
     int64_t *idx = malloc((size_t)n * (size_t)K * sizeof *idx);
@@ -97,7 +99,10 @@ static am_status affinities(const float *x, int64_t n, int64_t dim, double perpl
         s = am_error(AM_ERR_NOMEM, "t-SNE: out of memory for %lld × %d neighbours", (long long)n, K);
         goto done;
     }
-    s = am_knn_search(x, n, dim, AM_METRIC_EUCLIDEAN, K, NULL, idx, dist);
+    am_knn_options ko;
+    am_knn_options_default(&ko);
+    ko.index = index;
+    s = am_knn_search(x, n, dim, AM_METRIC_EUCLIDEAN, K, &ko, idx, dist);
     if (s != AM_OK) goto done;
     double lp = log(perplexity);
 #pragma omp parallel for schedule(dynamic, 64)
@@ -223,7 +228,7 @@ am_status am_tsne(const float *x, int64_t n, int64_t dim, const am_tsne_options 
     double lr = o->learning_rate > 0 ? o->learning_rate : fmax((double)n / o->exaggeration / 4.0, 50.0);
 
     csr P;
-    AM_TRY(affinities(x, n, dim, perp, &P));
+    AM_TRY(affinities(x, n, dim, perp, o->index, &P));
     size_t nd = (size_t)n * (size_t)dims;
     double *y = malloc(nd * sizeof *y), *pos = malloc(nd * sizeof *pos), *neg = malloc(nd * sizeof *neg);
     double *upd = calloc(nd, sizeof *upd), *gains = malloc(nd * sizeof *gains), *sq = malloc((size_t)n * sizeof *sq);

@@ -10,6 +10,7 @@
 
 #include "astromorph/embeddings.h"
 #include "astromorph/figure.h"
+#include "astromorph/knn_index.h"
 #include "astromorph/runtime.h"
 #include "astromorph/thumbnail.h"
 
@@ -70,6 +71,14 @@ am_status ac_load(ac_common *c, am_embeddings *e);
  * align rows. A native file is read only for the share's rows; a CSV or FITS table is read whole
  * and cut. One process: ac_load. */
 am_status ac_load_share(ac_common *c, am_embeddings *e, int64_t align, int64_t *row0, int64_t *total);
+
+/* Where `astromorph index` saves the index of an embeddings file: its name with .faiss for its
+ * extension (exported/<model>.faiss). */
+void ac_index_path(const char *embeddings, char *out, size_t len);
+/* The saved index of the loaded embeddings e (after ac_load) when there is one that is fresh
+ * and of this metric; otherwise NULL, saying on stderr why one that exists is not used (stale,
+ * another metric, unreadable, --where). Never fails: the search then goes without it. */
+am_knn_index *ac_open_index(const ac_common *c, const am_embeddings *e, am_metric metric);
 
 /* The table's destination: stdout, or an atomic file for -o. */
 typedef struct ac_table {

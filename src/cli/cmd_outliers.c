@@ -11,7 +11,7 @@
 #include "dist/dist_internal.h"
 #include "astromorph/pipeline.h"
 
-enum { OPT_TOP = AC_OPT_FIRST_FREE, OPT_METHOD, OPT_METRIC };
+enum { OPT_TOP = AC_OPT_FIRST_FREE, OPT_METHOD, OPT_METRIC, OPT_NO_INDEX };
 
 static void usage(FILE *fp)
 {
@@ -26,6 +26,8 @@ static void usage(FILE *fp)
             "  --method M           rank by knn (default) or lof\n"
             "  -k K                 neighbours (default 10)\n"
             "  --metric M           euclidean (default) or cosine (distance 1 - cos)\n"
+            "  --no-index           neighbours without the saved index (exported/<model>.faiss from\n"
+            "                       'astromorph index', used while fresh and of the same metric)\n"
             "%s",
             AC_COMMON_HELP);
 }
@@ -34,6 +36,7 @@ typedef struct {
     long top, k;
     am_outlier_method method;
     am_metric metric;
+    int no_index;
 } out_opts;
 
 static am_status run(ac_common *c, const out_opts *oo)
@@ -47,7 +50,9 @@ static am_status run(ac_common *c, const out_opts *oo)
     double *knn = malloc((size_t)e.n * sizeof *knn), *lof = malloc((size_t)e.n * sizeof *lof);
     int64_t *order = malloc((size_t)e.n * sizeof *order);
     if (s == AM_OK && (!knn || !lof || !order)) s = am_error(AM_ERR_NOMEM, "out of memory");
-    if (s == AM_OK) s = am_outlier_scores(e.data, e.n, e.dim, oo->metric, (int)oo->k, knn, lof);
+    am_knn_index *ix = s == AM_OK && !oo->no_index ? ac_open_index(c, &e, oo->metric) : NULL;
+    if (s == AM_OK) s = am_outlier_scores_indexed(e.data, e.n, e.dim, oo->metric, (int)oo->k, ix, knn, lof);
+    am_knn_index_free(ix);
     const double *key = oo->method == AM_OUTLIER_KNN ? knn : lof;
     if (s == AM_OK) s = am_rank_desc(key, e.n, order);
     int64_t rows = oo->top > 0 && oo->top < e.n ? oo->top : e.n;
@@ -144,6 +149,7 @@ static int option(const ac_common *c, void *user, int opt, const char *arg)
         if (am_metric_parse(arg, "--metric", &oo->metric) == AM_OK) return 1;
         am_cli_fail(c->cmd);
         return 0;
+    case OPT_NO_INDEX: oo->no_index = 1; return 1;
     default: return 0;
     }
 }
@@ -153,6 +159,7 @@ int am_cmd_outliers(int argc, char **argv)
     static const struct option opts[] = {{"top", required_argument, NULL, OPT_TOP},
                                          {"method", required_argument, NULL, OPT_METHOD},
                                          {"metric", required_argument, NULL, OPT_METRIC},
+                                         {"no-index", no_argument, NULL, OPT_NO_INDEX},
                                          {NULL, 0, NULL, 0}};
     static const ac_command cmd = {"outliers", opts, "k:", option, usage};
     ac_common c;

@@ -23,7 +23,8 @@ enum {
     OPT_THUMBS,
     OPT_CORR,
     OPT_CORR_FIG,
-    OPT_COLOR
+    OPT_COLOR,
+    OPT_NO_INDEX
 };
 
 static void usage(FILE *fp)
@@ -45,6 +46,8 @@ static void usage(FILE *fp)
             "  --correlations-figure FILE   the same as a heat map (PNG or PDF)\n"
             "  --color-by S         colour the figure's points by statistic S (deciles; grey where\n"
             "                       undefined) instead of by cluster\n"
+            "  --no-index           t-SNE's neighbours without the saved index (a euclidean\n"
+            "                       exported/<model>.faiss from 'astromorph index', used while fresh)\n"
             "%s",
             AC_COMMON_HELP);
 }
@@ -54,6 +57,7 @@ typedef struct {
     am_tsne_options t;
     const char *corr, *corr_figure, *color_by;
     int perplexity_given; /* --perplexity was on the command line */
+    int no_index; /* --no-index */
 } proj_opts;
 
 enum { BINS = 10 };
@@ -205,7 +209,11 @@ static am_status run(ac_common *c, const proj_opts *po)
         if (po->perplexity_given && po->t.perplexity >= (double)e.n)
             s = am_error(AM_ERR_VALUE, "--perplexity %g: must be below the number of images (%lld)", po->t.perplexity,
                          (long long)e.n);
-        if (s == AM_OK) s = am_tsne(e.data, e.n, e.dim, &po->t, y, NULL);
+        am_tsne_options to = po->t;
+        am_knn_index *ix = s == AM_OK && !po->no_index ? ac_open_index(c, &e, AM_METRIC_EUCLIDEAN) : NULL;
+        to.index = ix;
+        if (s == AM_OK) s = am_tsne(e.data, e.n, e.dim, &to, y, NULL);
+        am_knn_index_free(ix);
     }
     ac_table t;
     if (s == AM_OK && (s = ac_table_open(&t, c)) == AM_OK) {
@@ -294,6 +302,7 @@ static int option(const ac_common *c, void *user, int opt, const char *arg)
     case OPT_CORR: po->corr = arg; return 1;
     case OPT_CORR_FIG: po->corr_figure = arg; return 1;
     case OPT_COLOR: po->color_by = arg; return 1;
+    case OPT_NO_INDEX: po->no_index = 1; return 1;
     default: return 0;
     }
 }
@@ -310,6 +319,7 @@ int am_cmd_project(int argc, char **argv)
                                          {"correlations", required_argument, NULL, OPT_CORR},
                                          {"correlations-figure", required_argument, NULL, OPT_CORR_FIG},
                                          {"color-by", required_argument, NULL, OPT_COLOR},
+                                         {"no-index", no_argument, NULL, OPT_NO_INDEX},
                                          {NULL, 0, NULL, 0}};
     static const ac_command cmd = {"project", opts, NULL, option, usage};
     ac_common c;

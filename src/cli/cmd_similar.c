@@ -1,5 +1,6 @@
-/* `astromorph similar`: the k images whose embeddings are most similar to one image's (exact
- * search), leaving out other images of the same OBJECT by default, as in the paper. */
+/* `astromorph similar`: the k images whose embeddings are most similar to one image's (the
+ * saved index's candidates re-scored exactly when there is a fresh one, else exact search),
+ * leaving out other images of the same OBJECT by default, as in the paper. */
 #include <getopt.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -13,7 +14,7 @@
 #include "dist/dist_internal.h"
 #include "astromorph/pipeline.h"
 
-enum { OPT_OBJECT = AC_OPT_FIRST_FREE, OPT_FILE, OPT_INDEX, OPT_METRIC, OPT_KEEP };
+enum { OPT_OBJECT = AC_OPT_FIRST_FREE, OPT_FILE, OPT_INDEX, OPT_METRIC, OPT_KEEP, OPT_EXACT };
 
 static void usage(FILE *fp)
 {
@@ -27,14 +28,18 @@ static void usage(FILE *fp)
             "  -k K                 how many neighbours (default 6)\n"
             "  --metric M           cosine (default; higher is closer) or euclidean (distance)\n"
             "  --keep-same-object   also return other images of the query's OBJECT\n"
+            "  --exact              search every row, not the saved index (exported/<model>.faiss,\n"
+            "                       from 'astromorph index'; used by default while it is fresh)\n"
             "%s",
             AC_COMMON_HELP);
 }
 
-static am_status run(ac_common *c, const char *object, const char *file, long index, int k, am_metric metric, int keep)
+static am_status run(ac_common *c, const char *object, const char *file, long index, int k, am_metric metric, int keep,
+                     int exact)
 {
     am_embeddings e;
     AM_TRY(ac_load(c, &e));
+    am_knn_index *ix = exact ? NULL : ac_open_index(c, &e, metric);
     am_status s = AM_OK;
     uint8_t *ex = NULL;
     am_neighbor *nb = NULL;
@@ -47,7 +52,8 @@ static am_status run(ac_common *c, const char *object, const char *file, long in
     if (s == AM_OK && (!ex || !nb)) s = am_error(AM_ERR_NOMEM, "out of memory");
     int found = 0;
     if (s == AM_OK) s = am_similar_exclusions(&e, q, keep, ex);
-    if (s == AM_OK) s = am_similar(e.data, e.n, e.dim, NULL, e.data + q * e.dim, metric, k, ex, nb, &found);
+    if (s == AM_OK && ix) s = am_knn_index_similar(ix, e.data, e.data + q * e.dim, k, ex, nb, &found);
+    else if (s == AM_OK) s = am_similar(e.data, e.n, e.dim, NULL, e.data + q * e.dim, metric, k, ex, nb, &found);
     if (s == AM_OK && found < k)
         fprintf(stderr, "astromorph similar: only %d other image%s to compare with\n", found, found == 1 ? "" : "s");
     ac_table t;
@@ -79,6 +85,7 @@ static am_status run(ac_common *c, const char *object, const char *file, long in
     free(pc);
     free(ex);
     free(nb);
+    am_knn_index_free(ix);
     am_embeddings_free(&e);
     return s;
 }
@@ -86,8 +93,9 @@ static am_status run(ac_common *c, const char *object, const char *file, long in
 /* Over MPI ranks: each rank searches its share of the rows, the lists merge, and rank 0 prints
  * the table with the metadata of the rows found, fetched from their ranks. */
 static am_status run_ranks(ac_common *c, const char *object, const char *file, long index, int k, am_metric metric,
-                           int keep)
+                           int keep, int exact)
 {
+    (void)exact; /* each rank searches its share exactly */
     if (c->figure)
         return am_error(AM_ERR_VALUE, "--figure: draw the figure from one process (its map needs every row at once)");
     am_embeddings e;
@@ -146,7 +154,7 @@ static am_status run_ranks(ac_common *c, const char *object, const char *file, l
 typedef struct {
     const char *object, *file;
     long index, k;
-    int keep, queries;
+    int keep, queries, exact;
     am_metric metric;
 } sim_opts;
 
@@ -169,16 +177,20 @@ static int option(const ac_common *c, void *user, int opt, const char *arg)
         am_cli_fail(c->cmd);
         return 0;
     case OPT_KEEP: so->keep = 1; return 1;
+    case OPT_EXACT: so->exact = 1; return 1;
     default: return 0;
     }
 }
 
 int am_cmd_similar(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"object", required_argument, NULL, OPT_OBJECT},   {"file", required_argument, NULL, OPT_FILE},
-        {"index", required_argument, NULL, OPT_INDEX},     {"metric", required_argument, NULL, OPT_METRIC},
-        {"keep-same-object", no_argument, NULL, OPT_KEEP}, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"object", required_argument, NULL, OPT_OBJECT},
+                                         {"file", required_argument, NULL, OPT_FILE},
+                                         {"index", required_argument, NULL, OPT_INDEX},
+                                         {"metric", required_argument, NULL, OPT_METRIC},
+                                         {"keep-same-object", no_argument, NULL, OPT_KEEP},
+                                         {"exact", no_argument, NULL, OPT_EXACT},
+                                         {NULL, 0, NULL, 0}};
     static const ac_command cmd = {"similar", opts, "k:", option, usage};
     ac_common c;
     sim_opts so = {.index = -1, .k = 6, .metric = AM_METRIC_COSINE};
@@ -188,7 +200,9 @@ int am_cmd_similar(int argc, char **argv)
         fprintf(stderr, "astromorph similar: give exactly one of --object, --file or --index (try --help)\n");
         return 2;
     }
-    am_status (*how)(ac_common *, const char *, const char *, long, int, am_metric, int) =
+    am_status (*how)(ac_common *, const char *, const char *, long, int, am_metric, int, int) =
         am_dist_size() > 1 ? run_ranks : run;
-    return how(&c, so.object, so.file, so.index, (int)so.k, so.metric, so.keep) == AM_OK ? 0 : am_cli_fail("similar");
+    return how(&c, so.object, so.file, so.index, (int)so.k, so.metric, so.keep, so.exact) == AM_OK
+               ? 0
+               : am_cli_fail("similar");
 }

@@ -11,6 +11,8 @@ int am_cmd_similar(int argc, char **argv);
 int am_cmd_project(int argc, char **argv);
 int am_cmd_cluster(int argc, char **argv);
 int am_cmd_outliers(int argc, char **argv);
+/* The saved nearest-neighbour index they use (issue 17). */
+int am_cmd_index(int argc, char **argv);
 /* Quality against labels (issue 12). */
 int am_cmd_evaluate(int argc, char **argv);
 /* Classic morphology statistics (issue 20). */

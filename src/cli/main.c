@@ -24,6 +24,7 @@ static const command commands[] = {
     {"project", NULL, am_cmd_project, "t-SNE or PCA map of the embeddings", 0},
     {"cluster", NULL, am_cmd_cluster, "k-means clusters of the embeddings", 1},
     {"outliers", NULL, am_cmd_outliers, "rank images by how unusual their embedding is", 1},
+    {"index", NULL, am_cmd_index, "a FAISS index beside the embeddings for similar, project, outliers", 0},
     {"evaluate", NULL, am_cmd_evaluate, "how well embeddings group labelled images (kNN, linear probe)", 0},
     {"morphology", NULL, am_cmd_morphology, "classic morphology statistics (C, A, S, Gini, M20, ...) per image", 0},
     {"explore", NULL, am_cmd_explore, "an explorer page: map, look-alikes, outliers (any browser, offline)", 0},
