@@ -27,7 +27,7 @@ typedef enum {
 } am_tsne_method;
 
 /* Where the FFT repulsion gets faster than Barnes–Hut at theta 0.5 (docs/analysis.md). */
-enum { AM_TSNE_FFT_MIN_POINTS = 10000 };
+enum { AM_TSNE_FFT_MIN_POINTS = 5000 };
 
 typedef struct am_tsne_options {
     int dims; /* 2 or 3 (default 2) */

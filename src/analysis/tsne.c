@@ -245,6 +245,44 @@ static am_status repulsion(repulser *r, const double *y, int64_t n, int dims, do
     return AM_OK;
 }
 
+/* pos[i] = exag Σ_j p_ij q_ij (y_i - y_j) over the sparse P, one thread per point. 2-D has its
+ * own loop (the sums in registers: the attraction is most of an FFT iteration's time); both
+ * round the same, term by term. */
+static void attraction(const csr *P, const double *y, int64_t n, int dims, double exag, double *pos)
+{
+    if (dims == 2) {
+#pragma omp parallel for schedule(dynamic, 256)
+        for (int64_t i = 0; i < n; i++) {
+            double px = 0, py = 0, yx = y[2 * i], yy = y[2 * i + 1];
+            for (int64_t e = P->rowptr[i]; e < P->rowptr[i + 1]; e++) {
+                int64_t j = P->col[e];
+                double dx = yx - y[2 * j], dy = yy - y[2 * j + 1];
+                double w = P->val[e] * exag / (1.0 + (dx * dx + dy * dy));
+                px += w * dx;
+                py += w * dy;
+            }
+            pos[2 * i] = px;
+            pos[2 * i + 1] = py;
+        }
+        return;
+    }
+#pragma omp parallel for schedule(dynamic, 64)
+    for (int64_t i = 0; i < n; i++) {
+        double pf[3] = {0, 0, 0};
+        for (int64_t e = P->rowptr[i]; e < P->rowptr[i + 1]; e++) {
+            int64_t j = P->col[e];
+            double diff[3], d2 = 0;
+            for (int d = 0; d < dims; d++) {
+                diff[d] = y[i * dims + d] - y[j * dims + d];
+                d2 += diff[d] * diff[d];
+            }
+            double w = P->val[e] * exag / (1.0 + d2);
+            for (int d = 0; d < dims; d++) pf[d] += w * diff[d];
+        }
+        for (int d = 0; d < dims; d++) pos[i * dims + d] = pf[d];
+    }
+}
+
 /* The method a run uses: auto is FFT in 2-D from AM_TSNE_FFT_MIN_POINTS points when FFTW is
  * there; 3-D is always Barnes–Hut. */
 static am_status pick_method(const am_tsne_options *o, int64_t n, int *fft)
@@ -297,21 +335,7 @@ am_status am_tsne(const float *x, int64_t n, int64_t dim, const am_tsne_options 
         int early = it < o->exaggeration_iters;
         double exag = early ? o->exaggeration : 1.0, mom = early ? 0.5 : 0.8;
         if ((s = repulsion(&rep, y, n, dims, neg, &z))) goto done;
-#pragma omp parallel for schedule(dynamic, 64)
-        for (int64_t i = 0; i < n; i++) {
-            double pf[3] = {0, 0, 0};
-            for (int64_t e = P.rowptr[i]; e < P.rowptr[i + 1]; e++) {
-                int64_t j = P.col[e];
-                double diff[3], d2 = 0;
-                for (int d = 0; d < dims; d++) {
-                    diff[d] = y[i * dims + d] - y[j * dims + d];
-                    d2 += diff[d] * diff[d];
-                }
-                double w = P.val[e] * exag / (1.0 + d2);
-                for (int d = 0; d < dims; d++) pf[d] += w * diff[d];
-            }
-            for (int d = 0; d < dims; d++) pos[i * dims + d] = pf[d];
-        }
+        attraction(&P, y, n, dims, exag, pos);
         if (!(z > 0)) z = 1e-300;
         for (size_t i = 0; i < nd; i++) {
             double g = 4.0 * (pos[i] - neg[i] / z);

@@ -40,7 +40,7 @@ static void usage(FILE *fp)
             "  --iterations N       t-SNE iterations (default 1000)\n"
             "  --theta T            Barnes-Hut opening angle (default 0.5; 0 = exact)\n"
             "  --tsne-method M      t-SNE repulsion: auto (default: FFT interpolation in 2-D from\n"
-            "                       10 000 images, Barnes-Hut otherwise), bh (Barnes-Hut) or fft\n"
+            "                       5 000 images, Barnes-Hut otherwise), bh (Barnes-Hut) or fft\n"
             "                       (2-D only; needs a build with FFTW)\n"
             "  --max-thumbs N       thumbnails per figure panel (default 60)\n"
             "  --correlations FILE  PCA: the correlation (Pearson r) of each component with each\n"

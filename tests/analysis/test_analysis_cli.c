@@ -166,7 +166,7 @@ int main(void)
     /* --tsne-method: bh is what auto takes at this size (the same table); fft maps too. */
     CHECK(run("project --embeddings emb.safetensors --iterations 300 --seed 5 --tsne-method bh") == 0, "tsne bh: %s",
           err_text);
-    CHECK(strcmp(first, out_text) == 0, "--tsne-method bh differs from auto below 10 000 images");
+    CHECK(strcmp(first, out_text) == 0, "--tsne-method bh differs from auto below 5 000 images");
     if (am_tsne_have_fft()) {
         CHECK(run("project --embeddings emb.safetensors --iterations 300 --tsne-method fft") == 0, "tsne fft: %s",
               err_text);
