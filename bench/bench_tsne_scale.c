@@ -2,7 +2,7 @@
  * scikit-learn side by side): reads N × D raw float32 (row-major), runs am_tsne with default
  * options and the given repulsion method, writes the N × 2 map as raw float32 and prints one
  * line "time SECONDS kl KL" (the t-SNE call alone, not the file reading).
- *   bench_tsne_scale X.f32 N D auto|bh|fft Y.f32 [iterations] */
+ *   bench_tsne_scale X.f32 N D auto|bh|fft Y.f32 [iterations] [learning rate, 0 = automatic] */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -16,10 +16,11 @@ int main(int argc, char **argv)
     am_tsne_options_default(&o);
     int64_t n = argc > 3 ? atoll(argv[2]) : 0, dim = argc > 3 ? atoll(argv[3]) : 0;
     if (argc < 6 || n < 4 || dim < 1 || am_tsne_method_parse(argv[4], "method", &o.method) != AM_OK) {
-        fprintf(stderr, "usage: bench_tsne_scale X.f32 N D auto|bh|fft Y.f32 [iterations]\n");
+        fprintf(stderr, "usage: bench_tsne_scale X.f32 N D auto|bh|fft Y.f32 [iterations] [learning rate]\n");
         return 2;
     }
     if (argc > 6) o.iterations = atoi(argv[6]);
+    if (argc > 7) o.learning_rate = atof(argv[7]);
     size_t count = (size_t)n * (size_t)dim;
     float *x = am_malloc(count * sizeof *x), *y = malloc((size_t)n * 2 * sizeof *y);
     FILE *f = fopen(argv[1], "rb");

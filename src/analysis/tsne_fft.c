@@ -278,11 +278,14 @@ am_status tsne_fft_repulsion(tsne_fft *f, const double *y, int64_t n, double *ne
                         f->box_width, f->min_boxes, f->max_boxes);
     double lo0 = INFINITY, lo1 = INFINITY, hi0 = -INFINITY, hi1 = -INFINITY;
     /* min and max are exact: any reduction order gives the same bounds */
-#pragma omp parallel for schedule(static) reduction(min : lo0, lo1) reduction(max : hi0, hi1)
+    int bad = 0; /* fmin and fmax pass over NaN: looked for separately */
+#pragma omp parallel for schedule(static) reduction(min : lo0, lo1) reduction(max : hi0, hi1) reduction(| : bad)
     for (int64_t i = 0; i < n; i++) {
         lo0 = fmin(lo0, y[2 * i]), hi0 = fmax(hi0, y[2 * i]);
         lo1 = fmin(lo1, y[2 * i + 1]), hi1 = fmax(hi1, y[2 * i + 1]);
+        bad |= !isfinite(y[2 * i]) || !isfinite(y[2 * i + 1]);
     }
+    if (bad) return am_error(AM_ERR_NUMERIC, "t-SNE: the map has a non-finite coordinate (the optimisation diverged)");
     /* One square box size for both axes, so that grid offsets map to distances isotropically. */
     double extent = fmax(fmax(hi0 - lo0, hi1 - lo1), 1e-12);
     AM_TRY(ensure_grid(f, choose_boxes(f, extent)));

@@ -110,6 +110,12 @@ int main(void)
     fft_errors(ym, nm, ref, zref, 1.0, 3, &ez1, &ef1);
     printf("tiny map: force error %.3g, Z error %.3g\n", ef1, ez1);
     CHECK(ef1 < 1e-6 && ez1 < 1e-9, "tiny map: force error %.3g, Z error %.3g", ef1, ez1);
+    tsne_fft f;
+    tsne_fft_init(&f);
+    ym[7] = NAN;
+    double zn;
+    CHECK_FAILS(tsne_fft_repulsion(&f, ym, nm, ref, &zn), AM_ERR_NUMERIC, "non-finite");
+    tsne_fft_free(&f);
 
     /* The whole t-SNE: FFT as good as Barnes–Hut on well-separated clusters (600 iterations:
      * the 250 exaggerated ones and enough after them for the clusters to settle). */
