@@ -4,7 +4,9 @@
  *    bisection to match the perplexity, then symmetrised;
  *  - gradient descent with early exaggeration (12 for the first 250 iterations), momentum 0.5
  *    then 0.8, per-coordinate gains (+0.2 / ×0.8, floor 0.01);
- *  - repulsion by a quadtree/octree with opening angle theta;
+ *  - repulsion by a quadtree/octree with opening angle theta (Barnes–Hut), or in 2-D by
+ *    interpolation on an equispaced grid and FFT convolution (Linderman et al. 2019, FIt-SNE's
+ *    scheme: 3 nodes per box per axis, boxes at most 1 unit wide, 50 to 256 boxes per axis);
  *  - initial map: the first PCA coordinates scaled to a standard deviation of 1e-4.
  * Every reduction is done in a fixed order, so a seed gives the same map at any thread count. */
 #ifndef ASTROMORPH_TSNE_H
@@ -18,6 +20,15 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+typedef enum {
+    AM_TSNE_AUTO = 0, /* FFT in 2-D from AM_TSNE_FFT_MIN_POINTS points (with FFTW), Barnes–Hut otherwise */
+    AM_TSNE_BARNES_HUT,
+    AM_TSNE_FFT /* 2-D only; fails in a build without FFTW */
+} am_tsne_method;
+
+/* Where the FFT repulsion gets faster than Barnes–Hut at theta 0.5 (docs/analysis.md). */
+enum { AM_TSNE_FFT_MIN_POINTS = 5000 };
 
 typedef struct am_tsne_options {
     int dims; /* 2 or 3 (default 2) */
@@ -33,9 +44,14 @@ typedef struct am_tsne_options {
     /* A saved Euclidean index over x (knn_index.h, checked fresh by the caller) for the kNN
      * graph; NULL (default): exact below 50 000 rows, an IVF index built for the run above */
     const am_knn_index *index;
+    am_tsne_method method; /* repulsion (default AM_TSNE_AUTO); after the older fields, which keep their places */
 } am_tsne_options;
 
 void am_tsne_options_default(am_tsne_options *o);
+/* Parses auto, bh (barnes-hut) or fft; `what` names the setting in the error message. */
+am_status am_tsne_method_parse(const char *s, const char *what, am_tsne_method *m);
+/* Whether this build has FFTW, which AM_TSNE_FFT needs. */
+int am_tsne_have_fft(void);
 
 /* x: n × dim (n >= 4); y: n × dims output. kl (optional): final KL divergence estimate. */
 am_status am_tsne(const float *x, int64_t n, int64_t dim, const am_tsne_options *o, float *y, double *kl);

@@ -1,6 +1,6 @@
-/* Barnes–Hut t-SNE: sparse input affinities from the kNN graph (knn.h: exact, or FAISS at
- * scale) with per-point bandwidths found by bisection, then gradient descent with early
- * exaggeration, momentum and gains. */
+/* t-SNE: sparse input affinities from the kNN graph (knn.h: exact, or FAISS at scale) with
+ * per-point bandwidths found by bisection, then gradient descent with early exaggeration,
+ * momentum and gains; repulsion by Barnes–Hut (bhtree.h) or FFT interpolation (tsne_fft.h). */
 #include "astromorph/tsne.h"
 
 #include <math.h>
@@ -13,6 +13,7 @@
 #include "astromorph/similarity.h"
 #include "bhtree.h"
 #include "knn.h"
+#include "tsne_fft.h"
 
 void am_tsne_options_default(am_tsne_options *o)
 {
@@ -27,6 +28,16 @@ void am_tsne_options_default(am_tsne_options *o)
     o->seed = 0;
     o->verbose = 0;
     o->index = NULL;
+    o->method = AM_TSNE_AUTO;
+}
+
+am_status am_tsne_method_parse(const char *s, const char *what, am_tsne_method *m)
+{
+    if (strcmp(s, "auto") == 0) *m = AM_TSNE_AUTO;
+    else if (strcmp(s, "bh") == 0 || strcmp(s, "barnes-hut") == 0) *m = AM_TSNE_BARNES_HUT;
+    else if (strcmp(s, "fft") == 0) *m = AM_TSNE_FFT;
+    else return am_error(AM_ERR_VALUE, "%s: '%s' is not a t-SNE method (auto, bh or fft)", what, s);
+    return AM_OK;
 }
 
 /* Symmetric sparse P in CSR form. */
@@ -194,7 +205,7 @@ static am_status initial_map(const float *x, int64_t n, int64_t dim, const am_ts
     return AM_OK;
 }
 
-/* Exact KL(P || Q) up to the BH estimate of Z. */
+/* Exact KL(P || Q) up to the estimate of Z. */
 static double kl_divergence(const csr *P, const double *y, int64_t n, int dims, double z, double exag)
 {
     double kl = 0;
@@ -212,6 +223,88 @@ static double kl_divergence(const csr *P, const double *y, int64_t n, int dims, 
     return kl;
 }
 
+/* The repulsive half of the gradient by either method: neg[i] = Σ_j q_ij² (y_i - y_j) and
+ * *z = Σ_{i≠j} q_ij, both unnormalised. */
+typedef struct {
+    int fft;
+    double theta;
+    bh_tree tree;
+    tsne_fft grid;
+    double *sq; /* n: each point's Σ_j q_ij under Barnes–Hut */
+} repulser;
+
+static am_status repulsion(repulser *r, const double *y, int64_t n, int dims, double *neg, double *z)
+{
+    if (r->fft) return tsne_fft_repulsion(&r->grid, y, n, neg, z);
+    AM_TRY(am_bh_build(&r->tree, y, n, dims));
+    /* Each point's forces are computed by one thread into its own slots: no shared sums. */
+#pragma omp parallel for schedule(dynamic, 64)
+    for (int64_t i = 0; i < n; i++) {
+        double nf[3] = {0, 0, 0};
+        r->sq[i] = am_bh_repulsion(&r->tree, y, i, r->theta, nf);
+        for (int d = 0; d < dims; d++) neg[i * dims + d] = nf[d];
+    }
+    double s = 0; /* summed in point order: the same for any thread count */
+    for (int64_t i = 0; i < n; i++) s += r->sq[i];
+    *z = s;
+    return AM_OK;
+}
+
+/* pos[i] = exag Σ_j p_ij q_ij (y_i - y_j) over the sparse P, one thread per point. 2-D has its
+ * own loop (the sums in registers: the attraction is most of an FFT iteration's time); both
+ * round the same, term by term. */
+static void attraction(const csr *P, const double *y, int64_t n, int dims, double exag, double *pos)
+{
+    if (dims == 2) {
+#pragma omp parallel for schedule(dynamic, 256)
+        for (int64_t i = 0; i < n; i++) {
+            double px = 0, py = 0, yx = y[2 * i], yy = y[2 * i + 1];
+            for (int64_t e = P->rowptr[i]; e < P->rowptr[i + 1]; e++) {
+                int64_t j = P->col[e];
+                double dx = yx - y[2 * j], dy = yy - y[2 * j + 1];
+                double w = P->val[e] * exag / (1.0 + (dx * dx + dy * dy));
+                px += w * dx;
+                py += w * dy;
+            }
+            pos[2 * i] = px;
+            pos[2 * i + 1] = py;
+        }
+        return;
+    }
+#pragma omp parallel for schedule(dynamic, 64)
+    for (int64_t i = 0; i < n; i++) {
+        double pf[3] = {0, 0, 0};
+        for (int64_t e = P->rowptr[i]; e < P->rowptr[i + 1]; e++) {
+            int64_t j = P->col[e];
+            double diff[3], d2 = 0;
+            for (int d = 0; d < dims; d++) {
+                diff[d] = y[i * dims + d] - y[j * dims + d];
+                d2 += diff[d] * diff[d];
+            }
+            double w = P->val[e] * exag / (1.0 + d2);
+            for (int d = 0; d < dims; d++) pf[d] += w * diff[d];
+        }
+        for (int d = 0; d < dims; d++) pos[i * dims + d] = pf[d];
+    }
+}
+
+/* The method a run uses: auto is FFT in 2-D from AM_TSNE_FFT_MIN_POINTS points when FFTW is
+ * there; 3-D is always Barnes–Hut. */
+static am_status pick_method(const am_tsne_options *o, int64_t n, int *fft)
+{
+    if (o->method == AM_TSNE_BARNES_HUT || o->method == AM_TSNE_AUTO) {
+        *fft = o->method == AM_TSNE_AUTO && o->dims == 2 && n >= AM_TSNE_FFT_MIN_POINTS && am_tsne_have_fft();
+        return AM_OK;
+    }
+    if (o->method != AM_TSNE_FFT) return am_error(AM_ERR_VALUE, "t-SNE: unknown method %d", (int)o->method);
+    if (o->dims != 2) return am_error(AM_ERR_VALUE, "t-SNE: the FFT method is 2-D only (dims = %d)", o->dims);
+    if (!am_tsne_have_fft())
+        return am_error(AM_ERR_VALUE, "t-SNE: the FFT method needs FFTW, and this build has none (install "
+                                      "libfftw3-dev and reconfigure)");
+    *fft = 1;
+    return AM_OK;
+}
+
 am_status am_tsne(const float *x, int64_t n, int64_t dim, const am_tsne_options *o, float *y_out, double *kl_out)
 {
     if (o->dims != 2 && o->dims != 3) return am_error(AM_ERR_VALUE, "t-SNE: dims = %d, must be 2 or 3", o->dims);
@@ -222,7 +315,8 @@ am_status am_tsne(const float *x, int64_t n, int64_t dim, const am_tsne_options 
     for (int64_t i = 0; i < n * dim; i++)
         if (!isfinite(x[i]))
             return am_error(AM_ERR_NUMERIC, "t-SNE: row %lld has a non-finite value", (long long)(i / dim));
-    int dims = o->dims;
+    int dims = o->dims, fft = 0;
+    AM_TRY(pick_method(o, n, &fft));
     double perp = o->perplexity;
     if (3 * perp > (double)(n - 1)) perp = (double)(n - 1) / 3.0;
     double lr = o->learning_rate > 0 ? o->learning_rate : fmax((double)n / o->exaggeration / 4.0, 50.0);
@@ -231,10 +325,11 @@ am_status am_tsne(const float *x, int64_t n, int64_t dim, const am_tsne_options 
     AM_TRY(affinities(x, n, dim, perp, o->index, &P));
     size_t nd = (size_t)n * (size_t)dims;
     double *y = malloc(nd * sizeof *y), *pos = malloc(nd * sizeof *pos), *neg = malloc(nd * sizeof *neg);
-    double *upd = calloc(nd, sizeof *upd), *gains = malloc(nd * sizeof *gains), *sq = malloc((size_t)n * sizeof *sq);
-    bh_tree tree = {0};
+    double *upd = calloc(nd, sizeof *upd), *gains = malloc(nd * sizeof *gains);
+    repulser rep = {.fft = fft, .theta = o->theta, .sq = fft ? NULL : malloc((size_t)n * sizeof *rep.sq)};
+    tsne_fft_init(&rep.grid);
     am_status s = AM_OK;
-    if (!y || !pos || !neg || !upd || !gains || !sq) {
+    if (!y || !pos || !neg || !upd || !gains || (!fft && !rep.sq)) {
         s = am_error(AM_ERR_NOMEM, "t-SNE: out of memory for %lld points", (long long)n);
         goto done;
     }
@@ -244,29 +339,8 @@ am_status am_tsne(const float *x, int64_t n, int64_t dim, const am_tsne_options 
     for (int it = 0; it < o->iterations; it++) {
         int early = it < o->exaggeration_iters;
         double exag = early ? o->exaggeration : 1.0, mom = early ? 0.5 : 0.8;
-        if ((s = am_bh_build(&tree, y, n, dims))) goto done;
-            /* Each point's forces are computed by one thread into its own slots: no shared sums. */
-#pragma omp parallel for schedule(dynamic, 64)
-        for (int64_t i = 0; i < n; i++) {
-            double nf[3] = {0, 0, 0}, pf[3] = {0, 0, 0};
-            sq[i] = am_bh_repulsion(&tree, y, i, o->theta, nf);
-            for (int64_t e = P.rowptr[i]; e < P.rowptr[i + 1]; e++) {
-                int64_t j = P.col[e];
-                double diff[3], d2 = 0;
-                for (int d = 0; d < dims; d++) {
-                    diff[d] = y[i * dims + d] - y[j * dims + d];
-                    d2 += diff[d] * diff[d];
-                }
-                double w = P.val[e] * exag / (1.0 + d2);
-                for (int d = 0; d < dims; d++) pf[d] += w * diff[d];
-            }
-            for (int d = 0; d < dims; d++) {
-                pos[i * dims + d] = pf[d];
-                neg[i * dims + d] = nf[d];
-            }
-        }
-        z = 0; /* summed in point order: the same for any thread count */
-        for (int64_t i = 0; i < n; i++) z += sq[i];
+        if ((s = repulsion(&rep, y, n, dims, neg, &z))) goto done;
+        attraction(&P, y, n, dims, exag, pos);
         if (!(z > 0)) z = 1e-300;
         for (size_t i = 0; i < nd; i++) {
             double g = 4.0 * (pos[i] - neg[i] / z);
@@ -282,14 +356,7 @@ am_status am_tsne(const float *x, int64_t n, int64_t dim, const am_tsne_options 
     }
     for (size_t i = 0; i < nd; i++) y_out[i] = (float)y[i];
     if (kl_out) {
-        if ((s = am_bh_build(&tree, y, n, dims))) goto done;
-#pragma omp parallel for schedule(dynamic, 64)
-        for (int64_t i = 0; i < n; i++) {
-            double nf[3] = {0, 0, 0};
-            sq[i] = am_bh_repulsion(&tree, y, i, o->theta, nf);
-        }
-        z = 0;
-        for (int64_t i = 0; i < n; i++) z += sq[i];
+        if ((s = repulsion(&rep, y, n, dims, neg, &z))) goto done;
         *kl_out = kl_divergence(&P, y, n, dims, z, 1.0);
     }
 done:
@@ -298,8 +365,9 @@ done:
     free(neg);
     free(upd);
     free(gains);
-    free(sq);
-    am_bh_free(&tree);
+    free(rep.sq);
+    am_bh_free(&rep.tree);
+    tsne_fft_free(&rep.grid);
     csr_free(&P);
     return s;
 }

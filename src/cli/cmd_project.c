@@ -1,4 +1,4 @@
-/* `astromorph project`: a 2-D or 3-D map of the embeddings by Barnes–Hut t-SNE or PCA, as CSV
+/* `astromorph project`: a 2-D or 3-D map of the embeddings by t-SNE or PCA, as CSV
  * coordinates and a figure with thumbnails at their points. */
 #include <getopt.h>
 #include <math.h>
@@ -20,6 +20,7 @@ enum {
     OPT_SEED,
     OPT_ITER,
     OPT_THETA,
+    OPT_TSNE_METHOD,
     OPT_THUMBS,
     OPT_CORR,
     OPT_CORR_FIG,
@@ -33,12 +34,15 @@ static void usage(FILE *fp)
             "usage: astromorph project [--method tsne|pca] [--dims 2|3] [--perplexity P] [--seed S] [options]\n\n"
             "Map coordinates of every image as ';'-separated CSV:\n"
             "index;object;right ascension;declination;rest freq;filepath;x;y[;z]\n\n"
-            "  --method M           tsne (default; Barnes-Hut) or pca\n"
+            "  --method M           tsne (default) or pca\n"
             "  --dims D             2 (default) or 3\n"
             "  --perplexity P       t-SNE perplexity (default 30)\n"
             "  --seed S             t-SNE seed (default 0)\n"
             "  --iterations N       t-SNE iterations (default 1000)\n"
             "  --theta T            Barnes-Hut opening angle (default 0.5; 0 = exact)\n"
+            "  --tsne-method M      t-SNE repulsion: auto (default: FFT interpolation in 2-D from\n"
+            "                       5 000 images, Barnes-Hut otherwise), bh (Barnes-Hut) or fft\n"
+            "                       (2-D only; needs a build with FFTW)\n"
             "  --max-thumbs N       thumbnails per figure panel (default 60)\n"
             "  --correlations FILE  PCA: the correlation (Pearson r) of each component with each\n"
             "                       per-image statistic of the embeddings file (the morphology\n"
@@ -295,6 +299,10 @@ static int option(const ac_common *c, void *user, int opt, const char *arg)
         po->t.iterations = (int)v;
         return 1;
     case OPT_THETA: return ac_parse_double(c, "--theta", arg, 0, 2, &po->t.theta);
+    case OPT_TSNE_METHOD:
+        if (am_tsne_method_parse(arg, "--tsne-method", &po->t.method) == AM_OK) return 1;
+        fprintf(stderr, "astromorph project: %s\n", am_errmsg());
+        return 0;
     case OPT_THUMBS:
         if (!ac_parse_int(c, "--max-thumbs", arg, 0, 1000, &v)) return 0;
         po->max_thumbs = (int)v;
@@ -315,6 +323,7 @@ int am_cmd_project(int argc, char **argv)
                                          {"seed", required_argument, NULL, OPT_SEED},
                                          {"iterations", required_argument, NULL, OPT_ITER},
                                          {"theta", required_argument, NULL, OPT_THETA},
+                                         {"tsne-method", required_argument, NULL, OPT_TSNE_METHOD},
                                          {"max-thumbs", required_argument, NULL, OPT_THUMBS},
                                          {"correlations", required_argument, NULL, OPT_CORR},
                                          {"correlations-figure", required_argument, NULL, OPT_CORR_FIG},

@@ -14,6 +14,7 @@
 #include "astromorph/pca.h"
 #include "astromorph/rows.h"
 #include "synth.h"
+#include "astromorph/tsne.h"
 #include "test_util.h"
 
 static const char *cli, *dir;
@@ -177,6 +178,20 @@ int main(void)
     CHECK(strcmp(first, out_text) == 0, "t-SNE tables differ between runs with the same seed");
     CHECK(run("project --embeddings emb.safetensors --dims 3 --iterations 250") == 0, "tsne 3-D: %s", err_text);
     CHECK(strstr(out_text, ";x;y;z\n") != NULL, "3-D header: %.120s", out_text);
+    /* --tsne-method: bh is what auto takes at this size (the same table); fft maps too. */
+    CHECK(run("project --embeddings emb.safetensors --iterations 300 --seed 5 --tsne-method bh") == 0, "tsne bh: %s",
+          err_text);
+    CHECK(strcmp(first, out_text) == 0, "--tsne-method bh differs from auto below 5 000 images");
+    if (am_tsne_have_fft()) {
+        CHECK(run("project --embeddings emb.safetensors --iterations 300 --tsne-method fft") == 0, "tsne fft: %s",
+              err_text);
+        CHECK(count_lines(out_text) == n + 1, "fft table lines %d", count_lines(out_text));
+    }
+    CHECK(run("project --embeddings emb.safetensors --tsne-method fast") != 0 &&
+              strstr(err_text, "--tsne-method: 'fast' is not a t-SNE method") != NULL,
+          "bad --tsne-method: %s", err_text);
+    CHECK(run("project --embeddings emb.safetensors --dims 3 --tsne-method fft") != 0 && strstr(err_text, "2-D only"),
+          "3-D fft: %s", err_text);
 
     /* cluster -k 5: the 3 groups and the 2 far outliers apart; --save keeps the labels. */
     CHECK(run("cluster --embeddings emb.safetensors -k 5 --save lab.safetensors --figure cl.png") == 0, "cluster: %s",

@@ -7,27 +7,9 @@
 
 #include "astromorph/similarity.h"
 #include "astromorph/tsne.h"
+#include "map_quality.h"
 #include "synth.h"
 #include "test_util.h"
-
-/* Leave-one-out 10-NN majority-vote accuracy of the labels in the map y (n × dims). */
-static double knn_accuracy(const float *y, int64_t n, int dims, const int32_t *lab, int ncl)
-{
-    int64_t *idx = malloc((size_t)n * 10 * sizeof *idx);
-    float *sc = malloc((size_t)n * 10 * sizeof *sc);
-    if (am_knn_all(y, n, dims, AM_METRIC_EUCLIDEAN, 10, idx, sc) != AM_OK) return -1;
-    int64_t good = 0;
-    for (int64_t i = 0; i < n; i++) {
-        int votes[32] = {0}, best = 0;
-        for (int j = 0; j < 10; j++) votes[lab[idx[i * 10 + j]]]++;
-        for (int c = 1; c < ncl; c++)
-            if (votes[c] > votes[best]) best = c;
-        good += best == lab[i];
-    }
-    free(idx);
-    free(sc);
-    return (double)good / (double)n;
-}
 
 int main(void)
 {
@@ -42,14 +24,14 @@ int main(void)
     float *y = malloc(n * 3 * sizeof *y), *y2 = malloc(n * 3 * sizeof *y2);
     double kl;
     CHECK_OK(am_tsne(x, n, dim, &o, y, &kl));
-    double acc = knn_accuracy(y, n, 2, lab, ncl);
+    double acc = map_knn_accuracy(y, n, 2, lab, ncl);
     CHECK(acc > 0.95, "10-NN accuracy in the t-SNE map %.3f", acc);
     CHECK(isfinite(kl) && kl > 0 && kl < 3, "final KL divergence %g", kl);
     /* A random map scores at chance. */
     am_rng r;
     am_rng_init(&r, 77, 0);
     for (int64_t i = 0; i < 2 * n; i++) y2[i] = (float)am_rng_normal(&r);
-    double racc = knn_accuracy(y2, n, 2, lab, ncl);
+    double racc = map_knn_accuracy(y2, n, 2, lab, ncl);
     CHECK(racc < 0.5, "random map accuracy %.3f", racc);
     /* The map spreads out (the PCA start is at 1e-4 scale). */
     double ext = 0;
@@ -60,28 +42,21 @@ int main(void)
     const int64_t m = 400;
     o.iterations = 300;
     o.pca_init = 0;
-    omp_set_num_threads(2);
-    CHECK_OK(am_tsne(x, m, dim, &o, y, NULL));
-    omp_set_num_threads(1);
-    CHECK_OK(am_tsne(x, m, dim, &o, y2, NULL));
-    omp_set_num_threads(2);
-    CHECK(memcmp(y, y2, 2 * m * sizeof *y) == 0, "same seed, 2 threads vs 1 thread: maps differ");
+    int same = tsne_thread_invariant(x, m, dim, &o, y, y2);
+    CHECK(same == 1, "same seed, 2 threads vs 1 thread: %s", same < 0 ? am_errmsg() : "maps differ");
     o.seed = 4;
     CHECK_OK(am_tsne(x, m, dim, &o, y2, NULL));
     CHECK(memcmp(y, y2, 2 * m * sizeof *y) != 0, "another seed (random start) gave the same map");
     o.pca_init = 1; /* the PCA start (BLAS and LAPACK) is thread-count independent too */
-    CHECK_OK(am_tsne(x, m, dim, &o, y, NULL));
-    omp_set_num_threads(1);
-    CHECK_OK(am_tsne(x, m, dim, &o, y2, NULL));
-    omp_set_num_threads(2);
-    CHECK(memcmp(y, y2, 2 * m * sizeof *y) == 0, "PCA start, 2 threads vs 1 thread: maps differ");
+    same = tsne_thread_invariant(x, m, dim, &o, y, y2);
+    CHECK(same == 1, "PCA start, 2 threads vs 1 thread: %s", same < 0 ? am_errmsg() : "maps differ");
 
     /* 3-D, fewer points. */
     am_tsne_options_default(&o);
     o.dims = 3;
     o.iterations = 500;
     CHECK_OK(am_tsne(x, 300, dim, &o, y, &kl));
-    acc = knn_accuracy(y, 300, 3, lab, ncl);
+    acc = map_knn_accuracy(y, 300, 3, lab, ncl);
     CHECK(acc > 0.95, "3-D 10-NN accuracy %.3f", acc);
     /* Tiny input: perplexity is lowered rather than failing. */
     o.dims = 2;
