@@ -20,6 +20,11 @@
 extern const char am_explore_page[];
 extern const size_t am_explore_page_len;
 
+/* data.js's typed arrays are the host's bytes, which the page reads as little-endian */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "explore.c writes little-endian typed arrays: byte-swap them on this host"
+#endif
+
 enum { ATLAS_COLS = 32 }; /* 32 x 32 thumbnails per atlas image */
 
 void am_explore_options_default(am_explore_options *o)

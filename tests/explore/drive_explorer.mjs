@@ -136,7 +136,8 @@ try {
   while (k + 1 < xs.length && xs[k + 1] - xs[k] < 3) k++;
   const mid = Math.floor((xs[k] + (k + 1 < xs.length ? xs[k + 1] : xs[k] + 4)) / 2);
   const ys = pts.map(p => p[1][1]);
-  const y0 = Math.max(1, Math.floor(Math.min(...ys) - 2)), y1 = Math.min(rect[3] - 1, Math.ceil(Math.max(...ys) + 2));
+  const ymin = ys.reduce((a, b) => Math.min(a, b)), ymax = ys.reduce((a, b) => Math.max(a, b)); /* no spread: 10^6 arguments overflow */
+  const y0 = Math.max(1, Math.floor(ymin - 2)), y1 = Math.min(rect[3] - 1, Math.ceil(ymax + 2));
   const x0 = Math.max(1, Math.floor(xs[0] - 2));
   /* every object inside the box, those near the canvas's edges included (dense maps have them) */
   const want = all.filter(p => p[1][0] >= x0 && p[1][0] <= mid && p[1][1] >= y0 && p[1][1] <= y1).map(p => p[0]);
