@@ -8,20 +8,26 @@
 #define ASTROMORPH_EXPLORE_H
 
 #include "astromorph/embeddings.h"
+#include "astromorph/knn_index.h"
 #include "astromorph/status.h"
 #include "astromorph/thumbnail.h"
 
 typedef enum { AM_EXPLORE_MAP_AUTO = 0, AM_EXPLORE_MAP_TSNE, AM_EXPLORE_MAP_PCA } am_explore_map;
 
-/* Above this many rows the exact neighbour lists and t-SNE (both O(n^2) or close) are left out:
- * the map is PCA and the page has no look-alike lists (issue 17 brings approximate search). */
-#define AM_EXPLORE_EXACT_MAX 20000
+/* Above this many rows the automatic map is PCA: FFT t-SNE took 31 s at 10^4 and 329 s at 10^5
+ * points (docs/analysis.md), so 10^6 is about an hour, the most worth waiting for. */
+#define AM_EXPLORE_TSNE_MAX 1000000
 
 typedef struct am_explore_options {
     int neighbours; /* look-alikes per object (10) */
     int thumb_size; /* thumbnail side in the atlases (64) */
-    am_explore_map map; /* auto: t-SNE up to AM_EXPLORE_EXACT_MAX rows, PCA beyond */
+    am_explore_map map; /* auto: t-SNE up to AM_EXPLORE_TSNE_MAX rows, PCA beyond */
     uint64_t seed; /* of the t-SNE */
+    int tsne_iterations; /* 0: t-SNE's default (1000) */
+    int64_t max_thumbs; /* at most this many thumbnails, spread over the map (20 000) */
+    /* A saved cosine index over the rows (knn_index.h, checked fresh by the caller) for the
+     * look-alikes and outlier scores; NULL: am_knn_search's own (exact below 50 000 rows) */
+    const am_knn_index *index;
 } am_explore_options;
 
 void am_explore_options_default(am_explore_options *o);

@@ -1,6 +1,8 @@
 // Drives Debian's Chromium (headless) over the DevTools protocol on a pipe, no npm packages:
 //   node drive_explorer.mjs CHROMIUM PAGE_DIR OUT_DIR EXPECT_JSON
-// EXPECT_JSON: {"count": N, "query": "obj_05", "neighbours": [...], "search": "obj_07"}.
+// EXPECT_JSON: {"count": N, "query": "obj_05", "neighbours": [...], "search": "obj_07"}, optionally
+// "probes": [{"query": NAME, "neighbours": [...]}, ...] (more look-alike lists checked), "map": "t-SNE"
+// (the map's kind), "noThumbNote" (text the panel shows for an object without a thumbnail) and "loadMs": the most milliseconds from navigation to the page's load event.
 // Checks that the page loads from file:// with no network request, shows the right number of
 // objects, a selection lists the right look-alikes, a search finds an object, a box selection
 // downloads the right names; writes OUT_DIR/explorer.png. Prints "explorer ok" or the failure.
@@ -84,10 +86,13 @@ try {
   await s("Page.enable");
   await s("Runtime.enable");
   await send("Browser.setDownloadBehavior", { behavior: "allow", downloadPath: outDir, eventsEnabled: true });
-  const loaded = waitFor(m => m.method === "Page.loadEventFired");
+  const loaded = waitFor(m => m.method === "Page.loadEventFired", 50000);
+  const t0 = Date.now();
   await s("Page.navigate", { url: `file://${pageDir}/index.html` });
   await loaded;
-  trace("loaded");
+  const loadMs = Date.now() - t0;
+  trace(`loaded in ${loadMs} ms`);
+  if (expect.loadMs && loadMs > expect.loadMs) fail(`the page took ${loadMs} ms to load, over ${expect.loadMs}`);
   const evaluate = async (expression, awaitPromise = false) => {
     const r = await s("Runtime.evaluate", { expression, awaitPromise, returnByValue: true });
     if (r.exceptionDetails) throw new Error(`${expression}: ${JSON.stringify(r.exceptionDetails)}`);
@@ -99,6 +104,19 @@ try {
   if (count !== expect.count) fail(`count ${count}, expected ${expect.count}`);
   const nb = await evaluate(`window.astromorph.select(${JSON.stringify(expect.query)}).then(() => window.astromorph.neighbours())`, true);
   if (JSON.stringify(nb) !== JSON.stringify(expect.neighbours)) fail(`neighbours ${nb}, expected ${expect.neighbours}`);
+  for (const p of expect.probes || []) {
+    const got = await evaluate(`window.astromorph.select(${JSON.stringify(p.query)}).then(() => window.astromorph.neighbours())`, true);
+    if (JSON.stringify(got) !== JSON.stringify(p.neighbours)) fail(`${p.query}: neighbours ${got}, expected ${p.neighbours}`);
+  }
+  if (expect.map) {
+    const map = await evaluate("window.ASTROMORPH_DATA.map");
+    if (map !== expect.map) fail(`the map is ${map}, expected ${expect.map}`);
+  }
+  await evaluate(`window.astromorph.select(${JSON.stringify(expect.query)})`, true);
+  if (expect.noThumbNote) {
+    const note = await evaluate(`(document.getElementById("nothumb") || {}).textContent || ""`);
+    if (!note.includes(expect.noThumbNote)) fail(`the panel's note on the missing thumbnail: "${note}"`);
+  }
   const shown = await evaluate(`document.getElementById("panel").dataset.object`);
   if (shown !== expect.query) fail(`the panel shows ${shown}`);
   // a search, as a user types it
@@ -110,17 +128,19 @@ try {
   // (the search moved the view: the box is kept inside the canvas, and so are the names expected)
   const rect = await evaluate(`(() => { const r = document.getElementById("canvas").getBoundingClientRect();
       return [r.left, r.top, r.width, r.height]; })()`);
-  const pts = (await evaluate(`window.ASTROMORPH_DATA.object.map(o => [o, window.astromorph.screen(o)])`))
-    .filter(p => p[1][0] > 2 && p[1][0] < rect[2] - 2 && p[1][1] > 2 && p[1][1] < rect[3] - 2);
+  const all = await evaluate(`window.ASTROMORPH_DATA.object.map(o => [o, window.astromorph.screen(o)])`);
+  const pts = all.filter(p => p[1][0] > 2 && p[1][0] < rect[2] - 2 && p[1][1] > 2 && p[1][1] < rect[3] - 2);
   // whole pixels (mouse events carry integers), the right edge in a gap between two objects
   const xs = pts.map(p => p[1][0]).sort((a, b) => a - b);
   let k = Math.floor(xs.length / 2);
   while (k + 1 < xs.length && xs[k + 1] - xs[k] < 3) k++;
   const mid = Math.floor((xs[k] + (k + 1 < xs.length ? xs[k + 1] : xs[k] + 4)) / 2);
   const ys = pts.map(p => p[1][1]);
-  const y0 = Math.max(1, Math.floor(Math.min(...ys) - 2)), y1 = Math.min(rect[3] - 1, Math.ceil(Math.max(...ys) + 2));
+  const ymin = ys.reduce((a, b) => Math.min(a, b)), ymax = ys.reduce((a, b) => Math.max(a, b)); /* no spread: 10^6 arguments overflow */
+  const y0 = Math.max(1, Math.floor(ymin - 2)), y1 = Math.min(rect[3] - 1, Math.ceil(ymax + 2));
   const x0 = Math.max(1, Math.floor(xs[0] - 2));
-  const want = pts.filter(p => p[1][0] >= x0 && p[1][0] <= mid && p[1][1] >= y0 && p[1][1] <= y1).map(p => p[0]);
+  /* every object inside the box, those near the canvas's edges included (dense maps have them) */
+  const want = all.filter(p => p[1][0] >= x0 && p[1][0] <= mid && p[1][1] >= y0 && p[1][1] <= y1).map(p => p[0]);
   const mouse = (type, x, y) => s("Input.dispatchMouseEvent", { type, x: rect[0] + x, y: rect[1] + y, button: "left",
     buttons: type === "mouseReleased" ? 0 : 1, clickCount: 1, modifiers: 8 });
   await mouse("mousePressed", x0, y0);
@@ -130,7 +150,12 @@ try {
   const sel = await evaluate("window.astromorph.selection()");
   trace(`selection ${sel}`);
   const wantSorted = [...want].sort(), selSorted = [...sel].sort();
-  if (!want.length || JSON.stringify(selSorted) !== JSON.stringify(wantSorted)) fail(`selection ${sel}, expected ${want}`);
+  if (!want.length || JSON.stringify(selSorted) !== JSON.stringify(wantSorted)) {
+    /* at scale the lists are long: the sizes and the first few differences */
+    const inSel = new Set(sel), inWant = new Set(want);
+    const extra = sel.filter(o => !inWant.has(o)).slice(0, 5), lacking = want.filter(o => !inSel.has(o)).slice(0, 5);
+    fail(`selection of ${sel.length}, expected ${want.length}: extra ${extra}, lacking ${lacking} (box ${x0},${y0} to ${mid},${y1})`);
+  }
   // its download
   const done = waitFor(m => m.method === "Browser.downloadProgress" && m.params.state === "completed");
   await evaluate(`document.getElementById("dl-csv").click()`);
@@ -153,7 +178,7 @@ try {
   if (errors.length) fail(`script errors: ${errors.join("; ")}`);
   else if (!existsSync(join(outDir, "explorer.png"))) fail("no screenshot written");
   else {
-    console.log(`explorer ok: ${count} objects, ${nb.length} look-alikes, ${sel.length} selected, ${requests.length} local requests`);
+    console.log(`explorer ok: ${count} objects, ${nb.length} look-alikes, ${sel.length} selected, ${requests.length} local requests, loaded in ${loadMs} ms`);
     finish(0);
   }
 } catch (e) {

@@ -7,35 +7,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "astromorph/embeddings.h"
 #include "astromorph/fits.h"
 #include "astromorph/similarity.h"
+#include "browser.h"
 #include "test_util.h"
 
 enum { N = 40, DIM = 8, K = 10 };
 
-/* The first of names on the PATH, or NULL. */
-static const char *find_program(const char *const *names)
-{
-    for (int i = 0; names[i]; i++) {
-        char cmd[300];
-        snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", names[i]);
-        if (system(cmd) == 0) return names[i];
-    }
-    return NULL;
-}
-
 int main(void)
 {
-    static const char *const chromes[] = {"chromium", "chromium-browser", NULL}, *const nodes[] = {"node", "nodejs",
-                                                                                                   NULL};
-    const char *chrome = find_program(chromes), *node = find_program(nodes), *cli = getenv("AM_CLI");
-    if (!chrome || !node)
-        return am_test_skip("no chromium or node: the browser test did not run (scripts/install-deps --browser)");
-    CHECK(cli != NULL, "AM_CLI is not set (ctest sets it)");
-    if (!cli) return am_test_finish();
+    const char *chrome, *node, *cli;
+    int rc;
+    if (!browser_test_start(&chrome, &node, &cli, &rc)) return rc;
     const char *dir = am_test_tmpdir();
     /* 40 images in 4 kinds (blob, ring, bar, two blobs), embeddings that group them */
     am_embeddings e;
@@ -86,20 +71,8 @@ int main(void)
     snprintf(cmd, sizeof cmd, "cd '%s' && '%s' explore --embeddings emb.safetensors -o page >explore.out 2>&1", dir,
              cli);
     CHECK(system(cmd) == 0, "astromorph explore");
-    /* screenshots stay in the build folder, out of the repository */
-    const char *build = getenv("AM_BUILD_DIR");
-    char out[700];
-    snprintf(out, sizeof out, "%s/explorer-test", build ? build : dir);
-    snprintf(cmd, sizeof cmd, "mkdir -p '%s' && rm -f '%s/selection.csv' && %s '%s' %s '%s/page' '%s' '%s'", out, out,
-             node, am_test_path("tests/explore/drive_explorer.mjs"), chrome, dir, out, expect);
-    FILE *p = popen(cmd, "r");
-    char line[4096] = "";
-    int ok = 0;
-    while (p && fgets(line, sizeof line, p)) {
-        fputs(line, stderr);
-        ok |= !strncmp(line, "explorer ok", 11);
-    }
-    int rc = p ? pclose(p) : -1;
-    CHECK(ok && rc == 0, "the page in Chromium: %s", line);
+    char page[700];
+    snprintf(page, sizeof page, "%s/page", dir);
+    drive_page(chrome, node, page, "explorer-test", expect);
     return am_test_finish();
 }
