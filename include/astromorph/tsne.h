@@ -34,7 +34,7 @@ enum { AM_TSNE_FFT_MIN_POINTS = 5000 };
 typedef struct am_tsne_timing {
     double knn; /* the kNN graph */
     double affinities; /* bandwidths, symmetrisation */
-    double init; /* the initial map */
+    double init; /* the initial map (and, for FFT, renumbering the points for locality) */
     double attraction; /* all iterations */
     double repulsion; /* all iterations */
     double update; /* gradient steps (and KL logging when verbose) */

@@ -186,6 +186,49 @@ done:
     return s;
 }
 
+/* Renumbers the points in breadth-first order of P's graph (from point 0, neighbours in column
+ * order, each unreached part from its lowest old number), so that a point's neighbours get
+ * nearby numbers and the attraction's reads of y_j stay in cache instead of ranging over the
+ * whole map. perm[new] = old. Only for float P (the FFT path); a fixed order, no threads. */
+static am_status renumber(csr *P, int64_t n, int64_t *perm)
+{
+    int64_t nnz = P->rowptr[n];
+    int64_t *inv = malloc((size_t)n * sizeof *inv), *rp = malloc((size_t)(n + 1) * sizeof *rp);
+    int32_t *col = malloc((size_t)nnz * sizeof *col);
+    float *val = malloc((size_t)nnz * sizeof *val);
+    if (!inv || !rp || !col || !val) {
+        free(inv), free(rp), free(col), free(val);
+        return am_error(AM_ERR_NOMEM, "t-SNE: out of memory renumbering %lld points", (long long)n);
+    }
+    for (int64_t i = 0; i < n; i++) inv[i] = -1;
+    int64_t head = 0, tail = 0;
+    for (int64_t s = 0; s < n; s++) {
+        if (inv[s] >= 0) continue;
+        inv[s] = tail, perm[tail++] = s;
+        while (head < tail) {
+            int64_t u = perm[head++];
+            for (int64_t e = P->rowptr[u]; e < P->rowptr[u + 1]; e++) {
+                int64_t v = P->col[e];
+                if (inv[v] < 0) inv[v] = tail, perm[tail++] = v;
+            }
+        }
+    }
+    int64_t out = 0;
+    for (int64_t r = 0; r < n; r++) {
+        int64_t u = perm[r];
+        rp[r] = out;
+        for (int64_t e = P->rowptr[u]; e < P->rowptr[u + 1]; e++, out++) {
+            col[out] = (int32_t)inv[P->col[e]];
+            val[out] = P->valf[e];
+        }
+    }
+    rp[n] = out;
+    free(inv);
+    free(P->rowptr), free(P->col), free(P->valf);
+    P->rowptr = rp, P->col = col, P->valf = val;
+    return AM_OK;
+}
+
 static am_status initial_map(const float *x, int64_t n, int64_t dim, const am_tsne_options *o, double *y)
 {
     int dims = o->dims;
@@ -366,15 +409,22 @@ am_status am_tsne(const float *x, int64_t n, int64_t dim, const am_tsne_options 
     double *y = malloc(nd * sizeof *y), *pos = malloc(nd * sizeof *pos), *neg = malloc(nd * sizeof *neg);
     double *upd = calloc(nd, sizeof *upd), *gains = malloc(nd * sizeof *gains);
     repulser rep = {.fft = fft, .theta = o->theta, .sq = fft ? NULL : malloc((size_t)n * sizeof *rep.sq)};
+    int64_t *perm = fft ? malloc((size_t)n * sizeof *perm) : NULL; /* the run's order: perm[new] = old */
     tsne_fft_init(&rep.grid);
     am_status s = AM_OK;
-    if (!y || !pos || !neg || !upd || !gains || (!fft && !rep.sq)) {
+    if (!y || !pos || !neg || !upd || !gains || (!fft && !rep.sq) || (fft && !perm)) {
         s = am_error(AM_ERR_NOMEM, "t-SNE: out of memory for %lld points", (long long)n);
         goto done;
     }
     for (size_t i = 0; i < nd; i++) gains[i] = 1;
     double t0 = am_monotonic_seconds();
     if ((s = initial_map(x, n, dim, o, y))) goto done;
+    if (perm) {
+        if ((s = renumber(&P, n, perm))) goto done;
+        memcpy(pos, y, nd * sizeof *y);
+        for (int64_t r = 0; r < n; r++)
+            for (int d = 0; d < dims; d++) y[r * dims + d] = pos[perm[r] * dims + d];
+    }
     double t1 = am_monotonic_seconds();
     tm.init = t1 - t0;
     double z = 1;
@@ -403,7 +453,8 @@ am_status am_tsne(const float *x, int64_t n, int64_t dim, const am_tsne_options 
         tm.update += t1 - t3;
     }
     if (o->timing) *o->timing = tm;
-    for (size_t i = 0; i < nd; i++) y_out[i] = (float)y[i];
+    for (int64_t r = 0; r < n; r++)
+        for (int d = 0; d < dims; d++) y_out[(perm ? perm[r] : r) * dims + d] = (float)y[r * dims + d];
     if (kl_out) {
         if ((s = repulsion(&rep, y, n, dims, neg, &z))) goto done;
         *kl_out = kl_divergence(&P, y, n, dims, z, 1.0);
@@ -415,6 +466,7 @@ done:
     free(upd);
     free(gains);
     free(rep.sq);
+    free(perm);
     am_bh_free(&rep.tree);
     tsne_fft_free(&rep.grid);
     csr_free(&P);
