@@ -1,7 +1,8 @@
 /* One t-SNE run on embeddings from a file, for bench/tsne_scale (which compares the methods and
  * scikit-learn side by side): reads N × D raw float32 (row-major), runs am_tsne with default
  * options and the given repulsion method, writes the N × 2 map as raw float32 and prints one
- * line "time SECONDS kl KL" (the t-SNE call alone, not the file reading).
+ * line "time SECONDS kl KL" (the t-SNE call alone, not the file reading) and one line
+ * "phases knn S affinities S init S attraction S repulsion S update S" (am_tsne_timing).
  *   bench_tsne_scale X.f32 N D auto|bh|fft Y.f32 [iterations] [learning rate, 0 = automatic] */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_tsne_scale X.f32 N D auto|bh|fft Y.f32 [iterations] [learning rate]\n");
         return 2;
     }
+    am_tsne_timing tm;
+    o.timing = &tm;
     if (argc > 6) o.iterations = atoi(argv[6]);
     if (argc > 7) o.learning_rate = atof(argv[7]);
     size_t count = (size_t)n * (size_t)dim;
@@ -47,6 +50,8 @@ int main(int argc, char **argv)
         return 1;
     }
     printf("time %.3f kl %.5f\n", t1 - t0, kl);
+    printf("phases knn %.3f affinities %.3f init %.3f attraction %.3f repulsion %.3f update %.3f\n", tm.knn,
+           tm.affinities, tm.init, tm.attraction, tm.repulsion, tm.update);
     am_free(x);
     free(y);
     return 0;

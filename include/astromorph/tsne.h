@@ -30,6 +30,16 @@ typedef enum {
 /* Where the FFT repulsion gets faster than Barnes–Hut at theta 0.5 (docs/analysis.md). */
 enum { AM_TSNE_FFT_MIN_POINTS = 5000 };
 
+/* Seconds spent in each phase of one am_tsne call (wall clock), for benchmarks. */
+typedef struct am_tsne_timing {
+    double knn; /* the kNN graph */
+    double affinities; /* bandwidths, symmetrisation */
+    double init; /* the initial map (and, for FFT, renumbering the points for locality) */
+    double attraction; /* all iterations */
+    double repulsion; /* all iterations */
+    double update; /* gradient steps (and KL logging when verbose) */
+} am_tsne_timing;
+
 typedef struct am_tsne_options {
     int dims; /* 2 or 3 (default 2) */
     double perplexity; /* default 30; lowered to (n-1)/3 for tiny inputs */
@@ -45,6 +55,7 @@ typedef struct am_tsne_options {
      * graph; NULL (default): exact below 50 000 rows, an IVF index built for the run above */
     const am_knn_index *index;
     am_tsne_method method; /* repulsion (default AM_TSNE_AUTO); after the older fields, which keep their places */
+    am_tsne_timing *timing; /* filled in when not NULL (default NULL) */
 } am_tsne_options;
 
 void am_tsne_options_default(am_tsne_options *o);

@@ -29,6 +29,7 @@ void am_tsne_options_default(am_tsne_options *o)
     o->verbose = 0;
     o->index = NULL;
     o->method = AM_TSNE_AUTO;
+    o->timing = NULL;
 }
 
 am_status am_tsne_method_parse(const char *s, const char *what, am_tsne_method *m)
@@ -40,11 +41,14 @@ am_status am_tsne_method_parse(const char *s, const char *what, am_tsne_method *
     return AM_OK;
 }
 
-/* Symmetric sparse P in CSR form. */
+/* Symmetric sparse P in CSR form. Values are double for Barnes–Hut (its maps stay as they
+ * were) and float for FFT, where the attraction streams P every iteration and is most of the
+ * time: float values and int32 columns halve that traffic, and each p_ij is still used in double. */
 typedef struct {
     int64_t *rowptr; /* n + 1 */
-    int64_t *col;
-    double *val;
+    int32_t *col;
+    double *val; /* either this */
+    float *valf; /* or this */
 } csr;
 
 static void csr_free(csr *p)
@@ -52,7 +56,10 @@ static void csr_free(csr *p)
     free(p->rowptr);
     free(p->col);
     free(p->val);
+    free(p->valf);
 }
+
+static double csr_value(const csr *p, int64_t e) { return p->valf ? (double)p->valf[e] : p->val[e]; }
 
 /* Conditional probabilities p_{j|i} over i's K neighbours, bandwidth by bisection on the
  * entropy (natural log), distances shifted by the nearest one so exp() never underflows. */
@@ -96,7 +103,7 @@ static int cmp_colval(const void *a, const void *b)
 }
 
 static am_status affinities(const float *x, int64_t n, int64_t dim, double perplexity, const am_knn_index *index,
-                            csr *P)
+                            int single, am_tsne_timing *tm, csr *P)
 {
     int K = (int)fmin((double)(n - 1), floor(3 * perplexity + 1));
     int64_t *idx = malloc((size_t)n * (size_t)K * sizeof *idx);
@@ -113,8 +120,10 @@ static am_status affinities(const float *x, int64_t n, int64_t dim, double perpl
     am_knn_options ko;
     am_knn_options_default(&ko);
     ko.index = index;
+    double t0 = am_monotonic_seconds();
     s = am_knn_search(x, n, dim, AM_METRIC_EUCLIDEAN, K, &ko, idx, dist);
     if (s != AM_OK) goto done;
+    double t1 = am_monotonic_seconds();
     double lp = log(perplexity);
 #pragma omp parallel for schedule(dynamic, 64)
     for (int64_t i = 0; i < n; i++) calibrate_row(dist + i * K, K, lp, cond + i * K);
@@ -142,8 +151,9 @@ static am_status affinities(const float *x, int64_t n, int64_t dim, double perpl
     free(fill);
     P->rowptr = malloc((size_t)(n + 1) * sizeof *P->rowptr);
     P->col = malloc((size_t)deg[n] * sizeof *P->col);
-    P->val = malloc((size_t)deg[n] * sizeof *P->val);
-    if (!P->rowptr || !P->col || !P->val) {
+    if (single) P->valf = malloc((size_t)deg[n] * sizeof *P->valf);
+    else P->val = malloc((size_t)deg[n] * sizeof *P->val);
+    if (!P->rowptr || !P->col || (!P->val && !P->valf)) {
         s = am_error(AM_ERR_NOMEM, "t-SNE: out of memory for the affinity matrix");
         goto done;
     }
@@ -158,12 +168,14 @@ static am_status affinities(const float *x, int64_t n, int64_t dim, double perpl
             double v = 0;
             int64_t c = r[a].col;
             for (; a < m && r[a].col == c; a++) v += r[a].val;
-            P->col[out] = c;
-            P->val[out] = v / (2.0 * (double)n);
+            P->col[out] = (int32_t)c;
+            if (single) P->valf[out] = (float)(v / (2.0 * (double)n));
+            else P->val[out] = v / (2.0 * (double)n);
             out++;
         }
     }
     P->rowptr[n] = out;
+    if (tm) tm->knn = t1 - t0, tm->affinities = am_monotonic_seconds() - t1;
 done:
     free(idx);
     free(dist);
@@ -172,6 +184,49 @@ done:
     free(cv);
     if (s != AM_OK) csr_free(P);
     return s;
+}
+
+/* Renumbers the points in breadth-first order of P's graph (from point 0, neighbours in column
+ * order, each unreached part from its lowest old number), so that a point's neighbours get
+ * nearby numbers and the attraction's reads of y_j stay in cache instead of ranging over the
+ * whole map. perm[new] = old. Only for float P (the FFT path); a fixed order, no threads. */
+static am_status renumber(csr *P, int64_t n, int64_t *perm)
+{
+    int64_t nnz = P->rowptr[n];
+    int64_t *inv = malloc((size_t)n * sizeof *inv), *rp = malloc((size_t)(n + 1) * sizeof *rp);
+    int32_t *col = malloc((size_t)nnz * sizeof *col);
+    float *val = malloc((size_t)nnz * sizeof *val);
+    if (!inv || !rp || !col || !val) {
+        free(inv), free(rp), free(col), free(val);
+        return am_error(AM_ERR_NOMEM, "t-SNE: out of memory renumbering %lld points", (long long)n);
+    }
+    for (int64_t i = 0; i < n; i++) inv[i] = -1;
+    int64_t head = 0, tail = 0;
+    for (int64_t s = 0; s < n; s++) {
+        if (inv[s] >= 0) continue;
+        inv[s] = tail, perm[tail++] = s;
+        while (head < tail) {
+            int64_t u = perm[head++];
+            for (int64_t e = P->rowptr[u]; e < P->rowptr[u + 1]; e++) {
+                int64_t v = P->col[e];
+                if (inv[v] < 0) inv[v] = tail, perm[tail++] = v;
+            }
+        }
+    }
+    int64_t out = 0;
+    for (int64_t r = 0; r < n; r++) {
+        int64_t u = perm[r];
+        rp[r] = out;
+        for (int64_t e = P->rowptr[u]; e < P->rowptr[u + 1]; e++, out++) {
+            col[out] = (int32_t)inv[P->col[e]];
+            val[out] = P->valf[e];
+        }
+    }
+    rp[n] = out;
+    free(inv);
+    free(P->rowptr), free(P->col), free(P->valf);
+    P->rowptr = rp, P->col = col, P->valf = val;
+    return AM_OK;
 }
 
 static am_status initial_map(const float *x, int64_t n, int64_t dim, const am_tsne_options *o, double *y)
@@ -217,7 +272,7 @@ static double kl_divergence(const csr *P, const double *y, int64_t n, int dims, 
                 double t = y[i * dims + d] - y[j * dims + d];
                 d2 += t * t;
             }
-            double p = P->val[e] * exag, q = 1.0 / (1.0 + d2) / z;
+            double p = csr_value(P, e) * exag, q = 1.0 / (1.0 + d2) / z;
             if (p > 0) kl += p * log(fmax(p, 1e-300) / fmax(q, 1e-300));
         }
     return kl;
@@ -250,11 +305,36 @@ static am_status repulsion(repulser *r, const double *y, int64_t n, int dims, do
     return AM_OK;
 }
 
+/* The FFT path's 2-D attraction over float P: the same sums as below, term by term. */
+static void attraction_2d_float(const csr *P, const double *y, int64_t n, double exag, double *pos)
+{
+    const int64_t *rp = P->rowptr;
+    const int32_t *col = P->col;
+    const float *val = P->valf;
+#pragma omp parallel for schedule(dynamic, 256)
+    for (int64_t i = 0; i < n; i++) {
+        double px = 0, py = 0, yx = y[2 * i], yy = y[2 * i + 1];
+        for (int64_t e = rp[i]; e < rp[i + 1]; e++) {
+            int64_t j = col[e];
+            double dx = yx - y[2 * j], dy = yy - y[2 * j + 1];
+            double w = (double)val[e] * exag / (1.0 + (dx * dx + dy * dy));
+            px += w * dx;
+            py += w * dy;
+        }
+        pos[2 * i] = px;
+        pos[2 * i + 1] = py;
+    }
+}
+
 /* pos[i] = exag Σ_j p_ij q_ij (y_i - y_j) over the sparse P, one thread per point. 2-D has its
  * own loop (the sums in registers: the attraction is most of an FFT iteration's time); both
  * round the same, term by term. */
 static void attraction(const csr *P, const double *y, int64_t n, int dims, double exag, double *pos)
 {
+    if (P->valf) {
+        attraction_2d_float(P, y, n, exag, pos); /* FFT is 2-D only */
+        return;
+    }
     if (dims == 2) {
 #pragma omp parallel for schedule(dynamic, 256)
         for (int64_t i = 0; i < n; i++) {
@@ -309,6 +389,7 @@ am_status am_tsne(const float *x, int64_t n, int64_t dim, const am_tsne_options 
 {
     if (o->dims != 2 && o->dims != 3) return am_error(AM_ERR_VALUE, "t-SNE: dims = %d, must be 2 or 3", o->dims);
     if (n < 4) return am_error(AM_ERR_VALUE, "t-SNE: needs at least 4 points, got %lld", (long long)n);
+    if (n > INT32_MAX) return am_error(AM_ERR_VALUE, "t-SNE: %lld points, at most %d", (long long)n, (int)INT32_MAX);
     if (!(o->perplexity > 0)) return am_error(AM_ERR_VALUE, "t-SNE: perplexity %g must be positive", o->perplexity);
     if (o->iterations < 1 || o->exaggeration_iters < 0 || !(o->exaggeration >= 1) || !(o->theta >= 0))
         return am_error(AM_ERR_VALUE, "t-SNE: bad iteration count, exaggeration or theta");
@@ -321,26 +402,41 @@ am_status am_tsne(const float *x, int64_t n, int64_t dim, const am_tsne_options 
     if (3 * perp > (double)(n - 1)) perp = (double)(n - 1) / 3.0;
     double lr = o->learning_rate > 0 ? o->learning_rate : fmax((double)n / o->exaggeration / 4.0, 50.0);
 
+    am_tsne_timing tm = {0};
     csr P;
-    AM_TRY(affinities(x, n, dim, perp, o->index, &P));
+    AM_TRY(affinities(x, n, dim, perp, o->index, fft, &tm, &P));
     size_t nd = (size_t)n * (size_t)dims;
     double *y = malloc(nd * sizeof *y), *pos = malloc(nd * sizeof *pos), *neg = malloc(nd * sizeof *neg);
     double *upd = calloc(nd, sizeof *upd), *gains = malloc(nd * sizeof *gains);
     repulser rep = {.fft = fft, .theta = o->theta, .sq = fft ? NULL : malloc((size_t)n * sizeof *rep.sq)};
+    int64_t *perm = fft ? malloc((size_t)n * sizeof *perm) : NULL; /* the run's order: perm[new] = old */
     tsne_fft_init(&rep.grid);
     am_status s = AM_OK;
-    if (!y || !pos || !neg || !upd || !gains || (!fft && !rep.sq)) {
+    if (!y || !pos || !neg || !upd || !gains || (!fft && !rep.sq) || (fft && !perm)) {
         s = am_error(AM_ERR_NOMEM, "t-SNE: out of memory for %lld points", (long long)n);
         goto done;
     }
     for (size_t i = 0; i < nd; i++) gains[i] = 1;
+    double t0 = am_monotonic_seconds();
     if ((s = initial_map(x, n, dim, o, y))) goto done;
+    if (perm) {
+        if ((s = renumber(&P, n, perm))) goto done;
+        memcpy(pos, y, nd * sizeof *y);
+        for (int64_t r = 0; r < n; r++)
+            for (int d = 0; d < dims; d++) y[r * dims + d] = pos[perm[r] * dims + d];
+    }
+    double t1 = am_monotonic_seconds();
+    tm.init = t1 - t0;
     double z = 1;
     for (int it = 0; it < o->iterations; it++) {
         int early = it < o->exaggeration_iters;
         double exag = early ? o->exaggeration : 1.0, mom = early ? 0.5 : 0.8;
         if ((s = repulsion(&rep, y, n, dims, neg, &z))) goto done;
+        double t2 = am_monotonic_seconds();
         attraction(&P, y, n, dims, exag, pos);
+        double t3 = am_monotonic_seconds();
+        tm.repulsion += t2 - t1;
+        tm.attraction += t3 - t2;
         if (!(z > 0)) z = 1e-300;
         for (size_t i = 0; i < nd; i++) {
             double g = 4.0 * (pos[i] - neg[i] / z);
@@ -353,8 +449,12 @@ am_status am_tsne(const float *x, int64_t n, int64_t dim, const am_tsne_options 
         if (o->verbose && ((it + 1) % 50 == 0 || it + 1 == o->iterations))
             am_log(AM_LOG_INFO, "t-SNE iteration %d: KL divergence %.4f", it + 1,
                    kl_divergence(&P, y, n, dims, z, exag));
+        t1 = am_monotonic_seconds();
+        tm.update += t1 - t3;
     }
-    for (size_t i = 0; i < nd; i++) y_out[i] = (float)y[i];
+    if (o->timing) *o->timing = tm;
+    for (int64_t r = 0; r < n; r++)
+        for (int d = 0; d < dims; d++) y_out[(perm ? perm[r] : r) * dims + d] = (float)y[r * dims + d];
     if (kl_out) {
         if ((s = repulsion(&rep, y, n, dims, neg, &z))) goto done;
         *kl_out = kl_divergence(&P, y, n, dims, z, 1.0);
@@ -366,6 +466,7 @@ done:
     free(upd);
     free(gains);
     free(rep.sq);
+    free(perm);
     am_bh_free(&rep.tree);
     tsne_fft_free(&rep.grid);
     csr_free(&P);

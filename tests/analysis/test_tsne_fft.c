@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "analysis/tsne_fft.h"
+#include "astromorph/runtime.h"
 #include "astromorph/tsne.h"
 #include "map_quality.h"
 #include "synth.h"
@@ -125,7 +126,18 @@ int main(void)
     double kl_bh, kl_fft;
     CHECK_OK(am_tsne(x, n, dim, &o, y, &kl_bh));
     o.method = AM_TSNE_FFT;
+    am_tsne_timing tm = {-1, -1, -1, -1, -1, -1};
+    o.timing = &tm;
+    double t0 = am_monotonic_seconds();
     CHECK_OK(am_tsne(x, n, dim, &o, y2, &kl_fft));
+    double wall = am_monotonic_seconds() - t0;
+    o.timing = NULL;
+    /* Every phase timed, and the phases are disjoint parts of the call (the final KL is outside them). */
+    double phases = tm.knn + tm.affinities + tm.init + tm.attraction + tm.repulsion + tm.update;
+    CHECK(tm.knn > 0 && tm.affinities > 0 && tm.init >= 0 && tm.attraction > 0 && tm.repulsion > 0 && tm.update > 0 &&
+              phases <= wall,
+          "phase times knn %g affinities %g init %g attraction %g repulsion %g update %g, sum %g of %g s", tm.knn,
+          tm.affinities, tm.init, tm.attraction, tm.repulsion, tm.update, phases, wall);
     double acc_bh = map_knn_accuracy(y, n, 2, lab, ncl), acc_fft = map_knn_accuracy(y2, n, 2, lab, ncl);
     double kept_bh = map_preservation(x, dim, y, n, 2), kept_fft = map_preservation(x, dim, y2, n, 2);
     printf("cluster accuracy FFT %.3f BH %.3f; 10-NN preservation FFT %.3f BH %.3f; KL FFT %.4f BH %.4f\n", acc_fft,
