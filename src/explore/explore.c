@@ -327,6 +327,10 @@ static am_status make_map(const am_embeddings *e, const am_explore_options *o, e
         to.seed = o->seed;
         if (o->tsne_iterations > 0) to.iterations = o->tsne_iterations;
         d->map = "t-SNE";
+        /* 10^5 rows take about two minutes on 2 cores (docs/analysis.md): say so before it starts */
+        if (e->n > 50000)
+            am_log(AM_LOG_INFO, "explore: a t-SNE map of %lld objects takes minutes (--map pca: seconds)",
+                   (long long)e->n);
         return am_tsne(e->data, e->n, e->dim, &to, d->xy, NULL);
     }
     d->map = "PCA";
