@@ -48,6 +48,8 @@ int am_tensor_all_finite(const am_tensor *t);
 am_status am_resample(const float *src, int64_t c, int64_t h, int64_t w, float *dst, int64_t oh, int64_t ow);
 /* Plane p (h × w) at (x, y) (column, row), bilinear; missing neighbours count as 0. */
 float am_bilinear_at(const float *p, int64_t h, int64_t w, double x, double y);
+/* dst (hw values) = the sum of the c planes of src (c × hw); dst may be src's first plane. */
+void am_sum_planes(const float *src, int64_t c, int64_t hw, float *dst);
 /* The k-th smallest of v[0..n) (Hoare's selection, O(n) on average; v is reordered). */
 float am_select_kth(float *v, int64_t n, int64_t k);
 

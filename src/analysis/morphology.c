@@ -478,9 +478,7 @@ am_status am_morphology_measure_image(const am_tensor *image, const am_morph_opt
         free(sum), free(region);
         return am_error(AM_ERR_NOMEM, "morphology: out of memory");
     }
-    memcpy(sum, image->data, (size_t)hw * sizeof *sum);
-    for (int64_t k = 1; k < c; k++)
-        for (int64_t j = 0; j < hw; j++) sum[j] += image->data[k * hw + j];
+    am_sum_planes(image->data, c, hw, sum);
     am_status s = measure_plane(sum, image->shape[1], image->shape[2], o, m, region);
     if (s == AM_OK) s = measure_colours(image, region, m);
     free(sum), free(region);

@@ -1,8 +1,9 @@
 /* Plane helpers shared by the data, io and analysis modules: resampling C×H×W planes to another
  * size (box average of the covered area when shrinking, so nothing aliases; bilinear when
- * growing), a bilinear sample with zeros outside, and selection of the k-th smallest value. */
+ * growing), a bilinear sample with zeros outside, selection of the k-th smallest value, and the sum of planes. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "astromorph/tensor.h"
 
@@ -130,4 +131,11 @@ float am_select_kth(float *v, int64_t n, int64_t k)
         else break;
     }
     return v[k];
+}
+
+void am_sum_planes(const float *src, int64_t c, int64_t hw, float *dst)
+{
+    if (dst != src) memcpy(dst, src, (size_t)hw * sizeof *dst);
+    for (int64_t k = 1; k < c; k++)
+        for (int64_t j = 0; j < hw; j++) dst[j] += src[k * hw + j];
 }

@@ -53,9 +53,7 @@ am_status am_d2_copies(const am_tensor *image, int stacksize, am_tensor *out)
 
 void am_sum_channels(am_tensor *image)
 {
-    const int64_t c = image->shape[0], hw = image->shape[1] * image->shape[2];
-    for (int64_t k = 1; k < c; k++)
-        for (int64_t j = 0; j < hw; j++) image->data[j] += image->data[k * hw + j];
+    am_sum_planes(image->data, image->shape[0], image->shape[1] * image->shape[2], image->data);
     image->shape[0] = 1;
 }
 
