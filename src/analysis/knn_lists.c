@@ -1,8 +1,9 @@
 /* The k-NN graph of every row through our own inverted lists (knn.h, AM_KNN_LISTS): coarse
  * centres by k-means on a sample, every row in the list of its nearest centre, every row
  * searching the nprobe lists nearest it. The rows of one list are searched as one unit, and
- * within a unit each probed list is one sgemm of the unit's queries that probe it against the
- * list's rows (the distance as |q|² + |x|² − 2 q·x), each query keeping its best candidates in a
+ * within a unit each probed list is one sgemm of the unit's queries that probe it (of all the
+ * unit's rows when most of them do) against the list's rows (the distance as |q|² + |x|² −
+ * 2 q·x), the nearest lists first, each query keeping its best candidates in a
  * bounded heap; the candidates are then re-scored exactly (am_knn_rescore). nprobe is raised
  * until the recall on a seeded sample of queries, against the exact search, reaches
  * LISTS_RECALL. Units, sgemm shapes and heaps depend on the data alone, never on the threads. */
@@ -17,10 +18,6 @@
 #include "distance.h"
 #include "knn.h"
 #include "search_internal.h"
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 enum {
     GROUP = 256, /* most queries in a unit: a list's rows in chunks of this */
