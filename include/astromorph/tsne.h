@@ -1,6 +1,6 @@
 /* Barnes–Hut t-SNE (van der Maaten 2014) in 2 or 3 dimensions.
- *  - input affinities from the 3×perplexity nearest neighbours (exact, or from a FAISS IVF
- *    index above 50 000 points or a saved one, re-scored exactly), each point's Gaussian bandwidth found by
+ *  - input affinities from the 3×perplexity nearest neighbours (exact, or from our inverted
+ *    lists above 50 000 points, or a saved index's candidates, re-scored exactly), each point's Gaussian bandwidth found by
  *    bisection to match the perplexity, then symmetrised;
  *  - gradient descent with early exaggeration (12 for the first 250 iterations), momentum 0.5
  *    then 0.8, per-coordinate gains (+0.2 / ×0.8, floor 0.01);

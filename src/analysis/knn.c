@@ -1,5 +1,5 @@
-/* One k-nearest-neighbour search for t-SNE and the outlier scores (knn.h): exact on BLAS, or
- * candidates from a FAISS index re-scored exactly. */
+/* One k-nearest-neighbour search for t-SNE and the outlier scores (knn.h): exact on BLAS, our
+ * lists (knn_lists.c), or candidates from a FAISS index re-scored exactly. */
 #include "knn.h"
 
 #include <math.h>
@@ -18,6 +18,7 @@ void am_knn_options_default(am_knn_options *o)
     o->nlist = 0;
     o->nprobe = 0;
     o->index = NULL;
+    o->report = NULL;
 }
 
 int am_knn_have_faiss(void)
@@ -29,16 +30,16 @@ int am_knn_have_faiss(void)
 #endif
 }
 
-static const char *const method_names[] = {"auto", "exact", "flat", "ivf"};
+static const char *const method_names[] = {"auto", "exact", "flat", "ivf", "lists"};
 
 am_status am_knn_method_parse(const char *s, const char *what, am_knn_method *m)
 {
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 5; i++)
         if (strcmp(s, method_names[i]) == 0) {
             *m = (am_knn_method)i;
             return AM_OK;
         }
-    return am_error(AM_ERR_VALUE, "%s: unknown neighbour search '%s' (auto, exact, flat or ivf)", what, s);
+    return am_error(AM_ERR_VALUE, "%s: unknown neighbour search '%s' (auto, exact, flat, ivf or lists)", what, s);
 }
 
 am_status am_knn_check_finite(const float *x, int64_t n, int64_t dim)
@@ -55,7 +56,7 @@ static am_status resolve(const am_knn_options *o, int64_t n, am_knn_method *m)
     *m = o->method;
     const char *env = getenv("AM_KNN_METHOD");
     if (*m == AM_KNN_AUTO && env && env[0]) AM_TRY(am_knn_method_parse(env, "AM_KNN_METHOD", m));
-    if (*m == AM_KNN_AUTO) *m = n >= AM_KNN_FAISS_MIN_ROWS && am_knn_have_faiss() ? AM_KNN_IVF : AM_KNN_EXACT;
+    if (*m == AM_KNN_AUTO) *m = n >= AM_KNN_LISTS_MIN_ROWS ? AM_KNN_LISTS : AM_KNN_EXACT;
     return AM_OK;
 }
 
@@ -127,8 +128,10 @@ am_status am_knn_search(const float *x, int64_t n, int64_t dim, am_metric metric
     if (info && (info->n != n || info->dim != dim))
         return am_error(AM_ERR_VALUE, "k nearest neighbours: the index holds %lld x %lld rows, the search %lld x %lld",
                         (long long)info->n, (long long)info->dim, (long long)n, (long long)dim);
+    if (o->report) *o->report = (am_knn_report){.method = m, .recall = -1};
     if (info && info->metric == metric) return knn_indexed(o->index, x, n, dim, metric, k, idx, score);
     if (m == AM_KNN_EXACT) return am_knn_all(x, n, dim, metric, k, idx, score);
+    if (m == AM_KNN_LISTS) return am_knn_lists(x, n, dim, metric, k, o, idx, score);
     if (!am_knn_have_faiss())
         return am_error(AM_ERR_VALUE,
                         "k nearest neighbours: the '%s' search needs FAISS, and this build has none (install "

@@ -121,9 +121,7 @@ static int64_t default_pq_m(int64_t dim)
     return 1;
 }
 
-/* Unit rows for cosine as an inner product; a zero row stays zero, cosine 0 to every row, as the
- * exact search scores it. */
-static float *unit_rows(const float *x, int64_t n, int64_t dim)
+float *am_unit_rows(const float *x, int64_t n, int64_t dim)
 {
     float *u = am_malloc((size_t)(n ? n : 1) * (size_t)dim * sizeof *u);
     if (!u) return NULL;
@@ -184,7 +182,7 @@ am_status am_knn_index_build(const float *x, int64_t n, int64_t dim, const am_in
     am_status s = resolve_options(o, n, dim, &ix->info);
     if (s == AM_OK) s = am_knn_check_finite(x, n, dim);
     const int cosine = o->metric == AM_METRIC_COSINE;
-    float *unit = s == AM_OK && cosine ? unit_rows(x, n, dim) : NULL;
+    float *unit = s == AM_OK && cosine ? am_unit_rows(x, n, dim) : NULL;
     if (s == AM_OK && cosine && !unit) s = am_error(AM_ERR_NOMEM, "index: out of memory for %lld rows", (long long)n);
     if (s == AM_OK) {
         ix->info.fingerprint = am_embeddings_fingerprint(x, n, dim);
@@ -359,7 +357,7 @@ am_status am_knn_index_load(const char *path, am_knn_index **out)
 am_status am_knn_index_search(const am_knn_index *ix, const float *q, int64_t nq, int k, int64_t *labels)
 {
     if (ix->info.metric != AM_METRIC_COSINE) return am_faiss_search(ix->faiss, q, nq, k, labels);
-    float *u = unit_rows(q, nq, ix->info.dim);
+    float *u = am_unit_rows(q, nq, ix->info.dim);
     am_status s = u ? am_faiss_search(ix->faiss, u, nq, k, labels)
                     : am_error(AM_ERR_NOMEM, "index: out of memory for %lld queries", (long long)nq);
     am_free(u);

@@ -1,4 +1,4 @@
-/* Anomaly scores from the kNN graph (knn.h: exact, or FAISS at scale): mean kNN distance and
+/* Anomaly scores from the kNN graph (knn.h: exact, or inverted lists at scale): mean kNN distance and
  * the local outlier factor. */
 #include "astromorph/outliers.h"
 

@@ -9,6 +9,57 @@
 
 #include "astromorph/similarity.h"
 
+/* A bounded max-heap on badness (lower is better, ties to the lower row): keeps the cap best
+ * entries whatever order they come in, so any split of the work finds the same ones. */
+typedef struct {
+    double bad;
+    int64_t index;
+} am_cand;
+
+static inline int am_cand_worse(const am_cand *a, const am_cand *b)
+{
+    return a->bad > b->bad || (a->bad == b->bad && a->index > b->index);
+}
+
+static inline void am_cand_push(am_cand *h, int *size, int cap, am_cand c)
+{
+    if (*size == cap) {
+        if (!am_cand_worse(&h[0], &c)) return;
+        h[0] = c;
+        int i = 0;
+        for (;;) {
+            int l = 2 * i + 1, r = l + 1, m = i;
+            if (l < cap && am_cand_worse(&h[l], &h[m])) m = l;
+            if (r < cap && am_cand_worse(&h[r], &h[m])) m = r;
+            if (m == i) break;
+            am_cand t = h[i];
+            h[i] = h[m];
+            h[m] = t;
+            i = m;
+        }
+        return;
+    }
+    int i = (*size)++;
+    h[i] = c;
+    while (i > 0 && am_cand_worse(&h[i], &h[(i - 1) / 2])) {
+        am_cand t = h[i];
+        h[i] = h[(i - 1) / 2];
+        h[(i - 1) / 2] = t;
+        i = (i - 1) / 2;
+    }
+}
+
+/* qsort order of am_cand: best first. */
+static inline int am_cand_cmp(const void *a, const void *b)
+{
+    const am_cand *x = a, *y = b;
+    return am_cand_worse(x, y) ? 1 : am_cand_worse(y, x) ? -1 : 0;
+}
+
+/* Unit rows (am_malloc'd, NULL when out of memory) for cosine as an inner product or a Euclidean
+ * distance; a zero row stays zero, cosine 0 to every row, as the exact search scores it. */
+float *am_unit_rows(const float *x, int64_t n, int64_t dim);
+
 /* The score a neighbour list shows for an exact badness. */
 float am_bad_to_score(double bad, am_metric metric);
 

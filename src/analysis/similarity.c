@@ -55,48 +55,6 @@ am_status am_row_sqnorms(const float *x, int64_t n, int64_t dim, float *sqnorms)
     return AM_OK;
 }
 
-/* A bounded max-heap on "badness" (lower is better): keeps the cap best entries. */
-typedef struct {
-    double bad;
-    int64_t index;
-} cand;
-
-static int worse(const cand *a, const cand *b) { return a->bad > b->bad || (a->bad == b->bad && a->index > b->index); }
-
-static void heap_push(cand *h, int *size, int cap, cand c)
-{
-    if (*size == cap) {
-        if (!worse(&h[0], &c)) return;
-        h[0] = c;
-        int i = 0;
-        for (;;) {
-            int l = 2 * i + 1, r = l + 1, m = i;
-            if (l < cap && worse(&h[l], &h[m])) m = l;
-            if (r < cap && worse(&h[r], &h[m])) m = r;
-            if (m == i) break;
-            cand t = h[i];
-            h[i] = h[m];
-            h[m] = t;
-            i = m;
-        }
-        return;
-    }
-    int i = (*size)++;
-    h[i] = c;
-    while (i > 0 && worse(&h[i], &h[(i - 1) / 2])) {
-        cand t = h[i];
-        h[i] = h[(i - 1) / 2];
-        h[(i - 1) / 2] = t;
-        i = (i - 1) / 2;
-    }
-}
-
-static int cmp_cand(const void *a, const void *b)
-{
-    const cand *x = a, *y = b;
-    return worse(x, y) ? 1 : worse(y, x) ? -1 : 0;
-}
-
 static double exact_bad(const float *a, const float *b, int64_t dim, am_metric metric)
 {
     if (metric == AM_METRIC_EUCLIDEAN) return am_sqdist_exact(a, b, dim);
@@ -122,10 +80,10 @@ static double approx_bad(float dot, float xn, float qn, am_metric metric)
 }
 
 /* Re-scores the heap's candidates exactly and sorts them, best first; returns min(size, k). */
-static int finish_exact(cand *h, int size, int k, const float *x, int64_t dim, const float *q, am_metric metric)
+static int finish_exact(am_cand *h, int size, int k, const float *x, int64_t dim, const float *q, am_metric metric)
 {
     for (int i = 0; i < size; i++) h[i].bad = exact_bad(x + h[i].index * dim, q, dim, metric);
-    qsort(h, (size_t)size, sizeof *h, cmp_cand);
+    qsort(h, (size_t)size, sizeof *h, am_cand_cmp);
     return size < k ? size : k;
 }
 
@@ -137,7 +95,7 @@ am_status am_similar_exact(const float *x, int64_t n, int64_t dim, const float *
     if (n < 0 || dim < 1 || n > INT32_MAX) return am_error(AM_ERR_VALUE, "similarity: bad matrix size");
     int cap = k + SIM_MARGIN;
     float *own = NULL, *dots = am_malloc((size_t)(n ? n : 1) * sizeof(float));
-    cand *h = malloc((size_t)cap * sizeof *h);
+    am_cand *h = malloc((size_t)cap * sizeof *h);
     if (!sqnorms) own = am_malloc((size_t)(n ? n : 1) * sizeof(float));
     if (!dots || !h || (!sqnorms && !own)) {
         am_free(dots);
@@ -155,8 +113,8 @@ am_status am_similar_exact(const float *x, int64_t n, int64_t dim, const float *
     int size = 0;
     for (int64_t i = 0; i < n; i++) {
         if (exclude && exclude[i]) continue;
-        cand c = {approx_bad(dots[i], sqnorms[i], (float)qn, metric), i};
-        heap_push(h, &size, cap, c);
+        am_cand c = {approx_bad(dots[i], sqnorms[i], (float)qn, metric), i};
+        am_cand_push(h, &size, cap, c);
     }
     *found = finish_exact(h, size, k, x, dim, q, metric);
     for (int i = 0; i < *found; i++) idx[i] = h[i].index, bad[i] = h[i].bad;
@@ -192,7 +150,7 @@ am_status am_knn_block(const float *q, int64_t nq, int64_t q0, const float *x, i
     float *qn = am_malloc((size_t)nq * sizeof(float)), *xn = am_malloc((size_t)nx * sizeof(float));
     float *g = am_malloc((size_t)(blk < nq ? blk : nq) * (size_t)nx * sizeof(float));
     const int nt = max_threads();
-    cand *heaps = malloc((size_t)nt * (size_t)(cap + k) * sizeof *heaps);
+    am_cand *heaps = malloc((size_t)nt * (size_t)(cap + k) * sizeof *heaps);
     if (!qn || !xn || !g || !heaps) {
         am_free(qn), am_free(xn), am_free(g);
         free(heaps);
@@ -207,14 +165,14 @@ am_status am_knn_block(const float *q, int64_t nq, int64_t q0, const float *x, i
                     x, (int)dim, 0.0f, g, (int)nx);
 #pragma omp parallel for schedule(dynamic, 8)
         for (int64_t i = 0; i < nb; i++) {
-            cand *h = heaps + (size_t)thread_num() * (cap + k), *merged = h + cap;
+            am_cand *h = heaps + (size_t)thread_num() * (cap + k), *merged = h + cap;
             const int64_t row = b0 + i, self = q0 + row;
             const float *gi = g + i * nx;
             int size = 0;
             for (int64_t j = 0; j < nx; j++) {
                 if (x0 + j == self) continue;
-                cand c = {approx_bad(gi[j], xn[j], qn[row], metric), j};
-                heap_push(h, &size, cap, c);
+                am_cand c = {approx_bad(gi[j], xn[j], qn[row], metric), j};
+                am_cand_push(h, &size, cap, c);
             }
             int m = finish_exact(h, size, k, x, dim, q + row * dim, metric);
             /* this block's best, numbered globally, merged with the lists of earlier blocks */
@@ -222,9 +180,9 @@ am_status am_knn_block(const float *q, int64_t nq, int64_t q0, const float *x, i
             double *lb = bad + row * k;
             int a = 0, b = 0, c = 0;
             while (c < k && (a < count[row] || b < m)) {
-                cand from_block = {b < m ? h[b].bad : 0, b < m ? x0 + h[b].index : 0};
-                cand from_list = {a < count[row] ? lb[a] : 0, a < count[row] ? li[a] : 0};
-                int take_block = a == count[row] || (b < m && worse(&from_list, &from_block));
+                am_cand from_block = {b < m ? h[b].bad : 0, b < m ? x0 + h[b].index : 0};
+                am_cand from_list = {a < count[row] ? lb[a] : 0, a < count[row] ? li[a] : 0};
+                int take_block = a == count[row] || (b < m && am_cand_worse(&from_list, &from_block));
                 merged[c++] = take_block ? (b++, from_block) : (a++, from_list);
             }
             for (int j = 0; j < c; j++) li[j] = merged[j].index, lb[j] = merged[j].bad;
@@ -238,13 +196,13 @@ am_status am_knn_block(const float *q, int64_t nq, int64_t q0, const float *x, i
 
 /* The candidates found[0 .. nc) (-1 for none) but self and the excluded, re-scored exactly into
  * idx/bad: how many of the best k, 0 where the k-th score ties with the last candidate's. */
-static int rescore(cand *h, const int64_t *found, int nc, int64_t self, const uint8_t *exclude, const float *x,
+static int rescore(am_cand *h, const int64_t *found, int nc, int64_t self, const uint8_t *exclude, const float *x,
                    int64_t dim, const float *q, am_metric metric, int k, int64_t *idx, double *bad)
 {
     int size = 0;
     for (int j = 0; j < nc; j++) {
         int64_t c = found[j];
-        if (c >= 0 && c != self && !(exclude && exclude[c])) h[size++] = (cand){0, c};
+        if (c >= 0 && c != self && !(exclude && exclude[c])) h[size++] = (am_cand){0, c};
     }
     int m = finish_exact(h, size, k, x, dim, q, metric);
     /* a tie at the k-th score that reaches the last candidate may go on among rows the index
@@ -258,7 +216,7 @@ am_status am_knn_rescore(const float *x, int64_t dim, int64_t q0, const int64_t 
                          int k, const int64_t *found, int nc, int64_t *idx, double *bad, int *count)
 {
     const int nt = max_threads();
-    cand *lists = malloc((size_t)nt * (size_t)nc * sizeof *lists);
+    am_cand *lists = malloc((size_t)nt * (size_t)nc * sizeof *lists);
     if (!lists) return am_error(AM_ERR_NOMEM, "k nearest neighbours: out of memory for %d candidates", nc);
 #pragma omp parallel for schedule(dynamic, 64)
     for (int64_t i = 0; i < nq; i++) {
@@ -273,7 +231,7 @@ am_status am_knn_rescore(const float *x, int64_t dim, int64_t q0, const int64_t 
 am_status am_similar_rescore(const float *x, int64_t dim, const float *q, am_metric metric, int k, const int64_t *found,
                              int nc, const uint8_t *exclude, int64_t *idx, double *bad, int *count)
 {
-    cand *h = malloc((size_t)(nc ? nc : 1) * sizeof *h);
+    am_cand *h = malloc((size_t)(nc ? nc : 1) * sizeof *h);
     if (!h) return am_error(AM_ERR_NOMEM, "similarity: out of memory for %d candidates", nc);
     *count = rescore(h, found, nc, -1, exclude, x, dim, q, metric, k, idx, bad);
     free(h);

@@ -1,4 +1,4 @@
-/* t-SNE: sparse input affinities from the kNN graph (knn.h: exact, or FAISS at scale) with
+/* t-SNE: sparse input affinities from the kNN graph (knn.h: exact, or inverted lists at scale) with
  * per-point bandwidths found by bisection, then gradient descent with early exaggeration,
  * momentum and gains; repulsion by Barnes–Hut (bhtree.h) or FFT interpolation (tsne_fft.h). */
 #include "astromorph/tsne.h"

@@ -381,8 +381,9 @@ am_status am_explore_write(const am_embeddings *e, const am_explore_options *opt
         d.outlier = malloc((size_t)e->n * sizeof *d.outlier);
         d.rank = malloc((size_t)e->n * sizeof *d.rank);
         s = d.nb && d.sim && d.outlier && d.rank ? AM_OK : am_error(AM_ERR_NOMEM, "explore: out of memory");
-        /* one k-NN graph for the look-alikes and the outliers: exact below 50 000 rows, IVF with
-         * exact re-scoring above, or the saved index's candidates re-scored (src/analysis/knn.h) */
+        /* one k-NN graph for the look-alikes and the outliers: exact below 50 000 rows, our
+         * inverted lists with exact re-scoring above, or the saved index's candidates re-scored
+         * (src/analysis/knn.h) */
         am_knn_options ko;
         am_knn_options_default(&ko);
         ko.index = o.index;
