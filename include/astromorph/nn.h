@@ -150,6 +150,9 @@ am_status am_net_set_precision(am_net *net, am_precision p);
 /* The instruction set oneDNN dispatches to on this CPU ("avx512_core_amx", "avx512_core_bf16",
  * "avx512_core", "avx2", ...), as benchmarks report it. */
 const char *am_cpu_isa_name(void);
+/* oneDNN primitives made by this process so far (descriptors, JIT code, or hits in oneDNN's
+ * cache) and the thread time spent making them: what a run pays for every new shape. */
+void am_dnn_creation(double *seconds, int64_t *count);
 /* What precision = "auto" runs on this CPU: BF16 only where oneDNN has AMX tiles; on CPUs with
  * AVX512-BF16 alone (and older ones) BF16 training was measured slower than FP32 (issue 15: 12.0
  * against 16.5 ResNet18 images/s), so FP32. */

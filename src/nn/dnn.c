@@ -3,9 +3,15 @@
 
 #include <omp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
+#include "astromorph/runtime.h"
+
 static dnnl_engine_t engine;
+/* thread time in primitive creation, ns: what the first epoch pays for every new shape */
+static _Atomic uint64_t create_ns;
+static _Atomic uint64_t create_count;
 static dnnl_status_t engine_status;
 static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
 
@@ -104,6 +110,7 @@ static am_status make(am_prim *p, const void *op_desc, const_dnnl_primitive_desc
     dnnl_engine_t e = am_dnn_engine();
     if (!e) return am_error(AM_ERR_BACKEND, "%s: cannot create the oneDNN CPU engine", what);
     am_prim_free(p);
+    const double t0 = am_monotonic_seconds();
     dnnl_primitive_attr_t attr;
     AM_TRY(user_scratchpad(&attr, what));
     dnnl_status_t s = dnnl_success;
@@ -124,7 +131,16 @@ static am_status make(am_prim *p, const void *op_desc, const_dnnl_primitive_desc
         p->pd = NULL;
         return am_dnn_ok(s, what);
     }
-    return finish_prim(p, what);
+    am_status st = finish_prim(p, what);
+    atomic_fetch_add(&create_ns, (uint64_t)(1e9 * (am_monotonic_seconds() - t0)));
+    atomic_fetch_add(&create_count, 1);
+    return st;
+}
+
+void am_dnn_creation(double *seconds, int64_t *count)
+{
+    *seconds = 1e-9 * (double)atomic_load(&create_ns);
+    *count = (int64_t)atomic_load(&create_count);
 }
 
 am_status am_prim_make(am_prim *p, const void *op_desc, const_dnnl_primitive_desc_t hint, const char *what)

@@ -43,7 +43,10 @@ typedef struct {
     am_byol *byol; /* for the collapse monitors */
     int in_channels;
     int64_t *monitor_idx, nmonitor; /* test images whose embeddings are monitored */
-    double first_epoch_s; /* the first epoch this run trained (it also makes the primitives) */
+    double first_epoch_s, last_epoch_s, epochs_s; /* the first epoch this run trained makes the primitives */
+    double prim_s; /* oneDNN primitive creation so far (thread time), for each epoch's share */
+    int64_t prims;
+    double monitor_s; /* the collapse monitors' embeddings */
 } run;
 
 /* ---- trainer hooks: log, progress bar, TensorBoard ---- */
@@ -112,6 +115,7 @@ static am_status fit_hybrid(run *r, int in_channels, char **json)
 static void monitor(run *r, int epoch)
 {
     if (!r->byol || r->nmonitor < 2) return;
+    const double t0 = am_monotonic_seconds();
     am_model m;
     am_model_wrap(&m, r->byol, r->in_channels, r->s->stacksize, r->s->augment.view_size, r->s->augment.normalization);
     m.channel_sum = r->data.channel_sum;
@@ -126,6 +130,7 @@ static void monitor(run *r, int epoch)
     if (s == AM_OK) s = am_embedding_spread(E.data, E.n, dim, &spread, &erank);
     am_embeddings_free(&E);
     am_model_close(&m);
+    r->monitor_s += am_monotonic_seconds() - t0;
     if (s == AM_ERR_INTERRUPTED) return;
     if (s != AM_OK) {
         am_log(AM_LOG_WARN, "collapse monitor: %s", am_errmsg());
@@ -171,9 +176,15 @@ static void on_epoch_end(void *user, int epoch, double train_loss, double test_l
     r->bar = NULL;
     am_log(AM_LOG_INFO, "[Epoch %d] Training loss: %.3e", epoch, train_loss);
     am_log(AM_LOG_INFO, "[Epoch %d] Test OOS loss: %.3e", epoch, test_loss);
-    am_log(AM_LOG_INFO, "[Epoch %d] %.1f s (%.1f images/s)", epoch, seconds,
-           seconds > 0 ? (double)r->ntrain / seconds : 0.0);
+    double prim_s;
+    int64_t prims;
+    am_dnn_creation(&prim_s, &prims);
+    am_log(AM_LOG_INFO, "[Epoch %d] %.1f s (%.1f images/s; %lld oneDNN primitives made in %.2f s)", epoch, seconds,
+           seconds > 0 ? (double)r->ntrain / seconds : 0.0, (long long)(prims - r->prims), prim_s - r->prim_s);
+    r->prim_s = prim_s, r->prims = prims;
     if (r->first_epoch_s == 0) r->first_epoch_s = seconds;
+    r->last_epoch_s = seconds;
+    r->epochs_s += seconds;
     /* epochs count from 1, as the original's writer.add_scalar(..., epoch) */
     scalar(r, "Train loss", epoch, train_loss);
     scalar(r, "Test loss", epoch, test_loss);
@@ -280,6 +291,34 @@ static void log_communication(const am_trainer *t, double seconds)
     free(v);
 }
 
+/* Where the command's time went (issue 15: the whole command, not just the epochs), from the
+ * clocks at the command's start, then after the settings, data, network, trainer, epochs,
+ * hybrid fit, model file and settings file: a line for the user and one for bench/whole_command. */
+static void log_times(const run *r, const am_trainer *t, const double c[9])
+{
+    am_train_times tt;
+    am_trainer_times(t, &tt);
+    const int epochs = am_trainer_epochs_done(t);
+    double prim_s;
+    int64_t prims;
+    am_dnn_creation(&prim_s, &prims);
+    am_log(AM_LOG_INFO,
+           "Training took %.1f s: settings %.2f s, data %.2f s, network %.2f s, trainer %.2f s, epochs %.1f s (the "
+           "first %.1f s, the last %.1f s; test passes %.2f s, collapse monitors %.2f s, checkpoints %.2f s; %lld "
+           "oneDNN primitives made in %.2f s of thread time), hybrid fit %.2f s, model file %.2f s, settings file "
+           "%.2f s",
+           c[8] - c[0], c[1] - c[0], c[2] - c[1], c[3] - c[2], c[4] - c[3], c[5] - c[4], r->first_epoch_s,
+           r->last_epoch_s, tt.test, r->monitor_s, tt.checkpoint, (long long)prims, prim_s, c[6] - c[5], c[7] - c[6],
+           c[8] - c[7]);
+    am_log(AM_LOG_DEBUG,
+           "phases: total=%.4f settings=%.4f data=%.4f network=%.4f trainer=%.4f epochs=%.4f epoch_sum=%.4f "
+           "epoch_first=%.4f epoch_last=%.4f epochs_done=%d read=%.4f test=%.4f monitor=%.4f checkpoint=%.4f "
+           "primitives=%.4f primitive_count=%lld hybrid=%.4f model=%.4f settings_file=%.4f",
+           c[8] - c[0], c[1] - c[0], c[2] - c[1], c[3] - c[2], c[4] - c[3], c[5] - c[4], r->epochs_s, r->first_epoch_s,
+           r->last_epoch_s, epochs, tt.read, tt.test, r->monitor_s, tt.checkpoint, prim_s, (long long)prims,
+           c[6] - c[5], c[7] - c[6], c[8] - c[7]);
+}
+
 /* Everything after the settings: data, network, trainer, outputs. */
 am_status am_pipeline_train(am_settings *s, am_train_run *out)
 {
@@ -298,7 +337,7 @@ am_status am_pipeline_train(am_settings *s, am_train_run *out)
     label[0] = ckpt[0] = model_path[0] = 0;
 
     const double t_start = am_monotonic_seconds(); /* then: data read and checked, network made, epochs, fit, files */
-    double t_data = t_start, t_setup = t_start, t_epochs = t_start, t_fit = t_start;
+    double t_data = t_start, t_net = t_start, t_setup = t_start, t_epochs = t_start, t_fit = t_start, t_model = t_start;
     const int lead = am_dist_rank() == 0; /* over MPI, rank 0 alone writes the run's files */
     am_time_label(label);
     st = AM_OK;
@@ -410,6 +449,7 @@ am_status am_pipeline_train(am_settings *s, am_train_run *out)
     if (s->pretrained)
         am_log(AM_LOG_INFO, "starting from %s (%s)", s->pretrained,
                from_model ? "an astromorph model" : "torchvision ImageNet weights");
+    t_net = am_monotonic_seconds();
 
     /* outputs */
     if (lead && ((st = am_mkdirs(SAVEDIR)) != AM_OK || (st = write_gitignore()) != AM_OK)) goto agree;
@@ -497,6 +537,7 @@ agree:
         t_fit = am_monotonic_seconds();
         vals[N_META] = hybrid;
         if (lead) st = am_byol_save(byol, model_path, keys, vals, hybrid ? N_META + 1 : N_META);
+        t_model = am_monotonic_seconds();
         free(hybrid);
         if ((st = am_dist_agree(st)) != AM_OK) goto done;
     }
@@ -514,15 +555,10 @@ agree:
         am_log(AM_LOG_INFO, "Settings saved to %s", toml);
     }
     {
-        /* where the command's time went (issue 15: the whole command, not just the epochs) */
-        am_train_times tt;
-        am_trainer_times(trainer, &tt);
-        double t_end = am_monotonic_seconds();
-        am_log(AM_LOG_INFO,
-               "Training took %.1f s: data %.1f s, network and trainer %.1f s, epochs %.1f s (the first %.1f s, "
-               "checkpoints %.1f s), hybrid fit %.1f s, model and settings files %.1f s",
-               t_end - t_start, t_data - t_start, t_setup - t_data, t_epochs - t_setup, r.first_epoch_s, tt.checkpoint,
-               t_fit - t_epochs, t_end - t_fit);
+        const double t_end = am_monotonic_seconds();
+        const double t0 = out->started > 0 && out->started <= t_start ? out->started : t_start;
+        const double clocks[] = {t0, t_start, t_data, t_net, t_setup, t_epochs, t_fit, t_model, t_end};
+        log_times(&r, trainer, clocks);
     }
 done:
     am_progress_finish(r.bar);
