@@ -189,7 +189,8 @@ double am_net_forward_flops(am_net *net, const int64_t nchw[4], const char *stop
 
 /* One parameter or buffer as a safetensors tensor `name`, as PyTorch's state dict holds it
  * (num_batches_tracked: a 0-d int64). Used by every state-dict writer and reader (networks, BYOL
- * models, checkpoints). */
+ * models, checkpoints). Float values are not copied (am_st_writer_add_ref): write the file before
+ * the network changes or is freed. */
 am_status am_param_write(am_st_writer *w, const char *name, const am_param *p);
 /* AM_OK when st's tensor `name` fits p: the same shape, or one element of rank <= 1 on both
  * sides; else AM_ERR_NOTFOUND / AM_ERR_SHAPE naming the tensor and both shapes. */

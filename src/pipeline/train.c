@@ -28,6 +28,8 @@
 
 #define SAVEDIR "saved_models"
 enum { LABEL_LEN = 24, MONITOR_MAX = 256 };
+/* The command's clocks (log_times): its start, then the end of each part. */
+enum { PH_START, PH_SETTINGS, PH_DATA, PH_NET, PH_TRAINER, PH_EPOCHS, PH_FIT, PH_MODEL, PH_END, PH_N };
 
 /* The run's lock, held until the program ends (released by the kernel with the process). */
 static am_lock run_lock = {-1};
@@ -44,6 +46,8 @@ typedef struct {
     int in_channels;
     int64_t *monitor_idx, nmonitor; /* test images whose embeddings are monitored */
     double first_epoch_s, last_epoch_s, epochs_s; /* the first epoch this run trained makes the primitives */
+    double epoch_cpu0, first_epoch_cpu, last_epoch_cpu, epochs_cpu; /* the same in process CPU time */
+    double wall[PH_N], cpu[PH_N]; /* the command's clocks */
     double prim_s; /* oneDNN primitive creation so far (thread time), for each epoch's share */
     int64_t prims;
     double monitor_s; /* the collapse monitors' embeddings */
@@ -143,9 +147,23 @@ static void monitor(run *r, int epoch)
     scalar(r, "Effective rank", epoch, erank);
 }
 
+/* Process CPU time: on a shared machine it moves less with the load than the wall clock does. */
+static double cpu_seconds(void)
+{
+    struct timespec ts;
+    return clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) == 0 ? (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec : 0;
+}
+
+static void stamp(run *r, int phase)
+{
+    r->wall[phase] = am_monotonic_seconds();
+    r->cpu[phase] = cpu_seconds();
+}
+
 static void on_epoch_start(void *user, int epoch, double lr)
 {
     run *r = user;
+    r->epoch_cpu0 = cpu_seconds();
     char label[64];
     snprintf(label, sizeof label, "epoch %d/%d", epoch, r->s->train.epochs);
     am_log(AM_LOG_INFO, "[Epoch %d] Learning rate: %.3e", epoch, lr);
@@ -182,9 +200,10 @@ static void on_epoch_end(void *user, int epoch, double train_loss, double test_l
     am_log(AM_LOG_INFO, "[Epoch %d] %.1f s (%.1f images/s; %lld oneDNN primitives made in %.2f s)", epoch, seconds,
            seconds > 0 ? (double)r->ntrain / seconds : 0.0, (long long)(prims - r->prims), prim_s - r->prim_s);
     r->prim_s = prim_s, r->prims = prims;
-    if (r->first_epoch_s == 0) r->first_epoch_s = seconds;
-    r->last_epoch_s = seconds;
-    r->epochs_s += seconds;
+    const double cpu = cpu_seconds() - r->epoch_cpu0;
+    if (r->first_epoch_s == 0) r->first_epoch_s = seconds, r->first_epoch_cpu = cpu;
+    r->last_epoch_s = seconds, r->last_epoch_cpu = cpu;
+    r->epochs_s += seconds, r->epochs_cpu += cpu;
     /* epochs count from 1, as the original's writer.add_scalar(..., epoch) */
     scalar(r, "Train loss", epoch, train_loss);
     scalar(r, "Test loss", epoch, test_loss);
@@ -293,21 +312,22 @@ static void log_communication(const am_trainer *t, double seconds)
 
 /* Where the command's time went (issue 15: the whole command, not just the epochs), from the
  * clocks at the command's start, then after the settings, data, network, trainer, epochs,
- * hybrid fit, model file and settings file: a line for the user and one for bench/whole_command. */
-static void log_times(const run *r, const am_trainer *t, const double c[9])
+ * hybrid fit, model file and settings file: a line for the user, and for bench/whole_command one
+ * of wall time and one of process CPU time. */
+static void log_times(const run *r, const am_trainer *t)
 {
     am_train_times tt;
     am_trainer_times(t, &tt);
-    const int epochs = am_trainer_epochs_done(t);
     double prim_s;
     int64_t prims;
     am_dnn_creation(&prim_s, &prims);
+    const double *c = r->wall, *u = r->cpu;
     am_log(AM_LOG_INFO,
            "Training took %.1f s: settings %.2f s, data %.2f s, network %.2f s, trainer %.2f s, epochs %.1f s (the "
            "first %.1f s, the last %.1f s; test passes %.2f s, collapse monitors %.2f s, checkpoints %.2f s; %lld "
            "oneDNN primitives made in %.2f s of thread time), hybrid fit %.2f s, model file %.2f s, settings file "
            "%.2f s",
-           c[8] - c[0], c[1] - c[0], c[2] - c[1], c[3] - c[2], c[4] - c[3], c[5] - c[4], r->first_epoch_s,
+           c[PH_END] - c[PH_START], c[1] - c[0], c[2] - c[1], c[3] - c[2], c[4] - c[3], c[5] - c[4], r->first_epoch_s,
            r->last_epoch_s, tt.test, r->monitor_s, tt.checkpoint, (long long)prims, prim_s, c[6] - c[5], c[7] - c[6],
            c[8] - c[7]);
     am_log(AM_LOG_DEBUG,
@@ -315,8 +335,14 @@ static void log_times(const run *r, const am_trainer *t, const double c[9])
            "epoch_first=%.4f epoch_last=%.4f epochs_done=%d read=%.4f test=%.4f monitor=%.4f checkpoint=%.4f "
            "primitives=%.4f primitive_count=%lld hybrid=%.4f model=%.4f settings_file=%.4f",
            c[8] - c[0], c[1] - c[0], c[2] - c[1], c[3] - c[2], c[4] - c[3], c[5] - c[4], r->epochs_s, r->first_epoch_s,
-           r->last_epoch_s, epochs, tt.read, tt.test, r->monitor_s, tt.checkpoint, prim_s, (long long)prims,
-           c[6] - c[5], c[7] - c[6], c[8] - c[7]);
+           r->last_epoch_s, am_trainer_epochs_done(t), tt.read, tt.test, r->monitor_s, tt.checkpoint, prim_s,
+           (long long)prims, c[6] - c[5], c[7] - c[6], c[8] - c[7]);
+    /* CPU: the settings part from the process's start (program loading included) */
+    am_log(AM_LOG_DEBUG,
+           "phases_cpu: total=%.4f settings=%.4f data=%.4f network=%.4f trainer=%.4f epochs=%.4f epoch_sum=%.4f "
+           "epoch_first=%.4f epoch_last=%.4f hybrid=%.4f model=%.4f settings_file=%.4f",
+           u[8], u[1], u[2] - u[1], u[3] - u[2], u[4] - u[3], u[5] - u[4], r->epochs_cpu, r->first_epoch_cpu,
+           r->last_epoch_cpu, u[6] - u[5], u[7] - u[6], u[8] - u[7]);
 }
 
 /* Everything after the settings: data, network, trainer, outputs. */
@@ -336,8 +362,8 @@ am_status am_pipeline_train(am_settings *s, am_train_run *out)
     _Static_assert(sizeof out->label == LABEL_LEN, "am_train_run.label holds a label");
     label[0] = ckpt[0] = model_path[0] = 0;
 
-    const double t_start = am_monotonic_seconds(); /* then: data read and checked, network made, epochs, fit, files */
-    double t_data = t_start, t_net = t_start, t_setup = t_start, t_epochs = t_start, t_fit = t_start, t_model = t_start;
+    stamp(&r, PH_SETTINGS);
+    r.wall[PH_START] = out->started > 0 && out->started <= r.wall[PH_SETTINGS] ? out->started : r.wall[PH_SETTINGS];
     const int lead = am_dist_rank() == 0; /* over MPI, rank 0 alone writes the run's files */
     am_time_label(label);
     st = AM_OK;
@@ -402,7 +428,7 @@ am_status am_pipeline_train(am_settings *s, am_train_run *out)
     if (st != AM_OK) goto done;
     am_log(AM_LOG_INFO, "%lld images of %lld channel(s) from %s (%lld left out)", (long long)n, (long long)shape[0],
            s->datafile, (long long)am_dataset_n_skipped(r.ds));
-    t_data = am_monotonic_seconds();
+    stamp(&r, PH_DATA);
 
     /* network and BYOL */
     const int channel_sum = am_settings_channel_sum(s, shape[0]);
@@ -449,7 +475,7 @@ am_status am_pipeline_train(am_settings *s, am_train_run *out)
     if (s->pretrained)
         am_log(AM_LOG_INFO, "starting from %s (%s)", s->pretrained,
                from_model ? "an astromorph model" : "torchvision ImageNet weights");
-    t_net = am_monotonic_seconds();
+    stamp(&r, PH_NET);
 
     /* outputs */
     if (lead && ((st = am_mkdirs(SAVEDIR)) != AM_OK || (st = write_gitignore()) != AM_OK)) goto agree;
@@ -511,11 +537,11 @@ agree:
         am_log(AM_LOG_INFO, "resumed from %s after epoch %d", resume_path, am_trainer_epochs_done(trainer));
     }
     am_interrupt_catch();
-    t_setup = am_monotonic_seconds();
+    stamp(&r, PH_TRAINER);
     st = am_trainer_run(trainer);
     am_interrupt_release();
-    t_epochs = am_monotonic_seconds();
-    if (st == AM_OK && am_dist_size() > 1) log_communication(trainer, t_epochs - t_setup);
+    stamp(&r, PH_EPOCHS);
+    if (st == AM_OK && am_dist_size() > 1) log_communication(trainer, r.wall[PH_EPOCHS] - r.wall[PH_TRAINER]);
     am_progress_finish(r.bar);
     r.bar = NULL;
     if (st == AM_ERR_INTERRUPTED) {
@@ -534,10 +560,10 @@ agree:
                    s->hybrid_weight, (long long)n);
             if ((st = fit_hybrid(&r, spec.in_channels, &hybrid)) != AM_OK) goto done;
         }
-        t_fit = am_monotonic_seconds();
+        stamp(&r, PH_FIT);
         vals[N_META] = hybrid;
         if (lead) st = am_byol_save(byol, model_path, keys, vals, hybrid ? N_META + 1 : N_META);
-        t_model = am_monotonic_seconds();
+        stamp(&r, PH_MODEL);
         free(hybrid);
         if ((st = am_dist_agree(st)) != AM_OK) goto done;
     }
@@ -554,12 +580,8 @@ agree:
         if ((st = am_atomic_commit(&af)) != AM_OK) goto done;
         am_log(AM_LOG_INFO, "Settings saved to %s", toml);
     }
-    {
-        const double t_end = am_monotonic_seconds();
-        const double t0 = out->started > 0 && out->started <= t_start ? out->started : t_start;
-        const double clocks[] = {t0, t_start, t_data, t_net, t_setup, t_epochs, t_fit, t_model, t_end};
-        log_times(&r, trainer, clocks);
-    }
+    stamp(&r, PH_END);
+    log_times(&r, trainer);
 done:
     am_progress_finish(r.bar);
     if (r.tb) {
