@@ -21,6 +21,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "astromorph/safetensors.h"
 #include "astromorph/status.h"
@@ -153,6 +154,9 @@ const char *am_cpu_isa_name(void);
 /* oneDNN primitives made by this process so far (descriptors, JIT code, or hits in oneDNN's
  * cache) and the thread time spent making them: what a run pays for every new shape. */
 void am_dnn_creation(double *seconds, int64_t *count);
+/* One line per layer and operation made so far, after prefix: "layer1.0.conv1: convolution
+ * forward jit:avx512_core" (oneDNN's implementation name), as benchmarks report it. */
+void am_dnn_print_impls(FILE *fp, const char *prefix);
 /* What precision = "auto" runs on this CPU: BF16 only where oneDNN has AMX tiles; on CPUs with
  * AVX512-BF16 alone (and older ones) BF16 training was measured slower than FP32 (issue 15: 12.0
  * against 16.5 ResNet18 images/s), so FP32. */
