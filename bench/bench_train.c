@@ -407,6 +407,8 @@ static int train(const opts *o, double peak, const char *isa, int threads, int p
            "time\n",
            epoch_s, total, 100 * s.feed.seconds_get / total, 100 * s.feed.seconds_augment / (total * threads));
     printf("peak RSS %.0f MiB (%.0f MiB before training)\n", peak_rss_mib(), rss0);
+    printf("# oneDNN's implementation of each layer (issue 15):\n");
+    am_dnn_print_impls(stdout, "#   ");
     printf(
         "RESULT mode=train network=%s settings=%s precision=%s images=%lld ntrain=%lld epochs=%d threads=%d ips=%.3f "
         "gflop_per_image=%.3f gflops=%.1f peak=%.1f frac_peak=%.3f epoch_s=%.3f mean_pixels=%.0f us_per_pixel=%.4f "
@@ -571,6 +573,8 @@ static int infer(const opts *o, double peak, const char *isa, int threads)
     printf("batched (%lld batches of <= %d, in parallel): %.1f images/s (%.1f GFLOP/s = %.0f%% of peak)\n",
            (long long)ng, o->batch, ips_batch, ips_batch * flops * 1e-9, 100 * ips_batch * flops * 1e-9 / peak);
     printf("peak RSS %.0f MiB\n", peak_rss_mib());
+    printf("# oneDNN's implementation of each layer (issue 15):\n");
+    am_dnn_print_impls(stdout, "#   ");
     printf("RESULT mode=infer network=%s images=%lld threads=%d ips_cold=%.2f ips_serial=%.2f ips_parallel=%.2f "
            "ips_batched=%.2f "
            "ips=%.2f gflop_per_image=%.4f gflops=%.1f peak=%.1f frac_peak=%.3f load_s=%.3f mean_pixels=%.0f "

@@ -130,7 +130,8 @@ am_param *am_byol_state(am_byol *b, size_t i, const char **full_name);
  * key/value pairs (network name and settings, channels, stacksize, normalisation, ...). */
 am_status am_byol_save(am_byol *b, const char *path, const char *const *keys, const char *const *values,
                        size_t extra_count);
-/* Adds the state tensors and option metadata to an open writer (checkpoints add more). */
+/* Adds the state tensors (not copied: write before b changes) and option metadata to an open
+ * writer (checkpoints add more). */
 am_status am_byol_write_state(am_byol *b, am_st_writer *w);
 /* Options stored in a model file's metadata (other fields keep their defaults). */
 am_status am_byol_options_from_file(am_byol_options *o, const am_safetensors *st);

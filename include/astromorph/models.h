@@ -72,7 +72,8 @@ enum {
     AM_STATE_ALLOW_UNEXPECTED = 2 /* file tensors under the prefix that the network lacks are skipped */
 };
 
-/* Adds every parameter and buffer as prefix + PyTorch name (F32; num_batches_tracked as I64). */
+/* Adds every parameter and buffer as prefix + PyTorch name (F32, not copied: write before the
+ * network changes; num_batches_tracked as I64). */
 am_status am_net_save_state(am_net *net, am_st_writer *w, const char *prefix);
 /* Loads prefix + name for every parameter and buffer (any numeric dtype converts to float).
  * Errors name the tensor, and for shapes both shapes. */

@@ -21,6 +21,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "astromorph/safetensors.h"
 #include "astromorph/status.h"
@@ -150,6 +151,12 @@ am_status am_net_set_precision(am_net *net, am_precision p);
 /* The instruction set oneDNN dispatches to on this CPU ("avx512_core_amx", "avx512_core_bf16",
  * "avx512_core", "avx2", ...), as benchmarks report it. */
 const char *am_cpu_isa_name(void);
+/* oneDNN primitives made by this process so far (descriptors, JIT code, or hits in oneDNN's
+ * cache) and the thread time spent making them: what a run pays for every new shape. */
+void am_dnn_creation(double *seconds, int64_t *count);
+/* One line per layer and operation made so far, after prefix: "layer1.0.conv1: convolution
+ * forward jit:avx512_core" (oneDNN's implementation name), as benchmarks report it. */
+void am_dnn_print_impls(FILE *fp, const char *prefix);
 /* What precision = "auto" runs on this CPU: BF16 only where oneDNN has AMX tiles; on CPUs with
  * AVX512-BF16 alone (and older ones) BF16 training was measured slower than FP32 (issue 15: 12.0
  * against 16.5 ResNet18 images/s), so FP32. */
@@ -186,7 +193,8 @@ double am_net_forward_flops(am_net *net, const int64_t nchw[4], const char *stop
 
 /* One parameter or buffer as a safetensors tensor `name`, as PyTorch's state dict holds it
  * (num_batches_tracked: a 0-d int64). Used by every state-dict writer and reader (networks, BYOL
- * models, checkpoints). */
+ * models, checkpoints). Float values are not copied (am_st_writer_add_ref): write the file before
+ * the network changes or is freed. */
 am_status am_param_write(am_st_writer *w, const char *name, const am_param *p);
 /* AM_OK when st's tensor `name` fits p: the same shape, or one element of rank <= 1 on both
  * sides; else AM_ERR_NOTFOUND / AM_ERR_SHAPE naming the tensor and both shapes. */

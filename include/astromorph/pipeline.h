@@ -108,6 +108,7 @@ am_train_source am_dataset_source_make(am_dataset_source *d, int64_t count);
 typedef struct am_train_run {
     const char *resume_from;
     int check_only;
+    double started; /* am_monotonic_seconds() when the command started, for its time summary (0: unknown) */
     char label[24];
     char checkpoint_path[1024];
     char model_path[1024];

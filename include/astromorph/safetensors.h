@@ -69,6 +69,10 @@ am_st_writer *am_st_writer_new(void);
 /* Adds a tensor; the bytes are copied. Duplicate names are an error. */
 am_status am_st_writer_add(am_st_writer *w, const char *name, am_dtype dtype, int ndim, const int64_t *shape,
                            const void *data);
+/* The same without a copy: data must stay unchanged until am_st_writer_write (a model's or an
+ * optimizer's state, written as it is: a ResNet18 checkpoint's 182 MB are not copied first). */
+am_status am_st_writer_add_ref(am_st_writer *w, const char *name, am_dtype dtype, int ndim, const int64_t *shape,
+                               const void *data);
 am_status am_st_writer_add_f32(am_st_writer *w, const char *name, const am_tensor *t);
 am_status am_st_writer_meta(am_st_writer *w, const char *key, const char *value);
 /* Writes atomically (temporary name, then rename). */

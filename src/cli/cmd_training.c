@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "astromorph/pipeline.h"
+#include "astromorph/runtime.h"
 #include "astromorph/settings.h"
 #include "cli/commands.h"
 
@@ -26,6 +27,7 @@ static void usage(FILE *fp)
 
 int am_cmd_training(int argc, char **argv)
 {
+    const double started = am_monotonic_seconds();
     static const struct option opts[] = {{"configfile", required_argument, NULL, 'c'},
                                          {"resume", optional_argument, NULL, 'r'},
                                          {"check", no_argument, NULL, 'k'},
@@ -61,7 +63,7 @@ int am_cmd_training(int argc, char **argv)
     am_settings s;
     am_settings_overrides ov = {.resume = resume, .datafile = data};
     if (am_settings_load(&s, config, AM_SETTINGS_TRAINING, &ov) != AM_OK) return am_cli_fail("training");
-    am_train_run run = {.resume_from = resume_from, .check_only = check};
+    am_train_run run = {.resume_from = resume_from, .check_only = check, .started = started};
     am_status st = am_pipeline_train(&s, &run);
     am_settings_free(&s);
     am_run_log_close();

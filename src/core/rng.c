@@ -74,22 +74,61 @@ void am_rng_skip(am_rng *r, uint64_t blocks)
     r->ctr[0] = (uint32_t)c, r->ctr[1] = (uint32_t)(c >> 32);
 }
 
+/* Two words as am_rng_u64 joins them, to 53 bits in [0, 1). */
+static double to_uniform(uint32_t hi, uint32_t lo) { return (double)((((uint64_t)hi << 32) | lo) >> 11) * 0x1.0p-53; }
+
 double am_rng_uniform(am_rng *r) { return (double)(am_rng_u64(r) >> 11) * 0x1.0p-53; }
 
+static double box_muller(double u1, double u2)
+{
+    if (u1 < 1e-300) u1 = 1e-300;
+    return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
+}
+
+/* Philox of LANES consecutive blocks from block number `block` of r's stream, one word array per
+ * position in the block: the lanes are independent, so the rounds run as vector instructions. */
+enum { LANES = 16 };
+static void blocks(const am_rng *r, uint64_t block, uint32_t w[4][LANES])
+{
+    uint32_t k0 = r->key[0], k1 = r->key[1];
+    for (int j = 0; j < LANES; j++) {
+        const uint64_t b = block + (uint64_t)j;
+        w[0][j] = (uint32_t)b, w[1][j] = (uint32_t)(b >> 32), w[2][j] = r->ctr[2], w[3][j] = r->ctr[3];
+    }
+    for (int i = 0; i < 10; i++) {
+        for (int j = 0; j < LANES; j++) {
+            const uint64_t p0 = (uint64_t)0xD2511F53u * w[0][j], p1 = (uint64_t)0xCD9E8D57u * w[2][j];
+            const uint32_t o0 = (uint32_t)(p1 >> 32) ^ w[1][j] ^ k0, o2 = (uint32_t)(p0 >> 32) ^ w[3][j] ^ k1;
+            w[0][j] = o0, w[1][j] = (uint32_t)p1, w[2][j] = o2, w[3][j] = (uint32_t)p0;
+        }
+        k0 += 0x9E3779B9u;
+        k1 += 0xBB67AE85u;
+    }
+}
+
 /* out[k] = scale · (normal ? the k-th normal : 2u − 1 for the k-th uniform) of r's stream from
- * block `first`: in chunks on the threads, each skipped to its place (a normal takes one block,
- * a uniform half of one), so the values are those of one serial pass at any thread count. */
+ * block `first`: in chunks on the threads, each from its own block number (a normal takes one
+ * block, a uniform half of one), so the values are those of one serial pass at any thread count.
+ * The values are those of am_rng_normal / am_rng_uniform drawn in turn (tests/core). */
 static void fill(const am_rng *r0, uint64_t first, float *out, int64_t n, double scale, int normal)
 {
-    enum { CHUNK = 16384 }; /* even: a chunk of uniforms starts on a block */
+    enum { CHUNK = 16384 }; /* a multiple of 2 LANES: a chunk starts on a block */
     const int64_t chunks = (n + CHUNK - 1) / CHUNK;
+    const uint64_t base = ((uint64_t)r0->ctr[1] << 32 | r0->ctr[0]) + first;
 #pragma omp parallel for schedule(static) if (chunks > 1)
     for (int64_t c = 0; c < chunks; c++) {
-        am_rng r = *r0;
-        am_rng_skip(&r, first + (uint64_t)(normal ? c * CHUNK : c * (CHUNK / 2)));
         const int64_t end = (c + 1) * CHUNK < n ? (c + 1) * CHUNK : n;
-        for (int64_t k = c * CHUNK; k < end; k++)
-            out[k] = (float)(scale * (normal ? am_rng_normal(&r) : 2.0 * am_rng_uniform(&r) - 1.0));
+        const int per = normal ? LANES : 2 * LANES; /* values per LANES blocks */
+        uint32_t w[4][LANES];
+        for (int64_t k = c * CHUNK; k < end; k += per) {
+            blocks(r0, base + (uint64_t)(normal ? k : k / 2), w);
+            const int m = end - k < per ? (int)(end - k) : per;
+            for (int j = 0; j < m; j++) {
+                const int b = normal ? j : j / 2, h = normal ? 0 : 2 * (j % 2);
+                const double u = to_uniform(w[h][b], w[h + 1][b]);
+                out[k + j] = (float)(scale * (normal ? box_muller(u, to_uniform(w[2][b], w[3][b])) : 2.0 * u - 1.0));
+            }
+        }
     }
 }
 
@@ -121,9 +160,7 @@ uint32_t am_rng_below(am_rng *r, uint32_t n)
 double am_rng_normal(am_rng *r)
 {
     double u1 = am_rng_uniform(r);
-    double u2 = am_rng_uniform(r);
-    if (u1 < 1e-300) u1 = 1e-300;
-    return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
+    return box_muller(u1, am_rng_uniform(r));
 }
 
 void am_rng_shuffle(am_rng *r, int64_t *idx, int64_t n)

@@ -381,7 +381,8 @@ am_status am_st_get_f32(const am_safetensors *st, const char *name, am_tensor *o
 
 struct am_st_writer {
     am_st_entry *entries;
-    uint8_t **bytes;
+    const uint8_t **bytes;
+    unsigned char *owned; /* bytes[i] is a copy to free, else the caller's */
     size_t count, cap;
     char **meta_keys, **meta_values;
     size_t meta_count, meta_cap;
@@ -395,7 +396,7 @@ void am_st_writer_free(am_st_writer *w)
     if (!w) return;
     for (size_t i = 0; i < w->count; i++) {
         free(w->entries[i].name);
-        free(w->bytes[i]);
+        if (w->owned[i]) free((void *)w->bytes[i]);
     }
     for (size_t i = 0; i < w->meta_count; i++) {
         free(w->meta_keys[i]);
@@ -403,13 +404,14 @@ void am_st_writer_free(am_st_writer *w)
     }
     free(w->entries);
     free(w->bytes);
+    free(w->owned);
     free(w->meta_keys);
     free(w->meta_values);
     free(w);
 }
 
-am_status am_st_writer_add(am_st_writer *w, const char *name, am_dtype dtype, int ndim, const int64_t *shape,
-                           const void *data)
+static am_status add(am_st_writer *w, const char *name, am_dtype dtype, int ndim, const int64_t *shape,
+                     const void *data, int copy)
 {
     if (strcmp(name, "__metadata__") == 0) return am_error(AM_ERR_VALUE, "'__metadata__' is not a tensor name");
     for (size_t i = 0; i < w->count; i++)
@@ -420,9 +422,12 @@ am_status am_st_writer_add(am_st_writer *w, const char *name, am_dtype dtype, in
         am_st_entry *e = realloc(w->entries, cap * sizeof *e);
         if (!e) return am_error(AM_ERR_NOMEM, "out of memory");
         w->entries = e;
-        uint8_t **b = realloc(w->bytes, cap * sizeof *b);
+        const uint8_t **b = realloc(w->bytes, cap * sizeof *b);
         if (!b) return am_error(AM_ERR_NOMEM, "out of memory");
         w->bytes = b;
+        unsigned char *o = realloc(w->owned, cap);
+        if (!o) return am_error(AM_ERR_NOMEM, "out of memory");
+        w->owned = o;
         w->cap = cap;
     }
     am_st_entry *e = &w->entries[w->count];
@@ -438,16 +443,30 @@ am_status am_st_writer_add(am_st_writer *w, const char *name, am_dtype dtype, in
     e->begin = w->total;
     e->end = w->total + nbytes;
     e->name = dup_str(name);
-    w->bytes[w->count] = malloc(nbytes ? nbytes : 1);
-    if (!e->name || !w->bytes[w->count]) {
+    uint8_t *mine = copy ? malloc(nbytes ? nbytes : 1) : NULL;
+    if (!e->name || (copy && !mine)) {
         free(e->name);
-        free(w->bytes[w->count]);
+        free(mine);
         return am_error(AM_ERR_NOMEM, "out of memory for tensor '%s'", name);
     }
-    if (nbytes) memcpy(w->bytes[w->count], data, nbytes);
+    if (copy && nbytes) memcpy(mine, data, nbytes);
+    w->bytes[w->count] = copy ? mine : data;
+    w->owned[w->count] = (unsigned char)copy;
     w->total += nbytes;
     w->count++;
     return AM_OK;
+}
+
+am_status am_st_writer_add(am_st_writer *w, const char *name, am_dtype dtype, int ndim, const int64_t *shape,
+                           const void *data)
+{
+    return add(w, name, dtype, ndim, shape, data, 1);
+}
+
+am_status am_st_writer_add_ref(am_st_writer *w, const char *name, am_dtype dtype, int ndim, const int64_t *shape,
+                               const void *data)
+{
+    return add(w, name, dtype, ndim, shape, data, 0);
 }
 
 am_status am_st_writer_add_f32(am_st_writer *w, const char *name, const am_tensor *t)

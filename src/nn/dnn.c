@@ -1,11 +1,63 @@
 /* oneDNN glue: engine, descriptors, primitives with their scratchpads, execution, reorders. */
 #include "nn/dnn.h"
 
+#include <dnnl_debug.h>
+
 #include <omp.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "astromorph/runtime.h"
+
 static dnnl_engine_t engine;
+/* thread time in primitive creation, ns: what the first epoch pays for every new shape */
+static _Atomic uint64_t create_ns;
+static _Atomic uint64_t create_count;
+
+/* Which implementation oneDNN chose, per layer and operation (reorders left out), for the
+ * benchmarks to print: a layer that fell to a reference or GEMM kernel shows here. */
+enum { IMPL_MAX = 512, IMPL_TEXT = 48 };
+typedef struct {
+    char layer[64], op[IMPL_TEXT], impl[IMPL_TEXT];
+} impl_entry;
+static impl_entry impls[IMPL_MAX];
+static int nimpls;
+static pthread_mutex_t impl_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void note_impl(const am_prim *p, const char *layer)
+{
+    dnnl_primitive_kind_t kind = dnnl_undefined_primitive;
+    dnnl_prop_kind_t prop = dnnl_prop_kind_undef;
+    const char *impl = NULL;
+    if (dnnl_primitive_desc_query(p->pd, dnnl_query_primitive_kind, 0, &kind) != dnnl_success || kind == dnnl_reorder ||
+        dnnl_primitive_desc_query(p->pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success)
+        return;
+    if (dnnl_primitive_desc_query(p->pd, dnnl_query_prop_kind, 0, &prop) != dnnl_success) prop = dnnl_prop_kind_undef;
+    impl_entry e;
+    memset(&e, 0, sizeof e);
+    snprintf(e.layer, sizeof e.layer, "%s", layer);
+    snprintf(e.op, sizeof e.op, "%s %s", dnnl_prim_kind2str(kind),
+             prop == dnnl_backward_data      ? "backward data"
+             : prop == dnnl_backward_weights ? "backward weights"
+             : prop == dnnl_backward         ? "backward"
+                                             : "forward");
+    snprintf(e.impl, sizeof e.impl, "%s", impl ? impl : "?");
+    pthread_mutex_lock(&impl_lock);
+    int known = 0;
+    for (int i = 0; i < nimpls && !known; i++)
+        known = !strcmp(impls[i].layer, e.layer) && !strcmp(impls[i].op, e.op) && !strcmp(impls[i].impl, e.impl);
+    if (!known && nimpls < IMPL_MAX) impls[nimpls++] = e;
+    pthread_mutex_unlock(&impl_lock);
+}
+
+void am_dnn_print_impls(FILE *fp, const char *prefix)
+{
+    pthread_mutex_lock(&impl_lock);
+    for (int i = 0; i < nimpls; i++) fprintf(fp, "%s%s: %s %s\n", prefix, impls[i].layer, impls[i].op, impls[i].impl);
+    pthread_mutex_unlock(&impl_lock);
+}
 static dnnl_status_t engine_status;
 static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
 
@@ -104,6 +156,7 @@ static am_status make(am_prim *p, const void *op_desc, const_dnnl_primitive_desc
     dnnl_engine_t e = am_dnn_engine();
     if (!e) return am_error(AM_ERR_BACKEND, "%s: cannot create the oneDNN CPU engine", what);
     am_prim_free(p);
+    const double t0 = am_monotonic_seconds();
     dnnl_primitive_attr_t attr;
     AM_TRY(user_scratchpad(&attr, what));
     dnnl_status_t s = dnnl_success;
@@ -124,7 +177,17 @@ static am_status make(am_prim *p, const void *op_desc, const_dnnl_primitive_desc
         p->pd = NULL;
         return am_dnn_ok(s, what);
     }
-    return finish_prim(p, what);
+    am_status st = finish_prim(p, what);
+    if (st == AM_OK) note_impl(p, what);
+    atomic_fetch_add(&create_ns, (uint64_t)(1e9 * (am_monotonic_seconds() - t0)));
+    atomic_fetch_add(&create_count, 1);
+    return st;
+}
+
+void am_dnn_creation(double *seconds, int64_t *count)
+{
+    *seconds = 1e-9 * (double)atomic_load(&create_ns);
+    *count = (int64_t)atomic_load(&create_count);
 }
 
 am_status am_prim_make(am_prim *p, const void *op_desc, const_dnnl_primitive_desc_t hint, const char *what)

@@ -6,7 +6,8 @@
 
 am_status am_param_write(am_st_writer *w, const char *name, const am_param *p)
 {
-    if (!p->is_integer) return am_st_writer_add_f32(w, name, &p->value);
+    /* the values as they are, not copied: every writer writes before its network changes */
+    if (!p->is_integer) return am_st_writer_add_ref(w, name, AM_DT_F32, p->value.ndim, p->value.shape, p->value.data);
     /* num_batches_tracked: an int64 0-d tensor in PyTorch, a float in the engine. */
     int64_t count = am_tensor_numel(&p->value);
     int64_t *v = malloc((size_t)(count ? count : 1) * sizeof *v);

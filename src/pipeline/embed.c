@@ -91,36 +91,59 @@ static am_status row_morphology(const job *J, const am_tensor *image, int64_t ro
     return AM_OK;
 }
 
-/* Images i..i+k-1 as one k×C×H×W batch, each normalised on its own; metadata into E. */
+/* One image of a run read, measured (row_morphology) and made the network's input x, with its
+ * metadata; *why: the reason when it fails (am_errmsg is the failing thread's own). */
+static am_status image_input(const job *J, int64_t row, am_tensor *x, am_meta *meta, char **why)
+{
+    am_tensor img = {0};
+    const char *name = am_dataset_name(J->ds, item(J, row));
+    am_status s = am_dataset_get(J->ds, item(J, row), &img, meta);
+    const int64_t channels = s == AM_OK ? img.shape[0] : 0;
+    if (s == AM_OK) s = row_morphology(J, &img, row, name); /* of every band, before a sum */
+    if (s == AM_OK && J->m->channel_sum) am_sum_channels(&img);
+    if (s == AM_OK) s = am_network_input(&img, J->m->stacksize, J->m->normalization, J->m->view_size, x);
+    if (s == AM_OK && x->shape[1] != J->m->in_channels)
+        s = am_error(AM_ERR_SHAPE, "%s: %lld channel(s)%s x stacksize %d, the model takes %d", name,
+                     (long long)channels, J->m->channel_sum ? " summed into 1" : "", J->m->stacksize,
+                     J->m->in_channels);
+    am_tensor_free(&img);
+    if (s != AM_OK) *why = strdup(am_errmsg());
+    return s;
+}
+
+/* Images i..i+k-1 as one k×C×H×W batch, each normalised on its own; metadata into E. The images
+ * are independent, so they are read and measured side by side (the morphology of a hybrid fit
+ * was most of its time on one thread); the first failure in row order is reported. */
 static am_status batch_input(const job *J, int64_t i, int64_t k, am_tensor *batch)
 {
     memset(batch, 0, sizeof *batch);
-    am_status s = AM_OK;
+    am_tensor *x = calloc((size_t)k, sizeof *x);
+    am_meta *meta = calloc((size_t)k, sizeof *meta);
+    am_status *st = calloc((size_t)k, sizeof *st);
+    char **why = calloc((size_t)k, sizeof *why);
+    am_status s = x && meta && st && why ? AM_OK : am_error(AM_ERR_NOMEM, "embeddings: out of memory");
+    if (s == AM_OK) {
+#pragma omp parallel for schedule(dynamic, 1) if (k > 1)
+        for (int64_t j = 0; j < k; j++) st[j] = image_input(J, i + j, &x[j], &meta[j], &why[j]);
+    }
     for (int64_t j = 0; j < k && s == AM_OK; j++) {
-        am_tensor img = {0}, x = {0};
-        am_meta meta;
         const char *name = am_dataset_name(J->ds, item(J, i + j));
-        if ((s = am_dataset_get(J->ds, item(J, i + j), &img, &meta)) != AM_OK) break;
-        const int64_t channels = img.shape[0];
-        s = row_morphology(J, &img, i + j, name); /* of every band, before a sum */
-        if (s == AM_OK && J->m->channel_sum) am_sum_channels(&img);
-        if (s == AM_OK) s = am_network_input(&img, J->m->stacksize, J->m->normalization, J->m->view_size, &x);
-        if (s == AM_OK && x.shape[1] != J->m->in_channels)
-            s = am_error(AM_ERR_SHAPE, "%s: %lld channel(s)%s x stacksize %d, the model takes %d", name,
-                         (long long)channels, J->m->channel_sum ? " summed into 1" : "", J->m->stacksize,
-                         J->m->in_channels);
-        if (s == AM_OK && j == 0) s = am_tensor_alloc4(batch, k, x.shape[1], x.shape[2], x.shape[3]);
-        if (s == AM_OK && am_tensor_numel(&x) * k != am_tensor_numel(batch))
+        if (st[j] != AM_OK) s = am_error(st[j], "%s", why[j] ? why[j] : "embeddings: out of memory");
+        else if (j == 0) s = am_tensor_alloc4(batch, k, x[0].shape[1], x[0].shape[2], x[0].shape[3]);
+        if (s == AM_OK && am_tensor_numel(&x[j]) * k != am_tensor_numel(batch))
             s = am_error(AM_ERR_SHAPE, "%s: image size changed while reading", name);
         if (s == AM_OK) {
-            memcpy(batch->data + j * am_tensor_numel(&x), x.data, (size_t)am_tensor_numel(&x) * sizeof(float));
+            memcpy(batch->data + j * am_tensor_numel(&x[j]), x[j].data, (size_t)am_tensor_numel(&x[j]) * sizeof(float));
             am_meta_free(&J->E->meta[i + j - J->base]);
-            s = am_meta_copy(&J->E->meta[i + j - J->base], &meta);
+            s = am_meta_copy(&J->E->meta[i + j - J->base], &meta[j]);
         }
-        am_tensor_free(&x);
-        am_tensor_free(&img);
-        am_meta_free(&meta);
     }
+    for (int64_t j = 0; x && meta && st && why && j < k; j++) {
+        am_tensor_free(&x[j]);
+        am_meta_free(&meta[j]);
+        free(why[j]);
+    }
+    free(x), free(meta), free(st), free(why);
     if (s != AM_OK) am_tensor_free(batch);
     return s;
 }

@@ -28,6 +28,8 @@
 
 #define SAVEDIR "saved_models"
 enum { LABEL_LEN = 24, MONITOR_MAX = 256 };
+/* The command's clocks (log_times): its start, then the end of each part. */
+enum { PH_START, PH_SETTINGS, PH_DATA, PH_NET, PH_TRAINER, PH_EPOCHS, PH_FIT, PH_MODEL, PH_END, PH_N };
 
 /* The run's lock, held until the program ends (released by the kernel with the process). */
 static am_lock run_lock = {-1};
@@ -43,7 +45,12 @@ typedef struct {
     am_byol *byol; /* for the collapse monitors */
     int in_channels;
     int64_t *monitor_idx, nmonitor; /* test images whose embeddings are monitored */
-    double first_epoch_s; /* the first epoch this run trained (it also makes the primitives) */
+    double first_epoch_s, last_epoch_s, epochs_s; /* the first epoch this run trained makes the primitives */
+    double epoch_cpu0, first_epoch_cpu, last_epoch_cpu, epochs_cpu; /* the same in process CPU time */
+    double wall[PH_N], cpu[PH_N]; /* the command's clocks */
+    double prim_s; /* oneDNN primitive creation so far (thread time), for each epoch's share */
+    int64_t prims;
+    double monitor_s; /* the collapse monitors' embeddings */
 } run;
 
 /* ---- trainer hooks: log, progress bar, TensorBoard ---- */
@@ -112,6 +119,7 @@ static am_status fit_hybrid(run *r, int in_channels, char **json)
 static void monitor(run *r, int epoch)
 {
     if (!r->byol || r->nmonitor < 2) return;
+    const double t0 = am_monotonic_seconds();
     am_model m;
     am_model_wrap(&m, r->byol, r->in_channels, r->s->stacksize, r->s->augment.view_size, r->s->augment.normalization);
     m.channel_sum = r->data.channel_sum;
@@ -126,6 +134,7 @@ static void monitor(run *r, int epoch)
     if (s == AM_OK) s = am_embedding_spread(E.data, E.n, dim, &spread, &erank);
     am_embeddings_free(&E);
     am_model_close(&m);
+    r->monitor_s += am_monotonic_seconds() - t0;
     if (s == AM_ERR_INTERRUPTED) return;
     if (s != AM_OK) {
         am_log(AM_LOG_WARN, "collapse monitor: %s", am_errmsg());
@@ -138,9 +147,23 @@ static void monitor(run *r, int epoch)
     scalar(r, "Effective rank", epoch, erank);
 }
 
+/* Process CPU time: on a shared machine it moves less with the load than the wall clock does. */
+static double cpu_seconds(void)
+{
+    struct timespec ts;
+    return clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) == 0 ? (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec : 0;
+}
+
+static void stamp(run *r, int phase)
+{
+    r->wall[phase] = am_monotonic_seconds();
+    r->cpu[phase] = cpu_seconds();
+}
+
 static void on_epoch_start(void *user, int epoch, double lr)
 {
     run *r = user;
+    r->epoch_cpu0 = cpu_seconds();
     char label[64];
     snprintf(label, sizeof label, "epoch %d/%d", epoch, r->s->train.epochs);
     am_log(AM_LOG_INFO, "[Epoch %d] Learning rate: %.3e", epoch, lr);
@@ -171,9 +194,16 @@ static void on_epoch_end(void *user, int epoch, double train_loss, double test_l
     r->bar = NULL;
     am_log(AM_LOG_INFO, "[Epoch %d] Training loss: %.3e", epoch, train_loss);
     am_log(AM_LOG_INFO, "[Epoch %d] Test OOS loss: %.3e", epoch, test_loss);
-    am_log(AM_LOG_INFO, "[Epoch %d] %.1f s (%.1f images/s)", epoch, seconds,
-           seconds > 0 ? (double)r->ntrain / seconds : 0.0);
-    if (r->first_epoch_s == 0) r->first_epoch_s = seconds;
+    double prim_s;
+    int64_t prims;
+    am_dnn_creation(&prim_s, &prims);
+    am_log(AM_LOG_INFO, "[Epoch %d] %.1f s (%.1f images/s; %lld oneDNN primitives made in %.2f s)", epoch, seconds,
+           seconds > 0 ? (double)r->ntrain / seconds : 0.0, (long long)(prims - r->prims), prim_s - r->prim_s);
+    r->prim_s = prim_s, r->prims = prims;
+    const double cpu = cpu_seconds() - r->epoch_cpu0;
+    if (r->first_epoch_s == 0) r->first_epoch_s = seconds, r->first_epoch_cpu = cpu;
+    r->last_epoch_s = seconds, r->last_epoch_cpu = cpu;
+    r->epochs_s += seconds, r->epochs_cpu += cpu;
     /* epochs count from 1, as the original's writer.add_scalar(..., epoch) */
     scalar(r, "Train loss", epoch, train_loss);
     scalar(r, "Test loss", epoch, test_loss);
@@ -280,6 +310,41 @@ static void log_communication(const am_trainer *t, double seconds)
     free(v);
 }
 
+/* Where the command's time went (issue 15: the whole command, not just the epochs), from the
+ * clocks at the command's start, then after the settings, data, network, trainer, epochs,
+ * hybrid fit, model file and settings file: a line for the user, and for bench/whole_command one
+ * of wall time and one of process CPU time. */
+static void log_times(const run *r, const am_trainer *t)
+{
+    am_train_times tt;
+    am_trainer_times(t, &tt);
+    double prim_s;
+    int64_t prims;
+    am_dnn_creation(&prim_s, &prims);
+    const double *c = r->wall, *u = r->cpu;
+    am_log(AM_LOG_INFO,
+           "Training took %.1f s: settings %.2f s, data %.2f s, network %.2f s, trainer %.2f s, epochs %.1f s (the "
+           "first %.1f s, the last %.1f s; test passes %.2f s, collapse monitors %.2f s, checkpoints %.2f s; %lld "
+           "oneDNN primitives made in %.2f s of thread time), hybrid fit %.2f s, model file %.2f s, settings file "
+           "%.2f s",
+           c[PH_END] - c[PH_START], c[1] - c[0], c[2] - c[1], c[3] - c[2], c[4] - c[3], c[5] - c[4], r->first_epoch_s,
+           r->last_epoch_s, tt.test, r->monitor_s, tt.checkpoint, (long long)prims, prim_s, c[6] - c[5], c[7] - c[6],
+           c[8] - c[7]);
+    am_log(AM_LOG_DEBUG,
+           "phases: total=%.4f settings=%.4f data=%.4f network=%.4f trainer=%.4f epochs=%.4f epoch_sum=%.4f "
+           "epoch_first=%.4f epoch_last=%.4f epochs_done=%d read=%.4f test=%.4f monitor=%.4f checkpoint=%.4f "
+           "primitives=%.4f primitive_count=%lld hybrid=%.4f model=%.4f settings_file=%.4f",
+           c[8] - c[0], c[1] - c[0], c[2] - c[1], c[3] - c[2], c[4] - c[3], c[5] - c[4], r->epochs_s, r->first_epoch_s,
+           r->last_epoch_s, am_trainer_epochs_done(t), tt.read, tt.test, r->monitor_s, tt.checkpoint, prim_s,
+           (long long)prims, c[6] - c[5], c[7] - c[6], c[8] - c[7]);
+    /* CPU: the settings part from the process's start (program loading included) */
+    am_log(AM_LOG_DEBUG,
+           "phases_cpu: total=%.4f settings=%.4f data=%.4f network=%.4f trainer=%.4f epochs=%.4f epoch_sum=%.4f "
+           "epoch_first=%.4f epoch_last=%.4f hybrid=%.4f model=%.4f settings_file=%.4f",
+           u[8], u[1], u[2] - u[1], u[3] - u[2], u[4] - u[3], u[5] - u[4], r->epochs_cpu, r->first_epoch_cpu,
+           r->last_epoch_cpu, u[6] - u[5], u[7] - u[6], u[8] - u[7]);
+}
+
 /* Everything after the settings: data, network, trainer, outputs. */
 am_status am_pipeline_train(am_settings *s, am_train_run *out)
 {
@@ -297,8 +362,8 @@ am_status am_pipeline_train(am_settings *s, am_train_run *out)
     _Static_assert(sizeof out->label == LABEL_LEN, "am_train_run.label holds a label");
     label[0] = ckpt[0] = model_path[0] = 0;
 
-    const double t_start = am_monotonic_seconds(); /* then: data read and checked, network made, epochs, fit, files */
-    double t_data = t_start, t_setup = t_start, t_epochs = t_start, t_fit = t_start;
+    stamp(&r, PH_SETTINGS);
+    r.wall[PH_START] = out->started > 0 && out->started <= r.wall[PH_SETTINGS] ? out->started : r.wall[PH_SETTINGS];
     const int lead = am_dist_rank() == 0; /* over MPI, rank 0 alone writes the run's files */
     am_time_label(label);
     st = AM_OK;
@@ -363,7 +428,7 @@ am_status am_pipeline_train(am_settings *s, am_train_run *out)
     if (st != AM_OK) goto done;
     am_log(AM_LOG_INFO, "%lld images of %lld channel(s) from %s (%lld left out)", (long long)n, (long long)shape[0],
            s->datafile, (long long)am_dataset_n_skipped(r.ds));
-    t_data = am_monotonic_seconds();
+    stamp(&r, PH_DATA);
 
     /* network and BYOL */
     const int channel_sum = am_settings_channel_sum(s, shape[0]);
@@ -410,6 +475,7 @@ am_status am_pipeline_train(am_settings *s, am_train_run *out)
     if (s->pretrained)
         am_log(AM_LOG_INFO, "starting from %s (%s)", s->pretrained,
                from_model ? "an astromorph model" : "torchvision ImageNet weights");
+    stamp(&r, PH_NET);
 
     /* outputs */
     if (lead && ((st = am_mkdirs(SAVEDIR)) != AM_OK || (st = write_gitignore()) != AM_OK)) goto agree;
@@ -471,11 +537,11 @@ agree:
         am_log(AM_LOG_INFO, "resumed from %s after epoch %d", resume_path, am_trainer_epochs_done(trainer));
     }
     am_interrupt_catch();
-    t_setup = am_monotonic_seconds();
+    stamp(&r, PH_TRAINER);
     st = am_trainer_run(trainer);
     am_interrupt_release();
-    t_epochs = am_monotonic_seconds();
-    if (st == AM_OK && am_dist_size() > 1) log_communication(trainer, t_epochs - t_setup);
+    stamp(&r, PH_EPOCHS);
+    if (st == AM_OK && am_dist_size() > 1) log_communication(trainer, r.wall[PH_EPOCHS] - r.wall[PH_TRAINER]);
     am_progress_finish(r.bar);
     r.bar = NULL;
     if (st == AM_ERR_INTERRUPTED) {
@@ -494,9 +560,10 @@ agree:
                    s->hybrid_weight, (long long)n);
             if ((st = fit_hybrid(&r, spec.in_channels, &hybrid)) != AM_OK) goto done;
         }
-        t_fit = am_monotonic_seconds();
+        stamp(&r, PH_FIT);
         vals[N_META] = hybrid;
         if (lead) st = am_byol_save(byol, model_path, keys, vals, hybrid ? N_META + 1 : N_META);
+        stamp(&r, PH_MODEL);
         free(hybrid);
         if ((st = am_dist_agree(st)) != AM_OK) goto done;
     }
@@ -513,17 +580,8 @@ agree:
         if ((st = am_atomic_commit(&af)) != AM_OK) goto done;
         am_log(AM_LOG_INFO, "Settings saved to %s", toml);
     }
-    {
-        /* where the command's time went (issue 15: the whole command, not just the epochs) */
-        am_train_times tt;
-        am_trainer_times(trainer, &tt);
-        double t_end = am_monotonic_seconds();
-        am_log(AM_LOG_INFO,
-               "Training took %.1f s: data %.1f s, network and trainer %.1f s, epochs %.1f s (the first %.1f s, "
-               "checkpoints %.1f s), hybrid fit %.1f s, model and settings files %.1f s",
-               t_end - t_start, t_data - t_start, t_setup - t_data, t_epochs - t_setup, r.first_epoch_s, tt.checkpoint,
-               t_fit - t_epochs, t_end - t_fit);
-    }
+    stamp(&r, PH_END);
+    log_times(&r, trainer);
 done:
     am_progress_finish(r.bar);
     if (r.tb) {

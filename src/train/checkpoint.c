@@ -33,9 +33,9 @@ static am_status write_all(am_trainer *t, am_st_writer *w)
     for (size_t i = 0; i < t->nparams; i++) {
         const am_tensor *p = &t->params[i]->value;
         snprintf(name, sizeof name, "optimizer.exp_avg.%s", t->param_names[i]);
-        AM_TRY(am_st_writer_add(w, name, AM_DT_F32, p->ndim, p->shape, t->adam.m[i]));
+        AM_TRY(am_st_writer_add_ref(w, name, AM_DT_F32, p->ndim, p->shape, t->adam.m[i]));
         snprintf(name, sizeof name, "optimizer.exp_avg_sq.%s", t->param_names[i]);
-        AM_TRY(am_st_writer_add(w, name, AM_DT_F32, p->ndim, p->shape, t->adam.v[i]));
+        AM_TRY(am_st_writer_add_ref(w, name, AM_DT_F32, p->ndim, p->shape, t->adam.v[i]));
     }
     AM_TRY(am_st_writer_meta(w, "checkpoint_version", CKPT_VERSION));
     AM_TRY(meta_i64(w, "epoch", t->epoch));

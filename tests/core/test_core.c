@@ -48,8 +48,9 @@ static void test_rng(void)
     am_rng_skip(&b, 0x100000001ull);
     CHECK(am_rng_u32(&a) == am_rng_u32(&b), "skipping across the counter's carry");
 
-    /* the threaded fills equal one serial pass, across their chunks of 16384 */
-    enum { NF = 40000 };
+    /* the threaded fills equal one serial pass, across their chunks of 16384 and 16-block
+     * batches (an odd count ends mid-batch, and mid-block for the uniforms) */
+    enum { NF = 40003 };
     float *fn = malloc(NF * sizeof *fn), *fu = malloc(NF * sizeof *fu);
     am_rng_init(&a, 11, 2);
     am_rng_fill_normal(&a, 3, fn, NF, 0.5);
@@ -61,6 +62,13 @@ static void test_rng(void)
     for (int i = 0; fills && i < NF; i++)
         fills = fn[i] == (float)(0.5 * am_rng_normal(&b)) && fu[i] == (float)(2.0 * (2.0 * am_rng_uniform(&c) - 1.0));
     CHECK(fills, "the threaded fills give the serial values");
+    /* a batch of blocks that crosses the counter's 2^32 carry */
+    am_rng_init(&a, 11, 2);
+    am_rng_fill_normal(&a, 0xFFFFFFF8ull, fn, 40, 1.0);
+    am_rng_init(&b, 11, 2);
+    am_rng_skip(&b, 0xFFFFFFF8ull);
+    for (int i = 0; fills && i < 40; i++) fills = fn[i] == (float)am_rng_normal(&b);
+    CHECK(fills, "a fill across the counter's carry gives the serial values");
     free(fn), free(fu);
 
     am_rng_init(&a, 7, 0);

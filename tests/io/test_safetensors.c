@@ -56,6 +56,32 @@ static void test_round_trip(void)
     am_tensor_free(&b);
 }
 
+/* am_st_writer_add copies at once; am_st_writer_add_ref writes the caller's memory as it is at
+ * am_st_writer_write: a change in between shows in the second only. */
+static void test_ref(void)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/ref.safetensors", am_test_tmpdir());
+    float copied[3] = {1, 2, 3}, shared[3] = {4, 5, 6};
+    int64_t three[1] = {3};
+    am_st_writer *w = am_st_writer_new();
+    CHECK_OK(am_st_writer_add(w, "copied", AM_DT_F32, 1, three, copied));
+    CHECK_OK(am_st_writer_add_ref(w, "shared", AM_DT_F32, 1, three, shared));
+    CHECK_FAILS(am_st_writer_add_ref(w, "shared", AM_DT_F32, 1, three, shared), AM_ERR_VALUE, "duplicate");
+    copied[1] = shared[1] = -1;
+    CHECK_OK(am_st_writer_write(w, path));
+    am_st_writer_free(w);
+    am_safetensors st;
+    CHECK_OK(am_st_read(&st, path));
+    float a[3], b[3];
+    CHECK_OK(am_st_copy_f32(&st, "copied", a, 3));
+    CHECK_OK(am_st_copy_f32(&st, "shared", b, 3));
+    CHECK(a[0] == 1 && a[1] == 2 && a[2] == 3, "a copy keeps the values when added: %g %g %g", a[0], a[1], a[2]);
+    CHECK(b[0] == 4 && b[1] == -1 && b[2] == 6, "a reference writes the values at write time: %g %g %g", b[0], b[1],
+          b[2]);
+    am_st_free(&st);
+}
+
 static void test_bad_files(void)
 {
     char path[512];
@@ -110,6 +136,7 @@ static void test_bad_files(void)
 int main(void)
 {
     test_round_trip();
+    test_ref();
     test_bad_files();
     return am_test_finish();
 }
