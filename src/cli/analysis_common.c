@@ -450,6 +450,12 @@ static am_status first_match(const am_embeddings *e, const char *object, const c
 {
     *hit = -1, *count = 0;
     for (int64_t i = 0; i < e->n; i++) {
+        if (object && !loose && !e->meta) { /* OBJECT compared in place, the row not decoded */
+            int same = 0;
+            AM_TRY(am_embeddings_object_is(e, i, object, &same));
+            if (same && (*count)++ == 0) *hit = i;
+            continue;
+        }
         am_meta lazy;
         const am_meta *m = e->meta ? &e->meta[i] : &lazy;
         if (!e->meta) AM_TRY(am_embeddings_meta(e, i, &lazy)); /* one row at a time, not all at once */

@@ -128,14 +128,15 @@ am_status am_rowtab_select(am_rowtab *t, int64_t n, const uint8_t *keep)
     return AM_OK;
 }
 
-/* Valid UTF-8 (no overlong forms, surrogates or values past U+10FFFF). */
-static int utf8_valid(const unsigned char *s)
+/* n bytes of valid UTF-8 (no overlong forms, surrogates or values past U+10FFFF). */
+static int utf8_valid_n(const unsigned char *s, size_t n)
 {
-    while (*s) {
+    const unsigned char *end = s + n;
+    while (s < end) {
         unsigned c = *s++;
         if (c < 0x80) continue;
         int more = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : c >= 0xc2 ? 1 : -1;
-        if (more < 0 || c > 0xf4) return 0;
+        if (more < 0 || c > 0xf4 || end - s < more) return 0;
         unsigned v = c & (0x3f >> more);
         for (int k = 0; k < more; k++, s++) {
             if ((*s & 0xc0) != 0x80) return 0;
@@ -146,6 +147,8 @@ static int utf8_valid(const unsigned char *s)
     }
     return 1;
 }
+
+static int utf8_valid(const unsigned char *s) { return utf8_valid_n(s, strlen((const char *)s)); }
 
 /* A string member (absent or null: left as it is), checked to be UTF-8. */
 static am_status member(const cJSON *o, const char *key, const char **out, const char *path, int64_t row)
@@ -202,12 +205,112 @@ static am_status position(const cJSON *o, am_meta *m, const char *path, int64_t 
     return AM_OK;
 }
 
+/* A string, null or number value at *p (below stop) without escapes or spaces, as our writer
+ * writes them: its bytes [*v, *ve) (a string's without the quotes), and its kind ('"', 'n', '0'). */
+static int plain_value(const char **p, const char *stop, const char **v, const char **ve, char *kind)
+{
+    const char *q = *p;
+    if (q < stop && *q == '"') {
+        *v = ++q;
+        while (q < stop && *q != '"' && *q != '\\' && (unsigned char)*q >= 0x20) q++;
+        if (q == stop || *q != '"') return 0;
+        *ve = q, *p = q + 1, *kind = '"';
+        return 1;
+    }
+    if (stop - q >= 4 && !memcmp(q, "null", 4)) {
+        *v = *ve = q, *p = q + 4, *kind = 'n';
+        return 1;
+    }
+    *v = q;
+    while (q < stop && strchr("+-.0123456789eE", *q) && *q) q++;
+    *ve = q, *p = q, *kind = '0';
+    return q > *v;
+}
+
+/* A number token as a double, whole or not at all. */
+static int plain_number(const char *v, const char *ve, double *out)
+{
+    char buf[64], *end;
+    if (ve - v >= (ptrdiff_t)sizeof buf) return 0;
+    memcpy(buf, v, (size_t)(ve - v));
+    buf[ve - v] = 0;
+    *out = strtod(buf, &end);
+    return *end == 0;
+}
+
+/* Row text [p, stop) decoded without a tree when it is as our writers write it: one flat object
+ * of the known keys, once each, strings without escapes, every value valid. Returns 0 (m
+ * untouched but for fields to be overwritten) on anything else, which the cJSON path then
+ * decodes or reports: the fast path never judges a row the slow one would refuse. */
+static int decode_plain(const char *p, const char *stop, am_meta *m)
+{
+    static const char *const keys[] = {"object", "ra",     "dec",     "restfreq",   "filepath",
+                                       "extra",  "ra_deg", "dec_deg", "radec_from", "hdu"};
+    char *const text[4] = {m->object, m->ra, m->dec, m->restfreq};
+    const char *val[10], *vend[10];
+    char kind[10];
+    unsigned seen = 0;
+    if (p == stop || *p++ != '{') return 0;
+    while (p < stop && *p != '}') {
+        if (seen && *p++ != ',') return 0;
+        const char *k, *ke;
+        char kk;
+        if (!plain_value(&p, stop, &k, &ke, &kk) || kk != '"' || p == stop || *p++ != ':') return 0;
+        int f = 0;
+        while (f < 10 && !((size_t)(ke - k) == strlen(keys[f]) && !memcmp(k, keys[f], (size_t)(ke - k)))) f++;
+        if (f == 10 || (seen >> f & 1) || !plain_value(&p, stop, &val[f], &vend[f], &kind[f])) return 0;
+        seen |= 1u << f;
+    }
+    if (p == stop) return 0;
+    for (p++; p < stop && is_space(*p); p++) {}
+    if (p < stop && *p == ',') p++;
+    for (; p < stop && is_space(*p); p++) {}
+    if (p != stop) return 0;
+    /* check everything before changing anything */
+    for (int f = 0; f < 10; f++) {
+        if (!(seen >> f & 1)) continue;
+        size_t n = (size_t)(vend[f] - val[f]);
+        if (f < 6 && kind[f] == '0') return 0;
+        if (f < 4 && kind[f] == '"' && n >= AM_META_LEN) return 0;
+        if (f >= 6 && kind[f] != (f == 8 ? '"' : '0')) return 0;
+        if (f == 8 && n >= sizeof m->radec_from) return 0;
+        if (kind[f] == '"' && !utf8_valid_n((const unsigned char *)val[f], n)) return 0;
+    }
+    double ra = 0, dec = 0, hdu = 0;
+    const unsigned pos = 1u << 6 | 1u << 7 | 1u << 8;
+    if ((seen & pos) && ((seen & pos) != pos || !plain_number(val[6], vend[6], &ra) ||
+                         !plain_number(val[7], vend[7], &dec) || !(ra >= 0 && ra < 360) || !(fabs(dec) <= 90)))
+        return 0;
+    if ((seen >> 9 & 1) && (!plain_number(val[9], vend[9], &hdu) || hdu < 1 || hdu > 100000)) return 0;
+    char *dup[2] = {NULL, NULL};
+    for (int f = 4; f < 6; f++)
+        if ((seen >> f & 1) && kind[f] == '"' && !(dup[f - 4] = strndup(val[f], (size_t)(vend[f] - val[f])))) {
+            free(dup[0]);
+            return 0; /* out of memory: the slow path says so */
+        }
+    for (int f = 0; f < 4; f++)
+        if ((seen >> f & 1) && kind[f] == '"') {
+            memcpy(text[f], val[f], (size_t)(vend[f] - val[f]));
+            text[f][vend[f] - val[f]] = 0;
+        }
+    m->filepath = dup[0], m->extra = dup[1];
+    if (seen & pos) {
+        m->ra_deg = ra, m->dec_deg = dec;
+        memcpy(m->radec_from, val[8], (size_t)(vend[8] - val[8]));
+        m->radec_from[vend[8] - val[8]] = 0;
+    }
+    if (seen >> 9 & 1) m->hdu = (int)hdu;
+    return 1;
+}
+
 am_status am_rowtab_decode(const am_rowtab *t, int64_t i, am_meta *m)
 {
     am_meta_init(m);
     const int64_t r = t->map ? t->map[i] : t->base + i, k = r - t->off_lo;
     const int64_t a = off_at(t, k), b = off_at(t, k + 1);
     const char *path = t->path;
+    if (decode_plain(t->text + a, t->text + b, m)) return AM_OK;
+    am_meta_init(m);
     /* one row's object, parsed on its own: a small tree, freed at once */
     const char *end = NULL;
     cJSON *o = cJSON_ParseWithLengthOpts(t->text + a, (size_t)(b - a), &end, 0);
