@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "astromorph/embeddings.h"
+#include "astromorph/rng.h"
 #include "astromorph/safetensors.h"
 #include "io/emb_rows.h"
 #include "test_util.h"
@@ -194,6 +195,39 @@ int main(void)
         CHECK_OK(am_st_writer_write(ww, raw));
         am_st_writer_free(ww);
         fails(raw, "'rows_offsets' must be I64 of shape [6]");
+    }
+    /* Mutations of a valid file's text and offsets (a byte changed, the text cut short, an
+     * offset moved): each reads or fails with a format error naming the file, never crashes
+     * (the sanitizer build runs this too). */
+    {
+        am_rng r;
+        am_rng_init(&r, 17, 0);
+        char text[128];
+        int64_t off[N + 1];
+        static const char bytes[] = "{}[],:\"\\ 0a\xff\xc3";
+        int bad = 0;
+        for (int trial = 0; trial < 300; trial++) {
+            memcpy(text, five, strlen(five) + 1);
+            memcpy(off, good, sizeof off);
+            const uint32_t what = am_rng_below(&r, 3), at = am_rng_below(&r, (uint32_t)strlen(five));
+            if (what == 0) text[at] = bytes[am_rng_below(&r, sizeof bytes - 1)];
+            else if (what == 1) text[at + 1] = 0;
+            else off[am_rng_below(&r, N + 1)] += (int64_t)am_rng_below(&r, 9) - 4;
+            write_raw(raw, text, what == 1 ? NULL : off);
+            am_status s = am_embeddings_load_opts(&l, raw, AM_EMB_LAZY_META);
+            for (int64_t i = 0; s == AM_OK && i < l.n; i++) {
+                am_meta m;
+                int same;
+                s = am_embeddings_meta(&l, i, &m);
+                am_meta_free(&m);
+                if (s == AM_OK) s = am_embeddings_object_is(&l, i, "a", &same);
+            }
+            am_embeddings_free(&l);
+            if (s != AM_OK) bad++;
+            CHECK(s == AM_OK || (s == AM_ERR_FORMAT && strstr(am_errmsg(), raw)), "mutation %d: %d '%s'", trial, s,
+                  am_errmsg());
+        }
+        CHECK(bad > 100, "only %d of 300 mutations refused", bad);
     }
     am_embeddings_free(&w);
     return am_test_finish();
