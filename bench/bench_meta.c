@@ -1,11 +1,11 @@
 /* An embeddings file of N × D float32 rows with realistic per-row metadata, written a block at a
  * time (rows_json + rows_offsets, as inference writes a large set; "old": rows_json alone, as
  * files of before the offsets), then read back: the lazy load (metadata left in the file), ten
- * rows decoded, OBJECT compared over every row (similar's exclusions), and, unless "keep" is
- * given... For each: time and peak anonymous memory. With "keep" the file stays for the CLI
- * (docs/analysis.md, "Embeddings files", has the commands and their numbers).
- *   bench_meta [N] [D] [new|old] [file] [keep|all]   (default 100000 128 new /tmp)
- * "all" also decodes every row's metadata (336 bytes a row in memory). */
+ * rows decoded, OBJECT compared over every row (similar's exclusions), and with "all" every
+ * row's metadata decoded (about 340 bytes a row in memory). For each: time and peak anonymous
+ * memory. The file is removed at the end unless "keep" is given, which leaves it for timing the
+ * CLI on it (docs/analysis.md, "Speed", has the commands and their numbers).
+ *   bench_meta [N] [D] [new|old] [file] [keep|all]   (default 100000 128 new /tmp) */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
