@@ -128,6 +128,17 @@ int main(void)
     const int64_t kept[3] = {1, 3, 4};
     for (int64_t i = 0; l.meta && i < 3; i++) same_row(&w.meta[kept[i]], &l.meta[i], kept[i]);
     am_embeddings_free(&l);
+    /* float16 rows converted to float32: the metadata's table then holds the file by itself */
+    CHECK_OK(am_embeddings_write_f16(&w, again));
+    CHECK_OK(am_embeddings_load_opts(&l, again, AM_EMB_LAZY_META));
+    CHECK(l.mapping == NULL && l.rowtab && l.data && l.data[3] == 3.0f, "F16 file not converted");
+    for (int64_t i = 0; i < N; i++) {
+        am_meta m;
+        CHECK_OK(am_embeddings_meta(&l, i, &m));
+        same_row(&w.meta[i], &m, i);
+        am_meta_free(&m);
+    }
+    am_embeddings_free(&l);
     /* one rank's share, with the stored offsets */
     CHECK_OK(am_embeddings_read_rows(&l, file, 2, 4));
     CHECK(l.n == 2 && l.meta, "share: %lld rows", (long long)l.n);
