@@ -17,32 +17,7 @@
 #include "astromorph/rows.h"
 #include "astromorph/runtime.h"
 #include "astromorph/safetensors.h"
-
-static volatile int sampling = 1;
-static volatile long peak_anon_kb;
-
-static long status_kb(const char *key)
-{
-    FILE *fp = fopen("/proc/self/status", "r");
-    char line[256];
-    long v = -1;
-    size_t n = strlen(key);
-    while (fp && fgets(line, sizeof line, fp))
-        if (!strncmp(line, key, n)) v = atol(line + n);
-    if (fp) fclose(fp);
-    return v;
-}
-
-static void *sampler(void *arg)
-{
-    (void)arg;
-    while (sampling) {
-        long a = status_kb("RssAnon:");
-        if (a > peak_anon_kb) peak_anon_kb = a;
-        nanosleep(&(struct timespec){0, 5000000}, NULL);
-    }
-    return NULL;
-}
+#include "bench_memory.h"
 
 /* The file, written a block at a time: an embeddings tensor and nothing else. */
 static int write_rows(const char *path, int64_t n, int64_t dim, int k, int half)

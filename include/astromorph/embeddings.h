@@ -10,7 +10,10 @@
  *    "model" (when known) and "rows": a JSON array with one object per row
  *    {"object", "ra", "dec", "restfreq", "filepath", "extra"}. When that array is too long for
  *    a safetensors header (over 48 MB, some 300 000 rows), it is stored instead as the bytes of
- *    a U8 tensor "rows_json"; the reader takes either.
+ *    a U8 tensor "rows_json", with (since this was written) an I64 tensor "rows_offsets"
+ *    [N + 1]: where each row's object starts in rows_json (just after the '[' or ','), then
+ *    where the ']' is, so that one row is read without the others. The reader takes either,
+ *    and rows_json without rows_offsets (it then scans the text for them).
  *  - the original package's CSV export (pandas `to_csv(sep=";")`): a header
  *    `;cluster;object;right ascension;declination;rest freq;filepath;emb_dim_0;...;emb_dim_{D-1}`
  *    (the first, unnamed column is the row index), then the statistics' columns when there are
@@ -39,7 +42,7 @@ extern "C" {
 typedef struct am_embeddings {
     int64_t n, dim;
     float *data; /* n × dim, row-major */
-    am_meta *meta; /* n rows */
+    am_meta *meta; /* n rows, or NULL while they are left in the file (AM_EMB_LAZY_META) */
     int32_t *labels; /* n cluster labels, or NULL when none were computed */
     char *model; /* name of the model that produced them, or NULL */
     /* Per-image statistics beside the embeddings (the morphology statistics of inference), or
@@ -57,6 +60,8 @@ typedef struct am_embeddings {
     /* Only after am_embeddings_read_stream of a float16 file: the rows as half precision, and
      * data is NULL (read them through am_embeddings_rows). */
     const uint16_t *data16;
+    /* Internal: the undecoded row metadata of AM_EMB_LAZY_META (meta NULL), or NULL. */
+    void *rowtab;
 } am_embeddings;
 
 /* Allocates n rows of dim zeros, metadata "N/A", no labels, no model name. n >= 0, dim >= 1. */
@@ -124,6 +129,20 @@ am_status am_embeddings_write_votable(const am_embeddings *e, const am_table_col
 am_status am_embeddings_load(am_embeddings *e, const char *path);
 /* The same, a native float16 file read as am_embeddings_read_stream does (data16, data NULL). */
 am_status am_embeddings_load_stream(am_embeddings *e, const char *path);
+
+/* How am_embeddings_load_opts reads. KEEP_F16: a native float16 file as am_embeddings_read_stream
+ * does. LAZY_META: a native file's row metadata stays in the file (meta NULL; 8 bytes a row at
+ * most, none when the file has rows_offsets), decoded a row at a time by am_embeddings_meta,
+ * for commands that report a few rows of millions; am_embeddings_meta_all decodes it all.
+ * The other forms are read whole. */
+enum { AM_EMB_KEEP_F16 = 1, AM_EMB_LAZY_META = 2 };
+am_status am_embeddings_load_opts(am_embeddings *e, const char *path, unsigned flags);
+/* Row `row`'s metadata into out, whichever way it is held (am_meta_free it after). */
+am_status am_embeddings_meta(const am_embeddings *e, int64_t row, am_meta *out);
+/* Whether row `row`'s OBJECT is `object`, decoding no more of a row left in the file than it must. */
+am_status am_embeddings_object_is(const am_embeddings *e, int64_t row, const char *object, int *same);
+/* Decodes metadata left in the file (AM_EMB_LAZY_META) into meta; nothing when it is there. */
+am_status am_embeddings_meta_all(am_embeddings *e);
 
 #ifdef __cplusplus
 }

@@ -50,8 +50,8 @@ am_status am_knn_ranks(const float *x, int64_t n, int64_t row0, int64_t dim, am_
 am_status am_similar_exclusions(const am_embeddings *e, int64_t query, int keep_same_object, uint8_t *exclude);
 /* The same for a query given by its OBJECT and its row among e's (-1: not one of them), as a rank
  * holding a share of the rows needs it. */
-void am_similar_exclusions_object(const am_embeddings *e, int64_t self, const char *object, int keep_same_object,
-                                  uint8_t *exclude);
+am_status am_similar_exclusions_object(const am_embeddings *e, int64_t self, const char *object, int keep_same_object,
+                                       uint8_t *exclude);
 
 /* The k nearest other rows of every row (self excluded), best first: idx and score are n × k.
  * Blocked sgemm, O(n² dim); n > k >= 1. Deterministic for any thread count. */

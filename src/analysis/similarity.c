@@ -240,11 +240,16 @@ am_status am_similar_rescore(const float *x, int64_t dim, const float *q, am_met
 
 static int known_object(const char *s) { return s[0] && strcmp(s, "N/A") != 0; }
 
-void am_similar_exclusions_object(const am_embeddings *e, int64_t self, const char *object, int keep_same_object,
-                                  uint8_t *exclude)
+am_status am_similar_exclusions_object(const am_embeddings *e, int64_t self, const char *object, int keep_same_object,
+                                       uint8_t *exclude)
 {
-    for (int64_t i = 0; i < e->n; i++)
-        exclude[i] = i == self || (!keep_same_object && known_object(object) && strcmp(e->meta[i].object, object) == 0);
+    const int by_object = !keep_same_object && known_object(object);
+    for (int64_t i = 0; i < e->n; i++) {
+        int same = 0;
+        if (by_object && i != self) AM_TRY(am_embeddings_object_is(e, i, object, &same));
+        exclude[i] = i == self || same;
+    }
+    return AM_OK;
 }
 
 am_status am_similar_exclusions(const am_embeddings *e, int64_t query, int keep_same_object, uint8_t *exclude)
@@ -252,8 +257,11 @@ am_status am_similar_exclusions(const am_embeddings *e, int64_t query, int keep_
     if (query < 0 || query >= e->n)
         return am_error(AM_ERR_VALUE, "similarity: query row %lld outside [0, %lld)", (long long)query,
                         (long long)e->n);
-    am_similar_exclusions_object(e, query, e->meta[query].object, keep_same_object, exclude);
-    return AM_OK;
+    am_meta q;
+    am_status s = am_embeddings_meta(e, query, &q);
+    if (s == AM_OK) s = am_similar_exclusions_object(e, query, q.object, keep_same_object, exclude);
+    am_meta_free(&q);
+    return s;
 }
 
 am_status am_knn_all(const float *x, int64_t n, int64_t dim, am_metric metric, int k, int64_t *idx, float *score)

@@ -270,7 +270,9 @@ am_status ac_load_share(ac_common *c, am_embeddings *e, int64_t align, int64_t *
     if (size == 1) {
         AM_TRY(ac_load(c, e));
         *row0 = 0, *total = e->n;
-        return AM_OK;
+        am_status s = am_embeddings_meta_all(e); /* the shares' code reads e->meta */
+        if (s != AM_OK) am_embeddings_free(e);
+        return s;
     }
     static char chosen[4096];
     if (c->threads > 0) am_set_threads(c->threads);
@@ -315,7 +317,8 @@ static am_status ac_load_all(ac_common *c, am_embeddings *e)
         c->embeddings = chosen;
         fprintf(stderr, "astromorph %s: using %s\n", c->cmd, chosen);
     }
-    AM_TRY(c->keep_f16 ? am_embeddings_load_stream(e, c->embeddings) : am_embeddings_load(e, c->embeddings));
+    AM_TRY(am_embeddings_load_opts(e, c->embeddings,
+                                   (c->keep_f16 ? AM_EMB_KEEP_F16 : 0u) | (c->lazy_meta ? AM_EMB_LAZY_META : 0u)));
     if (e->n < 1) {
         am_embeddings_free(e);
         return am_error(AM_ERR_VALUE, "%s: no embeddings in the file", c->embeddings);
@@ -360,10 +363,21 @@ void ac_meta_header(FILE *fp, const char *prefix)
     fprintf(fp, "%sindex;object;right ascension;declination;rest freq;filepath", prefix ? prefix : "");
 }
 
-void ac_meta_row(FILE *fp, const am_embeddings *e, int64_t row)
+am_status ac_meta_row(FILE *fp, const am_embeddings *e, int64_t row)
 {
-    fprintf(fp, "%lld;", (long long)row);
-    am_csv_meta(fp, &e->meta[row]);
+    if (e->meta) {
+        fprintf(fp, "%lld;", (long long)row);
+        am_csv_meta(fp, &e->meta[row]);
+        return AM_OK;
+    }
+    am_meta m;
+    am_status s = am_embeddings_meta(e, row, &m);
+    if (s == AM_OK) {
+        fprintf(fp, "%lld;", (long long)row);
+        am_csv_meta(fp, &m);
+    }
+    am_meta_free(&m);
+    return s;
 }
 
 /* Exists, ignoring a CFITSIO extension suffix "[...]". */
@@ -378,9 +392,12 @@ static int image_exists(const char *path)
 
 am_status ac_image_path(const ac_common *c, const am_embeddings *e, int64_t row, char *path, size_t size)
 {
-    const char *fp = e->meta[row].filepath;
-    if (!fp || !fp[0] || strcmp(fp, "N/A") == 0)
-        return am_error(AM_ERR_NOTFOUND, "row %lld has no file path", (long long)row);
+    am_meta m;
+    AM_TRY(am_embeddings_meta(e, row, &m));
+    char fp[4096];
+    snprintf(fp, sizeof fp, "%s", m.filepath ? m.filepath : "");
+    am_meta_free(&m);
+    if (!fp[0] || strcmp(fp, "N/A") == 0) return am_error(AM_ERR_NOTFOUND, "row %lld has no file path", (long long)row);
     snprintf(path, size, "%s", fp);
     if (fp[0] != '/' && c->data_root) {
         snprintf(path, size, "%s/%s", c->data_root, fp);
@@ -428,17 +445,27 @@ static const char *base_name(const char *p)
 }
 
 /* The first of e's rows that match (case-insensitively for an OBJECT when `loose`), and how many. */
-static int64_t first_match(const am_embeddings *e, const char *object, const char *file, int loose, int64_t *count)
+static am_status first_match(const am_embeddings *e, const char *object, const char *file, int loose, int64_t *hit,
+                             int64_t *count)
 {
-    int64_t hit = -1;
-    *count = 0;
+    *hit = -1, *count = 0;
     for (int64_t i = 0; i < e->n; i++) {
-        const char *fp = e->meta[i].filepath ? e->meta[i].filepath : "";
-        int match = object ? (loose ? strcasecmp : strcmp)(e->meta[i].object, object) == 0
+        if (object && !loose && !e->meta) { /* OBJECT compared in place, the row not decoded */
+            int same = 0;
+            AM_TRY(am_embeddings_object_is(e, i, object, &same));
+            if (same && (*count)++ == 0) *hit = i;
+            continue;
+        }
+        am_meta lazy;
+        const am_meta *m = e->meta ? &e->meta[i] : &lazy;
+        if (!e->meta) AM_TRY(am_embeddings_meta(e, i, &lazy)); /* one row at a time, not all at once */
+        const char *fp = m->filepath ? m->filepath : "";
+        int match = object ? (loose ? strcasecmp : strcmp)(m->object, object) == 0
                            : (strcmp(fp, file) == 0 || strcmp(base_name(fp), base_name(file)) == 0);
-        if (match && (*count)++ == 0) hit = i;
+        if (match && (*count)++ == 0) *hit = i;
+        if (!e->meta) am_meta_free(&lazy);
     }
-    return hit;
+    return AM_OK;
 }
 
 am_status ac_find_row_share(const ac_common *c, const am_embeddings *e, int64_t row0, int64_t total, const char *object,
@@ -458,8 +485,9 @@ am_status ac_find_row_share(const ac_common *c, const am_embeddings *e, int64_t 
     int64_t hit = -1, count = 0;
     am_status s = AM_OK;
     for (int loose = 0; loose < (object ? 2 : 1) && hit < 0 && s == AM_OK; loose++) {
-        int64_t n = 0, h = first_match(e, object, file, loose, &n);
-        s = am_dist_allgather((int64_t[2]){h >= 0 ? row0 + h : -1, n}, 2 * sizeof(int64_t), v);
+        int64_t n = 0, h = -1;
+        s = first_match(e, object, file, loose, &h, &n);
+        if (s == AM_OK) s = am_dist_allgather((int64_t[2]){h >= 0 ? row0 + h : -1, n}, 2 * sizeof(int64_t), v);
         for (int r = 0; r < size && s == AM_OK; r++) {
             if (hit < 0 && v[2 * r] >= 0) hit = v[2 * r];
             count += v[2 * r + 1];
@@ -487,9 +515,10 @@ am_status ac_find_row(const ac_common *c, const am_embeddings *e, const char *ob
         *row = index;
         return AM_OK;
     }
-    int64_t count = 0, hit = first_match(e, object, file, 0, &count);
+    int64_t count = 0, hit = -1;
+    AM_TRY(first_match(e, object, file, 0, &hit, &count));
     if (hit < 0 && object) { /* a second chance, ignoring case */
-        hit = first_match(e, object, file, 1, &count);
+        AM_TRY(first_match(e, object, file, 1, &hit, &count));
         count = 1;
     }
     if (hit < 0)

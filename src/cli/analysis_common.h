@@ -37,6 +37,9 @@ typedef struct ac_common {
     const char *where[8]; /* --where "STAT OP VALUE": rows kept by ac_load */
     int nwhere;
     int keep_f16; /* set by a command that only streams the rows: a float16 file stays half (data16) */
+    /* set by a command that reports a few rows' metadata (or writes it row by row): a native
+     * file's metadata stays in the file, decoded when asked (AM_EMB_LAZY_META, e.meta NULL) */
+    int lazy_meta;
 } ac_common;
 
 /* The common options' help lines. */
@@ -92,7 +95,7 @@ am_status ac_table_close(ac_table *t, am_status s); /* commits the file when s i
 /* Header columns `index;object;right ascension;declination;rest freq;filepath` (with `prefix`
  * columns before them, e.g. "rank;"), and a row's values in the same order. No newline. */
 void ac_meta_header(FILE *fp, const char *prefix);
-void ac_meta_row(FILE *fp, const am_embeddings *e, int64_t row);
+am_status ac_meta_row(FILE *fp, const am_embeddings *e, int64_t row);
 
 /* Returns s, first saying on stderr where the figure went when s is AM_OK. */
 am_status ac_figure_done(const ac_common *c, am_status s);

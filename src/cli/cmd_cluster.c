@@ -104,8 +104,8 @@ static am_status run(ac_common *c, const cl_opts *co)
     if (s == AM_OK && (s = ac_table_open(&t, c)) == AM_OK) {
         ac_meta_header(t.fp, NULL);
         fputs(";cluster;distance;silhouette\n", t.fp);
-        for (int64_t i = 0; i < e.n; i++) {
-            ac_meta_row(t.fp, &e, i);
+        for (int64_t i = 0; i < e.n && s == AM_OK; i++) {
+            s = ac_meta_row(t.fp, &e, i);
             fprintf(t.fp, ";%d;%.6g;", r.labels[i], dr[i].d);
             if (!isnan(sil[i])) fprintf(t.fp, "%.4f", sil[i]);
             fputc('\n', t.fp);
@@ -115,11 +115,12 @@ static am_status run(ac_common *c, const cl_opts *co)
     if (s == AM_OK && co->save) {
         s = am_embeddings_set_labels(&e, r.labels);
         size_t n = strlen(co->save);
-        if (s == AM_OK)
-            s = n > 4 && strcmp(co->save + n - 4, ".csv") == 0 ? am_embeddings_write_csv(&e, co->save)
-                                                               : am_embeddings_write(&e, co->save);
+        const int csv = n > 4 && strcmp(co->save + n - 4, ".csv") == 0;
+        if (s == AM_OK && csv) s = am_embeddings_meta_all(&e); /* the CSV writer takes whole rows */
+        if (s == AM_OK) s = csv ? am_embeddings_write_csv(&e, co->save) : am_embeddings_write(&e, co->save);
         if (s == AM_OK) fprintf(stderr, "labelled embeddings: %s\n", co->save);
     }
+    if (s == AM_OK && c->figure) s = am_embeddings_meta_all(&e); /* the figure labels its images */
     if (s == AM_OK && c->figure) {
         /* Examples: each cluster's members nearest its centre. */
         qsort(dr, (size_t)e.n, sizeof *dr, cmp_dist);
@@ -309,5 +310,6 @@ int am_cmd_cluster(int argc, char **argv)
     am_kmeans_options_default(&co.km);
     int st = ac_parse(&cmd, &c, &co, argc, argv);
     if (st >= 0) return st;
+    c.lazy_meta = 1; /* the table is written a row at a time */
     return (am_dist_size() > 1 ? run_ranks : run)(&c, &co) == AM_OK ? 0 : am_cli_fail("cluster");
 }

@@ -156,5 +156,6 @@ int am_cmd_index(int argc, char **argv)
     am_index_options_default(&xo.io);
     int st = ac_parse(&cmd, &c, &xo, argc, argv);
     if (st >= 0) return st;
+    c.lazy_meta = 1; /* the index needs no metadata */
     return run(&c, &xo) == AM_OK ? 0 : am_cli_fail("index");
 }

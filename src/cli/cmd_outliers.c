@@ -60,13 +60,14 @@ static am_status run(ac_common *c, const out_opts *oo)
     if (s == AM_OK && (s = ac_table_open(&t, c)) == AM_OK) {
         ac_meta_header(t.fp, "rank;");
         fputs(";knn_distance;lof\n", t.fp);
-        for (int64_t r = 0; r < rows; r++) {
+        for (int64_t r = 0; r < rows && s == AM_OK; r++) {
             fprintf(t.fp, "%lld;", (long long)(r + 1));
-            ac_meta_row(t.fp, &e, order[r]);
+            s = ac_meta_row(t.fp, &e, order[r]);
             fprintf(t.fp, ";%.6g;%.6g\n", knn[order[r]], lof[order[r]]);
         }
         s = ac_table_close(&t, s);
     }
+    if (s == AM_OK && c->figure) s = am_embeddings_meta_all(&e); /* the figure labels its images */
     if (s == AM_OK && c->figure) {
         char name[64];
         snprintf(name, sizeof name, "%s (k = %ld)", oo->method == AM_OUTLIER_KNN ? "kNN distance" : "LOF", oo->k);
@@ -166,5 +167,6 @@ int am_cmd_outliers(int argc, char **argv)
     out_opts oo = {.top = 0, .k = 10, .method = AM_OUTLIER_KNN, .metric = AM_METRIC_EUCLIDEAN};
     int st = ac_parse(&cmd, &c, &oo, argc, argv);
     if (st >= 0) return st;
+    c.lazy_meta = 1; /* only the listed rows' metadata is decoded */
     return (am_dist_size() > 1 ? run_ranks : run)(&c, &oo) == AM_OK ? 0 : am_cli_fail("outliers");
 }

@@ -225,13 +225,14 @@ static am_status run(ac_common *c, const proj_opts *po)
         ac_meta_header(t.fp, NULL);
         for (int d = 0; d < dims; d++) fprintf(t.fp, ";%s", axis[d]);
         fputc('\n', t.fp);
-        for (int64_t i = 0; i < e.n; i++) {
-            ac_meta_row(t.fp, &e, i);
+        for (int64_t i = 0; i < e.n && s == AM_OK; i++) {
+            s = ac_meta_row(t.fp, &e, i);
             for (int d = 0; d < dims; d++) fprintf(t.fp, ";%.7g", y[i * ncomp + d]);
             fputc('\n', t.fp);
         }
         s = ac_table_close(&t, s);
     }
+    if (s == AM_OK && c->figure) s = am_embeddings_meta_all(&e); /* the figure labels its images */
     if (s == AM_OK && c->figure) {
         char xl[3][64], title[128];
         for (int d = 0; d < 3; d++) {
@@ -342,5 +343,6 @@ int am_cmd_project(int argc, char **argv)
         return 2;
     }
     c.keep_f16 = !po.tsne; /* PCA streams the rows; t-SNE reads them at random */
+    c.lazy_meta = 1; /* the table is written a row at a time */
     return run(&c, &po) == AM_OK ? 0 : am_cli_fail("project");
 }

@@ -60,13 +60,14 @@ static am_status run(ac_common *c, const char *object, const char *file, long in
     if (s == AM_OK && (s = ac_table_open(&t, c)) == AM_OK) {
         ac_meta_header(t.fp, "rank;");
         fprintf(t.fp, ";%s\n", metric == AM_METRIC_COSINE ? "cosine" : "distance");
-        for (int j = 0; j < found; j++) {
+        for (int j = 0; j < found && s == AM_OK; j++) {
             fprintf(t.fp, "%d;", j + 1);
-            ac_meta_row(t.fp, &e, nb[j].index);
+            s = ac_meta_row(t.fp, &e, nb[j].index);
             fprintf(t.fp, ";%.6g\n", nb[j].score);
         }
         s = ac_table_close(&t, s);
     }
+    if (s == AM_OK && c->figure) s = am_embeddings_meta_all(&e); /* the figure labels every point */
     if (s == AM_OK && c->figure) {
         /* The map panel: the first two principal components of all embeddings. */
         int have_pca = e.n >= 3 && e.dim >= 2;
@@ -124,8 +125,8 @@ static am_status run_ranks(ac_common *c, const char *object, const char *file, l
     if (s == AM_OK) s = am_dist_bcast(qv, e.dim * (int64_t)sizeof *qv, from);
     if (s == AM_OK) s = am_dist_bcast(qobj, sizeof qobj, from);
     int found = 0;
+    if (s == AM_OK) s = am_similar_exclusions_object(&e, mine ? q - row0 : -1, qobj, keep, ex);
     if (s == AM_OK) {
-        am_similar_exclusions_object(&e, mine ? q - row0 : -1, qobj, keep, ex);
         s = am_similar_ranks(e.data, e.n, row0, e.dim, qv, metric, k, ex, nb, &found);
     }
     for (int j = 0; j < k; j++) am_meta_init(&found_meta[j]);
@@ -196,6 +197,7 @@ int am_cmd_similar(int argc, char **argv)
     sim_opts so = {.index = -1, .k = 6, .metric = AM_METRIC_COSINE};
     int st = ac_parse(&cmd, &c, &so, argc, argv);
     if (st >= 0) return st;
+    c.lazy_meta = 1; /* only the query's and its neighbours' metadata is decoded */
     if (so.queries != 1) {
         fprintf(stderr, "astromorph similar: give exactly one of --object, --file or --index (try --help)\n");
         return 2;

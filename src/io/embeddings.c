@@ -10,16 +10,13 @@
 
 #include "astromorph/safetensors.h"
 #include "astromorph/tensor.h"
+#include "io/emb_rows.h"
 
 #define EMB_FORMAT "astromorph.embeddings"
 #define EMB_VERSION "1"
 
-/* Row metadata longer than this goes into a U8 tensor "rows_json" instead of __metadata__, which
- * safetensors readers (ours included) cap at 100 MB of header: about 300 000 rows fit below it. */
-enum { ROWS_IN_HEADER_MAX = 48 * 1000 * 1000 };
-
 /* n rows of metadata, and of zeros unless the rows will point into a mapped file. */
-static am_status emb_init(am_embeddings *e, int64_t n, int64_t dim, int with_data)
+static am_status emb_init(am_embeddings *e, int64_t n, int64_t dim, int with_data, int with_meta)
 {
     memset(e, 0, sizeof *e);
     if (n < 0 || dim < 1)
@@ -27,22 +24,74 @@ static am_status emb_init(am_embeddings *e, int64_t n, int64_t dim, int with_dat
     e->n = n;
     e->dim = dim;
     if (with_data) e->data = am_calloc((size_t)(n ? n : 1) * (size_t)dim, sizeof(float));
-    e->meta = calloc((size_t)(n ? n : 1), sizeof(am_meta));
-    if ((with_data && !e->data) || !e->meta) {
+    if (with_meta) e->meta = calloc((size_t)(n ? n : 1), sizeof(am_meta));
+    if ((with_data && !e->data) || (with_meta && !e->meta)) {
         am_embeddings_free(e);
         return am_error(AM_ERR_NOMEM, "embeddings: out of memory for %lld x %lld", (long long)n, (long long)dim);
     }
-    for (int64_t i = 0; i < n; i++) am_meta_init(&e->meta[i]);
+    for (int64_t i = 0; with_meta && i < n; i++) am_meta_init(&e->meta[i]);
     return AM_OK;
 }
 
-am_status am_embeddings_alloc(am_embeddings *e, int64_t n, int64_t dim) { return emb_init(e, n, dim, 1); }
+am_status am_embeddings_alloc(am_embeddings *e, int64_t n, int64_t dim) { return emb_init(e, n, dim, 1, 1); }
+
+am_status am_embeddings_meta(const am_embeddings *e, int64_t row, am_meta *out)
+{
+    if (e->meta) return am_meta_copy(out, &e->meta[row]);
+    if (e->rowtab) return am_rowtab_decode(e->rowtab, row, out);
+    am_meta_init(out);
+    return AM_OK;
+}
+
+am_status am_embeddings_object_is(const am_embeddings *e, int64_t row, const char *object, int *same)
+{
+    if (e->rowtab && !e->meta) return am_rowtab_object_is(e->rowtab, row, object, same);
+    *same = !strcmp(e->meta ? e->meta[row].object : "N/A", object);
+    return AM_OK;
+}
+
+/* The rows' metadata decoded from t into e->meta (n rows); t is left as it is. */
+static am_status decode_all(am_embeddings *e, const am_rowtab *t)
+{
+    am_meta *m = calloc((size_t)(e->n ? e->n : 1), sizeof *m);
+    if (!m) return am_error(AM_ERR_NOMEM, "%s: out of memory for the metadata of %lld rows", t->path, (long long)e->n);
+    am_status s = AM_OK;
+    int64_t i = 0;
+    for (; i < e->n && s == AM_OK; i++) s = am_rowtab_decode(t, i, &m[i]);
+    if (s != AM_OK) {
+        while (i-- > 0) am_meta_free(&m[i]);
+        free(m);
+        return s;
+    }
+    e->meta = m;
+    return AM_OK;
+}
+
+am_status am_embeddings_meta_all(am_embeddings *e)
+{
+    if (e->meta) return AM_OK;
+    if (!e->rowtab) { /* a file without row metadata: every row "N/A" */
+        if (!(e->meta = calloc((size_t)(e->n ? e->n : 1), sizeof *e->meta)))
+            return am_error(AM_ERR_NOMEM, "embeddings: out of memory for the metadata of %lld rows", (long long)e->n);
+        for (int64_t i = 0; i < e->n; i++) am_meta_init(&e->meta[i]);
+        return AM_OK;
+    }
+    AM_TRY(decode_all(e, e->rowtab));
+    am_rowtab_free(e->rowtab);
+    free(e->rowtab);
+    e->rowtab = NULL;
+    return AM_OK;
+}
 
 am_rows am_embeddings_rows(const am_embeddings *e) { return (am_rows){e->n, e->dim, e->data, e->data16}; }
 
 void am_embeddings_free(am_embeddings *e)
 {
     if (!e) return;
+    if (e->rowtab) { /* before the mapping its text may lie in */
+        am_rowtab_free(e->rowtab);
+        free(e->rowtab);
+    }
     if (e->meta)
         for (int64_t i = 0; i < e->n; i++) am_meta_free(&e->meta[i]);
     free(e->meta);
@@ -80,10 +129,11 @@ am_status am_embeddings_set_stats(am_embeddings *e, int64_t nstats, const char *
 
 am_status am_embeddings_select(am_embeddings *e, const uint8_t *keep)
 {
+    if (e->rowtab) AM_TRY(am_rowtab_select(e->rowtab, e->n, keep));
     int64_t m = 0;
     for (int64_t i = 0; i < e->n; i++) {
         if (!keep[i]) {
-            am_meta_free(&e->meta[i]);
+            if (e->meta) am_meta_free(&e->meta[i]);
             continue;
         }
         if (m != i) {
@@ -91,8 +141,10 @@ am_status am_embeddings_select(am_embeddings *e, const uint8_t *keep)
             else /* float16 rows kept in the copy-on-write mapping, which is writable */
                 memmove((uint16_t *)(uintptr_t)e->data16 + m * e->dim, e->data16 + i * e->dim,
                         (size_t)e->dim * sizeof *e->data16);
-            e->meta[m] = e->meta[i];
-            am_meta_init(&e->meta[i]);
+            if (e->meta) {
+                e->meta[m] = e->meta[i];
+                am_meta_init(&e->meta[i]);
+            }
             if (e->labels) e->labels[m] = e->labels[i];
             if (e->stats)
                 memmove(e->stats + m * e->nstats, e->stats + i * e->nstats, (size_t)e->nstats * sizeof *e->stats);
@@ -134,34 +186,35 @@ am_status am_embeddings_set_model(am_embeddings *e, const char *model)
 
 /* ---- safetensors form ---- */
 
-static char *rows_json(const am_embeddings *e)
+/* The rows' metadata as one JSON array, and where each row starts in it (n + 1 offsets, the
+ * last at the closing ']'), written row by row: no tree of all rows is built. */
+static am_status rows_json(const am_embeddings *e, am_rows_text *b, int64_t **offsets)
 {
-    cJSON *arr = cJSON_CreateArray();
-    if (!arr) return NULL;
-    for (int64_t i = 0; i < e->n; i++) {
-        const am_meta *m = &e->meta[i];
-        cJSON *o = cJSON_CreateObject();
-        if (!o) goto fail;
-        cJSON_AddItemToArray(arr, o);
-        if (!cJSON_AddStringToObject(o, "object", m->object) || !cJSON_AddStringToObject(o, "ra", m->ra) ||
-            !cJSON_AddStringToObject(o, "dec", m->dec) || !cJSON_AddStringToObject(o, "restfreq", m->restfreq) ||
-            !(m->filepath ? cJSON_AddStringToObject(o, "filepath", m->filepath)
-                          : cJSON_AddNullToObject(o, "filepath")) ||
-            !(m->extra ? cJSON_AddStringToObject(o, "extra", m->extra) : cJSON_AddNullToObject(o, "extra")))
-            goto fail;
-        /* the position in degrees and where it came from, when known (version 1 files lack them) */
-        if (m->radec_from[0] &&
-            (!cJSON_AddNumberToObject(o, "ra_deg", m->ra_deg) || !cJSON_AddNumberToObject(o, "dec_deg", m->dec_deg) ||
-             !cJSON_AddStringToObject(o, "radec_from", m->radec_from)))
-            goto fail;
-        if (m->hdu > 0 && !cJSON_AddNumberToObject(o, "hdu", m->hdu)) goto fail;
+    memset(b, 0, sizeof *b);
+    int64_t *off = malloc((size_t)(e->n + 1) * sizeof *off);
+    am_status s = off ? am_rows_text_put(b, "[", 1) : am_error(AM_ERR_NOMEM, "out of memory for row offsets");
+    for (int64_t i = 0; i < e->n && s == AM_OK; i++) {
+        if (i > 0) s = am_rows_text_put(b, ",", 1);
+        off[i] = (int64_t)b->len;
+        if (s != AM_OK) break;
+        if (e->meta) {
+            s = am_rows_text_add(b, &e->meta[i]);
+        } else { /* left in the file it was read from */
+            am_meta m;
+            s = am_embeddings_meta(e, i, &m);
+            if (s == AM_OK) s = am_rows_text_add(b, &m);
+            am_meta_free(&m);
+        }
     }
-    char *s = cJSON_PrintUnformatted(arr);
-    cJSON_Delete(arr);
-    return s;
-fail:
-    cJSON_Delete(arr);
-    return NULL;
+    if (s == AM_OK) off[e->n] = (int64_t)b->len;
+    if (s == AM_OK) s = am_rows_text_put(b, "]", 1);
+    if (s != AM_OK) {
+        free(off), free(b->buf);
+        memset(b, 0, sizeof *b);
+        return s;
+    }
+    *offsets = off;
+    return AM_OK;
 }
 
 /* The rows as F16 (n × dim half-precision values), refusing values that do not fit. */
@@ -185,8 +238,9 @@ static am_status write_as(const am_embeddings *e, const char *path, int half)
 {
     am_st_writer *w = am_st_writer_new();
     if (!w) return am_error(AM_ERR_NOMEM, "%s: out of memory", path);
-    char *rows = rows_json(e);
-    am_status s = rows ? AM_OK : am_error(AM_ERR_NOMEM, "%s: out of memory for row metadata", path);
+    am_rows_text rows;
+    int64_t *offsets = NULL;
+    am_status s = rows_json(e, &rows, &offsets);
     int64_t shape[2] = {e->n, e->dim};
     uint16_t *h = NULL;
     if (s == AM_OK && half) s = rows_to_half(e, path, &h);
@@ -208,13 +262,15 @@ static am_status write_as(const am_embeddings *e, const char *path, int half)
     if (s == AM_OK) s = am_st_writer_meta(w, "format", EMB_FORMAT);
     if (s == AM_OK) s = am_st_writer_meta(w, "version", EMB_VERSION);
     if (s == AM_OK && e->model) s = am_st_writer_meta(w, "model", e->model);
-    if (s == AM_OK) {
-        int64_t len = (int64_t)strlen(rows);
-        s = len <= ROWS_IN_HEADER_MAX ? am_st_writer_meta(w, "rows", rows)
-                                      : am_st_writer_add(w, "rows_json", AM_DT_U8, 1, &len, rows);
+    if (s == AM_OK && rows.len <= am_rows_in_header_max) {
+        s = am_st_writer_meta(w, "rows", rows.buf);
+    } else if (s == AM_OK) {
+        int64_t len = (int64_t)rows.len, noff = e->n + 1;
+        s = am_st_writer_add(w, "rows_json", AM_DT_U8, 1, &len, rows.buf);
+        if (s == AM_OK) s = am_st_writer_add(w, "rows_offsets", AM_DT_I64, 1, &noff, offsets);
     }
     if (s == AM_OK) s = am_st_writer_write(w, path);
-    free(rows);
+    free(rows.buf), free(offsets);
     free(names);
     am_st_writer_free(w);
     return s;
@@ -224,142 +280,47 @@ am_status am_embeddings_write(const am_embeddings *e, const char *path) { return
 
 am_status am_embeddings_write_f16(const am_embeddings *e, const char *path) { return write_as(e, path, 1); }
 
-/* Copies a JSON string member into a fixed metadata field ("N/A" when absent or null). */
-static am_status json_field(const cJSON *o, const char *key, char *dst, const char *path, int64_t row)
+/* The table of rows lo .. lo + e->n − 1 of the metadata, from the header's 'rows' or the
+ * 'rows_json' tensor (with its 'rows_offsets' when there are), or none (t->text NULL). */
+static am_status rows_table(const am_embeddings *e, const am_safetensors *st, const char *path, int64_t lo,
+                            int64_t total, am_rowtab *t)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!v || cJSON_IsNull(v)) return AM_OK;
-    if (!cJSON_IsString(v))
-        return am_error(AM_ERR_FORMAT, "%s: rows[%lld].%s is not a string", path, (long long)row, key);
-    if (strlen(v->valuestring) >= AM_META_LEN)
-        return am_error(AM_ERR_FORMAT, "%s: rows[%lld].%s is longer than %d characters", path, (long long)row, key,
-                        AM_META_LEN - 1);
-    strcpy(dst, v->valuestring);
-    return AM_OK;
-}
-
-static am_status json_dup(const cJSON *o, const char *key, char **dst, const char *path, int64_t row)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!v || cJSON_IsNull(v)) return AM_OK;
-    if (!cJSON_IsString(v))
-        return am_error(AM_ERR_FORMAT, "%s: rows[%lld].%s is not a string", path, (long long)row, key);
-    *dst = strdup(v->valuestring);
-    return *dst ? AM_OK : am_error(AM_ERR_NOMEM, "%s: out of memory", path);
-}
-
-/* ra_deg, dec_deg, radec_from and hdu: all three position members or none; checked ranges. */
-static am_status json_position(const cJSON *o, am_meta *m, const char *path, int64_t row)
-{
-    const cJSON *ra = cJSON_GetObjectItemCaseSensitive(o, "ra_deg"),
-                *dec = cJSON_GetObjectItemCaseSensitive(o, "dec_deg");
-    const cJSON *from = cJSON_GetObjectItemCaseSensitive(o, "radec_from"),
-                *hdu = cJSON_GetObjectItemCaseSensitive(o, "hdu");
-    if (hdu && (!cJSON_IsNumber(hdu) || hdu->valuedouble < 1 || hdu->valuedouble > 100000))
-        return am_error(AM_ERR_FORMAT, "%s: rows[%lld].hdu is not an HDU number", path, (long long)row);
-    if (hdu) m->hdu = (int)hdu->valuedouble;
-    if (!ra && !dec && !from) return AM_OK;
-    if (!cJSON_IsNumber(ra) || !cJSON_IsNumber(dec) || !cJSON_IsString(from) ||
-        strlen(from->valuestring) >= sizeof m->radec_from || !(ra->valuedouble >= 0 && ra->valuedouble < 360) ||
-        !(fabs(dec->valuedouble) <= 90))
-        return am_error(AM_ERR_FORMAT, "%s: rows[%lld]: ra_deg, dec_deg and radec_from must be a position", path,
-                        (long long)row);
-    m->ra_deg = ra->valuedouble, m->dec_deg = dec->valuedouble;
-    strcpy(m->radec_from, from->valuestring);
-    return AM_OK;
-}
-
-/* Rows lo .. lo + e->n − 1 of the metadata array `json` (len bytes) of `total` rows into e. */
-static am_status parse_rows(am_embeddings *e, const char *json, size_t len, const char *path, int64_t lo, int64_t total)
-{
-    cJSON *arr = cJSON_ParseWithLength(json, len);
-    if (!arr) return am_error(AM_ERR_FORMAT, "%s: metadata 'rows' is not valid JSON", path);
-    am_status s = AM_OK;
-    if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) != total) {
-        s = am_error(AM_ERR_FORMAT, "%s: metadata 'rows' must be an array of %lld objects", path, (long long)total);
-        goto done;
-    }
-    int64_t i = 0, at = -1;
-    const cJSON *o;
-    cJSON_ArrayForEach(o, arr)
-    {
-        if (++at < lo) continue;
-        if (i == e->n) break;
-        if (!cJSON_IsObject(o)) {
-            s = am_error(AM_ERR_FORMAT, "%s: rows[%lld] is not an object", path, (long long)i);
-            goto done;
-        }
-        am_meta *m = &e->meta[i];
-        const int64_t r = lo + i; /* the file's row, for messages */
-        if ((s = json_field(o, "object", m->object, path, r)) || (s = json_field(o, "ra", m->ra, path, r)) ||
-            (s = json_field(o, "dec", m->dec, path, r)) || (s = json_field(o, "restfreq", m->restfreq, path, r)) ||
-            (s = json_dup(o, "filepath", &m->filepath, path, r)) || (s = json_dup(o, "extra", &m->extra, path, r)))
-            goto done;
-        if ((s = json_position(o, m, path, r))) goto done;
-        i++;
-    }
-done:
-    cJSON_Delete(arr);
-    return s;
-}
-
-/* Where elements lo .. hi − 1 of the JSON array text[0..len) lie, as text[*a..*b) (without the
- * brackets), found by counting top-level commas outside strings: one MPI rank's rows of a large
- * file are then parsed without building the whole array. */
-static int element_slice(const char *text, size_t len, int64_t lo, int64_t hi, size_t *a, size_t *b)
-{
-    size_t p = 0;
-    while (p < len && text[p] != '[') p++;
-    if (p == len) return 0;
-    int64_t elem = 0;
-    int depth = 0, in_str = 0;
-    *a = lo == 0 ? p + 1 : 0, *b = 0;
-    for (size_t q = p + 1; q < len; q++) {
-        char ch = text[q];
-        if (in_str) {
-            if (ch == '\\') q++;
-            else if (ch == '"') in_str = 0;
-            continue;
-        }
-        if (ch == '"') in_str = 1;
-        else if (ch == '{' || ch == '[') depth++;
-        else if ((ch == '}' || ch == ']') && depth > 0) depth--;
-        else if ((ch == ',' && depth == 0) || (ch == ']' && depth == 0)) {
-            elem++;
-            if (elem == lo) *a = q + 1;
-            if (elem == hi || ch == ']') {
-                *b = q;
-                return elem == hi;
-            }
-        }
-    }
-    return 0;
-}
-
-/* Rows lo .. lo + e->n − 1 of the metadata, from the header's 'rows' or the 'rows_json' tensor. */
-static am_status read_rows_meta(am_embeddings *e, const am_safetensors *st, const char *path, int64_t lo, int64_t total)
-{
+    memset(t, 0, sizeof *t);
     const char *rows = am_st_meta(st, "rows");
-    const am_st_entry *rj = am_st_find(st, "rows_json");
-    if (rows) return parse_rows(e, rows, strlen(rows), path, lo, total);
+    const am_st_entry *rj = am_st_find(st, "rows_json"), *ro = am_st_find(st, "rows_offsets");
+    if (rows) return am_rowtab_scan(t, rows, strlen(rows), total, lo, lo + e->n, path);
     if (!rj) return AM_OK;
     if (rj->dtype != AM_DT_U8 || rj->ndim != 1)
         return am_error(AM_ERR_FORMAT, "%s: tensor 'rows_json' must be U8 and 1-D", path);
     const char *text = (const char *)st->data + rj->begin;
     size_t len = (size_t)(rj->end - rj->begin);
-    if (lo == 0 && e->n == total) return parse_rows(e, text, len, path, 0, total);
-    if (e->n == 0) return AM_OK;
-    size_t a, b;
-    if (!element_slice(text, len, lo, lo + e->n, &a, &b))
-        return am_error(AM_ERR_FORMAT, "%s: 'rows_json' has fewer than %lld rows", path, (long long)(lo + e->n));
-    char *part = malloc(b - a + 3);
-    if (!part) return am_error(AM_ERR_NOMEM, "%s: out of memory", path);
-    part[0] = '[';
-    memcpy(part + 1, text + a, b - a);
-    part[b - a + 1] = ']', part[b - a + 2] = 0;
-    am_status s = parse_rows(e, part, b - a + 2, path, 0, e->n);
-    free(part);
-    return s;
+    if (!ro) return am_rowtab_scan(t, text, len, total, lo, lo + e->n, path);
+    if (ro->dtype != AM_DT_I64 || ro->ndim != 1 || ro->shape[0] != total + 1)
+        return am_error(AM_ERR_FORMAT, "%s: tensor 'rows_offsets' must be I64 of shape [%lld]", path,
+                        (long long)(total + 1));
+    return am_rowtab_stored(t, text, len, st->data + ro->begin, total, lo, lo + e->n, path);
+}
+
+/* The metadata of rows lo .. lo + e->n − 1: decoded into e->meta, or (lazy) its table kept in
+ * e->rowtab, which then takes st over unless the rows' mapping (e->mapping) already holds it. */
+static am_status read_rows_meta(am_embeddings *e, am_safetensors *st, const char *path, int64_t lo, int64_t total,
+                                int lazy)
+{
+    am_rowtab t;
+    AM_TRY(rows_table(e, st, path, lo, total, &t));
+    if (!lazy) {
+        am_status s = t.text ? decode_all(e, &t) : am_embeddings_meta_all(e);
+        am_rowtab_free(&t);
+        return s;
+    }
+    if (!t.text) return AM_OK;
+    if (!(e->rowtab = malloc(sizeof t))) {
+        am_rowtab_free(&t);
+        return am_error(AM_ERR_NOMEM, "%s: out of memory", path);
+    }
+    if (e->mapping != st) t.owned = st;
+    memcpy(e->rowtab, &t, sizeof t);
+    return AM_OK;
 }
 
 /* The optional statistics: tensor [N, S] F32 and its S names. */
@@ -401,12 +362,12 @@ static am_status read_stats(am_embeddings *e, const am_safetensors *st, const ch
 
 /* The rows of tensor t from element `first` on: in place in the mapping when they are F32 and
  * aligned (or F16 and kept so), converted to float32 otherwise; then checked finite. */
-static am_status read_data(am_embeddings *e, am_safetensors *st, const am_st_entry *t, int64_t first, int keep16,
+static am_status read_data(am_embeddings *e, am_safetensors *st, const am_st_entry *t, int64_t first, unsigned flags,
                            const char *path, int64_t lo)
 {
     const uint8_t *src = st->data + t->begin + (size_t)first * am_dtype_size(t->dtype);
     const int f32 = t->dtype == AM_DT_F32 && (uintptr_t)src % sizeof(float) == 0;
-    const int f16 = t->dtype == AM_DT_F16 && keep16 && (uintptr_t)src % sizeof(uint16_t) == 0;
+    const int f16 = t->dtype == AM_DT_F16 && (flags & AM_EMB_KEEP_F16) && (uintptr_t)src % sizeof(uint16_t) == 0;
     /* copy-on-write, so that callers which change rows in place still can */
     if (st->mapped && (f32 || f16) && mprotect(st->buffer, st->mapped, PROT_READ | PROT_WRITE) == 0) {
         if (f32) e->data = (float *)(uintptr_t)src;
@@ -438,7 +399,7 @@ static am_status read_data(am_embeddings *e, am_safetensors *st, const am_st_ent
 
 /* Rows lo .. hi − 1 (hi < 0: to the end) of a parsed embeddings file into e, which takes st
  * over (e->mapping) when its rows stay in the mapping. */
-static am_status read_st(am_embeddings *e, am_safetensors *st, const char *path, int64_t lo, int64_t hi, int keep16)
+static am_status read_st(am_embeddings *e, am_safetensors *st, const char *path, int64_t lo, int64_t hi, unsigned flags)
 {
     const char *fmt = am_st_meta(st, "format");
     if (fmt && strcmp(fmt, EMB_FORMAT) != 0)
@@ -456,8 +417,8 @@ static am_status read_st(am_embeddings *e, am_safetensors *st, const char *path,
     if (lo < 0 || lo > hi || hi > total)
         return am_error(AM_ERR_VALUE, "%s: rows %lld to %lld of %lld", path, (long long)lo, (long long)hi,
                         (long long)total);
-    AM_TRY(emb_init(e, hi - lo, dim, 0));
-    AM_TRY(read_data(e, st, t, lo * dim, keep16, path, lo));
+    AM_TRY(emb_init(e, hi - lo, dim, 0, 0));
+    AM_TRY(read_data(e, st, t, lo * dim, flags, path, lo));
     const am_st_entry *l = am_st_find(st, "labels");
     if (l) {
         if (l->ndim != 1 || l->shape[0] != total || (l->dtype != AM_DT_I32 && l->dtype != AM_DT_I64))
@@ -481,12 +442,12 @@ static am_status read_st(am_embeddings *e, am_safetensors *st, const char *path,
             e->labels[i] = (int32_t)v;
         }
     }
-    AM_TRY(read_rows_meta(e, st, path, lo, total));
+    AM_TRY(read_rows_meta(e, st, path, lo, total, (flags & AM_EMB_LAZY_META) != 0));
     AM_TRY(read_stats(e, st, path, lo, total));
     return am_embeddings_set_model(e, am_st_meta(st, "model"));
 }
 
-static am_status read_range(am_embeddings *e, const char *path, int64_t lo, int64_t hi, int keep16)
+static am_status read_range(am_embeddings *e, const char *path, int64_t lo, int64_t hi, unsigned flags)
 {
     memset(e, 0, sizeof *e);
     am_safetensors *st = malloc(sizeof *st);
@@ -496,8 +457,8 @@ static am_status read_range(am_embeddings *e, const char *path, int64_t lo, int6
         free(st);
         return s;
     }
-    s = read_st(e, st, path, lo, hi, keep16);
-    if (e->mapping != st) {
+    s = read_st(e, st, path, lo, hi, flags);
+    if (e->mapping != st && !(e->rowtab && ((am_rowtab *)e->rowtab)->owned == st)) {
         am_st_free(st);
         free(st);
     }
@@ -507,7 +468,10 @@ static am_status read_range(am_embeddings *e, const char *path, int64_t lo, int6
 
 am_status am_embeddings_read(am_embeddings *e, const char *path) { return read_range(e, path, 0, -1, 0); }
 
-am_status am_embeddings_read_stream(am_embeddings *e, const char *path) { return read_range(e, path, 0, -1, 1); }
+am_status am_embeddings_read_stream(am_embeddings *e, const char *path)
+{
+    return read_range(e, path, 0, -1, AM_EMB_KEEP_F16);
+}
 
 am_status am_embeddings_read_rows(am_embeddings *e, const char *path, int64_t lo, int64_t hi)
 {
@@ -525,7 +489,7 @@ am_status am_embeddings_shape(const char *path, int64_t *n, int64_t *dim)
     return s;
 }
 
-static am_status load(am_embeddings *e, const char *path, int keep16)
+am_status am_embeddings_load_opts(am_embeddings *e, const char *path, unsigned flags)
 {
     memset(e, 0, sizeof *e);
     FILE *fp = fopen(path, "rb");
@@ -535,11 +499,14 @@ static am_status load(am_embeddings *e, const char *path, int keep16)
     fclose(fp);
     /* safetensors: 8-byte little-endian header length, then the JSON header's '{'. A CSV
      * export starts with text (';' or a column name), never with a zero byte. */
-    if (got == sizeof head && head[8] == '{' && head[7] == 0 && head[6] == 0) return read_range(e, path, 0, -1, keep16);
+    if (got == sizeof head && head[8] == '{' && head[7] == 0 && head[6] == 0) return read_range(e, path, 0, -1, flags);
     if (got == sizeof head && !memcmp(head, "SIMPLE  =", 9)) return am_embeddings_read_fits(e, path);
     return am_embeddings_read_csv(e, path);
 }
 
-am_status am_embeddings_load(am_embeddings *e, const char *path) { return load(e, path, 0); }
+am_status am_embeddings_load(am_embeddings *e, const char *path) { return am_embeddings_load_opts(e, path, 0); }
 
-am_status am_embeddings_load_stream(am_embeddings *e, const char *path) { return load(e, path, 1); }
+am_status am_embeddings_load_stream(am_embeddings *e, const char *path)
+{
+    return am_embeddings_load_opts(e, path, AM_EMB_KEEP_F16);
+}
