@@ -149,6 +149,10 @@ static am_status affinities(const float *x, int64_t n, int64_t dim, double perpl
             cv[fill[c]++] = (colval){i, cond[i * K + j]};
         }
     free(fill);
+    /* The graph is in cv now: its arrays go before P is made (at 10^6 points they are 1.8 GB of
+     * a peak that P and cv already set). */
+    free(idx), free(dist), free(cond);
+    idx = NULL, dist = NULL, cond = NULL;
     P->rowptr = malloc((size_t)(n + 1) * sizeof *P->rowptr);
     P->col = malloc((size_t)deg[n] * sizeof *P->col);
     if (single) P->valf = malloc((size_t)deg[n] * sizeof *P->valf);
