@@ -35,6 +35,17 @@ void tsne_fft_init(tsne_fft *f)
     f->max_boxes = 256;
 }
 
+int tsne_fft_smooth_up(int b)
+{
+    for (;; b++) {
+        int r = b;
+        while (r % 2 == 0) r /= 2;
+        while (r % 3 == 0) r /= 3;
+        while (r % 5 == 0) r /= 5;
+        if (r == 1) return b;
+    }
+}
+
 #ifdef AM_HAVE_FFTW
 
 static void free_grid(tsne_fft *f)
@@ -63,24 +74,12 @@ void tsne_fft_free(tsne_fft *f)
     tsne_fft_init(f);
 }
 
-/* Smallest 2^a 3^b 5^c >= b: transform lengths FFTW handles with its fastest codelets. */
-static int smooth_up(int b)
-{
-    for (;; b++) {
-        int r = b;
-        while (r % 2 == 0) r /= 2;
-        while (r % 3 == 0) r /= 3;
-        while (r % 5 == 0) r /= 5;
-        if (r == 1) return b;
-    }
-}
-
 static int choose_boxes(const tsne_fft *f, double extent)
 {
     double want = ceil(extent / f->box_width);
     int b = want > f->max_boxes ? f->max_boxes : (int)want;
     if (b < f->min_boxes) b = f->min_boxes;
-    b = smooth_up(b);
+    b = tsne_fft_smooth_up(b);
     return b > f->max_boxes ? f->max_boxes : b;
 }
 

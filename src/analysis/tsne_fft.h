@@ -40,4 +40,7 @@ void tsne_fft_free(tsne_fft *f);
  * q_ij = 1 / (1 + |y_i - y_j|²), as the Barnes–Hut walk gives them (bhtree.h). */
 am_status tsne_fft_repulsion(tsne_fft *f, const double *y, int64_t n, double *neg, double *z);
 
+/* Smallest 2^a 3^b 5^c >= b: transform lengths FFTW handles with its fastest codelets. */
+int tsne_fft_smooth_up(int b);
+
 #endif
