@@ -102,6 +102,98 @@ static int cmp_colval(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Each row's K neighbours put in column order (in place, side by side). */
+static am_status sort_rows(int64_t *idx, double *cond, int64_t n, int K)
+{
+    int bad = 0;
+#pragma omp parallel reduction(| : bad)
+    {
+        colval *r = malloc((size_t)K * sizeof *r);
+        bad |= r == NULL;
+#pragma omp for schedule(static)
+        for (int64_t i = 0; i < n; i++) {
+            if (!r) continue;
+            for (int j = 0; j < K; j++) r[j] = (colval){idx[i * K + j], cond[i * K + j]};
+            qsort(r, (size_t)K, sizeof *r, cmp_colval);
+            for (int j = 0; j < K; j++) idx[i * K + j] = r[j].col, cond[i * K + j] = r[j].val;
+        }
+        free(r);
+    }
+    return bad ? am_error(AM_ERR_NOMEM, "t-SNE: out of memory for the affinity matrix") : AM_OK;
+}
+
+/* Row i of P = (P_cond + P_condᵀ) / 2n merged from row i of P_cond (idx/cond, in column order)
+ * and row i of the transpose (tcol/tval, in column order by construction); a column in both
+ * gets their sum, two terms, the same in either order. With out NULL, only counts. */
+static int64_t merge_row(const int64_t *ic, const double *iv, int K, const int32_t *tc, const double *tv, int64_t tn,
+                         double denom, int32_t *ocol, double *oval, float *ovalf)
+{
+    int64_t a = 0, b = 0, o = 0;
+    while (a < K || b < tn) {
+        int64_t c = b == tn || (a < K && ic[a] <= tc[b]) ? ic[a] : tc[b];
+        double v = 0;
+        if (a < K && ic[a] == c) v += iv[a++];
+        if (b < tn && tc[b] == c) v += tv[b++];
+        if (ocol) {
+            ocol[o] = (int32_t)c;
+            if (ovalf) ovalf[o] = (float)(v / denom);
+            else oval[o] = v / denom;
+        }
+        o++;
+    }
+    return o;
+}
+
+/* P in CSR from the conditional probabilities of each row's K neighbours: the rows sorted, the
+ * transpose made by a counting pass, then each row merged with its transposed row; exactly the
+ * entries and sums a sort of all 2nK entries gives, in a third of its memory and on all threads. */
+static am_status symmetrise(int64_t *idx, double *cond, int64_t n, int K, int single, csr *P)
+{
+    const int64_t nk = n * (int64_t)K;
+    int64_t *tdeg = calloc((size_t)n + 1, sizeof *tdeg), *fill = malloc((size_t)n * sizeof *fill);
+    int32_t *tcol = malloc((size_t)(nk ? nk : 1) * sizeof *tcol);
+    double *tval = malloc((size_t)(nk ? nk : 1) * sizeof *tval);
+    am_status s = tdeg && fill && tcol && tval ? sort_rows(idx, cond, n, K)
+                                               : am_error(AM_ERR_NOMEM, "t-SNE: out of memory for the affinity matrix");
+    if (s == AM_OK) {
+        for (int64_t e = 0; e < nk; e++) tdeg[idx[e] + 1]++;
+        for (int64_t i = 0; i < n; i++) tdeg[i + 1] += tdeg[i];
+        memcpy(fill, tdeg, (size_t)n * sizeof *fill);
+        for (int64_t i = 0; i < n; i++) /* in row order: each transposed row comes out sorted */
+            for (int j = 0; j < K; j++) {
+                int64_t c = idx[i * K + j];
+                tcol[fill[c]] = (int32_t)i, tval[fill[c]++] = cond[i * K + j];
+            }
+        P->rowptr = malloc((size_t)(n + 1) * sizeof *P->rowptr);
+        s = P->rowptr ? AM_OK : am_error(AM_ERR_NOMEM, "t-SNE: out of memory for the affinity matrix");
+    }
+    const double denom = 2.0 * (double)n;
+    if (s == AM_OK) {
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < n; i++)
+            fill[i] = merge_row(idx + i * K, cond + i * K, K, tcol + tdeg[i], tval + tdeg[i], tdeg[i + 1] - tdeg[i],
+                                denom, NULL, NULL, NULL);
+        P->rowptr[0] = 0;
+        for (int64_t i = 0; i < n; i++) P->rowptr[i + 1] = P->rowptr[i] + fill[i];
+        size_t nnz = (size_t)P->rowptr[n];
+        P->col = malloc((nnz ? nnz : 1) * sizeof *P->col);
+        if (single) P->valf = malloc((nnz ? nnz : 1) * sizeof *P->valf);
+        else P->val = malloc((nnz ? nnz : 1) * sizeof *P->val);
+        if (!P->col || (!P->val && !P->valf))
+            s = am_error(AM_ERR_NOMEM, "t-SNE: out of memory for the affinity matrix");
+    }
+    if (s == AM_OK) {
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < n; i++) {
+            int64_t at = P->rowptr[i];
+            merge_row(idx + i * K, cond + i * K, K, tcol + tdeg[i], tval + tdeg[i], tdeg[i + 1] - tdeg[i], denom,
+                      P->col + at, P->val ? P->val + at : NULL, P->valf ? P->valf + at : NULL);
+        }
+    }
+    free(tdeg), free(fill), free(tcol), free(tval);
+    return s;
+}
+
 static am_status affinities(const float *x, int64_t n, int64_t dim, double perplexity, const am_knn_index *index,
                             int single, am_tsne_timing *tm, csr *P)
 {
@@ -109,11 +201,9 @@ static am_status affinities(const float *x, int64_t n, int64_t dim, double perpl
     int64_t *idx = malloc((size_t)n * (size_t)K * sizeof *idx);
     float *dist = malloc((size_t)n * (size_t)K * sizeof *dist);
     double *cond = malloc((size_t)n * (size_t)K * sizeof *cond);
-    int64_t *deg = calloc((size_t)n + 1, sizeof *deg);
-    colval *cv = NULL;
     am_status s = AM_OK;
     memset(P, 0, sizeof *P);
-    if (!idx || !dist || !cond || !deg) {
+    if (!idx || !dist || !cond) {
         s = am_error(AM_ERR_NOMEM, "t-SNE: out of memory for %lld × %d neighbours", (long long)n, K);
         goto done;
     }
@@ -127,65 +217,14 @@ static am_status affinities(const float *x, int64_t n, int64_t dim, double perpl
     double lp = log(perplexity);
 #pragma omp parallel for schedule(dynamic, 64)
     for (int64_t i = 0; i < n; i++) calibrate_row(dist + i * K, K, lp, cond + i * K);
-    /* P = (P_cond + P_condᵀ) / 2n: each row gets its own entries and the mirrored ones. */
-    for (int64_t i = 0; i < n; i++)
-        for (int j = 0; j < K; j++) {
-            deg[i + 1]++;
-            deg[idx[i * K + j] + 1]++;
-        }
-    for (int64_t i = 0; i < n; i++) deg[i + 1] += deg[i];
-    cv = malloc((size_t)deg[n] * sizeof *cv);
-    int64_t *fill = malloc((size_t)n * sizeof *fill);
-    if (!cv || !fill) {
-        free(fill);
-        s = am_error(AM_ERR_NOMEM, "t-SNE: out of memory for the affinity matrix");
-        goto done;
-    }
-    memcpy(fill, deg, (size_t)n * sizeof *fill);
-    for (int64_t i = 0; i < n; i++)
-        for (int j = 0; j < K; j++) {
-            int64_t c = idx[i * K + j];
-            cv[fill[i]++] = (colval){c, cond[i * K + j]};
-            cv[fill[c]++] = (colval){i, cond[i * K + j]};
-        }
-    free(fill);
-    /* The graph is in cv now: its arrays go before P is made (at 10^6 points they are 1.8 GB of
-     * a peak that P and cv already set). */
-    free(idx), free(dist), free(cond);
-    idx = NULL, dist = NULL, cond = NULL;
-    P->rowptr = malloc((size_t)(n + 1) * sizeof *P->rowptr);
-    P->col = malloc((size_t)deg[n] * sizeof *P->col);
-    if (single) P->valf = malloc((size_t)deg[n] * sizeof *P->valf);
-    else P->val = malloc((size_t)deg[n] * sizeof *P->val);
-    if (!P->rowptr || !P->col || (!P->val && !P->valf)) {
-        s = am_error(AM_ERR_NOMEM, "t-SNE: out of memory for the affinity matrix");
-        goto done;
-    }
-    int64_t out = 0;
-    for (int64_t i = 0; i < n; i++) {
-        P->rowptr[i] = out;
-        colval *r = cv + deg[i];
-        int64_t m = deg[i + 1] - deg[i];
-        qsort(r, (size_t)m, sizeof *r, cmp_colval);
-        for (int64_t a = 0; a < m;) {
-            /* At most two entries (i→j and j→i) share a column: the sum is order-free. */
-            double v = 0;
-            int64_t c = r[a].col;
-            for (; a < m && r[a].col == c; a++) v += r[a].val;
-            P->col[out] = (int32_t)c;
-            if (single) P->valf[out] = (float)(v / (2.0 * (double)n));
-            else P->val[out] = v / (2.0 * (double)n);
-            out++;
-        }
-    }
-    P->rowptr[n] = out;
+    free(dist);
+    dist = NULL;
+    s = symmetrise(idx, cond, n, K, single, P);
     if (tm) tm->knn = t1 - t0, tm->affinities = am_monotonic_seconds() - t1;
 done:
     free(idx);
     free(dist);
     free(cond);
-    free(deg);
-    free(cv);
     if (s != AM_OK) csr_free(P);
     return s;
 }
