@@ -116,7 +116,13 @@ typedef enum {
  *   normalization        "minmax" (the original) | "asinh" (am_normalize_asinh), applied to
  *                        the whole image before any view is cut
  *   crop.enabled 1, crop.p 1, crop.scale_min 0.5, crop.scale_max 1 (area fractions),
- *   crop.ratio 1.333 (aspect ratios log-uniform in [1/ratio, ratio]) */
+ *   crop.ratio 1.333 (aspect ratios log-uniform in [1/ratio, ratio])
+ * Multi-crop (Caron et al. 2020; training only, needs view_size > 0):
+ *   local.views 0        small views of each image beside the two global ones, through the
+ *                        online branch only, each predicting the global views' targets
+ *   local.size 32, local.scale_min 0.05, local.scale_max 0.4 (their size in pixels and area
+ *                        fractions; the crop's aspect ratio and every other step as for the
+ *                        global views) */
 typedef struct am_aug_step {
     int enabled;
     double p;
@@ -138,6 +144,8 @@ typedef struct am_augment {
     am_normalization normalization;
     am_aug_step crop;
     double crop_scale_min, crop_scale_max, crop_ratio;
+    int local_views, local_size;
+    double local_scale_min, local_scale_max;
 } am_augment;
 
 /* The original package's pipeline (its D2 copies, min-max normalisation, its augmentations). */
@@ -163,6 +171,9 @@ am_status am_augment_apply(const am_augment *a, am_tensor *batch, am_rng *rng);
  * the image (the whole image when crop is off or not drawn), area-averaged first when it shrinks
  * 2x or more, then sampled bilinearly. */
 am_status am_view_crop(const float *img, int64_t c, int64_t h, int64_t w, const am_augment *a, am_rng *rng, float *out);
+/* The settings a local view is drawn with: a's steps, a crop always drawn, of local.size and
+ * local.scale_min..max. */
+am_augment am_augment_local(const am_augment *a);
 
 /* An image (C×H×W) as the network sees it outside training: channels stacked, normalised as
  * `how`, and for view_size > 0 the whole image area-averaged to view_size squared; x is a new

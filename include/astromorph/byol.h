@@ -102,6 +102,12 @@ am_mode am_byol_mode(const am_byol *b);
  * BatchNorm1d): *loss = mean over the N samples. With grad_scale ≠ 0 the gradient of
  * grad_scale·loss is accumulated into the online parameters; with 0 nothing is back-propagated. */
 am_status am_byol_step(am_byol *b, const am_tensor *view1, const am_tensor *view2, float grad_scale, double *loss);
+/* The same with local views (multi-crop): local is an (L·N)×C×h×w batch, row l·N + i a small crop
+ * of image i (any h×w the network pools), run through the online branch alone; each predicts the
+ * target projections of its image's global views (both with the symmetric loss, the mean of its
+ * two losses) and adds that as one more per-image term to *loss and its gradient. NULL: am_byol_step. */
+am_status am_byol_step_multi(am_byol *b, const am_tensor *view1, const am_tensor *view2, const am_tensor *local,
+                             float grad_scale, double *loss);
 /* Embedding: online network up to the hidden layer, flattened to N×representation_size (allocated
  * into emb). Uses the current mode; inference wants EVAL. */
 am_status am_byol_embed(am_byol *b, const am_tensor *x, am_tensor *emb);

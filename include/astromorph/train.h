@@ -50,6 +50,10 @@ typedef struct am_train_source {
     /* 1: augment renders every item at one view shape whatever the item's size (views at a common
      * size), so items of any sizes share forwards; 0: views keep the item's shape. */
     int fixed_view;
+    /* Multi-crop: local_views small views of each item beside the two global ones, drawn by
+     * augment_local at one shape of its own (needs fixed_view); 0: none. */
+    int local_views;
+    am_status (*augment_local)(void *user, const am_tensor *x, am_rng *rng, am_tensor *out);
 } am_train_source;
 
 typedef enum {

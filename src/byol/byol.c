@@ -219,6 +219,7 @@ void am_byol_free(am_byol *b)
     free(b->reach);
     free(b->hidden_layer);
     am_free(b->tproj), am_free(b->loss), am_free(b->dpred), am_free(b->drep);
+    am_free(b->ltgt), am_free(b->lgrad);
     free(b);
 }
 

@@ -27,6 +27,8 @@ struct am_byol {
     /* Scratch reused between steps. */
     float *tproj, *loss, *dpred, *drep; /* drep: the spread penalty's gradient at the hidden layer */
     size_t tproj_cap, loss_cap, dpred_cap, drep_cap;
+    float *ltgt, *lgrad; /* local views: their targets, their summed prediction gradient */
+    size_t ltgt_cap, lgrad_cap;
 };
 
 extern const char *const am_byol_prefix[AM_BYOL_PARTS];

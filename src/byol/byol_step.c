@@ -43,6 +43,28 @@ static am_status concat(am_tensor *out, const am_tensor *a, const am_tensor *b)
     return AM_OK;
 }
 
+/* Back through predictor, projector and network of the online pass just run: dpred (rows of
+ * the prediction's gradient, scaled by k here) and, when drep is not NULL, drep_scale · drep added
+ * at the hidden layer, whose output y was. */
+static am_status backward_online(am_byol *b, float *dpred, int64_t rows, float k, const am_tensor *y, const float *drep,
+                                 float drep_scale)
+{
+    const int64_t d = b->o.projection_size;
+    for (int64_t i = 0; i < rows * d; i++) dpred[i] *= k;
+    const int64_t qs[2] = {rows, d};
+    am_tensor dq = am_tensor_view(dpred, 2, qs);
+    AM_TRY(am_net_backward(b->part[AM_BYOL_PRED], &dq));
+    const am_tensor *dp = am_net_input_grad(b->part[AM_BYOL_PRED]);
+    if (!dp) return AM_ERR_BACKEND;
+    AM_TRY(am_net_backward(b->part[AM_BYOL_PROJ], dp));
+    const am_tensor *dr = am_net_input_grad(b->part[AM_BYOL_PROJ]);
+    if (!dr) return AM_ERR_BACKEND;
+    if (drep)
+        for (int64_t i = 0, n = am_tensor_numel(dr); i < n; i++) dr->data[i] += drep_scale * drep[i];
+    am_tensor dy = am_tensor_view(dr->data, y->ndim, y->shape);
+    return am_net_backward(b->part[AM_BYOL_NET], &dy);
+}
+
 static am_status step(am_byol *b, const am_tensor *xo, const am_tensor *xt, int64_t samples, float scale, double *loss)
 {
     const int64_t n = xo->shape[0], d = b->o.projection_size;
@@ -75,25 +97,42 @@ static am_status step(am_byol *b, const am_tensor *xo, const am_tensor *xt, int6
     *loss = sum / (double)samples + spread;
     if (s == AM_OK && !isfinite(*loss)) s = am_error(AM_ERR_NUMERIC, "byol: the loss is %g", *loss);
 
-    if (s == AM_OK && scale != 0.0f) {
-        const float k = scale / (float)samples;
-        for (int64_t i = 0; i < n * d; i++) b->dpred[i] *= k;
-        const int64_t qs[2] = {n, d};
-        am_tensor dq = am_tensor_view(b->dpred, 2, qs);
-        s = am_net_backward(b->part[AM_BYOL_PRED], &dq);
-        const am_tensor *dp = s == AM_OK ? am_net_input_grad(b->part[AM_BYOL_PRED]) : NULL;
-        if (s == AM_OK) s = dp ? am_net_backward(b->part[AM_BYOL_PROJ], dp) : AM_ERR_BACKEND;
-        const am_tensor *dr = s == AM_OK ? am_net_input_grad(b->part[AM_BYOL_PROJ]) : NULL;
-        if (s == AM_OK && !dr) s = AM_ERR_BACKEND;
-        if (s == AM_OK && spread_on) {
-            float *g = dr->data;
-            for (int64_t i = 0; i < n * f; i++) g[i] += scale * b->drep[i];
-        }
-        if (s == AM_OK) {
-            am_tensor dy = am_tensor_view(dr->data, y.ndim, y.shape);
-            s = am_net_backward(b->part[AM_BYOL_NET], &dy);
-        }
+    if (s == AM_OK && scale != 0.0f)
+        s = backward_online(b, b->dpred, n, scale / (float)samples, &y, spread_on ? b->drep : NULL, scale);
+    am_tensor_free(&q);
+    am_tensor_free(&p);
+    am_tensor_free(&y);
+    return s;
+}
+
+/* Local views (multi-crop, Caron et al. 2020): the online branch alone on small crops, each
+ * predicting the target projections of its image's global views, which step() left in b->tproj
+ * (symmetric: rows [t(v2); t(v1)]; one way: t(v2)). Each local view adds one per-image term, the
+ * mean of its losses against those targets; its gradient adds to the global views'. Rows of xl
+ * are l-major: row l·images + i is local view l of image i. */
+static am_status local_step(am_byol *b, const am_tensor *xl, int64_t images, int targets, float scale, double *sum)
+{
+    const int64_t rows = xl->shape[0], d = b->o.projection_size;
+    AM_TRY(grow(&b->ltgt, &b->ltgt_cap, (size_t)(rows * d)));
+    AM_TRY(grow(&b->lgrad, &b->lgrad_cap, (size_t)(rows * d)));
+    AM_TRY(grow(&b->loss, &b->loss_cap, (size_t)rows));
+    AM_TRY(grow(&b->dpred, &b->dpred_cap, (size_t)(rows * d)));
+    am_tensor y = {0}, p = {0}, q = {0};
+    am_status s = encode(b, b->part[AM_BYOL_NET], b->part[AM_BYOL_PROJ], xl, &y, &p);
+    if (s == AM_OK) s = am_net_forward(b->part[AM_BYOL_PRED], &p, NULL, &q);
+    am_byol_loss_fn fn = b->o.loss_fn ? b->o.loss_fn : am_byol_cosine_loss;
+    if (s == AM_OK) memset(b->lgrad, 0, (size_t)(rows * d) * sizeof(float));
+    double total = 0;
+    for (int tg = 0; s == AM_OK && tg < targets; tg++) {
+        for (int64_t j = 0; j < rows; j++)
+            memcpy(b->ltgt + j * d, b->tproj + (tg * images + j % images) * d, (size_t)d * sizeof(float));
+        s = fn(q.data, b->ltgt, rows, d, b->loss, scale != 0.0f ? b->dpred : NULL, b->o.loss_user);
+        for (int64_t j = 0; s == AM_OK && j < rows; j++) total += b->loss[j];
+        for (int64_t i = 0; s == AM_OK && scale != 0.0f && i < rows * d; i++) b->lgrad[i] += b->dpred[i];
     }
+    *sum = total / targets;
+    if (s == AM_OK && scale != 0.0f)
+        s = backward_online(b, b->lgrad, rows, scale / (float)images / (float)targets, &y, NULL, 0.0f);
     am_tensor_free(&q);
     am_tensor_free(&p);
     am_tensor_free(&y);
@@ -102,6 +141,12 @@ static am_status step(am_byol *b, const am_tensor *xo, const am_tensor *xt, int6
 
 am_status am_byol_step(am_byol *b, const am_tensor *view1, const am_tensor *view2, float grad_scale, double *loss)
 {
+    return am_byol_step_multi(b, view1, view2, NULL, grad_scale, loss);
+}
+
+am_status am_byol_step_multi(am_byol *b, const am_tensor *view1, const am_tensor *view2, const am_tensor *local,
+                             float grad_scale, double *loss)
+{
     char s1[64], s2[64];
     if (view1->ndim != 4 || !am_tensor_same_shape(view1, view2))
         return am_error(AM_ERR_SHAPE, "byol: views must be two N×C×H×W batches of one shape, got %s and %s",
@@ -109,16 +154,29 @@ am_status am_byol_step(am_byol *b, const am_tensor *view1, const am_tensor *view
     if (b->mode == AM_MODE_TRAIN && view1->shape[0] < 2)
         return am_error(AM_ERR_SHAPE, "byol: BatchNorm in training mode needs at least 2 samples, got %lld",
                         (long long)view1->shape[0]);
-    if (b->o.loss == AM_BYOL_LOSS_ONE_WAY) return step(b, view1, view2, view1->shape[0], grad_scale, loss);
-
-    /* Symmetric: one pass over [v1; v2] against the target of [v2; v1], as the BYOL paper's
-     * code does, so BatchNorm sees both views together; the two directions are summed. */
-    am_tensor xo = {0}, xt = {0};
-    am_status s = concat(&xo, view1, view2);
-    if (s == AM_OK) s = concat(&xt, view2, view1);
-    if (s == AM_OK) s = step(b, &xo, &xt, view1->shape[0], grad_scale, loss);
-    am_tensor_free(&xo);
-    am_tensor_free(&xt);
+    const int64_t n = view1->shape[0];
+    const int nlocal = local && local->ndim == 4 ? (int)(local->shape[0] / n) : 0;
+    if (local && (local->ndim != 4 || local->shape[0] % n != 0 || local->shape[1] != view1->shape[1]))
+        return am_error(AM_ERR_SHAPE, "byol: local views must be a (L·%lld)×%lld×h×w batch, got %s", (long long)n,
+                        (long long)view1->shape[1], am_tensor_shape_str(local, s1, sizeof s1));
+    am_status s = AM_OK;
+    if (b->o.loss == AM_BYOL_LOSS_ONE_WAY) {
+        s = step(b, view1, view2, n, grad_scale, loss);
+    } else {
+        /* Symmetric: one pass over [v1; v2] against the target of [v2; v1], as the BYOL paper's
+         * code does, so BatchNorm sees both views together; the two directions are summed. */
+        am_tensor xo = {0}, xt = {0};
+        s = concat(&xo, view1, view2);
+        if (s == AM_OK) s = concat(&xt, view2, view1);
+        if (s == AM_OK) s = step(b, &xo, &xt, n, grad_scale, loss);
+        am_tensor_free(&xo);
+        am_tensor_free(&xt);
+    }
+    double lsum = 0;
+    if (s == AM_OK && nlocal > 0)
+        s = local_step(b, local, n, b->o.loss == AM_BYOL_LOSS_ONE_WAY ? 1 : 2, grad_scale, &lsum);
+    if (s == AM_OK) *loss += lsum / (double)n;
+    if (s == AM_OK && !isfinite(*loss)) s = am_error(AM_ERR_NUMERIC, "byol: the loss is %g", *loss);
     return s;
 }
 

@@ -61,6 +61,19 @@ void am_augment_original(am_augment *a)
     a->crop_scale_min = 0.5;
     a->crop_scale_max = 1.0;
     a->crop_ratio = 4.0 / 3.0;
+    a->local_views = 0;
+    a->local_size = 32;
+    a->local_scale_min = 0.05;
+    a->local_scale_max = 0.4;
+}
+
+am_augment am_augment_local(const am_augment *a)
+{
+    am_augment l = *a;
+    l.view_size = a->local_size;
+    l.crop.enabled = 1, l.crop.p = 1.0;
+    l.crop_scale_min = a->local_scale_min, l.crop_scale_max = a->local_scale_max;
+    return l;
 }
 
 void am_augment_default(am_augment *a)
@@ -180,6 +193,13 @@ const am_key am_augment_keys[] = {
      .doc = "largest area fraction of a crop"},
     {"crop.ratio", AM_KEY_FLOAT, AT(crop_ratio), 1, INFINITY, AM_KEY_LOOSE,
      .doc = "aspect ratios log-uniform in [1/ratio, ratio]"},
+    {"local.views", AM_KEY_INT, AT(local_views), 0, 16, AM_KEY_LOOSE,
+     .doc = "multi-crop: small views of each image beside the two global ones, online branch only (needs view_size)"},
+    {"local.size", AM_KEY_INT, AT(local_size), 8, 4096, AM_KEY_LOOSE, .doc = "local views rendered at this size"},
+    {"local.scale_min", AM_KEY_FLOAT, AT(local_scale_min), 0, 1, AM_KEY_LOOSE | AM_KEY_OPEN_LO,
+     .doc = "smallest area fraction of a local view's crop"},
+    {"local.scale_max", AM_KEY_FLOAT, AT(local_scale_max), 0, 1, AM_KEY_LOOSE | AM_KEY_OPEN_LO,
+     .doc = "largest area fraction of a local view's crop"},
     STEP_KEYS("jitter", AM_AUG_JITTER, "brightness and contrast jitter"),
     {"jitter.brightness", AM_KEY_FLOAT, AT(jitter_brightness), 0, INFINITY, AM_KEY_LOOSE,
      .doc = "brightness factor uniform in [max(0, 1 - v), 1 + v]"},
@@ -245,6 +265,12 @@ am_status am_augment_check(const am_augment *a)
     if (a->crop_scale_min > a->crop_scale_max)
         return am_error(AM_ERR_VALUE, "augmentation: crop.scale_min %g is above crop.scale_max %g", a->crop_scale_min,
                         a->crop_scale_max);
+    if (a->local_scale_min > a->local_scale_max)
+        return am_error(AM_ERR_VALUE, "augmentation: local.scale_min %g is above local.scale_max %g",
+                        a->local_scale_min, a->local_scale_max);
+    if (a->local_views > 0 && a->view_size <= 0)
+        return am_error(AM_ERR_VALUE, "augmentation: local.views = %d needs views at a common size (view_size > 0)",
+                        a->local_views);
     if (a->blur_kernel < 1 || a->blur_kernel > 63 || a->blur_kernel % 2 == 0)
         return am_error(AM_ERR_VALUE, "augmentation: blur.kernel %d is not an odd integer in 1..63", a->blur_kernel);
     if (a->n_order < 0 || a->n_order > AM_AUG_COUNT)

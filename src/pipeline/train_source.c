@@ -53,6 +53,18 @@ static am_status src_augment(void *user, const am_tensor *x, am_rng *rng, am_ten
     return s;
 }
 
+static am_status src_augment_local(void *user, const am_tensor *x, am_rng *rng, am_tensor *out)
+{
+    am_dataset_source *d = user;
+    double t0 = omp_get_wtime();
+    am_augment local = am_augment_local(d->augment);
+    am_status s = augment(&local, x, rng, out);
+    double dt = omp_get_wtime() - t0;
+#pragma omp atomic
+    d->seconds_augment += dt;
+    return s;
+}
+
 static const char *src_name(void *user, int64_t i) { return am_dataset_name(((am_dataset_source *)user)->ds, i); }
 
 /* The trainer announces each epoch's order, so the dataset's thread reads ahead while we compute. */
@@ -71,6 +83,8 @@ am_train_source am_dataset_source_make(am_dataset_source *d, int64_t count)
                            .prefetch = src_prefetch,
                            .thread_safe = 1,
                            .fixed_view = d->augment->view_size > 0,
+                           .local_views = d->augment->view_size > 0 ? d->augment->local_views : 0,
+                           .augment_local = src_augment_local,
                            .user = d};
     return src;
 }

@@ -16,6 +16,9 @@
 #define SHUFFLE_TAG 0x5ff1eULL
 #define VIEW_ONE 1
 #define VIEW_TWO 2
+/* local view l: stream 16 + 4l (a lone image's second sample 18 + 4l, as group_views adds 2) */
+#define VIEW_LOCAL(l) (16 + 4 * (l))
+#define MAX_LOCAL_VIEWS 16
 
 void am_train_settings_original(am_train_settings *s)
 {
@@ -77,6 +80,10 @@ static am_status check_settings(const am_train_settings *s, const am_train_sourc
     if (s->checkpoint_every < 0)
         return am_error(AM_ERR_VALUE, "train: checkpoint_every = %d must be >= 0", s->checkpoint_every);
     if (!src || !src->get) return am_error(AM_ERR_VALUE, "train: the data source has no get function");
+    if (src->local_views < 0 || src->local_views > MAX_LOCAL_VIEWS)
+        return am_error(AM_ERR_VALUE, "train: local views = %d must be in [0, %d]", src->local_views, MAX_LOCAL_VIEWS);
+    if (src->local_views > 0 && (!src->fixed_view || !src->augment_local))
+        return am_error(AM_ERR_VALUE, "train: local views need views at a common size (view_size > 0)");
     return AM_OK;
 }
 
@@ -174,13 +181,14 @@ static const char *item_name(const am_trainer *t, int64_t i)
     return n ? n : "";
 }
 
-/* View v of an item, from the stream (seed; epoch, index, view). */
-static am_status make_view(const am_trainer *t, const am_tensor *item, int64_t idx, int epoch, int v, am_tensor *out)
+/* View v of an item, from the stream (seed; epoch, index, view); a local view with local. */
+static am_status make_view(const am_trainer *t, const am_tensor *item, int64_t idx, int epoch, int v, int local,
+                           am_tensor *out)
 {
     if (!t->src.augment) return am_tensor_clone(out, item);
     am_rng r;
     am_rng_init(&r, t->s.seed, am_rng_stream((uint64_t)epoch, (uint64_t)idx, (uint64_t)v));
-    return t->src.augment(t->src.user, item, &r, out);
+    return (local ? t->src.augment_local : t->src.augment)(t->src.user, item, &r, out);
 }
 
 /* The views of a group of images stacked along the batch axis; *bad is the item at fault. All
@@ -192,16 +200,19 @@ static am_status group_views(const am_trainer *t, am_tensor *items, const int64_
     /* A fixed-size view is one sample: a lone image (a batch's tail) gets a second view of its
      * own (streams 3 and 4), since train-mode BatchNorm needs two samples. */
     int64_t samples = t->src.fixed_view && len == 1 ? 2 : len;
-    for (int64_t i = 0; i < samples; i++) {
+    /* With local views, out holds all of them, l-major (am_byol_step_multi's layout). */
+    const int local = v >= VIEW_LOCAL(0), nv = local ? t->src.local_views : 1;
+    for (int64_t r = 0; r < samples * nv; r++) {
         am_tensor one = {0};
-        int64_t it = i < len ? i : 0;
+        int64_t i = r % samples, it = i < len ? i : 0;
+        int vr = local ? VIEW_LOCAL(r / samples) : v;
         *bad = idx[it];
-        AM_TRY(make_view(t, &items[it], idx[it], epoch, i < len ? v : v + 2, &one));
+        AM_TRY(make_view(t, &items[it], idx[it], epoch, i < len ? vr : vr + 2, local, &one));
         am_status s = AM_OK;
-        if (i == 0) {
+        if (r == 0) {
             int64_t shape[AM_MAX_DIMS];
             memcpy(shape, one.shape, sizeof shape);
-            shape[0] *= samples;
+            shape[0] *= samples * nv;
             each = am_tensor_numel(&one);
             s = am_tensor_alloc(out, one.ndim, shape);
         } else if (am_tensor_numel(&one) != each) {
@@ -211,12 +222,25 @@ static am_status group_views(const am_trainer *t, am_tensor *items, const int64_
             s = am_error(AM_ERR_SHAPE, "augment changed the item's size");
         /* One NaN pixel poisons every weight in one step (the original's failure): refuse it here. */
         if (s == AM_OK && !am_tensor_all_finite(&one))
-            s = am_error(AM_ERR_NUMERIC, "the image has NaN or Inf pixels (view %d)", v);
-        if (s == AM_OK) memcpy(out->data + i * each, one.data, (size_t)each * sizeof(float));
+            s = am_error(AM_ERR_NUMERIC, "the image has NaN or Inf pixels (view %d)", vr);
+        if (s == AM_OK) memcpy(out->data + r * each, one.data, (size_t)each * sizeof(float));
         am_tensor_free(&one);
         AM_TRY(s);
     }
     return AM_OK;
+}
+
+/* A group's views: the two global batches, then its local views in one batch (empty without). */
+#define VIEWS_PER_GROUP 3
+
+/* The views of group gi[0..len) into v[0..VIEWS_PER_GROUP). */
+static am_status make_group_views(const am_trainer *t, am_tensor *items, const int64_t *gi, int64_t len, int epoch,
+                                  am_tensor *v, int64_t *bad)
+{
+    am_status s = group_views(t, items, gi, len, epoch, VIEW_ONE, &v[0], bad);
+    if (s == AM_OK) s = group_views(t, items, gi, len, epoch, VIEW_TWO, &v[1], bad);
+    if (s == AM_OK && t->src.local_views > 0) s = group_views(t, items, gi, len, epoch, VIEW_LOCAL(0), &v[2], bad);
+    return s;
 }
 
 typedef struct group {
@@ -232,7 +256,7 @@ typedef struct job {
     int64_t ng;
     int epoch, grad;
     double *gl;
-    am_tensor *views; /* 2 per group, made beforehand when the source is not thread-safe */
+    am_tensor *views; /* VIEWS_PER_GROUP per group, made beforehand when the source is not thread-safe */
     int64_t *bad; /* per replica: the item its failure belongs to, or -1 */
     double *busy; /* per replica: seconds making views [2r] and stepping [2r + 1] */
 } job;
@@ -269,26 +293,26 @@ static am_status run_replica(void *user, int r, int worker)
     am_status s = AM_OK;
     for (int64_t k = global_replica(t, r); k < j->ng && s == AM_OK; k += t->nglobal) {
         if (cancelled(t)) return am_error(AM_ERR_INTERRUPTED, "train: cancelled");
-        am_tensor v1 = {0}, v2 = {0};
+        am_tensor v[VIEWS_PER_GROUP] = {{0}};
         const int64_t *gi = j->idx + j->g[k].first;
         am_tensor *items = j->items + j->g[k].first;
         int64_t bad = gi[0];
         double t0 = am_monotonic_seconds();
         if (j->views) {
-            v1 = j->views[2 * k], v2 = j->views[2 * k + 1];
-            memset(&j->views[2 * k], 0, 2 * sizeof *j->views);
+            memcpy(v, &j->views[VIEWS_PER_GROUP * k], sizeof v);
+            memset(&j->views[VIEWS_PER_GROUP * k], 0, sizeof v);
         } else {
-            s = group_views(t, items, gi, j->g[k].len, j->epoch, VIEW_ONE, &v1, &bad);
-            if (s == AM_OK) s = group_views(t, items, gi, j->g[k].len, j->epoch, VIEW_TWO, &v2, &bad);
+            s = make_group_views(t, items, gi, j->g[k].len, j->epoch, v, &bad);
         }
         if (s == AM_OK) bad = j->g[k].len == 1 ? gi[0] : -1; /* a group's loss belongs to all its images */
         double loss = 0, t1 = am_monotonic_seconds();
         /* The original sums per-image mean losses: a group of len images weighs len. */
-        if (s == AM_OK) s = am_byol_step(t->rep[r], &v1, &v2, j->grad ? (float)j->g[k].len : 0.0f, &loss);
+        if (s == AM_OK)
+            s = am_byol_step_multi(t->rep[r], &v[0], &v[1], t->src.local_views > 0 ? &v[2] : NULL,
+                                   j->grad ? (float)j->g[k].len : 0.0f, &loss);
         j->busy[2 * r] += t1 - t0, j->busy[2 * r + 1] += am_monotonic_seconds() - t1;
         j->gl[k] = loss * (double)j->g[k].len;
-        am_tensor_free(&v1);
-        am_tensor_free(&v2);
+        for (int i = 0; i < VIEWS_PER_GROUP; i++) am_tensor_free(&v[i]);
         if (s != AM_OK) j->bad[r] = bad;
     }
     return s;
@@ -345,15 +369,14 @@ static am_status run_images(am_trainer *t, const int64_t *idx, int64_t n, int ep
     *ngroups = j.ng;
     if (st == AM_OK && !t->src.thread_safe && t->src.augment) {
         /* augment may not run concurrently: all views now, in order, on this thread. */
-        j.views = calloc((size_t)(2 * j.ng), sizeof *j.views);
+        j.views = calloc((size_t)(VIEWS_PER_GROUP * j.ng), sizeof *j.views);
         if (!j.views) st = am_error(AM_ERR_NOMEM, "train: out of memory");
         for (int64_t k = 0; st == AM_OK && k < j.ng; k++) {
             if (!local_group(t, k)) continue;
             int64_t bad = idx[j.g[k].first];
             const int64_t *gi = idx + j.g[k].first;
-            st = group_views(t, j.items + j.g[k].first, gi, j.g[k].len, epoch, VIEW_ONE, &j.views[2 * k], &bad);
-            if (st == AM_OK)
-                st = group_views(t, j.items + j.g[k].first, gi, j.g[k].len, epoch, VIEW_TWO, &j.views[2 * k + 1], &bad);
+            st =
+                make_group_views(t, j.items + j.g[k].first, gi, j.g[k].len, epoch, &j.views[VIEWS_PER_GROUP * k], &bad);
             if (st != AM_OK)
                 st = am_error_prefix(st, "train: epoch %d, item %lld %s", epoch + 1, (long long)bad, item_name(t, bad));
         }
@@ -394,7 +417,7 @@ static am_status run_images(am_trainer *t, const int64_t *idx, int64_t n, int ep
     st = am_dist_agree(st);
     if (st == AM_OK && gl) st = am_dist_sum_disjoint_f64(gl, j.ng);
     for (int64_t i = 0; j.items && i < n; i++) am_tensor_free(&j.items[i]);
-    for (int64_t k = 0; j.views && k < 2 * j.ng; k++) am_tensor_free(&j.views[k]);
+    for (int64_t k = 0; j.views && k < VIEWS_PER_GROUP * j.ng; k++) am_tensor_free(&j.views[k]);
     free(j.views);
     free(sorted);
     free(j.items), free(j.g), free(j.bad), free(j.busy);

@@ -122,8 +122,9 @@ static void test_reference_run(void)
 }
 
 /* The symmetric loss against PyTorch: one pass over [v1; v2] (BatchNorm sees both views), both
- * directions summed; 2 steps of 1 image from the same start. */
-static void test_symmetric_reference(void)
+ * directions summed; 2 steps of 1 image from the same start. With multi-crop ("mc"), each step
+ * also has 2 local views of 15 x 17 per image, each predicting both targets. */
+static void symmetric_reference(const char *tag, int multicrop)
 {
     am_safetensors fx;
     am_test_fixture(&fx, "byol_train");
@@ -137,31 +138,34 @@ static void test_symmetric_reference(void)
     CHECK_OK(am_adam_init(&adam, params, ntrain, 0.9, 0.999, atof(am_st_meta(&fx, "eps")),
                           atof(am_st_meta(&fx, "weight_decay"))));
     am_tensor want_loss;
-    am_test_fixture_tensor(&fx, "sym_loss", &want_loss);
+    char key[512];
+    snprintf(key, sizeof key, "%s_loss", tag);
+    am_test_fixture_tensor(&fx, key, &want_loss);
     am_byol_set_mode(b, AM_MODE_TRAIN);
     for (int k = 0; k < 2; k++) {
-        char n1[32], n2[32];
+        char n1[32], n2[32], nl[32];
         snprintf(n1, sizeof n1, "view1.%d", k);
         snprintf(n2, sizeof n2, "view2.%d", k);
-        am_tensor v1, v2;
+        snprintf(nl, sizeof nl, "mc_local.%d", k);
+        am_tensor v1, v2, local = {0};
         am_test_fixture_tensor(&fx, n1, &v1);
         am_test_fixture_tensor(&fx, n2, &v2);
+        if (multicrop) am_test_fixture_tensor(&fx, nl, &local);
         double loss = 0;
         am_byol_zero_grad(b);
-        CHECK_OK(am_byol_step(b, &v1, &v2, 1.0f, &loss));
-        CHECK(fabs(loss - want_loss.data[k]) <= 2e-5 * fabs(want_loss.data[k]), "symmetric loss %d: %.7f, PyTorch %.7f",
+        CHECK_OK(am_byol_step_multi(b, &v1, &v2, multicrop ? &local : NULL, 1.0f, &loss));
+        CHECK(fabs(loss - want_loss.data[k]) <= 2e-5 * fabs(want_loss.data[k]), "%s loss %d: %.7f, PyTorch %.7f", tag,
               k, loss, want_loss.data[k]);
         am_adam_step(&adam, params, atof(am_st_meta(&fx, "lr")));
         am_byol_params_changed(b);
         am_byol_update_target(b);
-        am_tensor_free(&v1), am_tensor_free(&v2);
+        am_tensor_free(&v1), am_tensor_free(&v2), am_tensor_free(&local);
     }
     int compared = 0, bad = 0;
-    char key[512];
     for (size_t i = 0; i < am_byol_state_count(b); i++) {
         const char *name;
         am_param *p = am_byol_state(b, i, &name);
-        snprintf(key, sizeof key, "sym_final.%s", name);
+        snprintf(key, sizeof key, "%s_final.%s", tag, name);
         if (!am_st_find(&fx, key)) continue;
         am_tensor want;
         am_test_fixture_tensor(&fx, key, &want);
@@ -170,11 +174,32 @@ static void test_symmetric_reference(void)
         compared++;
         am_tensor_free(&want);
     }
-    CHECK(compared == 19 && bad == 0, "%d of %d symmetric-run tensors differ from PyTorch", bad, compared);
+    CHECK(compared == 19 && bad == 0, "%d of %d %s-run tensors differ from PyTorch", bad, compared, tag);
     am_tensor_free(&want_loss);
     am_adam_free(&adam);
     am_byol_free(b);
     am_st_free(&fx);
+}
+
+static void test_symmetric_reference(void) { symmetric_reference("sym", 0); }
+
+/* Local views' shapes are checked; without local views the step is am_byol_step's. */
+static void test_multicrop_reference(void)
+{
+    symmetric_reference("mc", 1);
+    am_byol *b = make_amm_byol_loss(8, 16, 1, AM_BYOL_LOSS_SYMMETRIC);
+    if (!b) return;
+    am_tensor v1, v2, bad;
+    CHECK_OK(am_tensor_alloc4(&v1, 2, 1, 16, 16));
+    CHECK_OK(am_tensor_alloc4(&v2, 2, 1, 16, 16));
+    CHECK_OK(am_tensor_alloc4(&bad, 3, 1, 8, 8));
+    for (int64_t i = 0; i < am_tensor_numel(&v1); i++) v1.data[i] = (float)(i % 7), v2.data[i] = (float)(i % 5);
+    for (int64_t i = 0; i < am_tensor_numel(&bad); i++) bad.data[i] = 1;
+    am_byol_set_mode(b, AM_MODE_TRAIN);
+    double loss = 0;
+    CHECK_FAILS(am_byol_step_multi(b, &v1, &v2, &bad, 1.0f, &loss), AM_ERR_SHAPE, "local views must be");
+    am_tensor_free(&v1), am_tensor_free(&v2), am_tensor_free(&bad);
+    am_byol_free(b);
 }
 
 static void test_cosine_gradient(void)
@@ -451,6 +476,7 @@ int main(void)
     test_spread_penalty();
     test_reference_run();
     test_symmetric_reference();
+    test_multicrop_reference();
     test_symmetric_and_momentum();
     test_model_file();
     test_bad_layer();

@@ -112,6 +112,25 @@ static void test_keys(void)
                 "normalization = \"log\": must be one of \"minmax\", \"asinh\"");
     a.crop_scale_min = 0.9, a.crop_scale_max = 0.5;
     CHECK_FAILS(am_augment_check(&a), AM_ERR_VALUE, "crop.scale_min 0.9 is above crop.scale_max 0.5");
+
+    /* multi-crop: local views are drawn with their own size and crop range, always cropped */
+    am_augment_default(&a);
+    CHECK(a.local_views == 0, "no local views unless asked");
+    CHECK_OK(am_augment_set(&a, "local.views", 4));
+    CHECK_OK(am_augment_set(&a, "local.size", 24));
+    CHECK_OK(am_augment_set(&a, "local.scale_max", 0.3));
+    a.crop.p = 0.0;
+    am_augment l = am_augment_local(&a);
+    CHECK(l.view_size == 24 && l.crop.enabled && l.crop.p == 1.0 && l.crop_scale_min == 0.05 &&
+              l.crop_scale_max == 0.3 && l.n_order == a.n_order,
+          "a local view's settings");
+    CHECK_OK(am_augment_check(&a));
+    CHECK_FAILS(am_augment_set(&a, "local.views", 17), AM_ERR_VALUE, "local.views = 17");
+    CHECK_FAILS(am_augment_set(&a, "local.size", 4), AM_ERR_VALUE, "local.size = 4");
+    a.local_scale_min = 0.5;
+    CHECK_FAILS(am_augment_check(&a), AM_ERR_VALUE, "local.scale_min 0.5 is above local.scale_max 0.3");
+    a.local_scale_min = 0.05, a.view_size = 0;
+    CHECK_FAILS(am_augment_check(&a), AM_ERR_VALUE, "local.views = 4 needs views at a common size");
 }
 
 int main(void)

@@ -153,7 +153,7 @@ static am_byol *train(const am_train_settings *s, toy *data, record *rec, const 
 {
     am_byol *b = make_byol();
     if (!b) return NULL;
-    am_train_source src = {10, toy_get, toy_augment, toy_name, !data->serial, data, toy_prefetch, 0};
+    am_train_source src = {10, toy_get, toy_augment, toy_name, !data->serial, data, toy_prefetch, 0, 0, NULL};
     am_train_hooks h = hooks_for(rec);
     rec->byol = b;
     am_trainer *t = NULL;
@@ -237,7 +237,7 @@ static void test_times(void)
     s.profile = 1;
     toy data = {0, -1, 1, 0, 0};
     am_byol *b = make_byol();
-    am_train_source src = {10, toy_get, toy_augment, toy_name, 1, &data, toy_prefetch, 0};
+    am_train_source src = {10, toy_get, toy_augment, toy_name, 1, &data, toy_prefetch, 0, 0, NULL};
     am_trainer *t = NULL;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -359,6 +359,90 @@ static void test_threads_and_resume(void)
     am_byol_free(cont), am_byol_free(o);
 }
 
+/* Views at a common size: the item is the whole image (its first D2 copy); a view is a seeded
+ * crop of view x view at a random offset, flipped at random; local views are 8 x 8. */
+static am_status crop_view(const am_tensor *x, am_rng *rng, int64_t view, am_tensor *out)
+{
+    AM_TRY(am_tensor_alloc4(out, 1, 1, view, view));
+    int64_t h = x->shape[2], w = x->shape[3];
+    int64_t y0 = (int64_t)am_rng_below(rng, (uint64_t)(h - view + 1)),
+            x0 = (int64_t)am_rng_below(rng, (uint64_t)(w - view + 1));
+    int flip = (int)am_rng_below(rng, 2);
+    for (int64_t y = 0; y < view; y++)
+        for (int64_t xx = 0; xx < view; xx++)
+            out->data[y * view + xx] = x->data[(y0 + y) * w + x0 + (flip ? view - 1 - xx : xx)];
+    return AM_OK;
+}
+
+static am_status whole_get(void *user, int64_t i, am_tensor *out)
+{
+    am_tensor all;
+    AM_TRY(toy_get(user, i, &all));
+    int64_t h = all.shape[2], w = all.shape[3];
+    am_status s = am_tensor_alloc4(out, 1, 1, h, w);
+    if (s == AM_OK) memcpy(out->data, all.data, (size_t)(h * w) * sizeof(float));
+    am_tensor_free(&all);
+    return s;
+}
+
+static am_status global_view(void *user, const am_tensor *x, am_rng *rng, am_tensor *out)
+{
+    (void)user;
+    return crop_view(x, rng, 16, out);
+}
+
+static am_status local_view(void *user, const am_tensor *x, am_rng *rng, am_tensor *out)
+{
+    (void)user;
+    return crop_view(x, rng, 8, out);
+}
+
+static am_byol *train_views(int local_views, int thread_safe, am_status *status)
+{
+    am_train_settings s;
+    settings(&s);
+    s.epochs = 1;
+    toy data = {0, -1, 0, 0, 0};
+    am_train_source src = {10, whole_get, global_view, toy_name, thread_safe, &data, NULL, 1, local_views, local_view};
+    am_byol *b = make_byol();
+    am_trainer *t = NULL;
+    *status = b ? am_trainer_create(&t, b, &src, &s, NULL) : AM_ERR_NOMEM;
+    if (*status == AM_OK) *status = am_trainer_run(t);
+    am_trainer_free(t);
+    return b;
+}
+
+/* Multi-crop: local views change what is learnt, and the result is the same at any thread count
+ * and when the views are made beforehand; local views need views at a common size. */
+static void test_local_views(void)
+{
+    am_status st;
+    am_set_threads(1);
+    am_byol *none = train_views(0, 1, &st);
+    CHECK(st == AM_OK, "no local views: %s", am_errmsg());
+    am_byol *one = train_views(2, 1, &st);
+    CHECK(st == AM_OK, "local views, 1 thread: %s", am_errmsg());
+    am_set_threads(2);
+    am_byol *two = train_views(2, 1, &st);
+    CHECK(st == AM_OK, "local views, 2 threads: %s", am_errmsg());
+    am_byol *pre = train_views(2, 0, &st);
+    CHECK(st == AM_OK, "local views made beforehand: %s", am_errmsg());
+    CHECK(!same_state(none, one), "local views change the weights");
+    CHECK(same_state(one, two), "local views: the same weights with 1 and 2 threads");
+    CHECK(same_state(one, pre), "local views: the same weights with views made beforehand");
+    am_byol_free(none), am_byol_free(one), am_byol_free(two), am_byol_free(pre);
+
+    am_train_settings s;
+    settings(&s);
+    toy data = {0, -1, 0, 0, 0};
+    am_train_source src = {10, toy_get, toy_augment, toy_name, 1, &data, NULL, 0, 2, local_view};
+    am_byol *b = make_byol();
+    am_trainer *t = NULL;
+    if (b) CHECK_FAILS(am_trainer_create(&t, b, &src, &s, NULL), AM_ERR_VALUE, "common size");
+    am_trainer_free(t);
+    am_byol_free(b);
+}
+
 /* A forward never holds more input values than max_forward_pixels: with a cap below two images,
  * stacking up to 2 images per forward trains exactly as one image per forward. */
 static void test_forward_cap(void)
@@ -380,7 +464,7 @@ static void test_forward_cap(void)
     CHECK(st == AM_OK && !same_state(one, stacked), "uncapped stacking differs (batch statistics over 2 images)");
     s.max_forward_pixels = -1;
     am_trainer *t = NULL;
-    am_train_source src = {10, toy_get, NULL, NULL, 0, &d1, NULL, 0};
+    am_train_source src = {10, toy_get, NULL, NULL, 0, &d1, NULL, 0, 0, NULL};
     CHECK_FAILS(am_trainer_create(&t, one, &src, &s, NULL), AM_ERR_VALUE, "max_forward_pixels");
     am_byol_free(one), am_byol_free(capped), am_byol_free(stacked);
 }
@@ -413,7 +497,7 @@ static void test_auto_replicas(void)
     am_train_settings s;
     settings(&s);
     toy d = {0, -1, 0, 0, 0};
-    am_train_source src = {10, toy_get, NULL, NULL, 0, &d, NULL, 0};
+    am_train_source src = {10, toy_get, NULL, NULL, 0, &d, NULL, 0, 0, NULL};
     am_byol *small = make_byol(), *large = NULL;
     am_net *net = NULL;
     am_model_spec spec = {"n_layer_resnet", "layer4", 1, AM_POOLING_AVERAGE};
@@ -475,6 +559,7 @@ int main(void)
     test_times();
     test_norm_policies();
     test_threads_and_resume();
+    test_local_views();
     test_forward_cap();
     test_nan_stops();
     return am_test_finish();
