@@ -188,7 +188,8 @@ int main(int argc, char **argv)
     if (st == AM_OK) {
         if (!strcmp(netname, "amm-gn")) st = amm_groupnorm(&net, seed);
         else {
-            am_model_spec spec = {!strcmp(netname, "resnet") ? "n_layer_resnet" : "amm", NULL, 1, AM_POOLING_AVERAGE};
+            am_model_spec spec = {!strcmp(netname, "resnet") ? "n_layer_resnet" : "amm", NULL, 1, AM_POOLING_AVERAGE,
+                                  1};
             st = am_model_create(&net, &spec, seed);
         }
     }

@@ -103,24 +103,26 @@ class NLayerResnet(nn.Module):
 
 
 class AstroMorphologyModel(nn.Module):
-    """The original's AstroMorphologyModel (whose forward returns nothing: this one returns fc)."""
+    """The original's AstroMorphologyModel (whose forward returns nothing: this one returns fc);
+    width multiplies every channel count but fc's 64 outputs, as amm_width does in astromorph."""
 
-    def __init__(self, in_channels=1):
+    def __init__(self, in_channels=1, width=1):
         super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, 32, kernel_size=7, stride=2, padding=3)
-        self.bn1 = nn.BatchNorm2d(32, eps=1e-5)
+        c = 32 * width
+        self.conv1 = nn.Conv2d(in_channels, c, kernel_size=7, stride=2, padding=3)
+        self.bn1 = nn.BatchNorm2d(c, eps=1e-5)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1, dilation=1)
         self.layer1 = nn.Sequential(
-            nn.Conv2d(32, 32, kernel_size=3, stride=1, padding=1), nn.BatchNorm2d(32, eps=1e-5),
+            nn.Conv2d(c, c, kernel_size=3, stride=1, padding=1), nn.BatchNorm2d(c, eps=1e-5),
             nn.ReLU(inplace=True),
-            nn.Conv2d(32, 32, kernel_size=3, stride=1, padding=1), nn.BatchNorm2d(32, eps=1e-5))
+            nn.Conv2d(c, c, kernel_size=3, stride=1, padding=1), nn.BatchNorm2d(c, eps=1e-5))
         self.layer2 = nn.Sequential(
-            nn.Conv2d(32, 64, kernel_size=3, stride=2, padding=1), nn.BatchNorm2d(64, eps=1e-5),
+            nn.Conv2d(c, 2 * c, kernel_size=3, stride=2, padding=1), nn.BatchNorm2d(2 * c, eps=1e-5),
             nn.ReLU(inplace=True),
-            nn.Conv2d(64, 128, kernel_size=3, stride=1, padding=1), nn.BatchNorm2d(128, eps=1e-5))
+            nn.Conv2d(2 * c, 4 * c, kernel_size=3, stride=1, padding=1), nn.BatchNorm2d(4 * c, eps=1e-5))
         self.avgpool = nn.AdaptiveAvgPool2d(output_size=(1, 1))
-        self.fc = nn.Linear(in_features=128, out_features=64)
+        self.fc = nn.Linear(in_features=4 * c, out_features=64)
 
     def forward(self, x):
         for name, child in self.named_children():
@@ -128,9 +130,9 @@ class AstroMorphologyModel(nn.Module):
         return x
 
 
-def build(network_name, in_channels, last_layer="layer4"):
+def build(network_name, in_channels, last_layer="layer4", amm_width=1):
     if network_name == "amm":
-        return AstroMorphologyModel(in_channels)
+        return AstroMorphologyModel(in_channels, amm_width)
     if network_name == "n_layer_resnet":
         return NLayerResnet(last_layer, in_channels)
     raise ValueError(f"network_name: {network_name!r} (expected n_layer_resnet or amm)")

@@ -3,7 +3,7 @@
 
   /usr/bin/python3 tools/load_in_pytorch.py FILE [--prefix P]
 
-FILE is a safetensors file whose __metadata__ names the network (network_name, last_layer,
+FILE is a safetensors file whose __metadata__ names the network (network_name, last_layer, amm_width,
 in_channels). Its tensors under the prefix (default: "online_encoder.network." when the file is a
 BYOL model, else "") must load into the PyTorch network with load_state_dict(strict=True). A BYOL
 model file's projector and predictor must load too. When the file holds "check.input" (an NCHW
@@ -66,14 +66,15 @@ def main():
         sys.exit(f"{args.file}: metadata has no network_name")
     channels = int(meta.get("in_channels", "1" if name == "amm" else "3"))
     last = meta.get("last_layer", "layer4") or "layer4"
-    net = amn.build(name, channels, last)
+    width = int(meta.get("amm_width", "1"))
+    net = amn.build(name, channels, last, width)
     state = {k: v for k, v in sub_state(tensors, prefix).items() if not k.startswith("check.")}
     net.load_state_dict(state, strict=True)
     print(f"{name} ({last}, {channels} channels): {len(state)} tensors under '{prefix}' loaded, strict")
     if prefix == BYOL_NET:
         mlp(sub_state(tensors, "online_encoder.projector.model."), "projector")
         mlp(sub_state(tensors, "online_predictor.model."), "predictor")
-        target = amn.build(name, channels, last)
+        target = amn.build(name, channels, last, width)
         target.load_state_dict(sub_state(tensors, "target_encoder.network."), strict=True)
         mlp(sub_state(tensors, "target_encoder.projector.model."), "target projector")
 

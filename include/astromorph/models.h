@@ -6,6 +6,8 @@
  *   amm             AstroMorphologyModel: conv1 7x7/2 (bias) bn1 relu maxpool, layer1 =
  *                   Sequential(conv,bn,relu,conv,bn) 32->32, layer2 = Sequential(conv/2,bn,relu,conv,bn)
  *                   32->64->128, avgpool, fc = Linear(128, 64). Names: layer2.3.weight, layer2.4.running_var...
+ *                   With amm_width w (am_model_spec) every channel count above is w times as many
+ *                   (conv1 1->32w, ..., fc = Linear(128w, 64)); w = 1 is the original's network.
  *
  * Input channels follow the data (FITS channels x stacksize); the original hard-codes 3 (ResNet)
  * and 1 (amm). The embedding is the output of the module AM_MODEL_HIDDEN_LAYER ("avgpool"), the
@@ -32,6 +34,7 @@ extern "C" {
 
 #define AM_MODEL_HIDDEN_LAYER "avgpool"
 #define AM_MODEL_OUTPUT_DIM 64 /* fc output of both networks */
+#define AM_AMM_WIDTH_MAX 4 /* the widest amm: 4 x the original's channels, about 16 x its convolution weights */
 
 /* How the last feature map becomes the embedding at "avgpool" (a module of that name either way;
  * it has no parameters, so state dicts do not depend on it). */
@@ -50,11 +53,13 @@ typedef struct am_model_spec {
     const char *last_layer; /* n_layer_resnet: "layer1".."layer4"; NULL means "layer4"; amm: ignored */
     int in_channels; /* channels of the image x stacksize, >= 1 */
     am_pooling pooling; /* 0: the average */
+    int amm_width; /* amm: its channel counts times this, 1..AM_AMM_WIDTH_MAX; 0 means 1; must be 1 for ResNet */
 } am_model_spec;
 
 /* Checks names and channel count; the error names the bad setting. */
 am_status am_model_check(const am_model_spec *spec);
-/* Width of the embedding at "avgpool": 64/128/256/512 for the ResNet (by last_layer), 128 for amm. */
+/* Width of the embedding at "avgpool": 64/128/256/512 for the ResNet (by last_layer), 128 x amm_width
+ * for amm. */
 am_status am_model_embedding_dim(const am_model_spec *spec, int *dim);
 /* The module tree alone (caller owns it, e.g. to hand to am_net_create). */
 am_status am_model_build(am_module **root, const am_model_spec *spec);

@@ -34,6 +34,7 @@ extern "C" {
 #define AM_META_VIEW_SIZE "view_size" /* 0 or absent: images at their own size */
 #define AM_META_NORMALIZATION "normalization" /* absent: "minmax" */
 #define AM_META_POOLING "pooling" /* absent: "average" (am_pooling_name) */
+#define AM_META_AMM_WIDTH "amm_width" /* amm's channel multiplier, "1" to "4"; absent: "1" */
 #define AM_META_CHANNEL_SUM "channel_sum" /* "1": the network sees the channels' sum; absent: "0" */
 #define AM_META_HYBRID "hybrid" /* absent: the learned embedding alone (hybrid.h, JSON) */
 #define AM_META_PRECISION "precision" /* the convolutions' arithmetic in training: "fp32" or "bf16" */
@@ -43,6 +44,7 @@ typedef struct am_model {
     am_byol *byol; /* owned unless opened with am_model_wrap */
     char network[32], last_layer[32];
     am_pooling pooling; /* how the network pools its last feature map */
+    int amm_width; /* amm's channel counts times this (1: the original's) */
     int in_channels, stacksize;
     int channel_sum; /* 1: an image's channels summed into one before stacking (channels = "sum") */
     int view_size; /* 0: images at their own size */

@@ -36,6 +36,7 @@ typedef struct am_settings {
     char *last_layer; /* [network_settings] last_layer ("layer4") */
     char *pretrained; /* [network_settings] pretrained: torchvision ResNet18 weights, or NULL */
     am_pooling pooling; /* [network_settings] pooling of the last feature map ("average") */
+    int amm_width; /* [network_settings] amm_width: amm's channel counts times this (1) */
     int channels; /* [network_settings] channels: 0 "all", 1 "sum", 2 "auto" (am_settings_channel_sum) */
     int stacksize; /* [data_settings] stacksize (1) */
     char **extra_keys; /* [data_settings] extra_keys: more FITS header keys for the outputs */

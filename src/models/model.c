@@ -32,6 +32,9 @@ am_module *am__pooling_module(am_pooling pooling)
     return NULL;
 }
 
+/* 0, as a spec written before amm_width existed leaves it, is the original's width */
+static int amm_width(const am_model_spec *spec) { return spec->amm_width ? spec->amm_width : 1; }
+
 static int resnet_depth(const char *last_layer)
 {
     if (!last_layer) return 4;
@@ -48,8 +51,14 @@ am_status am_model_check(const am_model_spec *spec)
                         (int)spec->pooling);
     if (spec->in_channels < 1)
         return am_error(AM_ERR_VALUE, "network input channels: %d (need channels x stacksize >= 1)", spec->in_channels);
+    if (amm_width(spec) < 1 || amm_width(spec) > AM_AMM_WIDTH_MAX)
+        return am_error(AM_ERR_VALUE, "network_settings.amm_width: %d (expected 1 to %d)", spec->amm_width,
+                        AM_AMM_WIDTH_MAX);
     if (strcmp(spec->network_name, "amm") == 0) return AM_OK;
     if (strcmp(spec->network_name, "n_layer_resnet") == 0) {
+        if (amm_width(spec) != 1)
+            return am_error(AM_ERR_VALUE, "network_settings.amm_width: %d widens amm only, not n_layer_resnet",
+                            spec->amm_width);
         if (!resnet_depth(spec->last_layer))
             return am_error(AM_ERR_VALUE,
                             "network_settings.last_layer: '%s' (expected layer1, layer2, layer3 or layer4)",
@@ -62,7 +71,7 @@ am_status am_model_check(const am_model_spec *spec)
 am_status am_model_embedding_dim(const am_model_spec *spec, int *dim)
 {
     AM_TRY(am_model_check(spec));
-    if (strcmp(spec->network_name, "amm") == 0) *dim = 128;
+    if (strcmp(spec->network_name, "amm") == 0) *dim = 128 * amm_width(spec);
     else *dim = 64 << (resnet_depth(spec->last_layer) - 1);
     return AM_OK;
 }
@@ -74,7 +83,7 @@ am_status am_model_build(am_module **root, const am_model_spec *spec)
     am_module *r = am_sequential("");
     if (!r) return am_error(AM_ERR_NOMEM, "out of memory building %s", spec->network_name);
     am_status s = strcmp(spec->network_name, "amm") == 0
-                      ? am__build_amm(r, spec->in_channels, spec->pooling)
+                      ? am__build_amm(r, spec->in_channels, amm_width(spec), spec->pooling)
                       : am__build_resnet(r, spec->in_channels, resnet_depth(spec->last_layer), spec->pooling);
     if (s != AM_OK) {
         am_module_free(r);

@@ -19,7 +19,7 @@ static am_status meta_int(const am_safetensors *st, const char *path, const char
     return AM_OK;
 }
 
-/* How the model was fed: channels, stacking, view size, normalisation, pooling, hybrid fit. */
+/* How the model was fed: channels, stacking, view size, normalisation, pooling, width, hybrid fit. */
 static am_status read_meta(am_model *m, const am_safetensors *st, const char *path)
 {
     const char *net = am_st_meta(st, AM_META_NETWORK), *layer = am_st_meta(st, AM_META_LAST_LAYER);
@@ -41,6 +41,15 @@ static am_status read_meta(am_model *m, const am_safetensors *st, const char *pa
     if (pool && am_pooling_parse(pool, &m->pooling) != AM_OK)
         return am_error(AM_ERR_FORMAT, "%s: metadata '%s' = \"%s\" is not average, intensity or gem", path,
                         AM_META_POOLING, pool);
+    /* older files, and every ResNet, have the original's width */
+    m->amm_width = 1;
+    if (am_st_meta(st, AM_META_AMM_WIDTH)) AM_TRY(meta_int(st, path, AM_META_AMM_WIDTH, &m->amm_width));
+    if (m->amm_width > AM_AMM_WIDTH_MAX)
+        return am_error(AM_ERR_FORMAT, "%s: metadata '%s' = %d is beyond the widest amm (%d)", path, AM_META_AMM_WIDTH,
+                        m->amm_width, AM_AMM_WIDTH_MAX);
+    if (m->amm_width != 1 && strcmp(m->network, "amm") != 0)
+        return am_error(AM_ERR_FORMAT, "%s: metadata '%s' = %d, but only amm has a width (the network is %s)", path,
+                        AM_META_AMM_WIDTH, m->amm_width, m->network);
     const char *sum = am_st_meta(st, AM_META_CHANNEL_SUM);
     m->channel_sum = sum && strcmp(sum, "1") == 0;
     if (sum && !m->channel_sum && strcmp(sum, "0") != 0)
@@ -58,8 +67,11 @@ am_status am_model_open(am_model *m, const char *path)
     am_byol_options bo;
     am_byol_options_default(&bo);
     if (s == AM_OK) s = am_byol_options_from_file(&bo, &st);
-    am_model_spec spec = {
-        .network_name = m->network, .last_layer = m->last_layer, .in_channels = m->in_channels, .pooling = m->pooling};
+    am_model_spec spec = {.network_name = m->network,
+                          .last_layer = m->last_layer,
+                          .in_channels = m->in_channels,
+                          .pooling = m->pooling,
+                          .amm_width = m->amm_width};
     am_net *n = NULL;
     if (s == AM_OK) s = am_model_create(&n, &spec, 0);
     bo.probe_channels = m->in_channels;

@@ -188,6 +188,7 @@ void am_settings_defaults(am_settings *s, int original)
     s->stacksize = 1;
     /* GeM: better learned features on all six labelled sets, the hybrid on five (docs/quality.md) */
     s->pooling = original ? AM_POOLING_AVERAGE : AM_POOLING_GEM;
+    s->amm_width = 1; /* the original's network; wider ones are not measured yet (docs/quality.md) */
     /* the network sees the sum of a few bands, their colours go to the hybrid (docs/quality.md) */
     s->channels = original ? 0 : 2;
     s->core_limit = 0;
@@ -303,6 +304,11 @@ static am_status apply_rules(loader *L, const am_toml_value *root, am_settings_c
     }
     if (cmd == AM_SETTINGS_TRAINING && !s->network_name && s->original_defaults) return missing(L, "network_name", "");
     AM_TRY(am_settings_complete(s, cmd));
+    /* the ResNet's widths are torchvision's, so that ImageNet weights fit it */
+    const am_toml_value *width = net ? am_toml_get(net, "amm_width") : NULL;
+    if (width && s->amm_width != 1 && s->network_name && strcmp(s->network_name, "amm") != 0)
+        return am_error(AM_ERR_VALUE, "%s:%d:%d: network_settings.amm_width = %d widens amm only, not %s", L->file,
+                        width->line, width->column, s->amm_width, s->network_name);
     if (am_augment_check(&s->augment) != AM_OK)
         return am_error_prefix(AM_ERR_VALUE, "%s", L->file ? L->file : "settings");
     return AM_OK;

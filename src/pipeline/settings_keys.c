@@ -153,6 +153,9 @@ static const am_key network_keys[] = {
      .example = "\"start.safetensors\""},
     {"pooling", AM_KEY_CHOICE, E(pooling), 0, 0, 0, .choices = pooling_names,
      .doc = "the last feature map to the embedding: its average, weighted by the input's intensity, or GeM (p = 3)"},
+    {"amm_width", AM_KEY_INT, S(amm_width), 1, AM_AMM_WIDTH_MAX, 0,
+     .doc = "amm: every channel count (conv1, layer1, layer2, the fc's input) times this; the embedding is 128 x "
+            "amm_width wide"},
     {"channels", AM_KEY_CHOICE, E(channels), 0, 0, 0, .choices = input_names,
      .doc = "what the network sees of a multi-channel image: every channel, their sum (the bands' colours then "
             "enter the hybrid as statistics), or \"auto\": the sum for 2 to 5 channels (bands), every channel of "

@@ -269,7 +269,7 @@ static am_status open_start(const char *path, const am_model_spec *spec, am_safe
 {
     AM_TRY(am_st_read(st, path));
     const char *net = am_st_meta(st, AM_META_NETWORK), *ch = am_st_meta(st, AM_META_CHANNELS);
-    const char *layer = am_st_meta(st, AM_META_LAST_LAYER);
+    const char *layer = am_st_meta(st, AM_META_LAST_LAYER), *width = am_st_meta(st, AM_META_AMM_WIDTH);
     am_status s = AM_OK;
     *from_model = net != NULL;
     if (net && strcmp(net, spec->network_name) != 0)
@@ -281,6 +281,9 @@ static am_status open_start(const char *path, const am_model_spec *spec, am_safe
     else if (net && !strcmp(net, "n_layer_resnet") && layer && strcmp(layer, spec->last_layer) != 0)
         s = am_error(AM_ERR_VALUE, "network_settings.pretrained: %s ends at %s, this run's last_layer is %s", path,
                      layer, spec->last_layer);
+    else if (net && atoi(width ? width : "1") != spec->amm_width)
+        s = am_error(AM_ERR_VALUE, "network_settings.pretrained: %s has amm_width %s, this run's amm_width is %d", path,
+                     width ? width : "1", spec->amm_width);
     if (s != AM_OK || !*from_model) am_st_free(st), memset(st, 0, sizeof *st);
     return s;
 }
@@ -438,14 +441,17 @@ am_status am_pipeline_train(am_settings *s, am_train_run *out)
     am_model_spec spec = {.network_name = s->network_name,
                           .last_layer = s->last_layer,
                           .in_channels = (channel_sum ? 1 : (int)shape[0]) * s->stacksize,
-                          .pooling = s->pooling};
+                          .pooling = s->pooling,
+                          .amm_width = s->amm_width};
     int dim = 0;
     if ((st = am_model_check(&spec)) != AM_OK || (st = am_model_embedding_dim(&spec, &dim)) != AM_OK) goto done;
     if (s->representation_size && s->representation_size != dim)
         am_log(AM_LOG_WARN, "byol_settings.representation_size = %d does not match %s's %d features at '%s'; using %d",
                s->representation_size, s->network_name, dim, s->byol.hidden_layer, dim);
-    am_log(AM_LOG_INFO, "network %s (%d input channel(s)): %d features at '%s'%s%s", s->network_name, spec.in_channels,
-           dim, s->byol.hidden_layer, s->pooling != AM_POOLING_AVERAGE ? ", pooling " : "",
+    char widened[32] = "";
+    if (s->amm_width != 1) snprintf(widened, sizeof widened, " x%d wide", s->amm_width);
+    am_log(AM_LOG_INFO, "network %s%s (%d input channel(s)): %d features at '%s'%s%s", s->network_name, widened,
+           spec.in_channels, dim, s->byol.hidden_layer, s->pooling != AM_POOLING_AVERAGE ? ", pooling " : "",
            s->pooling != AM_POOLING_AVERAGE ? am_pooling_name(s->pooling) : "");
     if (check_only) goto done;
     am_byol_options bo = s->byol;
@@ -488,13 +494,14 @@ agree:
     if ((st = am_dist_agree(st)) != AM_OK) goto done;
 
     /* what inference needs to see images as training did: in the model and every checkpoint */
-    char channels[16], stack[16], view[16];
+    char channels[16], stack[16], view[16], width[16];
     snprintf(channels, sizeof channels, "%d", spec.in_channels);
+    snprintf(width, sizeof width, "%d", s->amm_width);
     snprintf(stack, sizeof stack, "%d", s->stacksize);
     snprintf(view, sizeof view, "%d", s->augment.view_size);
-    const char *keys[] = {AM_META_NETWORK,    AM_META_LAST_LAYER,  AM_META_CHANNELS,      AM_META_STACKSIZE,
-                          AM_META_NAN_POLICY, AM_META_VIEW_SIZE,   AM_META_NORMALIZATION, AM_META_POOLING,
-                          AM_META_PRECISION,  AM_META_CHANNEL_SUM, AM_META_HYBRID};
+    const char *keys[] = {AM_META_NETWORK,    AM_META_LAST_LAYER, AM_META_CHANNELS,      AM_META_STACKSIZE,
+                          AM_META_NAN_POLICY, AM_META_VIEW_SIZE,  AM_META_NORMALIZATION, AM_META_POOLING,
+                          AM_META_AMM_WIDTH,  AM_META_PRECISION,  AM_META_CHANNEL_SUM,   AM_META_HYBRID};
     const char *vals[] = {s->network_name,
                           s->last_layer,
                           channels,
@@ -503,10 +510,11 @@ agree:
                           view,
                           am_normalization_name(s->augment.normalization),
                           am_pooling_name(s->pooling),
+                          width,
                           prec == AM_PRECISION_BF16 ? "bf16" : "fp32",
                           channel_sum ? "1" : "0",
                           NULL};
-    enum { N_META = 10 }; /* the hybrid fit, at the end, only in the model */
+    enum { N_META = 11 }; /* the hybrid fit, at the end, only in the model */
     am_train_settings ts = s->train;
     ts.checkpoint_path = ckpt;
     ts.meta_keys = keys, ts.meta_values = vals, ts.n_meta = N_META;

@@ -14,7 +14,7 @@
 
 static am_byol *make_amm_byol_loss(int proj, int hidden, uint64_t seed, am_byol_loss_kind loss)
 {
-    am_model_spec spec = {"amm", NULL, 1, AM_POOLING_AVERAGE};
+    am_model_spec spec = {"amm", NULL, 1, AM_POOLING_AVERAGE, 1};
     am_net *net = NULL;
     if (am_model_create(&net, &spec, seed) != AM_OK) return NULL;
     am_byol_options o;
@@ -313,7 +313,7 @@ static void test_symmetric_and_momentum(void)
 
     /* Without momentum the target is the online encoder: update_target changes nothing. */
     am_byol_options o = *am_byol_get_options(b);
-    am_model_spec spec = {"amm", NULL, 1, AM_POOLING_AVERAGE};
+    am_model_spec spec = {"amm", NULL, 1, AM_POOLING_AVERAGE, 1};
     am_net *net = NULL;
     CHECK_OK(am_model_create(&net, &spec, 5));
     o.use_momentum = 0;
@@ -430,7 +430,7 @@ static void test_model_file(void)
     CHECK(o.projection_size == 8 && o.projection_hidden_size == 16 && o.representation_size == 128 &&
               strcmp(o.hidden_layer, "avgpool") == 0 && o.use_momentum == 1 && o.moving_average_decay == 0.99,
           "options read back");
-    am_model_spec spec = {"amm", NULL, 1, AM_POOLING_AVERAGE};
+    am_model_spec spec = {"amm", NULL, 1, AM_POOLING_AVERAGE, 1};
     am_net *net = NULL;
     CHECK_OK(am_model_create(&net, &spec, 99));
     am_byol *c = NULL;
@@ -458,7 +458,7 @@ static void test_model_file(void)
 
 static void test_bad_layer(void)
 {
-    am_model_spec spec = {"amm", NULL, 1, AM_POOLING_AVERAGE};
+    am_model_spec spec = {"amm", NULL, 1, AM_POOLING_AVERAGE, 1};
     am_net *net = NULL;
     CHECK_OK(am_model_create(&net, &spec, 1));
     am_byol_options o;

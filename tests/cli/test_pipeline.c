@@ -838,6 +838,29 @@ static void check_bands(void)
     }
 }
 
+/* Trains one epoch in its own folder dir/SUB from SETTINGS (written to SUB/s.toml): 1 when it
+ * succeeded, with its model's path (from dir) in model. */
+static int train_in(const char *sub, const char *settings, char *model, size_t size)
+{
+    char p[800], cmd[2000];
+    snprintf(p, sizeof p, "%s/%s", dir, sub);
+    mkdir(p, 0755);
+    snprintf(p, sizeof p, "%s/%s/s.toml", dir, sub);
+    FILE *fp = fopen(p, "w");
+    if (!fp) return 0;
+    fputs(settings, fp);
+    fclose(fp);
+    snprintf(cmd, sizeof cmd, "cd '%s/%s' && '%s' training -c s.toml >../out.txt 2>../err.txt </dev/null", dir, sub,
+             cli);
+    int rc = system(cmd);
+    char *err = output("err.txt");
+    int ok = WIFEXITED(rc) && WEXITSTATUS(rc) == 0;
+    if (!ok) fprintf(stderr, "training in %s said:\n%s\n", sub, err ? err : "");
+    free(err);
+    snprintf(p, sizeof p, "%s/saved_models", sub);
+    return ok && find_one(p, "improved_net_e_", ".safetensors", model, size) == 1;
+}
+
 /* precision: what the model records, "auto" resolved by the CPU check that runs on every CPU
  * (BF16 only where oneDNN dispatches AMX), and an inference in BF16. */
 static void check_precision(void)
@@ -848,22 +871,11 @@ static void check_precision(void)
           am_precision_auto() == AM_PRECISION_BF16 ? "BF16" : "FP32", isa);
     const char *kinds[] = {"bf16", "auto"};
     for (int k = 0; k < 2; k++) {
-        char p[800], cmd[2000];
-        snprintf(p, sizeof p, "%s/prec_%s", dir, kinds[k]);
-        mkdir(p, 0755);
-        snprintf(p, sizeof p, "%s/prec_%s/s.toml", dir, kinds[k]);
-        FILE *fp = fopen(p, "w");
-        fprintf(fp, "datafile = \"../data\"\nepochs = 1\nbatch_size = 4\nprecision = \"%s\"\n", kinds[k]);
-        fclose(fp);
-        snprintf(cmd, sizeof cmd, "cd '%s/prec_%s' && '%s' training -c s.toml >../out.txt 2>../err.txt </dev/null", dir,
-                 kinds[k], cli);
-        int rc = system(cmd);
-        char *err = output("err.txt");
-        CHECK(WIFEXITED(rc) && WEXITSTATUS(rc) == 0, "training with precision = %s: %s", kinds[k], err ? err : "");
-        free(err);
-        char model[700], dirname[64];
-        snprintf(dirname, sizeof dirname, "prec_%s/saved_models", kinds[k]);
-        CHECK(find_one(dirname, "improved_net_e_1_", ".safetensors", model, sizeof model) == 1, "the model");
+        char cmd[2000], settings[200], sub[64], model[700] = "";
+        snprintf(sub, sizeof sub, "prec_%s", kinds[k]);
+        snprintf(settings, sizeof settings, "datafile = \"../data\"\nepochs = 1\nbatch_size = 4\nprecision = \"%s\"\n",
+                 kinds[k]);
+        CHECK(train_in(sub, settings, model, sizeof model), "training with precision = %s", kinds[k]);
         char path[1600];
         snprintf(path, sizeof path, "%s/%s", dir, model);
         am_safetensors st;
@@ -876,13 +888,93 @@ static void check_precision(void)
         if (k == 0) {
             snprintf(cmd, sizeof cmd, "cd '%s/prec_bf16' && '%s' inference -c s.toml -n %s >../out.txt 2>../err.txt",
                      dir, cli, model + strlen("prec_bf16/"));
-            rc = system(cmd);
-            err = output("err.txt");
+            int rc = system(cmd);
+            char *err = output("err.txt");
             CHECK(WIFEXITED(rc) && WEXITSTATUS(rc) == 0 && err && strstr(err, "convolutions in BF16"),
                   "inference with precision = bf16: %s", err ? err : "");
             free(err);
         }
     }
+}
+
+/* amm_width = 2 end to end: the model records it and holds the wide tensors, am_model_open and
+ * inference rebuild the wide network (256 learned features before the statistics); a model file
+ * claiming another width, or a width for the ResNet, is refused naming amm_width, and so is a
+ * wide model as the start of a run of the original width. */
+static void check_amm_width(void)
+{
+    char model[700], path[1600], cmd[2000];
+    int trained =
+        train_in("wide", "datafile = \"../data\"\nepochs = 1\nbatch_size = 4\n[network_settings]\namm_width = 2\n",
+                 model, sizeof model);
+    CHECK(trained, "training with amm_width = 2");
+    if (!trained) return;
+    char *err = output("err.txt");
+    CHECK(err && strstr(err, "network amm x2 wide") && strstr(err, "256 features at 'avgpool'"),
+          "the log names the width: %s", err ? err : "");
+    free(err);
+    snprintf(path, sizeof path, "%s/%s", dir, model);
+    am_safetensors st;
+    if (am_st_read(&st, path) == AM_OK) {
+        const char *w = am_st_meta(&st, AM_META_AMM_WIDTH);
+        CHECK(w && !strcmp(w, "2"), "model metadata: amm_width %s", w ? w : "(none)");
+        am_tensor fc;
+        CHECK(am_st_get_f32(&st, "online_encoder.network.fc.weight", &fc) == AM_OK && fc.ndim == 2 &&
+                  fc.shape[0] == 64 && fc.shape[1] == 256,
+              "the model's fc is 64 x 256");
+        am_tensor_free(&fc);
+        am_st_free(&st);
+    }
+    am_model m;
+    CHECK_OK(am_model_open(&m, path));
+    if (!m.byol) return;
+    CHECK(m.amm_width == 2 && m.hybrid.dim == 256, "opened: amm_width %d, %lld learned features", m.amm_width,
+          (long long)m.hybrid.dim);
+    /* the same weights under metadata that do not fit them */
+    const char *keys[] = {AM_META_NETWORK, AM_META_CHANNELS, AM_META_STACKSIZE, AM_META_AMM_WIDTH};
+    const struct {
+        const char *network, *width, *says;
+    } bad[] = {{"amm", "5", "metadata 'amm_width' = 5 is beyond the widest amm (4)"},
+               {"n_layer_resnet", "2", "metadata 'amm_width' = 2, but only amm has a width"},
+               {"amm", "1", "gives 128 features, representation_size is 256"}};
+    char relabelled[1700];
+    snprintf(relabelled, sizeof relabelled, "%s/wide/relabelled.safetensors", dir);
+    for (int k = 0; k < 3; k++) {
+        const char *vals[] = {bad[k].network, "1", "1", bad[k].width};
+        CHECK_OK(am_byol_save(m.byol, relabelled, keys, vals, 4));
+        am_model other;
+        am_status s = am_model_open(&other, relabelled);
+        CHECK(s != AM_OK && strstr(am_errmsg(), bad[k].says), "%s with amm_width %s refused: %s", bad[k].network,
+              bad[k].width, s != AM_OK ? am_errmsg() : "opened");
+        if (s == AM_OK) am_model_close(&other);
+    }
+    am_model_close(&m);
+    snprintf(cmd, sizeof cmd, "cd '%s/wide' && '%s' inference -c s.toml -n %s >../out.txt 2>../err.txt", dir, cli,
+             model + strlen("wide/"));
+    int rc = system(cmd);
+    err = output("err.txt");
+    CHECK(WIFEXITED(rc) && WEXITSTATUS(rc) == 0, "inference on the wide model: %s", err ? err : "");
+    free(err);
+    char emb[700];
+    int exported = find_one("wide/exported", "improved_net_e_1_", ".safetensors", emb, sizeof emb) == 1;
+    CHECK(exported, "the wide model's embeddings");
+    if (exported) {
+        snprintf(path, sizeof path, "%s/%s", dir, emb);
+        am_embeddings e = {0};
+        CHECK_OK(am_embeddings_read(&e, path));
+        CHECK(e.n == N_IMAGES && e.dim == 256 + am_morphology_feature_count(1), "%lld rows of %lld values",
+              (long long)e.n, (long long)e.dim);
+        am_embeddings_free(&e);
+    }
+    /* a wide start for a run of width 1 */
+    snprintf(path, sizeof path, "%s/wide/narrow.toml", dir);
+    FILE *fp = fopen(path, "w");
+    fprintf(fp, "datafile = \"%s/data\"\nepochs = 1\n[network_settings]\npretrained = \"%s/%s\"\n", dir, dir, model);
+    fclose(fp);
+    CHECK(run("training -c wide/narrow.toml") == 1, "a wide start for a narrow run is refused");
+    err = output("err.txt");
+    CHECK(err && strstr(err, "has amm_width 2, this run's amm_width is 1"), "names both widths: %s", err ? err : "");
+    free(err);
 }
 
 /* Beside a busy process the command waits passively (it sets OMP_WAIT_POLICY and starts itself
@@ -942,6 +1034,7 @@ int main(void)
     check_zero_config();
     check_bands();
     check_precision();
+    check_amm_width();
     check_wait_policy();
     /* every output was written under a temporary name and renamed: none may be left */
     CHECK(count_temporaries(dir) == 0, "temporary files left in %s", dir);

@@ -205,6 +205,33 @@ static void test_unknown_keys(void)
     }
     CHECK_FAILS(load_text(BASE "[network_settings]\npooling = \"max\"\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_VALUE,
                 "s.toml:4:11: network_settings.pooling = \"max\": must be one of \"average\", \"intensity\", \"gem\"");
+    {
+        am_settings ws;
+        CHECK_OK(am_settings_load(&ws, write_file("s.toml", BASE "[network_settings]\namm_width = 2\n"),
+                                  AM_SETTINGS_TRAINING, NULL));
+        CHECK(ws.amm_width == 2, "amm_width = 2 read: %d", ws.amm_width);
+        am_settings_free(&ws);
+        CHECK_OK(am_settings_load(&ws, write_file("s.toml", BASE), AM_SETTINGS_TRAINING, NULL));
+        CHECK(ws.amm_width == 1, "amm_width defaults to 1: %d", ws.amm_width);
+        am_settings_free(&ws);
+        CHECK_OK(am_settings_load(&ws,
+                                  write_file("s.toml", "defaults = \"original\"\n" BASE "[network_settings]\n"
+                                                       "[byol_settings]\nrepresentation_size = 128\n"),
+                                  AM_SETTINGS_TRAINING, NULL));
+        CHECK(ws.amm_width == 1, "the original's defaults: amm_width 1: %d", ws.amm_width);
+        am_settings_free(&ws);
+    }
+    CHECK_FAILS(load_text(BASE "[network_settings]\namm_width = 5\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_VALUE,
+                "s.toml:4:13: network_settings.amm_width = 5: must be between 1 and 4");
+    CHECK_FAILS(load_text(BASE "[network_settings]\namm_width = 0\n", AM_SETTINGS_TRAINING, NULL), AM_ERR_VALUE,
+                "network_settings.amm_width = 0: must be between 1 and 4");
+    CHECK_FAILS(load_text("datafile = \"files.txt\"\nnetwork_name = \"n_layer_resnet\"\n"
+                          "[network_settings]\namm_width = 2\n",
+                          AM_SETTINGS_TRAINING, NULL),
+                AM_ERR_VALUE, "s.toml:4:13: network_settings.amm_width = 2 widens amm only, not n_layer_resnet");
+    CHECK_OK(load_text("datafile = \"files.txt\"\nnetwork_name = \"n_layer_resnet\"\n"
+                       "[network_settings]\namm_width = 1\n",
+                       AM_SETTINGS_TRAINING, NULL));
     CHECK_FAILS(load_text(BASE "[network_settings]\nlastlayer = \"layer3\"\n", AM_SETTINGS_TRAINING, NULL),
                 AM_ERR_NOTFOUND, "did you mean 'network_settings.last_layer'");
     /* nothing close: no guess */

@@ -1,5 +1,5 @@
-/* Network structure (names, shapes and order of PyTorch's state dict), settings errors, and
- * PyTorch's initialisation statistics. */
+/* Network structure (names, shapes and order of PyTorch's state dict), amm's width multiplier,
+ * settings errors, and PyTorch's initialisation statistics. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,7 +52,7 @@ static void test_structure(void)
         {&res, "n_layer_resnet", "layer3", "state_dict.layer3", 2, 256},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        am_model_spec spec = {cases[c].network, cases[c].last, cases[c].channels, AM_POOLING_AVERAGE};
+        am_model_spec spec = {cases[c].network, cases[c].last, cases[c].channels, AM_POOLING_AVERAGE, 1};
         char what[96];
         snprintf(what, sizeof what, "%s %s C=%d", spec.network_name, spec.last_layer ? spec.last_layer : "",
                  spec.in_channels);
@@ -72,12 +72,78 @@ static void test_structure(void)
     am_st_free(&amm);
 }
 
+/* A parameter's shape as "AxBxC" ("-" when the network lacks it). */
+static const char *param_shape(am_net *net, const char *name, char *buf, size_t size)
+{
+    am_param *p = am_net_find_param(net, name);
+    return p ? am_tensor_shape_str(&p->value, buf, size) : "-";
+}
+
+/* amm_width multiplies every channel count but the fc's 64 outputs, under the same names; width 1
+ * (and 0, a spec from before the width) is the original's network. */
+static void test_amm_width(void)
+{
+    const struct {
+        int width, features;
+        const char *conv1, *layer2_3, *fc;
+    } cases[] = {
+        {0, 128, "32x1x7x7", "128x64x3x3", "64x128"},
+        {1, 128, "32x1x7x7", "128x64x3x3", "64x128"},
+        {2, 256, "64x1x7x7", "256x128x3x3", "64x256"},
+        {4, 512, "128x1x7x7", "512x256x3x3", "64x512"},
+    };
+    am_tensor x;
+    CHECK_OK(am_tensor_alloc4(&x, 1, 1, 64, 64));
+    for (int64_t i = 0; i < am_tensor_numel(&x); i++) x.data[i] = (float)(0.5 + 0.5 * sin(0.13 * (double)i));
+    size_t tensors_at_1 = 0;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        am_model_spec spec = {.network_name = "amm", .in_channels = 1, .amm_width = cases[c].width};
+        int w = cases[c].width, dim = 0;
+        CHECK_OK(am_model_embedding_dim(&spec, &dim));
+        CHECK(dim == cases[c].features, "amm_width %d: embedding dim %d, want %d", w, dim, cases[c].features);
+        am_net *net = NULL;
+        CHECK_OK(am_model_create(&net, &spec, 5));
+        if (!net) continue;
+        char buf[64];
+        const char *got = param_shape(net, "conv1.weight", buf, sizeof buf);
+        CHECK(!strcmp(got, cases[c].conv1), "amm_width %d: conv1.weight %s, want %s", w, got, cases[c].conv1);
+        got = param_shape(net, "layer2.3.weight", buf, sizeof buf);
+        CHECK(!strcmp(got, cases[c].layer2_3), "amm_width %d: layer2.3.weight %s, want %s", w, got, cases[c].layer2_3);
+        got = param_shape(net, "fc.weight", buf, sizeof buf);
+        CHECK(!strcmp(got, cases[c].fc), "amm_width %d: fc.weight %s, want %s", w, got, cases[c].fc);
+        /* the same tensors, by name, at every width */
+        if (w <= 1) tensors_at_1 = am_net_param_count(net);
+        CHECK(am_net_param_count(net) == tensors_at_1, "amm_width %d: %zu tensors, width 1 has %zu", w,
+              am_net_param_count(net), tensors_at_1);
+        am_net_set_mode(net, AM_MODE_EVAL);
+        am_tensor pooled = {0}, out = {0};
+        CHECK_OK(am_net_forward(net, &x, AM_MODEL_HIDDEN_LAYER, &pooled));
+        CHECK_OK(am_net_forward(net, &x, NULL, &out));
+        CHECK(am_tensor_numel(&pooled) == cases[c].features && am_tensor_numel(&out) == AM_MODEL_OUTPUT_DIM,
+              "amm_width %d on 1x1x64x64: %lld features at avgpool (want %d), %lld at fc (want %d)", w,
+              (long long)am_tensor_numel(&pooled), cases[c].features, (long long)am_tensor_numel(&out),
+              AM_MODEL_OUTPUT_DIM);
+        am_tensor_free(&pooled), am_tensor_free(&out);
+        am_net_free(net);
+    }
+    am_tensor_free(&x);
+    am_net *net = NULL;
+    am_model_spec wide = {.network_name = "amm", .in_channels = 1, .amm_width = AM_AMM_WIDTH_MAX + 1},
+                  negative = {.network_name = "amm", .in_channels = 1, .amm_width = -1},
+                  resnet = {.network_name = "n_layer_resnet", .in_channels = 3, .amm_width = 2};
+    CHECK_FAILS(am_model_create(&net, &wide, 1), AM_ERR_VALUE, "network_settings.amm_width: 5 (expected 1 to 4)");
+    CHECK_FAILS(am_model_check(&negative), AM_ERR_VALUE, "network_settings.amm_width: -1");
+    CHECK_FAILS(am_model_create(&net, &resnet, 1), AM_ERR_VALUE,
+                "network_settings.amm_width: 2 widens amm only, not n_layer_resnet");
+    CHECK(net == NULL, "no network for a bad width");
+}
+
 static void test_spec_errors(void)
 {
     am_net *net = NULL;
-    am_model_spec bad_name = {"resnet50", NULL, 1, AM_POOLING_AVERAGE},
-                  bad_last = {"n_layer_resnet", "layer5", 1, AM_POOLING_AVERAGE},
-                  bad_ch = {"amm", NULL, 0, AM_POOLING_AVERAGE}, none = {NULL, NULL, 1, AM_POOLING_AVERAGE};
+    am_model_spec bad_name = {"resnet50", NULL, 1, AM_POOLING_AVERAGE, 1},
+                  bad_last = {"n_layer_resnet", "layer5", 1, AM_POOLING_AVERAGE, 1},
+                  bad_ch = {"amm", NULL, 0, AM_POOLING_AVERAGE, 1}, none = {NULL, NULL, 1, AM_POOLING_AVERAGE, 1};
     CHECK_FAILS(am_model_create(&net, &bad_name, 1), AM_ERR_VALUE, "resnet50");
     CHECK(net == NULL, "no network on error");
     CHECK_FAILS(am_model_create(&net, &bad_last, 1), AM_ERR_VALUE, "layer5");
@@ -118,7 +184,8 @@ static void check_param(am_net *net, const char *name, double want_mean, double 
 
 static void test_init(void)
 {
-    am_model_spec rs = {"n_layer_resnet", "layer4", 3, AM_POOLING_AVERAGE}, as = {"amm", NULL, 2, AM_POOLING_AVERAGE};
+    am_model_spec rs = {"n_layer_resnet", "layer4", 3, AM_POOLING_AVERAGE, 1},
+                  as = {"amm", NULL, 2, AM_POOLING_AVERAGE, 1};
     am_net *r = NULL, *r2 = NULL, *r3 = NULL, *a = NULL;
     CHECK_OK(am_model_create(&r, &rs, 11));
     CHECK_OK(am_model_create(&r2, &rs, 11));
@@ -159,6 +226,7 @@ static void test_init(void)
 int main(void)
 {
     test_structure();
+    test_amm_width();
     test_spec_errors();
     test_init();
     return am_test_finish();

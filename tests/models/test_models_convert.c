@@ -42,7 +42,7 @@ static void test_original(const char *network, const char *last, const char *cha
     CHECK(am_st_meta(&st, "network_name") && strcmp(am_st_meta(&st, "network_name"), network) == 0, "network_name");
     CHECK(am_st_meta(&st, "in_channels") && strcmp(am_st_meta(&st, "in_channels"), channels) == 0, "in_channels");
     am_model_spec spec = {am_st_meta(&st, "network_name"), am_st_meta(&st, "last_layer"), atoi(channels),
-                          AM_POOLING_AVERAGE};
+                          AM_POOLING_AVERAGE, 1};
     am_byol_options o;
     am_byol_options_default(&o);
     CHECK_OK(am_byol_options_from_file(&o, &st));
@@ -92,7 +92,7 @@ static void test_torchvision(void)
     am_safetensors st;
     CHECK_OK(am_st_read(&st, out));
     for (int c = 1; c <= 3; c += 2) {
-        am_model_spec spec = {"n_layer_resnet", "layer4", c, AM_POOLING_AVERAGE};
+        am_model_spec spec = {"n_layer_resnet", "layer4", c, AM_POOLING_AVERAGE, 1};
         am_net *net = NULL;
         CHECK_OK(am_model_create(&net, &spec, 1));
         if (!net) continue;
@@ -117,7 +117,7 @@ int main(void)
 {
     if (!have_torch()) {
         am_net *net = NULL;
-        am_model_spec spec = {"n_layer_resnet", "layer1", 3, AM_POOLING_AVERAGE};
+        am_model_spec spec = {"n_layer_resnet", "layer1", 3, AM_POOLING_AVERAGE, 1};
         CHECK_OK(am_model_create(&net, &spec, 1));
         CHECK_FAILS(am_model_load_pretrained(net, &spec, "/nonexistent/resnet18.safetensors"), AM_ERR_IO,
                     "/nonexistent/resnet18.safetensors");

@@ -156,7 +156,7 @@ static void run_network(const char *network, const char *fixture)
     am_safetensors st;
     am_test_fixture(&st, fixture);
     for (int channels = 1; channels <= 3; channels += 2) {
-        am_model_spec spec = {network, "layer4", channels, AM_POOLING_AVERAGE};
+        am_model_spec spec = {network, "layer4", channels, AM_POOLING_AVERAGE, 1};
         am_net *net = NULL;
         CHECK_OK(am_model_create(&net, &spec, 7));
         if (!net) continue;

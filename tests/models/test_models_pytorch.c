@@ -32,7 +32,7 @@ static void write_check_file(am_net *net, const char *path, const am_model_spec 
 
 static void run(const char *network, const char *last, int channels, int h, int w, int torch_ok)
 {
-    am_model_spec spec = {network, last, channels, AM_POOLING_AVERAGE};
+    am_model_spec spec = {network, last, channels, AM_POOLING_AVERAGE, 1};
     am_net *net = NULL, *back = NULL;
     CHECK_OK(am_model_create(&net, &spec, 21));
     CHECK_OK(am_model_create(&back, &spec, 22));

@@ -11,7 +11,7 @@
 
 static am_net *make(const char *network, int channels, uint64_t seed)
 {
-    am_model_spec spec = {network, "layer4", channels, AM_POOLING_AVERAGE};
+    am_model_spec spec = {network, "layer4", channels, AM_POOLING_AVERAGE, 1};
     am_net *net = NULL;
     CHECK_OK(am_model_create(&net, &spec, seed));
     return net;
@@ -191,7 +191,7 @@ static void test_pretrained(void)
     write_imagenet(imagenet, path);
 
     /* 3 channels, cut after layer2: everything up to layer2 loads as is, fc keeps its init. */
-    am_model_spec s3 = {"n_layer_resnet", "layer2", 3, AM_POOLING_AVERAGE};
+    am_model_spec s3 = {"n_layer_resnet", "layer2", 3, AM_POOLING_AVERAGE, 1};
     am_net *n3 = NULL;
     CHECK_OK(am_model_create(&n3, &s3, 5));
     float fc0 = am_net_find_param(n3, "fc.weight")->value.data[0];
@@ -209,7 +209,7 @@ static void test_pretrained(void)
     /* C channels: conv1 = mean over RGB x 3/C, on every channel. */
     const am_param *rgb = am_net_find_param(imagenet, "conv1.weight");
     for (int c = 1; c <= 4; c += 3) {
-        am_model_spec sc = {"n_layer_resnet", "layer4", c, AM_POOLING_AVERAGE};
+        am_model_spec sc = {"n_layer_resnet", "layer4", c, AM_POOLING_AVERAGE, 1};
         am_net *nc = NULL;
         CHECK_OK(am_model_create(&nc, &sc, 5));
         CHECK_OK(am_model_load_pretrained(nc, &sc, path));
@@ -229,18 +229,18 @@ static void test_pretrained(void)
     }
 
     /* Files that do not fit. */
-    am_model_spec sa = {"amm", NULL, 1, AM_POOLING_AVERAGE};
+    am_model_spec sa = {"amm", NULL, 1, AM_POOLING_AVERAGE, 1};
     am_net *amm = make("amm", 1, 1);
     CHECK_FAILS(am_model_load_pretrained(amm, &sa, path), AM_ERR_VALUE, "only for n_layer_resnet");
     CHECK_OK(am_net_save_state_file(amm, ammpath, NULL, NULL, 0));
     CHECK_FAILS(am_model_load_pretrained(n3, &s3, ammpath), AM_ERR_SHAPE, "32x1x7x7");
     CHECK_FAILS(am_model_load_pretrained(n3, &s3, ammpath), AM_ERR_SHAPE, ammpath);
-    am_model_spec wrong = {"n_layer_resnet", "layer2", 1, AM_POOLING_AVERAGE};
+    am_model_spec wrong = {"n_layer_resnet", "layer2", 1, AM_POOLING_AVERAGE, 1};
     CHECK_FAILS(am_model_load_pretrained(n3, &wrong, path), AM_ERR_VALUE, "input channels");
     am_net_free(amm);
 
     /* A grey image on C channels meets the RGB net's response to it (the point of 3/C). */
-    am_model_spec s2 = {"n_layer_resnet", "layer2", 2, AM_POOLING_AVERAGE};
+    am_model_spec s2 = {"n_layer_resnet", "layer2", 2, AM_POOLING_AVERAGE, 1};
     am_net *n2 = NULL;
     CHECK_OK(am_model_create(&n2, &s2, 5));
     CHECK_OK(am_model_load_pretrained(n2, &s2, path));

@@ -250,7 +250,7 @@ static void check_constant(void)
 static void check_amm(am_pooling pooling, am_module_kind kind)
 {
     const char *what = am_pooling_name(pooling);
-    am_model_spec spec = {"amm", NULL, 1, pooling};
+    am_model_spec spec = {"amm", NULL, 1, pooling, 1};
     am_net *net = NULL;
     CHECK_OK(am_model_create(&net, &spec, 3));
     if (!net) return;
@@ -316,7 +316,7 @@ static void check_model_file(void)
     const char *dir = am_test_tmpdir();
     char path[600];
     snprintf(path, sizeof path, "%s/gem.safetensors", dir);
-    am_model_spec spec = {"amm", NULL, 1, AM_POOLING_GEM};
+    am_model_spec spec = {"amm", NULL, 1, AM_POOLING_GEM, 1};
     am_net *net = NULL;
     am_byol *b = NULL;
     am_byol_options o;

@@ -72,7 +72,7 @@ static const char *toy_name(void *user, int64_t i)
 
 static am_byol *make_byol(void)
 {
-    am_model_spec spec = {"amm", NULL, 1, AM_POOLING_AVERAGE};
+    am_model_spec spec = {"amm", NULL, 1, AM_POOLING_AVERAGE, 1};
     am_net *net = NULL;
     if (am_model_create(&net, &spec, 11) != AM_OK) return NULL;
     am_byol_options o;
@@ -500,7 +500,7 @@ static void test_auto_replicas(void)
     am_train_source src = {10, toy_get, NULL, NULL, 0, &d, NULL, 0, 0, NULL};
     am_byol *small = make_byol(), *large = NULL;
     am_net *net = NULL;
-    am_model_spec spec = {"n_layer_resnet", "layer4", 1, AM_POOLING_AVERAGE};
+    am_model_spec spec = {"n_layer_resnet", "layer4", 1, AM_POOLING_AVERAGE, 1};
     CHECK_OK(am_model_create(&net, &spec, 3));
     if (net) CHECK_OK(am_byol_create(&large, net, NULL));
     am_trainer *t = NULL;
