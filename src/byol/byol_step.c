@@ -155,7 +155,6 @@ am_status am_byol_step_multi(am_byol *b, const am_tensor *view1, const am_tensor
         return am_error(AM_ERR_SHAPE, "byol: BatchNorm in training mode needs at least 2 samples, got %lld",
                         (long long)view1->shape[0]);
     const int64_t n = view1->shape[0];
-    const int nlocal = local && local->ndim == 4 ? (int)(local->shape[0] / n) : 0;
     if (local && (local->ndim != 4 || local->shape[0] % n != 0 || local->shape[1] != view1->shape[1]))
         return am_error(AM_ERR_SHAPE, "byol: local views must be a (L·%lld)×%lld×h×w batch, got %s", (long long)n,
                         (long long)view1->shape[1], am_tensor_shape_str(local, s1, sizeof s1));
@@ -173,7 +172,7 @@ am_status am_byol_step_multi(am_byol *b, const am_tensor *view1, const am_tensor
         am_tensor_free(&xt);
     }
     double lsum = 0;
-    if (s == AM_OK && nlocal > 0)
+    if (s == AM_OK && local && local->shape[0] > 0)
         s = local_step(b, local, n, b->o.loss == AM_BYOL_LOSS_ONE_WAY ? 1 : 2, grad_scale, &lsum);
     if (s == AM_OK) *loss += lsum / (double)n;
     if (s == AM_OK && !isfinite(*loss)) s = am_error(AM_ERR_NUMERIC, "byol: the loss is %g", *loss);

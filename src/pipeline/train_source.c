@@ -42,27 +42,29 @@ static am_status augment(const am_augment *a, const am_tensor *x, am_rng *rng, a
     return s;
 }
 
-static am_status src_augment(void *user, const am_tensor *x, am_rng *rng, am_tensor *out)
+/* One view drawn with a (the global views' settings or the local ones'), its time counted. */
+static am_status timed_augment(am_dataset_source *d, const am_augment *a, const am_tensor *x, am_rng *rng,
+                               am_tensor *out)
 {
-    am_dataset_source *d = user;
     double t0 = omp_get_wtime();
-    am_status s = augment(d->augment, x, rng, out);
+    am_status s = augment(a, x, rng, out);
     double dt = omp_get_wtime() - t0;
 #pragma omp atomic
     d->seconds_augment += dt;
     return s;
 }
 
+static am_status src_augment(void *user, const am_tensor *x, am_rng *rng, am_tensor *out)
+{
+    am_dataset_source *d = user;
+    return timed_augment(d, d->augment, x, rng, out);
+}
+
 static am_status src_augment_local(void *user, const am_tensor *x, am_rng *rng, am_tensor *out)
 {
     am_dataset_source *d = user;
-    double t0 = omp_get_wtime();
     am_augment local = am_augment_local(d->augment);
-    am_status s = augment(&local, x, rng, out);
-    double dt = omp_get_wtime() - t0;
-#pragma omp atomic
-    d->seconds_augment += dt;
-    return s;
+    return timed_augment(d, &local, x, rng, out);
 }
 
 static const char *src_name(void *user, int64_t i) { return am_dataset_name(((am_dataset_source *)user)->ds, i); }

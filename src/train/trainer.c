@@ -18,7 +18,6 @@
 #define VIEW_TWO 2
 /* local view l: stream 16 + 4l (a lone image's second sample 18 + 4l, as group_views adds 2) */
 #define VIEW_LOCAL(l) (16 + 4 * (l))
-#define MAX_LOCAL_VIEWS 16
 
 void am_train_settings_original(am_train_settings *s)
 {
@@ -80,8 +79,7 @@ static am_status check_settings(const am_train_settings *s, const am_train_sourc
     if (s->checkpoint_every < 0)
         return am_error(AM_ERR_VALUE, "train: checkpoint_every = %d must be >= 0", s->checkpoint_every);
     if (!src || !src->get) return am_error(AM_ERR_VALUE, "train: the data source has no get function");
-    if (src->local_views < 0 || src->local_views > MAX_LOCAL_VIEWS)
-        return am_error(AM_ERR_VALUE, "train: local views = %d must be in [0, %d]", src->local_views, MAX_LOCAL_VIEWS);
+    if (src->local_views < 0) return am_error(AM_ERR_VALUE, "train: local views = %d must be >= 0", src->local_views);
     if (src->local_views > 0 && (!src->fixed_view || !src->augment_local))
         return am_error(AM_ERR_VALUE, "train: local views need views at a common size (view_size > 0)");
     return AM_OK;
