@@ -37,4 +37,12 @@ am_status am_faiss_deserialize(const uint8_t *bytes, size_t len, int64_t n, int6
     return none();
 }
 
+am_status am_faiss_centres(const am_faiss_index *ix, float **centres, int64_t *nlist)
+{
+    (void)ix;
+    *centres = NULL;
+    *nlist = 0;
+    return none();
+}
+
 void am_faiss_free(am_faiss_index *ix) { (void)ix; }

@@ -165,4 +165,23 @@ extern "C" am_status am_faiss_deserialize(const uint8_t *bytes, size_t len, int6
     }
 }
 
+extern "C" am_status am_faiss_centres(const am_faiss_index *ix, float **centres, int64_t *nlist)
+{
+    *centres = nullptr;
+    *nlist = 0;
+    const auto *ivf = dynamic_cast<const faiss::IndexIVF *>(ix->index.get());
+    if (!ivf) return am_error(AM_ERR_VALUE, "FAISS: a flat or HNSW index has no lists");
+    try {
+        std::unique_ptr<float, decltype(&std::free)> c(
+            (float *)std::malloc(ivf->nlist * (size_t)ix->dim * sizeof(float)), &std::free);
+        if (!c) throw std::bad_alloc();
+        ivf->quantizer->reconstruct_n(0, (faiss::Index::idx_t)ivf->nlist, c.get());
+        *centres = c.release();
+        *nlist = (int64_t)ivf->nlist;
+        return AM_OK;
+    } catch (...) {
+        return caught("reading the index's centres");
+    }
+}
+
 extern "C" void am_faiss_free(am_faiss_index *ix) { delete ix; }

@@ -29,6 +29,9 @@ am_status am_faiss_search(const am_faiss_index *ix, const float *q, int64_t nq, 
  * anything but an index of dim columns and n rows fails (AM_ERR_FORMAT). */
 am_status am_faiss_serialize(const am_faiss_index *ix, uint8_t **bytes, size_t *len);
 am_status am_faiss_deserialize(const uint8_t *bytes, size_t len, int64_t n, int64_t dim, am_faiss_index **out);
+/* The coarse centres of an IVF or IVF-PQ index (nlist × dim, malloc'd), in the space it was
+ * built on (unit rows for cosine); AM_ERR_VALUE for flat and HNSW, which have none. */
+am_status am_faiss_centres(const am_faiss_index *ix, float **centres, int64_t *nlist);
 void am_faiss_free(am_faiss_index *ix);
 
 #ifdef __cplusplus

@@ -18,6 +18,7 @@ void am_knn_options_default(am_knn_options *o)
     o->nlist = 0;
     o->nprobe = 0;
     o->index = NULL;
+    o->centres = NULL;
     o->report = NULL;
 }
 
@@ -93,6 +94,21 @@ static am_status knn_indexed(const am_knn_index *ix, const float *x, int64_t n, 
     return s;
 }
 
+/* A whole graph through an IVF or IVF-PQ index: its centres split our lists, whose nprobe is tuned
+ * to the recall as always. FAISS's own search scans a query's lists one query at a time; ours
+ * scans each list once for all the queries that probe it, as one sgemm (docs/analysis.md). */
+static am_status knn_index_lists(const am_knn_options *o, const float *x, int64_t n, int64_t dim, am_metric metric,
+                                 int k, int64_t *idx, float *score)
+{
+    am_knn_options lo = *o;
+    float *centres = NULL;
+    AM_TRY(am_knn_index_centres(o->index, &centres, &lo.nlist));
+    lo.method = AM_KNN_LISTS, lo.index = NULL, lo.centres = centres;
+    am_status s = am_knn_lists(x, n, dim, metric, k, &lo, idx, score);
+    free(centres);
+    return s;
+}
+
 /* A flat or IVF index built for this one search. */
 static am_status knn_faiss(const float *x, int64_t n, int64_t dim, am_metric metric, int k, am_knn_method method,
                            const am_knn_options *o, int64_t *idx, float *score)
@@ -129,7 +145,10 @@ am_status am_knn_search(const float *x, int64_t n, int64_t dim, am_metric metric
         return am_error(AM_ERR_VALUE, "k nearest neighbours: the index holds %lld x %lld rows, the search %lld x %lld",
                         (long long)info->n, (long long)info->dim, (long long)n, (long long)dim);
     if (o->report) *o->report = (am_knn_report){.method = m, .recall = -1};
-    if (info && info->metric == metric) return knn_indexed(o->index, x, n, dim, metric, k, idx, score);
+    if (info && info->metric == metric)
+        return info->type == AM_INDEX_IVF || info->type == AM_INDEX_IVFPQ
+                   ? knn_index_lists(o, x, n, dim, metric, k, idx, score)
+                   : knn_indexed(o->index, x, n, dim, metric, k, idx, score);
     if (m == AM_KNN_EXACT) return am_knn_all(x, n, dim, metric, k, idx, score);
     if (m == AM_KNN_LISTS) return am_knn_lists(x, n, dim, metric, k, o, idx, score);
     if (!am_knn_have_faiss())

@@ -48,6 +48,9 @@ typedef struct {
     /* A saved index over these rows (knn_index.h; the caller has checked it is fresh), used
      * instead of building one when its metric is the search's; NULL: none */
     const am_knn_index *index;
+    /* AM_KNN_LISTS: nlist × dim centres for the lists (in the searched space: unit rows for
+     * cosine), as knn.c takes them from an IVF index; NULL: k-means on a sample */
+    const float *centres;
     am_knn_report *report; /* filled in when not NULL */
 } am_knn_options;
 
@@ -60,10 +63,16 @@ am_status am_knn_check_finite(const float *x, int64_t n, int64_t dim);
 
 /* As am_knn_all (idx, score n × k, best first, self excluded; n > k >= 1), by the method o
  * says (NULL: defaults). Rows with a NaN or Inf are refused (AM_ERR_NUMERIC). Deterministic for
- * any thread count with every method. With o->index (of o's metric) the index's candidates are
- * re-scored instead, whatever the method. */
+ * any thread count with every method. With o->index (of o's metric) the index serves instead,
+ * whatever the method: a flat or HNSW index's candidates are re-scored; an IVF or IVF-PQ index's
+ * centres split our lists (AM_KNN_LISTS), which search a whole graph far faster than FAISS's
+ * query-at-a-time scan of the same lists. */
 am_status am_knn_search(const float *x, int64_t n, int64_t dim, am_metric metric, int k, const am_knn_options *o,
                         int64_t *idx, float *score);
+
+/* An IVF or IVF-PQ index's coarse centres (nlist × dim, malloc'd; unit rows' space for cosine);
+ * AM_ERR_VALUE for a flat or HNSW index. */
+am_status am_knn_index_centres(const am_knn_index *ix, float **centres, int64_t *nlist);
 
 /* The AM_KNN_LISTS search behind am_knn_search (which has checked the arguments). */
 am_status am_knn_lists(const float *x, int64_t n, int64_t dim, am_metric metric, int k, const am_knn_options *o,

@@ -364,6 +364,11 @@ am_status am_knn_index_search(const am_knn_index *ix, const float *q, int64_t nq
     return s;
 }
 
+am_status am_knn_index_centres(const am_knn_index *ix, float **centres, int64_t *nlist)
+{
+    return am_faiss_centres(ix->faiss, centres, nlist);
+}
+
 int am_knn_index_candidates(const am_knn_index *ix, int k)
 {
     int64_t c = (int64_t)(ix->info.type == AM_INDEX_IVFPQ ? PQ_FACTOR : 1) * k + MARGIN;

@@ -6,7 +6,8 @@
  * 2 q·x), the nearest lists first, each query keeping its best candidates in a
  * bounded heap; the candidates are then re-scored exactly (am_knn_rescore). nprobe is raised
  * until the recall on a seeded sample of queries, against the exact search, reaches
- * LISTS_RECALL. Units, sgemm shapes and heaps depend on the data alone, never on the threads. */
+ * LISTS_RECALL. Units, sgemm shapes and heaps depend on the data alone, never on the threads.
+ * The centres may instead be a saved IVF index's (knn.c): its lists, our scan. */
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -75,24 +76,15 @@ static am_status nearest_lists(const lists *L, const float *q, int64_t nq, int n
     return AM_OK;
 }
 
-/* Centres from k-means on a seeded sample of w's rows, then every row in its nearest one's list. */
-static am_status lists_build(const float *w, int64_t n, int64_t dim, int64_t nlist, lists *L)
+/* Centres from k-means on a seeded sample of w's rows (into *cent, am_malloc'd). */
+static am_status sample_centres(const float *w, int64_t n, int64_t dim, int64_t nlist, float **cent)
 {
-    memset(L, 0, sizeof *L);
-    L->n = n, L->dim = dim, L->nlist = nlist;
     const int64_t m = n < SAMPLE_PER_LIST * nlist ? n : SAMPLE_PER_LIST * nlist;
-    int64_t *pick = malloc((size_t)n * sizeof *pick);
+    int64_t *pick = malloc((size_t)n * sizeof *pick); /* the draw needs room for all n */
     float *sample = am_malloc((size_t)m * (size_t)dim * sizeof *sample);
-    int32_t *own = malloc((size_t)n * sizeof *own);
-    L->cn = am_malloc((size_t)nlist * sizeof *L->cn);
-    L->xs = am_malloc((size_t)n * (size_t)dim * sizeof *L->xs);
-    L->xn = am_malloc((size_t)n * sizeof *L->xn);
-    L->xrow = malloc((size_t)n * sizeof *L->xrow);
-    L->start = calloc((size_t)nlist + 1, sizeof *L->start);
-    am_status s =
-        pick && sample && own && L->cn && L->xs && L->xn && L->xrow && L->start
-            ? AM_OK
-            : am_error(AM_ERR_NOMEM, "k nearest neighbours: out of memory for lists of %lld rows", (long long)n);
+    am_status s = pick && sample ? AM_OK
+                                 : am_error(AM_ERR_NOMEM, "k nearest neighbours: out of memory for lists of %lld rows",
+                                            (long long)n);
     if (s == AM_OK) {
         am_silhouette_sample(n, m, 0, pick);
         for (int64_t i = 0; i < m; i++) memcpy(sample + i * dim, w + pick[i] * dim, (size_t)dim * sizeof *w);
@@ -102,10 +94,37 @@ static am_status lists_build(const float *w, int64_t n, int64_t dim, int64_t nli
         am_kmeans_result km;
         s = am_kmeans(sample, m, dim, &ko, &km);
         if (s == AM_OK) {
-            L->cent = km.centroids, km.centroids = NULL;
+            *cent = km.centroids, km.centroids = NULL;
             am_kmeans_result_free(&km);
         }
     }
+    free(pick);
+    am_free(sample);
+    return s;
+}
+
+/* Every row of w in the list of its nearest centre: the centres given (nlist × dim, as a saved
+ * index's), or k-means ones when NULL. */
+static am_status lists_build(const float *w, int64_t n, int64_t dim, int64_t nlist, const float *centres, lists *L)
+{
+    memset(L, 0, sizeof *L);
+    L->n = n, L->dim = dim, L->nlist = nlist;
+    int64_t *pick = malloc((size_t)n * sizeof *pick);
+    int32_t *own = malloc((size_t)n * sizeof *own);
+    L->cn = am_malloc((size_t)nlist * sizeof *L->cn);
+    L->xs = am_malloc((size_t)n * (size_t)dim * sizeof *L->xs);
+    L->xn = am_malloc((size_t)n * sizeof *L->xn);
+    L->xrow = malloc((size_t)n * sizeof *L->xrow);
+    L->start = calloc((size_t)nlist + 1, sizeof *L->start);
+    am_status s =
+        pick && own && L->cn && L->xs && L->xn && L->xrow && L->start
+            ? AM_OK
+            : am_error(AM_ERR_NOMEM, "k nearest neighbours: out of memory for lists of %lld rows", (long long)n);
+    if (s == AM_OK && centres) {
+        L->cent = am_malloc((size_t)nlist * (size_t)dim * sizeof *L->cent);
+        if (L->cent) memcpy(L->cent, centres, (size_t)nlist * (size_t)dim * sizeof *L->cent);
+        else s = am_error(AM_ERR_NOMEM, "k nearest neighbours: out of memory for %lld centres", (long long)nlist);
+    } else if (s == AM_OK) s = sample_centres(w, n, dim, nlist, &L->cent);
     if (s == AM_OK) {
         am_sqnorms(L->cent, nlist, dim, L->cn);
         s = nearest_lists(L, w, n, 1, own);
@@ -121,7 +140,6 @@ static am_status lists_build(const float *w, int64_t n, int64_t dim, int64_t nli
         am_sqnorms(L->xs, n, dim, L->xn);
     }
     free(pick), free(own);
-    am_free(sample);
     if (s != AM_OK) lists_free(L);
     return s;
 }
@@ -411,7 +429,7 @@ am_status am_knn_lists(const float *x, int64_t n, int64_t dim, am_metric metric,
     int exact = 0;
     int np = (int)(o->nprobe ? (o->nprobe < nlist ? o->nprobe : nlist) : (NPROBE_START < nlist ? NPROBE_START : nlist));
     double t0 = am_monotonic_seconds(), t1 = t0, t2 = t0;
-    am_status s = lists_build(w, n, dim, nlist, &L);
+    am_status s = lists_build(w, n, dim, nlist, o->centres, &L);
     if (s == AM_OK) {
         t1 = am_monotonic_seconds();
         s = recall_prepare(x, w, n, dim, metric, k, &r);

@@ -4,6 +4,7 @@
  * imply; a save/load round trip searches identically; IVF's bytes do not depend on the thread
  * count; a stale fingerprint and a truncated, changed or foreign file are refused with a
  * message. Skips (77) in a build without FAISS, after checking that it says so. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,6 +158,66 @@ static void ivf_recall(const float *x)
     am_knn_index_free(pq);
 }
 
+/* The kNN graph through an IVF or IVF-PQ index: our lists split by the index's own centres (the
+ * report says so, with its nlist), nprobe tuned as for any lists, so the recall over every row
+ * is the lists' (>= 0.95 against the exact graph), with exact scores; the same graph on one
+ * thread as on two; the outlier scores through the index are the scores of that graph. */
+static void ivf_graph(const float *x)
+{
+    int64_t *want = malloc(N * K * sizeof *want), *idx = malloc(N * K * sizeof *idx),
+            *idx1 = malloc(N * K * sizeof *idx1);
+    float *wsc = malloc(N * K * sizeof *wsc), *sc = malloc(N * K * sizeof *sc), *sc1 = malloc(N * K * sizeof *sc1);
+    const am_index_type types[] = {AM_INDEX_IVF, AM_INDEX_IVFPQ};
+    for (int t = 0; t < 2; t++) {
+        const am_metric m = t ? AM_METRIC_EUCLIDEAN : AM_METRIC_COSINE;
+        const char *tn = am_index_type_name(types[t]);
+        am_knn_index *ix = build(x, N, types[t], m, 0, 0);
+        am_knn_options o;
+        am_knn_options_default(&o);
+        o.method = AM_KNN_EXACT;
+        CHECK_OK(am_knn_search(x, N, DIM, m, K, &o, want, wsc));
+        am_knn_report rep;
+        o.index = ix, o.report = &rep;
+#ifdef _OPENMP
+        const int nt = omp_get_max_threads();
+        omp_set_num_threads(2);
+#endif
+        CHECK_OK(am_knn_search(x, N, DIM, m, K, &o, idx, sc));
+        CHECK(rep.method == AM_KNN_LISTS && rep.nlist == am_knn_index_get_info(ix)->nlist && rep.recall >= 0.96,
+              "%s: graph by method %d, %lld lists (the index has %lld), check's recall %.4f", tn, (int)rep.method,
+              (long long)rep.nlist, (long long)am_knn_index_get_info(ix)->nlist, rep.recall);
+        int64_t hits = 0, worse = 0;
+        for (int64_t i = 0; i < N; i++)
+            for (int a = 0; a < K; a++) {
+                /* a row whose exact score ties the true k-th counts as found */
+                const float f = sc[i * K + a], kth = wsc[i * K + K - 1];
+                hits += m == AM_METRIC_EUCLIDEAN ? f <= kth : f >= kth;
+                worse += m == AM_METRIC_EUCLIDEAN ? f < wsc[i * K + a] : f > wsc[i * K + a];
+            }
+        const double rec = (double)hits / (N * K);
+        CHECK(rec >= 0.95 && worse == 0, "%s: graph recall %.4f, %lld scores better than exact", tn, rec,
+              (long long)worse);
+#ifdef _OPENMP
+        omp_set_num_threads(1);
+        CHECK_OK(am_knn_search(x, N, DIM, m, K, &o, idx1, sc1));
+        omp_set_num_threads(nt);
+        CHECK(!memcmp(idx, idx1, N * K * sizeof *idx) && !memcmp(sc, sc1, N * K * sizeof *sc),
+              "%s: graph on 1 thread differs from 2", tn);
+#endif
+        static double k1[N], l1[N];
+        CHECK_OK(am_outlier_scores_indexed(x, N, DIM, m, K, ix, k1, l1));
+        double mean = 0;
+        for (int64_t i = 0; i < N; i++) {
+            double d = 0;
+            for (int j = 0; j < K; j++) d += m == AM_METRIC_EUCLIDEAN ? sc[i * K + j] : 1 - (double)sc[i * K + j];
+            mean += fabs(k1[i] - d / K) / N;
+        }
+        CHECK(mean < 1e-6, "%s: outlier kNN distances differ from the graph's by %.3g on average", tn, mean);
+        am_knn_index_free(ix);
+    }
+    free(want), free(idx), free(idx1), free(wsc), free(sc), free(sc1);
+}
+
 /* Saved and loaded: the same info and the same labels for every query. */
 static void round_trip(const float *x)
 {
@@ -285,6 +346,7 @@ int main(void)
     }
     flat_is_exact(x);
     ivf_recall(x);
+    ivf_graph(x);
     round_trip(x);
     thread_independent(x);
     refusals(x);
