@@ -77,6 +77,9 @@ void am_settings_print(const am_settings *s, FILE *fp);
  * am_settings_print except those a resumed run may change (epochs, to extend a run; where
  * the data and outputs are; threads; reading and inference options). */
 char *am_settings_fingerprint(const am_settings *s);
+/* The fingerprint of a run at the defaults s starts from (ours, or the original's): what a key
+ * that a checkpoint lacks meant when the checkpoint was written (new; free with free()). */
+char *am_settings_fingerprint_defaults(const am_settings *s);
 
 /* precision as the engine runs it ("auto" resolved for this CPU: am_precision_auto). */
 am_precision am_settings_precision(const am_settings *s);

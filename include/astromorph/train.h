@@ -108,6 +108,10 @@ typedef struct am_train_settings {
      * stored in checkpoints, and a resume refuses a checkpoint written with other settings,
      * naming the first line that differs. */
     const char *fingerprint;
+    /* The same text for a run at the defaults (NULL: none). A line this run has and the
+     * checkpoint lacks (written before that key existed) is accepted when it is the defaults'
+     * line, the behaviour the older version had. */
+    const char *fingerprint_defaults;
     const volatile int *cancel; /* set non-zero (e.g. from SIGINT) to stop between images */
     int profile; /* 1: the replicas' networks time each layer kind (am_trainer_times) */
     /* more __metadata__ for every checkpoint (the pipeline: what inference needs to see images

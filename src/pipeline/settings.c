@@ -188,7 +188,7 @@ void am_settings_defaults(am_settings *s, int original)
     s->stacksize = 1;
     /* GeM: better learned features on all six labelled sets, the hybrid on five (docs/quality.md) */
     s->pooling = original ? AM_POOLING_AVERAGE : AM_POOLING_GEM;
-    s->amm_width = 1; /* the original's network; wider ones are not measured yet (docs/quality.md) */
+    s->amm_width = 1; /* the original's network; a wider one measured no better (docs/quality.md) */
     /* the network sees the sum of a few bands, their colours go to the hybrid (docs/quality.md) */
     s->channels = original ? 0 : 2;
     s->core_limit = 0;
@@ -423,6 +423,16 @@ char *am_settings_fingerprint(const am_settings *s)
         free(text);
         return NULL;
     }
+    return text;
+}
+
+char *am_settings_fingerprint_defaults(const am_settings *s)
+{
+    am_settings d;
+    memset(&d, 0, sizeof d);
+    am_settings_defaults(&d, s->original_defaults);
+    char *text = am_settings_fingerprint(&d);
+    am_settings_free(&d);
     return text;
 }
 

@@ -358,7 +358,7 @@ am_status am_pipeline_train(am_settings *s, am_train_run *out)
     am_status st;
     run r = {.s = s};
     am_safetensors start = {0}; /* network_settings.pretrained, when it is an astromorph model */
-    char *fingerprint = NULL;
+    char *fingerprint = NULL, *fingerprint_defaults = NULL;
     am_byol *byol = NULL;
     am_trainer *trainer = NULL;
     char *label = out->label, *ckpt = out->checkpoint_path, resume_path[1024] = "";
@@ -524,6 +524,13 @@ agree:
         goto done;
     }
     ts.fingerprint = fingerprint;
+    /* a checkpoint of an older version lacks the keys added since: they had their defaults */
+    fingerprint_defaults = am_settings_fingerprint_defaults(s);
+    if (!fingerprint_defaults) {
+        st = am_error(AM_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    ts.fingerprint_defaults = fingerprint_defaults;
     ts.cancel = am_interrupt_flag();
     r.data =
         (am_dataset_source){.ds = r.ds, .augment = &s->augment, .stacksize = s->stacksize, .channel_sum = channel_sum};
@@ -600,7 +607,7 @@ done:
     am_byol_free(byol);
     am_dataset_free(r.ds);
     free(r.monitor_idx);
-    free(fingerprint);
+    free(fingerprint), free(fingerprint_defaults);
     am_st_free(&start);
     return st;
 }

@@ -104,18 +104,82 @@ static am_status same(const am_safetensors *st, const char *key, int64_t want)
 }
 
 /* The first line where the checkpoint's settings and this run's differ, as an error. */
-static am_status same_settings(const char *then, const char *now)
+/* A fingerprint's lines (am_settings_fingerprint): "[table]" headers, then "key = value" or
+ * "# key: not set" lines; a key is known by its table and name. */
+typedef struct {
+    const char *line, *table; /* the line, the last header before it ("" before any) */
+    size_t len, tlen; /* their lengths */
+    size_t kstart, klen; /* where the key starts in the line, and its length */
+} fp_line;
+
+/* The next line of text at *at, advancing *at; the table it is in kept in *table and *tlen. 0 at the end. */
+static int next_line(const char **at, const char **table, size_t *tlen, fp_line *l)
 {
-    while (*then || *now) {
-        size_t a = strcspn(then, "\n"), b = strcspn(now, "\n");
-        if (a != b || memcmp(then, now, a) != 0)
-            return am_error(AM_ERR_VALUE,
-                            "the checkpoint was written with '%.*s', this run has '%.*s' (settings that change the "
-                            "training cannot change on resume)",
-                            (int)a, then, (int)b, now);
-        then += a + (then[a] == '\n');
-        now += b + (now[b] == '\n');
+    for (;;) {
+        if (!**at) return 0;
+        const char *p = *at;
+        const size_t len = strcspn(p, "\n");
+        *at = p + len + (p[len] == '\n');
+        if (len == 0) continue;
+        if (p[0] == '[') {
+            *table = p, *tlen = len;
+            continue;
+        }
+        l->line = p, l->len = len, l->table = *table, l->tlen = *tlen;
+        l->kstart = p[0] == '#' && len > 2 ? 2 : 0;
+        const char *end = p[0] == '#' ? memchr(p, ':', len) : memchr(p, '=', len);
+        size_t k = end ? (size_t)(end - p) : len;
+        while (k > l->kstart && p[k - 1] == ' ') k--;
+        l->klen = k - l->kstart;
+        return 1;
     }
+}
+
+static int same_key(const fp_line *a, const fp_line *b)
+{
+    return a->tlen == b->tlen && !memcmp(a->table, b->table, a->tlen) && a->klen == b->klen &&
+           !memcmp(a->line + a->kstart, b->line + b->kstart, a->klen);
+}
+
+/* The line of `text` with l's key, or 0. */
+static int find_key(const char *text, const fp_line *l, fp_line *out)
+{
+    const char *at = text, *table = "";
+    size_t tlen = 0;
+    while (next_line(&at, &table, &tlen, out))
+        if (same_key(out, l)) return 1;
+    return 0;
+}
+
+static int same_text(const fp_line *a, const fp_line *b)
+{
+    return a->len == b->len && !memcmp(a->line, b->line, a->len);
+}
+
+am_status am_checkpoint_same_settings(const char *then, const char *now, const char *defaults)
+{
+    const char *at = now, *table = "";
+    size_t tlen = 0;
+    fp_line l, t, d;
+    while (next_line(&at, &table, &tlen, &l)) {
+        if (find_key(then, &l, &t)) {
+            if (!same_text(&t, &l))
+                return am_error(AM_ERR_VALUE,
+                                "the checkpoint was written with '%.*s', this run has '%.*s' (settings that change "
+                                "the training cannot change on resume)",
+                                (int)t.len, t.line, (int)l.len, l.line);
+        } else if (!defaults || !find_key(defaults, &l, &d) || !same_text(&d, &l))
+            return am_error(AM_ERR_VALUE,
+                            "the checkpoint was written before '%.*s' existed, so with its default; this run has "
+                            "'%.*s' (settings that change the training cannot change on resume)",
+                            (int)l.klen, l.line + l.kstart, (int)l.len, l.line);
+    }
+    /* a key this version no longer has: its setting cannot be honoured */
+    at = then, table = "", tlen = 0;
+    while (next_line(&at, &table, &tlen, &t))
+        if (!find_key(now, &t, &l))
+            return am_error(AM_ERR_VALUE, "the checkpoint was written with '%.*s', which this version does not know",
+                            (int)t.len, t.line);
     return AM_OK;
 }
 
@@ -126,7 +190,8 @@ static am_status read_all(am_trainer *t, const am_safetensors *st)
         return am_error(AM_ERR_FORMAT, "not a training checkpoint (checkpoint_version '%s')", v ? v : "");
     AM_TRY(same(st, "items", t->src.count));
     const char *then = am_st_meta(st, "settings");
-    if (then && t->s.fingerprint) AM_TRY(same_settings(then, t->s.fingerprint));
+    if (then && t->s.fingerprint)
+        AM_TRY(am_checkpoint_same_settings(then, t->s.fingerprint, t->s.fingerprint_defaults));
     AM_TRY(same(st, "seed", (int64_t)t->s.seed));
     AM_TRY(same(st, "batch_size", t->s.batch_size));
     AM_TRY(same(st, "images_per_forward", t->s.images_per_forward));

@@ -45,5 +45,9 @@ struct am_trainer {
 /* Checkpoints: the BYOL state plus optimizer, schedule and position (checkpoint.c). */
 am_status am_checkpoint_write(am_trainer *t, const char *path);
 am_status am_checkpoint_read(am_trainer *t, const char *path);
+/* Whether a checkpoint's settings text `then` allows resuming a run whose text is `now`: every
+ * line the same, keyed by table and key, except that a key `then` lacks may have its line in
+ * `defaults` (may be NULL). Fails naming the first line of `now` that differs. */
+am_status am_checkpoint_same_settings(const char *then, const char *now, const char *defaults);
 
 #endif

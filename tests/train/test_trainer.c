@@ -550,6 +550,40 @@ static void test_nan_stops(void)
     am_byol_free(b);
 }
 
+/* Resuming checks the settings text key by key: a key the checkpoint lacks (an older version's)
+ * passes only at its default, a changed value, a key in another table and a key this version
+ * lacks are refused, each naming the line. */
+static void test_resume_settings(void)
+{
+    const char *then = "seed = 1\n# pretrained: not set\n[network_settings]\npooling = \"gem\"\n"
+                       "[augmentation]\nrotation.p = 0.5\n";
+    const char *defaults = "seed = 42\n# pretrained: not set\n[network_settings]\npooling = \"gem\"\namm_width = 1\n"
+                           "[augmentation]\nrotation.p = 0.5\nlocal.views = 0\n";
+    const char *added = "seed = 1\n# pretrained: not set\n[network_settings]\npooling = \"gem\"\namm_width = 1\n"
+                        "[augmentation]\nrotation.p = 0.5\nlocal.views = 0\n";
+    CHECK_OK(am_checkpoint_same_settings(then, then, NULL));
+    CHECK_OK(am_checkpoint_same_settings(then, added, defaults));
+    CHECK_FAILS(am_checkpoint_same_settings(then, added, NULL), AM_ERR_VALUE, "before 'amm_width' existed");
+    const char *wide = "seed = 1\n# pretrained: not set\n[network_settings]\npooling = \"gem\"\namm_width = 2\n"
+                       "[augmentation]\nrotation.p = 0.5\nlocal.views = 0\n";
+    CHECK_FAILS(am_checkpoint_same_settings(then, wide, defaults), AM_ERR_VALUE, "this run has 'amm_width = 2'");
+    /* amm_width's default is a [network_settings] line: the same name elsewhere is another key */
+    const char *elsewhere = "seed = 1\n# pretrained: not set\n[network_settings]\npooling = \"gem\"\n"
+                            "[augmentation]\nrotation.p = 0.5\namm_width = 1\n";
+    CHECK_FAILS(am_checkpoint_same_settings(then, elsewhere, defaults), AM_ERR_VALUE, "'amm_width' existed");
+    const char *changed = "seed = 1\n# pretrained: not set\n[network_settings]\npooling = \"average\"\n"
+                          "[augmentation]\nrotation.p = 0.5\n";
+    CHECK_FAILS(am_checkpoint_same_settings(then, changed, defaults), AM_ERR_VALUE,
+                "written with 'pooling = \"gem\"', this run has 'pooling = \"average\"'");
+    const char *set = "seed = 1\npretrained = \"m.safetensors\"\n[network_settings]\npooling = \"gem\"\n"
+                      "[augmentation]\nrotation.p = 0.5\n";
+    CHECK_FAILS(am_checkpoint_same_settings(then, set, defaults), AM_ERR_VALUE,
+                "written with '# pretrained: not set', this run has 'pretrained = ");
+    const char *fewer = "seed = 1\n# pretrained: not set\n[network_settings]\npooling = \"gem\"\n[augmentation]\n";
+    CHECK_FAILS(am_checkpoint_same_settings(then, fewer, defaults), AM_ERR_VALUE,
+                "'rotation.p = 0.5', which this version does not know");
+}
+
 int main(void)
 {
     test_auto_replicas();
@@ -559,6 +593,7 @@ int main(void)
     test_times();
     test_norm_policies();
     test_threads_and_resume();
+    test_resume_settings();
     test_local_views();
     test_forward_cap();
     test_nan_stops();
