@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "astromorph/tensor.h"
+#include "dist/dist_internal.h"
 #include "search_internal.h"
 
 /* Queries go to the index in blocks so that the candidate lists stay small at any n. */
@@ -157,4 +158,24 @@ am_status am_knn_search(const float *x, int64_t n, int64_t dim, am_metric metric
                         "libfaiss-dev and reconfigure)",
                         method_names[m]);
     return knn_faiss(x, n, dim, metric, k, m, o, idx, score);
+}
+
+am_status am_knn_search_ranks(const float *x, int64_t n, int64_t row0, int64_t dim, am_metric metric, int k,
+                              int64_t *idx, float *score)
+{
+    int64_t *count = NULL, *first = NULL, total = 0;
+    AM_TRY(am_search_shares(n, row0, &count, &first));
+    for (int r = 0; r < am_dist_size(); r++) total += count[r];
+    free(count), free(first);
+    am_knn_options o;
+    am_knn_options_default(&o);
+    am_knn_method m = AM_KNN_EXACT;
+    am_status s = resolve(&o, total, &m);
+    if (s == AM_OK && m != AM_KNN_EXACT && m != AM_KNN_LISTS)
+        s = am_error(AM_ERR_VALUE, "k nearest neighbours: over MPI ranks the search is exact or lists, not '%s'",
+                     method_names[m]);
+    if (s == AM_OK) s = am_knn_check_finite(x, n, dim);
+    AM_TRY(am_dist_agree(s));
+    return m == AM_KNN_LISTS ? am_knn_lists_ranks(x, n, row0, dim, metric, k, &o, idx, score)
+                             : am_knn_ranks(x, n, row0, dim, metric, k, idx, score);
 }

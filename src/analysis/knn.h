@@ -78,4 +78,15 @@ am_status am_knn_index_centres(const am_knn_index *ix, float **centres, int64_t 
 am_status am_knn_lists(const float *x, int64_t n, int64_t dim, am_metric metric, int k, const am_knn_options *o,
                        int64_t *idx, float *score);
 
+/* The k-NN graph of rows split over MPI ranks (each rank its share: global rows row0 ..
+ * row0 + n − 1; idx global rows, n × k, as am_knn_ranks): exact (am_knn_ranks) below
+ * AM_KNN_LISTS_MIN_ROWS rows in all, our lists above (am_knn_lists_ranks); AM_KNN_METHOD=exact
+ * or lists forces one. Every rank calls it. */
+am_status am_knn_search_ranks(const float *x, int64_t n, int64_t row0, int64_t dim, am_metric metric, int k,
+                              int64_t *idx, float *score);
+/* am_knn_lists over ranks (knn_lists_ranks.c): the same centres, nprobe and candidates as one
+ * process given all the rows finds, the shares' lists passed round the ring. */
+am_status am_knn_lists_ranks(const float *x, int64_t n, int64_t row0, int64_t dim, am_metric metric, int k,
+                             const am_knn_options *o, int64_t *idx, float *score);
+
 #endif

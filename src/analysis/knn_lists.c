@@ -6,7 +6,7 @@
  * 2 q·x), the nearest lists first, each query keeping its best candidates in a
  * bounded heap; the candidates are then re-scored exactly (am_knn_rescore). nprobe is raised
  * until the recall on a seeded sample of queries, against the exact search, reaches
- * LISTS_RECALL. Units, sgemm shapes and heaps depend on the data alone, never on the threads.
+ * KL_RECALL. Units, sgemm shapes and heaps depend on the data alone, never on the threads.
  * The centres may instead be a saved IVF index's (knn.c): its lists, our scan. */
 #include <cblas.h>
 #include <math.h>
@@ -18,49 +18,27 @@
 #include "astromorph/tensor.h"
 #include "distance.h"
 #include "knn.h"
+#include "knn_lists_internal.h"
 #include "search_internal.h"
 
-enum {
-    GROUP = 256, /* most queries in a unit: a list's rows in chunks of this */
-    XBLK = 2048, /* most list rows in one sgemm */
-    QBLK = 512, /* rows a block when finding the nearest centres */
-    MARGIN = 16, /* candidates beyond k, as in similarity.c: float rounding reorders only ties */
-    SAMPLE_PER_LIST = 32, /* k-means sample rows per list */
-    KM_ITERS = 10, /* Lloyd rounds for the centres: they only need to split the rows well */
-    RECALL_QUERIES = 500, /* rows whose recall against the exact search picks nprobe */
-    NPROBE_START = 8
-};
-
-/* The sample recall nprobe is raised to: 0.01 above the 0.95 wanted, a margin for the sample's
- * error (the per-query recalls' spread over √500, a few thousandths as measured). */
-#define LISTS_RECALL 0.96
-
-typedef struct {
-    int64_t n, dim, nlist;
-    float *cent, *cn; /* nlist × dim centres, their squared norms */
-    float *xs, *xn; /* the searched rows (x, or x's unit rows for cosine) sorted by list; norms */
-    int64_t *xrow; /* row in x of each sorted row */
-    int64_t *start; /* nlist + 1: list c is sorted rows start[c] .. start[c + 1] − 1 */
-} lists;
-
-static void lists_free(lists *L)
+void kl_lists_free(kl_lists *L)
 {
     am_free(L->cent), am_free(L->cn), am_free(L->xs), am_free(L->xn);
     free(L->xrow), free(L->start);
 }
 
 /* The np nearest centres of each of the nq rows q (ties to the lower centre), nearest first. */
-static am_status nearest_lists(const lists *L, const float *q, int64_t nq, int np, int32_t *out)
+am_status kl_nearest_lists(const kl_lists *L, const float *q, int64_t nq, int np, int32_t *out)
 {
     const int64_t nl = L->nlist, dim = L->dim;
-    float *qn = am_malloc(QBLK * sizeof *qn), *d = am_malloc((size_t)QBLK * (size_t)nl * sizeof *d);
-    am_cand *heaps = malloc((size_t)QBLK * (size_t)np * sizeof *heaps);
+    float *qn = am_malloc(KL_QBLK * sizeof *qn), *d = am_malloc((size_t)KL_QBLK * (size_t)nl * sizeof *d);
+    am_cand *heaps = malloc((size_t)KL_QBLK * (size_t)np * sizeof *heaps);
     if (!qn || !d || !heaps) {
         am_free(qn), am_free(d), free(heaps);
         return am_error(AM_ERR_NOMEM, "k nearest neighbours: out of memory for %lld lists", (long long)nl);
     }
-    for (int64_t b0 = 0; b0 < nq; b0 += QBLK) {
-        const int64_t nb = nq - b0 < QBLK ? nq - b0 : QBLK;
+    for (int64_t b0 = 0; b0 < nq; b0 += KL_QBLK) {
+        const int64_t nb = nq - b0 < KL_QBLK ? nq - b0 : KL_QBLK;
         am_sqnorms(q + b0 * dim, nb, dim, qn);
         am_sqdist_block(q + b0 * dim, nb, qn, L->cent, nl, L->cn, dim, d, nl);
 #pragma omp parallel for schedule(static)
@@ -77,9 +55,9 @@ static am_status nearest_lists(const lists *L, const float *q, int64_t nq, int n
 }
 
 /* Centres from k-means on a seeded sample of w's rows (into *cent, am_malloc'd). */
-static am_status sample_centres(const float *w, int64_t n, int64_t dim, int64_t nlist, float **cent)
+am_status kl_sample_centres(const float *w, int64_t n, int64_t dim, int64_t nlist, float **cent)
 {
-    const int64_t m = n < SAMPLE_PER_LIST * nlist ? n : SAMPLE_PER_LIST * nlist;
+    const int64_t m = n < KL_SAMPLE_PER_LIST * nlist ? n : KL_SAMPLE_PER_LIST * nlist;
     int64_t *pick = malloc((size_t)n * sizeof *pick); /* the draw needs room for all n */
     float *sample = am_malloc((size_t)m * (size_t)dim * sizeof *sample);
     am_status s = pick && sample ? AM_OK
@@ -90,7 +68,7 @@ static am_status sample_centres(const float *w, int64_t n, int64_t dim, int64_t 
         for (int64_t i = 0; i < m; i++) memcpy(sample + i * dim, w + pick[i] * dim, (size_t)dim * sizeof *w);
         am_kmeans_options ko;
         am_kmeans_options_default(&ko);
-        ko.k = (int)nlist, ko.restarts = 1, ko.max_iter = KM_ITERS;
+        ko.k = (int)nlist, ko.restarts = 1, ko.max_iter = KL_KM_ITERS;
         am_kmeans_result km;
         s = am_kmeans(sample, m, dim, &ko, &km);
         if (s == AM_OK) {
@@ -105,7 +83,7 @@ static am_status sample_centres(const float *w, int64_t n, int64_t dim, int64_t 
 
 /* Every row of w in the list of its nearest centre: the centres given (nlist × dim, as a saved
  * index's), or k-means ones when NULL. */
-static am_status lists_build(const float *w, int64_t n, int64_t dim, int64_t nlist, const float *centres, lists *L)
+am_status kl_lists_build(const float *w, int64_t n, int64_t dim, int64_t nlist, const float *centres, kl_lists *L)
 {
     memset(L, 0, sizeof *L);
     L->n = n, L->dim = dim, L->nlist = nlist;
@@ -124,10 +102,10 @@ static am_status lists_build(const float *w, int64_t n, int64_t dim, int64_t nli
         L->cent = am_malloc((size_t)nlist * (size_t)dim * sizeof *L->cent);
         if (L->cent) memcpy(L->cent, centres, (size_t)nlist * (size_t)dim * sizeof *L->cent);
         else s = am_error(AM_ERR_NOMEM, "k nearest neighbours: out of memory for %lld centres", (long long)nlist);
-    } else if (s == AM_OK) s = sample_centres(w, n, dim, nlist, &L->cent);
+    } else if (s == AM_OK) s = kl_sample_centres(w, n, dim, nlist, &L->cent);
     if (s == AM_OK) {
         am_sqnorms(L->cent, nlist, dim, L->cn);
-        s = nearest_lists(L, w, n, 1, own);
+        s = kl_nearest_lists(L, w, n, 1, own);
     }
     if (s == AM_OK) {
         /* counting sort by list, rows ascending within a list */
@@ -140,35 +118,23 @@ static am_status lists_build(const float *w, int64_t n, int64_t dim, int64_t nli
         am_sqnorms(L->xs, n, dim, L->xn);
     }
     free(pick), free(own);
-    if (s != AM_OK) lists_free(L);
+    if (s != AM_OK) kl_lists_free(L);
     return s;
 }
 
-/* One thread's work space for a unit of at most GROUP queries. */
-typedef struct {
-    float *q, *qn, *d; /* GROUP × dim queries of one list, their norms, GROUP × XBLK distances */
-    am_cand *heap; /* GROUP × cap */
-    int *size, *count; /* GROUP: heap sizes; found by the re-score */
-    int32_t *slot; /* nlist: a list's place among the unit's lists, −1 when not among them */
-    int32_t *touched, *first, *member; /* the unit's lists (ascending), where each one's queries
-                                          start in member, the queries grouped by list */
-    int64_t *labels, *idx; /* GROUP × cap candidates; GROUP × k re-scored */
-    double *bad; /* GROUP × k */
-} scratch;
-
-static void scratch_free(scratch *s)
+void kl_scratch_free(kl_scratch *s)
 {
     am_free(s->q), am_free(s->qn), am_free(s->d);
     free(s->heap), free(s->size), free(s->count), free(s->slot), free(s->touched), free(s->first), free(s->member);
     free(s->labels), free(s->idx), free(s->bad);
 }
 
-static int scratch_alloc(scratch *s, const lists *L, int np, int cap, int k)
+int kl_scratch_alloc(kl_scratch *s, const kl_lists *L, int np, int cap, int k)
 {
-    const size_t g = GROUP, pairs = g * (size_t)np;
+    const size_t g = KL_GROUP, pairs = g * (size_t)np;
     memset(s, 0, sizeof *s);
     s->q = am_malloc(g * (size_t)L->dim * sizeof *s->q), s->qn = am_malloc(g * sizeof *s->qn);
-    s->d = am_malloc(g * XBLK * sizeof *s->d);
+    s->d = am_malloc(g * KL_XBLK * sizeof *s->d);
     s->heap = malloc(g * (size_t)cap * sizeof *s->heap);
     s->size = malloc(g * sizeof *s->size), s->count = malloc(g * sizeof *s->count);
     s->slot = malloc((size_t)L->nlist * sizeof *s->slot);
@@ -178,7 +144,7 @@ static int scratch_alloc(scratch *s, const lists *L, int np, int cap, int k)
     s->bad = malloc(g * (size_t)k * sizeof *s->bad);
     if (!s->q || !s->qn || !s->d || !s->heap || !s->size || !s->count || !s->slot || !s->touched || !s->first ||
         !s->member || !s->labels || !s->idx || !s->bad) {
-        scratch_free(s);
+        kl_scratch_free(s);
         return 0;
     }
     for (int64_t c = 0; c < L->nlist; c++) s->slot[c] = -1;
@@ -187,8 +153,8 @@ static int scratch_alloc(scratch *s, const lists *L, int np, int cap, int k)
 
 /* The best cap candidates (rows of x, −1 for none) of nu queries qv (norms qvn; rows self of x,
  * never their own candidates), query i searching the lists probe[i·np ..]: into s->labels. */
-static void scan_unit(const lists *L, const float *qv, const float *qvn, const int64_t *self, int nu,
-                      const int32_t *probe, int np, int cap, scratch *s)
+void kl_scan_unit(const kl_lists *L, const float *qv, const float *qvn, const int64_t *self, int nu,
+                  const int32_t *probe, int np, int cap, kl_scratch *s)
 {
     const int64_t dim = L->dim;
     int nt = 0;
@@ -217,8 +183,8 @@ static void scan_unit(const lists *L, const float *qv, const float *qvn, const i
             memcpy(s->q + a * dim, qv + mem[a] * dim, (size_t)dim * sizeof *qv);
             s->qn[a] = qvn[mem[a]];
         }
-        for (int64_t b0 = L->start[c]; b0 < L->start[c + 1]; b0 += XBLK) {
-            const int64_t nb = L->start[c + 1] - b0 < XBLK ? L->start[c + 1] - b0 : XBLK;
+        for (int64_t b0 = L->start[c]; b0 < L->start[c + 1]; b0 += KL_XBLK) {
+            const int64_t nb = L->start[c + 1] - b0 < KL_XBLK ? L->start[c + 1] - b0 : KL_XBLK;
             /* −2 q·x by sgemm; the norms are added only where a query probes the list */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(gather ? m : nu), (int)nb, (int)dim, -2.0f,
                         gather ? s->q : qv, (int)dim, L->xs + b0 * dim, (int)dim, 0.0f, s->d, (int)nb);
@@ -244,11 +210,11 @@ static void scan_unit(const lists *L, const float *qv, const float *qvn, const i
             s->labels[(int64_t)i * cap + j] = j < s->size[i] ? s->heap[i * cap + j].index : -1;
 }
 
-/* The queries at positions ufirst[u] .. ufirst[u + 1] − 1 (at most GROUP) form unit u; query p
+/* The queries at positions ufirst[u] .. ufirst[u + 1] − 1 (at most KL_GROUP) form unit u; query p
  * is row qrow[p] of x, its searched vector qv[p·dim ..] (norm qvn[p]), its lists probe[p·np ..].
  * Its re-scored best go to output row opos[p] (p when opos is NULL): idx/score (and bad when not
  * NULL) [·k ..], count (under k: left to the exact search). */
-static am_status run_units(const lists *L, const float *x, am_metric metric, int k, int cap, int np, int64_t nunits,
+static am_status run_units(const kl_lists *L, const float *x, am_metric metric, int k, int cap, int np, int64_t nunits,
                            const int64_t *ufirst, const float *qv, const float *qvn, const int64_t *qrow,
                            const int32_t *probe, const int64_t *opos, int64_t *idx, float *score, double *bad,
                            int *count)
@@ -256,15 +222,15 @@ static am_status run_units(const lists *L, const float *x, am_metric metric, int
     int failed = 0;
 #pragma omp parallel reduction(| : failed)
     {
-        scratch s;
-        const int ok = scratch_alloc(&s, L, np, cap, k);
+        kl_scratch s;
+        const int ok = kl_scratch_alloc(&s, L, np, cap, k);
         failed |= !ok;
 #pragma omp for schedule(dynamic, 1)
         for (int64_t u = 0; u < nunits; u++) {
             if (!ok) continue;
             const int64_t p0 = ufirst[u];
             const int nu = (int)(ufirst[u + 1] - p0);
-            scan_unit(L, qv + p0 * L->dim, qvn + p0, qrow + p0, nu, probe + p0 * np, np, cap, &s);
+            kl_scan_unit(L, qv + p0 * L->dim, qvn + p0, qrow + p0, nu, probe + p0 * np, np, cap, &s);
             /* a single-threaded region inside this one: its buffers come from malloc */
             if (am_knn_rescore(x, L->dim, 0, qrow + p0, nu, metric, k, s.labels, cap, s.idx, s.bad, s.count) != AM_OK) {
                 failed = 1;
@@ -280,20 +246,20 @@ static am_status run_units(const lists *L, const float *x, am_metric metric, int
                 }
             }
         }
-        if (ok) scratch_free(&s);
+        if (ok) kl_scratch_free(&s);
     }
     return failed ? am_error(AM_ERR_NOMEM, "k nearest neighbours: out of memory for the list search") : AM_OK;
 }
 
 /* 2·√n lists (measured: docs/analysis.md), at most n / 16 so that lists keep some rows. */
-static int64_t default_nlist(int64_t n)
+int64_t kl_default_nlist(int64_t n)
 {
     int64_t nl = llround(2 * sqrt((double)n)), most = n / 16;
     nl = nl > most ? most : nl;
     return nl < 1 ? 1 : nl;
 }
 
-/* Recall of RECALL_QUERIES seeded rows against the exact search, with np lists probed: the
+/* Recall of KL_RECALL_QUERIES seeded rows against the exact search, with np lists probed: the
  * share of each one's k found whose exact badness is within its true k-th's (so a tie counts as
  * found), a row the search leaves to the exact search counting as k. */
 typedef struct {
@@ -313,7 +279,7 @@ static am_status recall_prepare(const float *x, const float *w, int64_t n, int64
                                 recall_set *r)
 {
     memset(r, 0, sizeof *r);
-    const int64_t nq = n < RECALL_QUERIES ? n : RECALL_QUERIES;
+    const int64_t nq = n < KL_RECALL_QUERIES ? n : KL_RECALL_QUERIES;
     r->nq = nq;
     int64_t *all = malloc((size_t)n * sizeof *all), *ex = malloc((size_t)nq * (k + 1) * sizeof *ex);
     double *exb = malloc((size_t)nq * (k + 1) * sizeof *exb);
@@ -349,12 +315,12 @@ static am_status recall_prepare(const float *x, const float *w, int64_t n, int64
     return s;
 }
 
-static am_status recall_at(const lists *L, const float *x, am_metric metric, int k, int cap, int np, recall_set *r,
+static am_status recall_at(const kl_lists *L, const float *x, am_metric metric, int k, int cap, int np, recall_set *r,
                            double *recall)
 {
     int32_t *probe = malloc((size_t)r->nq * (size_t)np * sizeof *probe);
     if (!probe) return am_error(AM_ERR_NOMEM, "k nearest neighbours: out of memory for the recall check");
-    am_status s = nearest_lists(L, r->qv, r->nq, np, probe);
+    am_status s = kl_nearest_lists(L, r->qv, r->nq, np, probe);
     if (s == AM_OK)
         s = run_units(L, x, metric, k, cap, np, r->nq, r->ufirst, r->qv, r->qvn, r->rows, probe, NULL, r->ridx,
                       r->rscore, r->rbad, r->rcount);
@@ -371,12 +337,12 @@ static am_status recall_at(const lists *L, const float *x, am_metric metric, int
 enum { BATCH = 65536 }; /* rows whose lists are found at once: bounds the probe table */
 
 /* Every row's search, a batch of whole units at a time; rows left with under k go to the exact search. */
-static am_status search_all(const lists *L, const float *x, am_metric metric, int k, int cap, int np, int64_t *idx,
+static am_status search_all(const kl_lists *L, const float *x, am_metric metric, int k, int cap, int np, int64_t *idx,
                             float *score)
 {
     const int64_t n = L->n, dim = L->dim;
     int64_t nunits = 0;
-    for (int64_t c = 0; c < L->nlist; c++) nunits += (L->start[c + 1] - L->start[c] + GROUP - 1) / GROUP;
+    for (int64_t c = 0; c < L->nlist; c++) nunits += (L->start[c + 1] - L->start[c] + KL_GROUP - 1) / KL_GROUP;
     int64_t *ufirst = malloc((size_t)(nunits + 1) * sizeof *ufirst), *rel = malloc((size_t)(nunits + 1) * sizeof *rel);
     int32_t *probe = malloc((size_t)BATCH * (size_t)np * sizeof *probe);
     int *count = malloc((size_t)n * sizeof *count);
@@ -386,13 +352,13 @@ static am_status search_all(const lists *L, const float *x, am_metric metric, in
                       : am_error(AM_ERR_NOMEM, "k nearest neighbours: out of memory for %lld rows", (long long)n);
     int64_t u = 0;
     for (int64_t c = 0; s == AM_OK && c < L->nlist; c++)
-        for (int64_t p = L->start[c]; p < L->start[c + 1]; p += GROUP) ufirst[u++] = p;
+        for (int64_t p = L->start[c]; p < L->start[c + 1]; p += KL_GROUP) ufirst[u++] = p;
     if (s == AM_OK) ufirst[nunits] = n;
     for (int64_t u0 = 0, u1; s == AM_OK && u0 < nunits; u0 = u1) {
         const int64_t p0 = ufirst[u0];
         for (u1 = u0 + 1; u1 < nunits && ufirst[u1 + 1] - p0 <= BATCH;) u1++;
         for (int64_t v = u0; v <= u1; v++) rel[v - u0] = ufirst[v] - p0;
-        s = nearest_lists(L, L->xs + p0 * dim, ufirst[u1] - p0, np, probe);
+        s = kl_nearest_lists(L, L->xs + p0 * dim, ufirst[u1] - p0, np, probe);
         if (s == AM_OK)
             s = run_units(L, x, metric, k, cap, np, u1 - u0, rel, L->xs + p0 * dim, L->xn + p0, L->xrow + p0, probe,
                           L->xrow + p0, idx, score, NULL, count);
@@ -411,7 +377,7 @@ static am_status search_all(const lists *L, const float *x, am_metric metric, in
 am_status am_knn_lists(const float *x, int64_t n, int64_t dim, am_metric metric, int k, const am_knn_options *o,
                        int64_t *idx, float *score)
 {
-    const int64_t nlist = o->nlist ? o->nlist : default_nlist(n);
+    const int64_t nlist = o->nlist ? o->nlist : kl_default_nlist(n);
     if (nlist > n)
         return am_error(AM_ERR_VALUE, "k nearest neighbours: nlist %lld is more than the %lld rows", (long long)nlist,
                         (long long)n);
@@ -421,24 +387,25 @@ am_status am_knn_lists(const float *x, int64_t n, int64_t dim, am_metric metric,
     if (metric == AM_METRIC_COSINE && !unit)
         return am_error(AM_ERR_NOMEM, "k nearest neighbours: out of memory for %lld rows", (long long)n);
     const float *w = unit ? unit : x;
-    const int cap = (int64_t)k + MARGIN < n - 1 ? k + MARGIN : (int)(n - 1);
-    lists L;
+    const int cap = (int64_t)k + KL_MARGIN < n - 1 ? k + KL_MARGIN : (int)(n - 1);
+    kl_lists L;
     recall_set r;
     double recall = -1;
     int64_t nq = 0;
     int exact = 0;
-    int np = (int)(o->nprobe ? (o->nprobe < nlist ? o->nprobe : nlist) : (NPROBE_START < nlist ? NPROBE_START : nlist));
+    int np = (int)(o->nprobe ? (o->nprobe < nlist ? o->nprobe : nlist)
+                             : (KL_NPROBE_START < nlist ? KL_NPROBE_START : nlist));
     double t0 = am_monotonic_seconds(), t1 = t0, t2 = t0;
-    am_status s = lists_build(w, n, dim, nlist, o->centres, &L);
+    am_status s = kl_lists_build(w, n, dim, nlist, o->centres, &L);
     if (s == AM_OK) {
         t1 = am_monotonic_seconds();
         s = recall_prepare(x, w, n, dim, metric, k, &r);
         const int prepared = s == AM_OK;
-        /* nprobe raised by √2 until the sample's recall reaches LISTS_RECALL (or every list is
+        /* nprobe raised by √2 until the sample's recall reaches KL_RECALL (or every list is
          * probed): doubling overshoots by up to twice the work */
         while (s == AM_OK) {
             s = recall_at(&L, x, metric, k, cap, np, &r, &recall);
-            if (s != AM_OK || o->nprobe || recall >= LISTS_RECALL || np == nlist) break;
+            if (s != AM_OK || o->nprobe || recall >= KL_RECALL || np == nlist) break;
             const int64_t next = (int64_t)ceil(np * M_SQRT2);
             np = (int)(next < nlist ? next : nlist);
         }
@@ -448,7 +415,7 @@ am_status am_knn_lists(const float *x, int64_t n, int64_t dim, am_metric metric,
          * large block and whose result is the exact one */
         exact = s == AM_OK && !o->nprobe && 2 * (int64_t)np > nlist && nlist > 1;
         if (s == AM_OK && !exact) s = search_all(&L, x, metric, k, cap, np, idx, score);
-        lists_free(&L);
+        kl_lists_free(&L);
     }
     am_free(unit);
     if (s == AM_OK && exact) s = am_knn_all(x, n, dim, metric, k, idx, score);

@@ -21,33 +21,38 @@ static inline int am_cand_worse(const am_cand *a, const am_cand *b)
     return a->bad > b->bad || (a->bad == b->bad && a->index > b->index);
 }
 
-static inline void am_cand_push(am_cand *h, int *size, int cap, am_cand c)
-{
-    if (*size == cap) {
-        if (!am_cand_worse(&h[0], &c)) return;
-        h[0] = c;
-        int i = 0;
-        for (;;) {
-            int l = 2 * i + 1, r = l + 1, m = i;
-            if (l < cap && am_cand_worse(&h[l], &h[m])) m = l;
-            if (r < cap && am_cand_worse(&h[r], &h[m])) m = r;
-            if (m == i) break;
-            am_cand t = h[i];
-            h[i] = h[m];
-            h[m] = t;
-            i = m;
-        }
-        return;
+/* The bounded max-heap's push, for any entry type T ordered by WORSE(const T *, const T *):
+ * defines `static inline void NAME(T *h, int *size, int cap, T c)`. */
+#define AM_BOUNDED_HEAP_PUSH(NAME, T, WORSE)                                                                           \
+    static inline void NAME(T *h, int *size, int cap, T c)                                                             \
+    {                                                                                                                  \
+        if (*size == cap) {                                                                                            \
+            if (!WORSE(&h[0], &c)) return;                                                                             \
+            h[0] = c;                                                                                                  \
+            int i = 0;                                                                                                 \
+            for (;;) {                                                                                                 \
+                int l = 2 * i + 1, r = l + 1, m = i;                                                                   \
+                if (l < cap && WORSE(&h[l], &h[m])) m = l;                                                             \
+                if (r < cap && WORSE(&h[r], &h[m])) m = r;                                                             \
+                if (m == i) break;                                                                                     \
+                T t = h[i];                                                                                            \
+                h[i] = h[m];                                                                                           \
+                h[m] = t;                                                                                              \
+                i = m;                                                                                                 \
+            }                                                                                                          \
+            return;                                                                                                    \
+        }                                                                                                              \
+        int i = (*size)++;                                                                                             \
+        h[i] = c;                                                                                                      \
+        while (i > 0 && WORSE(&h[i], &h[(i - 1) / 2])) {                                                               \
+            T t = h[i];                                                                                                \
+            h[i] = h[(i - 1) / 2];                                                                                     \
+            h[(i - 1) / 2] = t;                                                                                        \
+            i = (i - 1) / 2;                                                                                           \
+        }                                                                                                              \
     }
-    int i = (*size)++;
-    h[i] = c;
-    while (i > 0 && am_cand_worse(&h[i], &h[(i - 1) / 2])) {
-        am_cand t = h[i];
-        h[i] = h[(i - 1) / 2];
-        h[(i - 1) / 2] = t;
-        i = (i - 1) / 2;
-    }
-}
+
+AM_BOUNDED_HEAP_PUSH(am_cand_push, am_cand, am_cand_worse)
 
 /* qsort order of am_cand: best first. */
 static inline int am_cand_cmp(const void *a, const void *b)
@@ -59,6 +64,18 @@ static inline int am_cand_cmp(const void *a, const void *b)
 /* Unit rows (am_malloc'd, NULL when out of memory) for cosine as an inner product or a Euclidean
  * distance; a zero row stays zero, cosine 0 to every row, as the exact search scores it. */
 float *am_unit_rows(const float *x, int64_t n, int64_t dim);
+
+/* The exact badness of rows a and b, in double: the squared distance, or minus the cosine (0
+ * with a zero row). */
+double am_exact_bad(const float *a, const float *b, int64_t dim, am_metric metric);
+
+/* Over MPI ranks (search_ranks.c): every rank's row count and first global row, on every rank
+ * (malloc'd, size entries each). */
+am_status am_search_shares(int64_t n, int64_t row0, int64_t **count, int64_t **first);
+/* am_knn_ranks for the local rows `rows` alone (nrows of them; NULL: all n in order), into
+ * idx/score[j·k ..] for the j-th: the exact search every rank takes part in. */
+am_status am_knn_ranks_rows(const float *x, int64_t n, int64_t row0, int64_t dim, am_metric metric, int k,
+                            const int64_t *rows, int64_t nrows, int64_t *idx, float *score);
 
 /* The score a neighbour list shows for an exact badness. */
 float am_bad_to_score(double bad, am_metric metric);

@@ -11,10 +11,10 @@
 #include "astromorph/similarity.h"
 #include "astromorph/tensor.h"
 #include "dist/dist_internal.h"
+#include "knn.h"
 #include "search_internal.h"
 
-/* Every rank's row count and first row, on every rank. */
-static am_status shares(int64_t n, int64_t row0, int64_t **count, int64_t **first)
+am_status am_search_shares(int64_t n, int64_t row0, int64_t **count, int64_t **first)
 {
     const int size = am_dist_size();
     int64_t *v = calloc((size_t)size * 2, sizeof *v);
@@ -72,19 +72,20 @@ am_status am_similar_ranks(const float *x, int64_t n, int64_t row0, int64_t dim,
     return s;
 }
 
-am_status am_knn_ranks(const float *x, int64_t n, int64_t row0, int64_t dim, am_metric metric, int k, int64_t *idx,
-                       float *score)
+am_status am_knn_ranks_rows(const float *x, int64_t n, int64_t row0, int64_t dim, am_metric metric, int k,
+                            const int64_t *rows, int64_t nrows, int64_t *idx, float *score)
 {
     const int size = am_dist_size(), rank = am_dist_rank();
     int64_t *count = NULL, *first = NULL;
-    AM_TRY(shares(n, row0, &count, &first));
+    AM_TRY(am_search_shares(n, row0, &count, &first));
     int64_t total = 0, most = 0;
     for (int r = 0; r < size; r++) total += count[r], most = count[r] > most ? count[r] : most;
+    if (!rows) nrows = n;
     am_status s = AM_OK;
     if (k < 1 || total <= k)
         s = am_error(AM_ERR_VALUE, "k nearest neighbours: need n > k >= 1 (n = %lld, k = %d)", (long long)total, k);
-    double *bad = s == AM_OK ? malloc((size_t)(n ? n : 1) * (size_t)k * sizeof *bad) : NULL;
-    int *have = s == AM_OK ? calloc((size_t)(n ? n : 1), sizeof *have) : NULL;
+    double *bad = s == AM_OK ? malloc((size_t)(nrows ? nrows : 1) * (size_t)k * sizeof *bad) : NULL;
+    int *have = s == AM_OK ? calloc((size_t)(nrows ? nrows : 1), sizeof *have) : NULL;
     float *cur = s == AM_OK ? am_malloc((size_t)(most ? most : 1) * (size_t)dim * sizeof *cur) : NULL;
     float *next = s == AM_OK ? am_malloc((size_t)(most ? most : 1) * (size_t)dim * sizeof *next) : NULL;
     if (s == AM_OK && (!bad || !have || !cur || !next))
@@ -94,7 +95,10 @@ am_status am_knn_ranks(const float *x, int64_t n, int64_t row0, int64_t dim, am_
     /* round t holds the share of rank − t; it moves on to rank + 1 while the next arrives */
     for (int t = 0; s == AM_OK && t < size; t++) {
         const int owner = (rank - t + size) % size;
-        s = am_knn_block(x, n, row0, cur, count[owner], first[owner], dim, metric, k, idx, bad, have);
+        if (!rows) s = am_knn_block(x, n, row0, cur, count[owner], first[owner], dim, metric, k, idx, bad, have);
+        for (int64_t j = 0; rows && s == AM_OK && j < nrows; j++)
+            s = am_knn_block(x + rows[j] * dim, 1, row0 + rows[j], cur, count[owner], first[owner], dim, metric, k,
+                             idx + j * k, bad + j * k, have + j);
         s = am_dist_agree(s);
         if (s != AM_OK || t == size - 1) break;
         const int from = (owner - 1 + size) % size;
@@ -103,17 +107,23 @@ am_status am_knn_ranks(const float *x, int64_t n, int64_t row0, int64_t dim, am_
         float *tmp = cur;
         cur = next, next = tmp;
     }
-    for (int64_t i = 0; s == AM_OK && i < n * k; i++) score[i] = am_bad_to_score(bad[i], metric);
+    for (int64_t i = 0; s == AM_OK && i < nrows * k; i++) score[i] = am_bad_to_score(bad[i], metric);
     free(bad), free(have), free(count), free(first);
     am_free(cur), am_free(next);
     return s;
+}
+
+am_status am_knn_ranks(const float *x, int64_t n, int64_t row0, int64_t dim, am_metric metric, int k, int64_t *idx,
+                       float *score)
+{
+    return am_knn_ranks_rows(x, n, row0, dim, metric, k, NULL, n, idx, score);
 }
 
 am_status am_outlier_scores_ranks(const float *x, int64_t n, int64_t row0, int64_t dim, am_metric metric, int k,
                                   double *knn_score, double *lof_score)
 {
     int64_t *count = NULL, *first = NULL;
-    AM_TRY(shares(n, row0, &count, &first));
+    AM_TRY(am_search_shares(n, row0, &count, &first));
     int64_t total = 0;
     for (int r = 0; r < am_dist_size(); r++) total += count[r];
     free(count), free(first);
@@ -123,7 +133,7 @@ am_status am_outlier_scores_ranks(const float *x, int64_t n, int64_t row0, int64
            *lrd = lof_score ? calloc((size_t)total, sizeof *lrd) : NULL;
     am_status s = idx && sc && (!lof_score || (kd && lrd)) ? AM_OK : am_error(AM_ERR_NOMEM, "outliers: out of memory");
     s = am_dist_agree(s);
-    if (s == AM_OK) s = am_knn_ranks(x, n, row0, dim, metric, k, idx, sc);
+    if (s == AM_OK) s = am_knn_search_ranks(x, n, row0, dim, metric, k, idx, sc);
     /* as am_outlier_scores does, row by row in the same order */
     if (s == AM_OK && metric == AM_METRIC_COSINE)
         for (int64_t i = 0; i < n * k; i++) sc[i] = 1.0f - sc[i];

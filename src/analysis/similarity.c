@@ -55,7 +55,7 @@ am_status am_row_sqnorms(const float *x, int64_t n, int64_t dim, float *sqnorms)
     return AM_OK;
 }
 
-static double exact_bad(const float *a, const float *b, int64_t dim, am_metric metric)
+double am_exact_bad(const float *a, const float *b, int64_t dim, am_metric metric)
 {
     if (metric == AM_METRIC_EUCLIDEAN) return am_sqdist_exact(a, b, dim);
     double ab = 0, aa = 0, bb = 0;
@@ -82,7 +82,7 @@ static double approx_bad(float dot, float xn, float qn, am_metric metric)
 /* Re-scores the heap's candidates exactly and sorts them, best first; returns min(size, k). */
 static int finish_exact(am_cand *h, int size, int k, const float *x, int64_t dim, const float *q, am_metric metric)
 {
-    for (int i = 0; i < size; i++) h[i].bad = exact_bad(x + h[i].index * dim, q, dim, metric);
+    for (int i = 0; i < size; i++) h[i].bad = am_exact_bad(x + h[i].index * dim, q, dim, metric);
     qsort(h, (size_t)size, sizeof *h, am_cand_cmp);
     return size < k ? size : k;
 }
