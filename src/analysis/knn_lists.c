@@ -54,6 +54,18 @@ am_status kl_nearest_lists(const kl_lists *L, const float *q, int64_t nq, int np
     return AM_OK;
 }
 
+am_status kl_centres_of(const float *sample, int64_t m, int64_t dim, int64_t nlist, float **cent)
+{
+    am_kmeans_options ko;
+    am_kmeans_options_default(&ko);
+    ko.k = (int)nlist, ko.restarts = 1, ko.max_iter = KL_KM_ITERS;
+    am_kmeans_result km;
+    AM_TRY(am_kmeans(sample, m, dim, &ko, &km));
+    *cent = km.centroids, km.centroids = NULL;
+    am_kmeans_result_free(&km);
+    return AM_OK;
+}
+
 /* Centres from k-means on a seeded sample of w's rows (into *cent, am_malloc'd). */
 am_status kl_sample_centres(const float *w, int64_t n, int64_t dim, int64_t nlist, float **cent)
 {
@@ -66,15 +78,7 @@ am_status kl_sample_centres(const float *w, int64_t n, int64_t dim, int64_t nlis
     if (s == AM_OK) {
         am_silhouette_sample(n, m, 0, pick);
         for (int64_t i = 0; i < m; i++) memcpy(sample + i * dim, w + pick[i] * dim, (size_t)dim * sizeof *w);
-        am_kmeans_options ko;
-        am_kmeans_options_default(&ko);
-        ko.k = (int)nlist, ko.restarts = 1, ko.max_iter = KL_KM_ITERS;
-        am_kmeans_result km;
-        s = am_kmeans(sample, m, dim, &ko, &km);
-        if (s == AM_OK) {
-            *cent = km.centroids, km.centroids = NULL;
-            am_kmeans_result_free(&km);
-        }
+        s = kl_centres_of(sample, m, dim, nlist, cent);
     }
     free(pick);
     am_free(sample);

@@ -47,7 +47,11 @@ typedef struct {
 void kl_lists_free(kl_lists *L);
 /* The np nearest centres of each of the nq rows q (ties to the lower centre), nearest first. */
 am_status kl_nearest_lists(const kl_lists *L, const float *q, int64_t nq, int np, int32_t *out);
-/* Centres from k-means on a seeded sample of w's rows (into *cent, am_malloc'd). */
+/* The lists' centres: k-means (one seeding, KL_KM_ITERS rounds) on the m sample rows (into *cent,
+ * am_malloc'd). */
+am_status kl_centres_of(const float *sample, int64_t m, int64_t dim, int64_t nlist, float **cent);
+/* Centres from k-means on a seeded sample of w's rows (into *cent, am_malloc'd): its draw is
+ * am_silhouette_sample(n, min(n, KL_SAMPLE_PER_LIST · nlist), 0). */
 am_status kl_sample_centres(const float *w, int64_t n, int64_t dim, int64_t nlist, float **cent);
 /* Every row of w in the list of its nearest centre: the centres given (nlist × dim, as a saved
  * index's), or k-means ones when NULL. xrow numbers the rows of w from 0. */

@@ -399,14 +399,8 @@ am_status am_knn_lists_ranks(const float *x, int64_t n, int64_t row0, int64_t di
         s = gather_picked(w, n, row0, dim, pick, m, count, first, sample);
     }
     free(pick);
-    if (s == AM_OK && am_dist_rank() == 0) {
-        am_kmeans_options ko;
-        am_kmeans_options_default(&ko);
-        ko.k = (int)nlist, ko.restarts = 1, ko.max_iter = KL_KM_ITERS;
-        am_kmeans_result km;
-        s = am_kmeans(sample, m, dim, &ko, &km);
-        if (s == AM_OK) cent = km.centroids, km.centroids = NULL, am_kmeans_result_free(&km);
-    } else if (s == AM_OK && !(cent = am_malloc((size_t)nlist * (size_t)dim * sizeof *cent)))
+    if (s == AM_OK && am_dist_rank() == 0) s = kl_centres_of(sample, m, dim, nlist, &cent);
+    else if (s == AM_OK && !(cent = am_malloc((size_t)nlist * (size_t)dim * sizeof *cent)))
         s = am_error(AM_ERR_NOMEM, "k nearest neighbours: out of memory for %lld centres", (long long)nlist);
     am_free(sample);
     s = am_dist_agree(s);
