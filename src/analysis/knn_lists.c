@@ -263,6 +263,35 @@ int64_t kl_default_nlist(int64_t n)
     return nl < 1 ? 1 : nl;
 }
 
+int64_t *kl_units(const kl_lists *L, int64_t *nunits)
+{
+    *nunits = 0;
+    for (int64_t c = 0; c < L->nlist; c++) *nunits += (L->start[c + 1] - L->start[c] + KL_GROUP - 1) / KL_GROUP;
+    int64_t *ufirst = malloc((size_t)(*nunits + 1) * sizeof *ufirst), u = 0;
+    for (int64_t c = 0; ufirst && c < L->nlist; c++)
+        for (int64_t p = L->start[c]; p < L->start[c + 1]; p += KL_GROUP) ufirst[u++] = p;
+    if (ufirst) ufirst[*nunits] = L->n;
+    return ufirst;
+}
+
+int kl_cap(int k, int64_t n) { return (int64_t)k + KL_MARGIN < n - 1 ? k + KL_MARGIN : (int)(n - 1); }
+
+int kl_first_nprobe(int64_t fixed, int64_t nlist)
+{
+    return (int)(fixed ? (fixed < nlist ? fixed : nlist) : (KL_NPROBE_START < nlist ? KL_NPROBE_START : nlist));
+}
+
+/* √2 at a time: doubling overshoots by up to twice the work */
+int kl_next_nprobe(int np, int64_t nlist)
+{
+    const int64_t next = (int64_t)ceil(np * M_SQRT2);
+    return (int)(next < nlist ? next : nlist);
+}
+
+/* probing over half the lists costs more than the exact search, whose sgemm is one large block
+ * and whose result is the exact one */
+int kl_exact_cheaper(int64_t fixed, int np, int64_t nlist) { return !fixed && 2 * (int64_t)np > nlist && nlist > 1; }
+
 /* Recall of KL_RECALL_QUERIES seeded rows against the exact search, with np lists probed: the
  * share of each one's k found whose exact badness is within its true k-th's (so a tie counts as
  * found), a row the search leaves to the exact search counting as k. */
@@ -346,18 +375,13 @@ static am_status search_all(const kl_lists *L, const float *x, am_metric metric,
 {
     const int64_t n = L->n, dim = L->dim;
     int64_t nunits = 0;
-    for (int64_t c = 0; c < L->nlist; c++) nunits += (L->start[c + 1] - L->start[c] + KL_GROUP - 1) / KL_GROUP;
-    int64_t *ufirst = malloc((size_t)(nunits + 1) * sizeof *ufirst), *rel = malloc((size_t)(nunits + 1) * sizeof *rel);
+    int64_t *ufirst = kl_units(L, &nunits), *rel = malloc((size_t)(nunits + 1) * sizeof *rel);
     int32_t *probe = malloc((size_t)BATCH * (size_t)np * sizeof *probe);
     int *count = malloc((size_t)n * sizeof *count);
     double *bad = malloc((size_t)k * sizeof *bad);
     am_status s = ufirst && rel && probe && count && bad
                       ? AM_OK
                       : am_error(AM_ERR_NOMEM, "k nearest neighbours: out of memory for %lld rows", (long long)n);
-    int64_t u = 0;
-    for (int64_t c = 0; s == AM_OK && c < L->nlist; c++)
-        for (int64_t p = L->start[c]; p < L->start[c + 1]; p += KL_GROUP) ufirst[u++] = p;
-    if (s == AM_OK) ufirst[nunits] = n;
     for (int64_t u0 = 0, u1; s == AM_OK && u0 < nunits; u0 = u1) {
         const int64_t p0 = ufirst[u0];
         for (u1 = u0 + 1; u1 < nunits && ufirst[u1 + 1] - p0 <= BATCH;) u1++;
@@ -391,33 +415,28 @@ am_status am_knn_lists(const float *x, int64_t n, int64_t dim, am_metric metric,
     if (metric == AM_METRIC_COSINE && !unit)
         return am_error(AM_ERR_NOMEM, "k nearest neighbours: out of memory for %lld rows", (long long)n);
     const float *w = unit ? unit : x;
-    const int cap = (int64_t)k + KL_MARGIN < n - 1 ? k + KL_MARGIN : (int)(n - 1);
+    const int cap = kl_cap(k, n);
     kl_lists L;
     recall_set r;
     double recall = -1;
     int64_t nq = 0;
     int exact = 0;
-    int np = (int)(o->nprobe ? (o->nprobe < nlist ? o->nprobe : nlist)
-                             : (KL_NPROBE_START < nlist ? KL_NPROBE_START : nlist));
+    int np = kl_first_nprobe(o->nprobe, nlist);
     double t0 = am_monotonic_seconds(), t1 = t0, t2 = t0;
     am_status s = kl_lists_build(w, n, dim, nlist, o->centres, &L);
     if (s == AM_OK) {
         t1 = am_monotonic_seconds();
         s = recall_prepare(x, w, n, dim, metric, k, &r);
         const int prepared = s == AM_OK;
-        /* nprobe raised by √2 until the sample's recall reaches KL_RECALL (or every list is
-         * probed): doubling overshoots by up to twice the work */
+        /* nprobe raised until the sample's recall reaches KL_RECALL (or every list is probed) */
         while (s == AM_OK) {
             s = recall_at(&L, x, metric, k, cap, np, &r, &recall);
             if (s != AM_OK || o->nprobe || recall >= KL_RECALL || np == nlist) break;
-            const int64_t next = (int64_t)ceil(np * M_SQRT2);
-            np = (int)(next < nlist ? next : nlist);
+            np = kl_next_nprobe(np, nlist);
         }
         if (prepared) nq = r.nq, recall_free(&r);
         t2 = am_monotonic_seconds();
-        /* probing over half the lists costs more than the exact search, whose sgemm is one
-         * large block and whose result is the exact one */
-        exact = s == AM_OK && !o->nprobe && 2 * (int64_t)np > nlist && nlist > 1;
+        exact = s == AM_OK && kl_exact_cheaper(o->nprobe, np, nlist);
         if (s == AM_OK && !exact) s = search_all(&L, x, metric, k, cap, np, idx, score);
         kl_lists_free(&L);
     }

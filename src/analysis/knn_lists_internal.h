@@ -65,5 +65,16 @@ void kl_scan_unit(const kl_lists *L, const float *qv, const float *qvn, const in
                   const int32_t *probe, int np, int cap, kl_scratch *s);
 /* 2·√n lists, at most n / 16. */
 int64_t kl_default_nlist(int64_t n);
+/* The units of L's rows: each list's rows in chunks of at most KL_GROUP, unit u the sorted rows
+ * ufirst[u] .. ufirst[u + 1] − 1 (malloc'd, *nunits + 1 entries; NULL when out of memory). */
+int64_t *kl_units(const kl_lists *L, int64_t *nunits);
+/* Candidates kept per query for the exact re-score: k + KL_MARGIN, at most the n − 1 others. */
+int kl_cap(int k, int64_t n);
+/* nprobe: the caller's fixed count (0: none) or KL_NPROBE_START to begin with, at most nlist;
+ * the next one to try while the recall is short; whether the exact search is cheaper than
+ * probing np lists (never with a fixed count). */
+int kl_first_nprobe(int64_t fixed, int64_t nlist);
+int kl_next_nprobe(int np, int64_t nlist);
+int kl_exact_cheaper(int64_t fixed, int np, int64_t nlist);
 
 #endif

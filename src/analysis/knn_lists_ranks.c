@@ -9,7 +9,6 @@
  * process tunes it, their candidates merged over the ranks. Rows left with under k (a tie that
  * may go on past the candidates) and sets whose recall needs over half the lists are searched
  * exactly over the ranks (am_knn_ranks_rows). No rank holds more than two shares' lists. */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -206,12 +205,9 @@ static am_status recall_prepare(const float *x, const float *w, int64_t n, int64
     }
     if (s == AM_OK) s = am_dist_allgather(mine, w1 * (int64_t)sizeof *mine, every);
     /* each query's k + 1 best over all shares, merged as one process's search orders them */
+    am_cand *h = s == AM_OK ? malloc((size_t)size * (size_t)k1 * sizeof *h) : NULL;
+    if (s == AM_OK && !h) s = am_error(AM_ERR_NOMEM, "k nearest neighbours: out of memory for the recall check");
     for (int64_t i = 0; s == AM_OK && i < nq; i++) {
-        am_cand *h = malloc((size_t)size * (size_t)k1 * sizeof *h);
-        if (!h) {
-            s = am_error(AM_ERR_NOMEM, "k nearest neighbours: out of memory for the recall check");
-            break;
-        }
         int got = 0;
         for (int q = 0; q < size; q++) {
             const double *m = every + (int64_t)q * w1 + i * (2 * k1 + 1);
@@ -221,9 +217,8 @@ static am_status recall_prepare(const float *x, const float *w, int64_t n, int64
         r->kth[i] = 0;
         for (int j = 0, kept = 0; j < got && kept < k; j++)
             if (h[j].index != r->rows[i]) r->kth[i] = h[j].bad, kept++;
-        free(h);
     }
-    free(all), free(mine), free(every), free(ex), free(exb), free(exc);
+    free(h), free(all), free(mine), free(every), free(ex), free(exb), free(exc);
     if (s != AM_OK) recall_free(r);
     return s;
 }
@@ -283,42 +278,37 @@ static am_status recall_at(const visit *own, const kl_lists *C, am_metric metric
 }
 
 /* Every own row's candidates from every share (the ring), then its best k; rows left with under
- * k are listed in *left (local rows) for the exact search. */
-static am_status search_ring(const kl_lists *L, const float *x, int64_t row0, const int64_t *count,
-                             const int64_t *first, am_metric metric, int k, int cap, int np, int64_t *idx, float *score,
-                             int64_t *left, int64_t *nleft)
+ * k are listed in *left (local rows) for the exact search. cur (room for the largest share's
+ * lists, freed here) holds this share's, opened as own. */
+static am_status search_ring(const kl_lists *L, const visit *own, uint8_t *cur, int64_t most, const float *x,
+                             int64_t row0, const int64_t *count, const int64_t *first, am_metric metric, int k, int cap,
+                             int np, int64_t *idx, float *score, int64_t *left, int64_t *nleft)
 {
     const int size = am_dist_size(), rank = am_dist_rank();
     const int64_t n = L->n, dim = L->dim, nl = L->nlist;
-    int64_t most = 0, nunits = 0;
-    for (int r = 0; r < size; r++) most = count[r] > most ? count[r] : most;
-    for (int64_t c = 0; c < nl; c++) nunits += (L->start[c + 1] - L->start[c] + KL_GROUP - 1) / KL_GROUP;
+    int64_t nunits = 0;
     const int64_t n1 = n ? n : 1;
-    int64_t *ufirst = malloc((size_t)(nunits + 1) * sizeof *ufirst), *self = malloc((size_t)n1 * sizeof *self);
+    int64_t *ufirst = kl_units(L, &nunits), *self = malloc((size_t)n1 * sizeof *self);
     int32_t *probe = malloc((size_t)n1 * (size_t)np * sizeof *probe);
     const float **qx = malloc((size_t)n1 * sizeof *qx);
     cand *best = malloc((size_t)n1 * (size_t)cap * sizeof *best);
     int *bsize = calloc((size_t)n1, sizeof *bsize);
-    uint8_t *cur = am_malloc((size_t)pack_bytes(most, nl, dim)), *next = am_malloc((size_t)pack_bytes(most, nl, dim));
-    am_status s = ufirst && self && probe && qx && best && bsize && cur && next
+    uint8_t *next = am_malloc((size_t)pack_bytes(most, nl, dim));
+    am_status s = ufirst && self && probe && qx && best && bsize && next
                       ? AM_OK
                       : am_error(AM_ERR_NOMEM, "k nearest neighbours: out of memory for %lld rows", (long long)n);
     s = am_dist_agree(s);
     if (s == AM_OK) {
-        int64_t u = 0;
-        for (int64_t c = 0; c < nl; c++)
-            for (int64_t p = L->start[c]; p < L->start[c + 1]; p += KL_GROUP) ufirst[u++] = p;
-        ufirst[nunits] = n;
         for (int64_t p = 0; p < n; p++) self[p] = row0 + L->xrow[p], qx[p] = x + L->xrow[p] * dim;
         s = kl_nearest_lists(L, L->xs, n, np, probe);
-        pack(L, x, row0, cur);
     }
     s = am_dist_agree(s);
     /* round t holds the lists of rank − t's share; they move on to rank + 1 while the next arrive */
     for (int t = 0; s == AM_OK && t < size; t++) {
         const int owner = (rank - t + size) % size;
-        visit v;
-        s = visit_open(&v, L, cur, count[owner], first[owner], metric);
+        visit v = {0};
+        if (t > 0) s = visit_open(&v, L, cur, count[owner], first[owner], metric);
+        const visit *at = t > 0 ? &v : own;
         int failed = 0;
         if (s == AM_OK) {
 #pragma omp parallel reduction(| : failed)
@@ -330,7 +320,7 @@ static am_status search_ring(const kl_lists *L, const float *x, int64_t row0, co
                 for (int64_t u = 0; u < nunits; u++) {
                     if (!ok) continue;
                     const int64_t p0 = ufirst[u];
-                    scan_into(&v, L->xs + p0 * dim, L->xn + p0, self + p0, qx + p0, (int)(ufirst[u + 1] - p0),
+                    scan_into(at, L->xs + p0 * dim, L->xn + p0, self + p0, qx + p0, (int)(ufirst[u + 1] - p0),
                               probe + p0 * np, np, cap, metric, &sc, best + p0 * cap, bsize + p0);
                 }
                 if (ok) kl_scratch_free(&sc);
@@ -369,8 +359,9 @@ am_status am_knn_lists_ranks(const float *x, int64_t n, int64_t row0, int64_t di
     const int size = am_dist_size();
     int64_t *count = NULL, *first = NULL;
     AM_TRY(am_search_shares(n, row0, &count, &first));
-    int64_t total = 0, fewest = n;
-    for (int r = 0; r < size; r++) total += count[r], fewest = count[r] < fewest ? count[r] : fewest;
+    int64_t total = 0, fewest = n, most = 0;
+    for (int r = 0; r < size; r++)
+        total += count[r], fewest = count[r] < fewest ? count[r] : fewest, most = count[r] > most ? count[r] : most;
     const int64_t nlist = o && o->nlist ? o->nlist : kl_default_nlist(total);
     am_status s = AM_OK;
     if (k < 1 || total <= k)
@@ -384,7 +375,7 @@ am_status am_knn_lists_ranks(const float *x, int64_t n, int64_t row0, int64_t di
         free(count), free(first);
         return s != AM_OK ? s : am_knn_ranks(x, n, row0, dim, metric, k, idx, score);
     }
-    const int cap = (int64_t)k + KL_MARGIN < total - 1 ? k + KL_MARGIN : (int)(total - 1);
+    const int cap = kl_cap(k, total);
     float *unit = metric == AM_METRIC_COSINE ? am_unit_rows(x, n, dim) : NULL;
     if (metric == AM_METRIC_COSINE && !unit) s = am_error(AM_ERR_NOMEM, "k nearest neighbours: out of memory");
     const float *w = unit ? unit : x;
@@ -410,14 +401,15 @@ am_status am_knn_lists_ranks(const float *x, int64_t n, int64_t row0, int64_t di
     if (s == AM_OK) s = kl_lists_build(w, n, dim, nlist, cent, &L);
     am_free(cent);
     s = am_dist_agree(s);
-    /* nprobe as one process picks it: raised by √2 until the check's recall reaches KL_RECALL */
-    int np = (int)(o && o->nprobe ? (o->nprobe < nlist ? o->nprobe : nlist)
-                                  : (KL_NPROBE_START < nlist ? KL_NPROBE_START : nlist));
+    /* nprobe as one process picks it: raised until the check's recall reaches KL_RECALL */
+    const int64_t fixed = o ? o->nprobe : 0;
+    int np = kl_first_nprobe(fixed, nlist);
     recall_set r;
     memset(&r, 0, sizeof r);
     int prepared = 0;
     if (s == AM_OK) prepared = (s = recall_prepare(x, w, n, row0, total, dim, metric, k, count, first, &r)) == AM_OK;
-    uint8_t *own = prepared ? am_malloc((size_t)pack_bytes(n, nlist, dim)) : NULL;
+    /* this share's lists, packed once: scanned for the check, then the ring's first round */
+    uint8_t *own = prepared ? am_malloc((size_t)pack_bytes(most, nlist, dim)) : NULL;
     if (prepared && !own) s = am_error(AM_ERR_NOMEM, "k nearest neighbours: out of memory");
     s = am_dist_agree(s);
     visit ov;
@@ -430,19 +422,20 @@ am_status am_knn_lists_ranks(const float *x, int64_t n, int64_t row0, int64_t di
     double recall = -1;
     while (s == AM_OK) {
         s = recall_at(&ov, &L, metric, k, cap, np, &r, &recall);
-        if (s != AM_OK || (o && o->nprobe) || recall >= KL_RECALL || np == nlist) break;
-        const int64_t next = (int64_t)ceil(np * M_SQRT2);
-        np = (int)(next < nlist ? next : nlist);
+        if (s != AM_OK || fixed || recall >= KL_RECALL || np == nlist) break;
+        np = kl_next_nprobe(np, nlist);
     }
-    visit_free(&ov);
-    am_free(own);
     if (prepared) recall_free(&r);
-    /* over half the lists probed costs more than the exact search */
-    const int exact = s == AM_OK && !(o && o->nprobe) && 2 * (int64_t)np > nlist && nlist > 1;
+    const int exact = s == AM_OK && kl_exact_cheaper(fixed, np, nlist);
     int64_t *left = s == AM_OK && !exact ? malloc((size_t)n * sizeof *left) : NULL, nleft = 0;
     if (s == AM_OK && !exact && !left) s = am_error(AM_ERR_NOMEM, "k nearest neighbours: out of memory");
     s = am_dist_agree(s);
-    if (s == AM_OK && !exact) s = search_ring(&L, x, row0, count, first, metric, k, cap, np, idx, score, left, &nleft);
+    if (s == AM_OK && !exact) {
+        s = search_ring(&L, &ov, own, most, x, row0, count, first, metric, k, cap, np, idx, score, left, &nleft);
+        own = NULL; /* the ring's now, and freed there */
+    }
+    visit_free(&ov);
+    am_free(own);
     kl_lists_free(&L);
     am_free(unit);
     s = am_dist_agree(s);
